@@ -1,0 +1,1 @@
+"""The `gate` command line: simulator, check, status, replay, outcomes."""

@@ -1,0 +1,136 @@
+"""The Auto Scaling and EC2 edge: find waiting instances, heartbeat, complete, tag.
+
+Clients use botocore's adaptive retry mode: Auto Scaling throttles all its APIs from one per-account bucket,
+so Throttling / ResourceContention are retried with client-side rate limiting (NTH #1174 dropped them).
+Endpoints come from the standard `AWS_ENDPOINT_URL[_<SERVICE>]` variables, or localstack-client when asked,
+so the same code runs against AWS, the local emulator or LocalStack.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, WAIT_STATES, Waiting, parse_ts
+
+RETRY_CONFIG = Config(
+    retries={"max_attempts": 8, "mode": "adaptive"},
+    connect_timeout=5,
+    read_timeout=20,
+)
+
+
+class ActionGone(Exception):
+    """The lifecycle action is no longer active: completed by someone else, timed out, or never ours."""
+
+
+class AwsError(RuntimeError):
+    pass
+
+
+def make_session(region: str | None = None) -> Any:
+    """boto3 session; with GATE_LOCALSTACK=1 a localstack-client session (LOCALSTACK_HOST honoured)."""
+    if os.environ.get("GATE_LOCALSTACK", "").lower() in ("1", "true", "yes"):
+        import localstack_client.session
+
+        return localstack_client.session.Session(region_name=region or os.environ.get("AWS_REGION", "us-east-1"))
+    return boto3.session.Session(region_name=region)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _is_gone(exc: ClientError) -> bool:
+    err = exc.response.get("Error", {})
+    return err.get("Code") == "ValidationError" and "No active Lifecycle Action" in err.get("Message", "")
+
+
+class Aws:
+    def __init__(self, session: Any = None, endpoint_url: str | None = None) -> None:
+        session = session or make_session()
+        kwargs: dict[str, Any] = {"config": RETRY_CONFIG}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        self.autoscaling = session.client("autoscaling", **kwargs)
+        self.ec2 = session.client("ec2", **kwargs)
+        self.calls: dict[str, int] = {}
+        for client in (self.autoscaling, self.ec2):
+            client.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] = self.calls.get(model.name, 0) + 1
+
+    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
+        """All instances of the groups in a wait state, with our tags: one paginated Describe per 50 groups."""
+        found: list[tuple[str, str, str]] = []
+        paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
+        for chunk in _chunks(list(groups), 50):
+            for page in paginator.paginate(AutoScalingGroupNames=list(chunk)):
+                for group in page["AutoScalingGroups"]:
+                    for inst in group.get("Instances", []):
+                        if inst["LifecycleState"] in WAIT_STATES:
+                            found.append((group["AutoScalingGroupName"], inst["InstanceId"], inst["LifecycleState"]))
+        details = self.describe_instances([iid for _, iid, _ in found])
+        return [
+            Waiting(group=g, instance_id=iid, hook=hook, lifecycle_state=state, **details.get(iid, {}))
+            for g, iid, state in found
+        ]
+
+    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Private DNS and the gate's tags, batched (200 ids per call)."""
+        ids = sorted(set(instance_ids))
+        out: dict[str, dict[str, Any]] = {}
+        paginator = self.ec2.get_paginator("describe_instances")
+        for chunk in _chunks(ids, 200):
+            try:
+                pages = list(paginator.paginate(Filters=[{"Name": "instance-id", "Values": list(chunk)}]))
+            except ClientError as exc:
+                raise AwsError(f"DescribeInstances: {exc}") from None
+            for page in pages:
+                for reservation in page.get("Reservations", []):
+                    for inst in reservation.get("Instances", []):
+                        tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                        out[inst["InstanceId"]] = {
+                            "private_dns": inst.get("PrivateDnsName") or None,
+                            "held_since": parse_ts(tags.get(HELD_SINCE_TAG)),
+                            "idle_since": parse_ts(tags.get(IDLE_SINCE_TAG)),
+                        }
+        return out
+
+    def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
+        params: dict[str, Any] = {
+            "AutoScalingGroupName": waiting.group,
+            "LifecycleHookName": waiting.hook,
+            **extra,
+        }
+        if waiting.token:
+            params["LifecycleActionToken"] = waiting.token
+        else:
+            params["InstanceId"] = waiting.instance_id
+        try:
+            getattr(self.autoscaling, op)(**params)
+        except ClientError as exc:
+            if _is_gone(exc):
+                raise ActionGone(exc.response["Error"]["Message"]) from None
+            raise AwsError(f"{op}: {exc}") from None
+        except BotoCoreError as exc:
+            raise AwsError(f"{op}: {exc}") from None
+
+    def heartbeat(self, waiting: Waiting) -> None:
+        self._action("record_lifecycle_action_heartbeat", waiting, {})
+
+    def complete(self, waiting: Waiting, result: Literal["CONTINUE", "ABANDON"]) -> None:
+        self._action("complete_lifecycle_action", waiting, {"LifecycleActionResult": result})
+
+    def tag(self, instance_id: str, key: str, value: str) -> None:
+        try:
+            self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": value}])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"CreateTags: {exc}") from None

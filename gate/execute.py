@@ -1,0 +1,80 @@
+"""Carry out a decision's actions in order, turning edge failures into outcomes (never exceptions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gate.actions import Action, Complete, DeleteAgent, DisableAgent, Heartbeat, SetTag
+from gate.aws import ActionGone, Aws, AwsError
+from gate.decide import Decision
+from gate.model import Outcome, Waiting
+from gate.sources import AgentSource, AgentSourceError
+
+
+@dataclass
+class Executed:
+    outcome: Outcome
+    reason: str
+    heartbeat_sent: bool = False
+    done: bool = False  # the instance needs no further rounds (completed, gone)
+    problems: list[str] = field(default_factory=list)
+
+
+def describe(action: Action) -> str:
+    match action:
+        case SetTag(key, value):
+            return f"tag {key}={value or '(clear)'}"
+        case DisableAgent(agent):
+            return f"disable {agent.label()}"
+        case Heartbeat():
+            return "heartbeat"
+        case Complete(result):
+            return f"complete {result}"
+        case DeleteAgent(agent):
+            return f"delete {agent.label()}"
+    return repr(action)  # pragma: no cover
+
+
+def execute(decision: Decision, waiting: Waiting, aws: Aws, source: AgentSource, dry_run: bool) -> Executed:
+    if dry_run:
+        planned = ", ".join(describe(a) for a in decision.actions) or "nothing"
+        return Executed(Outcome.SKIPPED, f"dry run: would {planned} ({decision.outcome}: {decision.reason})", done=True)
+    result = Executed(decision.outcome, decision.reason)
+    completed = False
+    for action in decision.actions:
+        try:
+            match action:
+                case SetTag(key, value):
+                    aws.tag(waiting.instance_id, key, value)
+                case DisableAgent(agent):
+                    source.disable(agent)
+                case Heartbeat():
+                    aws.heartbeat(waiting)
+                    result.heartbeat_sent = True
+                case Complete(res):
+                    aws.complete(waiting, res)
+                    completed = result.done = True
+                case DeleteAgent(agent):
+                    source.delete(agent)
+        except ActionGone as exc:
+            # Someone else completed it, or it timed out: idempotent success. Stale agents may still go.
+            result.outcome, result.reason, result.done = Outcome.GONE, f"lifecycle action gone: {exc}", True
+            if not isinstance(action, Complete):
+                return result
+            completed = True
+        except AwsError as exc:
+            return Executed(
+                Outcome.ERROR,
+                f"{describe(action)} failed: {exc}",
+                result.heartbeat_sent,
+                done=completed,
+                problems=result.problems,
+            )
+        except AgentSourceError as exc:
+            result.problems.append(f"{describe(action)} failed: {exc}")
+            if isinstance(action, DisableAgent):
+                # Not drained: the decision never completes in the same round as a disable, so we still hold.
+                result.reason = f"{decision.reason}; {describe(action)} failed: {exc}"
+    if result.problems and result.outcome is not Outcome.HELD:
+        result.reason += "; " + "; ".join(result.problems)
+    return result

@@ -1,0 +1,106 @@
+"""AWS Lambda entry point: `gate.handler.handle`. Parse, dispatch, log; never crash on a bad event.
+
+Settings, clients and the PAT are built once per container and reused by warm invocations. Nothing here
+knows about the local emulator: endpoints come from the environment (AWS_ENDPOINT_URL...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+from gate import logs
+from gate.aws import Aws, make_session
+from gate.azure import AzureDevOps
+from gate.clock import Clock
+from gate.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
+from gate.logs import DecisionLog, Record
+from gate.model import Outcome
+from gate.reconcile import Gate
+from gate.secrets import load_pat
+from gate.settings import Settings, load_settings
+
+_gate: Gate | None = None
+
+
+def build_gate(
+    settings: Settings,
+    *,
+    aws_endpoint: str | None = None,
+    clock: Clock | None = None,
+    log: DecisionLog | None = None,
+    region: str | None = None,
+    account: str | None = None,
+) -> Gate:
+    """Wire the real edges together; the CLI and the tests use this too, with their own endpoints."""
+    session = make_session(region)
+    pat = load_pat(settings, session, aws_endpoint)
+    source = AzureDevOps(
+        settings.azure_org_url,
+        pat,
+        settings.pools,
+        timeout=settings.http_timeout_seconds,
+        max_retry_after=settings.max_retry_after_seconds,
+        clock=clock,
+    )
+    return Gate(
+        settings,
+        Aws(session, aws_endpoint),
+        source,
+        clock,
+        log or DecisionLog(settings.metrics_namespace),
+        region=region,
+        account=account,
+    )
+
+
+def _account_from(context: Any) -> str | None:
+    arn = getattr(context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def _runtime(context: Any) -> Gate:
+    global _gate
+    if _gate is None:
+        settings = load_settings()
+        logs.configure(level=settings.log_level)
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        _gate = build_gate(settings, region=region, account=_account_from(context))
+    return _gate
+
+
+def dispatch(gate: Gate, event: Any) -> list[Record]:
+    parsed = parse_event(event)
+    if isinstance(parsed, Skipped):
+        return [
+            gate._record_plain(
+                Outcome.SKIPPED,
+                parsed.reason,
+                group=parsed.group,
+                instance=parsed.instance_id,
+                hook=parsed.hook,
+            )
+        ]
+    if isinstance(parsed, LifecycleEvent):
+        return gate.on_lifecycle(parsed)
+    if isinstance(parsed, SpotInterruptionEvent):
+        return gate.on_spot(parsed)
+    assert isinstance(parsed, ScheduledEvent)
+    return gate.tick()
+
+
+def summary(records: list[Record]) -> dict[str, Any]:
+    return {"decisions": len(records), "outcomes": dict(Counter(r["outcome"] for r in records))}
+
+
+def handle(event: Any, context: Any = None) -> dict[str, Any]:
+    """Lambda handler. Misconfiguration raises (so the Errors alarm and the DLQ see it); bad events do not."""
+    try:
+        gate = _runtime(context)
+    except Exception as exc:
+        logs.configure()
+        DecisionLog().error("gate_misconfigured", outcome="error", reason=str(exc))
+        raise
+    return summary(dispatch(gate, event))

@@ -1,0 +1,91 @@
+"""One JSON line per decision, which is also a CloudWatch Embedded Metric Format record.
+
+EMF lets a single stdout line feed both CloudWatch Logs Insights and the `Decisions{Outcome}` metric the
+alarms watch, without a PutMetricData call (and its permissions and latency) in the decision path.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+from gate.redact import redact_value
+
+Record = dict[str, Any]
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return {k: redact_value(v) for k, v in event_dict.items()}
+
+
+def configure(stream: TextIO | None = None, level: str = "INFO") -> None:
+    """JSON lines to stdout (Lambda ships stdout to CloudWatch Logs); secrets redacted in every line."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            _redact,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def emf(record: Record, namespace: str, timestamp_ms: int) -> Record:
+    """Add the EMF envelope: metric `Decisions` (count) and `HeldSeconds`, dimension `Outcome`."""
+    out = dict(record)
+    out["Outcome"] = record["outcome"]
+    out["Decisions"] = 1
+    out["HeldSeconds"] = record.get("held_seconds") or 0
+    out["_aws"] = {
+        "Timestamp": timestamp_ms,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": namespace,
+                "Dimensions": [["Outcome"]],
+                "Metrics": [
+                    {"Name": "Decisions", "Unit": "Count"},
+                    {"Name": "HeldSeconds", "Unit": "Seconds"},
+                ],
+            }
+        ],
+    }
+    return out
+
+
+class DecisionLog:
+    """Writes decision records; also keeps them in memory (the simulator's table and the tests read them)."""
+
+    def __init__(
+        self,
+        namespace: str = "AsgTerminationGate",
+        sink: Callable[[Record], None] | None = None,
+        keep: int = 10_000,
+    ) -> None:
+        self.namespace = namespace
+        self.sink = sink
+        self.records: list[Record] = []
+        self.keep = keep
+        self._log = structlog.get_logger("gate")
+
+    def decision(self, record: Record, now: float) -> None:
+        record = redact_value(record)
+        self.records.append(record)
+        if len(self.records) > self.keep:
+            del self.records[: len(self.records) - self.keep]
+        if self.sink is not None:
+            self.sink(record)
+        level = "error" if record["outcome"] == "error" else "info"
+        getattr(self._log, level)("decision", **emf(record, self.namespace, int(now * 1000)))
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log.info(event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log.error(event, **fields)

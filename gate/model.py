@@ -1,0 +1,98 @@
+"""Plain domain types shared by the decision core and the I/O edges (no I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+HELD_SINCE_TAG = "gate:held-since"
+IDLE_SINCE_TAG = "gate:idle-since"
+
+# Lifecycle states in which an instance waits for our terminating hook.
+HOLD_STATES = frozenset({"Terminating:Wait", "Warmed:Pending:Wait"})
+# Leaving a warm pool to be terminated: a stopped, warmed instance runs no build.
+RELEASE_AT_ONCE_STATES = frozenset({"Warmed:Terminating:Wait"})
+WAIT_STATES = HOLD_STATES | RELEASE_AT_ONCE_STATES
+
+
+class Outcome(StrEnum):
+    HELD = "held"
+    RELEASED = "released"
+    FORCED = "forced"
+    GONE = "gone"
+    SKIPPED = "skipped"
+    ERROR = "error"
+    SPOT = "spot"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One CI agent as its system reports it (Azure DevOps agent, GitHub runner...)."""
+
+    source: str
+    pool_id: int
+    pool: str
+    id: int
+    name: str
+    enabled: bool
+    online: bool = True
+    assigned_request: int | None = None
+    computer_name: str | None = None
+    capabilities: Mapping[str, str] = field(default_factory=dict)
+    disableable: bool = True  # GitHub runners cannot be disabled: the decision treats them as drained
+
+    @property
+    def busy(self) -> bool:
+        return self.assigned_request is not None
+
+    @property
+    def drained(self) -> bool:
+        return not self.enabled or not self.disableable
+
+    def label(self) -> str:
+        return f"{self.pool}/{self.name}#{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    request_id: int
+    agent_id: int | None
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An instance waiting on our hook, as AWS (and our own tags) describe it."""
+
+    group: str
+    instance_id: str
+    hook: str
+    lifecycle_state: str = "Terminating:Wait"
+    token: str | None = None
+    private_dns: str | None = None
+    held_since: float | None = None
+    idle_since: float | None = None
+
+    @property
+    def leaves_warm_pool(self) -> bool:
+        return self.lifecycle_state in RELEASE_AT_ONCE_STATES
+
+
+def format_ts(ts: float) -> str:
+    """Tag values are ISO 8601 UTC so an operator reading the console understands them."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ts(value: str | None) -> float | None:
+    """Inverse of format_ts; an empty or foreign value means 'not set' rather than an error."""
+    from datetime import datetime
+
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

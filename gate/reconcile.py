@@ -1,0 +1,221 @@
+"""The gate's loop: observe agents once per pool, decide per waiting instance, act, re-check until the budget.
+
+Both triggers use it: a lifecycle event runs it for one instance (fast path), the scheduled tick for every
+waiting instance of every configured group (level-triggered: lost or duplicate events change nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from gate.aws import Aws, AwsError
+from gate.clock import Clock, SystemClock
+from gate.decide import Decision, Observation, Policy, decide
+from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
+from gate.execute import describe, execute
+from gate.logs import DecisionLog, Record
+from gate.mapping import AgentIndex
+from gate.model import Agent, JobRequest, Outcome, Waiting
+from gate.settings import Settings
+from gate.sources import AgentSource, AgentSourceError
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        max_hold_seconds=settings.max_hold_seconds,
+        idle_confirm_seconds=settings.idle_confirm_seconds,
+        unregistered_grace_seconds=settings.unregistered_grace_seconds,
+        heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+        delete_agent_on_release=settings.delete_agent_on_release,
+        forced_result=settings.forced_result,
+        check_job_requests=settings.check_job_requests,
+    )
+
+
+class Gate:
+    def __init__(
+        self,
+        settings: Settings,
+        aws: Aws,
+        source: AgentSource,
+        clock: Clock | None = None,
+        log: DecisionLog | None = None,
+        *,
+        region: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.aws = aws
+        self.source = source
+        self.clock = clock or SystemClock()
+        self.log = log or DecisionLog(settings.metrics_namespace)
+        self.policy = policy_from(settings)
+        self.region = region
+        self.account = account
+        self.last_heartbeat: dict[str, float] = {}
+
+    # -- triggers ---------------------------------------------------------------------------------------
+    def tick(self, budget: float | None = None) -> list[Record]:
+        """Reconcile every waiting instance of the configured groups."""
+        try:
+            waiting = self.aws.find_waiting(self.settings.groups, self.settings.hook_name)
+        except Exception as exc:  # a tick must log, not crash
+            return [self._record_plain(Outcome.ERROR, f"describe groups failed: {exc}")]
+        if not waiting:
+            return []
+        return self.run(waiting, self.settings.tick_budget_seconds if budget is None else budget)
+
+    def on_lifecycle(self, event: LifecycleEvent, budget: float | None = None) -> list[Record]:
+        d = event.detail
+        reason = self._foreign(event.region, event.account, d.group, d.hook)
+        if reason is None and d.transition != TERMINATING:
+            reason = f"transition {d.transition} is not a termination"
+        if reason:
+            return [self._record_plain(Outcome.SKIPPED, reason, group=d.group, instance=d.instance_id, hook=d.hook)]
+        try:
+            details = self.aws.describe_instances([d.instance_id]).get(d.instance_id, {})
+        except AwsError as exc:
+            details = {}
+            self.log.error("describe_instance_failed", instance=d.instance_id, error=str(exc))
+        state = "Warmed:Terminating:Wait" if d.leaves_warm_pool else "Terminating:Wait"
+        waiting = Waiting(d.group, d.instance_id, d.hook, state, d.lifecycle_action_token, **details)
+        return self.run([waiting], self.settings.tick_budget_seconds if budget is None else budget)
+
+    def on_spot(self, event: SpotInterruptionEvent) -> list[Record]:
+        """Two minutes' warning, no hook can delay it: keep new jobs off the instance at once."""
+        iid = event.detail.instance_id
+        if self.region and event.region and event.region != self.region:
+            return [self._record_plain(Outcome.SKIPPED, f"event from region {event.region}", instance=iid)]
+        try:
+            resp = self.aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[iid])
+            groups = [i["AutoScalingGroupName"] for i in resp.get("AutoScalingInstances", [])]
+            details = self.aws.describe_instances([iid]).get(iid, {})
+        except Exception as exc:  # a spot warning must log, not crash
+            return [self._record_plain(Outcome.ERROR, f"spot: describe failed: {exc}", instance=iid)]
+        if not groups or groups[0] not in self.settings.groups:
+            return [self._record_plain(Outcome.SKIPPED, "spot: instance not in a configured group", instance=iid)]
+        waiting = Waiting(groups[0], iid, self.settings.hook_name, private_dns=details.get("private_dns"))
+        try:
+            agents = self._index(self.source.list_agents()).agents_for(waiting)
+            if not self.settings.dry_run:
+                for agent in agents:
+                    if not agent.drained:
+                        self.source.disable(agent)
+        except AgentSourceError as exc:
+            return [self._record(waiting, Outcome.ERROR, f"spot: disable failed: {exc}", [])]
+        verb = "would disable" if self.settings.dry_run else "disabled"
+        return [
+            self._record(
+                waiting,
+                Outcome.SPOT,
+                f"spot interruption ({event.detail.instance_action}): {verb} {len(agents)} agent(s)",
+                agents,
+            )
+        ]
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def run(self, waiting: Sequence[Waiting], budget: float) -> list[Record]:
+        records: list[Record] = []
+        pending = {w.instance_id: w for w in waiting}
+        last_reason: dict[str, str] = {}
+        deadline = self.clock.now() + budget
+        while pending:
+            observed = self._observe()
+            for iid, w in list(pending.items()):
+                now = self.clock.now()
+                decision = self._decide(w, observed, now)
+                done = execute(decision, w, self.aws, self.source, self.settings.dry_run)
+                if done.heartbeat_sent:
+                    self.last_heartbeat[iid] = now
+                pending[iid] = dataclasses.replace(w, held_since=decision.held_since, idle_since=decision.idle_since)
+                if done.done:
+                    del pending[iid]
+                    self.last_heartbeat.pop(iid, None)
+                agents = observed[0] if isinstance(observed[0], AgentIndex) else None
+                if done.outcome is not Outcome.HELD or decision.actions or last_reason.get(iid) != done.reason:
+                    found = agents.agents_for(w) if agents else []
+                    records.append(self._record(w, done.outcome, done.reason, found, decision, now))
+                last_reason[iid] = done.reason
+            if not pending or self.clock.now() + self.settings.recheck_interval_seconds > deadline:
+                break
+            self.clock.sleep(self.settings.recheck_interval_seconds)
+        return records
+
+    def _observe(self) -> tuple[AgentIndex | None, str | None]:
+        try:
+            agents = self.source.list_agents()
+        except AgentSourceError as exc:
+            return None, str(exc)
+        return self._index(agents), None
+
+    def _index(self, agents: Sequence[Agent]) -> AgentIndex:
+        return AgentIndex(agents, self.settings.mapping, self.settings.capability_name)
+
+    def _decide(self, w: Waiting, observed: tuple[AgentIndex | None, str | None], now: float) -> Decision:
+        index, error = observed
+        obs = Observation(agents=None, error=error) if index is None else Observation(agents=index.agents_for(w))
+        decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
+        if decision.needs_job_requests:
+            jobs: dict[int, list[JobRequest]] = {}
+            try:
+                for agent in decision.needs_job_requests:
+                    jobs[agent.id] = self.source.job_requests(agent)
+                obs = dataclasses.replace(obs, job_requests=jobs)
+            except AgentSourceError as exc:
+                obs = Observation(agents=None, error=f"job requests: {exc}")
+            decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
+        return decision
+
+    # -- filters and records ----------------------------------------------------------------------------
+    def _foreign(self, region: str, account: str, group: str, hook: str) -> str | None:
+        if self.region and region and region != self.region:
+            return f"event from region {region}, gate runs in {self.region}"
+        if self.account and account and account != self.account:
+            return f"event from account {account}, gate runs in {self.account}"
+        if group not in self.settings.groups:
+            return f"group {group} is not in the allow-list"
+        if hook != self.settings.hook_name:
+            return f"hook {hook} is not the gate's hook {self.settings.hook_name}"
+        return None
+
+    def _record(
+        self,
+        w: Waiting,
+        outcome: Outcome,
+        reason: str,
+        agents: Sequence[Agent],
+        decision: Decision | None = None,
+        now: float | None = None,
+    ) -> Record:
+        now = self.clock.now() if now is None else now
+        held_since = decision.held_since if decision else w.held_since
+        record: Record = {
+            "outcome": str(outcome),
+            "reason": reason,
+            "group": w.group,
+            "instance": w.instance_id,
+            "hook": w.hook,
+            "agents": [
+                {"pool": a.pool, "id": a.id, "name": a.name, "enabled": a.enabled, "busy": a.busy} for a in agents
+            ],
+            "held_seconds": round(now - held_since, 3) if held_since is not None else None,
+        }
+        if decision and decision.actions:
+            record["actions"] = [describe(a) for a in decision.actions]
+        self.log.decision(record, now)
+        return record
+
+    def _record_plain(self, outcome: Outcome, reason: str, **where: Any) -> Record:
+        record: Record = {
+            "outcome": str(outcome),
+            "reason": reason,
+            "group": where.get("group"),
+            "instance": where.get("instance"),
+            "hook": where.get("hook"),
+            "agents": [],
+            "held_seconds": None,
+        }
+        self.log.decision(record, self.clock.now())
+        return record
