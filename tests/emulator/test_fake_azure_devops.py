@@ -1,0 +1,326 @@
+"""The fake Azure DevOps speaks the real wire format (checked with `requests` and Microsoft's SDK) and
+simulates builds on an injected clock, so end-to-end tests can trust what it tells the gate."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from gate.clock import ManualClock
+from gate.emulator.azure_devops import FakeAzureDevOps
+
+PAT = "fake-pat-0123456789"
+AUTH = ("", PAT)
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake(clock: ManualClock) -> Iterator[FakeAzureDevOps]:
+    with FakeAzureDevOps(clock=clock, pat=PAT, page_size=4) as server:
+        yield server
+
+
+def get(fake: FakeAzureDevOps, path: str, **params: Any) -> requests.Response:
+    return requests.get(f"{fake.url}/_apis/{path}", params={"api-version": "7.1", **params}, auth=AUTH, timeout=5)
+
+
+def agents(fake: FakeAzureDevOps, pool: int, **params: Any) -> list[dict[str, Any]]:
+    response = get(fake, f"distributedtask/pools/{pool}/agents", **params)
+    assert response.status_code == 200, response.text
+    value: list[dict[str, Any]] = response.json()["value"]
+    return value
+
+
+def test_pool_and_agent_shapes(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    fake.add_pool("windows")
+    busy = fake.add_agent(pool, "agent-i-1", capabilities={"AWS_INSTANCE_ID": "i-1"}, computer_name="ip-10-0-0-1")
+    fake.add_agent(pool, "agent-i-2", online=False)
+    request_id = fake.start_build(busy, 600)
+
+    body = get(fake, "distributedtask/pools", poolName="LINUX").json()
+    assert body["count"] == 1
+    p = body["value"][0]
+    assert p | {"id": pool, "name": "linux", "isHosted": False, "poolType": "automation", "size": 2} == p
+    assert ISO_Z.match(p["createdOn"]) and "autoProvision" in p
+
+    listed = agents(fake, pool, includeCapabilities="true", includeAssignedRequest="true")
+    a, idle = listed
+    assert (a["id"], a["name"], a["enabled"], a["status"], a["maxParallelism"]) == (
+        busy,
+        "agent-i-1",
+        True,
+        "online",
+        1,
+    )
+    assert a["provisioningState"] == "Provisioned" and ISO_Z.match(a["createdOn"]) and ISO_Z.match(a["statusChangedOn"])
+    caps = a["systemCapabilities"]
+    assert (caps["Agent.Name"], caps["Agent.ComputerName"], caps["AWS_INSTANCE_ID"]) == (
+        "agent-i-1",
+        "ip-10-0-0-1",
+        "i-1",
+    )
+    req = a["assignedRequest"]
+    assert (req["requestId"], req["poolId"], req["planType"], req["reservedAgent"]["id"]) == (
+        request_id,
+        pool,
+        "Build",
+        busy,
+    )
+    assert {"queueTime", "assignTime", "receiveTime", "planId", "jobId", "definition", "owner", "data"} <= req.keys()
+    assert "finishTime" not in req and "result" not in req
+    assert idle["status"] == "offline" and "assignedRequest" not in idle
+
+    bare = agents(fake, pool)
+    assert all("systemCapabilities" not in x and "assignedRequest" not in x for x in bare)
+    assert [x["name"] for x in agents(fake, pool, agentName="agent-i-2")] == ["agent-i-2"]
+    assert [x["id"] for x in agents(fake, pool, demands="AWS_INSTANCE_ID -equals i-1")] == [busy]
+
+    single = get(fake, f"distributedtask/pools/{pool}/agents/{busy}", includeAssignedRequest="true").json()
+    assert single["assignedRequest"]["requestId"] == request_id
+
+
+def test_not_found_uses_the_service_error_shape(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    missing_pool = get(fake, "distributedtask/pools/99/agents")
+    assert missing_pool.status_code == 404
+    body = missing_pool.json()
+    assert body["typeKey"] == "TaskAgentPoolNotFoundException" and body["$id"] == "1" and body["eventId"] == 3000
+    assert body["typeName"].startswith("Microsoft.TeamFoundation.DistributedTask.WebApi.TaskAgentPoolNotFoundException")
+    missing_agent = get(fake, f"distributedtask/pools/{pool}/agents/42")
+    assert (missing_agent.status_code, missing_agent.json()["typeKey"]) == (404, "TaskAgentNotFoundException")
+
+
+def test_pagination_with_continuation_tokens(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("big")
+    ids = [fake.add_agent(pool, f"agent-{i}") for i in range(10)]
+    seen: list[int] = []
+    pages, token = 0, None
+    while True:
+        response = get(fake, f"distributedtask/pools/{pool}/agents", **({"continuationToken": token} if token else {}))
+        pages += 1
+        seen += [a["id"] for a in response.json()["value"]]
+        token = response.headers.get("x-ms-continuationtoken")
+        if token is None:
+            break
+    assert (pages, seen) == (3, ids)
+    top = get(fake, f"distributedtask/pools/{pool}/agents", **{"$top": 2})
+    assert len(top.json()["value"]) == 2 and top.headers["x-ms-continuationtoken"] == str(ids[2])
+
+
+def test_builds_run_on_the_injected_clock(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    pool = fake.add_pool("linux")
+    agent = fake.add_agent(pool, "a1")
+    first = fake.start_build(agent, 60)
+    clock.advance(59)
+    assert fake.agent(agent)["busy"]  # type: ignore[index]
+    clock.advance(1)
+    assert fake.build(first)["result"] == "succeeded" and not fake.agent(agent)["busy"]  # type: ignore[index]
+    # Queued jobs chain on one agent even when the clock jumps far past all of them.
+    t0 = clock.now()
+    queued = [fake.queue_build(pool, 10) for _ in range(3)]
+    clock.advance(1000)
+    starts = [fake.build(b)["assigned_at"] - t0 for b in queued]
+    assert starts == [0, 10, 20] and all(fake.build(b)["result"] == "succeeded" for b in queued)
+
+
+def test_disable_lets_the_running_build_finish(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    pool = fake.add_pool("linux")
+    agent = fake.add_agent(pool, "a1")
+    build = fake.start_build(agent, 120)
+    url = f"{fake.url}/_apis/distributedtask/pools/{pool}/agents/{agent}?api-version=7.1"
+    patched = requests.patch(url, json={"id": agent, "enabled": False}, auth=AUTH, timeout=5)
+    assert patched.status_code == 200 and patched.json()["enabled"] is False
+    assert fake.build(build)["finished_at"] is None and fake.agent(agent)["busy"]  # type: ignore[index]
+    clock.advance(120)
+    assert fake.build(build)["result"] == "succeeded"
+    assert fake.agent(agent)["history"] == [{"time": clock.now() - 120, "enabled": False, "by": "api"}]  # type: ignore[index]
+
+
+def test_disabled_agent_gets_no_queued_job(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    pool = fake.add_pool("linux")
+    drained = fake.add_agent(pool, "drained")
+    worker = fake.add_agent(pool, "worker")
+    fake.set_enabled(drained, False)
+    fake.start_build(worker, 30)
+    first, second = fake.queue_build(pool, 10), fake.queue_build(pool, 10)
+    assert fake.build(first)["agent_id"] is None
+    clock.advance(30)
+    assert (fake.build(first)["agent_id"], fake.build(first)["assigned_at"]) == (worker, clock.now())
+    assert fake.build(second)["agent_id"] is None  # FIFO: the second still waits
+    fake.set_enabled(drained, True)  # an operator re-enables mid-hold: it takes the waiting job
+    assert fake.build(second)["agent_id"] == drained
+    with pytest.raises(ValueError, match="busy"):
+        fake.start_build(drained, 1)
+
+
+def test_start_build_refuses_unavailable_agents(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    disabled = fake.add_agent(pool, "d", enabled=False)
+    offline = fake.add_agent(pool, "o", online=False)
+    gone = fake.add_agent(pool, "g")
+    fake.remove_agent(gone)
+    for agent, reason in ((disabled, "disabled"), (offline, "offline"), (gone, "deleted")):
+        with pytest.raises(ValueError, match=reason):
+            fake.start_build(agent, 1)
+
+
+def test_delete_while_running_abandons_the_build(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    agent, other = fake.add_agent(pool, "a1"), fake.add_agent(pool, "a2")
+    build, other_build = fake.start_build(agent, 600), fake.start_build(other, 600)
+    url = f"{fake.url}/_apis/distributedtask/pools/{pool}/agents/{agent}?api-version=7.1"
+    assert requests.delete(url, auth=AUTH, timeout=5).status_code == 204
+    assert fake.build(build)["result"] == "abandoned"
+    assert fake.agent(agent)["deleted"] and fake.agent(agent)["deleted_by"] == "api"  # type: ignore[index]
+    assert [a["id"] for a in agents(fake, pool)] == [other]
+    fake.remove_agent(other)
+    assert fake.build(other_build)["result"] == "abandoned" and fake.agent(other)["deleted_by"] == "script"  # type: ignore[index]
+
+
+def test_jobrequests(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    pool = fake.add_pool("linux")
+    agent = fake.add_agent(pool, "a1")
+    fake.start_build(agent, 5)
+    clock.advance(10)
+    newest_done = fake.queue_build(pool, 5)
+    clock.advance(10)
+    running = fake.start_build(agent, 100)
+    body = get(fake, f"distributedtask/pools/{pool}/jobrequests", agentId=agent, completedRequestCount=1).json()
+    assert [r["requestId"] for r in body["value"]] == [running, newest_done]
+    live, last = body["value"]
+    assert "finishTime" not in live and "result" not in live and live["reservedAgent"]["id"] == agent
+    assert last["result"] == "succeeded" and ISO_Z.match(last["finishTime"])
+    everything = get(fake, f"distributedtask/pools/{pool}/jobrequests", agentId=agent).json()
+    assert everything["count"] == 3
+
+
+@pytest.mark.parametrize("kind", ["rate_limit", "server_error", "malformed", "unauthorized", "signin", "down"])
+def test_fault_kinds(fake: FakeAzureDevOps, clock: ManualClock, kind: str) -> None:
+    fake.add_pool("linux")
+    fake.inject(kind, status=503, retry_after=7)
+    if kind == "down":
+        with pytest.raises(requests.ConnectionError):
+            get(fake, "distributedtask/pools")
+    else:
+        r = get(fake, "distributedtask/pools")
+        if kind == "rate_limit":
+            assert r.status_code == 429 and r.headers["Retry-After"] == "7"
+            assert r.headers["X-RateLimit-Remaining"] == "0" and r.headers["X-RateLimit-Resource"]
+            assert int(r.headers["X-RateLimit-Reset"]) == int(clock.now() + 7)
+        elif kind == "server_error":
+            assert r.status_code == 503
+        elif kind == "malformed":
+            assert r.status_code == 200
+            with pytest.raises(ValueError):
+                r.json()
+        elif kind == "unauthorized":
+            assert r.status_code == 401
+        else:
+            assert r.status_code == 203 and r.headers["Content-Type"].startswith("text/html")
+    assert get(fake, "distributedtask/pools").status_code == 200  # count=1: the next request is served
+    expected = {"rate_limit": 429, "server_error": 503, "malformed": 200, "unauthorized": 401, "signin": 203}
+    assert [c["status"] for c in fake.calls][-2:] == [expected.get(kind, 0), 200]  # a dropped connection logs 0
+
+
+def test_fault_windows_filters_and_slow(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    pool = fake.add_pool("linux")
+    fake.inject("server_error", seconds=30, path_contains="/agents")
+    assert get(fake, "distributedtask/pools").status_code == 200
+    assert get(fake, f"distributedtask/pools/{pool}/agents").status_code == 500
+    assert get(fake, f"distributedtask/pools/{pool}/agents").status_code == 500
+    clock.advance(30)
+    assert get(fake, f"distributedtask/pools/{pool}/agents").status_code == 200
+    fake.inject("rate_limit", count=2, method="PATCH")
+    assert get(fake, "distributedtask/pools").status_code == 200
+    fake.clear_faults()
+    fake.inject("slow", delay=0.3)
+    started = time.monotonic()
+    assert get(fake, "distributedtask/pools").status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_auth(fake: FakeAzureDevOps) -> None:
+    url = f"{fake.url}/_apis/distributedtask/pools"
+    for auth in [("", "wrong"), None, ("user", PAT + "x")]:
+        r = requests.get(url, auth=auth, timeout=5)
+        assert r.status_code == 401 and r.json()["typeKey"] == "UnauthorizedRequestException"
+        assert "wrong" not in r.text and PAT not in r.text
+    assert requests.get(url, auth=("anyone", PAT), timeout=5).status_code == 200
+    assert all(PAT not in str(c) and "wrong" not in str(c) for c in fake.calls)
+
+
+def test_control_endpoints(fake: FakeAzureDevOps) -> None:
+    base = f"{fake.base_url}/_fake"
+    pool = requests.post(f"{base}/pools", json={"name": "linux"}, timeout=5).json()["id"]
+    caps = {"AWS_INSTANCE_ID": "i-9"}
+    agent = requests.post(f"{base}/agents", json={"pool": "linux", "name": "a", "capabilities": caps}, timeout=5)
+    agent_id = agent.json()["id"]
+    build = requests.post(f"{base}/builds", json={"agent_id": agent_id, "duration": 60}, timeout=5).json()["id"]
+    queued = requests.post(f"{base}/builds", json={"pool": pool, "duration": 60}, timeout=5).json()["id"]
+    assert requests.post(f"{base}/builds", json={"agent_id": agent_id, "duration": 1}, timeout=5).status_code == 409
+    assert requests.post(f"{base}/faults", json={"kind": "rate_limit", "count": 1}, timeout=5).status_code == 201
+    assert get(fake, "distributedtask/pools").status_code == 429
+    requests.post(f"{base}/faults", json={"kind": "server_error"}, timeout=5)
+    assert requests.delete(f"{base}/faults", timeout=5).status_code == 204
+    assert get(fake, "distributedtask/pools").status_code == 200
+    finished = requests.post(f"{base}/builds/{build}/finish", json={"result": "canceled"}, timeout=5).json()
+    assert finished["result"] == "canceled"
+    state = requests.get(f"{base}/state", timeout=5).json()
+    assert [b["agent_id"] for b in state["builds"]] == [agent_id, agent_id]  # the queued job took the freed agent
+    assert state["agents"][0]["capabilities"] == caps and queued == state["builds"][1]["id"]
+    assert requests.delete(f"{base}/agents/{agent_id}", timeout=5).json()["deleted"]
+    assert all("/_fake/" not in c["path"] for c in fake.calls) and len(fake.calls) == 2
+
+
+def test_official_sdk_parses_the_fake(fake: FakeAzureDevOps, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("AZURE_DEVOPS_CACHE_DIR", str(tmp_path))  # the SDK caches discovery on disk at import
+    from azure.devops import client as sdk_client
+    from azure.devops import connection as sdk_connection
+    from azure.devops._file_cache import FileCache
+    from azure.devops.connection import Connection
+    from azure.devops.exceptions import AzureDevOpsServiceError
+    from azure.devops.v7_1.task_agent.models import TaskAgent
+    from msrest.authentication import BasicAuthentication
+
+    # Memory-only caches: no stale discovery from other runs, nothing written to $HOME.
+    monkeypatch.setattr(sdk_client, "OPTIONS_FILE_CACHE", FileCache(""))
+    monkeypatch.setattr(sdk_connection, "RESOURCE_FILE_CACHE", FileCache(""))
+
+    pool = fake.add_pool("linux")
+    busy = fake.add_agent(pool, "agent-i-1", capabilities={"AWS_INSTANCE_ID": "i-1"})
+    idle = fake.add_agent(pool, "agent-i-2")
+    request_id = fake.start_build(busy, 600)
+
+    conn = Connection(base_url=fake.url, creds=BasicAuthentication("", PAT))
+    client = conn.clients_v7_1.get_task_agent_client()
+    pools = client.get_agent_pools(pool_name="linux")
+    assert [(p.id, p.name, p.is_hosted, p.size) for p in pools] == [(pool, "linux", False, 2)]
+
+    listed = client.get_agents(pool, include_capabilities=True, include_assigned_request=True)
+    by_id = {a.id: a for a in listed}
+    assert by_id[busy].assigned_request.request_id == request_id
+    assert by_id[busy].assigned_request.reserved_agent.id == busy
+    assert by_id[busy].assigned_request.assign_time.year >= 2020
+    assert by_id[busy].system_capabilities["AWS_INSTANCE_ID"] == "i-1"
+    assert by_id[busy].system_capabilities["Agent.Name"] == "agent-i-1"
+    assert (by_id[busy].enabled, by_id[busy].status) == (True, "online")
+    assert by_id[idle].assigned_request is None
+
+    updated = client.update_agent(TaskAgent(id=busy, enabled=False), pool, busy)
+    assert updated.enabled is False and fake.build(request_id)["finished_at"] is None
+    client.delete_agent(pool, idle)
+    assert fake.agent(idle)["deleted"]  # type: ignore[index]
+    with pytest.raises(AzureDevOpsServiceError, match="No agent found"):
+        client.get_agent(pool, idle)
+    assert conn.clients.get_task_agent_client().get_agent(pool, busy).enabled is False  # the 7.0 client too
