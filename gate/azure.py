@@ -60,8 +60,15 @@ class _ListPayload(_Payload):
     value: list[dict[str, Any]]
 
 
+class _RetryAfterTooLong(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Retry-After {seconds:.0f}s")
+        self.seconds = seconds
+
+
 class _CappedRetry(Retry):
-    """urllib3 Retry that refuses to sleep longer than `max_retry_after`: the caller holds instead."""
+    """urllib3 Retry that refuses to sleep longer than `max_retry_after`: the caller holds and backs off instead
+    of stalling a Lambda invocation (urllib3 itself would sleep whatever the server asks)."""
 
     max_retry_after: float = 20.0
 
@@ -70,11 +77,11 @@ class _CappedRetry(Retry):
         new.max_retry_after = self.max_retry_after
         return new
 
-    def sleep_for_retry(self, response: Any = None) -> bool:
+    def sleep(self, response: Any = None) -> None:
         retry_after = self.get_retry_after(response) if response is not None else None
         if retry_after is not None and retry_after > self.max_retry_after:
-            return False  # the response goes back to the caller, which records the back-off
-        return bool(super().sleep_for_retry(response))
+            raise _RetryAfterTooLong(retry_after)
+        super().sleep(response)
 
 
 def _retry_after(resp: requests.Response) -> float | None:
@@ -147,6 +154,9 @@ class AzureDevOps:
             resp = self.session.request(
                 method, url, params=query, json=json, timeout=self.timeout, allow_redirects=False
             )
+        except _RetryAfterTooLong as exc:
+            self._backoff_until = self._clock_now() + exc.seconds
+            raise AgentSourceError(f"{method} {path}: rate limited, {exc}", status=429, retry_after=exc.seconds) from None
         except requests.RequestException as exc:
             raise AgentSourceError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if resp.status_code == 203 or (resp.status_code == 200 and "html" in resp.headers.get("Content-Type", "")):
