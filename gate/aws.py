@@ -71,12 +71,17 @@ class Aws:
         """All instances of the groups in a wait state, with our tags: one paginated Describe per 50 groups."""
         found: list[tuple[str, str, str]] = []
         paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
-        for chunk in _chunks(list(groups), 50):
-            for page in paginator.paginate(AutoScalingGroupNames=list(chunk)):
-                for group in page["AutoScalingGroups"]:
-                    for inst in group.get("Instances", []):
-                        if inst["LifecycleState"] in WAIT_STATES:
-                            found.append((group["AutoScalingGroupName"], inst["InstanceId"], inst["LifecycleState"]))
+        try:
+            for chunk in _chunks(list(groups), 50):
+                for page in paginator.paginate(AutoScalingGroupNames=list(chunk)):
+                    for group in page["AutoScalingGroups"]:
+                        for inst in group.get("Instances", []):
+                            if inst["LifecycleState"] in WAIT_STATES:
+                                found.append(
+                                    (group["AutoScalingGroupName"], inst["InstanceId"], inst["LifecycleState"])
+                                )
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
         details = self.describe_instances([iid for _, iid, _ in found])
         return [
             Waiting(group=g, instance_id=iid, hook=hook, lifecycle_state=state, **details.get(iid, {}))
@@ -91,7 +96,7 @@ class Aws:
         for chunk in _chunks(ids, 200):
             try:
                 pages = list(paginator.paginate(Filters=[{"Name": "instance-id", "Values": list(chunk)}]))
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 raise AwsError(f"DescribeInstances: {exc}") from None
             for page in pages:
                 for reservation in page.get("Reservations", []):

@@ -156,7 +156,9 @@ class AzureDevOps:
             )
         except _RetryAfterTooLong as exc:
             self._backoff_until = self._clock_now() + exc.seconds
-            raise AgentSourceError(f"{method} {path}: rate limited, {exc}", status=429, retry_after=exc.seconds) from None
+            raise AgentSourceError(
+                f"{method} {path}: rate limited, {exc}", status=429, retry_after=exc.seconds
+            ) from None
         except requests.RequestException as exc:
             raise AgentSourceError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if resp.status_code == 203 or (resp.status_code == 200 and "html" in resp.headers.get("Content-Type", "")):

@@ -32,9 +32,10 @@ def build_gate(
     log: DecisionLog | None = None,
     region: str | None = None,
     account: str | None = None,
+    session: Any = None,
 ) -> Gate:
     """Wire the real edges together; the CLI and the tests use this too, with their own endpoints."""
-    session = make_session(region)
+    session = session or make_session(region)
     pat = load_pat(settings, session, aws_endpoint)
     source = AzureDevOps(
         settings.azure_org_url,
@@ -72,6 +73,14 @@ def _runtime(context: Any) -> Gate:
 
 
 def dispatch(gate: Gate, event: Any) -> list[Record]:
+    """Route one invocation. An unexpected failure becomes an `error` record: the next tick retries anyway."""
+    try:
+        return _dispatch(gate, event)
+    except Exception as exc:
+        return [gate._record_plain(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")]
+
+
+def _dispatch(gate: Gate, event: Any) -> list[Record]:
     parsed = parse_event(event)
     if isinstance(parsed, Skipped):
         return [

@@ -7,7 +7,7 @@ waiting instance of every configured group (level-triggered: lost or duplicate e
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gate.aws import Aws, AwsError
@@ -115,6 +115,49 @@ class Gate:
             )
         ]
 
+    # -- read-only views (the CLI's check and status) ------------------------------------------------------
+    def explain(self, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
+        """What the gate would decide for this instance right now; acts on nothing."""
+        resp = self.aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])
+        found = resp.get("AutoScalingInstances", [])
+        group = found[0]["AutoScalingGroupName"] if found else "(no group)"
+        state = found[0]["LifecycleState"] if found else "(not in a group)"
+        details = self.aws.describe_instances([instance_id]).get(instance_id, {})
+        waiting = Waiting(group, instance_id, self.settings.hook_name, state, **details)
+        index, error = self._observe()
+        agents = index.agents_for(waiting) if index else []
+        return waiting, agents, self._decide(waiting, (index, error), self.clock.now()), error
+
+    def status(self) -> tuple[list[dict[str, Any]], str | None]:
+        """Every instance of the configured groups with its state, protection and agents."""
+        index, error = self._observe()
+        rows: list[dict[str, Any]] = []
+        paginator = self.aws.autoscaling.get_paginator("describe_auto_scaling_groups")
+        for page in paginator.paginate(AutoScalingGroupNames=list(self.settings.groups)):
+            for group in page["AutoScalingGroups"]:
+                instances = group.get("Instances", [])
+                details = self.aws.describe_instances(i["InstanceId"] for i in instances)
+                for inst in instances:
+                    iid = inst["InstanceId"]
+                    w = Waiting(
+                        group["AutoScalingGroupName"],
+                        iid,
+                        self.settings.hook_name,
+                        inst["LifecycleState"],
+                        **details.get(iid, {}),
+                    )
+                    rows.append(
+                        {
+                            "group": w.group,
+                            "instance": iid,
+                            "state": w.lifecycle_state,
+                            "protected": bool(inst.get("ProtectedFromScaleIn")),
+                            "agents": index.agents_for(w) if index else None,
+                            "held_since": w.held_since,
+                        }
+                    )
+        return rows, error
+
     # -- the loop ---------------------------------------------------------------------------------------
     def run(self, waiting: Sequence[Waiting], budget: float) -> list[Record]:
         records: list[Record] = []
@@ -138,10 +181,21 @@ class Gate:
                     found = agents.agents_for(w) if agents else []
                     records.append(self._record(w, done.outcome, done.reason, found, decision, now))
                 last_reason[iid] = done.reason
-            if not pending or self.clock.now() + self.settings.recheck_interval_seconds > deadline:
+            wait = self._next_wait(pending.values())
+            if not pending or self.clock.now() + wait > deadline:
                 break
-            self.clock.sleep(self.settings.recheck_interval_seconds)
+            self.clock.sleep(wait)
         return records
+
+    def _next_wait(self, pending: Iterable[Waiting]) -> float:
+        """The fixed re-check interval, or sooner when an idle confirmation falls due (release latency)."""
+        wait = self.settings.recheck_interval_seconds
+        now = self.clock.now()
+        for w in pending:
+            if w.idle_since is not None:
+                due = w.idle_since + self.settings.idle_confirm_seconds - now
+                wait = min(wait, max(due, 0.5))
+        return wait
 
     def _observe(self) -> tuple[AgentIndex | None, str | None]:
         try:

@@ -8,6 +8,11 @@ os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", os.path.join(os.path.dirname(__f
 for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(key, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from gate import logs  # noqa: E402
+
+# Decision lines as JSON (pytest shows captured output only for failing tests).
+logs.configure()

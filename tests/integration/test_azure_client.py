@@ -25,7 +25,9 @@ def fake(clock: ManualClock) -> Iterator[FakeAzureDevOps]:
     with FakeAzureDevOps(clock=clock, pat=PAT, page_size=4) as server:
         server.add_pool("linux")
         for i in range(10):
-            server.add_agent("linux", f"agent-i-0123456789abcde{i:02d}"[:30], capabilities={"AWS_INSTANCE_ID": f"i-{i}"})
+            server.add_agent(
+                "linux", f"agent-i-0123456789abcde{i:02d}"[:30], capabilities={"AWS_INSTANCE_ID": f"i-{i}"}
+            )
         yield server
 
 
@@ -95,14 +97,18 @@ def test_server_errors_are_retried_then_reported(fake: FakeAzureDevOps, clock: M
         client(fake, clock, retries=2).list_agents()
 
 
-@pytest.mark.parametrize(("kind", "error", "text"), [
-    ("unauthorized", AuthError, "PAT"),
-    ("signin", AuthError, "sign-in page"),
-    ("malformed", AgentSourceError, "not JSON"),
-    ("down", AgentSourceError, "ConnectionError"),
-])
-def test_faults_become_source_errors(fake: FakeAzureDevOps, clock: ManualClock, kind: str,
-                                     error: type[Exception], text: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "error", "text"),
+    [
+        ("unauthorized", AuthError, "PAT"),
+        ("signin", AuthError, "sign-in page"),
+        ("malformed", AgentSourceError, "not JSON"),
+        ("down", AgentSourceError, "ConnectionError"),
+    ],
+)
+def test_faults_become_source_errors(
+    fake: FakeAzureDevOps, clock: ManualClock, kind: str, error: type[Exception], text: str
+) -> None:
     fake.inject(kind, count=None)
     with pytest.raises(error, match=text) as exc:
         client(fake, clock, retries=1).list_agents()

@@ -18,8 +18,16 @@ POLICY = Policy(max_hold_seconds=3600, idle_confirm_seconds=15, unregistered_gra
 
 
 def agent(id: int = 1, *, enabled: bool = False, busy: bool = False, disableable: bool = True) -> Agent:
-    return Agent("azure-devops", 7, "pool", id, f"agent-i-0123456789abcdef{id}", enabled,
-                 assigned_request=100 + id if busy else None, disableable=disableable)
+    return Agent(
+        "azure-devops",
+        7,
+        "pool",
+        id,
+        f"agent-i-0123456789abcdef{id}",
+        enabled,
+        assigned_request=100 + id if busy else None,
+        disableable=disableable,
+    )
 
 
 def waiting(**kw: object) -> Waiting:
@@ -143,7 +151,11 @@ step = st.fixed_dictionaries(
 @settings(max_examples=400, deadline=None)
 @given(steps=st.lists(step, min_size=1, max_size=40), policy_ix=st.integers(0, 2))
 def test_never_completes_while_busy_and_only_after_confirmed_idle(steps: list[dict], policy_ix: int) -> None:
-    policy = [POLICY, dataclasses.replace(POLICY, idle_confirm_seconds=0), dataclasses.replace(POLICY, forced_result="ABANDON")][policy_ix]
+    policy = [
+        POLICY,
+        dataclasses.replace(POLICY, idle_confirm_seconds=0),
+        dataclasses.replace(POLICY, forced_result="ABANDON"),
+    ][policy_ix]
     w = waiting(held_since=None)
     now, enabled_override = T0, set[int]()
     idle_streak_start: float | None = None
@@ -162,7 +174,9 @@ def test_never_completes_while_busy_and_only_after_confirmed_idle(steps: list[di
         else:
             really_busy = any(a.busy for a in agents)
         # Oracle: how long have we seen every agent drained and idle, on every observation?
-        drained_idle = obs.agents is not None and bool(agents) and not really_busy and not any(a.enabled for a in agents)
+        drained_idle = (
+            obs.agents is not None and bool(agents) and not really_busy and not any(a.enabled for a in agents)
+        )
         idle_streak_start = (idle_streak_start if idle_streak_start is not None else now) if drained_idle else None
         if d.final:
             held = now - (w.held_since if w.held_since is not None else now)

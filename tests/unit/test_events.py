@@ -38,7 +38,11 @@ def test_lifecycle_event_parses_every_detail_field() -> None:
     assert isinstance(ev, LifecycleEvent)
     d = ev.detail
     assert (d.group, d.hook, d.instance_id, d.transition) == (
-        "agents", "gate", "i-1234567890abcdef0", "autoscaling:EC2_INSTANCE_TERMINATING")
+        "agents",
+        "gate",
+        "i-1234567890abcdef0",
+        "autoscaling:EC2_INSTANCE_TERMINATING",
+    )
     assert d.lifecycle_action_token.startswith("8765") and d.notification_metadata == "extra"
     assert (d.origin, d.destination, d.leaves_warm_pool) == ("AutoScalingGroup", "EC2", False)
     assert ev.account == "123456789012" and ev.region == "us-east-1"
@@ -53,10 +57,16 @@ def test_optional_fields_may_be_absent_and_warm_pool_origin_is_seen() -> None:
 
 
 def test_scheduled_spot_and_test_notification() -> None:
-    assert isinstance(parse_event({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
-                      ScheduledEvent)
-    spot = parse_event({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning",
-                        "detail": {"instance-id": "i-1234567890abcdef0", "instance-action": "terminate"}})
+    assert isinstance(
+        parse_event({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}), ScheduledEvent
+    )
+    spot = parse_event(
+        {
+            "source": "aws.ec2",
+            "detail-type": "EC2 Spot Instance Interruption Warning",
+            "detail": {"instance-id": "i-1234567890abcdef0", "instance-action": "terminate"},
+        }
+    )
     assert isinstance(spot, SpotInterruptionEvent) and spot.detail.instance_action == "terminate"
     test = parse_event({"Event": "autoscaling:TEST_NOTIFICATION", "AutoScalingGroupName": "agents"})
     assert isinstance(test, Skipped) and "test notification" in test.reason and test.group == "agents"

@@ -6,8 +6,13 @@ from gate.mapping import AgentIndex
 from gate.model import Agent, Waiting
 from gate.settings import Mapping, SettingsError, load_settings
 
-BASE = {"GATE_AZURE_ORG_URL": "https://dev.azure.com/acme", "GATE_POOLS": "linux, windows",
-        "GATE_GROUPS": "agents", "GATE_HOOK_NAME": "gate", "GATE_PAT": "secret-pat-value"}
+BASE = {
+    "GATE_AZURE_ORG_URL": "https://dev.azure.com/acme",
+    "GATE_POOLS": "linux, windows",
+    "GATE_GROUPS": "agents",
+    "GATE_HOOK_NAME": "gate",
+    "GATE_PAT": "secret-pat-value",
+}
 
 
 @pytest.fixture
@@ -58,16 +63,22 @@ def _agent(id: int, name: str, caps: dict[str, str] | None = None, host: str | N
 
 
 def test_mapping_by_name_is_exact_on_the_instance_id() -> None:
-    agents = [_agent(1, "ado-i-0123456789abcdef0-1"), _agent(2, "ado-i-0123456789abcdef0-2"),
-              _agent(3, "ado-i-0123456789abcdef1"), _agent(4, "agent-i-01234567")]
+    agents = [
+        _agent(1, "ado-i-0123456789abcdef0-1"),
+        _agent(2, "ado-i-0123456789abcdef0-2"),
+        _agent(3, "ado-i-0123456789abcdef1"),
+        _agent(4, "agent-i-01234567"),
+    ]
     index = AgentIndex(agents, Mapping.NAME)
     assert [a.id for a in index.agents_for(Waiting("g", "i-0123456789abcdef0", "h"))] == [1, 2]
     assert [a.id for a in index.agents_for(Waiting("g", "i-01234567", "h"))] == [4]
 
 
 def test_mapping_by_capability_and_hostname() -> None:
-    agents = [_agent(1, "x", {"AWS_INSTANCE_ID": "i-0123456789abcdef0"}, "ip-10-0-0-5"),
-              _agent(2, "y", {"AWS_INSTANCE_ID": "i-0123456789abcdef9"}, "ip-10-0-0-6.ec2.internal")]
+    agents = [
+        _agent(1, "x", {"AWS_INSTANCE_ID": "i-0123456789abcdef0"}, "ip-10-0-0-5"),
+        _agent(2, "y", {"AWS_INSTANCE_ID": "i-0123456789abcdef9"}, "ip-10-0-0-6.ec2.internal"),
+    ]
     w = Waiting("g", "i-0123456789abcdef0", "h", private_dns="ip-10-0-0-5.ec2.internal")
     assert [a.id for a in AgentIndex(agents, Mapping.CAPABILITY).agents_for(w)] == [1]
     assert [a.id for a in AgentIndex(agents, Mapping.HOSTNAME).agents_for(w)] == [1]

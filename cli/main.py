@@ -1,0 +1,179 @@
+"""`gate`: try the gate locally (simulate), inspect a live setup (check, status), replay events, read outcomes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import apply_endpoints, console, fail, settings_or_exit
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="asg-termination-gate: hold Auto Scaling scale-in until CI agents are idle.",
+)
+
+AwsEndpoint = Annotated[str | None, typer.Option("--aws-endpoint", help="AWS endpoint (default: AWS_ENDPOINT_URL)")]
+Localstack = Annotated[bool, typer.Option("--localstack", help="reach AWS through localstack-client settings")]
+JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _gate(aws_endpoint: str | None, localstack: bool, **overrides: Any):  # type: ignore[no-untyped-def]
+    from gate import logs
+    from gate.handler import build_gate
+
+    apply_endpoints(aws_endpoint, localstack)
+    settings = settings_or_exit(**overrides)
+    logs.configure(stream=open(os.devnull, "w"))  # noqa: SIM115 - records are shown by the CLI itself
+    try:
+        return build_gate(
+            settings,
+            aws_endpoint=aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"),
+            region=os.environ.get("AWS_DEFAULT_REGION"),
+        )
+    except Exception as exc:
+        fail(f"cannot set up the gate: {exc}")
+
+
+@app.command()
+def simulate(
+    instances: Annotated[int, typer.Option(min=1, max=500, help="instances (one agent each)")] = 3,
+    busy: Annotated[int, typer.Option(min=0, help="how many instances run a build")] = 1,
+    build_minutes: Annotated[float, typer.Option(min=0.1, help="build duration")] = 10,
+    scale_to: Annotated[int, typer.Option(min=0, help="desired capacity after scale-in")] = 1,
+    scale_at: Annotated[float, typer.Option(min=0, help="scale-in time, seconds after start")] = 30,
+    scenario: Annotated[Path | None, typer.Option(help="YAML/JSON scenario file (overrides the options above)")] = None,
+    speed: Annotated[float, typer.Option(min=1, max=1000, help="time acceleration (logic unchanged)")] = 20,
+    no_gate: Annotated[bool, typer.Option("--no-gate", help="same scenario without the hook: see builds die")] = False,
+    aws_endpoint: AwsEndpoint = None,
+    azure_url: Annotated[str | None, typer.Option(help="fake Azure DevOps org URL (default: embedded)")] = None,
+    live: Annotated[bool, typer.Option(help="live table")] = True,
+    log_file: Annotated[Path | None, typer.Option(help="write the handler's JSON decision lines here")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Run a scale-in on the embedded AWS emulator and fake Azure DevOps, with the real handler."""
+    from cli.simulate import run_simulation
+
+    run_simulation(
+        instances=instances,
+        busy=busy,
+        build_minutes=build_minutes,
+        scale_to=scale_to,
+        scale_at=scale_at,
+        scenario=scenario,
+        speed=speed,
+        gate=not no_gate,
+        aws_endpoint=aws_endpoint,
+        azure_url=azure_url,
+        live=live,
+        json_out=json_out,
+        log_file=log_file,
+    )
+
+
+@app.command()
+def check(
+    instance_id: Annotated[str, typer.Argument(help="EC2 instance id")],
+    aws_endpoint: AwsEndpoint = None,
+    localstack: Localstack = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Dry run: what the gate would do now for INSTANCE_ID (agents found, busy, decision). Acts on nothing."""
+    from cli.inspect import show_check
+
+    if not instance_id.startswith("i-"):
+        fail(f"{instance_id!r} is not an EC2 instance id (i-...)")
+    show_check(_gate(aws_endpoint, localstack, dry_run=True), instance_id, json_out)
+
+
+@app.command()
+def status(aws_endpoint: AwsEndpoint = None, localstack: Localstack = False, json_out: JsonOut = False) -> None:
+    """The configured groups' instances: lifecycle state, protection, agents, busy."""
+    from cli.inspect import show_status
+
+    show_status(_gate(aws_endpoint, localstack, dry_run=True), json_out)
+
+
+@app.command()
+def replay(
+    event_file: Annotated[Path, typer.Argument(help="a saved EventBridge event (JSON)")],
+    execute: Annotated[bool, typer.Option("--execute", help="really act (default: dry run)")] = False,
+    budget: Annotated[float, typer.Option(min=0, help="seconds of re-checks (default: one look)")] = 0,
+    aws_endpoint: AwsEndpoint = None,
+    localstack: Localstack = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Feed a saved event to the handler (dry run unless --execute)."""
+    from gate.handler import dispatch
+
+    try:
+        event = json.loads(event_file.read_text())
+    except OSError as exc:
+        fail(f"cannot read {event_file}: {exc.strerror}")
+    except ValueError as exc:
+        fail(f"{event_file} is not JSON: {exc}")
+    gate = _gate(aws_endpoint, localstack, dry_run=not execute, tick_budget_seconds=budget)
+    records = dispatch(gate, event)
+    if json_out:
+        console.print_json(json.dumps(records))
+        return
+    for r in records:
+        console.print(
+            f"[bold]{r['outcome']}[/] {r.get('group') or '-'} {r.get('instance') or '-'}: {r['reason']}",
+            highlight=False,
+        )
+    if not records:
+        console.print("no decision (nothing waiting)")
+
+
+@app.command()
+def outcomes(
+    log_file: Annotated[Path | None, typer.Argument(help="handler JSON log file (default: CloudWatch Logs)")] = None,
+    log_group: Annotated[str, typer.Option(help="CloudWatch log group")] = "/aws/lambda/asg-termination-gate",
+    since: Annotated[str, typer.Option(help="how far back, e.g. 30m, 6h, 2d")] = "24h",
+    aws_endpoint: AwsEndpoint = None,
+    localstack: Localstack = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Summarise hook outcomes from the handler's JSON logs (a file, or CloudWatch Logs)."""
+    from cli.outcomes import from_cloudwatch, from_file, parse_since, show
+
+    if log_file is not None:
+        records = from_file(log_file)
+    else:
+        apply_endpoints(aws_endpoint, localstack)
+        records = from_cloudwatch(log_group, parse_since(since), aws_endpoint)
+    show(records, json_out)
+
+
+@app.command()
+def emulator(
+    aws_port: Annotated[int, typer.Option(min=0, max=65535)] = 5000,
+    azure_port: Annotated[int, typer.Option(min=0, max=65535)] = 5001,
+    speed: Annotated[float, typer.Option(min=1, max=1000)] = 1,
+    pat: Annotated[str, typer.Option(help="PAT the fake Azure DevOps accepts")] = "local-pat",
+) -> None:
+    """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C stops)."""
+    from gate.emulator.__main__ import serve
+
+    serve(aws_port, azure_port, speed, pat)
+
+
+@app.command()
+def bench(
+    out: Annotated[Path, typer.Option(help="result folder")] = Path("bench-results"),
+    quick: Annotated[bool, typer.Option(help="smaller runs (CI smoke)")] = False,
+) -> None:
+    """Benchmarks that print numbers: release latency, tick cost, package size, fleet simulation."""
+    from cli.bench import run_bench
+
+    run_bench(out, quick)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,160 @@
+"""End to end over HTTP: the AWS emulator (moto + lifecycle hooks) and the fake Azure DevOps, the real handler
+invoked per EventBridge event and per tick, on an accelerated clock. Every verdict comes from the servers'
+own records (lifecycle history, agent enable/delete history, build results), not from the gate's logs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gate.emulator.scenario import BuildSpec, FaultSpec, Run, ScaleSpec, Scenario
+
+pytestmark = pytest.mark.e2e
+SPEED = float(os.environ.get("GATE_E2E_SPEED", "20"))
+RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
+
+
+def run(**kw: Any) -> Run:
+    defaults: dict[str, Any] = {
+        "instances": 3,
+        "builds": [BuildSpec(instance=0, start=0, duration=300)],
+        "scale": [ScaleSpec(at=20, desired=1)],
+        "protect": [2],  # the survivor: makes the busy instance (0) and an idle one (1) the victims
+        "max_seconds": 1200,
+    }
+    defaults.update(kw)
+    r = Run(Scenario(**defaults).check(), speed=SPEED)
+    r.run()
+    return r
+
+
+def history(r: Run, what: str) -> dict[str, list[dict[str, Any]]]:
+    assert r.sandbox.emulator is not None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for h in r.sandbox.emulator.history():
+        if h["what"] == what:
+            out.setdefault(h["instance_id"], []).append(h)
+    return out
+
+
+def outcomes(r: Run, instance: str) -> list[str]:
+    return [rec["outcome"] for rec in r.log.records if rec.get("instance") == instance]
+
+
+def test_busy_instance_is_held_until_its_build_ends_and_idle_one_goes_at_once() -> None:
+    r = run()
+    busy, idle, survivor = r.instances
+    waits, completes = history(r, "wait"), history(r, "complete")
+    assert r.sandbox.ado is not None
+    build = r.sandbox.ado.builds()[0]
+
+    assert r.result.builds_killed == 0 and build["result"] == "succeeded"
+    assert r.result.hooks_timed_out == 0 and not history(r, "timeout")
+    # idle victim: released within one tick of entering Terminating:Wait
+    assert completes[idle][0]["time"] - waits[idle][0]["time"] <= 60
+    assert completes[idle][0]["result"] == "CONTINUE"
+    # busy victim: held with heartbeats for the whole build, released soon after it ended
+    done = completes[busy][0]["time"]
+    assert done >= build["finished_at"]
+    latency = done - build["finished_at"]
+    assert latency <= 45
+    beats = [h["time"] for h in history(r, "heartbeat")[busy]]
+    assert len(beats) >= 3 and all(
+        b2 - b1 < 300 for b1, b2 in zip([waits[busy][0]["time"], *beats], beats, strict=False)
+    )
+    assert "held" in outcomes(r, busy) and outcomes(r, busy)[-1] == "released"
+    # agents disabled before release, deleted after it; the survivor untouched
+    for iid in (busy, idle):
+        agent = r.sandbox.ado.agent(r.agents[iid])
+        assert agent is not None
+        disabled_at = min(h["time"] for h in agent["history"] if h["enabled"] is False)
+        assert disabled_at < completes[iid][0]["time"] <= agent["deleted_at"]
+    kept = r.sandbox.ado.agent(r.agents[survivor])
+    assert kept is not None and kept["enabled"] and not kept["deleted"]
+    assert r.rows()[2]["state"] == "InService"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "e2e-release-latency.json").write_text(
+        json.dumps(
+            {
+                "build_end_to_complete_seconds": round(latency, 2),
+                "idle_wait_to_complete_seconds": round(completes[idle][0]["time"] - waits[idle][0]["time"], 2),
+                "speed": SPEED,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nrelease latency (build end -> CompleteLifecycleAction): {latency:.1f}s")
+
+
+def test_lost_events_are_caught_by_the_tick() -> None:
+    r = run(drop_events=True)
+    busy, idle, _ = r.instances
+    waits, completes = history(r, "wait"), history(r, "complete")
+    assert r.sandbox.emulator is not None and len(r.sandbox.emulator.events) == 2  # emitted, never delivered
+    assert r.result.builds_killed == 0 and r.result.hooks_timed_out == 0
+    assert completes[idle][0]["time"] - waits[idle][0]["time"] <= 2 * 60
+    assert completes[busy][0]["time"] - r.sandbox.ado.builds()[0]["finished_at"] <= 60 + 30  # type: ignore[union-attr]
+
+
+def test_duplicate_events_complete_each_hook_once_without_errors() -> None:
+    r = run(duplicate_events=True)
+    completes = history(r, "complete")
+    assert r.result.builds_killed == 0 and r.result.hooks_timed_out == 0
+    assert all(len(completes[iid]) == 1 for iid in r.instances[:2])
+    recorded = [rec["outcome"] for rec in r.log.records]
+    assert r.delivered == 4  # two events, each delivered twice
+    assert "error" not in recorded and recorded.count("released") >= 2
+    # the twin invocation either found the action gone or ended its budget still holding: never a second complete
+
+
+def test_azure_devops_down_holds_then_releases() -> None:
+    r = run(faults=[FaultSpec(at=10, kind="down", seconds=150)])
+    busy, idle, _ = r.instances
+    completes = history(r, "complete")
+    assert r.result.builds_killed == 0 and r.result.hooks_timed_out == 0
+    assert r.t0 is not None and completes[idle][0]["time"] >= r.t0 + 160  # nothing released during the outage
+    reasons = [rec["reason"] for rec in r.log.records if rec.get("instance") == idle]
+    assert any("unavailable" in reason and "fail safe" in reason for reason in reasons)
+    assert outcomes(r, idle)[-1] == "released" and outcomes(r, busy)[-1] == "released"
+
+
+def test_max_hold_forces_completion() -> None:
+    r = run(builds=[BuildSpec(instance=0, start=0, duration=900)], settings={"max_hold_seconds": 120})
+    busy = r.instances[0]
+    assert outcomes(r, busy)[-1] == "forced" and r.result.forced == 1
+    assert r.result.hooks_timed_out == 0
+    assert r.result.builds_killed == 1  # forced CONTINUE terminates: the cost of the cap, counted honestly
+
+
+def test_forced_abandon_with_retention_keeps_the_build_alive() -> None:
+    r = run(
+        builds=[BuildSpec(instance=0, start=0, duration=300)],
+        retain_on_abandon=True,
+        settings={"max_hold_seconds": 120, "forced_result": "ABANDON"},
+    )
+    busy = r.instances[0]
+    assert outcomes(r, busy)[-1] == "forced"
+    assert history(r, "complete")[busy][0]["result"] == "ABANDON"
+    assert r.rows()[0]["state"] == "Terminating:Retained"
+    assert r.result.builds_killed == 0 and r.sandbox.ado.builds()[0]["result"] == "succeeded"  # type: ignore[union-attr]
+    agent = r.sandbox.ado.agent(r.agents[busy])  # type: ignore[union-attr]
+    assert agent is not None and not agent["deleted"]  # a retained instance keeps its (disabled) agent
+
+
+def test_without_the_gate_builds_are_killed() -> None:
+    r = Run(
+        Scenario(
+            instances=3,
+            builds=[BuildSpec(instance=i, start=0, duration=300) for i in range(3)],
+            scale=[ScaleSpec(at=20, desired=1)],
+            max_seconds=200,
+        ),
+        speed=SPEED,
+        gate=False,
+    )
+    result = r.run()
+    assert result.builds_killed == 2

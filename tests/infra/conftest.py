@@ -1,0 +1,84 @@
+"""Fixtures for the Terraform checks: the tools installed by scripts/install_infra_tools.sh (`make infra-tools`).
+
+A missing tool skips its tests with the reason, except under CI (env CI set), where it fails them: a CI run that
+silently skipped the infrastructure checks would pass while checking nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA = REPO_ROOT / "infra"
+MODULE = INFRA / "modules" / "termination-gate"
+CORE = MODULE / "modules" / "core"
+EXAMPLE = INFRA / "examples" / "ecs-agents"
+TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "network: needs a package registry (PyPI through pip's configured index); runs in `make test`"
+    )
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+@dataclass(frozen=True)
+class Tool:
+    path: Path
+
+    def run(self, args: Sequence[str], cwd: Path, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
+        full_env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", **(env or {})}
+        proc = subprocess.run(
+            [str(self.path), *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            check=False,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _tool(name: str) -> Tool:
+    path = TOOLS_BIN / name
+    if path.is_file() and os.access(path, os.X_OK):
+        return Tool(path)
+    reason = f".tools/bin/{name} is missing: run `make infra-tools` (bash scripts/install_infra_tools.sh)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}. Under CI the infrastructure checks must run, not skip.")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def terraform() -> Tool:
+    return _tool("terraform")
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Tool:
+    return _tool("checkov")
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    """Copy a module so init/test leave no .terraform/ or state in the work tree."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    return dst

@@ -1,0 +1,355 @@
+"""Static checks of the Terraform source with python-hcl2 (expressions are not evaluated: references are strings)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from tests.infra.conftest import CORE, EXAMPLE, MODULE
+
+OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+READ_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$")
+
+
+@cache
+def load_dir(directory: Path) -> dict[str, Any]:
+    """All *.tf of a directory merged: resources as {type: {name: body}}, locals/variables/outputs flat."""
+    merged: dict[str, Any] = {
+        "resource": {},
+        "data": {},
+        "locals": {},
+        "variable": {},
+        "output": {},
+        "module": {},
+        "terraform": [],
+        "provider": [],
+    }
+    for path in sorted(directory.glob("*.tf")):
+        with path.open() as f:
+            doc = hcl2.load(f, serialization_options=OPTIONS)
+        for kind in ("resource", "data"):
+            for block in doc.get(kind, []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        assert name not in merged[kind].setdefault(rtype, {}), f"duplicate {rtype}.{name}"
+                        merged[kind][rtype][name] = body
+        for block in doc.get("locals", []):
+            merged["locals"].update(block)
+        for kind in ("variable", "output", "module"):
+            for block in doc.get(kind, []):
+                merged[kind].update(block)
+        merged["terraform"] += doc.get("terraform", [])
+        merged["provider"] += doc.get("provider", [])
+    return merged
+
+
+def resources(rtype: str) -> dict[str, Any]:
+    return load_dir(MODULE)["resource"].get(rtype, {})
+
+
+def first(body: dict[str, Any], block: str) -> dict[str, Any]:
+    """A nested block: a list of one dict with explicit_blocks=False."""
+    value = body[block]
+    return value[0] if isinstance(value, list) else value
+
+
+# --- lifecycle hook ------------------------------------------------------------------------------------------
+
+
+def test_one_terminating_hook_per_group_with_explicit_default_result() -> None:
+    hooks = resources("aws_autoscaling_lifecycle_hook")
+    assert list(hooks) == ["gate"]
+    hook = hooks["gate"]
+    assert hook["for_each"] == "${toset(var.autoscaling_group_names)}"
+    assert hook["autoscaling_group_name"] == "${each.value}"
+    assert hook["lifecycle_transition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hook["default_result"] == "${var.default_result}", "DefaultResult must be set (AWS defaults to ABANDON)"
+    assert hook["heartbeat_timeout"] == "${var.heartbeat_timeout_seconds}"
+    assert "notification_target_arn" not in hook, "events must go to EventBridge, not SNS/SQS"
+    for dependency in ("aws_lambda_permission.lifecycle", "aws_cloudwatch_event_target.lifecycle"):
+        assert f"${{{dependency}}}" in hook["depends_on"], "the hook must only exist once the gate can receive events"
+
+
+def test_hook_variables_default_and_are_validated_in_core() -> None:
+    core_vars = load_dir(CORE)["variable"]
+    assert core_vars["default_result"]["default"] == "CONTINUE"
+    assert core_vars["heartbeat_timeout_seconds"]["default"] == 300
+    assert core_vars["max_hold_seconds"]["default"] == 14400
+    conditions = json.dumps(core_vars["heartbeat_timeout_seconds"]["validation"])
+    assert "30" in conditions and "7200" in conditions and "3 * var.tick_interval_seconds" in conditions
+    assert "min(172800, 100 * var.heartbeat_timeout_seconds)" in json.dumps(core_vars["max_hold_seconds"]["validation"])
+
+
+# --- EventBridge ---------------------------------------------------------------------------------------------
+
+
+def test_event_patterns() -> None:
+    core_locals = load_dir(CORE)["locals"]
+    lifecycle = core_locals["lifecycle_event_pattern"]
+    assert lifecycle["source"] == ["aws.autoscaling"]
+    assert lifecycle["detail-type"] == ["EC2 Instance-terminate Lifecycle Action"]
+    assert lifecycle["detail"]["AutoScalingGroupName"] == "${var.autoscaling_group_names}"
+    spot = core_locals["spot_event_pattern"]
+    assert spot["source"] == ["aws.ec2"]
+    assert spot["detail-type"] == ["EC2 Spot Instance Interruption Warning"]
+    assert core_locals["schedule_expression"].endswith(
+        '"rate(1 minute)" : "rate(${var.tick_interval_seconds / 60} minutes)"}'
+    )
+
+    rules = resources("aws_cloudwatch_event_rule")
+    assert rules["lifecycle"]["event_pattern"] == "${module.core.lifecycle_event_pattern}"
+    assert rules["tick"]["schedule_expression"] == "${module.core.schedule_expression}"
+    assert rules["spot"]["event_pattern"] == "${module.core.spot_event_pattern}"
+    assert rules["spot"]["count"] == "${var.handle_spot_interruptions ? 1 : 0}"
+    assert load_dir(MODULE)["variable"]["handle_spot_interruptions"]["default"] is False
+
+
+@pytest.mark.parametrize("rule", ["lifecycle", "tick", "spot"])
+def test_every_rule_targets_the_lambda_and_may_invoke_it(rule: str) -> None:
+    index = "[0]" if rule == "spot" else ""
+    target = resources("aws_cloudwatch_event_target")[rule]
+    assert target["arn"] == "${aws_lambda_function.gate.arn}"
+    assert target["rule"] == f"${{aws_cloudwatch_event_rule.{rule}{index}.name}}"
+    permission = resources("aws_lambda_permission")[rule]
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["function_name"] == "${aws_lambda_function.gate.function_name}"
+    assert permission["source_arn"] == f"${{aws_cloudwatch_event_rule.{rule}{index}.arn}}"
+    if rule == "spot":
+        assert target["count"] == permission["count"] == "${var.handle_spot_interruptions ? 1 : 0}"
+
+
+# --- Lambda --------------------------------------------------------------------------------------------------
+
+
+def test_lambda_function() -> None:
+    fn = resources("aws_lambda_function")["gate"]
+    assert fn["runtime"] == "python3.12"
+    assert fn["handler"] == "gate.handler.handle"
+    assert fn["architectures"] == ["x86_64"]
+    assert fn["timeout"] == "${module.core.lambda_timeout_seconds}"
+    assert load_dir(CORE)["variable"]["lambda_timeout_seconds"]["default"] == 70
+    assert fn["filename"] == "${var.lambda_zip_path}"
+    assert fn["source_code_hash"] == "${filebase64sha256(var.lambda_zip_path)}"
+    assert first(fn, "environment")["variables"] == "${module.core.environment}"
+    assert fn["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
+    assert fn["memory_size"] == "${var.lambda_memory_mb}"
+
+    invoke = resources("aws_lambda_function_event_invoke_config")["gate"]
+    assert first(first(invoke, "destination_config"), "on_failure")["destination"] == "${aws_sqs_queue.dlq.arn}"
+    assert invoke["maximum_retry_attempts"] == "${var.maximum_retry_attempts}"
+
+
+EXPECTED_ENV = {
+    "GATE_AZURE_ORG_URL": "${var.azure_org_url}",
+    "GATE_POOLS": '${join(",", var.pools)}',
+    "GATE_MAPPING": "${var.mapping}",
+    "GATE_CAPABILITY_NAME": "${var.capability_name}",
+    "GATE_PAT_SECRET_ARN": "${var.pat_secret_arn}",
+    "GATE_GROUPS": '${join(",", var.autoscaling_group_names)}',
+    "GATE_HOOK_NAME": "${var.hook_name}",
+    "GATE_MAX_HOLD_SECONDS": "${tostring(var.max_hold_seconds)}",
+    "GATE_IDLE_CONFIRM_SECONDS": "${tostring(var.idle_confirm_seconds)}",
+    "GATE_UNREGISTERED_GRACE_SECONDS": "${tostring(var.unregistered_grace_seconds)}",
+    "GATE_DELETE_AGENT_ON_RELEASE": "${tostring(var.delete_agent_on_release)}",
+    "GATE_DRY_RUN": "${tostring(var.dry_run)}",
+    "GATE_RECHECK_INTERVAL_SECONDS": "${tostring(var.recheck_interval_seconds)}",
+    "GATE_TICK_BUDGET_SECONDS": "${tostring(var.tick_budget_seconds)}",
+    "GATE_FORCED_RESULT": "${var.forced_result}",
+    "GATE_HEARTBEAT_INTERVAL_SECONDS": "${tostring(var.heartbeat_interval_seconds)}",
+    "GATE_LOG_LEVEL": "${var.log_level}",
+    "GATE_METRICS_NAMESPACE": "${var.metrics_namespace}",
+    "GATE_PROTECT_BUSY": "${tostring(var.protect_busy)}",
+    "GATE_ECS_CLUSTER": "${var.ecs_cluster_name}",
+    "GATE_ECS_DRAIN": "${tostring(var.ecs_drain)}",
+    "GATE_WEBHOOK_URL": "${var.webhook_url}",
+    "GATE_HOLD_NOTIFY_SECONDS": "${tostring(var.hold_notify_seconds)}",
+}
+
+
+def test_environment_names_exactly() -> None:
+    assert load_dir(CORE)["locals"]["environment"] == EXPECTED_ENV
+
+
+def test_every_core_input_is_passed_by_the_module() -> None:
+    # tick_interval_seconds stays at core's 60: the Lambda timeout and tick budget assume a one-minute tick.
+    core_vars = set(load_dir(CORE)["variable"]) - {"tick_interval_seconds"}
+    call = load_dir(MODULE)["module"]["core"]
+    passed = set(call) - {"source"}
+    assert passed == core_vars, (sorted(core_vars - passed), sorted(passed - core_vars))
+    module_vars = set(load_dir(MODULE)["variable"])
+    for name in passed - {"partition", "region", "account_id"}:
+        assert call[name] == f"${{var.{name}}}", name
+        assert name in module_vars, name
+
+
+# --- IAM -----------------------------------------------------------------------------------------------------
+
+EXPECTED_ACTIONS = {
+    "CompleteOwnLifecycleActions": [
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+    ],
+    "ProtectBusyInstances": ["autoscaling:SetInstanceProtection"],
+    "ReadAutoScaling": [
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",
+        "autoscaling:DescribeLifecycleHooks",
+    ],
+    "ReadInstances": ["ec2:DescribeInstances"],
+    "TagOwnInstancesGateKeysOnly": ["ec2:CreateTags"],
+    "ReadPatSecret": ["secretsmanager:GetSecretValue"],
+    "ReadPatParameter": ["ssm:GetParameter"],
+    "DecryptPatViaItsService": ["kms:Decrypt"],
+    "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+    "SendToOwnDlq": ["sqs:SendMessage"],
+    "EncryptDlqMessages": ["kms:Decrypt", "kms:GenerateDataKey"],
+    "ListClusterContainerInstances": ["ecs:ListContainerInstances"],
+    "DrainClusterContainerInstances": ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"],
+    "DescribeClusterTasks": ["ecs:DescribeTasks"],
+    "ListClusterTasks": ["ecs:ListTasks"],
+}
+
+EXPECTED_RESOURCES = {
+    "CompleteOwnLifecycleActions": "${local.group_arns}",
+    "ProtectBusyInstances": "${local.group_arns}",
+    "TagOwnInstancesGateKeysOnly": "${local.instance_arns}",
+    "ReadPatSecret": "${local.pat_resource}",
+    "ReadPatParameter": "${local.pat_resource}",
+    "WriteOwnLogs": "${local.log_group_arn}:*",
+    "SendToOwnDlq": "${local.dlq_arn}",
+    "ListClusterContainerInstances": "${local.ecs_cluster_arn}",
+    "DrainClusterContainerInstances": "${local.ecs_instance_arn}",
+    "DescribeClusterTasks": "${local.ecs_task_arn}",
+}
+
+
+def statements() -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in load_dir(CORE)["locals"]["policy_statements"].values()}
+
+
+def test_exact_action_lists() -> None:
+    assert {sid: s["Action"] for sid, s in statements().items()} == EXPECTED_ACTIONS
+    assert all(s["Effect"] == "Allow" for s in statements().values())
+
+
+def test_no_star_resource_on_any_mutating_action() -> None:
+    for sid, statement in statements().items():
+        resource = statement["Resource"]
+        star = resource == "*" or (isinstance(resource, list) and "*" in resource)
+        if star:
+            mutating = [a for a in statement["Action"] if not READ_ACTION.match(a)]
+            assert not mutating, f"{sid}: {mutating} on Resource '*'"
+    for sid, resource in EXPECTED_RESOURCES.items():
+        assert statements()[sid]["Resource"] == resource, sid
+    assert statements()["ListClusterTasks"]["Condition"] == {"ArnEquals": {"ecs:cluster": "${local.ecs_cluster_arn}"}}
+
+
+def test_kms_only_via_its_service() -> None:
+    for sid in ("DecryptPatViaItsService", "EncryptDlqMessages"):
+        assert "kms:ViaService" in statements()[sid]["Condition"]["StringEquals"], sid
+
+
+def test_create_tags_only_gate_keys_on_own_instances() -> None:
+    condition = statements()["TagOwnInstancesGateKeysOnly"]["Condition"]
+    assert condition["ForAllValues:StringLike"] == {"aws:TagKeys": ["gate:*"]}
+    assert condition["Null"] == {"aws:TagKeys": "false"}
+    assert condition["StringEquals"] == {"aws:ResourceTag/aws:autoscaling:groupName": "${var.autoscaling_group_names}"}
+
+
+def test_arn_shapes() -> None:
+    core_locals = load_dir(CORE)["locals"]
+    assert "autoScalingGroup:*:autoScalingGroupName/${g}" in core_locals["group_arns"]
+    assert core_locals["instance_arns"].endswith(":ec2:${var.region}:${var.account_id}:instance/*")
+
+
+def test_role_uses_core_policy_built_with_jsonencode() -> None:
+    assert resources("aws_iam_role_policy")["gate"]["policy"] == "${module.core.policy_json}"
+    assert resources("aws_iam_role")["gate"]["assume_role_policy"] == "${module.core.assume_role_policy_json}"
+    assert load_dir(CORE)["output"]["policy_json"]["value"] == "${jsonencode(local.policy_document)}"
+    for directory in (MODULE, CORE, EXAMPLE):
+        assert "aws_iam_policy_document" not in load_dir(directory)["data"], directory
+    assert set(load_dir(CORE)["locals"]["policy_statement_enabled"]) == set(
+        load_dir(CORE)["locals"]["policy_statements"]
+    )
+
+
+def test_core_is_provider_free() -> None:
+    core = load_dir(CORE)
+    assert not core["resource"] and not core["data"] and not core["module"]
+    assert not core["provider"]
+    assert all("required_providers" not in block for block in core["terraform"]), core["terraform"]
+
+
+# --- logs, DLQ, alarms ---------------------------------------------------------------------------------------
+
+
+def test_log_group_retention() -> None:
+    group = resources("aws_cloudwatch_log_group")["gate"]
+    assert group["name"] == "${module.core.names.log_group}"
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    assert load_dir(MODULE)["variable"]["log_retention_days"]["default"] == 30
+
+
+def test_dlq_encrypted() -> None:
+    queue = resources("aws_sqs_queue")["dlq"]
+    assert queue["sqs_managed_sse_enabled"] == "${var.kms_key_arn == null ? true : null}"
+    assert queue["kms_master_key_id"] == "${var.kms_key_arn}"
+
+
+def test_alarms() -> None:
+    alarms = resources("aws_cloudwatch_metric_alarm")
+    assert set(alarms) == {"lambda_errors", "dlq_not_empty", "forced_releases"}
+    errors, dlq, forced = alarms["lambda_errors"], alarms["dlq_not_empty"], alarms["forced_releases"]
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
+    assert (dlq["namespace"], dlq["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq.name}"}
+    assert (forced["namespace"], forced["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
+    assert forced["dimensions"] == {"Outcome": "forced"}
+    assert load_dir(MODULE)["variable"]["metrics_namespace"]["default"] == "AsgTerminationGate"
+    for alarm in alarms.values():
+        assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0
+        assert alarm["alarm_actions"] == "${local.alarm_actions}"
+        assert alarm["treat_missing_data"] == "notBreaching"
+
+
+# --- example -------------------------------------------------------------------------------------------------
+
+
+def test_example_uses_existing_group_capacity_provider_and_module() -> None:
+    example = load_dir(EXAMPLE)
+    assert "aws_autoscaling_group" in example["data"], "the example starts from an existing group"
+    assert "aws_autoscaling_group" not in example["resource"]
+    provider = example["resource"]["aws_ecs_capacity_provider"]["agents"]
+    asg = first(provider, "auto_scaling_group_provider")
+    assert asg["auto_scaling_group_arn"] == "${data.aws_autoscaling_group.agents.arn}"
+    assert asg["managed_draining"] == "DISABLED"
+    assert asg["managed_termination_protection"] == "DISABLED"
+    gate = example["module"]["termination_gate"]
+    assert gate["source"] == "../../modules/termination-gate"
+    assert gate["autoscaling_group_names"] == ["${data.aws_autoscaling_group.agents.name}"]
+    assert gate["ecs_cluster_name"] == "${aws_ecs_cluster.agents.name}"
+
+
+def test_module_outputs() -> None:
+    outputs = set(load_dir(MODULE)["output"])
+    assert {
+        "lambda_function_arn",
+        "lambda_function_name",
+        "lifecycle_hook_names",
+        "lifecycle_rule_arn",
+        "tick_rule_arn",
+        "spot_rule_arn",
+        "dlq_url",
+        "dlq_arn",
+        "log_group_name",
+        "alarm_topic_arn",
+        "role_arn",
+    } <= outputs

@@ -1,0 +1,112 @@
+"""scripts/package_lambda.py: a reproducible Lambda zip (pip reaches PyPI through its configured index)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.infra.conftest import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "package_lambda.py"
+MAX_BYTES = 15 * 1024 * 1024
+
+FAKE_GATE = {
+    "gate/__init__.py": '"""fake gate package for the packaging test"""\n',
+    "gate/handler.py": "import json\n\nimport pydantic\nimport structlog\n\n\ndef handle(event, context):\n"
+    "    return json.dumps({'ok': True})\n",
+    "gate/settings.py": "import boto3\nfrom pydantic_settings import BaseSettings\n",
+    "gate/emulator/__init__.py": "import moto\n",
+    "gate/emulator/aws.py": "import werkzeug\n",
+    "gate/tests/test_x.py": "def test_x():\n    pass\n",
+    "gate/test_inline.py": "",
+    "gate/__pycache__/handler.cpython-312.pyc": "",
+    "cli/__init__.py": "import typer\n",
+}
+
+
+def make_fake_source(root: Path, extra: dict[str, str] | None = None) -> Path:
+    for rel, text in {**FAKE_GATE, **(extra or {})}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def build(output: Path, source_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--output", str(output), "--source-dir", str(source_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_zip(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        infos = zf.infolist()
+    assert names == sorted(names), "entries must be sorted"
+    assert "gate/handler.py" in names
+    assert "gate/__init__.py" in names
+    assert not [n for n in names if n.startswith("gate/emulator/")], "the emulator must not be shipped"
+    assert not [n for n in names if n.startswith("cli/")]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.endswith(".dist-info/RECORD")]
+    assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], "the runtime provides boto3/botocore"
+    for dist in ("pydantic/", "pydantic_core/", "pydantic_settings/", "requests/", "structlog/"):
+        assert any(n.startswith(dist) for n in names), dist
+    assert any(n.startswith("pydantic_core/") and n.endswith("cpython-312-x86_64-linux-gnu.so") for n in names)
+    for info in infos:
+        assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
+        assert info.external_attr >> 16 == 0o100644, info.filename
+    assert path.stat().st_size < MAX_BYTES
+    return names
+
+
+@pytest.mark.network
+@pytest.mark.timeout(900)
+def test_fake_tree_builds_reproducibly(tmp_path: Path) -> None:
+    source = make_fake_source(tmp_path / "src")
+    first, second = tmp_path / "a" / "gate-lambda.zip", tmp_path / "b" / "gate-lambda.zip"
+    for out in (first, second):
+        result = build(out, source)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "sha256: " in result.stdout and " MB)" in result.stdout, result.stdout
+    assert sha256(first) == sha256(second)
+    assert f"sha256: {sha256(first)}" in result.stdout
+    names = check_zip(first)
+    assert "gate/test_inline.py" not in names and "gate/tests/test_x.py" not in names
+    assert "gate/settings.py" in names
+
+
+@pytest.mark.network
+@pytest.mark.timeout(900)
+def test_unshipped_import_fails_the_build(tmp_path: Path) -> None:
+    source = make_fake_source(tmp_path / "src", {"gate/handler.py": "from gate.emulator import aws\n"})
+    result = build(tmp_path / "out.zip", source)
+    assert result.returncode == 1
+    assert "gate/handler.py:1: imports gate.emulator" in result.stderr
+    assert not (tmp_path / "out.zip").exists()
+
+
+@pytest.mark.network
+@pytest.mark.timeout(900)
+def test_real_tree_builds_reproducibly(tmp_path: Path) -> None:
+    if not (REPO_ROOT / "gate" / "handler.py").is_file():
+        pytest.skip("gate/handler.py does not exist yet")
+    first, second = tmp_path / "a" / "gate-lambda.zip", tmp_path / "b" / "gate-lambda.zip"
+    for out in (first, second):
+        result = build(out, REPO_ROOT)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert sha256(first) == sha256(second)
+    check_zip(first)
