@@ -1,0 +1,259 @@
+locals {
+  arn = "arn:${var.partition}"
+
+  # --- names ----------------------------------------------------------------------------------------------------
+  names = {
+    function       = var.name
+    role           = var.name
+    policy         = "${var.name}-least-privilege"
+    log_group      = "/aws/lambda/${var.name}"
+    dlq            = "${var.name}-dlq"
+    lifecycle_rule = "${var.name}-lifecycle"
+    tick_rule      = "${var.name}-tick"
+    spot_rule      = "${var.name}-spot"
+    alarm_topic    = "${var.name}-alarms"
+    errors_alarm   = "${var.name}-lambda-errors"
+    dlq_alarm      = "${var.name}-dlq-not-empty"
+    forced_alarm   = "${var.name}-forced-releases"
+  }
+
+  # --- ARNs (computed from names, so the policy is known before anything exists) --------------------------------
+  group_arns = [
+    for g in var.autoscaling_group_names :
+    "${local.arn}:autoscaling:${var.region}:${var.account_id}:autoScalingGroup:*:autoScalingGroupName/${g}"
+  ]
+  function_arn     = "${local.arn}:lambda:${var.region}:${var.account_id}:function:${local.names.function}"
+  log_group_arn    = "${local.arn}:logs:${var.region}:${var.account_id}:log-group:${local.names.log_group}"
+  dlq_arn          = "${local.arn}:sqs:${var.region}:${var.account_id}:${local.names.dlq}"
+  instance_arns    = "${local.arn}:ec2:${var.region}:${var.account_id}:instance/*"
+  ecs_enabled      = var.ecs_cluster_name != ""
+  ecs_cluster_arn  = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:cluster/${var.ecs_cluster_name}" : ""
+  ecs_instance_arn = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:container-instance/${var.ecs_cluster_name}/*" : ""
+  ecs_task_arn     = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:task/${var.ecs_cluster_name}/*" : ""
+
+  # The PAT: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. A Secrets Manager ARN given without its random
+  # 6-character suffix (a "partial ARN") gets the documented "-??????" wildcard so GetSecretValue still matches.
+  pat_arn_parts  = split(":", var.pat_secret_arn)
+  pat_service    = local.pat_arn_parts[2]
+  pat_region     = local.pat_arn_parts[3]
+  pat_is_secret  = local.pat_service == "secretsmanager"
+  pat_has_suffix = can(regex("-[A-Za-z0-9]{6}$", var.pat_secret_arn))
+  pat_resource   = local.pat_is_secret && !local.pat_has_suffix ? "${var.pat_secret_arn}-??????" : var.pat_secret_arn
+
+  # --- hook arithmetic --------------------------------------------------------------------------------------------
+  global_timeout_seconds = min(172800, 100 * var.heartbeat_timeout_seconds)
+  schedule_expression    = var.tick_interval_seconds == 60 ? "rate(1 minute)" : "rate(${var.tick_interval_seconds / 60} minutes)"
+
+  # --- event patterns ---------------------------------------------------------------------------------------------
+  # Only our groups' and our hook's terminate actions: ECS managed draining's hook on the same group emits the same
+  # detail-type and must not wake the gate. The gate re-checks group and hook itself (forged/foreign events).
+  lifecycle_event_pattern = {
+    source        = ["aws.autoscaling"]
+    "detail-type" = ["EC2 Instance-terminate Lifecycle Action"]
+    account       = [var.account_id]
+    detail = {
+      AutoScalingGroupName = var.autoscaling_group_names
+      LifecycleHookName    = [var.hook_name]
+    }
+  }
+
+  # Spot warnings carry only detail.instance-id: the gate filters them against its groups.
+  spot_event_pattern = {
+    source        = ["aws.ec2"]
+    "detail-type" = ["EC2 Spot Instance Interruption Warning"]
+    account       = [var.account_id]
+  }
+
+  # --- the Lambda's environment: every gate setting as GATE_<NAME> (gate/settings.py reads the GATE_ prefix) -----------
+  environment = {
+    GATE_AZURE_ORG_URL              = var.azure_org_url
+    GATE_POOLS                      = join(",", var.pools)
+    GATE_MAPPING                    = var.mapping
+    GATE_CAPABILITY_NAME            = var.capability_name
+    GATE_PAT_SECRET_ARN             = var.pat_secret_arn
+    GATE_GROUPS                     = join(",", var.autoscaling_group_names)
+    GATE_HOOK_NAME                  = var.hook_name
+    GATE_MAX_HOLD_SECONDS           = tostring(var.max_hold_seconds)
+    GATE_IDLE_CONFIRM_SECONDS       = tostring(var.idle_confirm_seconds)
+    GATE_UNREGISTERED_GRACE_SECONDS = tostring(var.unregistered_grace_seconds)
+    GATE_DELETE_AGENT_ON_RELEASE    = tostring(var.delete_agent_on_release)
+    GATE_DRY_RUN                    = tostring(var.dry_run)
+    GATE_RECHECK_INTERVAL_SECONDS   = tostring(var.recheck_interval_seconds)
+    GATE_TICK_BUDGET_SECONDS        = tostring(var.tick_budget_seconds)
+    GATE_FORCED_RESULT              = var.forced_result
+    GATE_HEARTBEAT_INTERVAL_SECONDS = tostring(var.heartbeat_interval_seconds)
+    GATE_LOG_LEVEL                  = var.log_level
+    GATE_METRICS_NAMESPACE          = var.metrics_namespace
+    GATE_PROTECT_BUSY               = tostring(var.protect_busy)
+    GATE_ECS_CLUSTER                = var.ecs_cluster_name
+    GATE_ECS_DRAIN                  = tostring(var.ecs_drain)
+    GATE_WEBHOOK_URL                = var.webhook_url
+    GATE_HOLD_NOTIFY_SECONDS        = tostring(var.hold_notify_seconds)
+  }
+
+  # --- IAM: least privilege ---------------------------------------------------------------------------------------
+  # Each statement is a literal here (tests/infra parses these lists); policy_statement_enabled picks the ones that
+  # apply. "*" appears only on read actions that support no resource-level permissions in AWS.
+  policy_statements = {
+    lifecycle_actions = {
+      Sid    = "CompleteOwnLifecycleActions"
+      Effect = "Allow"
+      Action = [
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+      ]
+      Resource = local.group_arns
+    }
+    scale_in_protection = {
+      Sid      = "ProtectBusyInstances"
+      Effect   = "Allow"
+      Action   = ["autoscaling:SetInstanceProtection"]
+      Resource = local.group_arns
+    }
+    autoscaling_read = {
+      Sid    = "ReadAutoScaling"
+      Effect = "Allow"
+      Action = [
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",
+        "autoscaling:DescribeLifecycleHooks",
+      ]
+      Resource = "*"
+    }
+    ec2_read = {
+      Sid      = "ReadInstances"
+      Effect   = "Allow"
+      Action   = ["ec2:DescribeInstances"]
+      Resource = "*"
+    }
+    # gate:* tags only (e.g. gate:held-since), only on instances of our groups (the aws:autoscaling:groupName tag
+    # Auto Scaling puts on its instances). Null aws:TagKeys=false: a request must name its tags.
+    tag_instances = {
+      Sid      = "TagOwnInstancesGateKeysOnly"
+      Effect   = "Allow"
+      Action   = ["ec2:CreateTags"]
+      Resource = local.instance_arns
+      Condition = {
+        "ForAllValues:StringLike" = { "aws:TagKeys" = ["gate:*"] }
+        Null                      = { "aws:TagKeys" = "false" }
+        StringEquals              = { "aws:ResourceTag/aws:autoscaling:groupName" = var.autoscaling_group_names }
+      }
+    }
+    pat_secret = {
+      Sid      = "ReadPatSecret"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = local.pat_resource
+    }
+    pat_parameter = {
+      Sid      = "ReadPatParameter"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter"]
+      Resource = local.pat_resource
+    }
+    pat_kms = {
+      Sid      = "DecryptPatViaItsService"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = var.pat_kms_key_arn == null ? "" : var.pat_kms_key_arn
+      Condition = {
+        StringEquals = { "kms:ViaService" = "${local.pat_service}.${local.pat_region}.amazonaws.com" }
+      }
+    }
+    logs = {
+      Sid    = "WriteOwnLogs"
+      Effect = "Allow"
+      Action = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+      ]
+      Resource = "${local.log_group_arn}:*"
+    }
+    dlq = {
+      Sid      = "SendToOwnDlq"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = local.dlq_arn
+    }
+    dlq_kms = {
+      Sid    = "EncryptDlqMessages"
+      Effect = "Allow"
+      Action = [
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+      ]
+      Resource = var.kms_key_arn == null ? "" : var.kms_key_arn
+      Condition = {
+        StringEquals = { "kms:ViaService" = "sqs.${var.region}.amazonaws.com" }
+      }
+    }
+    ecs_list_container_instances = {
+      Sid      = "ListClusterContainerInstances"
+      Effect   = "Allow"
+      Action   = ["ecs:ListContainerInstances"]
+      Resource = local.ecs_cluster_arn
+    }
+    ecs_container_instances = {
+      Sid    = "DrainClusterContainerInstances"
+      Effect = "Allow"
+      Action = [
+        "ecs:DescribeContainerInstances",
+        "ecs:UpdateContainerInstancesState",
+      ]
+      Resource = local.ecs_instance_arn
+    }
+    ecs_describe_tasks = {
+      Sid      = "DescribeClusterTasks"
+      Effect   = "Allow"
+      Action   = ["ecs:DescribeTasks"]
+      Resource = local.ecs_task_arn
+    }
+    # ListTasks authorises against the cluster through the ecs:cluster condition key, not a task ARN.
+    ecs_list_tasks = {
+      Sid      = "ListClusterTasks"
+      Effect   = "Allow"
+      Action   = ["ecs:ListTasks"]
+      Resource = "*"
+      Condition = {
+        ArnEquals = { "ecs:cluster" = local.ecs_cluster_arn }
+      }
+    }
+  }
+
+  policy_statement_enabled = {
+    lifecycle_actions            = true
+    scale_in_protection          = var.protect_busy
+    autoscaling_read             = true
+    ec2_read                     = true
+    tag_instances                = true
+    pat_secret                   = local.pat_is_secret
+    pat_parameter                = !local.pat_is_secret
+    pat_kms                      = var.pat_kms_key_arn != null
+    logs                         = true
+    dlq                          = true
+    dlq_kms                      = var.kms_key_arn != null
+    ecs_list_container_instances = local.ecs_enabled
+    ecs_container_instances      = local.ecs_enabled
+    ecs_describe_tasks           = local.ecs_enabled
+    ecs_list_tasks               = local.ecs_enabled
+  }
+
+  enabled_statements = [
+    for k in sort(keys(local.policy_statements)) : local.policy_statements[k] if local.policy_statement_enabled[k]
+  ]
+
+  policy_document = {
+    Version   = "2012-10-17"
+    Statement = local.enabled_statements
+  }
+
+  assume_role_policy_document = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "LambdaAssumeRole"
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "lambda.amazonaws.com" }
+    }]
+  }
+}

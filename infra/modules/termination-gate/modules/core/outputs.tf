@@ -1,0 +1,95 @@
+output "names" {
+  description = "Names of every resource the parent module creates."
+  value       = local.names
+}
+
+output "group_arns" {
+  description = "ARN patterns of the gated groups (the group id part is a wildcard: it is only known after creation)."
+  value       = local.group_arns
+}
+
+output "function_arn" {
+  description = "ARN the Lambda function will have."
+  value       = local.function_arn
+}
+
+output "log_group_arn" {
+  description = "ARN of the Lambda's log group."
+  value       = local.log_group_arn
+}
+
+output "dlq_arn" {
+  description = "ARN the dead-letter queue will have."
+  value       = local.dlq_arn
+}
+
+output "ecs_cluster_arn" {
+  description = "ARN of the ECS cluster, \"\" when ecs_cluster_name is \"\"."
+  value       = local.ecs_cluster_arn
+}
+
+output "pat_source" {
+  description = "secretsmanager or ssm: where the gate reads the PAT from."
+  value       = local.pat_service
+}
+
+output "global_timeout_seconds" {
+  description = "The hook's global timeout: min(172800, 100 x heartbeat_timeout_seconds)."
+  value       = local.global_timeout_seconds
+}
+
+output "schedule_expression" {
+  description = "EventBridge schedule of the reconciler tick."
+  value       = local.schedule_expression
+}
+
+output "lifecycle_event_pattern" {
+  description = "EventBridge pattern (JSON) of the groups' terminate lifecycle actions for our hook."
+  value       = jsonencode(local.lifecycle_event_pattern)
+}
+
+output "spot_event_pattern" {
+  description = "EventBridge pattern (JSON) of Spot interruption warnings."
+  value       = jsonencode(local.spot_event_pattern)
+}
+
+output "spot_rule_enabled" {
+  description = "Whether the Spot interruption rule is created."
+  value       = var.handle_spot_interruptions
+}
+
+output "environment" {
+  description = "Lambda environment variables: the gate's settings. Sensitive because GATE_WEBHOOK_URL may embed a token."
+  value       = local.environment
+  sensitive   = true
+}
+
+output "policy_json" {
+  description = "The Lambda role's least-privilege policy (JSON)."
+  value       = jsonencode(local.policy_document)
+}
+
+output "policy_statement_sids" {
+  description = "Sids of the statements in policy_json, in order."
+  value       = [for s in local.enabled_statements : s.Sid]
+}
+
+output "assume_role_policy_json" {
+  description = "Trust policy of the Lambda role (JSON)."
+  value       = jsonencode(local.assume_role_policy_document)
+}
+
+output "hook" {
+  description = "Settings of the lifecycle hook put on every group."
+  value = {
+    name                 = var.hook_name
+    lifecycle_transition = "autoscaling:EC2_INSTANCE_TERMINATING"
+    heartbeat_timeout    = var.heartbeat_timeout_seconds
+    default_result       = var.default_result
+  }
+}
+
+output "lambda_timeout_seconds" {
+  description = "Lambda timeout (tick budget plus headroom)."
+  value       = var.lambda_timeout_seconds
+}

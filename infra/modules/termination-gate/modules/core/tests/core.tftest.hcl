@@ -1,0 +1,615 @@
+# Offline unit tests of the provider-free core: `terraform init && terraform test` in modules/core (< 1 s).
+# Every run is a plan: the module has no resources, so every output is known at plan time.
+
+variables {
+  name                    = "gate"
+  partition               = "aws"
+  region                  = "eu-west-1"
+  account_id              = "123456789012"
+  autoscaling_group_names = ["agents-a", "agents-b"]
+  azure_org_url           = "https://dev.azure.com/contoso"
+  pools                   = ["linux", "linux-large"]
+  pat_secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+}
+
+# --- defaults -------------------------------------------------------------------------------------------------
+
+run "defaults_environment" {
+  command = plan
+
+  assert {
+    condition = output.environment == {
+      GATE_AZURE_ORG_URL              = "https://dev.azure.com/contoso"
+      GATE_POOLS                      = "linux,linux-large"
+      GATE_MAPPING                    = "name"
+      GATE_CAPABILITY_NAME            = "AWS_INSTANCE_ID"
+      GATE_PAT_SECRET_ARN             = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+      GATE_GROUPS                     = "agents-a,agents-b"
+      GATE_HOOK_NAME                  = "asg-termination-gate"
+      GATE_MAX_HOLD_SECONDS           = "14400"
+      GATE_IDLE_CONFIRM_SECONDS       = "15"
+      GATE_UNREGISTERED_GRACE_SECONDS = "300"
+      GATE_DELETE_AGENT_ON_RELEASE    = "true"
+      GATE_DRY_RUN                    = "false"
+      GATE_RECHECK_INTERVAL_SECONDS   = "10"
+      GATE_TICK_BUDGET_SECONDS        = "50"
+      GATE_FORCED_RESULT              = "CONTINUE"
+      GATE_HEARTBEAT_INTERVAL_SECONDS = "60"
+      GATE_LOG_LEVEL                  = "INFO"
+      GATE_METRICS_NAMESPACE          = "AsgTerminationGate"
+      GATE_PROTECT_BUSY               = "false"
+      GATE_ECS_CLUSTER                = ""
+      GATE_ECS_DRAIN                  = "false"
+      GATE_WEBHOOK_URL                = ""
+      GATE_HOLD_NOTIFY_SECONDS        = "3600"
+    }
+    error_message = "The Lambda environment does not carry the gate's defaults under the exact GATE_* names."
+  }
+
+  assert {
+    condition = output.hook == {
+      name                 = "asg-termination-gate"
+      lifecycle_transition = "autoscaling:EC2_INSTANCE_TERMINATING"
+      heartbeat_timeout    = 300
+      default_result       = "CONTINUE"
+    }
+    error_message = "Hook defaults wrong: DefaultResult must be explicit (AWS defaults to ABANDON)."
+  }
+
+  assert {
+    condition     = output.global_timeout_seconds == 30000 && output.schedule_expression == "rate(1 minute)"
+    error_message = "Global timeout must be min(172800, 100 x 300) and the tick rate(1 minute)."
+  }
+
+  assert {
+    condition     = output.lambda_timeout_seconds == 70
+    error_message = "Lambda timeout must default to 70 s."
+  }
+}
+
+run "names_and_arns" {
+  command = plan
+
+  assert {
+    condition = output.group_arns == [
+      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/agents-a",
+      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/agents-b",
+    ]
+    error_message = "Group ARN patterns wrong."
+  }
+
+  assert {
+    condition = (
+      output.names.log_group == "/aws/lambda/gate" &&
+      output.names.dlq == "gate-dlq" &&
+      output.names.lifecycle_rule == "gate-lifecycle" &&
+      output.names.tick_rule == "gate-tick" &&
+      output.names.spot_rule == "gate-spot" &&
+      output.function_arn == "arn:aws:lambda:eu-west-1:123456789012:function:gate" &&
+      output.dlq_arn == "arn:aws:sqs:eu-west-1:123456789012:gate-dlq" &&
+      output.log_group_arn == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gate"
+    )
+    error_message = "Names/ARNs wrong."
+  }
+}
+
+run "event_patterns" {
+  command = plan
+
+  assert {
+    condition = jsondecode(output.lifecycle_event_pattern) == {
+      source        = ["aws.autoscaling"]
+      "detail-type" = ["EC2 Instance-terminate Lifecycle Action"]
+      account       = ["123456789012"]
+      detail = {
+        AutoScalingGroupName = ["agents-a", "agents-b"]
+        LifecycleHookName    = ["asg-termination-gate"]
+      }
+    }
+    error_message = "Lifecycle event pattern wrong."
+  }
+
+  assert {
+    condition = jsondecode(output.spot_event_pattern) == {
+      source        = ["aws.ec2"]
+      "detail-type" = ["EC2 Spot Instance Interruption Warning"]
+      account       = ["123456789012"]
+    }
+    error_message = "Spot event pattern wrong."
+  }
+
+  assert {
+    condition     = output.spot_rule_enabled == false
+    error_message = "Spot handling must default to off."
+  }
+}
+
+# --- IAM ------------------------------------------------------------------------------------------------------
+
+run "policy_default_exact" {
+  command = plan
+
+  assert {
+    condition = output.policy_statement_sids == [
+      "ReadAutoScaling",
+      "SendToOwnDlq",
+      "ReadInstances",
+      "CompleteOwnLifecycleActions",
+      "WriteOwnLogs",
+      "ReadPatSecret",
+      "TagOwnInstancesGateKeysOnly",
+    ]
+    error_message = "Default policy must hold exactly these statements (no ECS, no protection, no SSM, no KMS)."
+  }
+
+  assert {
+    condition = jsondecode(output.policy_json) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid      = "ReadAutoScaling"
+          Effect   = "Allow"
+          Action   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
+          Resource = "*"
+        },
+        {
+          Sid      = "SendToOwnDlq"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = "arn:aws:sqs:eu-west-1:123456789012:gate-dlq"
+        },
+        {
+          Sid      = "ReadInstances"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeInstances"]
+          Resource = "*"
+        },
+        {
+          Sid    = "CompleteOwnLifecycleActions"
+          Effect = "Allow"
+          Action = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+          Resource = [
+            "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/agents-a",
+            "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/agents-b",
+          ]
+        },
+        {
+          Sid      = "WriteOwnLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gate:*"
+        },
+        {
+          Sid      = "ReadPatSecret"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+        },
+        {
+          Sid      = "TagOwnInstancesGateKeysOnly"
+          Effect   = "Allow"
+          Action   = ["ec2:CreateTags"]
+          Resource = "arn:aws:ec2:eu-west-1:123456789012:instance/*"
+          Condition = {
+            "ForAllValues:StringLike" = { "aws:TagKeys" = ["gate:*"] }
+            Null                      = { "aws:TagKeys" = "false" }
+            StringEquals              = { "aws:ResourceTag/aws:autoscaling:groupName" = ["agents-a", "agents-b"] }
+          }
+        },
+      ]
+    }
+    error_message = "Default policy document differs from the reviewed least-privilege policy."
+  }
+
+  # The invariant, independent of the exact document: "*" only on read actions.
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(output.policy_json).Statement : [
+        for a in s.Action : can(regex("^[a-z0-9]+:(Describe|List|Get)", a))
+      ] if contains(flatten([s.Resource]), "*")
+    ]))
+    error_message = "A mutating action has Resource \"*\"."
+  }
+
+  assert {
+    condition     = jsondecode(output.assume_role_policy_json).Statement[0].Principal.Service == "lambda.amazonaws.com"
+    error_message = "Only Lambda may assume the role."
+  }
+}
+
+run "policy_ssm_with_kms_ecs_protection" {
+  command = plan
+
+  variables {
+    pat_secret_arn   = "arn:aws:ssm:eu-west-1:123456789012:parameter/ado/pat"
+    pat_kms_key_arn  = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab"
+    ecs_cluster_name = "agents"
+    ecs_drain        = true
+    protect_busy     = true
+  }
+
+  assert {
+    condition = output.policy_statement_sids == [
+      "ReadAutoScaling",
+      "SendToOwnDlq",
+      "EncryptDlqMessages",
+      "ReadInstances",
+      "DrainClusterContainerInstances",
+      "DescribeClusterTasks",
+      "ListClusterContainerInstances",
+      "ListClusterTasks",
+      "CompleteOwnLifecycleActions",
+      "WriteOwnLogs",
+      "DecryptPatViaItsService",
+      "ReadPatParameter",
+      "ProtectBusyInstances",
+      "TagOwnInstancesGateKeysOnly",
+    ]
+    error_message = "SSM + KMS + ECS + protection must add exactly their statements and drop ReadPatSecret."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "ReadPatParameter"]) == {
+      Sid      = "ReadPatParameter"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter"]
+      Resource = "arn:aws:ssm:eu-west-1:123456789012:parameter/ado/pat"
+    }
+    error_message = "ssm:GetParameter must be granted on the one parameter."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "DecryptPatViaItsService"]) == {
+      Sid       = "DecryptPatViaItsService"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt"]
+      Resource  = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+      Condition = { StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com" } }
+    }
+    error_message = "kms:Decrypt must be limited to the PAT key, via SSM."
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "DrainClusterContainerInstances"]).Resource == "arn:aws:ecs:eu-west-1:123456789012:container-instance/agents/*"
+    error_message = "UpdateContainerInstancesState must be scoped to the cluster's container instances."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "ListClusterTasks"]).Condition == {
+      ArnEquals = { "ecs:cluster" = "arn:aws:ecs:eu-west-1:123456789012:cluster/agents" }
+    }
+    error_message = "ListTasks must be conditioned on the cluster."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "ProtectBusyInstances"]).Resource == [
+      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/agents-a",
+      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/agents-b",
+    ]
+    error_message = "SetInstanceProtection must be scoped to the groups."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(output.policy_json).Statement : [
+        for a in s.Action : can(regex("^[a-z0-9]+:(Describe|List|Get)", a))
+      ] if contains(flatten([s.Resource]), "*")
+    ]))
+    error_message = "A mutating action has Resource \"*\"."
+  }
+
+  assert {
+    condition     = output.pat_source == "ssm" && output.environment.GATE_ECS_CLUSTER == "agents" && output.environment.GATE_ECS_DRAIN == "true" && output.environment.GATE_PROTECT_BUSY == "true"
+    error_message = "Environment must follow the ECS/protection settings."
+  }
+}
+
+run "secret_partial_arn_gets_suffix_wildcard" {
+  command = plan
+
+  variables {
+    pat_secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat"
+    pat_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "ReadPatSecret"]).Resource == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-??????"
+    error_message = "A partial secret ARN must get the -?????? suffix wildcard."
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "DecryptPatViaItsService"]).Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
+    error_message = "kms:Decrypt must be limited to Secrets Manager for a secret."
+  }
+
+  assert {
+    condition     = output.environment.GATE_PAT_SECRET_ARN == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat"
+    error_message = "The gate gets the ARN as given."
+  }
+}
+
+run "other_partition_and_settings" {
+  command = plan
+
+  variables {
+    partition                  = "aws-us-gov"
+    region                     = "us-gov-west-1"
+    pat_secret_arn             = "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:pat-AbC123"
+    heartbeat_timeout_seconds  = 3600
+    max_hold_seconds           = 172800
+    mapping                    = "capability"
+    capability_name            = "EC2_INSTANCE_ID"
+    forced_result              = "ABANDON"
+    default_result             = "ABANDON"
+    handle_spot_interruptions  = true
+    webhook_url                = "https://hooks.example.com/T000/B000/XXXX"
+    dry_run                    = true
+    delete_agent_on_release    = false
+    heartbeat_interval_seconds = 120
+    log_level                  = "DEBUG"
+  }
+
+  assert {
+    condition     = startswith(output.group_arns[0], "arn:aws-us-gov:autoscaling:us-gov-west-1:")
+    error_message = "Partition must flow into the ARNs."
+  }
+
+  assert {
+    condition     = output.global_timeout_seconds == 172800 && output.hook.default_result == "ABANDON"
+    error_message = "Global timeout is capped at 48 h."
+  }
+
+  assert {
+    condition = (
+      output.environment.GATE_MAPPING == "capability" &&
+      output.environment.GATE_CAPABILITY_NAME == "EC2_INSTANCE_ID" &&
+      output.environment.GATE_FORCED_RESULT == "ABANDON" &&
+      output.environment.GATE_MAX_HOLD_SECONDS == "172800" &&
+      output.environment.GATE_DRY_RUN == "true" &&
+      output.environment.GATE_DELETE_AGENT_ON_RELEASE == "false" &&
+      output.environment.GATE_HEARTBEAT_INTERVAL_SECONDS == "120" &&
+      output.environment.GATE_LOG_LEVEL == "DEBUG" &&
+      output.environment.GATE_WEBHOOK_URL == "https://hooks.example.com/T000/B000/XXXX"
+    )
+    error_message = "Settings must flow into the environment."
+  }
+
+  assert {
+    condition     = output.spot_rule_enabled
+    error_message = "Spot handling must follow handle_spot_interruptions."
+  }
+}
+
+# --- validations (expect_failures) -----------------------------------------------------------------------------
+
+run "heartbeat_below_aws_minimum" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds = 29
+  }
+  expect_failures = [var.heartbeat_timeout_seconds]
+}
+
+run "heartbeat_above_aws_maximum" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds = 7201
+    max_hold_seconds          = 3600
+  }
+  expect_failures = [var.heartbeat_timeout_seconds]
+}
+
+run "heartbeat_not_above_three_ticks" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds  = 180
+    max_hold_seconds           = 3600
+    heartbeat_interval_seconds = 30
+  }
+  expect_failures = [var.heartbeat_timeout_seconds]
+}
+
+run "heartbeat_just_above_three_ticks_is_fine" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds = 181
+    max_hold_seconds          = 18100
+  }
+  assert {
+    condition     = output.global_timeout_seconds == 18100
+    error_message = "181 s is the smallest valid heartbeat timeout; max hold 100 x 181 is allowed."
+  }
+}
+
+run "max_hold_above_100_heartbeats" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds = 300
+    max_hold_seconds          = 30001
+  }
+  expect_failures = [var.max_hold_seconds]
+}
+
+run "max_hold_above_48h" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds = 7200
+    max_hold_seconds          = 172801
+  }
+  expect_failures = [var.max_hold_seconds]
+}
+
+run "heartbeat_interval_too_close_to_timeout" {
+  command = plan
+  variables {
+    heartbeat_timeout_seconds  = 300
+    heartbeat_interval_seconds = 181
+  }
+  expect_failures = [var.heartbeat_interval_seconds]
+}
+
+run "bad_default_result" {
+  command = plan
+  variables {
+    default_result = "TERMINATE"
+  }
+  expect_failures = [var.default_result]
+}
+
+run "bad_forced_result" {
+  command = plan
+  variables {
+    forced_result = "continue"
+  }
+  expect_failures = [var.forced_result]
+}
+
+run "bad_mapping" {
+  command = plan
+  variables {
+    mapping = "tag"
+  }
+  expect_failures = [var.mapping]
+}
+
+run "org_url_must_be_https" {
+  command = plan
+  variables {
+    azure_org_url = "http://dev.azure.com/contoso"
+  }
+  expect_failures = [var.azure_org_url]
+}
+
+run "pools_must_not_be_empty" {
+  command = plan
+  variables {
+    pools = []
+  }
+  expect_failures = [var.pools]
+}
+
+run "pool_names_without_commas" {
+  command = plan
+  variables {
+    pools = ["a,b"]
+  }
+  expect_failures = [var.pools]
+}
+
+run "groups_must_not_be_empty" {
+  command = plan
+  variables {
+    autoscaling_group_names = []
+  }
+  expect_failures = [var.autoscaling_group_names]
+}
+
+run "pat_arn_must_be_secret_or_parameter" {
+  command = plan
+  variables {
+    pat_secret_arn = "arn:aws:s3:::bucket/pat"
+  }
+  expect_failures = [var.pat_secret_arn]
+}
+
+run "kms_alias_is_not_a_key_arn" {
+  command = plan
+  variables {
+    pat_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:alias/pat"
+  }
+  expect_failures = [var.pat_kms_key_arn]
+}
+
+run "tick_budget_needs_headroom_in_timeout" {
+  command = plan
+  variables {
+    tick_budget_seconds = 61
+  }
+  expect_failures = [var.tick_budget_seconds]
+}
+
+run "recheck_interval_within_budget" {
+  command = plan
+  variables {
+    recheck_interval_seconds = 0
+  }
+  expect_failures = [var.recheck_interval_seconds]
+}
+
+run "ecs_drain_needs_cluster" {
+  command = plan
+  variables {
+    ecs_drain = true
+  }
+  expect_failures = [var.ecs_drain]
+}
+
+run "webhook_must_be_https" {
+  command = plan
+  variables {
+    webhook_url = "http://hooks.example.com/x"
+  }
+  expect_failures = [var.webhook_url]
+}
+
+run "hook_name_not_ecs_managed" {
+  command = plan
+  variables {
+    hook_name = "ecs-managed-draining-termination-hook"
+  }
+  expect_failures = [var.hook_name]
+}
+
+run "negative_seconds_rejected" {
+  command = plan
+  variables {
+    idle_confirm_seconds       = -1
+    unregistered_grace_seconds = 3601
+    hold_notify_seconds        = -5
+  }
+  expect_failures = [var.idle_confirm_seconds, var.unregistered_grace_seconds, var.hold_notify_seconds]
+}
+
+run "log_level_enum" {
+  command = plan
+  variables {
+    log_level = "TRACE"
+  }
+  expect_failures = [var.log_level]
+}
+
+run "metrics_namespace_not_aws" {
+  command = plan
+  variables {
+    metrics_namespace = "AWS/Lambda"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "resource_settings_ranges" {
+  command = plan
+  variables {
+    lambda_memory_mb               = 64
+    reserved_concurrent_executions = 0
+    maximum_retry_attempts         = 3
+    maximum_event_age_seconds      = 30
+    log_retention_days             = 31
+  }
+  expect_failures = [
+    var.lambda_memory_mb,
+    var.reserved_concurrent_executions,
+    var.maximum_retry_attempts,
+    var.maximum_event_age_seconds,
+    var.log_retention_days,
+  ]
+}
+
+run "alarm_topic_either_created_or_given" {
+  command = plan
+  variables {
+    create_alarm_topic  = true
+    alarm_sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:ops"
+  }
+  expect_failures = [var.alarm_sns_topic_arn]
+}

@@ -1,0 +1,88 @@
+resource "aws_cloudwatch_log_group" "gate" {
+  name              = module.core.names.log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+# Failed asynchronous invocations (after maximum_retry_attempts) land here, with the error and the event.
+resource "aws_sqs_queue" "dlq" {
+  name                      = module.core.names.dlq
+  message_retention_seconds = 1209600 # 14 days, the maximum
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
+}
+
+# --- alarms --------------------------------------------------------------------------------------------------
+
+resource "aws_sns_topic" "alarms" {
+  count = var.create_alarm_topic ? 1 : 0
+
+  name = module.core.names.alarm_topic
+  # Only a customer managed key: CloudWatch alarms cannot publish to a topic under the AWS-managed alias/aws/sns
+  # key (its key policy cannot grant cloudwatch.amazonaws.com). The CMK's policy must allow CloudWatch to use it.
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
+}
+
+locals {
+  alarm_actions = (
+    var.create_alarm_topic ? [aws_sns_topic.alarms[0].arn] :
+    var.alarm_sns_topic_arn != null ? [var.alarm_sns_topic_arn] : []
+  )
+}
+
+# Any unhandled error of the gate (its own failures, not Azure DevOps outages it holds through).
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  alarm_name          = module.core.names.errors_alarm
+  alarm_description   = "${var.name}: the gate Lambda raised errors. Held instances keep waiting only until the hook's heartbeat timeout."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  alarm_name          = module.core.names.dlq_alarm
+  alarm_description   = "${var.name}: invocations failed after all retries and went to the dead-letter queue ${module.core.names.dlq}."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+# The gate writes one EMF line per decision: namespace metrics_namespace, dimensions [["Outcome"]], metric
+# Decisions (Count). "forced" = an instance reached max_hold_seconds and was completed with a build possibly running.
+resource "aws_cloudwatch_metric_alarm" "forced_releases" {
+  alarm_name          = module.core.names.forced_alarm
+  alarm_description   = "${var.name}: an instance was released at max hold (${var.max_hold_seconds} s) with its agents possibly still busy."
+  namespace           = var.metrics_namespace
+  metric_name         = "Decisions"
+  dimensions          = { Outcome = "forced" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}

@@ -1,0 +1,73 @@
+output "lambda_function_arn" {
+  description = "ARN of the gate Lambda."
+  value       = aws_lambda_function.gate.arn
+}
+
+output "lambda_function_name" {
+  description = "Name of the gate Lambda."
+  value       = aws_lambda_function.gate.function_name
+}
+
+output "role_arn" {
+  description = "ARN of the Lambda's execution role."
+  value       = aws_iam_role.gate.arn
+}
+
+output "lifecycle_hook_names" {
+  description = "Group name -> name of the terminating lifecycle hook added to it."
+  value       = { for g, h in aws_autoscaling_lifecycle_hook.gate : g => h.name }
+}
+
+output "lifecycle_rule_arn" {
+  description = "ARN of the EventBridge rule for the groups' terminate lifecycle actions."
+  value       = aws_cloudwatch_event_rule.lifecycle.arn
+}
+
+output "tick_rule_arn" {
+  description = "ARN of the EventBridge schedule rule of the reconciler tick."
+  value       = aws_cloudwatch_event_rule.tick.arn
+}
+
+output "spot_rule_arn" {
+  description = "ARN of the Spot interruption rule; null unless handle_spot_interruptions."
+  value       = one(aws_cloudwatch_event_rule.spot[*].arn)
+}
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue (failed asynchronous invocations)."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the gate (one JSON line per decision; `gate outcomes` reads it)."
+  value       = aws_cloudwatch_log_group.gate.name
+}
+
+output "log_group_arn" {
+  description = "ARN of the log group."
+  value       = aws_cloudwatch_log_group.gate.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify (created or given); null when none."
+  value       = one(local.alarm_actions)
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms."
+  value = [
+    aws_cloudwatch_metric_alarm.lambda_errors.alarm_name,
+    aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_name,
+    aws_cloudwatch_metric_alarm.forced_releases.alarm_name,
+  ]
+}
+
+output "global_timeout_seconds" {
+  description = "The hooks' global timeout min(172800, 100 x heartbeat_timeout_seconds): no hold outlasts it."
+  value       = module.core.global_timeout_seconds
+}

@@ -1,0 +1,11 @@
+terraform {
+  # >= 1.9: cross-variable validations in modules/core.
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.40"
+    }
+  }
+}

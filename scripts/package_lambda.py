@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Build the gate's Lambda deployment package, reproducibly: same sources and pins -> the same bytes and sha256.
+
+    python scripts/package_lambda.py [--output build/gate-lambda.zip] [--source-dir REPO_ROOT]
+
+Contents: the `gate` package from SOURCE_DIR (without gate/emulator/, tests and caches; the `cli` package is not
+shipped) plus its runtime dependencies pydantic, pydantic-settings, requests and structlog (and what they pull in),
+installed by pip for the Lambda runtime: manylinux2014_x86_64, CPython 3.12, wheels only. boto3/botocore are NOT
+bundled: the Lambda Python runtime provides them.
+
+Pins: each distribution is pinned to the version installed in the Python running this script (the versions the
+test suite ran against) when it is installed there; otherwise pip picks the newest (a warning says so).
+Reproducibility: entries sorted, timestamps 1980-01-01 00:00:00, modes 0644, no directory entries, no __pycache__
+or *.pyc, no *.dist-info/RECORD|INSTALLER|REQUESTED|direct_url.json (they record install-time details), no bin/.
+Before writing, every import in the shipped gate modules is checked against the standard library, the package
+itself, the bundled distributions and the runtime's boto3/botocore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = REPO_ROOT / "build" / "gate-lambda.zip"
+
+RUNTIME_REQUIREMENTS = ("pydantic", "pydantic-settings", "requests", "structlog")
+# Provided by the Lambda Python runtime: never bundled (boto3 would add ~15 MB and shadow the runtime's copy).
+PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")
+PIP_TARGET_ARGS = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
+    "--only-binary=:all:",
+)
+
+EXCLUDED_SOURCE_PARTS = ("emulator", "tests", "test", "__pycache__")
+DIST_INFO_DROPPED = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+MAX_SIZE_BYTES = 50 * 1024 * 1024  # Lambda's limit for a direct zip upload
+
+
+class PackageError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    size: int
+    sha256: str
+    requirements: list[str]
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_requirements(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """`name==version` for each name installed here, else bare `name` (returned as the second list)."""
+    pins, unpinned = [], []
+    for name in names:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pins.append(name)
+            unpinned.append(name)
+    return pins, unpinned
+
+
+def constraints_from_environment() -> list[str]:
+    """Pin every transitive dependency too, to the version installed here (constraints apply only if pulled in)."""
+    seen: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and _normalise(name) not in seen:
+            seen[_normalise(name)] = f"{name}=={dist.version}"
+    runtime = {_normalise(n) for n in PROVIDED_BY_RUNTIME}
+    return sorted(v for k, v in seen.items() if k not in runtime)
+
+
+def install_dependencies(target: Path, requirements: list[str], constraints: list[str]) -> None:
+    constraints_file = target.parent / "constraints.txt"
+    constraints_file.write_text("\n".join(constraints) + "\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--no-warn-script-location",
+        *PIP_TARGET_ARGS,
+        "--target",
+        str(target),
+        "--constraint",
+        str(constraints_file),
+        *requirements,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    noise = "is ignored: it is neither a file nor a directory"
+    stderr = "\n".join(line for line in proc.stderr.splitlines() if noise not in line)
+    if proc.returncode != 0:
+        raise PackageError(f"pip install failed ({proc.returncode}):\n{proc.stdout}\n{stderr}")
+    if stderr.strip():
+        print(stderr, file=sys.stderr)
+    for name in PROVIDED_BY_RUNTIME:  # in case something depends on them: the runtime's copy wins anyway
+        for path in target.glob(f"{name.replace('-', '_')}*"):
+            raise PackageError(f"{path.name} was pulled in: it must come from the Lambda runtime, not the zip")
+
+
+def _excluded_source(rel: Path) -> bool:
+    if any(part in EXCLUDED_SOURCE_PARTS for part in rel.parts[1:]):
+        return True
+    name = rel.name
+    return (
+        name.endswith((".pyc", ".pyo"))
+        or name.startswith(("test_", "."))
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+def gate_files(source_dir: Path) -> Iterator[tuple[str, Path]]:
+    package = source_dir / "gate"
+    if not (package / "__init__.py").is_file():
+        raise PackageError(f"{package}/__init__.py not found: --source-dir must contain the gate package")
+    for path in sorted(package.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(source_dir)
+        if _excluded_source(rel):
+            continue
+        yield rel.as_posix(), path
+
+
+def dependency_files(target: Path) -> Iterator[tuple[str, Path]]:
+    for path in sorted(target.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(target)
+        parts = rel.parts
+        if parts[0] == "bin" or "__pycache__" in parts or rel.suffix in (".pyc", ".pyo"):
+            continue
+        if parts[0].endswith(".dist-info") and rel.name in DIST_INFO_DROPPED:
+            continue
+        if parts[0] == "gate":
+            raise PackageError("a dependency installed a top-level 'gate' package")
+        yield rel.as_posix(), path
+
+
+def _module_imports(tree: ast.AST) -> Iterator[tuple[str, int, bool]]:
+    """(module, line, deferred) for absolute imports. deferred: inside a function (runs only when called).
+
+    Skipped: `if TYPE_CHECKING:` bodies and `try:` blocks that catch ImportError/ModuleNotFoundError.
+    """
+
+    def guarded(node: ast.AST) -> bool:
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", "")
+            return name == "TYPE_CHECKING"
+        if isinstance(node, ast.Try):
+            for handler in node.handlers:
+                names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                if any(getattr(n, "id", "") in ("ImportError", "ModuleNotFoundError") for n in names):
+                    return True
+        return False
+
+    def walk(nodes: Iterable[ast.AST], deferred: bool) -> Iterator[tuple[str, int, bool]]:
+        for child in nodes:
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    yield alias.name, child.lineno, deferred
+            elif isinstance(child, ast.ImportFrom):
+                if child.level == 0 and child.module:
+                    yield child.module, child.lineno, deferred
+            elif isinstance(child, ast.If) and guarded(child):
+                yield from walk(child.orelse, deferred)  # the else branch of `if TYPE_CHECKING` does run
+            elif isinstance(child, ast.Try) and guarded(child):
+                continue
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                yield from walk(ast.iter_child_nodes(child), True)
+            else:
+                yield from walk(ast.iter_child_nodes(child), deferred)
+
+    yield from walk(ast.iter_child_nodes(tree), False)
+
+
+def check_imports(entries: dict[str, Path]) -> list[str]:
+    """Fail if a shipped gate module imports, at import time, something neither bundled, nor stdlib, nor in the
+    runtime (boto3/botocore). The same inside a function only warns (returned): e.g. a local-only backend."""
+    top_levels = {name.split("/", 1)[0] for name in entries if "/" in name} | {
+        Path(name).stem for name in entries if "/" not in name and name.endswith(".py")
+    }
+    available = set(sys.stdlib_module_names) | top_levels | {"boto3", "botocore"}
+    problems, warnings = [], []
+    for name, path in entries.items():
+        if not (name.startswith("gate/") and name.endswith(".py")):
+            continue
+        tree = ast.parse(path.read_bytes(), filename=name)
+        for module, lineno, deferred in _module_imports(tree):
+            root = module.split(".", 1)[0]
+            if module == "gate.emulator" or module.startswith("gate.emulator."):
+                message = f"{name}:{lineno}: imports {module}, which is not shipped"
+            elif root not in available:
+                message = f"{name}:{lineno}: imports {module}, which is not in the package or the runtime"
+            else:
+                continue
+            (warnings if deferred else problems).append(message)
+    if problems:
+        raise PackageError("unresolvable imports in the Lambda package:\n  " + "\n  ".join(problems))
+    return warnings
+
+
+def write_zip(output: Path, entries: dict[str, Path]) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.create_system = 3  # unix, so external_attr carries the mode
+            info.external_attr = FILE_MODE << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, entries[name].read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    os.replace(tmp, output)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build(output: Path, source_dir: Path, *, pin: bool = True, import_check: bool = True) -> BuildResult:
+    entries: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="gate-lambda-") as tmp:
+        target = Path(tmp) / "site"
+        target.mkdir()
+        if pin:
+            requirements, unpinned = pinned_requirements(RUNTIME_REQUIREMENTS)
+            constraints = constraints_from_environment()
+            for name in unpinned:
+                print(f"warning: {name} is not installed here; pip picks its newest version", file=sys.stderr)
+        else:
+            requirements, constraints = list(RUNTIME_REQUIREMENTS), []
+        install_dependencies(target, requirements, constraints)
+        for name, path in dependency_files(target):
+            entries[name] = path
+        for name, path in gate_files(source_dir):
+            entries[name] = path
+        if import_check:
+            for warning in check_imports(entries):
+                print(f"warning: {warning} (inside a function: fails only if called)", file=sys.stderr)
+        write_zip(output, entries)
+    size = output.stat().st_size
+    if size > MAX_SIZE_BYTES:
+        raise PackageError(f"{output} is {size} bytes, over Lambda's 50 MB zip limit")
+    return BuildResult(path=output, size=size, sha256=sha256_of(output), requirements=requirements)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="zip to write (default: %(default)s)")
+    parser.add_argument(
+        "--source-dir",
+        type=Path,
+        default=REPO_ROOT,
+        help="directory holding the gate/ package (default: the repository root)",
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let pip pick the newest versions instead of this environment's"
+    )
+    parser.add_argument("--no-import-check", action="store_true", help="skip the check of the gate's imports")
+    args = parser.parse_args(argv)
+    try:
+        result = build(
+            args.output.resolve(),
+            args.source_dir.resolve(),
+            pin=not args.no_pin,
+            import_check=not args.no_import_check,
+        )
+    except PackageError as exc:
+        print(f"package_lambda: {exc}", file=sys.stderr)
+        return 1
+    print(f"package_lambda: wrote {result.path}")
+    print(f"  requirements: {' '.join(result.requirements)} (+ boto3/botocore from the Lambda runtime)")
+    print(f"  size:   {result.size} bytes ({result.size / 1_000_000:.2f} MB)")
+    print(f"  sha256: {result.sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
