@@ -1,16 +1,19 @@
-"""`gate check` and `gate status`: read-only views built on Gate.explain / Gate.status."""
+"""`gate check` and `gate status`: read-only views built on Gate.explain / Gate.status. Neither acts on anything."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, fail
+from cli.common import console, emit_json, fail, short_id
 from gate.execute import describe
-from gate.model import Agent, format_ts
+from gate.model import WAIT_STATES, Agent, format_ts
 from gate.reconcile import Gate
+
+WIDE = 120  # below this many columns, agent names are shortened
 
 
 def _agents(agents: list[Agent] | None) -> str:
@@ -21,40 +24,92 @@ def _agents(agents: list[Agent] | None) -> str:
     return ", ".join(f"{a.label()} {'busy' if a.busy else 'idle'}{'' if a.enabled else ' disabled'}" for a in agents)
 
 
+def _agents_cell(agents: list[Agent] | None, instance_id: str, compact: bool, single_pool: bool) -> str:
+    """Compact (narrow terminal): no pool when only one is configured, the instance id in agent names shortened."""
+    if not compact or not agents:
+        return _agents(agents)
+    short = short_id(instance_id)
+    parts = []
+    for a in agents:
+        name = a.name.replace(instance_id, short)
+        label = f"{name}#{a.id}" if single_pool else f"{a.pool}/{name}#{a.id}"
+        parts.append(f"{label} {'busy' if a.busy else 'idle'}{'' if a.enabled else ',off'}")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _agent_json(a: Agent) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "pool": a.pool,
+        "id": a.id,
+        "enabled": a.enabled,
+        "busy": a.busy,
+        "request": a.assigned_request,
+    }
+
+
 def show_check(gate: Gate, instance_id: str, json_out: bool) -> None:
     try:
         waiting, agents, decision, error = gate.explain(instance_id)
     except Exception as exc:
         fail(f"cannot look at {instance_id}: {exc}")
+    if waiting.lifecycle_state == "(not in a group)":
+        fail(f"{instance_id} is not in any Auto Scaling group (or does not exist)")
+    configured = waiting.group in gate.settings.groups
+    is_waiting = waiting.lifecycle_state in WAIT_STATES
+    if not configured:
+        verdict = f"group {waiting.group} is not in GATE_GROUPS: the gate ignores this instance"
+    elif not is_waiting:
+        verdict = (
+            f"not waiting on the hook ({waiting.lifecycle_state}): the gate does nothing now; "
+            "were it scaled in now, the decision below would apply"
+        )
+    else:
+        verdict = f"waiting on the hook {gate.settings.hook_name}: the gate acts on it"
     data: dict[str, Any] = {
         "instance": instance_id,
         "group": waiting.group,
+        "configured_group": configured,
         "lifecycle_state": waiting.lifecycle_state,
-        "agents": [
-            {
-                "name": a.name,
-                "pool": a.pool,
-                "id": a.id,
-                "enabled": a.enabled,
-                "busy": a.busy,
-                "request": a.assigned_request,
-            }
-            for a in agents
-        ],
+        "waiting": is_waiting,
+        "held_since": format_ts(waiting.held_since) if waiting.held_since else None,
+        "agents": None if error else [_agent_json(a) for a in agents],
+        "busy": None if error else any(a.busy for a in agents),
         "agent_error": error,
         "decision": str(decision.outcome),
         "reason": decision.reason,
-        "would": [describe(a) for a in decision.actions],
+        "would": [describe(a) for a in decision.actions] if configured else [],
+        "verdict": verdict,
+        "dry_run": True,
     }
     if json_out:
-        console.print_json(json.dumps(data))
+        emit_json(data)
         return
-    console.print(f"[bold]{instance_id}[/] in {waiting.group}: {waiting.lifecycle_state}", highlight=False)
-    console.print(
-        f"  agents:   {_agents(None if error else agents)}" + (f" ({error})" if error else ""), highlight=False
-    )
-    console.print(f"  decision: [bold]{decision.outcome}[/]: {decision.reason}", highlight=False)
-    console.print(f"  would:    {', '.join(data['would']) or 'nothing'}  (dry run: nothing was done)", highlight=False)
+    busy = "unknown" if error else ("busy" if data["busy"] else "idle")
+
+    def print_(text: str) -> None:  # one line per fact, never broken by rich (grep-able; the terminal wraps)
+        console.print(text, highlight=False, soft_wrap=True)
+
+    print_(f"[bold]{instance_id}[/] in {escape(waiting.group)}: {escape(waiting.lifecycle_state)}")
+    print_(f"  {escape(verdict)}")
+    if waiting.held_since:
+        print_(f"  held since: {data['held_since']}")
+    agent_text = _agents(None if error else agents) + (f" ({error})" if error else "")
+    print_(f"  agents:   {escape(agent_text)}")
+    print_(f"  busy:     {busy}")
+    if configured:
+        print_(f"  decision: [bold]{decision.outcome}[/]: {escape(decision.reason)}")
+        print_(f"  would:    {escape(', '.join(data['would']) or 'nothing')}")
+    print_("  dry run: nothing was done")
 
 
 def show_status(gate: Gate, json_out: bool) -> None:
@@ -63,23 +118,41 @@ def show_status(gate: Gate, json_out: bool) -> None:
     except Exception as exc:
         fail(f"cannot read the groups: {exc}")
     if json_out:
-        out = [dict(r, agents=None if r["agents"] is None else [a.label() for a in r["agents"]]) for r in rows]
-        console.print_json(json.dumps({"instances": out, "agent_error": error}))
+        out = [
+            dict(
+                r,
+                agents=None if r["agents"] is None else [_agent_json(a) for a in r["agents"]],
+                busy=None if r["agents"] is None else any(a.busy for a in r["agents"]),
+                held_since=format_ts(r["held_since"]) if r["held_since"] else None,
+            )
+            for r in rows
+        ]
+        emit_json({"groups": list(gate.settings.groups), "instances": out, "agent_error": error})
         return
-    table = Table(title="asg-termination-gate status")
-    for col in ("group", "instance", "lifecycle state", "protected", "agents", "held since"):
-        table.add_column(col)
+    compact = console.width < WIDE
+    groups = sorted({r["group"] for r in rows} | set(gate.settings.groups))
+    single_group = len(groups) == 1
+    single_pool = len(gate.settings.pools) <= 1
+    title = "asg-termination-gate status" + (f": group {groups[0]}" if single_group else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
+    cols = ([] if single_group else ["group"]) + ["instance", "lifecycle state", "prot", "agents", "held"]
+    for col in cols:
+        # ids and states never break; the agents (and a long group name) fold onto more lines instead
+        table.add_column(col, overflow="fold", no_wrap=col in ("instance", "lifecycle state", "prot", "held"))
+    now = gate.clock.now()
     for r in rows:
-        table.add_row(
-            r["group"],
+        cells = [] if single_group else [r["group"]]
+        cells += [
             r["instance"],
             r["state"],
             "yes" if r["protected"] else "no",
-            _agents(r["agents"]),
-            format_ts(r["held_since"]) if r["held_since"] else "-",
-        )
-    console.print(table)
+            _agents_cell(r["agents"], r["instance"], compact, single_pool),
+            _duration(now - r["held_since"]) if r["held_since"] else "-",
+        ]
+        table.add_row(*(escape(c) for c in cells))
+    if rows:
+        console.print(table)
+    else:
+        console.print(f"no instances in the configured groups ({', '.join(gate.settings.groups)})", highlight=False)
     if error:
-        console.print(f"[yellow]agent system unavailable:[/] {error}", highlight=False)
-    if not rows:
-        console.print("no instances in the configured groups")
+        console.print(f"[yellow]agent system unavailable:[/] {escape(error)}", highlight=False, soft_wrap=True)

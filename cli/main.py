@@ -5,17 +5,33 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from cli.common import apply_endpoints, console, fail, settings_or_exit
+from cli.common import (
+    DISCARD,
+    OneLineErrors,
+    apply_endpoints,
+    console,
+    emit_json,
+    fail,
+    require_reachable,
+    settings_or_exit,
+)
+
+if TYPE_CHECKING:
+    from gate.reconcile import Gate
 
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="asg-termination-gate: hold Auto Scaling scale-in until CI agents are idle.",
+    epilog="Exit codes: 0 done; 1 ran, bad verdict (a build killed, a handler error) or failed midway; "
+    "2 could not run (bad option or file, missing GATE_* settings, endpoint unreachable).",
 )
 
 AwsEndpoint = Annotated[str | None, typer.Option("--aws-endpoint", help="AWS endpoint (default: AWS_ENDPOINT_URL)")]
@@ -23,19 +39,17 @@ Localstack = Annotated[bool, typer.Option("--localstack", help="reach AWS throug
 JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-def _gate(aws_endpoint: str | None, localstack: bool, **overrides: Any):  # type: ignore[no-untyped-def]
+def _gate(aws_endpoint: str | None, localstack: bool, **overrides: Any) -> Gate:
     from gate import logs
     from gate.handler import build_gate
 
     apply_endpoints(aws_endpoint, localstack)
     settings = settings_or_exit(**overrides)
-    logs.configure(stream=open(os.devnull, "w"))  # noqa: SIM115 - records are shown by the CLI itself
+    endpoint = aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    require_reachable(endpoint, "the AWS endpoint")
+    logs.configure(stream=DISCARD)  # records are shown by the CLI itself
     try:
-        return build_gate(
-            settings,
-            aws_endpoint=aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"),
-            region=os.environ.get("AWS_DEFAULT_REGION"),
-        )
+        return build_gate(settings, aws_endpoint=endpoint, region=os.environ.get("AWS_DEFAULT_REGION"))
     except Exception as exc:
         fail(f"cannot set up the gate: {exc}")
 
@@ -50,13 +64,22 @@ def simulate(
     scenario: Annotated[Path | None, typer.Option(help="YAML/JSON scenario file (overrides the options above)")] = None,
     speed: Annotated[float, typer.Option(min=1, max=1000, help="time acceleration (logic unchanged)")] = 20,
     no_gate: Annotated[bool, typer.Option("--no-gate", help="same scenario without the hook: see builds die")] = False,
-    aws_endpoint: AwsEndpoint = None,
-    azure_url: Annotated[str | None, typer.Option(help="fake Azure DevOps org URL (default: embedded)")] = None,
+    aws_endpoint: Annotated[
+        str | None,
+        typer.Option("--aws-endpoint", help="a running AWS emulator, e.g. `gate emulator` (default: embedded)"),
+    ] = None,
+    azure_url: Annotated[
+        str | None,
+        typer.Option(help="a running fake Azure DevOps org URL; its clock must run at --speed (default: embedded)"),
+    ] = None,
     live: Annotated[bool, typer.Option(help="live table")] = True,
     log_file: Annotated[Path | None, typer.Option(help="write the handler's JSON decision lines here")] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Run a scale-in on the embedded AWS emulator and fake Azure DevOps, with the real handler."""
+    """Run a scale-in on the embedded AWS emulator and fake Azure DevOps, with the real handler.
+
+    Live table on a terminal; otherwise (CI) the final table and the summary. Exit 1 if a build was killed.
+    """
     from cli.simulate import run_simulation
 
     run_simulation(
@@ -103,39 +126,50 @@ def status(aws_endpoint: AwsEndpoint = None, localstack: Localstack = False, jso
 def replay(
     event_file: Annotated[Path, typer.Argument(help="a saved EventBridge event (JSON)")],
     execute: Annotated[bool, typer.Option("--execute", help="really act (default: dry run)")] = False,
-    budget: Annotated[float, typer.Option(min=0, help="seconds of re-checks (default: one look)")] = 0,
+    budget: Annotated[float, typer.Option(min=0, max=840, help="seconds of re-checks (default: one look)")] = 0,
     aws_endpoint: AwsEndpoint = None,
     localstack: Localstack = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Feed a saved event to the handler (dry run unless --execute)."""
+    """Feed a saved event to the handler (dry run unless --execute). Exit 1 if the handler recorded an error."""
+    from gate.events import Skipped, parse_event
     from gate.handler import dispatch
 
     try:
         event = json.loads(event_file.read_text())
     except OSError as exc:
-        fail(f"cannot read {event_file}: {exc.strerror}")
-    except ValueError as exc:
+        fail(f"cannot read {event_file}: {exc.strerror or exc}")
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         fail(f"{event_file} is not JSON: {exc}")
+    parsed = parse_event(event)
+    if isinstance(parsed, Skipped) and not parsed.reason.startswith("autoscaling test notification"):
+        # Not an event the handler acts on (the handler would log it as skipped): a replay of it is a mistake.
+        fail(f"{event_file} is not a lifecycle, scheduled or spot event: {parsed.reason}")
     gate = _gate(aws_endpoint, localstack, dry_run=not execute, tick_budget_seconds=budget)
     records = dispatch(gate, event)
     if json_out:
-        console.print_json(json.dumps(records))
-        return
-    for r in records:
-        console.print(
-            f"[bold]{r['outcome']}[/] {r.get('group') or '-'} {r.get('instance') or '-'}: {r['reason']}",
-            highlight=False,
-        )
-    if not records:
-        console.print("no decision (nothing waiting)")
+        emit_json({"dry_run": not execute, "records": records})
+    else:
+        for r in records:
+            console.print(
+                f"[bold]{escape(r['outcome'])}[/] {escape(r.get('group') or '-')} {escape(r.get('instance') or '-')}: "
+                f"{escape(r['reason'])}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if not records:
+            console.print("no decision (nothing waiting)")
+        if not execute:
+            console.print("dry run: nothing was done (--execute acts)")
+    if any(r["outcome"] == "error" for r in records):
+        raise typer.Exit(1)
 
 
 @app.command()
 def outcomes(
     log_file: Annotated[Path | None, typer.Argument(help="handler JSON log file (default: CloudWatch Logs)")] = None,
     log_group: Annotated[str, typer.Option(help="CloudWatch log group")] = "/aws/lambda/asg-termination-gate",
-    since: Annotated[str, typer.Option(help="how far back, e.g. 30m, 6h, 2d")] = "24h",
+    since: Annotated[str, typer.Option(help="how far back, e.g. 30m, 6h, 2d (CloudWatch only)")] = "24h",
     aws_endpoint: AwsEndpoint = None,
     localstack: Localstack = False,
     json_out: JsonOut = False,
@@ -143,25 +177,41 @@ def outcomes(
     """Summarise hook outcomes from the handler's JSON logs (a file, or CloudWatch Logs)."""
     from cli.outcomes import from_cloudwatch, from_file, parse_since, show
 
+    since_seconds = parse_since(since)
     if log_file is not None:
         records = from_file(log_file)
     else:
         apply_endpoints(aws_endpoint, localstack)
-        records = from_cloudwatch(log_group, parse_since(since), aws_endpoint)
+        require_reachable(aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"), "the AWS endpoint")
+        records = from_cloudwatch(log_group, since_seconds, aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"))
     show(records, json_out)
 
 
 @app.command()
 def emulator(
-    aws_port: Annotated[int, typer.Option(min=0, max=65535)] = 5000,
-    azure_port: Annotated[int, typer.Option(min=0, max=65535)] = 5001,
-    speed: Annotated[float, typer.Option(min=1, max=1000)] = 1,
+    aws_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port (printed)")] = 5000,
+    azure_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port (printed)")] = 5001,
+    speed: Annotated[float, typer.Option(min=1, max=1000, help="clock acceleration")] = 1,
     pat: Annotated[str, typer.Option(help="PAT the fake Azure DevOps accepts")] = "local-pat",
 ) -> None:
-    """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C stops)."""
+    """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C or SIGTERM stops)."""
+    import socket
+
     from gate.emulator.__main__ import serve
 
-    serve(aws_port, azure_port, speed, pat)
+    for port in {aws_port, azure_port} - {0}:
+        if aws_port == azure_port:
+            fail(f"--aws-port and --azure-port are both {port}")
+        with socket.socket() as probe:  # werkzeug would print its own multi-line complaint
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                fail(f"cannot start the emulator: 127.0.0.1:{port}: {exc.strerror or exc}")
+    try:
+        serve(aws_port, azure_port, speed, pat)
+    except OSError as exc:  # port in use, address not available
+        fail(f"cannot start the emulator: {exc.strerror or exc}")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import time
@@ -11,19 +12,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, fail
+from cli.common import console, emit_json, fail
 
 Record = dict[str, Any]
 _SINCE = re.compile(r"^(\d+)([smhd])$")
 
 
 def parse_since(value: str) -> float:
-    m = _SINCE.match(value.strip())
-    if not m:
-        fail(f"--since {value!r}: use a number and a unit, e.g. 30m, 6h, 2d")
-    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    m = _SINCE.match(value.strip().lower())
+    if not m or int(m.group(1)) == 0:
+        fail(f"--since {value!r}: use a positive number and a unit, e.g. 30m, 6h, 2d")
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if seconds > 366 * 86400:
+        fail(f"--since {value!r}: at most a year back")
+    return seconds
 
 
 def decisions(lines: Iterable[str]) -> list[Record]:
@@ -37,31 +43,34 @@ def decisions(lines: Iterable[str]) -> list[Record]:
             rec = json.loads(line[start:])
         except ValueError:
             continue
-        if isinstance(rec, dict) and rec.get("event") == "decision" and "outcome" in rec:
+        if isinstance(rec, dict) and rec.get("event") == "decision" and isinstance(rec.get("outcome"), str):
+            held = rec.get("held_seconds")
+            if held is not None and (isinstance(held, bool) or not isinstance(held, (int, float))):
+                rec["held_seconds"] = None  # a foreign or damaged line: count it, but not in the distribution
             out.append(rec)
     return out
 
 
 def from_file(path: Path) -> list[Record]:
     try:
-        with path.open() as f:
+        with path.open(encoding="utf-8", errors="replace") as f:
             return decisions(f)
     except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}")
+        fail(f"cannot read {path}: {exc.strerror or exc}")
 
 
 def from_cloudwatch(log_group: str, since_seconds: float, endpoint: str | None) -> list[Record]:
-    import boto3
+    from gate.aws import make_session
 
-    logs = boto3.client("logs", endpoint_url=endpoint)
     start = int((time.time() - since_seconds) * 1000)
     lines: list[str] = []
     try:
+        logs = make_session(os.environ.get("AWS_DEFAULT_REGION")).client("logs", endpoint_url=endpoint)
         for page in logs.get_paginator("filter_log_events").paginate(
             logGroupName=log_group, startTime=start, filterPattern='{ $.event = "decision" }'
         ):
             lines.extend(e["message"] for e in page.get("events", []))
-    except Exception as exc:
+    except Exception as exc:  # botocore: no credentials, no such group, unreachable endpoint
         fail(f"cannot read CloudWatch Logs group {log_group}: {exc}")
     return decisions(lines)
 
@@ -88,9 +97,13 @@ def summarise(records: list[Record]) -> dict[str, Any]:
 def show(records: list[Record], json_out: bool) -> None:
     s = summarise(records)
     if json_out:
-        console.print_json(json.dumps(s))
+        emit_json(s)
         return
-    table = Table(title=f"hook outcomes ({s['decisions']} decisions)")
+    if not records:
+        console.print("no decision lines found")
+        return
+    console.print(f"hook outcomes ({s['decisions']} decisions)", highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("outcome")
     table.add_column("count", justify="right")
     for outcome, n in sorted(s["outcomes"].items(), key=lambda kv: -kv[1]):
@@ -104,7 +117,6 @@ def show(records: list[Record], json_out: bool) -> None:
             highlight=False,
         )
     for r in s["forced_and_errors"]:
-        console.print(
-            f"[red]{r['outcome']}[/] {r.get('ts') or ''} {r.get('group')} {r.get('instance')}: {r['reason']}",
-            highlight=False,
-        )
+        where = " ".join(str(r.get(k) or "-") for k in ("ts", "group", "instance"))
+        text = f"[red]{r['outcome']}[/] {escape(where)}: {escape(str(r.get('reason')))}"
+        console.print(text, highlight=False, soft_wrap=True)

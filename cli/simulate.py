@@ -1,49 +1,249 @@
-"""`gate simulate`: a scripted scale-in with a live table and a verdict (exit 1 if any build was killed)."""
+"""`gate simulate`: a scripted scale-in with a live table and a verdict (exit 1 if any build was killed).
+
+By default both servers are embedded (one process, one accelerated clock). `--aws-endpoint` / `--azure-url` use
+servers that already run, e.g. `gate emulator --speed 20`: the fake Azure DevOps is then scripted through its
+`/_fake/` control API and the simulation's clock is aligned with the fake's (so the fake must run at `--speed`).
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import time
 from pathlib import Path
+from typing import Any, TextIO
 
+import requests
 import typer
+from rich import box
+from rich.console import Group, RenderableType
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from cli.common import console, fail
+from cli.common import DISCARD, check_url, console, emit_json, fail, require_reachable, short_id
 from gate import logs
-from gate.emulator.scenario import BuildSpec, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
+from gate.clock import Clock, ScaledClock
+from gate.emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
+
+WIDE = 120  # below this many columns the table is compact (short ids, reasons under the table)
+LOCAL_PAT = "local-pat"  # what `gate emulator` accepts unless told otherwise
 
 
-def _table(run: Run) -> Table:
+# -- the table ------------------------------------------------------------------------------------------------
+
+
+def _agent_cell(run: Run, row: dict[str, Any]) -> str:
+    """Compact: `#<agent id> <busy|idle>[,off]` (off: disabled, i.e. drained); the full name is in --json."""
+    agent_id = run.agents.get(row["instance"])
+    state = str(row["agent_state"]).replace(", disabled", ",off")
+    return f"#{agent_id} {state}" if agent_id is not None else state
+
+
+def render(run: Run, *, final: bool = False, width: int | None = None) -> RenderableType:
+    """The table: every instance's lifecycle state, protection, agent, busy/idle, hold, heartbeats, outcome.
+
+    Compact (< WIDE columns): short ids, agent and busy/idle in one column, and each instance's last reason on a
+    line under the table instead of in a column, so the whole view fits 80 columns.
+    """
+    width = width or console.width
+    compact = width < WIDE
     sim = run.elapsed()
-    table = Table(title=f"gate simulate - {'with' if run.with_gate else 'WITHOUT'} the gate, t={sim:.0f}s")
-    for col in (
-        "instance",
-        "lifecycle state",
-        "protected",
-        "agent",
-        "busy/idle",
-        "held s",
-        "heartbeats",
-        "outcome",
-        "reason",
-    ):
-        table.add_column(col, overflow="fold")
+    title = f"gate simulate: {'with' if run.with_gate else 'WITHOUT'} the gate, t={sim:.0f}s"
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title_justify="left",
+    )
+    if compact:
+        cols = ["instance", "lifecycle state", "prot", "agent", "held s", "hb", "outcome"]
+    else:
+        cols = ["instance", "lifecycle state", "prot", "agent", "busy/idle", "held s", "hb", "outcome", "reason"]
+    for col in cols:
+        if col == "reason":
+            table.add_column(col, ratio=1, overflow="fold" if final else "ellipsis", no_wrap=not final)
+        else:
+            table.add_column(col, no_wrap=True, justify="right" if col in ("held s", "hb") else "left")
+    reasons: list[Text] = []
     for r in run.rows():
+        iid = short_id(r["instance"]) if compact else r["instance"]
         held = f"{r['held_seconds']:.0f}" if r["held_seconds"] is not None else "-"
-        table.add_row(
-            r["instance"],
-            r["state"],
-            "yes" if r["protected"] else "no",
-            r["agent"],
-            r["agent_state"],
-            held,
-            str(r["heartbeats"]),
-            r["outcome"],
-            r["reason"][:60],
+        prot = "yes" if r["protected"] else "no"
+        if r["state"] == "Terminated" and str(r["agent_state"]).startswith("busy"):
+            r = dict(r, outcome="KILLED" if r["outcome"] == "-" else f"{r['outcome']}, KILLED")
+        if compact:
+            cells = [iid, r["state"], prot, _agent_cell(run, r), held, str(r["heartbeats"]), r["outcome"]]
+            if r["reason"]:
+                line = Text(f"{iid}  {r['reason']}", no_wrap=not final, overflow="fold" if final else "ellipsis")
+                line.stylize("dim", 0, len(iid))
+                reasons.append(line)
+        else:
+            cells = [iid, r["state"], prot, r["agent"], r["agent_state"], held, str(r["heartbeats"]), r["outcome"]]
+            cells.append(r["reason"])
+        table.add_row(*(escape(str(c)) for c in cells))
+    if not compact or not reasons:
+        return table
+    return Group(table, *reasons)
+
+
+def summary(result: Result, run: Run, speed: float) -> str:
+    p50, p95 = result.percentile(50), result.percentile(95)
+    lat = f"p50 {p50:.1f}s  p95 {p95:.1f}s" if p50 is not None and p95 is not None else "n/a"
+    killed = result.builds_killed
+    if killed:
+        verdict = f"[bold red]builds killed {killed}[/] of {result.builds} (must be 0)"
+        verdict += ": the scale-in killed running builds" if not run.with_gate else ": FAILED"
+    else:
+        verdict = f"[bold green]builds killed 0[/] of {result.builds} (must be 0): OK"
+    lines = [
+        verdict,
+        f"released {result.released}  held {result.held}  forced {result.forced}  gone {result.gone}  "
+        f"errors {result.errors}  hooks timed out {result.hooks_timed_out}  heartbeats {result.heartbeats}",
+        f"release latency {lat}  simulated {result.simulated_seconds:.0f}s in {result.wall_seconds:.1f}s "
+        f"(speed {speed:g}x)",
+    ]
+    if run.sandbox.emulator is None:
+        lines.append("(AWS runs in another process: heartbeats, timeouts, latency not seen)")
+    return "\n".join(lines)
+
+
+# -- an out-of-process fake Azure DevOps ----------------------------------------------------------------------
+
+
+class RemoteFake:
+    """The scripting side of FakeAzureDevOps that a Run uses, over the fake's `/_fake/` control API."""
+
+    def __init__(self, url: str, timeout: float = 10) -> None:
+        self.url = url.rstrip("/")
+        self.base_url = self.url.rsplit("/", 1)[0]
+        self.timeout = timeout
+        self.calls: list[dict[str, Any]] = []  # the API call log stays in the other process
+        self._started: set[int] = set()
+        self._http = requests.Session()
+
+    def _req(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        resp = self._http.request(method, f"{self.base_url}/_fake/{path}", json=body, timeout=self.timeout)
+        if resp.status_code >= 400:
+            try:
+                message = resp.json().get("error", resp.text)
+            except ValueError:
+                message = resp.text[:200]
+            raise (KeyError if resp.status_code == 404 else ValueError)(f"fake Azure DevOps: {message}")
+        return resp.json() if resp.content else None
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._req("GET", "state")
+        return result
+
+    def stop(self) -> None:
+        self._http.close()
+
+    def add_pool(self, name: str) -> int:
+        return int(self._req("POST", "pools", {"name": name})["id"])
+
+    def add_agent(self, pool: str | int, name: str, **options: Any) -> int:
+        return int(self._req("POST", "agents", {"pool": pool, "name": name, **options})["id"])
+
+    def start_build(self, agent_id: int, duration: float) -> int:
+        build_id = int(self._req("POST", "builds", {"agent_id": agent_id, "duration": duration})["id"])
+        self._started.add(build_id)
+        return build_id
+
+    def agent(self, agent_id: int) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self._req("POST", f"agents/{agent_id}", {})
+        except KeyError:
+            return None
+        return result
+
+    def builds(self) -> list[dict[str, Any]]:
+        return [b for b in self.state()["builds"] if b["id"] in self._started]
+
+    def inject(self, kind: str, **options: Any) -> None:
+        self._req("POST", "faults", {"kind": kind, **options})
+
+
+def remote_clock(fake: RemoteFake, speed: float, sample: float = 0.5) -> Clock:
+    """A clock aligned with the out-of-process fake's: same epoch, and its rate checked against `speed`.
+
+    Each reading is pinned to the middle of its request's round trip, so request latency cancels out.
+    """
+
+    def reading() -> tuple[float, float]:
+        before = time.monotonic()
+        now = float(fake.state()["now"])
+        return (before + time.monotonic()) / 2, now
+
+    try:
+        w1, n1 = reading()
+        time.sleep(sample)
+        w2, n2 = reading()
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        fail(f"--azure-url {fake.url}: not a fake Azure DevOps (no /_fake/state): {exc}")
+    rate = (n2 - n1) / max(w2 - w1, 1e-6)
+    if abs(rate / speed - 1) > 0.25:
+        fail(
+            f"the fake Azure DevOps at {fake.url} runs its clock at about {rate:.0f}x but --speed is {speed:g}: "
+            f"pass the --speed it was started with (builds are timed by the fake's clock)"
         )
-    return table
+    return ScaledClock(speed, start=n2 + (time.monotonic() - w2) * speed)
+
+
+def _check_remote_aws(endpoint: str, group: str) -> None:
+    import boto3
+
+    # The same dummy credentials the Sandbox uses: an emulator (or LocalStack) accepts any.
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    try:
+        found = session.client("autoscaling", endpoint_url=endpoint).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[group]
+        )["AutoScalingGroups"]
+    except Exception as exc:
+        fail(f"--aws-endpoint {endpoint}: {exc}")
+    if found:
+        fail(f"group {group} already exists at {endpoint}: name another `group:` in a --scenario file")
+
+
+# -- the command ----------------------------------------------------------------------------------------------
+
+
+def build_scenario(
+    *,
+    instances: int,
+    busy: int,
+    build_minutes: float,
+    scale_to: int,
+    scale_at: float,
+    scenario: Path | None,
+) -> Scenario:
+    if scenario is not None:
+        try:
+            return load_scenario(scenario)
+        except ScenarioError as exc:
+            fail(str(exc))
+    if busy > instances:
+        fail(f"--busy {busy} is more than --instances {instances}")
+    if scale_to >= instances:
+        fail(f"--scale-to {scale_to} is not a scale-in from --instances {instances}")
+    return Scenario(
+        instances=instances,
+        builds=[BuildSpec(instance=i, start=0, duration=build_minutes * 60) for i in range(busy)],
+        scale=[ScaleSpec(at=scale_at, desired=scale_to)],
+    )
+
+
+def _open_log(log_file: Path | None) -> TextIO:
+    if log_file is None:
+        return DISCARD
+    try:
+        return log_file.open("w", encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {log_file}: {exc.strerror or exc}")
 
 
 def run_simulation(
@@ -62,53 +262,68 @@ def run_simulation(
     json_out: bool,
     log_file: Path | None = None,
 ) -> None:
-    if scenario is not None:
-        try:
-            sc = load_scenario(scenario)
-        except ScenarioError as exc:
-            fail(str(exc))
-    else:
-        if busy > instances:
-            fail(f"--busy {busy} is more than --instances {instances}")
-        if scale_to > instances:
-            fail(f"--scale-to {scale_to} is not a scale-in from {instances} instances")
-        sc = Scenario(
-            instances=instances,
-            builds=[BuildSpec(instance=i, start=0, duration=build_minutes * 60) for i in range(busy)],
-            scale=[ScaleSpec(at=scale_at, desired=scale_to)],
-        )
-    try:
-        log_stream = open(log_file or os.devnull, "w")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        fail(f"cannot write {log_file}: {exc.strerror}")
-    logs.configure(stream=log_stream)
-    run = Run(sc, speed=speed, gate=gate, aws_endpoint=aws_endpoint, azure_url=azure_url)
+    sc = build_scenario(
+        instances=instances,
+        busy=busy,
+        build_minutes=build_minutes,
+        scale_to=scale_to,
+        scale_at=scale_at,
+        scenario=scenario,
+    )
+    clock: Clock | None = None
+    fake: RemoteFake | None = None
+    if aws_endpoint:
+        check_url(aws_endpoint, "--aws-endpoint")
+        require_reachable(aws_endpoint, "the AWS endpoint")
+        _check_remote_aws(aws_endpoint, sc.group)
+    if azure_url:
+        check_url(azure_url, "--azure-url")
+        require_reachable(azure_url, "the fake Azure DevOps")
+        fake = RemoteFake(azure_url)
+        clock = remote_clock(fake, speed)
+        # The out-of-process fake checks its own PAT (`gate emulator --pat`, default local-pat).
+        sc = sc.model_copy(update={"settings": {"pat": os.environ.get("GATE_PAT", LOCAL_PAT), **sc.settings}})
+
     show = live and not json_out and console.is_terminal
+    if not json_out:
+        longest = max((b.duration for b in sc.builds), default=0)
+        scale = ", ".join(f"to {s.desired} at {s.at:g}s" for s in sc.scale) or "none"
+        console.print(
+            f"simulating {sc.group}: {sc.instances} instances, {len(sc.builds)} build(s) (longest {longest:g}s), "
+            f"scale {scale}, {'with' if gate else 'WITHOUT'} the gate, speed {speed:g}x",
+            highlight=False,
+        )
+    log_stream = _open_log(log_file)
+    logs.configure(stream=log_stream)
+    run = Run(sc, speed=speed, gate=gate, aws_endpoint=aws_endpoint, azure_url=azure_url, clock=clock)
+    if fake is not None:
+        run.sandbox.ado = fake  # type: ignore[assignment]  # the scripting surface Run and Sandbox use
     try:
         if show:
-            with Live(console=console, refresh_per_second=4) as view:
-                result = run.run(on_step=lambda r: view.update(_table(r)))
+            with Live(console=console, refresh_per_second=4, transient=True) as view:
+                result = run.run(on_step=lambda r: view.update(render(r)))
         else:
             result = run.run()
     except Exception as exc:
         fail(f"simulation failed: {type(exc).__name__}: {exc}", code=1)
     finally:
-        log_stream.close()
+        logs.configure(stream=DISCARD)
+        if log_stream is not DISCARD:
+            log_stream.close()
     if json_out:
-        console.print_json(
-            json.dumps(result.model_dump() | {"p50": result.percentile(50), "p95": result.percentile(95)})
+        emit_json(
+            result.model_dump()
+            | {
+                "p50": result.percentile(50),
+                "p95": result.percentile(95),
+                "gate": gate,
+                "speed": speed,
+                "instances": run.rows(),
+                "scenario": sc.model_dump(exclude={"settings"}),
+            }
         )
     else:
-        if not show:
-            console.print(_table(run))
-        p50, p95 = result.percentile(50), result.percentile(95)
-        lat = f"{p50:.1f}s / {p95:.1f}s" if p50 is not None and p95 is not None else "n/a"
-        console.print(
-            f"released {result.released}  held {result.held}  forced {result.forced}  gone {result.gone}  "
-            f"errors {result.errors}  hooks timed out {result.hooks_timed_out}  heartbeats {result.heartbeats}\n"
-            f"builds {result.builds}  [bold]builds killed {result.builds_killed}[/] (must be 0)  "
-            f"release latency p50/p95 {lat}  simulated {result.simulated_seconds:.0f}s in {result.wall_seconds:.1f}s",
-            highlight=False,
-        )
+        console.print(render(run, final=True))
+        console.print(summary(result, run, speed), highlight=False)
     if result.builds_killed:
         raise typer.Exit(1)

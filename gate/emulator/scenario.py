@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gate.clock import ScaledClock
+from gate.clock import Clock, ScaledClock
 from gate.emulator.sandbox import Sandbox
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
@@ -76,7 +76,9 @@ def load_scenario(path: Path) -> Scenario:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}") from None
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"cannot read scenario {path}: not UTF-8 text") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -85,11 +87,18 @@ def load_scenario(path: Path) -> Scenario:
         else:
             data = json.loads(text)
         return Scenario.model_validate(data).check()
-    except (ValueError, ValidationError) as exc:
-        first = str(exc).strip().splitlines()
-        raise ScenarioError(f"invalid scenario {path}: {' '.join(first[:3])}") from None
-    except Exception as exc:  # yaml errors
-        raise ScenarioError(f"invalid scenario {path}: {type(exc).__name__}: {exc}") from None
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg']}" for e in exc.errors(include_url=False)
+        ]
+        raise ScenarioError(f"invalid scenario {path}: {'; '.join(problems[:3])}") from None
+    except ValueError as exc:  # JSON errors and Scenario.check
+        raise ScenarioError(f"invalid scenario {path}: {' '.join(str(exc).split())}") from None
+    except Exception as exc:  # yaml errors (multi-line, with a caret drawing): keep the first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ScenarioError(f"invalid scenario {path}: {type(exc).__name__}{where}: {first}") from None
 
 
 class Result(BaseModel):
@@ -126,10 +135,11 @@ class Run:
         gate: bool = True,
         aws_endpoint: str | None = None,
         azure_url: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.scenario = scenario
         self.with_gate = gate
-        self.clock = ScaledClock(speed)
+        self.clock = clock or ScaledClock(speed)  # a given clock: e.g. aligned with an out-of-process fake
         self.sandbox = Sandbox(self.clock, aws_endpoint=aws_endpoint, azure_url=azure_url)
         self.log = DecisionLog(sink=self._on_record)
         self.last: dict[str, Record] = {}
@@ -147,8 +157,13 @@ class Run:
 
     def _on_record(self, record: Record) -> None:
         with self._lock:
-            if record.get("instance"):
-                self.last[record["instance"]] = record
+            iid = record.get("instance")
+            if not iid:
+                return
+            # A concurrent handler finding the action already completed (`gone`) does not undo the release.
+            if record["outcome"] == "gone" and self.last.get(iid, {}).get("outcome") in ("released", "forced"):
+                return
+            self.last[iid] = record
 
     # -- views ------------------------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -306,8 +321,10 @@ class Run:
                 finished = b["finished_at"]
                 if b["result"] == "abandoned" or (end is not None and (finished is None or finished > end)):
                     r.builds_killed += 1
-            if iid in completed:
-                ends = [b["finished_at"] for b in by_instance.get(iid, []) if b["finished_at"] is not None]
+            mine = by_instance.get(iid, [])
+            running = any(b["finished_at"] is None or b["finished_at"] > completed.get(iid, 0) for b in mine)
+            if iid in completed and not running:  # completed while a build ran (forced): not a release
+                ends = [b["finished_at"] for b in mine if b["finished_at"] is not None]
                 start = max([waited.get(iid, completed[iid]), *ends])
                 r.latencies.append(round(max(0.0, completed[iid] - start), 3))
         outcomes = [rec["outcome"] for rec in self.last.values()]

@@ -1,0 +1,139 @@
+"""`gate simulate` end to end in process: embedded AWS emulator + fake Azure DevOps, the real handler, a verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gate.emulator.sandbox import PAT
+from tests.cli.conftest import gate, one_line_error
+
+FAST = ["--instances", "2", "--busy", "1", "--build-minutes", "2", "--scale-at", "10", "--speed", "40"]
+
+
+@pytest.mark.e2e
+def test_simulate_json_holds_the_busy_instance_and_kills_no_build(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    result = gate("simulate", *FAST, "--json", "--log-file", log)
+    assert result.exit_code == 0, result
+    data = json.loads(result.stdout)
+    assert data["builds"] == 1 and data["builds_killed"] == 0 and data["hooks_timed_out"] == 0
+    assert data["gate"] is True and data["released"] == 1 and data["heartbeats"] >= 1
+    assert data["p50"] is not None and data["p50"] <= 120  # simulated seconds; generous for a loaded CI host
+    states = sorted(i["state"] for i in data["instances"])
+    assert states == ["InService", "Terminated"]
+    released = next(i for i in data["instances"] if i["state"] == "Terminated")
+    assert released["outcome"] == "released" and released["agent_state"] == "deleted"
+    assert released["held_seconds"] >= 120 - 10  # held for the rest of the 2-minute build
+
+    # The handler's JSON decision lines went to the log file: `gate outcomes` reads them back.
+    assert PAT not in log.read_text()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(rec.get("outcome") == "held" for rec in lines)
+    assert lines[-1]["outcome"] == "released" and lines[-1]["event"] == "decision"
+    summary = gate("outcomes", log, "--json")
+    assert summary.exit_code == 0, summary
+    s = json.loads(summary.stdout)
+    assert s["outcomes"]["released"] == 1 and s["outcomes"]["held"] >= 1
+    assert s["hold_seconds"]["p50"] >= 110 and s["forced_and_errors"] == []
+
+
+@pytest.mark.e2e
+def test_simulate_without_the_gate_kills_the_build_and_exits_1() -> None:
+    result = gate("simulate", *FAST, "--no-gate")
+    assert result.exit_code == 1, result
+    assert "builds killed 1 of 1" in result.stdout
+    assert "WITHOUT the gate" in result.stdout and "KILLED" in result.stdout
+
+
+@pytest.mark.e2e
+def test_simulate_scenario_file_prints_final_table_and_summary_in_80_columns(tmp_path: Path) -> None:
+    scenario = tmp_path / "two-builds.yaml"
+    scenario.write_text(
+        "group: cli-test\n"
+        "instances: 3\n"
+        "builds:\n"
+        "  - {instance: 0, start: 0, duration: 90}\n"
+        "  - {instance: 1, start: 0, duration: 150}\n"
+        "scale:\n"
+        "  - {at: 10, desired: 1}\n"
+        "protect: [2]\n"
+        "settings: {idle_confirm_seconds: 10}\n"
+    )
+    result = gate("simulate", "--scenario", scenario, "--speed", "50")
+    assert result.exit_code == 0, result
+    out = result.stdout
+    assert "builds killed 0 of 2 (must be 0): OK" in out
+    assert "simulating cli-test: 3 instances, 2 build(s)" in out
+    # non-TTY (CI): the final table is printed once, then the summary
+    assert out.count("gate simulate: with the gate") == 1
+    assert out.count("Terminated") == 2 and out.count("InService") == 1 and out.count("released") >= 2
+    assert "release latency p50" in out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("instances: [\n", "ParserError at line 2"),
+        ("instances: 2\ncolour: blue\n", "colour: Extra inputs are not permitted"),
+        ("instances: 2\nbuilds: [{instance: 5, duration: 60}]\n", "instance index 5, but the group has 2"),
+        ("instances: 2\nprotect: [2]\n", "instance index 2"),
+        ("instances: 0\n", "instances: Input should be greater than or equal to 1"),
+        ("builds: [{instance: 0}]\n", "builds.0.duration: Field required"),
+        ("faults: [{at: 0, kind: meteor, seconds: 5}]\n", "faults.0.kind"),
+        ("- 1\n- 2\n", "top level: Input should be a valid dictionary"),
+        ("", "top level"),
+    ],
+    ids=[
+        "yaml",
+        "unknown-key",
+        "build-index",
+        "protect-index",
+        "instances",
+        "missing-duration",
+        "fault",
+        "list",
+        "empty",
+    ],
+)
+def test_bad_scenario_file_is_one_line_exit_2(tmp_path: Path, content: str, needle: str) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(content)
+    one_line_error(gate("simulate", "--scenario", path), "invalid scenario", needle)
+
+
+def test_unreadable_scenario_files(tmp_path: Path) -> None:
+    one_line_error(gate("simulate", "--scenario", tmp_path / "missing.yaml"), "No such file or directory")
+    one_line_error(gate("simulate", "--scenario", tmp_path), "Is a directory")
+    bad_json = tmp_path / "scenario.json"
+    bad_json.write_text('{"instances": 2,')
+    one_line_error(gate("simulate", "--scenario", bad_json), "invalid scenario", "scenario.json")
+    binary = tmp_path / "scenario.yml"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    one_line_error(gate("simulate", "--scenario", binary), "not UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--busy", "5", "--instances", "2"], "--busy 5 is more than --instances 2"),
+        (["--speed", "0"], "'--speed'"),
+        (["--speed", "fast"], "'--speed'"),
+        (["--scale-to", "3", "--instances", "3"], "not a scale-in"),
+        (["--instances", "0"], "'--instances'"),
+        (["--build-minutes", "-1"], "'--build-minutes'"),
+        (["--frobnicate"], "No such option"),
+        (["--aws-endpoint", "localhost:4566"], "absolute http(s) URL"),
+        (["--aws-endpoint", "http://127.0.0.1:1"], "cannot reach the AWS endpoint"),
+        (["--azure-url", "http://127.0.0.1:1/org"], "cannot reach the fake Azure DevOps"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(args: list[str], needle: str) -> None:
+    one_line_error(gate("simulate", *args), needle)
+
+
+def test_unwritable_log_file(tmp_path: Path) -> None:
+    one_line_error(gate("simulate", "--log-file", tmp_path / "no" / "such" / "dir.jsonl"), "cannot write")
