@@ -36,4 +36,12 @@ class DeleteAgent:
     agent: Agent
 
 
-Action = SetTag | DisableAgent | Heartbeat | Complete | DeleteAgent
+@dataclass(frozen=True, slots=True)
+class DrainContainerInstance:
+    """Set the instance's ECS container instance DRAINING (only once its agents are idle: DRAINING stops service
+    tasks, which would kill an agent run as a service mid-build). Executed by `gate.ecs`, never with a Complete."""
+
+    container_instance_arn: str
+
+
+Action = SetTag | DisableAgent | Heartbeat | Complete | DeleteAgent | DrainContainerInstance

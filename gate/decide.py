@@ -6,6 +6,8 @@ The rules (DESIGN.md, "Decision rules"), in order:
   no agent -> hold until the unregistered grace, then release; any agent still enabled -> disable it and hold;
   any agent busy -> hold; all idle and drained -> hold until idle was seen twice `idle_confirm` apart, then
   (after a last look at the agents' job requests) release and delete the agent registrations.
+With ECS draining on, every release except to or from a warm pool first sets the container instance DRAINING (only
+now: DRAINING stops service tasks), holds one round, and with `ecs_wait_tasks` holds until no watched task runs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gate.actions import Action, Complete, DeleteAgent, DisableAgent, Heartbeat, Result, SetTag
+from gate.actions import Action, Complete, DeleteAgent, DisableAgent, DrainContainerInstance, Heartbeat, Result, SetTag
 from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Outcome, Waiting, format_ts
 
 
@@ -26,6 +28,19 @@ class Policy:
     delete_agent_on_release: bool = True
     forced_result: Result = "CONTINUE"
     check_job_requests: bool = True
+    ecs_drain: bool = False
+    ecs_wait_tasks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EcsFacts:
+    """The instance's ECS container instance as ECS describes it, gathered at the edge only when a release is due."""
+
+    container_instance_arn: str | None  # None: not registered in the cluster (nothing to drain)
+    status: str | None = None  # ACTIVE, DRAINING, REGISTERING, DEREGISTERING, INACTIVE...
+    tasks: int = 0  # tasks not yet STOPPED (STOPPING/DEACTIVATING count), except the ignored groups
+    task_groups: tuple[str, ...] = ()  # their groups, for the reason text
+    error: str | None = None  # ECS could not be asked: hold, fail safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +51,8 @@ class Observation:
     error: str | None = None
     # Job requests per agent id, fetched only when a release is about to happen (None = not fetched).
     job_requests: Mapping[int, Sequence[JobRequest]] | None = None
+    # The ECS container instance, fetched only when a release is about to happen with ecs_drain (None = not fetched).
+    ecs: EcsFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +64,8 @@ class Decision:
     idle_since: float | None = None
     # The decision would release, but wants the job requests of these agents looked at first.
     needs_job_requests: tuple[Agent, ...] = field(default=())
+    # The decision would release, but ECS draining is on: it wants the container instance looked at first.
+    needs_ecs: bool = False
 
     @property
     def final(self) -> bool:
@@ -91,6 +110,29 @@ def decide(
             actions.append(Heartbeat())
         return Decision(Outcome.HELD, reason, tuple(actions), held_since, idle_since)
 
+    def release(reason: str, delete: bool, idle_since: float | None) -> Decision:
+        """Complete CONTINUE, after draining the ECS container instance when that is configured. Not for an
+        instance going into a warm pool: it comes back, and a DRAINING container instance would stay DRAINING."""
+        if policy.ecs_drain and not waiting.lifecycle_state.startswith("Warmed:"):
+            ecs = observation.ecs
+            if ecs is None:
+                reason = f"{reason}; checking the ECS container instance"
+                return Decision(Outcome.HELD, reason, tuple(actions), held_since, idle_since, needs_ecs=True)
+            if ecs.error is not None:
+                return hold(f"{reason}; ECS unavailable ({ecs.error}): holding, fail safe", idle_since)
+            if ecs.container_instance_arn is not None:
+                if ecs.status == "ACTIVE":
+                    actions.append(DrainContainerInstance(ecs.container_instance_arn))
+                    return hold(f"{reason}; setting the container instance DRAINING", idle_since)
+                if policy.ecs_wait_tasks and ecs.tasks > 0:
+                    groups = ", ".join(sorted(set(ecs.task_groups))) or "unknown"
+                    return hold(
+                        f"{reason}; container instance {ecs.status}, {ecs.tasks} task(s) still running ({groups})",
+                        idle_since,
+                    )
+                reason = f"{reason}; container instance {ecs.status}"
+        return finish(Outcome.RELEASED, reason, "CONTINUE", delete)
+
     if waiting.leaves_warm_pool:
         return finish(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build", "CONTINUE", False)
 
@@ -111,11 +153,10 @@ def decide(
 
     if not agents:
         if held >= policy.unregistered_grace_seconds:
-            return finish(
-                Outcome.RELEASED,
+            return release(
                 f"no agent registered for the instance after {policy.unregistered_grace_seconds:.0f}s grace",
-                "CONTINUE",
                 False,
+                None,
             )
         return hold(f"no agent found yet; grace {policy.unregistered_grace_seconds:.0f}s, held {held:.0f}s")
 
@@ -144,4 +185,4 @@ def decide(
             waiting.idle_since,
             needs_job_requests=checkable,
         )
-    return finish(Outcome.RELEASED, f"idle confirmed over {idle_for:.0f}s", "CONTINUE", True)
+    return release(f"idle confirmed over {idle_for:.0f}s", True, waiting.idle_since)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from gate import logs
@@ -19,9 +20,38 @@ from gate.logs import DecisionLog, Record
 from gate.model import Outcome
 from gate.reconcile import Gate
 from gate.secrets import load_pat
-from gate.settings import Settings, load_settings
+from gate.settings import AgentSystem, Settings, load_settings
+from gate.sources import AgentSource
 
 _gate: Gate | None = None
+
+# The busy probes: GATE_AGENT_SYSTEM -> factory(settings, boto3 session, AWS endpoint, clock). A third system (say
+# GitLab runners) is one new module with a class implementing gate.sources.AgentSource plus a `build` function, one
+# line here and one AgentSystem value in gate/settings.py (README, "Fleet features").
+SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
+
+
+def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
+    return AzureDevOps(
+        settings.azure_org_url,
+        load_pat(settings, session, aws_endpoint),
+        settings.pools,
+        timeout=settings.http_timeout_seconds,
+        max_retry_after=settings.max_retry_after_seconds,
+        clock=clock,
+    )
+
+
+def _github(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
+    from gate import github
+
+    return github.build(settings, session, aws_endpoint, clock)
+
+
+SOURCES: dict[AgentSystem, SourceFactory] = {
+    AgentSystem.AZURE_DEVOPS: _azure_devops,
+    AgentSystem.GITHUB: _github,
+}
 
 
 def build_gate(
@@ -36,23 +66,47 @@ def build_gate(
 ) -> Gate:
     """Wire the real edges together; the CLI and the tests use this too, with their own endpoints."""
     session = session or make_session(region)
-    pat = load_pat(settings, session, aws_endpoint)
-    source = AzureDevOps(
-        settings.azure_org_url,
-        pat,
-        settings.pools,
-        timeout=settings.http_timeout_seconds,
-        max_retry_after=settings.max_retry_after_seconds,
-        clock=clock,
-    )
+    source = SOURCES[settings.agent_system](settings, session, aws_endpoint, clock)
+    aws = Aws(session, aws_endpoint)
+    log = log or DecisionLog(settings.metrics_namespace)
+    ecs = protector = notifier = None
+    if settings.ecs_drain:
+        from gate.ecs import Ecs
+
+        ecs = Ecs(
+            session,
+            settings.ecs_cluster,
+            endpoint_url=aws_endpoint,
+            wait_tasks=settings.ecs_wait_tasks,
+            ignore_task_groups=settings.ecs_ignore_task_groups,
+        )
+    if settings.protect_busy:
+        from gate.protection import Protector
+
+        protector = Protector(aws, settings.groups, settings.hook_name, clock=clock, log=log)
+    if settings.webhook_url is not None:
+        from gate.notify import Notifier
+
+        notifier = Notifier(
+            settings.webhook_url.get_secret_value(),
+            fmt=str(settings.webhook_format),
+            timeout=settings.webhook_timeout_seconds,
+            hold_after=settings.hold_notify_seconds,
+            aws=aws,
+            clock=clock,
+            log=log,
+        )
     return Gate(
         settings,
-        Aws(session, aws_endpoint),
+        aws,
         source,
         clock,
-        log or DecisionLog(settings.metrics_namespace),
+        log,
         region=region,
         account=account,
+        ecs=ecs,
+        protector=protector,
+        notifier=notifier,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlparse
@@ -22,6 +23,18 @@ class Mapping(StrEnum):
     HOSTNAME = "hostname"  # Agent.ComputerName equals the instance's private DNS name
 
 
+class AgentSystem(StrEnum):
+    """Which CI system the busy probe asks (one `gate.sources.AgentSource` module each; see handler.SOURCES)."""
+
+    AZURE_DEVOPS = "azure-devops"
+    GITHUB = "github"
+
+
+class WebhookFormat(StrEnum):
+    SLACK = "slack"  # {"text": "..."}: Slack, Mattermost, Teams workflows and most chat webhooks accept it
+    JSON = "json"  # the text plus the decision's fields, for your own receiver
+
+
 class SettingsError(ValueError):
     """Settings that cannot work; the message names each bad variable."""
 
@@ -29,6 +42,26 @@ class SettingsError(ValueError):
 def _split(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _https_url(value: str, example: str) -> str:
+    """An absolute https URL (plain http only for loopback), without query or fragment."""
+    url = urlparse(value.strip())
+    if url.scheme not in ("https", "http") or not url.hostname:
+        raise ValueError(f"must be an absolute URL such as {example}")
+    if url.scheme == "http" and not _is_loopback(url.hostname):
+        raise ValueError("plain http is refused except for loopback (127.0.0.1, localhost, ::1): use https")
+    return value.strip()
+
+
+def _secret_arn_or_none(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    assert value is not None
+    parts = value.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("secretsmanager", "ssm"):
+        raise ValueError("must be a Secrets Manager secret ARN or an SSM parameter ARN")
     return value
 
 
@@ -44,8 +77,12 @@ def _is_loopback(host: str) -> bool:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATE_", extra="ignore", frozen=True)
 
-    azure_org_url: str = Field(description="https://dev.azure.com/ORG (plain http only for loopback)")
-    pools: Annotated[list[str], NoDecode] = Field(min_length=1, description="agent pool names")
+    # Which CI system holds the agents. azure-devops needs azure_org_url, pools and a PAT; github needs
+    # github_org and/or github_repos and a token.
+    agent_system: AgentSystem = AgentSystem.AZURE_DEVOPS
+
+    azure_org_url: str = Field(default="", description="https://dev.azure.com/ORG (plain http only for loopback)")
+    pools: Annotated[list[str], NoDecode] = Field(default_factory=list, description="agent pool names")
     groups: Annotated[list[str], NoDecode] = Field(min_length=1, description="Auto Scaling group allow-list")
     hook_name: str = Field(min_length=1, max_length=255)
 
@@ -71,7 +108,29 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_namespace: str = "AsgTerminationGate"
 
-    @field_validator("pools", "groups", mode="before")
+    # --- fleet features (README "Fleet features"); each is off unless configured ---------------------------------
+    # Scale-in protection on InService instances while their agents are busy (only protection the gate set itself,
+    # recorded in the gate:protected tag, is ever removed).
+    protect_busy: bool = False
+    # ECS: set the instance's container instance DRAINING once its agents are idle, then (optionally) wait until no
+    # task runs there except those whose group matches ecs_ignore_task_groups (daemons, the agent's own task).
+    ecs_cluster: str = Field(default="", max_length=255)
+    ecs_drain: bool = False
+    ecs_wait_tasks: bool = False
+    ecs_ignore_task_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Webhook for forced and error outcomes and for holds longer than hold_notify_seconds (once per hold).
+    webhook_url: SecretStr | None = None
+    webhook_format: WebhookFormat = WebhookFormat.SLACK
+    webhook_timeout_seconds: float = Field(default=3, gt=0, le=10)
+    hold_notify_seconds: float = Field(default=3600, ge=0, le=AWS_MAX_GLOBAL_TIMEOUT)
+    # GitHub Actions self-hosted runners (agent_system = github).
+    github_api_url: str = "https://api.github.com"
+    github_org: str = ""
+    github_repos: Annotated[list[str], NoDecode] = Field(default_factory=list, description="OWNER/REPO, ...")
+    github_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
+    github_token_secret_arn: str | None = None
+
+    @field_validator("pools", "groups", "ecs_ignore_task_groups", "github_repos", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)
@@ -79,32 +138,89 @@ class Settings(BaseSettings):
     @field_validator("azure_org_url")
     @classmethod
     def _org_url(cls, value: str) -> str:
+        if not value.strip():
+            return ""  # required for agent_system = azure-devops only (checked below)
+        _https_url(value, "https://dev.azure.com/ORG")
         url = urlparse(value.strip())
-        if url.scheme not in ("https", "http") or not url.hostname:
-            raise ValueError("must be an absolute URL such as https://dev.azure.com/ORG")
-        if url.scheme == "http" and not _is_loopback(url.hostname):
-            raise ValueError("plain http is refused except for loopback (127.0.0.1, localhost, ::1): use https")
         if url.query or url.fragment:
             raise ValueError("must not carry a query or fragment")
         return value.strip().rstrip("/")
 
-    @field_validator("pat_secret_arn")
+    @field_validator("github_api_url")
+    @classmethod
+    def _github_url(cls, value: str) -> str:
+        url = urlparse(_https_url(value, "https://api.github.com (or https://HOST/api/v3 for GitHub Enterprise)"))
+        if url.query or url.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be a URL")
+        try:
+            _https_url(value, "https://hooks.slack.com/services/...")
+        except ValueError as exc:  # never echo the URL: webhook URLs usually embed their token
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+    @field_validator("github_org")
+    @classmethod
+    def _github_org(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", value):
+            raise ValueError("must be a GitHub organisation login (letters, digits, '-')")
+        return value
+
+    @field_validator("github_repos")
+    @classmethod
+    def _github_repos(cls, value: list[str]) -> list[str]:
+        for repo in value:
+            if not re.fullmatch(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}", repo):
+                raise ValueError(f"{repo!r} is not OWNER/REPO")
+        return value
+
+    @field_validator("ecs_cluster")
+    @classmethod
+    def _ecs_cluster(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", value):
+            raise ValueError("must be a cluster name (A-Z a-z 0-9 _ -), not an ARN")
+        return value
+
+    @field_validator("pat_secret_arn", "github_token_secret_arn")
     @classmethod
     def _secret_arn(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        assert value is not None
-        parts = value.split(":")
-        if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("secretsmanager", "ssm"):
-            raise ValueError("must be a Secrets Manager secret ARN or an SSM parameter ARN")
-        return value
+        return _secret_arn_or_none(value)
 
     @model_validator(mode="after")
     def _pat_source(self) -> Settings:
-        if self.pat is None and self.pat_secret_arn is None:
-            raise ValueError("set GATE_PAT_SECRET_ARN (in AWS) or GATE_PAT (local use)")
+        problems: list[str] = []
+        if self.agent_system is AgentSystem.AZURE_DEVOPS:
+            if not self.azure_org_url:
+                problems.append("GATE_AZURE_ORG_URL is required with GATE_AGENT_SYSTEM=azure-devops")
+            if not self.pools:
+                problems.append("GATE_POOLS must name at least one pool with GATE_AGENT_SYSTEM=azure-devops")
+            if self.pat is None and self.pat_secret_arn is None:
+                problems.append("set GATE_PAT_SECRET_ARN (in AWS) or GATE_PAT (local use)")
+        else:
+            if not self.github_org and not self.github_repos:
+                problems.append("GATE_GITHUB_ORG or GATE_GITHUB_REPOS is required with GATE_AGENT_SYSTEM=github")
+            if self.github_token is None and self.github_token_secret_arn is None:
+                problems.append("set GATE_GITHUB_TOKEN_SECRET_ARN (in AWS) or GATE_GITHUB_TOKEN (local use)")
         if self.mapping is Mapping.CAPABILITY and not self.capability_name:
-            raise ValueError("GATE_CAPABILITY_NAME is required with GATE_MAPPING=capability")
+            problems.append("GATE_CAPABILITY_NAME is required with GATE_MAPPING=capability")
+        if self.ecs_drain and not self.ecs_cluster:
+            problems.append("GATE_ECS_DRAIN needs GATE_ECS_CLUSTER")
+        if self.ecs_wait_tasks and not self.ecs_drain:
+            problems.append("GATE_ECS_WAIT_TASKS needs GATE_ECS_DRAIN=true")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

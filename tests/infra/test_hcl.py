@@ -170,6 +170,18 @@ EXPECTED_ENV = {
     "GATE_ECS_DRAIN": "${tostring(var.ecs_drain)}",
     "GATE_WEBHOOK_URL": "${var.webhook_url}",
     "GATE_HOLD_NOTIFY_SECONDS": "${tostring(var.hold_notify_seconds)}",
+    "GATE_AGENT_SYSTEM": "${var.agent_system}",
+    "GATE_GITHUB_API_URL": "${var.github_api_url}",
+    "GATE_GITHUB_ORG": "${var.github_org}",
+    "GATE_GITHUB_REPOS": '${join(",", var.github_repos)}',
+    "GATE_GITHUB_TOKEN_SECRET_ARN": "${var.github_token_secret_arn}",
+    "GATE_CHECK_JOB_REQUESTS": "${tostring(var.check_job_requests)}",
+    "GATE_HTTP_TIMEOUT_SECONDS": "${tostring(var.http_timeout_seconds)}",
+    "GATE_MAX_RETRY_AFTER_SECONDS": "${tostring(var.max_retry_after_seconds)}",
+    "GATE_ECS_WAIT_TASKS": "${tostring(var.ecs_wait_tasks)}",
+    "GATE_ECS_IGNORE_TASK_GROUPS": '${join(",", var.ecs_ignore_task_groups)}',
+    "GATE_WEBHOOK_FORMAT": "${var.webhook_format}",
+    "GATE_WEBHOOK_TIMEOUT_SECONDS": "${tostring(var.webhook_timeout_seconds)}",
 }
 
 

@@ -18,12 +18,20 @@ module "core" {
   default_result            = var.default_result
   max_hold_seconds          = var.max_hold_seconds
 
+  agent_system               = var.agent_system
   azure_org_url              = var.azure_org_url
   pools                      = var.pools
   mapping                    = var.mapping
   capability_name            = var.capability_name
   pat_secret_arn             = var.pat_secret_arn
   pat_kms_key_arn            = var.pat_kms_key_arn
+  github_api_url             = var.github_api_url
+  github_org                 = var.github_org
+  github_repos               = var.github_repos
+  github_token_secret_arn    = var.github_token_secret_arn
+  check_job_requests         = var.check_job_requests
+  http_timeout_seconds       = var.http_timeout_seconds
+  max_retry_after_seconds    = var.max_retry_after_seconds
   idle_confirm_seconds       = var.idle_confirm_seconds
   unregistered_grace_seconds = var.unregistered_grace_seconds
   delete_agent_on_release    = var.delete_agent_on_release
@@ -38,7 +46,11 @@ module "core" {
   protect_busy               = var.protect_busy
   ecs_cluster_name           = var.ecs_cluster_name
   ecs_drain                  = var.ecs_drain
+  ecs_wait_tasks             = var.ecs_wait_tasks
+  ecs_ignore_task_groups     = var.ecs_ignore_task_groups
   webhook_url                = var.webhook_url
+  webhook_format             = var.webhook_format
+  webhook_timeout_seconds    = var.webhook_timeout_seconds
   hold_notify_seconds        = var.hold_notify_seconds
 
   handle_spot_interruptions      = var.handle_spot_interruptions

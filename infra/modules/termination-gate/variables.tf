@@ -40,16 +40,24 @@ variable "max_hold_seconds" {
   default     = 14400
 }
 
-# --- Azure DevOps ---------------------------------------------------------------------------------------------
+# --- the CI system: Azure DevOps (default) or GitHub Actions ----------------------------------------------------
+
+variable "agent_system" {
+  description = "CI system whose agents the gate waits for: azure-devops (azure_org_url, pools, pat_secret_arn) or github (github_org and/or github_repos, github_token_secret_arn) (GATE_AGENT_SYSTEM)."
+  type        = string
+  default     = "azure-devops"
+}
 
 variable "azure_org_url" {
-  description = "Azure DevOps organisation URL, e.g. https://dev.azure.com/contoso (GATE_AZURE_ORG_URL)."
+  description = "Azure DevOps organisation URL, e.g. https://dev.azure.com/contoso (GATE_AZURE_ORG_URL). Required with agent_system = azure-devops."
   type        = string
+  default     = ""
 }
 
 variable "pools" {
-  description = "Agent pool names to look the instance's agents up in (GATE_POOLS, comma-separated)."
+  description = "Agent pool names to look the instance's agents up in (GATE_POOLS, comma-separated). Required with agent_system = azure-devops."
   type        = list(string)
+  default     = []
 }
 
 variable "mapping" {
@@ -65,8 +73,33 @@ variable "capability_name" {
 }
 
 variable "pat_secret_arn" {
-  description = "ARN of the Azure DevOps PAT: a Secrets Manager secret or an SSM SecureString parameter (GATE_PAT_SECRET_ARN)."
+  description = "ARN of the Azure DevOps PAT: a Secrets Manager secret or an SSM SecureString parameter (GATE_PAT_SECRET_ARN). Required with agent_system = azure-devops."
   type        = string
+  default     = ""
+}
+
+variable "github_api_url" {
+  description = "GitHub REST API root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (GATE_GITHUB_API_URL)."
+  type        = string
+  default     = "https://api.github.com"
+}
+
+variable "github_org" {
+  description = "Organisation whose self-hosted runners to watch; \"\" for none (GATE_GITHUB_ORG)."
+  type        = string
+  default     = ""
+}
+
+variable "github_repos" {
+  description = "Repositories (OWNER/REPO) whose repository-level runners to watch (GATE_GITHUB_REPOS, comma-separated)."
+  type        = list(string)
+  default     = []
+}
+
+variable "github_token_secret_arn" {
+  description = "ARN of the GitHub token (fine-grained PAT or App token; bare or {\"token\": \"...\"}): a Secrets Manager secret or an SSM SecureString parameter (GATE_GITHUB_TOKEN_SECRET_ARN). Required with agent_system = github."
+  type        = string
+  default     = ""
 }
 
 variable "pat_kms_key_arn" {
@@ -87,6 +120,24 @@ variable "unregistered_grace_seconds" {
   description = "How long to wait for an agent to register before releasing an instance with no agent (GATE_UNREGISTERED_GRACE_SECONDS)."
   type        = number
   default     = 300
+}
+
+variable "check_job_requests" {
+  description = "Look at the agent's job requests once before releasing (GATE_CHECK_JOB_REQUESTS)."
+  type        = bool
+  default     = true
+}
+
+variable "http_timeout_seconds" {
+  description = "Read timeout of the agent system's REST calls (GATE_HTTP_TIMEOUT_SECONDS)."
+  type        = number
+  default     = 10
+}
+
+variable "max_retry_after_seconds" {
+  description = "A longer Retry-After is not slept on: the gate holds and backs off (GATE_MAX_RETRY_AFTER_SECONDS)."
+  type        = number
+  default     = 20
 }
 
 variable "delete_agent_on_release" {
@@ -161,15 +212,39 @@ variable "ecs_drain" {
   default     = false
 }
 
+variable "ecs_wait_tasks" {
+  description = "After DRAINING, also wait until no task runs on the container instance except ecs_ignore_task_groups (GATE_ECS_WAIT_TASKS)."
+  type        = bool
+  default     = false
+}
+
+variable "ecs_ignore_task_groups" {
+  description = "Task groups not waited for, shell-style patterns: daemon services (service:datadog-agent) and the agent's own standalone task (family:azp-agent) (GATE_ECS_IGNORE_TASK_GROUPS, comma-separated)."
+  type        = list(string)
+  default     = []
+}
+
 variable "webhook_url" {
-  description = "Optional https webhook notified about long holds and forced releases; \"\" for none (GATE_WEBHOOK_URL). Sensitive: such URLs often embed a token."
+  description = "Optional https webhook notified about forced releases, errors and long holds; \"\" for none (GATE_WEBHOOK_URL). Sensitive: such URLs often embed a token."
   type        = string
   default     = ""
   sensitive   = true
 }
 
+variable "webhook_format" {
+  description = "Webhook body: slack ({\"text\": ...}, also Mattermost/Teams workflows) or json (text plus the decision's fields) (GATE_WEBHOOK_FORMAT)."
+  type        = string
+  default     = "slack"
+}
+
+variable "webhook_timeout_seconds" {
+  description = "Timeout of one webhook POST; a failure is logged, never retried, never blocks a decision (GATE_WEBHOOK_TIMEOUT_SECONDS)."
+  type        = number
+  default     = 3
+}
+
 variable "hold_notify_seconds" {
-  description = "Notify the webhook when an instance has been held this long (GATE_HOLD_NOTIFY_SECONDS)."
+  description = "Notify the webhook (once per hold) when an instance has been held this long (GATE_HOLD_NOTIFY_SECONDS)."
   type        = number
   default     = 3600
 }

@@ -31,14 +31,16 @@ locals {
   ecs_instance_arn = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:container-instance/${var.ecs_cluster_name}/*" : ""
   ecs_task_arn     = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:task/${var.ecs_cluster_name}/*" : ""
 
-  # The PAT: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. A Secrets Manager ARN given without its random
-  # 6-character suffix (a "partial ARN") gets the documented "-??????" wildcard so GetSecretValue still matches.
-  pat_arn_parts  = split(":", var.pat_secret_arn)
-  pat_service    = local.pat_arn_parts[2]
-  pat_region     = local.pat_arn_parts[3]
-  pat_is_secret  = local.pat_service == "secretsmanager"
-  pat_has_suffix = can(regex("-[A-Za-z0-9]{6}$", var.pat_secret_arn))
-  pat_resource   = local.pat_is_secret && !local.pat_has_suffix ? "${var.pat_secret_arn}-??????" : var.pat_secret_arn
+  # The agent system's credential (the Azure DevOps PAT, or the GitHub token with agent_system = github):
+  # arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. A Secrets Manager ARN given without its random 6-character
+  # suffix (a "partial ARN") gets the documented "-??????" wildcard so GetSecretValue still matches.
+  token_secret_arn = var.agent_system == "github" ? var.github_token_secret_arn : var.pat_secret_arn
+  pat_arn_parts    = split(":", local.token_secret_arn)
+  pat_service      = try(local.pat_arn_parts[2], "")
+  pat_region       = try(local.pat_arn_parts[3], "")
+  pat_is_secret    = local.pat_service == "secretsmanager"
+  pat_has_suffix   = can(regex("-[A-Za-z0-9]{6}$", local.token_secret_arn))
+  pat_resource     = local.pat_is_secret && !local.pat_has_suffix ? "${local.token_secret_arn}-??????" : local.token_secret_arn
 
   # --- hook arithmetic --------------------------------------------------------------------------------------------
   global_timeout_seconds = min(172800, 100 * var.heartbeat_timeout_seconds)
@@ -89,6 +91,18 @@ locals {
     GATE_ECS_DRAIN                  = tostring(var.ecs_drain)
     GATE_WEBHOOK_URL                = var.webhook_url
     GATE_HOLD_NOTIFY_SECONDS        = tostring(var.hold_notify_seconds)
+    GATE_AGENT_SYSTEM               = var.agent_system
+    GATE_GITHUB_API_URL             = var.github_api_url
+    GATE_GITHUB_ORG                 = var.github_org
+    GATE_GITHUB_REPOS               = join(",", var.github_repos)
+    GATE_GITHUB_TOKEN_SECRET_ARN    = var.github_token_secret_arn
+    GATE_CHECK_JOB_REQUESTS         = tostring(var.check_job_requests)
+    GATE_HTTP_TIMEOUT_SECONDS       = tostring(var.http_timeout_seconds)
+    GATE_MAX_RETRY_AFTER_SECONDS    = tostring(var.max_retry_after_seconds)
+    GATE_ECS_WAIT_TASKS             = tostring(var.ecs_wait_tasks)
+    GATE_ECS_IGNORE_TASK_GROUPS     = join(",", var.ecs_ignore_task_groups)
+    GATE_WEBHOOK_FORMAT             = var.webhook_format
+    GATE_WEBHOOK_TIMEOUT_SECONDS    = tostring(var.webhook_timeout_seconds)
   }
 
   # --- IAM: least privilege ---------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ output "ecs_cluster_arn" {
 }
 
 output "pat_source" {
-  description = "secretsmanager or ssm: where the gate reads the PAT from."
+  description = "secretsmanager or ssm: where the gate reads the PAT (or, with agent_system = github, the GitHub token) from."
   value       = local.pat_service
 }
 

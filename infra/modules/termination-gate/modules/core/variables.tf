@@ -137,22 +137,35 @@ variable "max_hold_seconds" {
 
 # --- Azure DevOps ---------------------------------------------------------------------------------------------
 
-variable "azure_org_url" {
-  description = "Azure DevOps organisation URL, e.g. https://dev.azure.com/contoso (GATE_AZURE_ORG_URL)."
+variable "agent_system" {
+  description = "CI system whose agents the gate waits for: azure-devops (azure_org_url, pools, pat_secret_arn) or github (github_org and/or github_repos, github_token_secret_arn) (GATE_AGENT_SYSTEM)."
   type        = string
+  default     = "azure-devops"
 
   validation {
-    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.azure_org_url))
-    error_message = "azure_org_url must be an https:// URL such as https://dev.azure.com/contoso."
+    condition     = contains(["azure-devops", "github"], var.agent_system)
+    error_message = "agent_system must be azure-devops or github."
+  }
+}
+
+variable "azure_org_url" {
+  description = "Azure DevOps organisation URL, e.g. https://dev.azure.com/contoso (GATE_AZURE_ORG_URL). Required with agent_system = azure-devops."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = (var.agent_system != "azure-devops" && var.azure_org_url == "") || can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.azure_org_url))
+    error_message = "azure_org_url must be an https:// URL such as https://dev.azure.com/contoso (required with agent_system = azure-devops)."
   }
 }
 
 variable "pools" {
-  description = "Agent pool names to look the instance's agents up in (GATE_POOLS, comma-separated)."
+  description = "Agent pool names to look the instance's agents up in (GATE_POOLS, comma-separated). Required with agent_system = azure-devops."
   type        = list(string)
+  default     = []
 
   validation {
-    condition     = length(var.pools) > 0
+    condition     = var.agent_system != "azure-devops" || length(var.pools) > 0
     error_message = "pools must name at least one agent pool."
   }
 
@@ -185,12 +198,64 @@ variable "capability_name" {
 }
 
 variable "pat_secret_arn" {
-  description = "ARN of the Azure DevOps PAT: a Secrets Manager secret or an SSM SecureString parameter (GATE_PAT_SECRET_ARN)."
+  description = "ARN of the Azure DevOps PAT: a Secrets Manager secret or an SSM SecureString parameter (GATE_PAT_SECRET_ARN). Required with agent_system = azure-devops."
   type        = string
+  default     = ""
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.pat_secret_arn))
+    condition     = (var.agent_system != "azure-devops" && var.pat_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.pat_secret_arn))
     error_message = "pat_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
+  }
+}
+
+# --- GitHub Actions self-hosted runners (agent_system = github) --------------------------------------------------
+
+variable "github_api_url" {
+  description = "GitHub REST API root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (GATE_GITHUB_API_URL)."
+  type        = string
+  default     = "https://api.github.com"
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.github_api_url))
+    error_message = "github_api_url must be an https:// URL such as https://api.github.com."
+  }
+}
+
+variable "github_org" {
+  description = "Organisation whose self-hosted runners to watch; \"\" for none (GATE_GITHUB_ORG)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_org == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,38}$", var.github_org))
+    error_message = "github_org must be \"\" or a GitHub organisation login."
+  }
+
+  validation {
+    condition     = var.agent_system != "github" || var.github_org != "" || length(var.github_repos) > 0
+    error_message = "agent_system = github needs github_org and/or github_repos."
+  }
+}
+
+variable "github_repos" {
+  description = "Repositories (OWNER/REPO) whose repository-level runners to watch (GATE_GITHUB_REPOS, comma-separated)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.github_repos : can(regex("^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$", r))])
+    error_message = "Each github_repos entry must be OWNER/REPO."
+  }
+}
+
+variable "github_token_secret_arn" {
+  description = "ARN of the GitHub token (fine-grained PAT or App token; bare or {\"token\": \"...\"}): a Secrets Manager secret or an SSM SecureString parameter (GATE_GITHUB_TOKEN_SECRET_ARN). Required with agent_system = github."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = (var.agent_system != "github" && var.github_token_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.github_token_secret_arn))
+    error_message = "github_token_secret_arn must be a Secrets Manager secret ARN or an SSM parameter ARN (required with agent_system = github, \"\" otherwise)."
   }
 }
 
@@ -226,6 +291,34 @@ variable "unregistered_grace_seconds" {
   validation {
     condition     = var.unregistered_grace_seconds >= 0 && var.unregistered_grace_seconds <= 3600
     error_message = "unregistered_grace_seconds must be between 0 and 3600."
+  }
+}
+
+variable "check_job_requests" {
+  description = "Look at the agent's job requests once before releasing (GATE_CHECK_JOB_REQUESTS)."
+  type        = bool
+  default     = true
+}
+
+variable "http_timeout_seconds" {
+  description = "Read timeout of the agent system's REST calls (GATE_HTTP_TIMEOUT_SECONDS)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.http_timeout_seconds > 0 && var.http_timeout_seconds <= 120
+    error_message = "http_timeout_seconds must be > 0 and <= 120."
+  }
+}
+
+variable "max_retry_after_seconds" {
+  description = "A longer Retry-After is not slept on: the gate holds and backs off (GATE_MAX_RETRY_AFTER_SECONDS)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.max_retry_after_seconds >= 0 && var.max_retry_after_seconds <= 300
+    error_message = "max_retry_after_seconds must be between 0 and 300."
   }
 }
 
@@ -351,8 +444,30 @@ variable "ecs_drain" {
   }
 }
 
+variable "ecs_wait_tasks" {
+  description = "After DRAINING, also wait until no task runs on the container instance except ecs_ignore_task_groups (GATE_ECS_WAIT_TASKS)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.ecs_wait_tasks || var.ecs_drain
+    error_message = "ecs_wait_tasks needs ecs_drain."
+  }
+}
+
+variable "ecs_ignore_task_groups" {
+  description = "Task groups not waited for, shell-style patterns: daemon services (service:datadog-agent) and the agent's own standalone task (family:azp-agent) (GATE_ECS_IGNORE_TASK_GROUPS, comma-separated)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for g in var.ecs_ignore_task_groups : trimspace(g) != "" && !strcontains(g, ",")])
+    error_message = "Each ecs_ignore_task_groups entry must be non-empty and contain no ','."
+  }
+}
+
 variable "webhook_url" {
-  description = "Optional https webhook notified about long holds and forced releases; \"\" for none (GATE_WEBHOOK_URL). Sensitive: such URLs often embed a token."
+  description = "Optional https webhook notified about forced releases, errors and long holds; \"\" for none (GATE_WEBHOOK_URL). Sensitive: such URLs often embed a token."
   type        = string
   default     = ""
   sensitive   = true
@@ -363,14 +478,36 @@ variable "webhook_url" {
   }
 }
 
+variable "webhook_format" {
+  description = "Webhook body: slack ({\"text\": ...}, also Mattermost/Teams workflows) or json (text plus the decision's fields) (GATE_WEBHOOK_FORMAT)."
+  type        = string
+  default     = "slack"
+
+  validation {
+    condition     = contains(["slack", "json"], var.webhook_format)
+    error_message = "webhook_format must be slack or json."
+  }
+}
+
+variable "webhook_timeout_seconds" {
+  description = "Timeout of one webhook POST; a failure is logged, never retried, never blocks a decision (GATE_WEBHOOK_TIMEOUT_SECONDS)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.webhook_timeout_seconds > 0 && var.webhook_timeout_seconds <= 10
+    error_message = "webhook_timeout_seconds must be > 0 and <= 10."
+  }
+}
+
 variable "hold_notify_seconds" {
-  description = "Notify the webhook when an instance has been held this long (GATE_HOLD_NOTIFY_SECONDS)."
+  description = "Notify the webhook (once per hold) when an instance has been held this long (GATE_HOLD_NOTIFY_SECONDS)."
   type        = number
   default     = 3600
 
   validation {
-    condition     = var.hold_notify_seconds >= 0
-    error_message = "hold_notify_seconds must be >= 0."
+    condition     = var.hold_notify_seconds >= 0 && var.hold_notify_seconds <= 172800
+    error_message = "hold_notify_seconds must be between 0 and 172800."
   }
 }
 

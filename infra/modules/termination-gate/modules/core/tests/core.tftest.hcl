@@ -42,6 +42,18 @@ run "defaults_environment" {
       GATE_ECS_DRAIN                  = "false"
       GATE_WEBHOOK_URL                = ""
       GATE_HOLD_NOTIFY_SECONDS        = "3600"
+      GATE_AGENT_SYSTEM               = "azure-devops"
+      GATE_GITHUB_API_URL             = "https://api.github.com"
+      GATE_GITHUB_ORG                 = ""
+      GATE_GITHUB_REPOS               = ""
+      GATE_GITHUB_TOKEN_SECRET_ARN    = ""
+      GATE_CHECK_JOB_REQUESTS         = "true"
+      GATE_HTTP_TIMEOUT_SECONDS       = "10"
+      GATE_MAX_RETRY_AFTER_SECONDS    = "20"
+      GATE_ECS_WAIT_TASKS             = "false"
+      GATE_ECS_IGNORE_TASK_GROUPS     = ""
+      GATE_WEBHOOK_FORMAT             = "slack"
+      GATE_WEBHOOK_TIMEOUT_SECONDS    = "3"
     }
     error_message = "The Lambda environment does not carry the gate's defaults under the exact GATE_* names."
   }
@@ -612,4 +624,136 @@ run "alarm_topic_either_created_or_given" {
     alarm_sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:ops"
   }
   expect_failures = [var.alarm_sns_topic_arn]
+}
+
+# --- fleet features: GitHub runners, ECS task waiting, webhook format ---------------------------------------------
+
+run "github_runners_read_the_token_secret" {
+  command = plan
+
+  variables {
+    agent_system            = "github"
+    azure_org_url           = ""
+    pools                   = []
+    pat_secret_arn          = ""
+    github_org              = "acme"
+    github_repos            = ["acme/ci", "acme/web"]
+    github_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789"
+  }
+
+  assert {
+    condition = (
+      output.environment.GATE_AGENT_SYSTEM == "github" &&
+      output.environment.GATE_GITHUB_ORG == "acme" &&
+      output.environment.GATE_GITHUB_REPOS == "acme/ci,acme/web" &&
+      output.environment.GATE_GITHUB_TOKEN_SECRET_ARN == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789" &&
+      output.environment.GATE_PAT_SECRET_ARN == "" && output.environment.GATE_POOLS == ""
+    )
+    error_message = "The GitHub settings must reach the gate."
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(output.policy_json).Statement : s if s.Sid == "ReadPatSecret"]).Resource == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789"
+    error_message = "With agent_system = github the secret read is the GitHub token's, and only that one."
+  }
+}
+
+run "fleet_settings_reach_the_environment" {
+  command = plan
+
+  variables {
+    ecs_cluster_name        = "agents"
+    ecs_drain               = true
+    ecs_wait_tasks          = true
+    ecs_ignore_task_groups  = ["service:datadog-agent", "family:azp-*"]
+    webhook_format          = "json"
+    webhook_timeout_seconds = 2
+    check_job_requests      = false
+    http_timeout_seconds    = 5
+    max_retry_after_seconds = 0
+  }
+
+  assert {
+    condition = (
+      output.environment.GATE_ECS_WAIT_TASKS == "true" &&
+      output.environment.GATE_ECS_IGNORE_TASK_GROUPS == "service:datadog-agent,family:azp-*" &&
+      output.environment.GATE_WEBHOOK_FORMAT == "json" &&
+      output.environment.GATE_WEBHOOK_TIMEOUT_SECONDS == "2" &&
+      output.environment.GATE_CHECK_JOB_REQUESTS == "false" &&
+      output.environment.GATE_HTTP_TIMEOUT_SECONDS == "5" &&
+      output.environment.GATE_MAX_RETRY_AFTER_SECONDS == "0"
+    )
+    error_message = "The fleet settings must reach the gate."
+  }
+}
+
+run "agent_system_known" {
+  command = plan
+  variables {
+    agent_system = "gitlab"
+  }
+  expect_failures = [var.agent_system]
+}
+
+run "azure_devops_needs_its_settings" {
+  command = plan
+  variables {
+    azure_org_url  = ""
+    pools          = []
+    pat_secret_arn = ""
+  }
+  expect_failures = [var.azure_org_url, var.pools, var.pat_secret_arn]
+}
+
+run "github_needs_a_scope_and_a_token" {
+  command = plan
+  variables {
+    agent_system   = "github"
+    azure_org_url  = ""
+    pools          = []
+    pat_secret_arn = ""
+    github_repos   = ["not-a-repo"]
+  }
+  expect_failures = [var.github_repos, var.github_token_secret_arn]
+}
+
+run "github_scope_required" {
+  command = plan
+  variables {
+    agent_system            = "github"
+    azure_org_url           = ""
+    pools                   = []
+    pat_secret_arn          = ""
+    github_token_secret_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/gh/token"
+    github_api_url          = "http://ghe.example.com/api/v3"
+  }
+  expect_failures = [var.github_org, var.github_api_url]
+}
+
+run "ecs_wait_tasks_needs_drain" {
+  command = plan
+  variables {
+    ecs_cluster_name       = "agents"
+    ecs_wait_tasks         = true
+    ecs_ignore_task_groups = ["a,b"]
+  }
+  expect_failures = [var.ecs_wait_tasks, var.ecs_ignore_task_groups]
+}
+
+run "webhook_and_http_ranges" {
+  command = plan
+  variables {
+    webhook_format          = "xml"
+    webhook_timeout_seconds = 30
+    hold_notify_seconds     = 200000
+    http_timeout_seconds    = 0
+    max_retry_after_seconds = 301
+  }
+  expect_failures = [
+    var.webhook_format,
+    var.webhook_timeout_seconds,
+    var.hold_notify_seconds,
+    var.http_timeout_seconds,
+    var.max_retry_after_seconds,
+  ]
 }

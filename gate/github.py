@@ -1,0 +1,289 @@
+"""GitHub Actions self-hosted runners as a busy probe (GATE_AGENT_SYSTEM=github), behind `gate.sources.AgentSource`.
+
+REST (api-version 2022-11-28): `GET /orgs/{org}/actions/runners` and `GET /repos/{owner}/{repo}/actions/runners`
+-> {"total_count", "runners": [{"id", "name", "os", "status": online|offline, "busy", "labels": [{"name"}]}]},
+paginated with `per_page`/`page` and the `Link: <...>; rel="next"` header; `DELETE .../actions/runners/{id}`.
+Auth: `Authorization: Bearer TOKEN` (fine-grained PAT or GitHub App installation token: organisation permission
+"Self-hosted runners: read and write", or repository permission "Administration: read and write" for repo runners;
+classic PAT: admin:org / repo).
+
+GitHub has no "disable runner" switch: runners come back with `disableable=False`, `disable()` is a no-op, and the
+decision core treats them as drained, still waiting while `busy`. The residual race (a job assigned between the last
+idle check and the termination) is explained in the README ("Fleet features").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from gate.model import Agent, JobRequest
+from gate.redact import register_secret
+from gate.sources import AgentSourceError, AuthError
+
+SOURCE = "github"
+API_VERSION = "2022-11-28"
+PER_PAGE = 100
+BUSY = 0  # runners report `busy`, not the job: assigned_request is a marker
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LabelPayload(_Payload):
+    name: str
+
+
+class RunnerPayload(_Payload):
+    id: int
+    name: str
+    os: str = ""
+    status: str = "offline"
+    busy: bool = False
+    labels: list[LabelPayload] = Field(default_factory=list)
+
+
+class RunnersPage(_Payload):
+    total_count: int = 0
+    runners: list[RunnerPayload]
+
+
+def scope_path(scope: str) -> str:
+    """`org:acme` -> `orgs/acme`, `repo:acme/ci` -> `repos/acme/ci`."""
+    kind, _, name = scope.partition(":")
+    return f"orgs/{name}" if kind == "org" else f"repos/{name}"
+
+
+class GitHubRunners:
+    """Runners of one organisation and/or some repositories; `pool` is `org:NAME` or `repo:OWNER/REPO`."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        org: str = "",
+        repos: list[str] | None = None,
+        timeout: float = 10.0,
+        clock: Any = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.scopes = ([f"org:{org}"] if org else []) + [f"repo:{r}" for r in repos or []]
+        if not self.scopes:
+            raise ValueError("GitHubRunners needs an organisation or at least one repository")
+        self.timeout = (min(3.05, timeout), timeout)
+        self.calls = 0
+        self._now = clock.now if clock is not None else time.time
+        self._backoff_until = 0.0
+        self._lock = threading.Lock()
+        register_secret(token)
+        retry = Retry(
+            total=2,
+            connect=2,
+            read=1,
+            status=2,
+            backoff_factor=0.5,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "DELETE"}),
+            respect_retry_after_header=False,  # 403/429 rate limits are not retried here: the gate holds instead
+            raise_on_status=False,
+        )
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "Authorization": f"Bearer {token}",
+                "User-Agent": "asg-termination-gate",
+            }
+        )
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self._host = urlparse(self.api_url).netloc
+
+    # -- HTTP -------------------------------------------------------------------------------------------------
+    def _request(self, method: str, url: str, params: dict[str, Any] | None = None) -> requests.Response:
+        now = self._now()
+        if now < self._backoff_until:
+            raise AgentSourceError(
+                f"rate limited by GitHub: backing off for {self._backoff_until - now:.0f}s more",
+                status=429,
+                retry_after=self._backoff_until - now,
+            )
+        if urlparse(url).netloc != self._host:  # a Link header must never send the token to another host
+            raise AgentSourceError(f"{method}: refusing to follow a link to another host ({urlparse(url).netloc})")
+        what = f"{method} {url.removeprefix(self.api_url)}"
+        with self._lock:
+            self.calls += 1
+        try:
+            resp = self.session.request(method, url, params=params, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise AgentSourceError(f"{what}: {type(exc).__name__}: {exc}") from None
+        if resp.status_code in (403, 429) and (
+            resp.headers.get("Retry-After") or resp.headers.get("x-ratelimit-remaining") == "0"
+        ):
+            wait = self._rate_limit_wait(resp)
+            self._backoff_until = self._now() + wait
+            raise AgentSourceError(f"{what}: rate limited (HTTP {resp.status_code})", status=429, retry_after=wait)
+        if resp.status_code in (401, 403):
+            raise AuthError(
+                f"{what}: HTTP {resp.status_code}: the token is invalid or lacks the self-hosted runners permission",
+                status=resp.status_code,
+            )
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise AgentSourceError(f"{what}: HTTP {resp.status_code} after retries", status=resp.status_code)
+        if 300 <= resp.status_code < 400:
+            raise AgentSourceError(f"{what}: unexpected redirect (HTTP {resp.status_code})", status=resp.status_code)
+        return resp
+
+    def _rate_limit_wait(self, resp: requests.Response) -> float:
+        try:
+            if resp.headers.get("Retry-After"):
+                return max(1.0, float(resp.headers["Retry-After"]))
+            reset = float(resp.headers.get("x-ratelimit-reset", "0"))
+            return max(1.0, reset - time.time())  # reset is wall-clock epoch seconds
+        except ValueError:
+            return 60.0
+
+    def _pages(self, scope: str) -> Iterator[RunnerPayload]:
+        url: str | None = f"{self.api_url}/{scope_path(scope)}/actions/runners"
+        params: dict[str, Any] | None = {"per_page": PER_PAGE, "page": 1}
+        for _ in range(1000):
+            assert url is not None
+            resp = self._request("GET", url, params)
+            if resp.status_code == 404:
+                raise AgentSourceError(
+                    f"runners of {scope}: HTTP 404 (no such organisation/repository, or the token cannot see it)",
+                    status=404,
+                )
+            if resp.status_code >= 400:
+                raise AgentSourceError(f"runners of {scope}: HTTP {resp.status_code}", status=resp.status_code)
+            try:
+                page = RunnersPage.model_validate(resp.json())
+            except (ValueError, ValidationError):
+                raise AgentSourceError(f"runners of {scope}: unexpected response shape") from None
+            yield from page.runners
+            url = resp.links.get("next", {}).get("url")
+            params = None  # the next link carries per_page and page
+            if not url:
+                return
+        raise AgentSourceError(f"runners of {scope}: pagination did not end")
+
+    # -- AgentSource ------------------------------------------------------------------------------------------
+    def list_agents(self) -> list[Agent]:
+        """Every runner of every configured scope: one paginated call per scope."""
+        agents: list[Agent] = []
+        for pool_id, scope in enumerate(self.scopes, start=1):
+            agents += [_to_agent(r, pool_id, scope) for r in self._pages(scope)]
+        return agents
+
+    def job_requests(self, agent: Agent) -> list[JobRequest]:
+        return []  # the runners API has no per-runner job list; `busy` is the evidence
+
+    def disable(self, agent: Agent) -> None:
+        """GitHub cannot disable a runner: nothing to do (the agents are disableable=False)."""
+
+    def delete(self, agent: Agent) -> None:
+        url = f"{self.api_url}/{scope_path(agent.pool)}/actions/runners/{agent.id}"
+        resp = self._request("DELETE", url)
+        if resp.status_code not in (200, 204, 404):
+            raise AgentSourceError(f"delete {agent.label()}: HTTP {resp.status_code}", status=resp.status_code)
+
+
+def _to_agent(r: RunnerPayload, pool_id: int, scope: str) -> Agent:
+    caps: dict[str, str] = {"os": r.os} if r.os else {}
+    for label in r.labels:
+        key, sep, value = label.name.partition("=")
+        caps[label.name] = label.name
+        if sep:
+            caps[key] = value  # a label such as AWS_INSTANCE_ID=i-0123... serves the capability mapping
+    return Agent(
+        source=SOURCE,
+        pool_id=pool_id,
+        pool=scope,
+        id=r.id,
+        name=r.name,
+        enabled=True,
+        online=r.status.lower() == "online",
+        assigned_request=BUSY if r.busy else None,
+        computer_name=r.name,  # a runner is named after its host unless told otherwise
+        capabilities=caps,
+        disableable=False,
+    )
+
+
+# -- the token ------------------------------------------------------------------------------------------------
+_cache: dict[str, str] = {}
+_cache_lock = threading.Lock()
+
+
+def _extract(value: str) -> str:
+    value = value.strip()
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return value
+        for key in ("token", "github_token", "GITHUB_TOKEN"):
+            if isinstance(data, dict) and isinstance(data.get(key), str):
+                return str(data[key]).strip()
+        raise AgentSourceError("token secret JSON has no 'token' key")
+    return value
+
+
+def load_token(settings: Any, session: Any = None, endpoint_url: str | None = None) -> str:
+    """GATE_GITHUB_TOKEN (local use) or the secret GATE_GITHUB_TOKEN_SECRET_ARN names, cached per container."""
+    if settings.github_token is not None:
+        token = str(settings.github_token.get_secret_value())
+        register_secret(token)
+        return token
+    arn = settings.github_token_secret_arn
+    if not arn:
+        raise AgentSourceError("no GitHub token configured")
+    with _cache_lock:
+        if arn in _cache:
+            return _cache[arn]
+        import boto3
+
+        session = session or boto3.session.Session()
+        service, region = arn.split(":")[2], arn.split(":")[3] or None
+        kwargs: dict[str, Any] = {"region_name": region} if region else {}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        try:
+            if service == "secretsmanager":
+                raw = session.client("secretsmanager", **kwargs).get_secret_value(SecretId=arn)["SecretString"]
+            else:
+                name = arn.split(":parameter", 1)[1]
+                resp = session.client("ssm", **kwargs).get_parameter(Name=name, WithDecryption=True)
+                raw = resp["Parameter"]["Value"]
+        except Exception as exc:  # the message never contains the value, only the ARN
+            raise AgentSourceError(f"cannot read the GitHub token from {arn}: {type(exc).__name__}") from None
+        token = _extract(raw)
+        if not token:
+            raise AgentSourceError(f"the GitHub token secret {arn} is empty")
+        register_secret(token)
+        _cache[arn] = token
+        return token
+
+
+def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitHubRunners:
+    """The registry entry (gate.handler.SOURCES["github"])."""
+    return GitHubRunners(
+        settings.github_api_url,
+        load_token(settings, session, aws_endpoint),
+        org=settings.github_org,
+        repos=list(settings.github_repos),
+        timeout=settings.http_timeout_seconds,
+        clock=clock,
+    )
