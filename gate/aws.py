@@ -18,8 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, WAIT_STATES, Waiting, parse_ts
 
+# 5 attempts: botocore's jittered exponential back-off then totals ~7 s on average (at most ~15 s), which rides out
+# a throttling burst yet leaves a 70 s invocation time to act; the next tick retries anything still failing.
 RETRY_CONFIG = Config(
-    retries={"max_attempts": 8, "mode": "adaptive"},
+    retries={"max_attempts": 5, "mode": "adaptive"},
     connect_timeout=5,
     read_timeout=20,
 )
@@ -87,6 +89,16 @@ class Aws:
             Waiting(group=g, instance_id=iid, hook=hook, lifecycle_state=state, **details.get(iid, {}))
             for g, iid, state in found
         ]
+
+    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
+        """(group, lifecycle state) as Auto Scaling reports it; (None, None) when no group holds the instance."""
+        try:
+            resp = self.autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeAutoScalingInstances: {exc}") from None
+        for inst in resp.get("AutoScalingInstances", []):
+            return inst["AutoScalingGroupName"], inst["LifecycleState"]
+        return None, None
 
     def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Private DNS and the gate's tags, batched (200 ids per call)."""

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gate.actions import Action, Complete, DeleteAgent, DrainContainerInstance, Heartbeat, SetTag
 from gate.aws import Aws, AwsError
 from gate.clock import Clock, SystemClock
-from gate.decide import Decision, Observation, Policy, decide
+from gate.decide import Decision, EcsFacts, Observation, Policy, decide
 from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
 from gate.execute import describe, execute
 from gate.logs import DecisionLog, Record
 from gate.mapping import AgentIndex
-from gate.model import Agent, JobRequest, Outcome, Waiting
+from gate.model import IDLE_SINCE_TAG, WAIT_STATES, Agent, JobRequest, Outcome, Waiting
 from gate.settings import Settings
 from gate.sources import AgentSource, AgentSourceError
+
+if TYPE_CHECKING:
+    from gate.ecs import Ecs
+    from gate.notify import Notifier
+    from gate.protection import Protector
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -31,6 +37,8 @@ def policy_from(settings: Settings) -> Policy:
         delete_agent_on_release=settings.delete_agent_on_release,
         forced_result=settings.forced_result,
         check_job_requests=settings.check_job_requests,
+        ecs_drain=settings.ecs_drain,
+        ecs_wait_tasks=settings.ecs_wait_tasks,
     )
 
 
@@ -45,6 +53,9 @@ class Gate:
         *,
         region: str | None = None,
         account: str | None = None,
+        ecs: Ecs | None = None,
+        protector: Protector | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.aws = aws
@@ -55,6 +66,9 @@ class Gate:
         self.region = region
         self.account = account
         self.last_heartbeat: dict[str, float] = {}
+        self.ecs = ecs  # set the container instance DRAINING before release (settings.ecs_drain)
+        self.protector = protector  # scale-in protection while busy (settings.protect_busy)
+        self.notifier = notifier  # webhook for forced, error and long holds (settings.webhook_url)
 
     # -- triggers ---------------------------------------------------------------------------------------
     def tick(self, budget: float | None = None) -> list[Record]:
@@ -63,9 +77,24 @@ class Gate:
             waiting = self.aws.find_waiting(self.settings.groups, self.settings.hook_name)
         except Exception as exc:  # a tick must log, not crash
             return [self._record_plain(Outcome.ERROR, f"describe groups failed: {exc}")]
+        observed = None
+        if self.protector is not None:
+            # The tick's own agent list serves protection and the first round: no extra call to the agent system.
+            observed = self._observe()
+            self._protect(observed)
         if not waiting:
             return []
-        return self.run(waiting, self.settings.tick_budget_seconds if budget is None else budget)
+        return self.run(waiting, self.settings.tick_budget_seconds if budget is None else budget, observed)
+
+    def _protect(self, observed: tuple[AgentIndex | None, str | None]) -> None:
+        assert self.protector is not None
+        if self.settings.dry_run:
+            return
+        try:
+            index = observed[0]
+            self.protector.sync(index.agents_for if index is not None else None)
+        except Exception as exc:  # protection is an optimisation: it must never stop the reconciler
+            self.log.error("protection_failed", error=f"{type(exc).__name__}: {exc}")
 
     def on_lifecycle(self, event: LifecycleEvent, budget: float | None = None) -> list[Record]:
         d = event.detail
@@ -74,20 +103,30 @@ class Gate:
             reason = f"transition {d.transition} is not a termination"
         if reason:
             return [self._record_plain(Outcome.SKIPPED, reason, group=d.group, instance=d.instance_id, hook=d.hook)]
+        where = {"group": d.group, "instance": d.instance_id, "hook": d.hook}
         try:
+            # A forged, stale or duplicate event must not disable anyone's agents: check the instance really
+            # waits in that group (the token itself is checked by AWS on heartbeat/complete).
+            group, state = self.aws.instance_state(d.instance_id)
             details = self.aws.describe_instances([d.instance_id]).get(d.instance_id, {})
         except AwsError as exc:
-            details = {}
-            self.log.error("describe_instance_failed", instance=d.instance_id, error=str(exc))
-        state = "Warmed:Terminating:Wait" if d.leaves_warm_pool else "Terminating:Wait"
+            return [self._record_plain(Outcome.ERROR, f"cannot verify the instance ({exc}); the tick retries", **where)]
+        if group != d.group or state not in WAIT_STATES:
+            found = f"in {group}, {state}" if group else "in no group"
+            return [self._record_plain(Outcome.SKIPPED, f"instance is not waiting in {d.group} ({found})", **where)]
+        if d.leaves_warm_pool:
+            state = "Warmed:Terminating:Wait"
         waiting = Waiting(d.group, d.instance_id, d.hook, state, d.lifecycle_action_token, **details)
-        return self.run([waiting], self.settings.tick_budget_seconds if budget is None else budget)
+        budget = self.settings.tick_budget_seconds if budget is None else budget
+        return self.run([waiting], budget, leave_busy_to_tick=True)
 
     def on_spot(self, event: SpotInterruptionEvent) -> list[Record]:
         """Two minutes' warning, no hook can delay it: keep new jobs off the instance at once."""
         iid = event.detail.instance_id
         if self.region and event.region and event.region != self.region:
             return [self._record_plain(Outcome.SKIPPED, f"event from region {event.region}", instance=iid)]
+        if self.account and event.account and event.account != self.account:
+            return [self._record_plain(Outcome.SKIPPED, f"event from account {event.account}", instance=iid)]
         try:
             resp = self.aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[iid])
             groups = [i["AutoScalingGroupName"] for i in resp.get("AutoScalingInstances", [])]
@@ -99,21 +138,24 @@ class Gate:
         waiting = Waiting(groups[0], iid, self.settings.hook_name, private_dns=details.get("private_dns"))
         try:
             agents = self._index(self.source.list_agents()).agents_for(waiting)
+            todo = [a for a in agents if not a.drained]
             if not self.settings.dry_run:
-                for agent in agents:
-                    if not agent.drained:
-                        self.source.disable(agent)
+                for agent in todo:
+                    self.source.disable(agent)
         except AgentSourceError as exc:
             return [self._record(waiting, Outcome.ERROR, f"spot: disable failed: {exc}", [])]
         verb = "would disable" if self.settings.dry_run else "disabled"
-        return [
-            self._record(
-                waiting,
-                Outcome.SPOT,
-                f"spot interruption ({event.detail.instance_action}): {verb} {len(agents)} agent(s)",
-                agents,
-            )
-        ]
+        cannot = [a for a in agents if not a.disableable]
+        already = len(agents) - len(todo) - len(cannot)
+        parts = [f"{verb} {len(todo)} agent(s)"]
+        if cannot:  # GitHub runners: nothing can stop a queued job from landing in the last two minutes
+            parts.append(f"{len(cannot)} cannot be disabled ({cannot[0].source})")
+        if already:
+            parts.append(f"{already} already disabled")
+        if not agents:
+            parts = ["no agent found for the instance"]
+        reason = f"spot interruption ({event.detail.instance_action}): " + ", ".join(parts)
+        return [self._record(waiting, Outcome.SPOT, reason, agents)]
 
     # -- read-only views (the CLI's check and status) ------------------------------------------------------
     def explain(self, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
@@ -159,24 +201,41 @@ class Gate:
         return rows, error
 
     # -- the loop ---------------------------------------------------------------------------------------
-    def run(self, waiting: Sequence[Waiting], budget: float) -> list[Record]:
+    def run(
+        self,
+        waiting: Sequence[Waiting],
+        budget: float,
+        observed: tuple[AgentIndex | None, str | None] | None = None,
+        *,
+        leave_busy_to_tick: bool = False,
+    ) -> list[Record]:
+        """`observed`: the first round's agent list when the caller already fetched it (the tick).
+
+        `leave_busy_to_tick` (the event fast path): stop following an instance once a build is seen running on it.
+        The tick re-checks every waiting instance with one agent list per pool, so a scale-in of fifty busy
+        instances costs one list per round, not fifty concurrent pollers eating the Azure DevOps rate limit.
+        """
         records: list[Record] = []
         pending = {w.instance_id: w for w in waiting}
         last_reason: dict[str, str] = {}
         deadline = self.clock.now() + budget
+        first = observed
         while pending:
-            observed = self._observe()
+            observed, first = (first if first is not None else self._observe()), None
             for iid, w in list(pending.items()):
                 now = self.clock.now()
                 decision = self._decide(w, observed, now)
-                done = execute(decision, w, self.aws, self.source, self.settings.dry_run)
+                decision, core, notes = self._edge_actions(decision)
+                done = execute(core, w, self.aws, self.source, self.settings.dry_run)
+                if notes:
+                    done.reason += "; " + "; ".join(notes)
                 if done.heartbeat_sent:
                     self.last_heartbeat[iid] = now
                 pending[iid] = dataclasses.replace(w, held_since=decision.held_since, idle_since=decision.idle_since)
-                if done.done:
+                agents = observed[0] if isinstance(observed[0], AgentIndex) else None
+                if done.done or (leave_busy_to_tick and agents and any(a.busy for a in agents.agents_for(w))):
                     del pending[iid]
                     self.last_heartbeat.pop(iid, None)
-                agents = observed[0] if isinstance(observed[0], AgentIndex) else None
                 if done.outcome is not Outcome.HELD or decision.actions or last_reason.get(iid) != done.reason:
                     found = agents.agents_for(w) if agents else []
                     records.append(self._record(w, done.outcome, done.reason, found, decision, now))
@@ -187,6 +246,63 @@ class Gate:
             self.clock.sleep(wait)
         return records
 
+    def _edge_actions(self, decision: Decision) -> tuple[Decision, Decision, list[str]]:
+        """What `gate.execute` does not do itself. Returns (the decision as carried out, for the record; what is left
+        for execute; notes for the reason).
+
+        * DrainContainerInstance (ECS): decide emits it only in a holding decision, so doing it first keeps the
+          order the rules ask for.
+        * Claiming runners that cannot be disabled (GitHub): before a release completes, their registrations are
+          deleted first. GitHub refuses to delete a runner that runs a job, so a job that landed after the last
+          look makes the claim fail and the gate holds instead of terminating it; a deleted runner takes no job.
+        """
+        decision, left, notes = self._claim(decision)
+        drains = [a for a in left.actions if isinstance(a, DrainContainerInstance)]
+        if not drains:
+            return decision, left, notes
+        rest = dataclasses.replace(
+            left, actions=tuple(a for a in left.actions if not isinstance(a, DrainContainerInstance))
+        )
+        for drain in drains:
+            if self.settings.dry_run:
+                notes.append(f"would {_describe(drain)}")
+                continue
+            try:
+                if self.ecs is None:
+                    raise RuntimeError("no ECS client configured")
+                self.ecs.drain(drain.container_instance_arn)
+            except Exception as exc:  # still ACTIVE: the next round tries again
+                notes.append(f"{_describe(drain)} failed: {exc}")
+        return decision, rest, notes
+
+    def _claim(self, decision: Decision) -> tuple[Decision, Decision, list[str]]:
+        claims = [
+            a
+            for a in decision.actions
+            if isinstance(a, DeleteAgent) and not a.agent.disableable and decision.outcome is Outcome.RELEASED
+        ]
+        if not claims or self.settings.dry_run:
+            return decision, decision, []
+        failed: list[str] = []
+        for claim in claims:
+            try:
+                self.source.delete(claim.agent)
+            except AgentSourceError as exc:
+                failed.append(f"{claim.agent.label()}: {exc}")
+        if failed:
+            actions = tuple(a for a in decision.actions if not isinstance(a, (Complete, DeleteAgent)))
+            held = dataclasses.replace(
+                decision,
+                outcome=Outcome.HELD,
+                reason=f"{decision.reason}; claiming the runner failed ({'; '.join(failed)}): holding",
+                actions=(*actions, SetTag(IDLE_SINCE_TAG, ""), Heartbeat()),  # idleness must be confirmed anew
+                idle_since=None,
+            )
+            return held, held, []
+        rest = tuple(a for a in decision.actions if a not in claims)
+        done = dataclasses.replace(decision, actions=(*claims, *rest))
+        return done, dataclasses.replace(decision, actions=rest), [f"claimed {len(claims)} runner(s) first"]
+
     def _next_wait(self, pending: Iterable[Waiting]) -> float:
         """The fixed re-check interval, or sooner when an idle confirmation falls due (release latency)."""
         wait = self.settings.recheck_interval_seconds
@@ -194,7 +310,8 @@ class Gate:
         for w in pending:
             if w.idle_since is not None:
                 due = w.idle_since + self.settings.idle_confirm_seconds - now
-                wait = min(wait, max(due, 0.5))
+                if due > 0:  # already confirmed but still held (ECS tasks): the normal interval, not a busy loop
+                    wait = min(wait, max(due, 0.5))
         return wait
 
     def _observe(self) -> tuple[AgentIndex | None, str | None]:
@@ -219,6 +336,13 @@ class Gate:
                 obs = dataclasses.replace(obs, job_requests=jobs)
             except AgentSourceError as exc:
                 obs = Observation(agents=None, error=f"job requests: {exc}")
+            decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
+        if decision.needs_ecs:
+            if self.ecs is not None:
+                facts = self.ecs.facts(w.instance_id)
+            else:
+                facts = EcsFacts(container_instance_arn=None, error="GATE_ECS_DRAIN is on but no ECS client is set up")
+            obs = dataclasses.replace(obs, ecs=facts)
             decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
         return decision
 
@@ -257,8 +381,10 @@ class Gate:
             "held_seconds": round(now - held_since, 3) if held_since is not None else None,
         }
         if decision and decision.actions:
-            record["actions"] = [describe(a) for a in decision.actions]
+            record["actions"] = [_describe(a) for a in decision.actions]
         self.log.decision(record, now)
+        if self.notifier is not None:
+            self.notifier.on_record(record, held_since)
         return record
 
     def _record_plain(self, outcome: Outcome, reason: str, **where: Any) -> Record:
@@ -272,4 +398,12 @@ class Gate:
             "held_seconds": None,
         }
         self.log.decision(record, self.clock.now())
+        if self.notifier is not None:
+            self.notifier.on_record(record)
         return record
+
+
+def _describe(action: Action) -> str:
+    if isinstance(action, DrainContainerInstance):
+        return f"set container instance {action.container_instance_arn} DRAINING"
+    return describe(action)

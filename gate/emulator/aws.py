@@ -99,8 +99,12 @@ class _MotoServer(ThreadedMotoServer):
 
     error: BaseException | None = None
 
+    faults: _Faults | None = None
+
     def _server_entry(self) -> None:
-        app = DomainDispatcherApplication(create_backend_app)
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.faults is not None:
+            app = self.faults.wrap(app)
         try:
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         except BaseException as exc:
@@ -109,6 +113,74 @@ class _MotoServer(ThreadedMotoServer):
         finally:
             self._server_ready_event.set()
         self._server.serve_forever(poll_interval=0.05)
+
+
+class _Faults:
+    """Fault injection and a request log, as WSGI middleware in front of moto.
+
+    AWS answers a throttled call with HTTP 400 `Throttling` ("Rate exceeded") and a contended one with HTTP 500
+    `ResourceContention`; botocore retries both, which is exactly what the gate relies on (NTH #1174).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[dict[str, Any]] = []
+        self._serial = threading.Lock()
+        self.calls: list[dict[str, Any]] = []
+
+    def inject(
+        self,
+        action: str,
+        *,
+        code: str = "Throttling",
+        status: int = 400,
+        message: str = "Rate exceeded",
+        count: int | None = 1,
+    ) -> None:
+        with self._lock:
+            self._rules.append({"action": action, "code": code, "status": status, "message": message, "count": count})
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def wrap(self, app: Any) -> Any:
+        def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+            import io
+            from urllib.parse import parse_qs
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            action = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            action = action or target.rsplit(".", 1)[-1]
+            rule = self._take(action)
+            with self._lock:
+                self.calls.append({"action": action, "status": rule["status"] if rule else 200})
+            if rule is None:
+                with self._serial:  # moto's backends are not thread-safe (EC2 tags raced under load)
+                    return app(environ, start_response)
+            xml = (
+                f"<ErrorResponse><Error><Type>{'Sender' if rule['status'] < 500 else 'Receiver'}</Type>"
+                f"<Code>{rule['code']}</Code><Message>{rule['message']}</Message></Error>"
+                f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+            ).encode()
+            start_response(f"{rule['status']} Error", [("Content-Type", "text/xml"), ("Content-Length", str(len(xml)))])
+            return [xml]
+
+        return middleware
+
+    def _take(self, action: str) -> dict[str, Any] | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule["action"] in (action, "*"):
+                    if rule["count"] is not None:
+                        rule["count"] -= 1
+                        if rule["count"] <= 0:
+                            self._rules.remove(rule)
+                    return rule
+        return None
 
 
 # The running emulator, if any: every patch routes through it, or falls back to moto when it is None.
@@ -144,6 +216,7 @@ class AwsEmulator:
         self._server: _MotoServer | None = None
         self._timer: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.faults = _Faults()  # inject(action, code=..., status=..., count=...): AWS-side fault injection
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -163,6 +236,7 @@ class AwsEmulator:
             if werkzeug_log.level == logging.NOTSET:  # one access-log line per request drowns the simulator's output
                 werkzeug_log.setLevel(logging.WARNING)
             self._server = _MotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._server.faults = self.faults
             self._server.start()
             if self._server.error is not None:
                 raise OSError(f"cannot serve on 127.0.0.1:{self.port}: {self._server.error}") from self._server.error

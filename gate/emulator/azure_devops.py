@@ -44,7 +44,7 @@ API_VERSION = "7.1"
 AGENT_VERSION = "4.255.0"
 TASK_AGENT_AREA = "a85b8835-c1a1-4aac-ae97-1c3d0ba72dbd"
 BUILD_SERVICE_OWNER = "00025394-6065-48ca-87d9-7f5672854ef7"
-FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "unauthorized", "signin", "down")
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "unauthorized", "forbidden", "signin", "down")
 RESULTS = ("succeeded", "succeededWithIssues", "failed", "canceled", "skipped", "abandoned")
 _NS = uuid.UUID("6f1c0f9e-2d7b-4a55-9b7e-5a1d2c3e4f50")
 _DT_NS = "Microsoft.TeamFoundation.DistributedTask.WebApi"
@@ -704,6 +704,9 @@ class FakeAzureDevOps:
             return Response('{"count": 1, "value": [{"id": ', 200, content_type="application/json; charset=utf-8")
         if fault.kind == "signin":
             return Response(_SIGNIN_PAGE, 203, content_type="text/html; charset=utf-8")
+        if fault.kind == "forbidden":  # a valid PAT without the vso.agentpools(_manage) scope
+            message = "Access Denied: the token lacks the permission to view or manage agent pools."
+            return _json(error_body("AccessCheckException", message, _FW_NS), 403)
         return self._unauthorized()
 
     def _authorized(self, request: Request) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from gate.clock import Clock, SystemClock
 from gate.emulator.aws import AwsEmulator
@@ -95,7 +96,9 @@ class Sandbox:
         return self.ado.url
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.aws_endpoint)  # type: ignore[call-overload]
+        # The harness's own calls must outlast the faults tests inject into the emulator (up to 3 in a row).
+        config = Config(retries={"max_attempts": 8, "mode": "standard"})
+        return self.session.client(service, endpoint_url=self.aws_endpoint, config=config)  # type: ignore[call-overload]
 
     # -- world building ---------------------------------------------------------------------------------
     def create_group(
@@ -110,10 +113,12 @@ class Sandbox:
         agents: bool = True,
         with_hook: bool = True,
         retain_on_abandon: bool = False,
+        image_id: str | None = None,
     ) -> Group:
-        """An ASG of `size` running instances, a terminating hook, and one agent per instance named after it."""
+        """An ASG of `size` running instances, a terminating hook, and one agent per instance named after it.
+        `image_id`: skip listing every AMI moto knows (about 2 s) when the caller knows one."""
         ec2, asg = self.client("ec2"), self.client("autoscaling")
-        image = ec2.describe_images()["Images"][0]["ImageId"]
+        image = image_id or ec2.describe_images()["Images"][0]["ImageId"]
         ec2.create_launch_template(
             LaunchTemplateName=f"{name}-lt", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.medium"}
         )
@@ -188,6 +193,39 @@ class Sandbox:
 
     def scale_to(self, group: str, desired: int) -> None:
         self.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
+
+    # -- ECS (gate.emulator.ecs adds what moto lacks) ---------------------------------------------------
+    def create_ecs_cluster(self, cluster: str = "agents", group: str | None = None) -> dict[str, str]:
+        """A cluster with a container instance registered for every instance of the group (EC2 id from the
+        instance identity document, as the ECS agent sends it). Returns instance id -> container instance ARN."""
+        from gate.emulator import ecs as ecs_emulator
+
+        ecs_emulator.install()
+        client = self.client("ecs")
+        client.create_cluster(clusterName=cluster)
+        arns: dict[str, str] = {}
+        for iid in self.instance_ids(group or next(iter(self.groups))):
+            document = json.dumps({"instanceId": iid, "region": self.region})
+            ci = client.register_container_instance(cluster=cluster, instanceIdentityDocument=document)
+            arns[iid] = ci["containerInstance"]["containerInstanceArn"]
+        return arns
+
+    def start_ecs_task(self, cluster: str, container_instance_arn: str, group: str, family: str = "work") -> str:
+        """Place one task on the container instance (StartTask); `group` is e.g. `service:web` or `family:x`."""
+        client = self.client("ecs")
+        client.register_task_definition(
+            family=family, containerDefinitions=[{"name": family, "image": "busybox", "memory": 64}]
+        )
+        resp = client.start_task(
+            cluster=cluster, taskDefinition=family, containerInstances=[container_instance_arn], group=group
+        )
+        arn: str = resp["tasks"][0]["taskArn"]
+        return arn
+
+    def container_instance_status(self, cluster: str, arn: str) -> str:
+        resp = self.client("ecs").describe_container_instances(cluster=cluster, containerInstances=[arn])
+        status: str = resp["containerInstances"][0]["status"]
+        return status
 
     # -- the gate ---------------------------------------------------------------------------------------
     def settings(self, **overrides: Any) -> Settings:

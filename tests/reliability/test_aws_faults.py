@@ -1,0 +1,82 @@
+"""AWS misbehaving: throttling is retried (NTH #1174), lost actions end as `gone`, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.conftest import World
+
+
+@pytest.mark.parametrize(
+    ("action", "code", "status"),
+    [
+        ("RecordLifecycleActionHeartbeat", "Throttling", 400),
+        ("CompleteLifecycleAction", "Throttling", 400),
+        ("DescribeAutoScalingGroups", "Throttling", 400),
+        ("CompleteLifecycleAction", "ResourceContention", 500),
+    ],
+)
+def test_throttled_calls_are_retried(world: World, action: str, code: str, status: int) -> None:
+    iid = world.scale_in(2)[0]
+    seen = len(world.emu.faults.calls)
+    world.emu.faults.inject(action, code=code, status=status, count=2)
+    records = world.gate().tick(budget=60)
+    mine = [r["outcome"] for r in records if r["instance"] == iid]
+    assert mine[-1] == "released" and "error" not in mine
+    statuses = [c["status"] for c in world.emu.faults.calls[seen:] if c["action"] == action]
+    assert statuses[:3] == [status, status, 200]  # retried by botocore, not given up
+
+
+def test_persistent_throttling_is_an_error_and_the_next_tick_recovers(world: World) -> None:
+    iid = world.scale_in(2)[0]
+    world.emu.faults.inject("RecordLifecycleActionHeartbeat", count=None)
+    records = world.gate().tick(budget=0)
+    assert [r["outcome"] for r in records if r["instance"] == iid] == ["error"]
+    assert "Rate exceeded" in records[0]["reason"]
+    world.emu.faults.clear()
+    assert [r["outcome"] for r in world.gate().tick(budget=60) if r["instance"] == iid][-1] == "released"
+
+
+def test_completed_by_someone_else_is_gone(world: World) -> None:
+    iid = world.scale_in(2)[0]
+    world.ado.start_build(world.group.agents[iid], 600)
+    gate = world.gate()
+    gate.tick(budget=10)
+    world.sb.client("autoscaling").complete_lifecycle_action(
+        AutoScalingGroupName="ci-agents",
+        LifecycleHookName=world.group.hook,
+        InstanceId=iid,
+        LifecycleActionResult="CONTINUE",
+    )
+    records = gate.run([_waiting(world, iid)], budget=120)
+    assert [r["outcome"] for r in records if r["instance"] == iid][-1] == "gone"
+
+
+def _waiting(world: World, iid: str):  # type: ignore[no-untyped-def]
+    from gate.model import Waiting
+
+    return Waiting("ci-agents", iid, world.group.hook)
+
+
+def test_instance_terminated_externally_is_gone(world: World) -> None:
+    iid = world.scale_in(2)[0]
+    world.ado.start_build(world.group.agents[iid], 600)
+    gate = world.gate()
+    gate.tick(budget=10)
+    world.sb.client("ec2").terminate_instances(InstanceIds=[iid])
+    records = gate.run([_waiting(world, iid)], budget=120)
+    assert [r["outcome"] for r in records][-1] == "gone"
+    assert world.gate().tick(budget=0) == []  # nothing left waiting for it
+
+
+def test_hook_deleted_mid_hold_is_gone(world: World) -> None:
+    iid = world.scale_in(2)[0]
+    world.ado.start_build(world.group.agents[iid], 600)
+    gate = world.gate()
+    gate.tick(budget=10)
+    world.sb.client("autoscaling").delete_lifecycle_hook(
+        AutoScalingGroupName="ci-agents", LifecycleHookName=world.group.hook
+    )
+    records = gate.run([_waiting(world, iid)], budget=120)
+    assert [r["outcome"] for r in records][-1] == "gone"
+    assert not world.history("timeout")
