@@ -98,9 +98,15 @@ def decide(
     agents = observation.agents or ()
 
     def finish(outcome: Outcome, reason: str, result: Result, delete: bool) -> Decision:
-        actions.append(Complete(result))
-        if delete and policy.delete_agent_on_release:
-            actions.extend(DeleteAgent(a) for a in agents)
+        deletes = [DeleteAgent(a) for a in agents] if delete and policy.delete_agent_on_release else []
+        if outcome is Outcome.RELEASED:
+            # Delete first: a failed delete then holds and is retried (nothing left behind), and for systems
+            # that cannot disable an agent (GitHub refuses to delete a runner with a job) it is the last guard.
+            actions.extend(deletes)
+            actions.append(Complete(result))
+        else:
+            actions.append(Complete(result))  # max hold: nothing may block the completion
+            actions.extend(deletes)
         return Decision(outcome, reason, tuple(actions), held_since, None)
 
     def hold(reason: str, idle_since: float | None = None) -> Decision:

@@ -75,6 +75,21 @@ def execute(decision: Decision, waiting: Waiting, aws: Aws, source: AgentSource,
             if isinstance(action, DisableAgent):
                 # Not drained: the decision never completes in the same round as a disable, so we still hold.
                 result.reason = f"{decision.reason}; {describe(action)} failed: {exc}"
+            elif isinstance(action, DeleteAgent) and not completed:
+                # Release deletes before it completes: hold, heartbeat, and try the whole release again next round.
+                return _hold_instead(decision, waiting, aws, f"{describe(action)} failed: {exc}")
     if result.problems and result.outcome is not Outcome.HELD:
         result.reason += "; " + "; ".join(result.problems)
     return result
+
+
+def _hold_instead(decision: Decision, waiting: Waiting, aws: Aws, why: str) -> Executed:
+    held = Executed(Outcome.HELD, f"{decision.reason}; {why}: holding to retry")
+    try:
+        aws.heartbeat(waiting)
+        held.heartbeat_sent = True
+    except ActionGone as exc:
+        return Executed(Outcome.GONE, f"lifecycle action gone: {exc}", done=True)
+    except AwsError as exc:
+        held.reason += f"; heartbeat failed: {exc}"
+    return held

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gate.actions import Action, Complete, DeleteAgent, DrainContainerInstance, Heartbeat, SetTag
+from gate.actions import Action, DrainContainerInstance
 from gate.aws import Aws, AwsError
 from gate.clock import Clock, SystemClock
 from gate.decide import Decision, EcsFacts, Observation, Policy, decide
@@ -18,7 +18,7 @@ from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
 from gate.execute import describe, execute
 from gate.logs import DecisionLog, Record
 from gate.mapping import AgentIndex
-from gate.model import IDLE_SINCE_TAG, WAIT_STATES, Agent, JobRequest, Outcome, Waiting
+from gate.model import WAIT_STATES, Agent, JobRequest, Outcome, Waiting
 from gate.settings import Settings
 from gate.sources import AgentSource, AgentSourceError
 
@@ -252,11 +252,8 @@ class Gate:
 
         * DrainContainerInstance (ECS): decide emits it only in a holding decision, so doing it first keeps the
           order the rules ask for.
-        * Claiming runners that cannot be disabled (GitHub): before a release completes, their registrations are
-          deleted first. GitHub refuses to delete a runner that runs a job, so a job that landed after the last
-          look makes the claim fail and the gate holds instead of terminating it; a deleted runner takes no job.
         """
-        decision, left, notes = self._claim(decision)
+        left, notes = decision, list[str]()
         drains = [a for a in left.actions if isinstance(a, DrainContainerInstance)]
         if not drains:
             return decision, left, notes
@@ -274,34 +271,6 @@ class Gate:
             except Exception as exc:  # still ACTIVE: the next round tries again
                 notes.append(f"{_describe(drain)} failed: {exc}")
         return decision, rest, notes
-
-    def _claim(self, decision: Decision) -> tuple[Decision, Decision, list[str]]:
-        claims = [
-            a
-            for a in decision.actions
-            if isinstance(a, DeleteAgent) and not a.agent.disableable and decision.outcome is Outcome.RELEASED
-        ]
-        if not claims or self.settings.dry_run:
-            return decision, decision, []
-        failed: list[str] = []
-        for claim in claims:
-            try:
-                self.source.delete(claim.agent)
-            except AgentSourceError as exc:
-                failed.append(f"{claim.agent.label()}: {exc}")
-        if failed:
-            actions = tuple(a for a in decision.actions if not isinstance(a, (Complete, DeleteAgent)))
-            held = dataclasses.replace(
-                decision,
-                outcome=Outcome.HELD,
-                reason=f"{decision.reason}; claiming the runner failed ({'; '.join(failed)}): holding",
-                actions=(*actions, SetTag(IDLE_SINCE_TAG, ""), Heartbeat()),  # idleness must be confirmed anew
-                idle_since=None,
-            )
-            return held, held, []
-        rest = tuple(a for a in decision.actions if a not in claims)
-        done = dataclasses.replace(decision, actions=(*claims, *rest))
-        return done, dataclasses.replace(decision, actions=rest), [f"claimed {len(claims)} runner(s) first"]
 
     def _next_wait(self, pending: Iterable[Waiting]) -> float:
         """The fixed re-check interval, or sooner when an idle confirmation falls due (release latency)."""

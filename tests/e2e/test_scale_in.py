@@ -67,12 +67,12 @@ def test_busy_instance_is_held_until_its_build_ends_and_idle_one_goes_at_once() 
         b2 - b1 < 300 for b1, b2 in zip([waits[busy][0]["time"], *beats], beats, strict=False)
     )
     assert "held" in outcomes(r, busy) and outcomes(r, busy)[-1] == "released"
-    # agents disabled before release, deleted after it; the survivor untouched
+    # agents disabled before anything else, deleted just before the release completes; the survivor untouched
     for iid in (busy, idle):
         agent = r.sandbox.ado.agent(r.agents[iid])
         assert agent is not None
         disabled_at = min(h["time"] for h in agent["history"] if h["enabled"] is False)
-        assert disabled_at < completes[iid][0]["time"] <= agent["deleted_at"]
+        assert disabled_at < agent["deleted_at"] <= completes[iid][0]["time"]
     kept = r.sandbox.ado.agent(r.agents[survivor])
     assert kept is not None and kept["enabled"] and not kept["deleted"]
     assert r.rows()[2]["state"] == "InService"

@@ -91,7 +91,7 @@ def test_a_job_landing_before_the_claim_keeps_the_instance(
     deliver(gate, sandbox)
     assert jobs and not history(sandbox, "complete")  # the claim failed (HTTP 422): held, not terminated
     reasons = [r["reason"] for r in sandbox.log.records if r["instance"] == victim]
-    assert any("claiming the runner failed" in r and "422" in r for r in reasons)
+    assert any("failed" in r and "422" in r and "holding to retry" in r for r in reasons)
     assert not github.runner(runner)["deleted"]
     while github.jobs()[0]["finished_at"] is None:
         gate.tick()

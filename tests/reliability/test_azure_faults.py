@@ -106,3 +106,16 @@ def test_paginated_agent_lists_cost_one_walk_per_pool_per_round() -> None:
         assert len(lists) == 3 and len(pools) == 1  # 5 agents, pages of 2; pool id looked up once
         assert {r["instance"] for r in records} == set(group.instances)
         assert all("draining" in r["reason"] for r in records)  # every agent found across the pages
+
+
+def test_failed_agent_delete_holds_and_retries_so_nothing_is_left_behind(world: World) -> None:
+    """Found by the soak: the delete used to follow the completion, so a fault at that moment stranded the agent."""
+    iid = world.scale_in(2)[0]
+    world.ado.inject("server_error", method="DELETE", seconds=60, status=503)
+    records = world.gate().tick(budget=120)
+    mine = [r for r in records if r["instance"] == iid]
+    assert any("failed" in r["reason"] and "holding to retry" in r["reason"] for r in mine)
+    assert mine[-1]["outcome"] == "released"
+    agent = world.agent(iid)
+    assert agent["deleted"] and agent["deleted_at"] <= world.history("complete")[iid][0]["time"]
+    assert agent["deleted_at"] >= world.clock.now() - 120 + 60  # deleted only once the fault had passed

@@ -69,7 +69,7 @@ def test_idle_needs_confirmation_then_job_request_check_then_release() -> None:
     jobs = {1: [JobRequest(5, 1, finished=True)]}
     done = decide(waiting(idle_since=T0 + 10), Observation([agent()], job_requests=jobs), POLICY, T0 + 25)
     assert done.outcome is Outcome.RELEASED
-    assert kinds(done) == [Complete, DeleteAgent] and done.actions[0] == Complete("CONTINUE")
+    assert kinds(done) == [DeleteAgent, Complete] and done.actions[-1] == Complete("CONTINUE")  # delete first
 
 
 def test_unfinished_job_request_counts_as_busy() -> None:
@@ -110,6 +110,7 @@ def test_max_hold_forces_with_configured_result(result: str, deletes: bool) -> N
     d = decide(waiting(), Observation([agent(busy=True)]), policy, T0 + 3600)
     assert d.outcome is Outcome.FORCED and "max hold reached" in d.reason and "runs request" in d.reason
     assert Complete(result) in d.actions  # type: ignore[arg-type]
+    assert kinds(d)[0] is Complete  # nothing may block a forced completion
     assert (DeleteAgent in kinds(d)) is deletes  # a retained (ABANDON) instance keeps its agent registered
 
 
