@@ -1,1 +1,301 @@
-"""Placeholder replaced below."""
+"""`gate bench`: measure, print tables, write bench-results/{fleet.json, fleet.png, real-path.json}.
+
+Numbers come from running things (a simulated day, the real handler over HTTP, a real package build), never
+from timed unit tests. `--quick` runs smaller versions of the same benchmarks as a CI smoke test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cli.common import console as _terminal
+from cli.common import err_console
+
+# Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
+console = _terminal if _terminal.is_terminal else Console(width=160)
+
+PARTS = ("fleet", "release", "tick", "package")
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def _write(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def _timed(name: str, fn: Callable[[], dict[str, Any]], errors: list[str]) -> dict[str, Any]:
+    """Run one benchmark; a failure is recorded in the results (and fails the command) instead of hiding the rest."""
+    console.print(f"[dim]running {name}...[/]")
+    start = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:
+        errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    if "error" in result:
+        errors.append(f"{name}: {result['error']}")
+    result.setdefault("wall_seconds", round(time.perf_counter() - start, 1))
+    return result
+
+
+# -- fleet -----------------------------------------------------------------------------------------------------------
+
+
+def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
+    from gate.bench.fleet import FleetConfig, fleet_benchmark
+    from gate.bench.plot import plot_fleet
+
+    cfg = FleetConfig(seed=seed)
+    console.print(
+        f"[dim]running the fleet simulation ({cfg.instances} instances, {cfg.hours:.0f} h, seed {seed})...[/]"
+    )
+    results, doc = fleet_benchmark(
+        cfg,
+        sweep_seeds=() if quick else tuple(s for s in range(1, 6) if s != seed),
+        poll_intervals=() if quick else (5.0, 10.0, 30.0, 60.0),
+    )
+    doc["quick"] = quick
+    _write(out / "fleet.json", doc)
+    try:
+        title = (
+            f"{cfg.instances}-instance group, {doc['workload']['builds']:,} builds in {cfg.hours:.0f} h (seed {seed})"
+        )
+        plot_fleet(results, out / "fleet.png", title)
+    except ImportError as exc:
+        errors.append(f"fleet plot: {exc} (install the dev extras: matplotlib)")
+    for r in results.values():
+        if any(k == "error" or k.startswith("log:") for k in r.decisions):
+            errors.append(f"fleet: the simulated gate logged errors: {r.decisions}")
+
+    table = Table(
+        title=f"Fleet simulation: {cfg.instances} instances, {cfg.hours:.0f} h, {doc['workload']['builds']:,} builds "
+        f"(seed {seed}; {len(results)} strategies simulated in {sum(r.wall_seconds for r in results.values()):.1f} s)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in (
+        "strategy",
+        "builds killed",
+        "instance-h",
+        "idle inst-h",
+        "idle kept alive",
+        "hold mean",
+        "hold p95",
+        "release p95",
+        "Azure calls",
+        "AWS calls",
+    ):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, r in results.items():
+        table.add_row(
+            name,
+            _fmt(r.builds_killed),
+            _fmt(r.instance_hours, digits=0),
+            _fmt(r.idle_instance_hours, digits=0),
+            _fmt(r.idle_kept_alive_hours, " h"),
+            _minutes(r.hold_mean_s),
+            _minutes(r.hold_p95_s),
+            _fmt(r.release_latency_p95_s, " s"),
+            _fmt(r.azure_calls),
+            _fmt(r.aws_calls),
+        )
+    console.print(table)
+    if "seed_sweep" in doc:
+        sweep = Table(
+            title=f"Other seeds {doc['seed_sweep']['seeds']}: min / median / max",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        for col in ("strategy", "builds killed", "instance-h"):
+            sweep.add_column(col, justify="left" if col == "strategy" else "right")
+        for name, m in doc["seed_sweep"]["strategies"].items():
+            k, h = m["builds_killed"], m["instance_hours"]
+            sweep.add_row(
+                name,
+                f"{k['min']:.0f} / {k['median']:.0f} / {k['max']:.0f}",
+                f"{h['min']:.0f} / {h['median']:.0f} / {h['max']:.0f}",
+            )
+        console.print(sweep)
+    if "protection_poll_sweep" in doc:
+        poll = Table(
+            title="protection: sidecar poll interval (seed as above)", title_justify="left", box=box.SIMPLE_HEAD
+        )
+        for col in ("poll", "builds killed", "Azure calls", "AWS calls", "idle kept alive h"):
+            poll.add_column(col, justify="right")
+        for row in doc["protection_poll_sweep"]:
+            poll.add_row(
+                f"{row['poll_seconds']:.0f} s",
+                _fmt(row["builds_killed"]),
+                _fmt(row["azure_calls"]),
+                _fmt(row["aws_calls"]),
+                _fmt(row["idle_kept_alive_hours"]),
+            )
+        console.print(poll)
+    return doc
+
+
+# -- real path -------------------------------------------------------------------------------------------------------
+
+
+def _show_release(r: dict[str, Any]) -> None:
+    if "error" in r:
+        return
+    t = Table(
+        title="(a) Release latency, build end -> CompleteLifecycleAction (emulator + fake Azure DevOps over HTTP)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("holds", "p50", "p95", "max", "builds killed", "errors", "clock speed", "wall"):
+        t.add_column(col, justify="right")
+    t.add_row(
+        _fmt(r["holds"]),
+        _fmt(r["p50_s"], " s"),
+        _fmt(r["p95_s"], " s"),
+        _fmt(r["max_s"], " s"),
+        _fmt(r["builds_killed"]),
+        _fmt(r["errors"]),
+        f"x{r['speed']:g}",
+        _fmt(r["wall_seconds"], " s"),
+    )
+    console.print(t)
+
+
+_SHORT = {
+    "CreateTags": "tag",
+    "DescribeAutoScalingGroups": "describe-groups",
+    "DescribeAutoScalingInstances": "describe-asg-instance",
+    "DescribeInstances": "describe-instances",
+    "RecordLifecycleActionHeartbeat": "heartbeat",
+    "CompleteLifecycleAction": "complete",
+    "GET agents (list page)": "list",
+    "GET pools (pool id, once per container)": "pool lookup",
+    "PATCH agent": "disable",
+    "DELETE agent": "delete",
+    "GET jobrequests": "job requests",
+}
+
+
+def _ops(calls: dict[str, int]) -> str:
+    return ", ".join(f"{_SHORT.get(k, k)} {v:,}" for k, v in calls.items())
+
+
+def _show_tick(r: dict[str, Any]) -> None:
+    if "error" in r:
+        return
+    seq, http = r["sequence"], r["http"]
+    t = Table(
+        title=f"(b) One tick, {seq['instances']:,} instances in Terminating:Wait, one pool",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("tick", "Azure calls", "AWS calls", "wall", "CPU", "decision CPU"):
+        t.add_column(col, justify="left" if col in ("tick", "Azure calls", "AWS calls") else "right")
+    rows = [*seq["ticks"], http] if "error" not in http else seq["ticks"]
+    for tick in rows:
+        t.add_row(
+            tick["tick"],
+            f"{tick['azure_calls']:,} ({_ops(tick['azure_calls_by_kind'])})",
+            f"{tick['aws_calls']:,} ({_ops(tick['aws_calls_by_operation'])})",
+            _fmt(tick["wall_s"], " s", 2),
+            _fmt(tick["cpu_s"], " s", 2),
+            _fmt(tick["decision_cpu_s"] * 1000, " ms", 1),
+        )
+    console.print(t)
+    console.print(
+        "[dim]first four ticks: Azure DevOps over HTTP, AWS answered in process (counted); last: all over HTTP. "
+        "CPU = the gate thread's CPU; decision CPU = AgentIndex + decide for every waiting instance.[/]"
+    )
+
+
+def _show_package(p: dict[str, Any], imp: dict[str, Any]) -> None:
+    t = Table(title="(c) Lambda package and cold import of gate.handler", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("zip", "unpacked", "files", "import (cached .pyc)", "import (Lambda-like)", "import (no .pyc)"):
+        t.add_column(col, justify="right")
+    t.add_row(
+        _fmt(p.get("mb"), " MB", 2),
+        _fmt(p.get("unpacked_mb"), " MB", 2),
+        _fmt(p.get("files")),
+        _fmt(imp.get("cached_bytecode_ms"), " ms", 0),
+        _fmt(imp.get("lambda_like_ms"), " ms", 0),
+        _fmt(imp.get("no_bytecode_ms"), " ms", 0),
+    )
+    console.print(t)
+    if imp.get("python"):
+        console.print(f"[dim]median of {imp['repeats']} fresh interpreters, Python {imp['python']}.[/]")
+
+
+def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]) -> dict[str, Any]:
+    from gate.bench import realpath
+
+    doc: dict[str, Any] = {
+        "benchmark": "real-path",
+        "quick": quick,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    }
+    if "release" in parts:
+        instances, stagger, speed = (12, 10.0, 10.0) if quick else (60, 5.0, 5.0)
+        doc["release_latency"] = _timed(
+            "(a) release latency", lambda: realpath.release_latency(instances, stagger, speed), errors
+        )
+        _show_release(doc["release_latency"])
+    if "tick" in parts:
+        n = 200 if quick else 1000
+        doc["tick"] = _timed(f"(b) one tick with {n} waiting instances", lambda: realpath.tick_at_scale(n), errors)
+        _show_tick(doc["tick"])
+    if "package" in parts:
+        doc["package"] = _timed("(c) Lambda package", realpath.package_size, errors)
+        shipped = doc["package"].get("top_level_modules") or realpath.ZIP_PACKAGES
+        modes = ("cached_bytecode", "lambda_like") if quick else ("cached_bytecode", "lambda_like", "no_bytecode")
+        doc["cold_import"] = _timed(
+            "(c) cold import",
+            lambda: realpath.cold_import(repeats=3 if quick else 5, zip_packages=shipped, modes=modes),
+            errors,
+        )
+        _show_package(doc["package"], doc["cold_import"])
+    _write(out / "real-path.json", doc)
+    return doc
+
+
+def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS, seed: int = 7) -> None:
+    """All benchmarks (or `parts` of them: fleet, release, tick, package); exit 1 if one of them failed."""
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        err_console.print(f"[bold red]error:[/] unknown benchmark part(s) {sorted(unknown)}; choose from {PARTS}")
+        raise typer.Exit(2)
+    start = time.perf_counter()
+    errors: list[str] = []
+    if "fleet" in parts:
+        _fleet(out, quick, seed, errors)
+    if set(parts) & {"release", "tick", "package"}:
+        _real_path(out, quick, parts, errors)
+    console.print(f"\nresults in {out}/ ({time.perf_counter() - start:.0f} s{', quick' if quick else ''})")
+    if errors:
+        for e in errors:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(1)

@@ -48,7 +48,7 @@ PIP_TARGET_ARGS = (
     "--only-binary=:all:",
 )
 
-EXCLUDED_SOURCE_PARTS = ("emulator", "tests", "test", "__pycache__")
+EXCLUDED_SOURCE_PARTS = ("emulator", "bench", "tests", "test", "__pycache__")
 DIST_INFO_DROPPED = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--

@@ -1,0 +1,46 @@
+"""`gate bench --quick` end to end: every part runs and writes its files (numbers are not asserted: no timing
+assertions in tests; the benchmark itself is where numbers come from)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.network]  # network: the package build runs pip
+
+
+@pytest.mark.timeout(600)
+def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
+    from cli.bench import run_bench
+
+    run_bench(tmp_path, quick=True)
+
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    assert set(fleet["strategies"]) == {"none", "protection", "gate", "gate+protect"}
+    assert fleet["strategies"]["gate"]["builds_killed"] == fleet["strategies"]["gate+protect"]["builds_killed"] == 0
+    assert fleet["strategies"]["none"]["builds_killed"] > 0
+    assert set(fleet["series"]["gate"]) >= {"t_h", "alive", "held", "busy", "desired", "kill_times_h"}
+    assert (tmp_path / "fleet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    real = json.loads((tmp_path / "real-path.json").read_text())
+    release = real["release_latency"]
+    assert release["holds"] >= 10 and release["builds_killed"] == 0 and release["p95_s"] is not None
+    ticks = {t["tick"]: t for t in real["tick"]["sequence"]["ticks"]}
+    assert ticks["steady hold"]["azure_calls"] == 1  # one paginated list for the one pool
+    assert real["tick"]["http"]["azure_calls"] == 1
+    assert real["tick"]["sequence"]["builds_killed"] == 0
+    assert real["package"]["bytes"] > 0 and not real["package"]["ships_emulator"]
+    assert real["cold_import"]["lambda_like_ms"] > 0
+
+
+def test_unknown_part_is_refused(tmp_path: Path) -> None:
+    import typer
+
+    from cli.bench import run_bench
+
+    with pytest.raises(typer.Exit) as exc:
+        run_bench(tmp_path, quick=True, parts=("fleet", "nonsense"))
+    assert exc.value.exit_code == 2
+    assert not list(tmp_path.iterdir())

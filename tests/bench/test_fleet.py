@@ -1,0 +1,167 @@
+"""The fleet simulation: structural facts on a small fleet (no timing assertions: numbers come from `gate bench`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from gate.bench.fleet import STRATEGIES, FleetConfig, StrategyResult, _Lockstep, run_fleet, simulate
+from gate.bench.workload import EPOCH, WorkloadConfig, generate, profile
+
+SMALL = FleetConfig(instances=20, hours=3, start_hour=14, seed=7)
+
+
+@pytest.fixture(scope="module")
+def small() -> dict[str, StrategyResult]:
+    return run_fleet(SMALL)
+
+
+def _without_timing(r: StrategyResult) -> dict[str, Any]:
+    d = dataclasses.asdict(r)
+    d.pop("wall_seconds")
+    d.pop("cpu_seconds")
+    return d
+
+
+def test_gate_kills_nothing_where_no_gate_kills(small: dict[str, StrategyResult]) -> None:
+    assert small["none"].builds_killed > 0
+    for hooked in ("gate", "gate+protect"):
+        assert small[hooked].builds_killed == 0
+        assert small[hooked].hooks_timed_out == 0
+
+
+def test_every_strategy_sees_the_same_day(small: dict[str, StrategyResult]) -> None:
+    assert len({r.builds for r in small.values()}) == 1
+    assert small["none"].builds == len(generate(SMALL.workload()))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_counts_are_consistent(small: dict[str, StrategyResult], strategy: str) -> None:
+    r = small[strategy]
+    assert r.builds_started <= r.builds
+    assert r.builds_completed + r.builds_killed <= r.builds_started
+    assert len(r.kill_times_h) == r.builds_killed
+    assert 0 < r.busy_instance_hours <= r.instance_hours
+    assert r.idle_instance_hours == pytest.approx(r.instance_hours - r.busy_instance_hours, abs=0.02)
+    assert r.held_instance_hours <= r.instance_hours
+    assert r.aws_calls == sum(r.aws_calls_by_operation.values())
+    assert r.azure_calls == sum(r.azure_calls_by_kind.values())
+    assert r.scale_in_victims <= r.launches + SMALL.min_size
+    series = r.series
+    assert len({len(v) for v in series.values()}) == 1
+    assert all(a >= 0 for a in series["alive"])
+
+
+def test_without_a_gate_nothing_is_held_or_called(small: dict[str, StrategyResult]) -> None:
+    none, protection = small["none"], small["protection"]
+    assert none.aws_calls == none.azure_calls == none.lambda_invocations == 0
+    assert none.holds == protection.holds == 0
+    assert none.held_instance_hours == protection.held_instance_hours == 0
+    assert set(protection.aws_calls_by_operation) == {"SetInstanceProtection"}
+    assert protection.azure_calls > 0  # the sidecars ask Azure DevOps for their agent
+
+
+def test_the_gate_path_is_the_real_handler(small: dict[str, StrategyResult]) -> None:
+    g = small["gate"]
+    assert "error" not in g.decisions and not any(k.startswith("log:") for k in g.decisions)
+    completes = g.aws_calls_by_operation["CompleteLifecycleAction"]
+    assert g.holds == completes == g.decisions["released"]
+    assert g.holds + g.holds_open_at_end == g.scale_in_victims
+    # Every victim's agent was disabled once and deleted on release; job requests checked before each release.
+    assert g.azure_calls_by_kind["PATCH disable"] == g.scale_in_victims
+    assert g.azure_calls_by_kind["DELETE agent"] == g.azure_calls_by_kind["GET jobrequests"] == g.holds
+    # One agent-list page per round, one DescribeAutoScalingGroups per tick.
+    assert g.azure_calls_by_kind["list agents (pages)"] > 0
+    assert g.aws_calls_by_operation["DescribeAutoScalingGroups"] == int(SMALL.hours * 3600 / SMALL.tick_seconds)
+    assert g.lambda_invocations >= g.scale_in_victims
+    assert g.held_instance_hours > 0 and g.hold_p95_s is not None and g.release_latency_p95_s is not None
+
+
+def test_gate_with_protection_uses_the_real_protector(small: dict[str, StrategyResult]) -> None:
+    """GATE_PROTECT_BUSY: the tick's agent list drives SetInstanceProtection, so fewer busy instances are chosen."""
+    both, gate = small["gate+protect"], small["gate"]
+    assert both.aws_calls_by_operation["SetInstanceProtection"] > 0
+    assert "error" not in both.decisions and not any(k.startswith("log:") for k in both.decisions)
+    assert both.held_instance_hours < gate.held_instance_hours
+    # No extra call to Azure DevOps: protection reuses the tick's agent list.
+    assert "sidecar GET agent" not in both.azure_calls_by_kind
+
+
+def test_the_gate_honours_its_settings() -> None:
+    """A max hold shorter than the builds forces releases, and forced completes do kill: the real policy runs."""
+    r = simulate(dataclasses.replace(SMALL, gate_settings={"max_hold_seconds": 60}), "gate")
+    assert r.decisions.get("forced", 0) > 0
+    assert r.builds_killed > 0
+
+
+def test_same_seed_same_result() -> None:
+    cfg = dataclasses.replace(SMALL, hours=1)
+    for strategy in STRATEGIES:
+        assert _without_timing(simulate(cfg, strategy)) == _without_timing(simulate(cfg, strategy))
+
+
+def test_workload_is_seeded_and_bounded() -> None:
+    cfg = WorkloadConfig(capacity=50, hours=6, start_hour=8, seed=3)
+    builds = generate(cfg)
+    assert builds == generate(cfg)
+    assert builds != generate(dataclasses.replace(cfg, seed=4))
+    assert all(a.arrival < b.arrival for a, b in itertools.pairwise(builds))
+    assert all(EPOCH + 8 * 3600 <= b.arrival < EPOCH + 14 * 3600 for b in builds)
+    assert all(120 <= b.duration <= 7200 for b in builds)
+    assert all(0.08 <= profile(h / 4, 0.08) <= 1 for h in range(96))
+    assert profile(3, 0.08) < 0.1 < 0.9 < profile(10.5, 0.08)
+
+
+def test_lockstep_interleaves_invocations_by_simulated_time() -> None:
+    import heapq
+    from collections.abc import Callable
+
+    now = [0.0]
+    heap: list[tuple[float, int, Callable[[], None]]] = []
+    seq = [0]
+
+    def schedule(t: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(heap, (t, seq[0], fn))
+        seq[0] += 1
+
+    lockstep = _Lockstep(schedule, lambda: now[0])
+    trace: list[tuple[float, str]] = []
+
+    def invocation(name: str, step: float) -> Callable[[], None]:
+        def body() -> None:
+            for _ in range(3):
+                trace.append((now[0], name))
+                lockstep.sleep(step)
+
+        return body
+
+    lockstep.start(invocation("a", 10))
+    lockstep.start(invocation("b", 4))
+    while heap:
+        t, _, fn = heapq.heappop(heap)
+        now[0] = t
+        fn()
+    assert trace == [(0, "a"), (0, "b"), (4, "b"), (8, "b"), (10, "a"), (20, "a")]
+
+    def broken() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        lockstep.start(broken)
+
+    lockstep.start(invocation("c", 5))  # still sleeping when the day ends: cancelled, its thread unwinds
+    lockstep.cancel_all()
+    for _, _, fn in heap:  # a stale wake-up for a cancelled invocation is harmless
+        fn()
+    assert [name for _, name in trace].count("c") == 1
+
+
+def test_the_handler_never_imports_the_benchmarks() -> None:
+    code = "import sys, gate.handler; print(sorted(m for m in sys.modules if m.startswith('gate.bench')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
