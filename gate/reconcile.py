@@ -224,9 +224,14 @@ class Gate:
             observed, first = (first if first is not None else self._observe()), None
             for iid, w in list(pending.items()):
                 now = self.clock.now()
-                decision = self._decide(w, observed, now)
-                decision, core, notes = self._edge_actions(decision)
-                done = execute(core, w, self.aws, self.source, self.settings.dry_run)
+                try:
+                    decision = self._decide(w, observed, now)
+                    decision, core, notes = self._edge_actions(decision)
+                    done = execute(core, w, self.aws, self.source, self.settings.dry_run)
+                except Exception as exc:  # one instance's surprise must not starve the others of heartbeats
+                    reason = f"unexpected {type(exc).__name__}: {exc}"
+                    records.append(self._record_plain(Outcome.ERROR, reason, group=w.group, instance=iid, hook=w.hook))
+                    continue
                 if notes:
                     done.reason += "; " + "; ".join(notes)
                 if done.heartbeat_sent:

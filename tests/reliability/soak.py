@@ -37,6 +37,8 @@ class SoakResult:
     aws_faults: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     gate_memory_kib: list[float] = field(default_factory=list)  # tracemalloc, gate/ code only, per sample
+    slowest_tick_seconds: float = 0  # simulated seconds from a tick's start to its end
+    timeout_details: list[dict[str, Any]] = field(default_factory=list)  # for diagnosis, when any
 
 
 def _gate_memory() -> float:
@@ -59,7 +61,8 @@ def run_soak(
     rng = random.Random(seed)
     clock = ScaledClock(speed)
     res = SoakResult()
-    log = DecisionLog(keep=2000)
+    log = DecisionLog(keep=500_000)
+    tick_spans: list[float] = []
     threads: list[threading.Thread] = []
     if track_memory:
         tracemalloc.start()
@@ -72,8 +75,14 @@ def run_soak(
         settings = sb.settings(max_hold_seconds=6 * 3600)
         registered = dict(group.agents)
 
+        def handle(event: dict[str, Any]) -> None:
+            start = clock.now()
+            dispatch(sb.gate(settings, log), event)
+            if event is TICK:
+                tick_spans.append(clock.now() - start)
+
         def invoke(event: dict[str, Any]) -> None:
-            t = threading.Thread(target=dispatch, args=(sb.gate(settings, log), event), daemon=True)
+            t = threading.Thread(target=handle, args=(event,), daemon=True)
             t.start()
             threads.append(t)
 
@@ -148,6 +157,7 @@ def run_soak(
             res.gate_memory_kib.append(round(_gate_memory(), 1))
         res.simulated_minutes = round((clock.now() - t0) / 60, 1)
         res.wall_seconds = round(time.monotonic() - wall0, 1)
+        res.slowest_tick_seconds = round(max(tick_spans, default=0), 1)
         _account(sb, registered, res, log)
     if track_memory:
         tracemalloc.stop()
@@ -180,6 +190,20 @@ def _account(sb: Sandbox, registered: dict[str, int], res: SoakResult, log: Deci
                 and (b["finished_at"] is None or b["finished_at"] > t["time"])
             ):
                 res.timeouts_during_build += 1
+    for t in timeouts:
+        iid = t["instance_id"]
+        mine = [h for h in history if h["instance_id"] == iid]
+        start = next((h["time"] for h in mine if h["what"] == "wait"), t["time"])
+        records = [r for r in log.records if r.get("instance") == iid]
+        res.timeout_details.append(
+            {
+                "instance": iid,
+                "waited": round(t["time"] - start),
+                "heartbeats_at": [round(h["time"] - start) for h in mine if h["what"] == "heartbeat"],
+                "records": len(records),
+                "last": [(r["outcome"], r["reason"][:120]) for r in records[-4:]],
+            }
+        )
     for iid in died:
         aid = registered.get(iid)
         agent = sb.ado.agent(aid) if aid is not None else None

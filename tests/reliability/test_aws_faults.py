@@ -80,3 +80,21 @@ def test_hook_deleted_mid_hold_is_gone(world: World) -> None:
     records = gate.run([_waiting(world, iid)], budget=120)
     assert [r["outcome"] for r in records][-1] == "gone"
     assert not world.history("timeout")
+
+
+def test_one_instance_failing_unexpectedly_does_not_starve_the_others(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    a, b = world.scale_in(1)
+    gate = world.gate()
+    real = gate.aws.heartbeat
+
+    def heartbeat(waiting):  # type: ignore[no-untyped-def]
+        if waiting.instance_id == a:
+            raise KeyError("surprise")  # not an AWS error the edge knows
+        return real(waiting)
+
+    monkeypatch.setattr(gate.aws, "heartbeat", heartbeat)
+    world.ado.start_build(world.group.agents[a], 600)
+    world.ado.start_build(world.group.agents[b], 600)
+    records = gate.tick(budget=0)
+    assert {(r["instance"], r["outcome"]) for r in records} == {(a, "error"), (b, "held")}
+    assert world.history("heartbeat").get(b)
