@@ -14,7 +14,6 @@ idle check and the termination) is explained in the README ("Fleet features").
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from gate import secrets
 from gate.model import Agent, JobRequest
 from gate.redact import register_secret
 from gate.sources import AgentSourceError, AuthError
@@ -223,58 +223,23 @@ def _to_agent(r: RunnerPayload, pool_id: int, scope: str) -> Agent:
 
 
 # -- the token ------------------------------------------------------------------------------------------------
-_cache: dict[str, str] = {}
-_cache_lock = threading.Lock()
-
-
-def _extract(value: str) -> str:
-    value = value.strip()
-    if value.startswith("{"):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            return value
-        for key in ("token", "github_token", "GITHUB_TOKEN"):
-            if isinstance(data, dict) and isinstance(data.get(key), str):
-                return str(data[key]).strip()
-        raise AgentSourceError("token secret JSON has no 'token' key")
-    return value
-
-
 def load_token(settings: Any, session: Any = None, endpoint_url: str | None = None) -> str:
     """GATE_GITHUB_TOKEN (local use) or the secret GATE_GITHUB_TOKEN_SECRET_ARN names, cached per container."""
     if settings.github_token is not None:
-        token = str(settings.github_token.get_secret_value())
-        register_secret(token)
-        return token
+        return secrets.inline(settings.github_token)
     arn = settings.github_token_secret_arn
     if not arn:
         raise AgentSourceError("no GitHub token configured")
-    with _cache_lock:
-        if arn in _cache:
-            return _cache[arn]
-        import boto3
-
-        session = session or boto3.session.Session()
-        service, region = arn.split(":")[2], arn.split(":")[3] or None
-        kwargs: dict[str, Any] = {"region_name": region} if region else {}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
-        try:
-            if service == "secretsmanager":
-                raw = session.client("secretsmanager", **kwargs).get_secret_value(SecretId=arn)["SecretString"]
-            else:
-                name = arn.split(":parameter", 1)[1]
-                resp = session.client("ssm", **kwargs).get_parameter(Name=name, WithDecryption=True)
-                raw = resp["Parameter"]["Value"]
-        except Exception as exc:  # the message never contains the value, only the ARN
-            raise AgentSourceError(f"cannot read the GitHub token from {arn}: {type(exc).__name__}") from None
-        token = _extract(raw)
-        if not token:
-            raise AgentSourceError(f"the GitHub token secret {arn} is empty")
-        register_secret(token)
-        _cache[arn] = token
-        return token
+    try:
+        return secrets.read_secret(
+            arn,
+            what="the GitHub token",
+            keys=("token", "github_token", "GITHUB_TOKEN"),
+            session=session,
+            endpoint_url=endpoint_url,
+        )
+    except secrets.SecretError as exc:
+        raise AgentSourceError(str(exc)) from None
 
 
 def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitHubRunners:

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from gate.clock import Clock, SystemClock
+from gate.emulator.httpserver import LocalServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -179,13 +179,6 @@ class _Fault:
         return not (self.path_contains and self.path_contains.lower() not in path.lower())
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No per-request log lines: `calls` is the record, and logs must never carry request details."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 _URLS = Map(
     [
         Rule("/_fake/state", endpoint="fake_state", methods=["GET"]),
@@ -211,12 +204,14 @@ _URLS = Map(
 )
 
 
-class FakeAzureDevOps:
+class FakeAzureDevOps(LocalServer):
     """One fake organisation: pools, agents, scripted builds and injectable faults, served on 127.0.0.1.
 
     `calls` logs every API request ({"time" (clock), "method", "path", "query", "status"}; status 0 for a
     dropped connection), never headers, so a PAT cannot leak into test output.
     """
+
+    thread_name = "fake-ado"
 
     def __init__(
         self,
@@ -240,34 +235,11 @@ class FakeAzureDevOps:
         self._running: dict[int, _Build] = {}  # agent id -> its running build
         self._faults: list[_Fault] = []
         self._ids = {"pool": 0, "agent": 0, "build": 0}
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
-    def start(self) -> FakeAzureDevOps:
-        self._server = make_server("127.0.0.1", self._port, self, threaded=True, request_handler=_QuietHandler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/{self.org}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-ado", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeAzureDevOps:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _on_started(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/{self.org}"
 
     @property
     def base_url(self) -> str:

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from gate.clock import Clock, SystemClock
+from gate.emulator.httpserver import LocalServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -71,11 +71,6 @@ class _Fault:
     retry_after: int
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 _URLS = Map(
     [
         Rule("/orgs/<org>/actions/runners", endpoint="list", methods=["GET"]),
@@ -95,8 +90,10 @@ def _scope(values: Mapping[str, Any]) -> str:
     return f"orgs/{values['org']}" if "org" in values else f"repos/{values['owner']}/{values['repo']}"
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     """Runners of organisations and repositories, with scripted jobs and fault injection."""
+
+    thread_name = "fake-github"
 
     def __init__(self, port: int = 0, clock: Clock | None = None, token: str | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
@@ -110,36 +107,13 @@ class FakeGitHub:
         self._faults: list[_Fault] = []
         self._scopes: set[str] = set()  # organisations and repositories that exist (others answer 404)
         self._ids = {"runner": 0, "job": 0}
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         # Called with the runner id just before a DELETE is judged: lets a test land a job in the gap between the
         # gate's last look and its delete (the race GitHub's missing "disable" leaves open).
         self.before_delete: Callable[[int], None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------------
-    def start(self) -> FakeGitHub:
-        self._server = make_server("127.0.0.1", self._port, self, threaded=True, request_handler=_Quiet)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-github", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _on_started(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
 
     # -- scripting --------------------------------------------------------------------------------------------
     def add_runner(

@@ -1,0 +1,57 @@
+"""What the fake HTTP services share: a WSGI app served on 127.0.0.1 by werkzeug in a daemon thread."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Self
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No per-request log lines: each fake keeps its own record of calls, and logs must never carry requests."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class LocalServer:
+    """Mixin for a fake that is its own WSGI app: `start()` serves it, `stop()` ends it, or use `with`.
+
+    The subclass sets `_port` (0 = any free port) and `thread_name`, and `_on_started(port)` sets its URLs.
+    """
+
+    _port: int = 0
+    thread_name = "fake-server"
+    _server: BaseWSGIServer | None = None
+    _thread: threading.Thread | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:  # pragma: no cover - subclass's
+        raise NotImplementedError
+
+    def _on_started(self, port: int) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = make_server("127.0.0.1", self._port, self, threaded=True, request_handler=QuietHandler)
+        self._on_started(self._server.server_port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
