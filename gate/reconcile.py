@@ -7,6 +7,7 @@ waiting instance of every configured group (level-triggered: lost or duplicate e
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from gate.ecs import Ecs
     from gate.notify import Notifier
     from gate.protection import Protector
+
+
+ROUND_GRACE_SECONDS = 15.0
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -219,11 +223,18 @@ class Gate:
         pending = {w.instance_id: w for w in waiting}
         last_reason: dict[str, str] = {}
         deadline = self.clock.now() + budget
+        # A round may overrun the budget, never this: the Lambda timeout is budget + 20 s (Terraform: 70 s for 50).
+        hard_deadline = deadline + ROUND_GRACE_SECONDS
         first = observed
         while pending:
             observed, first = (first if first is not None else self._observe()), None
-            for iid, w in list(pending.items()):
+            order = list(pending.items())
+            random.shuffle(order)  # when time runs out mid-round, a different tail waits each time
+            for iid, w in order:
                 now = self.clock.now()
+                if now > hard_deadline:
+                    self.log.info("round_cut_short", reason="invocation deadline", left=len(pending))
+                    return records
                 try:
                     decision = self._decide(w, observed, now)
                     decision, core, notes = self._edge_actions(decision)

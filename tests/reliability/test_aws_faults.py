@@ -98,3 +98,25 @@ def test_one_instance_failing_unexpectedly_does_not_starve_the_others(world: Wor
     records = gate.tick(budget=0)
     assert {(r["instance"], r["outcome"]) for r in records} == {(a, "error"), (b, "held")}
     assert world.history("heartbeat").get(b)
+
+
+def test_a_slow_round_stops_at_the_invocation_deadline_and_rotates(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Heartbeats that take 40 s each (throttled hard): the round stops before the Lambda timeout would kill
+    it, and because the order is shuffled, the instance skipped this time is not always the same one."""
+    waiting = set(world.scale_in(1))
+    for iid in waiting:
+        world.ado.start_build(world.group.agents[iid], 3600)
+    served: list[str] = []
+    for _ in range(12):
+        gate = world.gate()
+        real = gate.aws.heartbeat
+
+        def slow(w, real=real):  # type: ignore[no-untyped-def]
+            world.clock.advance(40)
+            served.append(w.instance_id)
+            return real(w)
+
+        monkeypatch.setattr(gate.aws, "heartbeat", slow)
+        gate.tick(budget=0)
+    assert len(served) == 12  # one instance per invocation: the second would have run past the deadline
+    assert set(served) == waiting  # ... but every instance got its turn

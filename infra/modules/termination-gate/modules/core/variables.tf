@@ -351,8 +351,8 @@ variable "tick_budget_seconds" {
   default     = 50
 
   validation {
-    condition     = var.tick_budget_seconds >= 1 && var.tick_budget_seconds <= min(840, var.lambda_timeout_seconds - 10)
-    error_message = "tick_budget_seconds must be between 1 and min(840, lambda_timeout_seconds - 10) (the final check and the completion calls need headroom)."
+    condition     = var.tick_budget_seconds >= 1 && var.tick_budget_seconds <= min(840, var.lambda_timeout_seconds - 20)
+    error_message = "tick_budget_seconds must be between 1 and min(840, lambda_timeout_seconds - 20): a round may overrun the budget by up to 15 s (gate.reconcile.ROUND_GRACE_SECONDS) and the last calls need headroom."
   }
 }
 

@@ -536,7 +536,7 @@ run "kms_alias_is_not_a_key_arn" {
 run "tick_budget_needs_headroom_in_timeout" {
   command = plan
   variables {
-    tick_budget_seconds = 61
+    tick_budget_seconds = 51
   }
   expect_failures = [var.tick_budget_seconds]
 }
