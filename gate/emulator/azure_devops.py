@@ -617,16 +617,7 @@ class FakeAzureDevOps(LocalServer):
             status = response.status_code
             return response(environ, start_response)
         finally:
-            with self._lock:
-                self.calls.append(
-                    {
-                        "time": self.clock.now(),
-                        "method": request.method,
-                        "path": request.path,
-                        "query": request.args.to_dict(),
-                        "status": status,
-                    }
-                )
+            self.record_call(request.method, request.path, request.args.to_dict(), status)
 
     def _take_fault(self, request: Request) -> _Fault | None:
         with self._lock:

@@ -238,16 +238,7 @@ class FakeGitHub(LocalServer):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         response = self._serve(request)
-        with self._lock:
-            self.calls.append(
-                {
-                    "time": self.clock.now(),
-                    "method": request.method,
-                    "path": request.path,
-                    "query": request.args.to_dict(),
-                    "status": response.status_code,
-                }
-            )
+        self.record_call(request.method, request.path, request.args.to_dict(), response.status_code)
         return response(environ, start_response)
 
     def _fault(self, request: Request) -> Response | None:

@@ -23,6 +23,10 @@ class LocalServer:
 
     _port: int = 0
     thread_name = "fake-server"
+    # Set by the subclass: its lock, its clock and its call log (read by tests to count requests).
+    _lock: Any
+    clock: Any
+    calls: list[dict[str, Any]]
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
 
@@ -31,6 +35,13 @@ class LocalServer:
 
     def _on_started(self, port: int) -> None:
         raise NotImplementedError
+
+    def record_call(self, method: str, path: str, query: dict[str, Any], status: int) -> None:
+        """The call log: method, path, query and status, never headers (no credential can leak into it)."""
+        with self._lock:
+            self.calls.append(
+                {"time": self.clock.now(), "method": method, "path": path, "query": query, "status": status}
+            )
 
     def start(self) -> Self:
         self._server = make_server("127.0.0.1", self._port, self, threaded=True, request_handler=QuietHandler)
