@@ -13,6 +13,9 @@ def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "l
     from gate.emulator.aws import AwsEmulator
 
     clock = ScaledClock(speed) if speed != 1 else SystemClock()
+    from gate.emulator import ecs
+
+    ecs.install()  # ListContainerInstances' ec2InstanceId filter and tasks that stay RUNNING, as ECS behaves
     aws = AwsEmulator(port=aws_port, clock=clock).start()
     ado = None
     print(f"AWS emulator:       {aws.endpoint}   (export AWS_ENDPOINT_URL={aws.endpoint})", flush=True)
