@@ -127,19 +127,17 @@ class Gate:
     def on_spot(self, event: SpotInterruptionEvent) -> list[Record]:
         """Two minutes' warning, no hook can delay it: keep new jobs off the instance at once."""
         iid = event.detail.instance_id
-        if self.region and event.region and event.region != self.region:
-            return [self._record_plain(Outcome.SKIPPED, f"event from region {event.region}", instance=iid)]
-        if self.account and event.account and event.account != self.account:
-            return [self._record_plain(Outcome.SKIPPED, f"event from account {event.account}", instance=iid)]
+        elsewhere = self._elsewhere(event.region, event.account)
+        if elsewhere:
+            return [self._record_plain(Outcome.SKIPPED, elsewhere, instance=iid)]
         try:
-            resp = self.aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[iid])
-            groups = [i["AutoScalingGroupName"] for i in resp.get("AutoScalingInstances", [])]
+            group, _ = self.aws.instance_state(iid)
             details = self.aws.describe_instances([iid]).get(iid, {})
         except Exception as exc:  # a spot warning must log, not crash
             return [self._record_plain(Outcome.ERROR, f"spot: describe failed: {exc}", instance=iid)]
-        if not groups or groups[0] not in self.settings.groups:
+        if group is None or group not in self.settings.groups:
             return [self._record_plain(Outcome.SKIPPED, "spot: instance not in a configured group", instance=iid)]
-        waiting = Waiting(groups[0], iid, self.settings.hook_name, private_dns=details.get("private_dns"))
+        waiting = Waiting(group, iid, self.settings.hook_name, private_dns=details.get("private_dns"))
         try:
             agents = self._index(self.source.list_agents()).agents_for(waiting)
             todo = [a for a in agents if not a.drained]
@@ -164,10 +162,8 @@ class Gate:
     # -- read-only views (the CLI's check and status) ------------------------------------------------------
     def explain(self, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
         """What the gate would decide for this instance right now; acts on nothing."""
-        resp = self.aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])
-        found = resp.get("AutoScalingInstances", [])
-        group = found[0]["AutoScalingGroupName"] if found else "(no group)"
-        state = found[0]["LifecycleState"] if found else "(not in a group)"
+        group, state = self.aws.instance_state(instance_id)
+        group, state = group or "(no group)", state or "(not in a group)"
         details = self.aws.describe_instances([instance_id]).get(instance_id, {})
         waiting = Waiting(group, instance_id, self.settings.hook_name, state, **details)
         index, error = self._observe()
@@ -332,11 +328,18 @@ class Gate:
         return decision
 
     # -- filters and records ----------------------------------------------------------------------------
-    def _foreign(self, region: str, account: str, group: str, hook: str) -> str | None:
+    def _elsewhere(self, region: str, account: str) -> str | None:
+        """An event from another region or account is not ours, whatever it names."""
         if self.region and region and region != self.region:
             return f"event from region {region}, gate runs in {self.region}"
         if self.account and account and account != self.account:
             return f"event from account {account}, gate runs in {self.account}"
+        return None
+
+    def _foreign(self, region: str, account: str, group: str, hook: str) -> str | None:
+        elsewhere = self._elsewhere(region, account)
+        if elsewhere:
+            return elsewhere
         if group not in self.settings.groups:
             return f"group {group} is not in the allow-list"
         if hook != self.settings.hook_name:
