@@ -68,8 +68,8 @@ def _timed(name: str, fn: Callable[[], dict[str, Any]], errors: list[str]) -> di
 
 
 def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from gate.bench.fleet import FleetConfig, fleet_benchmark
-    from gate.bench.plot import plot_fleet
+    from cli.benchmarks.fleet import FleetConfig, fleet_benchmark
+    from cli.benchmarks.plot import plot_fleet
 
     cfg = FleetConfig(seed=seed)
     console.print(
@@ -251,7 +251,7 @@ def _show_package(p: dict[str, Any], imp: dict[str, Any]) -> None:
 
 
 def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]) -> dict[str, Any]:
-    from gate.bench import realpath
+    from cli.benchmarks import realpath
 
     doc: dict[str, Any] = {
         "benchmark": "real-path",

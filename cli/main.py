@@ -197,7 +197,7 @@ def emulator(
     """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C or SIGTERM stops)."""
     import socket
 
-    from gate.emulator.__main__ import serve
+    from cli.emulator.__main__ import serve
 
     for port in {aws_port, azure_port} - {0}:
         if aws_port == azure_port:

@@ -22,9 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.common import DISCARD, check_url, console, emit_json, fail, require_reachable, short_id
+from cli.emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
 from gate import logs
 from gate.clock import Clock, ScaledClock
-from gate.emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
 
 WIDE = 120  # below this many columns the table is compact (short ids, reasons under the table)
 LOCAL_PAT = "local-pat"  # what `gate emulator` accepts unless told otherwise

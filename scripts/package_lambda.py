@@ -3,10 +3,10 @@
 
     python scripts/package_lambda.py [--output build/gate-lambda.zip] [--source-dir REPO_ROOT]
 
-Contents: the `gate` package from SOURCE_DIR (without gate/emulator/, tests and caches; the `cli` package is not
-shipped) plus its runtime dependencies pydantic, pydantic-settings, requests and structlog (and what they pull in),
-installed by pip for the Lambda runtime: manylinux2014_x86_64, CPython 3.12, wheels only. boto3/botocore are NOT
-bundled: the Lambda Python runtime provides them.
+Contents: the `gate` package from SOURCE_DIR (without caches and test files; the `cli` package, with the emulator,
+the fakes and the benchmarks, is not shipped) plus its runtime dependencies pydantic, pydantic-settings, requests
+and structlog (and what they pull in), installed by pip for the Lambda runtime: manylinux2014_x86_64, CPython 3.12,
+wheels only. boto3/botocore are NOT bundled: the Lambda Python runtime provides them.
 
 Pins: each distribution is pinned to the version installed in the Python running this script (the versions the
 test suite ran against) when it is installed there; otherwise pip picks the newest (a warning says so).
@@ -48,7 +48,8 @@ PIP_TARGET_ARGS = (
     "--only-binary=:all:",
 )
 
-EXCLUDED_SOURCE_PARTS = ("emulator", "bench", "tests", "test", "__pycache__")
+# gate/ holds exactly the Lambda's code (the emulator, fakes and benchmarks live under cli/): only caches are left out.
+EXCLUDED_SOURCE_PARTS = ("__pycache__",)
 DIST_INFO_DROPPED = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
@@ -217,7 +218,7 @@ def check_imports(entries: dict[str, Path]) -> list[str]:
         tree = ast.parse(path.read_bytes(), filename=name)
         for module, lineno, deferred in _module_imports(tree):
             root = module.split(".", 1)[0]
-            if module == "gate.emulator" or module.startswith("gate.emulator."):
+            if module == "cli" or module.startswith("cli."):
                 message = f"{name}:{lineno}: imports {module}, which is not shipped"
             elif root not in available:
                 message = f"{name}:{lineno}: imports {module}, which is not in the package or the runtime"

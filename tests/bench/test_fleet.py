@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gate.bench.fleet import STRATEGIES, FleetConfig, StrategyResult, _Lockstep, run_fleet, simulate
-from gate.bench.workload import EPOCH, WorkloadConfig, generate, profile
+from cli.benchmarks.fleet import STRATEGIES, FleetConfig, StrategyResult, _Lockstep, run_fleet, simulate
+from cli.benchmarks.workload import EPOCH, WorkloadConfig, generate, profile
 
 SMALL = FleetConfig(instances=20, hours=3, start_hour=14, seed=7)
 
@@ -162,6 +162,6 @@ def test_lockstep_interleaves_invocations_by_simulated_time() -> None:
 
 
 def test_the_handler_never_imports_the_benchmarks() -> None:
-    code = "import sys, gate.handler; print(sorted(m for m in sys.modules if m.startswith('gate.bench')))"
+    code = "import sys, gate.handler; print(sorted(m for m in sys.modules if m.startswith('cli.benchmarks')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.emulator.scenario import load_scenario
+from cli.emulator.scenario import load_scenario
 from tests.cli.conftest import EXAMPLES, gate
 
 FILES = sorted(EXAMPLES.glob("*.yaml"))

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from gate.emulator.aws import AwsEmulator
+from cli.emulator.aws import AwsEmulator
 from tests.cli.conftest import gate, one_line_error
 
 HOLDS = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 3600.0]

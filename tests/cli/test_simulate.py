@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.emulator.sandbox import PAT
+from cli.emulator.sandbox import PAT
 from tests.cli.conftest import gate, one_line_error
 
 FAST = ["--instances", "2", "--busy", "1", "--build-minutes", "2", "--scale-at", "10", "--speed", "40"]

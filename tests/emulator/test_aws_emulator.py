@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from cli.emulator.aws import AwsEmulator
 from gate.clock import ManualClock, ScaledClock
-from gate.emulator.aws import AwsEmulator
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from cli.emulator.azure_devops import FakeAzureDevOps
 from gate.clock import ManualClock
-from gate.emulator.azure_devops import FakeAzureDevOps
 
 PAT = "fake-pat-0123456789"
 AUTH = ("", PAT)

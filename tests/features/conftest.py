@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from moto.ec2.models.amis import AMIS
 
+from cli.emulator.sandbox import Group, Sandbox
 from gate.clock import ManualClock
-from gate.emulator.sandbox import Group, Sandbox
 from gate.handler import dispatch
 from gate.logs import Record
 from gate.reconcile import Gate

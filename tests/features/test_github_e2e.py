@@ -1,5 +1,5 @@
 """GitHub Actions self-hosted runners as the busy probe, end to end: the AWS emulator, the fake GitHub REST API
-(gate.emulator.github) and the real handler. Runners cannot be disabled: the gate waits while `busy`, releases
+(cli.emulator.github) and the real handler. Runners cannot be disabled: the gate waits while `busy`, releases
 after idle confirmation, and deletes the runner registration after completing."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from cli.emulator.github import FakeGitHub
+from cli.emulator.sandbox import Sandbox
 from gate.clock import ManualClock
-from gate.emulator.github import FakeGitHub
-from gate.emulator.sandbox import Sandbox
 from gate.github import GitHubRunners
 from gate.handler import dispatch
 from gate.sources import AgentSourceError, AuthError

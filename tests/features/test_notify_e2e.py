@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from cli.emulator.sandbox import PAT, Sandbox
 from gate.clock import ManualClock
-from gate.emulator.sandbox import PAT, Sandbox
 from gate.notify import HOLD_NOTIFIED_TAG
 from gate.reconcile import Gate
 from tests.features.conftest import Receiver, deliver, history, make_group, protect, tags

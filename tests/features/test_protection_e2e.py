@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from cli.emulator.sandbox import Sandbox
 from gate.clock import ManualClock
-from gate.emulator.sandbox import Sandbox
 from gate.protection import PROTECTED_TAG
 from tests.features.conftest import history, make_group, protect, protection, tags
 

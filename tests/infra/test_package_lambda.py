@@ -20,8 +20,8 @@ FAKE_GATE = {
     "gate/handler.py": "import json\n\nimport pydantic\nimport structlog\n\n\ndef handle(event, context):\n"
     "    return json.dumps({'ok': True})\n",
     "gate/settings.py": "import boto3\nfrom pydantic_settings import BaseSettings\n",
-    "gate/emulator/__init__.py": "import moto\n",
-    "gate/emulator/aws.py": "import werkzeug\n",
+    "cli/emulator/__init__.py": "import moto\n",
+    "cli/emulator/aws.py": "import werkzeug\n",
     "gate/tests/test_x.py": "def test_x():\n    pass\n",
     "gate/test_inline.py": "",
     "gate/__pycache__/handler.cpython-312.pyc": "",
@@ -58,7 +58,7 @@ def check_zip(path: Path) -> list[str]:
     assert names == sorted(names), "entries must be sorted"
     assert "gate/handler.py" in names
     assert "gate/__init__.py" in names
-    assert not [n for n in names if n.startswith("gate/emulator/")], "the emulator must not be shipped"
+    assert not [n for n in names if n.startswith("cli/emulator/")], "the emulator must not be shipped"
     assert not [n for n in names if n.startswith("cli/")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.endswith(".dist-info/RECORD")]
@@ -92,10 +92,10 @@ def test_fake_tree_builds_reproducibly(tmp_path: Path) -> None:
 @pytest.mark.network
 @pytest.mark.timeout(900)
 def test_unshipped_import_fails_the_build(tmp_path: Path) -> None:
-    source = make_fake_source(tmp_path / "src", {"gate/handler.py": "from gate.emulator import aws\n"})
+    source = make_fake_source(tmp_path / "src", {"gate/handler.py": "from cli.emulator import aws\n"})
     result = build(tmp_path / "out.zip", source)
     assert result.returncode == 1
-    assert "gate/handler.py:1: imports gate.emulator" in result.stderr
+    assert "gate/handler.py:1: imports cli.emulator" in result.stderr
     assert not (tmp_path / "out.zip").exists()
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from cli.emulator.azure_devops import FakeAzureDevOps
 from gate.azure import AzureDevOps
 from gate.clock import ManualClock
-from gate.emulator.azure_devops import FakeAzureDevOps
 from gate.sources import AgentSourceError, AuthError
 
 PAT = "pat-for-client-tests-9f8e7d6c5b4a"

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from cli.emulator.sandbox import PAT, Sandbox
 from gate import handler, logs, secrets
 from gate.clock import SystemClock
-from gate.emulator.sandbox import PAT, Sandbox
 from gate.settings import SettingsError
 
 

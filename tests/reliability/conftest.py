@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from cli.emulator.aws import AwsEmulator
+from cli.emulator.azure_devops import FakeAzureDevOps
+from cli.emulator.sandbox import Group, Sandbox
 from gate.clock import ManualClock
-from gate.emulator.aws import AwsEmulator
-from gate.emulator.azure_devops import FakeAzureDevOps
-from gate.emulator.sandbox import Group, Sandbox
 from gate.handler import dispatch
 from gate.logs import Record
 from gate.reconcile import Gate

@@ -11,8 +11,8 @@ import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
+from cli.emulator.sandbox import Sandbox
 from gate.clock import ScaledClock
-from gate.emulator.sandbox import Sandbox
 from gate.handler import dispatch
 from gate.logs import DecisionLog
 
@@ -44,7 +44,7 @@ class SoakResult:
 def _gate_memory() -> float:
     gc.collect()
     snap = tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(True, "*/gate/*"), tracemalloc.Filter(False, "*/gate/emulator/*")]
+        [tracemalloc.Filter(True, "*/gate/*"), tracemalloc.Filter(False, "*/cli/emulator/*")]
     )
     return sum(s.size for s in snap.statistics("filename")) / 1024
 

@@ -92,8 +92,8 @@ def test_agent_vanishing_mid_hold_is_released_after_grace(world: World) -> None:
 
 
 def test_paginated_agent_lists_cost_one_walk_per_pool_per_round() -> None:
+    from cli.emulator.sandbox import Sandbox
     from gate.clock import ManualClock
-    from gate.emulator.sandbox import Sandbox
 
     with Sandbox(ManualClock(), page_size=2) as sb:
         group = sb.create_group("ci-agents", 5)

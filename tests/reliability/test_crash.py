@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from cli.emulator.sandbox import PAT, Sandbox
 from gate.clock import SystemClock
-from gate.emulator.sandbox import PAT, Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"GATE_IDLE_CONFIRM_SECONDS": "3", "GATE_RECHECK_INTERVAL_SECONDS": "0.5", "GATE_TICK_BUDGET_SECONDS": "20"}

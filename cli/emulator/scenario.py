@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cli.emulator.sandbox import Sandbox
 from gate.clock import Clock, ScaledClock
-from gate.emulator.sandbox import Sandbox
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
 

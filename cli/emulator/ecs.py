@@ -1,4 +1,4 @@
-"""What moto 5.2.5's ECS lacks for the gate's draining path, patched in process (idempotent, like gate.emulator.aws).
+"""What moto 5.2.5's ECS lacks for the gate's draining path, patched in process (idempotent, like cli.emulator.aws).
 
 moto serves clusters, RegisterContainerInstance (the EC2 id comes from `instanceIdentityDocument`),
 Describe/UpdateContainerInstancesState (ACTIVE <-> DRAINING), StartTask/RunTask/StopTask, ListTasks (cluster,

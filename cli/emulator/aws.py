@@ -690,7 +690,7 @@ def _set_policy(group: FakeAutoScalingGroup, policy: dict[str, Any] | None) -> N
 def _lifecycle_request(self: AutoScalingResponse) -> tuple[AwsEmulator, _Action, str]:
     emu = _current
     if emu is None:
-        raise NotImplementedError("lifecycle actions need a running gate.emulator.aws.AwsEmulator")
+        raise NotImplementedError("lifecycle actions need a running cli.emulator.aws.AwsEmulator")
     token, instance_id = self._get_param("LifecycleActionToken"), self._get_param("InstanceId")
     action = emu._find(
         self.current_account,

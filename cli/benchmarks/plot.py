@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from gate.bench.fleet import StrategyResult
+from cli.benchmarks.fleet import StrategyResult
 
 
 def _duration(seconds: float) -> str:

@@ -10,7 +10,7 @@
 (c) `package_size` and `cold_import`: the Lambda zip from scripts/package_lambda.py, and `import gate.handler` in
     fresh interpreters (`-X importtime`).
 
-`gate.emulator` is imported inside the functions: this package must not import it at module level.
+`cli.emulator` is imported inside the functions: this package must not import it at module level.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cli.benchmarks.common import BENCH_PAT, clean_gate_env, gate_settings, quiet_logs
+from cli.benchmarks.stats import median, percentile, rounded
 from gate.actions import Result
 from gate.aws import ActionGone, Aws
 from gate.azure import AzureDevOps
-from gate.bench.common import BENCH_PAT, clean_gate_env, gate_settings, quiet_logs
-from gate.bench.stats import median, percentile, rounded
 from gate.clock import Clock, ManualClock
 from gate.decide import Observation, decide
 from gate.logs import DecisionLog, Record
@@ -52,7 +52,7 @@ def release_latency(instances: int = 60, stagger: float = 5.0, speed: float = 5.
     """Every instance runs one build (60 s + i x `stagger`); the group scales to 0 at t=20 s; the real handler gets
     every lifecycle event and a tick each minute. At `speed` 5 an emulator call of ~20 ms wall counts as ~0.1 s of
     simulated time, about what a real AWS or Azure DevOps call takes, so the latency includes API time."""
-    from gate.emulator.scenario import BuildSpec, Run, ScaleSpec, Scenario
+    from cli.emulator.scenario import BuildSpec, Run, ScaleSpec, Scenario
 
     scenario = Scenario(
         instances=instances,
@@ -218,7 +218,7 @@ def _seed_agents(ado: Any, ids: Sequence[str], short: float, long: float) -> dic
 
 def tick_sequence(instances: int = 1000) -> dict[str, Any]:
     """Four ticks of one warm container on N waiting instances: Azure over HTTP, AWS in process (counted)."""
-    from gate.emulator.azure_devops import FakeAzureDevOps
+    from cli.emulator.azure_devops import FakeAzureDevOps
 
     clock = ManualClock()
     ids = [f"i-{k:017x}" for k in range(1, instances + 1)]
@@ -251,8 +251,8 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
 
     Set-up goes around the gate (scale-in through the API, tags in one CreateTags, agents disabled in the fake)
     so only the tick itself is timed; the emulator's timer is slowed so it does not compete for the CPU."""
-    from gate.emulator.aws import AwsEmulator
-    from gate.emulator.sandbox import Sandbox
+    from cli.emulator.aws import AwsEmulator
+    from cli.emulator.sandbox import Sandbox
 
     clock = ManualClock()
     setup0 = time.perf_counter()
@@ -341,8 +341,8 @@ def package_size(output_dir: Path | None = None) -> dict[str, Any]:
             "unpacked_mb": round(unpacked / 1_000_000, 2),
             "files": len(names),
             "sha256": sha.group(1) if sha else None,
-            "ships_emulator": any(n.startswith("gate/emulator/") for n in names),
-            "ships_bench": any(n.startswith("gate/bench/") for n in names),
+            "ships_emulator": any(n.startswith("cli/emulator/") for n in names),
+            "ships_bench": any(n.startswith("cli/benchmarks/") for n in names),
             "top_level_modules": _top_level(names),
             "build_seconds": round(time.perf_counter() - start, 1),
         }

@@ -32,8 +32,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cli.emulator.httpserver import LocalServer
 from gate.clock import Clock, SystemClock
-from gate.emulator.httpserver import LocalServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

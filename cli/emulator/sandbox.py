@@ -15,9 +15,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from cli.emulator.aws import AwsEmulator
+from cli.emulator.azure_devops import FakeAzureDevOps
 from gate.clock import Clock, SystemClock
-from gate.emulator.aws import AwsEmulator
-from gate.emulator.azure_devops import FakeAzureDevOps
 from gate.handler import build_gate
 from gate.logs import DecisionLog
 from gate.reconcile import Gate
@@ -194,11 +194,11 @@ class Sandbox:
     def scale_to(self, group: str, desired: int) -> None:
         self.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
 
-    # -- ECS (gate.emulator.ecs adds what moto lacks) ---------------------------------------------------
+    # -- ECS (cli.emulator.ecs adds what moto lacks) ---------------------------------------------------
     def create_ecs_cluster(self, cluster: str = "agents", group: str | None = None) -> dict[str, str]:
         """A cluster with a container instance registered for every instance of the group (EC2 id from the
         instance identity document, as the ECS agent sends it). Returns instance id -> container instance ARN."""
-        from gate.emulator import ecs as ecs_emulator
+        from cli.emulator import ecs as ecs_emulator
 
         ecs_emulator.install()
         client = self.client("ecs")

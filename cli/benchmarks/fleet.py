@@ -46,11 +46,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from cli.benchmarks.common import gate_settings
+from cli.benchmarks.stats import mean, percentile, rounded
+from cli.benchmarks.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
 from gate.actions import Result
 from gate.aws import ActionGone, Aws
-from gate.bench.common import gate_settings
-from gate.bench.stats import mean, percentile, rounded
-from gate.bench.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
 from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Waiting, format_ts, parse_ts
