@@ -41,6 +41,9 @@ class Agent:
     computer_name: str | None = None
     capabilities: Mapping[str, str] = field(default_factory=dict)
     disableable: bool = True  # GitHub runners cannot be disabled: the decision treats them as drained
+    # False when the agent system was asked for the busy field (Azure: includeAssignedRequest) and the record lacks
+    # it: absence of the field is not evidence of idleness (AZURE, issue 12; set by gate/azure.py).
+    assigned_known: bool = True
 
     @property
     def busy(self) -> bool:
