@@ -1,7 +1,7 @@
 """The gate's judgement, pure: one waiting instance plus what its agents look like now -> actions.
 
 No I/O and no clock: every input is passed in, so the rules are tested exhaustively without servers.
-The rules (DESIGN.md, "Decision rules"), in order:
+The rules (docs/architecture.md, "Decision rules"), in order:
   leaving a warm pool -> release at once; max hold reached -> forced; Azure unreachable -> hold (fail safe);
   no agent -> hold until the unregistered grace, then release; any agent still enabled -> disable it and hold;
   any agent busy -> hold; all idle and drained -> hold until idle was seen twice `idle_confirm` apart, then
