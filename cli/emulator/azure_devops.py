@@ -44,7 +44,17 @@ API_VERSION = "7.1"
 AGENT_VERSION = "4.255.0"
 TASK_AGENT_AREA = "a85b8835-c1a1-4aac-ae97-1c3d0ba72dbd"
 BUILD_SERVICE_OWNER = "00025394-6065-48ca-87d9-7f5672854ef7"
-FAULT_KINDS = ("rate_limit", "server_error", "slow", "malformed", "unauthorized", "forbidden", "signin", "down")
+# Faults that replace the answer (at most one per request: the first match) ...
+ANSWER_FAULTS = ("rate_limit", "server_error", "malformed", "unauthorized", "forbidden", "signin", "down")
+# ... and faults that delay or alter a normal answer (every match applies, also on top of an answer fault):
+#   slow                 sleep `delay` wall seconds, then answer
+#   latency              sleep `delay` seconds of the fake's clock (ManualClock: advances it), then answer
+#   endless_pages        list answers carry an `x-ms-continuationtoken` that repeats forever
+#   count_mismatch       list answers whose `count` is one more than `len(value)` (the last item is dropped)
+#   no_assigned_request  agent records lack `assignedRequest`, even busy ones (includeAssignedRequest ignored)
+#   slow_down            200 answers carry `Retry-After` and `X-RateLimit-*` (the service's warning before 429)
+MODIFIER_FAULTS = ("slow", "latency", "endless_pages", "count_mismatch", "no_assigned_request", "slow_down")
+FAULT_KINDS = ANSWER_FAULTS + MODIFIER_FAULTS
 RESULTS = ("succeeded", "succeededWithIssues", "failed", "canceled", "skipped", "abandoned")
 _NS = uuid.UUID("6f1c0f9e-2d7b-4a55-9b7e-5a1d2c3e4f50")
 _DT_NS = "Microsoft.TeamFoundation.DistributedTask.WebApi"
@@ -399,8 +409,10 @@ class FakeAzureDevOps(LocalServer):
         """Fail the next `count` matching API requests (None: until cleared), or all for `seconds` of clock time.
 
         With `seconds`, `count` is ignored. `status` applies to "server_error" (500-599). "slow" sleeps
-        `delay` wall seconds and then answers normally; "down" resets the connection. Faults hit before the
-        PAT check, like the service's throttling front end; control endpoints are never faulted.
+        `delay` wall seconds and then answers normally, "latency" sleeps `delay` on the fake's clock; "down" resets
+        the connection. See MODIFIER_FAULTS for the faults that alter a normal answer; `retry_after` and `delay`
+        also shape "slow_down" (Retry-After and X-RateLimit-Delay on a 200). Faults hit before the PAT check,
+        like the service's throttling front end; control endpoints are never faulted.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}")
@@ -619,31 +631,73 @@ class FakeAzureDevOps(LocalServer):
         finally:
             self.record_call(request.method, request.path, request.args.to_dict(), status)
 
-    def _take_fault(self, request: Request) -> _Fault | None:
+    def _take_faults(self, request: Request) -> tuple[_Fault | None, list[_Fault]]:
+        """The first matching answer fault and every matching modifier; each one taken counts down."""
         with self._lock:
             now = self.clock.now()
             self._faults = [f for f in self._faults if f.count != 0 and (f.until is None or now < f.until)]
-            fault = next((f for f in self._faults if f.matches(request.method, request.full_path, now)), None)
-            if fault is not None and fault.count is not None:
-                fault.count -= 1
-            return fault
+            matching = [f for f in self._faults if f.matches(request.method, request.full_path, now)]
+            answer = next((f for f in matching if f.kind in ANSWER_FAULTS), None)
+            modifiers = [f for f in matching if f.kind in MODIFIER_FAULTS]
+            for taken in [answer, *modifiers]:
+                if taken is not None and taken.count is not None:
+                    taken.count -= 1
+            return answer, modifiers
 
     def _serve_api(self, request: Request, environ: WSGIEnvironment) -> Response:
-        fault = self._take_fault(request)
+        fault, modifiers = self._take_faults(request)
+        for mod in modifiers:
+            if mod.kind == "slow":
+                time.sleep(mod.delay)
+            elif mod.kind == "latency":
+                self.clock.sleep(mod.delay)
         if fault is not None:
-            if fault.kind == "slow":
-                time.sleep(fault.delay)
-            elif fault.kind == "down":
+            if fault.kind == "down":
                 sock = environ.get("werkzeug.socket")
                 if isinstance(sock, socket.socket):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     sock.shutdown(socket.SHUT_RDWR)
                 raise ConnectionAbortedError("fake azure devops: injected connection drop")
-            else:
-                return self._fault_response(fault)
+            return self._fault_response(fault)
         if not self._authorized(request):
             return self._unauthorized()
-        return self._dispatch(request, control=False)
+        response = self._dispatch(request, control=False)
+        if response.status_code == 200 and modifiers:
+            self._modify(request, response, modifiers)
+        return response
+
+    def _modify(self, request: Request, response: Response, modifiers: list[_Fault]) -> None:
+        """Apply the answer-altering faults to a normal 200 answer."""
+        kinds = {m.kind for m in modifiers}
+        body = response.get_json(silent=True) if response.is_json else None
+        if isinstance(body, dict):
+            items = body.get("value") if isinstance(body.get("value"), list) else None
+            if "no_assigned_request" in kinds:
+                for record in items if items is not None else [body]:
+                    if isinstance(record, dict):
+                        record.pop("assignedRequest", None)
+            if "count_mismatch" in kinds and items is not None:
+                if items:
+                    items.pop()  # the service's count stays; one record goes missing
+                body["count"] = len(items) + 1
+            response.set_data(json.dumps(body))
+            if "endless_pages" in kinds and items is not None:
+                token = request.args.get("continuationToken") or response.headers.get("x-ms-continuationtoken") or "1"
+                response.headers["x-ms-continuationtoken"] = token
+        slow_down = next((m for m in modifiers if m.kind == "slow_down"), None)
+        if slow_down is not None:
+            response.headers.update(self._rate_limit_headers(slow_down, remaining=1))
+
+    def _rate_limit_headers(self, fault: _Fault, remaining: int) -> dict[str, str]:
+        """What the service adds once a user nears or passes its limit (Microsoft's rate-limit docs)."""
+        return {
+            "Retry-After": str(fault.retry_after),
+            "X-RateLimit-Resource": "Core",
+            "X-RateLimit-Delay": f"{fault.delay:.3f}",
+            "X-RateLimit-Limit": "200",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(int(self.clock.now() + fault.retry_after)),
+        }
 
     def _fault_response(self, fault: _Fault) -> Response:
         if fault.kind == "rate_limit":
@@ -651,14 +705,7 @@ class FakeAzureDevOps(LocalServer):
                 "TF400733: The request has been canceled: Request was blocked due to exceeding usage of "
                 "resource 'Core' in namespace 'User'."
             )
-            headers = {
-                "Retry-After": str(fault.retry_after),
-                "X-RateLimit-Resource": "Core",
-                "X-RateLimit-Delay": f"{fault.delay:.3f}",
-                "X-RateLimit-Limit": "200",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(int(self.clock.now() + fault.retry_after)),
-            }
+            headers = self._rate_limit_headers(fault, remaining=0)
             return _json(error_body("RequestBlockedException", message, _FW_NS), 429, headers)
         if fault.kind == "server_error":
             body = error_body("VssServiceException", "fake azure devops: injected server error", _FW_NS)

@@ -324,3 +324,64 @@ def test_official_sdk_parses_the_fake(fake: FakeAzureDevOps, monkeypatch: pytest
     with pytest.raises(AzureDevOpsServiceError, match="No agent found"):
         client.get_agent(pool, idle)
     assert conn.clients.get_task_agent_client().get_agent(pool, busy).enabled is False  # the 7.0 client too
+
+
+def test_latency_costs_fake_clock_time_per_call(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    fake.add_pool("linux")
+    fake.inject("latency", count=None, delay=10)
+    t0 = clock.now()
+    started = time.monotonic()
+    for _ in range(3):
+        assert get(fake, "distributedtask/pools").status_code == 200
+    assert clock.now() - t0 == 30 and time.monotonic() - started < 5  # clock time, not wall time
+    fake.inject("rate_limit", count=1)
+    assert get(fake, "distributedtask/pools").status_code == 429  # latency applies on top of an answer fault
+    assert clock.now() - t0 == 40
+
+
+def test_endless_pages_repeat_the_continuation_token(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    for i in range(6):
+        fake.add_agent(pool, f"a{i}")
+    fake.inject("endless_pages", count=None)
+    first = get(fake, f"distributedtask/pools/{pool}/agents")
+    token = first.headers["x-ms-continuationtoken"]
+    for _ in range(3):
+        again = get(fake, f"distributedtask/pools/{pool}/agents", continuationToken=token)
+        assert again.headers["x-ms-continuationtoken"] == token and again.json()["value"]
+
+
+def test_count_mismatch_drops_a_record_and_keeps_the_count(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    fake.add_agent(pool, "a1")
+    fake.add_agent(pool, "a2")
+    fake.inject("count_mismatch", count=2)
+    body = get(fake, f"distributedtask/pools/{pool}/agents").json()
+    assert (body["count"], len(body["value"])) == (2, 1)
+    fake.remove_agent(1)
+    fake.remove_agent(2)
+    empty = get(fake, f"distributedtask/pools/{pool}/agents").json()
+    assert (empty["count"], empty["value"]) == (1, [])
+    assert get(fake, f"distributedtask/pools/{pool}/agents").json()["count"] == 0
+
+
+def test_no_assigned_request_hides_the_busy_field(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    busy = fake.add_agent(pool, "a1")
+    fake.start_build(busy, 600)
+    fake.inject("no_assigned_request", count=None, path_contains="/agents")
+    listed = agents(fake, pool, includeAssignedRequest="true")
+    single = get(fake, f"distributedtask/pools/{pool}/agents/{busy}", includeAssignedRequest="true").json()
+    assert "assignedRequest" not in listed[0] and "assignedRequest" not in single
+    jobs = get(fake, f"distributedtask/pools/{pool}/jobrequests", agentId=busy).json()["value"]
+    assert [j["reservedAgent"]["id"] for j in jobs] == [busy]  # the job requests still tell the truth
+
+
+def test_slow_down_warns_on_a_200_before_throttling(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    fake.add_pool("linux")
+    fake.inject("slow_down", count=1, retry_after=5)
+    r = get(fake, "distributedtask/pools")
+    assert r.status_code == 200 and r.json()["count"] == 1
+    assert r.headers["Retry-After"] == "5" and r.headers["X-RateLimit-Remaining"] == "1"
+    assert int(r.headers["X-RateLimit-Reset"]) == int(clock.now() + 5)
+    assert "Retry-After" not in get(fake, "distributedtask/pools").headers
