@@ -1,6 +1,6 @@
 """The ECS edge: find an instance's container instance, set it DRAINING, count the tasks still on it.
 
-Order (docs/architecture.md): disable agent -> wait until idle -> set DRAINING -> (optionally) wait for tasks -> complete.
+Order (docs/architecture.md): disable agent -> wait until idle -> DRAINING -> (optionally) wait for tasks -> complete.
 DRAINING stops and replaces *service* tasks (an agent run as a service would die mid-build, hence "only once idle")
 and leaves standalone tasks alone: the gate waits for the agent, never for the agent's own task. Tasks whose `group`
 matches `ecs_ignore_task_groups` (daemon services such as `service:datadog-agent`, the agent's standalone task such

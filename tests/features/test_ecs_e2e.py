@@ -1,5 +1,5 @@
 """ECS container-instance draining end to end: AWS emulator (moto ECS + cli.emulator.ecs), fake Azure DevOps, the
-real handler over HTTP. Order under test (docs/architecture.md): disable agent -> wait until idle -> DRAINING -> wait for the
+real handler over HTTP. Order (docs/architecture.md): disable agent -> wait until idle -> DRAINING -> wait for the
 watched tasks -> complete."""
 
 from __future__ import annotations
