@@ -74,8 +74,12 @@ class Waiting:
     lifecycle_state: str = "Terminating:Wait"
     token: str | None = None
     private_dns: str | None = None
-    held_since: float | None = None
-    idle_since: float | None = None
+    held_since: float | None = None  # legacy, unbound: no longer read by decide (gate.holdstate)
+    idle_since: float | None = None  # legacy, unbound: no longer read by decide
+    # The gate's own tags as EC2 reports them (gate:*), and the identity of the lifecycle action (the ActivityId of
+    # the terminate activity, gate.holdstate): tags are only believed when they name this action.
+    tags: Mapping[str, str] = field(default_factory=dict)
+    action_id: str | None = None
 
     @property
     def leaves_warm_pool(self) -> bool:

@@ -1,0 +1,189 @@
+"""A hold's state, bound to the lifecycle action it belongs to, kept in one instance tag (`gate:hold`).
+
+Why bound: a tag outlives the wait that wrote it (an earlier warm-pool wait, an instance put back in service, a person
+editing it). Read as-is it made the next scale-in `forced` at once. So the value names its action, and a value that
+names another action, or none (the old `gate:held-since` / `gate:idle-since` tags), is ignored and replaced.
+
+The action's identity is the Auto Scaling scaling activity that terminates the instance ("Terminating EC2 instance:
+i-..."): DescribeScalingActivities reports it, with its ActivityId, to both the event path and the tick, which the
+lifecycle action token is not (the tick never sees the token). The tag keeps a short hash of the ActivityId.
+
+The value, space-separated `key=value` fields (only characters EC2 tag values allow everywhere):
+  v=2 a=<hash of the action> h=<held since> d=<lag bound start> s=<pool:id+pool:id...> g=<absent pool:id+...>
+  x=<absent since>
+Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gate.model import format_ts, parse_ts
+
+HOLD_TAG = "gate:hold"
+LEGACY_TAGS = ("gate:held-since", "gate:idle-since")  # written by earlier versions, bound to no action
+# Every gate:* tag that belongs to a hold. `gate:protected` is protection's, set on InService instances: not ours.
+HOLD_TAGS = (HOLD_TAG, *LEGACY_TAGS)
+TAG_VALUE_MAX = 256  # EC2 tag value limit
+VERSION = "2"
+# Status codes of a scaling activity that has ended: its instance no longer waits on a hook for it.
+FINAL_STATUSES = frozenset({"Successful", "Failed", "Cancelled"})
+TERMINATING_PREFIX = "Terminating EC2 instance: "
+
+AgentKey = tuple[int, int]  # (pool id, agent id)
+
+
+def action_hash(action_id: str) -> str:
+    return hashlib.sha256(action_id.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldState:
+    """What the gate remembers about one hold across invocations."""
+
+    action: str  # action_hash(ActivityId)
+    held_since: float
+    disabled_at: float | None = None  # the latest disable (or first sight of an already drained agent): lag bound
+    seen: frozenset[AgentKey] = frozenset()  # every agent seen for the instance during this hold
+    absent: frozenset[AgentKey] = frozenset()  # seen agents the agent system now says do not exist
+    absent_since: float | None = None  # since when exactly `absent` has been confirmed absent
+    overflow: bool = False  # too many agents to remember in one tag: never release on evidence, only max hold
+
+    def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
+        return replace(self, seen=self.seen | frozenset(keys))
+
+
+def _keys(text: str) -> frozenset[AgentKey]:
+    out: set[AgentKey] = set()
+    for part in text.split("+"):
+        pool, _, agent = part.partition(":")
+        if pool.isdigit() and agent.isdigit():
+            out.add((int(pool), int(agent)))
+    return frozenset(out)
+
+
+def _fmt_keys(keys: Iterable[AgentKey]) -> str:
+    return "+".join(f"{p}:{a}" for p, a in sorted(keys))
+
+
+def encode(state: HoldState) -> str:
+    """The tag value; when the agents do not fit in 256 characters the hold is marked `overflow` (fail safe)."""
+    head = [f"v={VERSION}", f"a={state.action}", f"h={format_ts(state.held_since)}"]
+    if state.disabled_at is not None:
+        head.append(f"d={format_ts(state.disabled_at)}")
+    if state.absent_since is not None:
+        head.append(f"x={format_ts(state.absent_since)}")
+    tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
+    if state.absent:
+        tail.append(f"g={_fmt_keys(state.absent)}")
+    value = " ".join(head + tail)
+    if len(value) <= TAG_VALUE_MAX and not state.overflow:
+        return value
+    return " ".join([*head, "o=1"])[:TAG_VALUE_MAX]
+
+
+def decode(value: str | None) -> HoldState | None:
+    """None for an empty, garbled or foreign-version value."""
+    if not value:
+        return None
+    fields = dict(part.partition("=")[::2] for part in value.split())
+    held = parse_ts(fields.get("h"))
+    if fields.get("v") != VERSION or not fields.get("a") or held is None:
+        return None
+    return HoldState(
+        action=fields["a"],
+        held_since=held,
+        disabled_at=parse_ts(fields.get("d")),
+        seen=_keys(fields.get("s", "")),
+        absent=_keys(fields.get("g", "")),
+        absent_since=parse_ts(fields.get("x")),
+        overflow=fields.get("o") == "1",
+    )
+
+
+def _not_future(ts: float | None, now: float) -> float | None:
+    return None if ts is None else min(ts, now)
+
+
+def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldState | None:
+    """The hold state for this action, or None (no tag, or a tag from another action: ignored, to be replaced).
+    Timestamps in the future count as now (a clock skew or an edit must not disable max hold)."""
+    if action_id is None:
+        return None
+    state = decode(tags.get(HOLD_TAG))
+    if state is None or state.action != action_hash(action_id):
+        return None
+    return replace(
+        state,
+        held_since=min(state.held_since, now),
+        disabled_at=_not_future(state.disabled_at, now),
+        absent_since=_not_future(state.absent_since, now),
+    )
+
+
+def stale_keys(tags: Mapping[str, str]) -> list[str]:
+    """The hold tags with a value: what to clear when the hold ends or the instance is seen in service."""
+    return [key for key in HOLD_TAGS if tags.get(key)]
+
+
+def bound_held_since(tags: Mapping[str, str], action_id: str | None) -> float | None:
+    """When this action's hold began, for views and records (None when no tag belongs to the action)."""
+    state = load(tags, action_id, float("inf"))
+    return state.held_since if state else None
+
+
+# -- the action's identity, from DescribeScalingActivities (edge) -------------------------------------------------
+
+
+@dataclass
+class ActivityLookup:
+    """ActivityId of the unfinished terminate activity per instance, from one group's activities (newest first)."""
+
+    found: dict[str, str] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)  # instances whose newest terminate activity has ended
+
+    def add(self, activity: Mapping[str, Any]) -> None:
+        description = str(activity.get("Description") or "")
+        if not description.startswith(TERMINATING_PREFIX):
+            return
+        iid = description[len(TERMINATING_PREFIX) :].strip()
+        if iid in self.found or iid in self.done:
+            return  # a newer activity for the instance was seen first
+        if activity.get("StatusCode") in FINAL_STATUSES or not activity.get("ActivityId"):
+            self.done.add(iid)
+        else:
+            self.found[iid] = str(activity["ActivityId"])
+
+
+def _pages(client: Any, group: str, max_pages: int) -> Iterator[Mapping[str, Any]]:
+    token: str | None = None
+    for _ in range(max_pages):
+        resp = client.describe_scaling_activities(
+            AutoScalingGroupName=group, MaxRecords=100, **({"NextToken": token} if token else {})
+        )
+        yield from resp.get("Activities", [])
+        new = resp.get("NextToken")
+        if not new or new == token:
+            return
+        token = new
+
+
+def lookup_actions(autoscaling: Any, wanted: Mapping[str, Iterable[str]], max_pages: int = 20) -> dict[str, str]:
+    """{instance id: ActivityId} for the wanted instances ({group: instance ids}), one paginated
+    DescribeScalingActivities per group, stopping once every wanted instance is found (activities come newest first).
+    An instance not found has no identity: the gate holds it without tags or disables. Raises botocore errors."""
+    out: dict[str, str] = {}
+    for group, ids in wanted.items():
+        want = set(ids)
+        if not want:
+            continue
+        lookup = ActivityLookup()
+        for activity in _pages(autoscaling, group, max_pages):
+            lookup.add(activity)
+            if want <= set(lookup.found) | lookup.done:
+                break
+        out.update({iid: aid for iid, aid in lookup.found.items() if iid in want})
+    return out
