@@ -7,6 +7,7 @@ alarms watch, without a PutMetricData call (and its permissions and latency) in 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
@@ -38,8 +39,12 @@ def configure(stream: TextIO | None = None, level: str = "INFO") -> None:
 
 
 def emf(record: Record, namespace: str, timestamp_ms: int) -> Record:
-    """Add the EMF envelope: metric `Decisions` (count) and `HeldSeconds`, dimension `Outcome`."""
+    """Add the EMF envelope: metric `Decisions` (count) and `HeldSeconds`, dimensions `FunctionName` and `Outcome`.
+
+    FunctionName (set by Lambda; "local" elsewhere) keeps two gates in one account from sharing metrics and alarms.
+    """
     out = dict(record)
+    out["FunctionName"] = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
     out["Outcome"] = record["outcome"]
     out["Decisions"] = 1
     out["HeldSeconds"] = record.get("held_seconds") or 0
@@ -48,7 +53,7 @@ def emf(record: Record, namespace: str, timestamp_ms: int) -> Record:
         "CloudWatchMetrics": [
             {
                 "Namespace": namespace,
-                "Dimensions": [["Outcome"]],
+                "Dimensions": [["FunctionName", "Outcome"]],
                 "Metrics": [
                     {"Name": "Decisions", "Unit": "Count"},
                     {"Name": "HeldSeconds", "Unit": "Seconds"},

@@ -82,3 +82,12 @@ def copy_tree(src: Path, dst: Path) -> Path:
     """Copy a module so init/test leave no .terraform/ or state in the work tree."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
     return dst
+
+
+@pytest.fixture(scope="module")
+def core_copy(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised copy of the provider-free core module (init needs no provider: offline)."""
+    work = copy_tree(CORE, tmp_path_factory.mktemp("core") / "core")
+    result = terraform.run(["init", "-no-color", "-input=false"], cwd=work)
+    assert result.returncode == 0, result.output
+    return work

@@ -317,14 +317,17 @@ def test_dlq_encrypted() -> None:
 
 def test_alarms() -> None:
     alarms = resources("aws_cloudwatch_metric_alarm")
-    assert set(alarms) == {"lambda_errors", "dlq_not_empty", "forced_releases"}
+    assert set(alarms) == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions"}
     errors, dlq, forced = alarms["lambda_errors"], alarms["dlq_not_empty"], alarms["forced_releases"]
+    error_decisions = alarms["error_decisions"]
     assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
     assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
     assert (dlq["namespace"], dlq["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq.name}"}
     assert (forced["namespace"], forced["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
-    assert forced["dimensions"] == {"Outcome": "forced"}
+    assert forced["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "forced"})}'
+    assert (error_decisions["namespace"], error_decisions["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
+    assert error_decisions["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "error"})}'
     assert load_dir(MODULE)["variable"]["metrics_namespace"]["default"] == "AsgTerminationGate"
     for alarm in alarms.values():
         assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0

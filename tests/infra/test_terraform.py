@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import CORE, INFRA, REPO_ROOT, Tool, copy_tree
+from tests.infra.conftest import INFRA, REPO_ROOT, Tool, copy_tree
 
 
 def test_fmt_is_clean(terraform: Tool) -> None:
@@ -21,14 +21,6 @@ def test_fmt_is_clean(terraform: Tool) -> None:
     assert result.returncode == 0, (
         f"terraform fmt would change files (run: terraform fmt -recursive infra)\n{result.output}"
     )
-
-
-@pytest.fixture(scope="module")
-def core_copy(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = copy_tree(CORE, tmp_path_factory.mktemp("core") / "core")
-    result = terraform.run(["init", "-no-color", "-input=false"], cwd=work)
-    assert result.returncode == 0, result.output
-    return work
 
 
 def test_core_validates(terraform: Tool, core_copy: Path) -> None:

@@ -71,7 +71,7 @@ def test_pat_from_secrets_manager_and_emf_lines(
     assert line["outcome"] == "held" and line["instance"] == event["detail"]["EC2InstanceId"]
     assert {"group", "hook", "agents", "reason", "held_seconds", "actions", "ts", "level"} <= set(line)
     emf = line["_aws"]["CloudWatchMetrics"][0]
-    assert emf["Namespace"] == "AsgTerminationGate" and emf["Dimensions"] == [["Outcome"]]
+    assert emf["Namespace"] == "AsgTerminationGate" and emf["Dimensions"] == [["FunctionName", "Outcome"]]
     assert {m["Name"] for m in emf["Metrics"]} == {"Decisions", "HeldSeconds"}
     assert line["Outcome"] == "held" and line["Decisions"] == 1 and isinstance(line["_aws"]["Timestamp"], int)
     assert PAT not in lambda_env.getvalue()

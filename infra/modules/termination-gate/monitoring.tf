@@ -68,14 +68,15 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   tags                = var.tags
 }
 
-# The gate writes one EMF line per decision: namespace metrics_namespace, dimensions [["Outcome"]], metric
-# Decisions (Count). "forced" = an instance reached max_hold_seconds and was completed with a build possibly running.
+# The gate writes one EMF line per decision: namespace metrics_namespace, dimensions [["FunctionName", "Outcome"]]
+# (FunctionName = this deployment's Lambda, so two gates in one account never share an alarm), metric Decisions
+# (Count). "forced" = an instance reached max_hold_seconds and was completed with a build possibly running.
 resource "aws_cloudwatch_metric_alarm" "forced_releases" {
   alarm_name          = module.core.names.forced_alarm
   alarm_description   = "${var.name}: an instance was released at max hold (${var.max_hold_seconds} s) with its agents possibly still busy."
   namespace           = var.metrics_namespace
   metric_name         = "Decisions"
-  dimensions          = { Outcome = "forced" }
+  dimensions          = merge(module.core.metric_dimensions, { Outcome = "forced" })
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -85,4 +86,40 @@ resource "aws_cloudwatch_metric_alarm" "forced_releases" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
   tags                = var.tags
+}
+
+# An "error" decision: the gate could not judge or act (a missing or mismatched hook, AWS or agent-system failures
+# it holds through). The invocation itself returns normally, so the Lambda Errors alarm does not see these.
+resource "aws_cloudwatch_metric_alarm" "error_decisions" {
+  alarm_name          = module.core.names.error_alarm
+  alarm_description   = "${var.name}: the gate logged error decisions (Outcome=error); query ${module.core.names.query_prefix}forced-and-error-decisions for the reasons."
+  namespace           = var.metrics_namespace
+  metric_name         = "Decisions"
+  dimensions          = merge(module.core.metric_dimensions, { Outcome = "error" })
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+# --- dashboard and Logs Insights queries (bodies built and tested in modules/core) ------------------------------
+
+resource "aws_cloudwatch_dashboard" "gate" {
+  count = var.create_dashboard ? 1 : 0
+
+  dashboard_name = module.core.names.dashboard
+  dashboard_body = module.core.dashboard_body
+}
+
+resource "aws_cloudwatch_query_definition" "gate" {
+  for_each = var.create_query_definitions ? module.core.queries : {}
+
+  name            = each.key
+  log_group_names = [aws_cloudwatch_log_group.gate.name]
+  query_string    = each.value
 }

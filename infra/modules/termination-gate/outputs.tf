@@ -64,7 +64,18 @@ output "alarm_names" {
     aws_cloudwatch_metric_alarm.lambda_errors.alarm_name,
     aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_name,
     aws_cloudwatch_metric_alarm.forced_releases.alarm_name,
+    aws_cloudwatch_metric_alarm.error_decisions.alarm_name,
   ]
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard; null unless create_dashboard."
+  value       = one(aws_cloudwatch_dashboard.gate[*].dashboard_name)
+}
+
+output "query_definition_names" {
+  description = "Names of the saved Logs Insights queries (outcomes over time, longest holds, forced and error decisions, rounds cut short)."
+  value       = sort(keys(aws_cloudwatch_query_definition.gate))
 }
 
 output "global_timeout_seconds" {

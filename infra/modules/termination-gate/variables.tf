@@ -301,6 +301,18 @@ variable "create_alarm_topic" {
   default     = false
 }
 
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard (decisions by outcome, hold durations, waiting instances, errors, Lambda duration and throttles)."
+  type        = bool
+  default     = true
+}
+
+variable "create_query_definitions" {
+  description = "Save the Logs Insights queries (outcomes over time, longest holds, forced and error decisions, rounds cut short)."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_sns_topic_arn" {
   description = "Existing SNS topic for the alarms; null for none."
   type        = string

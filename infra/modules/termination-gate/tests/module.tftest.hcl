@@ -104,7 +104,12 @@ run "wiring" {
     condition = (
       aws_cloudwatch_metric_alarm.forced_releases.namespace == "AsgTerminationGate" &&
       aws_cloudwatch_metric_alarm.forced_releases.metric_name == "Decisions" &&
-      aws_cloudwatch_metric_alarm.forced_releases.dimensions == tomap({ Outcome = "forced" }) &&
+      aws_cloudwatch_metric_alarm.forced_releases.dimensions == tomap({ FunctionName = "gate", Outcome = "forced" }) &&
+      aws_cloudwatch_metric_alarm.error_decisions.dimensions == tomap({ FunctionName = "gate", Outcome = "error" }) &&
+      aws_cloudwatch_metric_alarm.error_decisions.metric_name == "Decisions" &&
+      aws_cloudwatch_metric_alarm.error_decisions.threshold == 0 &&
+      length(aws_cloudwatch_query_definition.gate) == 4 &&
+      aws_cloudwatch_dashboard.gate[0].dashboard_name == "gate" &&
       length(aws_cloudwatch_metric_alarm.lambda_errors.alarm_actions) == 0
     )
     error_message = "Forced-release alarm must watch the gate's EMF metric."

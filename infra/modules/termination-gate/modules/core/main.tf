@@ -15,6 +15,9 @@ locals {
     errors_alarm   = "${var.name}-lambda-errors"
     dlq_alarm      = "${var.name}-dlq-not-empty"
     forced_alarm   = "${var.name}-forced-releases"
+    error_alarm    = "${var.name}-error-decisions"
+    dashboard      = var.name
+    query_prefix   = "${var.name}/"
   }
 
   # --- ARNs (computed from names, so the policy is known before anything exists) --------------------------------

@@ -757,3 +757,44 @@ run "webhook_and_http_ranges" {
     var.max_retry_after_seconds,
   ]
 }
+
+# --- observability ----------------------------------------------------------------------------------------------
+
+run "dashboard_and_queries_are_per_deployment" {
+  command = plan
+
+  variables {
+    name              = "gate-blue"
+    metrics_namespace = "Ci/Gates"
+  }
+
+  assert {
+    condition = keys(output.queries) == [
+      "gate-blue/forced-and-error-decisions",
+      "gate-blue/longest-holds",
+      "gate-blue/outcomes-over-time",
+      "gate-blue/rounds-cut-short",
+    ]
+    error_message = "One saved query per operator question, named after the deployment."
+  }
+
+  assert {
+    condition     = output.metric_dimensions == { FunctionName = "gate-blue" } && output.names.error_alarm == "gate-blue-error-decisions"
+    error_message = "Metrics and alarms must carry the deployment's FunctionName dimension."
+  }
+
+  assert {
+    condition = alltrue([
+      for w in jsondecode(output.dashboard_body).widgets : alltrue([
+        for m in try(w.properties.metrics, []) :
+        m[0] != "Ci/Gates" || (m[2] == "FunctionName" && m[3] == "gate-blue" && m[4] == "Outcome")
+      ])
+    ])
+    error_message = "Every gate metric on the dashboard must be this deployment's (FunctionName, Outcome)."
+  }
+
+  assert {
+    condition     = length(jsondecode(output.dashboard_body).widgets) == 6 && strcontains(jsondecode(output.dashboard_body).widgets[2].properties.query, "SOURCE '/aws/lambda/gate-blue'")
+    error_message = "Dashboard: six widgets; the waiting-instances log widget reads this deployment's log group."
+  }
+}

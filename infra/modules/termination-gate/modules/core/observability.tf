@@ -1,0 +1,152 @@
+# The dashboard and the Logs Insights queries, as data: the parent module only creates the resources.
+#
+# What the gate writes (gate/logs.py): one JSON line per decision (`"event": "decision"`, with outcome, reason, group,
+# instance, hook, agents, held_seconds), which is also an Embedded Metric Format record: metrics Decisions (Count)
+# and HeldSeconds (Seconds) in var.metrics_namespace, dimensions FunctionName (the Lambda's own name, so two gates in
+# one account never share a metric or an alarm) and Outcome. Other lines name their event, e.g. round_cut_short.
+# tests/infra/test_observability.py checks every field these queries use against real lines from a simulation.
+
+locals {
+  outcomes = ["held", "released", "forced", "gone", "skipped", "error", "spot"]
+
+  # Logs Insights queries for the questions operators ask. Keys become query names "<name>/<key>".
+  queries = {
+    outcomes-over-time = join("\n| ", [
+      "fields @timestamp, outcome",
+      "filter event = \"decision\"",
+      "stats count(*) as decisions by bin(5m), outcome",
+      "sort @timestamp desc",
+    ])
+    longest-holds = join("\n| ", [
+      "fields @timestamp, group, instance, outcome, held_seconds, reason",
+      "filter event = \"decision\" and ispresent(held_seconds)",
+      "stats max(held_seconds) as longest_hold_seconds, latest(outcome) as last_outcome, latest(reason) as last_reason by group, instance",
+      "sort longest_hold_seconds desc",
+      "limit 50",
+    ])
+    forced-and-error-decisions = join("\n| ", [
+      "fields @timestamp, outcome, group, instance, hook, held_seconds, reason",
+      "filter event = \"decision\" and outcome in [\"forced\", \"error\"]",
+      "sort @timestamp desc",
+      "limit 200",
+    ])
+    rounds-cut-short = join("\n| ", [
+      "fields @timestamp, event, reason, left",
+      "filter event = \"round_cut_short\"",
+      "sort @timestamp desc",
+      "limit 200",
+    ])
+  }
+
+  # Instances waiting on the hook: distinct instances with a "held" decision per 5 minutes (the gate logs a held
+  # decision when the reason changes or an action is taken, and at least once per invocation per instance).
+  waiting_query = join("\n| ", [
+    "fields @timestamp, instance",
+    "filter event = \"decision\" and outcome = \"held\"",
+    "stats count_distinct(instance) as waiting_instances by bin(5m)",
+  ])
+
+  metric_dimensions = ["FunctionName", local.names.function]
+
+  dashboard = {
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title   = "Decisions by outcome"
+          region  = var.region
+          stat    = "Sum"
+          period  = 300
+          view    = "timeSeries"
+          stacked = true
+          metrics = [
+            for o in local.outcomes : concat([var.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", o])
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Hold durations (seconds held when the hold ended)"
+          region = var.region
+          period = 300
+          view   = "timeSeries"
+          metrics = [
+            concat([var.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Maximum", label = "released, max" }]),
+            concat([var.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Average", label = "released, average" }]),
+            concat([var.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "forced", { stat = "Maximum", label = "forced, max" }]),
+          ]
+        }
+      },
+      {
+        type = "log", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Waiting instances (held, per 5 minutes)"
+          region = var.region
+          view   = "timeSeries"
+          query  = "SOURCE '${local.names.log_group}'\n| ${local.waiting_query}"
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Errors"
+          region = var.region
+          stat   = "Sum"
+          period = 300
+          view   = "timeSeries"
+          metrics = [
+            concat([var.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", "error", { label = "error decisions" }]),
+            ["AWS/Lambda", "Errors", "FunctionName", local.names.function, { label = "Lambda errors" }],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.names.dlq, { stat = "Maximum", label = "DLQ messages" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Lambda duration (ms)"
+          region = var.region
+          period = 300
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/Lambda", "Duration", "FunctionName", local.names.function, { stat = "Average", label = "average" }],
+            ["AWS/Lambda", "Duration", "FunctionName", local.names.function, { stat = "Maximum", label = "max" }],
+          ]
+          annotations = {
+            horizontal = [{ label = "timeout", value = var.lambda_timeout_seconds * 1000 }]
+          }
+        }
+      },
+      {
+        type = "metric", x = 12, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Lambda invocations and throttles"
+          region = var.region
+          stat   = "Sum"
+          period = 300
+          view   = "timeSeries"
+          metrics = [
+            ["AWS/Lambda", "Invocations", "FunctionName", local.names.function],
+            ["AWS/Lambda", "Throttles", "FunctionName", local.names.function],
+          ]
+        }
+      },
+    ]
+  }
+}
+
+output "dashboard_body" {
+  description = "CloudWatch dashboard body (JSON): decisions by outcome, hold durations, waiting instances, errors, Lambda duration and throttles."
+  value       = jsonencode(local.dashboard)
+}
+
+output "queries" {
+  description = "Logs Insights query definitions: query name -> query string (run against names.log_group)."
+  value       = { for k, q in local.queries : "${local.names.query_prefix}${k}" => q }
+}
+
+output "metric_dimensions" {
+  description = "Dimensions (besides Outcome) of the gate's EMF metrics: FunctionName = the Lambda's name."
+  value       = { FunctionName = local.names.function }
+}
