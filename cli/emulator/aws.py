@@ -212,6 +212,7 @@ class AwsEmulator:
         self._lock = threading.RLock()
         self._actions: list[_Action] = []
         self._history: list[dict[str, Any]] = []
+        self._activities: list[dict[str, Any]] = []  # scaling activities (terminations), oldest first
         self._seen: set[tuple[str, str]] = {(self.account_id, region)}
         self._server: _MotoServer | None = None
         self._timer: threading.Thread | None = None
@@ -278,6 +279,7 @@ class AwsEmulator:
             moto_api_backend.reset()
             self._actions.clear()
             self._history.clear()
+            self._activities.clear()
             self.events.clear()
 
     # -- inspection ------------------------------------------------------------------------------------------------
@@ -373,6 +375,7 @@ class AwsEmulator:
     def _begin_wait(self, group: FakeAutoScalingGroup, state: InstanceState, hooks: list[LifecycleHook]) -> None:
         now = self.clock.now()
         state.lifecycle_state = WAIT
+        self._begin_activity(group, state.instance.id, now)
         for hook in hooks:
             timeout = int(hook.heartbeat_timeout)
             global_deadline = now + min(MAX_GLOBAL_TIMEOUT, 100 * timeout)
@@ -434,6 +437,44 @@ class AwsEmulator:
             except Exception:  # delivery failures never fail the scaling call, as in AWS
                 log.exception("delivering lifecycle event to rule %s failed", rule.name)
 
+    # -- scaling activities (DescribeScalingActivities; moto returns none) --------------------------------------------
+    # One "Terminating EC2 instance: i-..." activity per termination, `MidLifecycleAction` while the instance waits on
+    # its hooks, `Successful` once terminated (or retained: AWS documents no status for that; assumed ended). The gate
+    # uses the ActivityId as the identity of the lifecycle action (gate.holdstate).
+
+    def _begin_activity(self, group: FakeAutoScalingGroup, instance_id: str, now: float) -> None:
+        self._activities.append(
+            {
+                "ActivityId": str(uuid.uuid4()),
+                "AutoScalingGroupName": group.name,
+                "AutoScalingGroupARN": group.arn,
+                "Description": f"Terminating EC2 instance: {instance_id}",
+                "Cause": f"At {_iso(now)} an instance was taken out of service in response to a difference between "
+                "desired and actual capacity, shrinking the capacity.",
+                "StartTime": datetime.fromtimestamp(now, tz=UTC),
+                "StatusCode": "MidLifecycleAction",
+                "Progress": 50,
+                "Details": "{}",
+                "_key": (group.account_id, group.region, group.name, instance_id),
+            }
+        )
+
+    def _end_activity(self, group: str, instance_id: str, status: str, message: str | None = None) -> None:
+        for activity in reversed(self._activities):
+            if activity["AutoScalingGroupName"] == group and activity["_key"][3] == instance_id:
+                if activity["StatusCode"] == "MidLifecycleAction":
+                    ended = datetime.fromtimestamp(self.clock.now(), UTC)
+                    activity.update(StatusCode=status, Progress=100, EndTime=ended)
+                    if message:
+                        activity["StatusMessage"] = message
+                return
+
+    def scaling_activities(self, account_id: str, region: str, group: str) -> list[dict[str, Any]]:
+        """Newest first, as AWS lists them."""
+        with self._lock:
+            found = [a for a in self._activities if a["_key"][:3] == (account_id, region, group)]
+            return [{k: v for k, v in a.items() if k != "_key"} for a in reversed(found)]
+
     def _locate(self, action: _Action) -> tuple[FakeAutoScalingGroup | None, InstanceState | None]:
         group = autoscaling_backends[action.account_id][action.region].autoscaling_groups.get(action.group)
         if group is None:
@@ -478,6 +519,7 @@ class AwsEmulator:
         retain = (getattr(group, "instance_lifecycle_policy", None) or {}).get("RetentionTriggers", {})
         if result == "ABANDON" and retain.get("TerminateHookAbandon") == "retain":
             state.lifecycle_state = RETAINED  # outside desired capacity until TerminateInstanceInAutoScalingGroup
+            self._end_activity(group.name, state.instance.id, "Successful", "Instance retained (TerminateHookAbandon)")
             self._record(group.name, state.instance.id, action.hook, "retained", result, by)
         else:
             self._terminate_now(group, state, action.hook, result, by)
@@ -487,6 +529,7 @@ class AwsEmulator:
     ) -> None:
         group.instance_states = [s for s in group.instance_states if s is not state]
         group.ec2_backend.terminate_instances([state.instance.id])
+        self._end_activity(group.name, state.instance.id, "Successful")
         self._record(group.name, state.instance.id, hook, "terminated", result, by)
 
     def _record(
@@ -718,6 +761,26 @@ def _record_lifecycle_action_heartbeat(self: AutoScalingResponse) -> EmptyResult
     return EmptyResult()
 
 
+def _describe_scaling_activities(self: AutoScalingResponse) -> Any:
+    """The emulator's terminate activities of one group, newest first, MaxRecords (<= 100) per page."""
+    from moto.core.responses import ActionResult
+
+    emu = _current
+    if emu is None:
+        return _orig["describe_scaling_activities"](self)
+    group = self._get_param("AutoScalingGroupName")
+    found = emu.scaling_activities(self.current_account, self.region, group) if group else []
+    wanted = self._get_param("ActivityIds", []) or []
+    if wanted:
+        found = [a for a in found if a["ActivityId"] in wanted]
+    size = min(int(self._get_param("MaxRecords") or 100), 100)
+    start = int(self._get_param("NextToken") or 0)
+    result: dict[str, Any] = {"Activities": found[start : start + size]}
+    if start + size < len(found):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
+
+
 _PATCHES: list[tuple[type, str, Any]] = [
     (FakeAutoScalingGroup, "set_desired_capacity", _set_desired_capacity),
     (FakeAutoScalingGroup, "update", _update),
@@ -731,6 +794,7 @@ _PATCHES: list[tuple[type, str, Any]] = [
     (AutoScalingResponse, "update_auto_scaling_group", _update_auto_scaling_group),
     (AutoScalingResponse, "complete_lifecycle_action", _complete_lifecycle_action),
     (AutoScalingResponse, "record_lifecycle_action_heartbeat", _record_lifecycle_action_heartbeat),
+    (AutoScalingResponse, "describe_scaling_activities", _describe_scaling_activities),
 ]
 
 
