@@ -25,7 +25,7 @@ from cli.common import err_console
 # Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
 console = _terminal if _terminal.is_terminal else Console(width=160)
 
-PARTS = ("fleet", "release", "tick", "package")
+PARTS = ("fleet", "faults", "release", "tick", "package")
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -110,8 +110,10 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
         "release p95",
         "Azure calls",
         "AWS calls",
+        "Auto Scaling",
+        "agents left",
     ):
-        table.add_column(col, justify="left" if col == "strategy" else "right")
+        table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=col == "strategy")
     for name, r in results.items():
         table.add_row(
             name,
@@ -124,6 +126,8 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
             _fmt(r.release_latency_p95_s, " s"),
             _fmt(r.azure_calls),
             _fmt(r.aws_calls),
+            _fmt(r.autoscaling_calls),
+            _fmt(r.agents_left_registered),
         )
     console.print(table)
     if "seed_sweep" in doc:
@@ -157,6 +161,88 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
                 _fmt(row["idle_kept_alive_hours"]),
             )
         console.print(poll)
+    return doc
+
+
+# -- faults ----------------------------------------------------------------------------------------------------------
+
+
+def _k(n: int) -> str:
+    return f"{n / 1000:,.1f}k" if n >= 1_000 else f"{n:,}"
+
+
+def _matrix(doc: dict[str, Any], title: str, cell: Callable[[dict[str, Any]], str]) -> None:
+    names = [s["name"] for s in doc["scenarios"]]
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    t.add_column("strategy", no_wrap=True)
+    for name in names:
+        t.add_column(name, justify="right")
+    for strategy in doc["strategies"]:
+        t.add_row(strategy, *(cell(doc["cells"][n][strategy]) for n in names))
+    console.print(t)
+
+
+def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
+    from cli.benchmarks.faultbench import fault_matrix, posture_under_outage
+    from cli.benchmarks.fleet import FleetConfig
+    from cli.benchmarks.plot import plot_faults
+
+    # --quick: a smaller group over the afternoon only (the fault windows are 16:00-17:00).
+    cfg = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
+    console.print(f"[dim]running the fleet under faults ({cfg.instances} instances, {cfg.hours:.0f} h)...[/]")
+    doc: dict[str, Any] = {
+        "benchmark": "faults",
+        "quick": quick,
+        "config": {"instances": cfg.instances, "hours": cfg.hours, "start_hour": cfg.start_hour, "seed": seed},
+        "matrix": fault_matrix(cfg),
+    }
+    doc["posture"] = posture_under_outage(cfg)
+    _write(out / "faults.json", doc)
+    matrix = doc["matrix"]
+    for n, cells in matrix["cells"].items():
+        for strategy, c in cells.items():
+            if strategy.startswith("gate") and n == "fair weather" and c["error_decisions"]:
+                errors.append(f"faults: the simulated gate logged {c['error_decisions']} errors in fair weather")
+    console.print(
+        "Faults, one at a time: "
+        + "; ".join(f"[bold]{s['name']}[/]: {s['description']}" for s in matrix["scenarios"][1:])
+    )
+    _matrix(
+        matrix,
+        f"Builds killed (hooks timed out), {cfg.instances} instances, {cfg.hours:.0f} h, seed {seed}",
+        lambda c: f"{c['builds_killed']} ({c['hooks_timed_out']})",
+    )
+    _matrix(matrix, "Instance-hours", lambda c: f"{c['instance_hours']:,.0f}")
+    _matrix(
+        matrix,
+        "API calls: Azure DevOps / Auto Scaling (the account's shared bucket) / other AWS",
+        lambda c: " / ".join(
+            _k(n) for n in (c["azure_calls"], c["autoscaling_calls"], c["aws_calls"] - c["autoscaling_calls"])
+        ),
+    )
+    _matrix(
+        matrix,
+        "Release p95 (build end or hold start -> complete) / agent registrations left behind",
+        lambda c: f"{_fmt(c['release_latency_p95_s'], ' s', 0)} / {c['agents_left_registered']}",
+    )
+    posture = doc["posture"]
+    t = Table(title=f"Fail-safe posture: gate strategy, {posture['faults']}", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("hook posture", "builds killed", "hooks timed out", "retained", "retained at end", "instance-h"):
+        t.add_column(col, justify="left" if col == "hook posture" else "right")
+    for row in posture["rows"]:
+        t.add_row(
+            row["posture"],
+            _fmt(row["builds_killed"]),
+            _fmt(row["hooks_timed_out"]),
+            _fmt(row["retained"]),
+            _fmt(row["retained_at_end"]),
+            _fmt(row["instance_hours"], digits=0),
+        )
+    console.print(t)
+    try:
+        plot_faults(matrix, out / "faults.png", f"{cfg.instances}-instance group, {cfg.hours:.0f} h, seed {seed}")
+    except ImportError as exc:
+        errors.append(f"faults plot: {exc} (install the dev extras: matplotlib)")
     return doc
 
 
@@ -283,7 +369,7 @@ def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]
 
 
 def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS, seed: int = 7) -> None:
-    """All benchmarks (or `parts` of them: fleet, release, tick, package); exit 1 if one of them failed."""
+    """All benchmarks (or `parts` of them: fleet, faults, release, tick, package); exit 1 if one of them failed."""
     unknown = set(parts) - set(PARTS)
     if unknown:
         err_console.print(f"[bold red]error:[/] unknown benchmark part(s) {sorted(unknown)}; choose from {PARTS}")
@@ -292,6 +378,8 @@ def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS,
     errors: list[str] = []
     if "fleet" in parts:
         _fleet(out, quick, seed, errors)
+    if "faults" in parts:
+        _timed("the fleet under faults", lambda: _faults(out, quick, seed, errors), errors)
     if set(parts) & {"release", "tick", "package"}:
         _real_path(out, quick, parts, errors)
     console.print(f"\nresults in {out}/ ({time.perf_counter() - start:.0f} s{', quick' if quick else ''})")

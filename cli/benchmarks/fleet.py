@@ -37,6 +37,7 @@ Discrete-event, simulated clock, seeded; nothing touches the network. The world 
 from __future__ import annotations
 
 import heapq
+import inspect
 import math
 import random
 import threading
@@ -44,22 +45,25 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cli.benchmarks.common import gate_settings
+from cli.benchmarks.faults import FAIR, Faults
 from cli.benchmarks.stats import mean, percentile, rounded
 from cli.benchmarks.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
 from gate.actions import Result
-from gate.aws import ActionGone, Aws
+from gate.aws import RETRY_CONFIG, ActionGone, Aws, AwsError
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
 from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Waiting, format_ts, parse_ts
 from gate.protection import Protector
 from gate.reconcile import Gate
+from gate.sources import AgentSourceError
 
-Strategy = Literal["none", "protection", "gate", "gate+protect"]
-STRATEGIES: tuple[Strategy, ...] = ("none", "protection", "gate", "gate+protect")
-HOOKED: frozenset[str] = frozenset({"gate", "gate+protect"})
+Strategy = Literal["none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect"]
+STRATEGIES: tuple[Strategy, ...] = ("none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect")
+GATED: frozenset[str] = frozenset({"gate", "gate+protect"})  # the real gate runs
+HOOKED: frozenset[str] = GATED | {"drain-on-signal"}  # a terminating lifecycle hook holds the victim
 
 GROUP = "ci-agents"
 HOOK = "termination-gate"
@@ -68,6 +72,9 @@ POOL_ID = 1
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_GLOBAL_TIMEOUT = 172_800
+_DISPATCH_TAKES_DEADLINE = len(inspect.signature(dispatch).parameters) >= 3
+# Attempts per AWS call, as the gate's SDK configuration makes them.
+MAX_ATTEMPTS = int((getattr(RETRY_CONFIG, "retries", None) or {}).get("max_attempts", 5))
 TICK_EVENT: dict[str, Any] = {
     "version": "0",
     "source": "aws.events",
@@ -78,6 +85,20 @@ TICK_EVENT: dict[str, Any] = {
 }
 
 PENDING, IN_SERVICE, WAIT, TERMINATED = "Pending", "InService", "Terminating:Wait", "Terminated"
+RETAINED = "Terminating:Retained"  # ABANDON with TerminateHookAbandon = retain: alive, outside desired capacity
+ALIVE_STATES = frozenset({PENDING, IN_SERVICE, WAIT, RETAINED})
+AUTOSCALING_OPS = frozenset(
+    {
+        "DescribeAutoScalingGroups",
+        "DescribeAutoScalingInstances",
+        "DescribeLifecycleHooks",
+        "RecordLifecycleActionHeartbeat",
+        "CompleteLifecycleAction",
+        "SetInstanceProtection",
+        "SetDesiredCapacity",
+        "TerminateInstanceInAutoScalingGroup",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +124,15 @@ class FleetConfig:
     default_result: Result = "ABANDON"
     event_delay_seconds: float = 2.0
     tick_seconds: float = 60.0
+    lambda_timeout_seconds: float = 70.0  # the Terraform module's default function timeout
     page_size: int = 1000  # agents per page of the Azure DevOps list
     sample_seconds: float = 60.0
     gate_settings: Mapping[str, Any] = field(default_factory=dict)  # overrides of the gate's default Settings
+    retain_on_abandon: bool = False  # the group's TerminateHookAbandon = retain (Terminating:Retained on ABANDON)
+    pool_sample_seconds: float = 300.0  # pool-manager: how often it samples the pool and the group
+    pool_idle_ttl_seconds: float = 1800.0  # pool-manager: an agent idle this long is deleted with its instance
+    daemon_poll_seconds: float = 20.0  # drain-on-signal: the daemon's SQS long poll (one ReceiveMessage per poll)
+    faults: Faults = FAIR
 
     def workload(self) -> WorkloadConfig:
         return WorkloadConfig(
@@ -125,6 +152,7 @@ class StrategyResult:
     """What one strategy did to the day; hours are instance-hours, `series` is sampled every `sample_seconds`."""
 
     strategy: str
+    faults: str = FAIR.name
     builds: int = 0
     builds_started: int = 0
     builds_completed: int = 0
@@ -147,9 +175,14 @@ class StrategyResult:
     release_latency_p95_s: float | None = None
     holds_open_at_end: int = 0
     hooks_timed_out: int = 0
+    retained: int = 0  # instances moved to Terminating:Retained (ABANDON on a retaining group)
+    retained_at_end: int = 0  # ... still there when the day ends (nobody terminated them)
+    agents_left_registered: int = 0  # registrations of terminated instances nobody deleted
+    events_lost: int = 0
     azure_calls: int = 0
     azure_calls_by_kind: dict[str, int] = field(default_factory=dict)
     aws_calls: int = 0
+    autoscaling_calls: int = 0  # the part of aws_calls that draws on the account's shared Auto Scaling bucket
     aws_calls_by_operation: dict[str, int] = field(default_factory=dict)
     lambda_invocations: int = 0
     lambda_seconds: float = 0.0
@@ -191,9 +224,17 @@ class _Agent:
     _snap: Agent | None = None
     _snap_key: tuple[bool, bool, int | None] | None = None
 
-    def snapshot(self) -> Agent:
+    def visible_build(self, now: float, lag: float) -> _Build | None:
+        """The running build as the REST API shows it: an assignment younger than `lag` is not visible yet."""
+        build = self.build
+        if build is None or (lag and build.start is not None and build.start > now - lag):
+            return None
+        return build
+
+    def snapshot(self, now: float, lag: float = 0.0) -> Agent:
         """The agent as the Azure DevOps list reports it (cached until it changes: the list runs every round)."""
-        key = (self.enabled, self.online, self.build.spec.id if self.build else None)
+        visible = self.visible_build(now, lag)
+        key = (self.enabled, self.online, visible.spec.id if visible else None)
         if self._snap is None or key != self._snap_key:
             self._snap_key = key
             self._snap = Agent(
@@ -328,16 +369,59 @@ class _Lockstep:
 
 
 class _SimClock:
-    """`gate.clock.Clock` on simulated time: `sleep` suspends the calling invocation until its wake-up event."""
+    """`gate.clock.Clock` on simulated time: `sleep` suspends the calling invocation until its wake-up event.
+
+    Inside a `_SimWorkers` batch the clock runs on the current lane's own time (`lane`, seconds ahead of the world):
+    a sleep there moves the lane, not the world."""
 
     def __init__(self, world: _World) -> None:
         self._world = world
+        self.lane: float | None = None
 
     def now(self) -> float:
-        return self._world.now
+        return self._world.now + (self.lane or 0.0)
 
     def sleep(self, seconds: float) -> None:
-        self._world.lockstep.sleep(seconds)
+        if self.lane is not None:
+            self.lane += max(0.0, seconds)
+        else:
+            self._world.lockstep.sleep(seconds)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _SimWorkers:
+    """`gate.workers.Workers` on simulated time, deterministic: `size` lanes, as the real pool has threads. Items run
+    one after another in the invocation's thread, each on the lane that frees first, so a slow call occupies its
+    lane and not the batch; the batch returns when its busiest lane ends, or at the deadline with the items
+    finished by then. Simplification: a call's effect on the world lands at the batch's start (its answer still
+    arrives on its lane's time), so a batch of slow calls acts up to one batch-length early."""
+
+    def __init__(self, size: int, world: _World) -> None:
+        self.size = max(1, size)
+        self.world = world
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], deadline: float) -> list[tuple[T, R]]:
+        clock, start = self.world.clock, self.world.now
+        lanes = [0.0] * self.size
+        out: list[tuple[T, R]] = []
+        for item in items:
+            k = min(range(self.size), key=lanes.__getitem__)
+            if start + lanes[k] >= deadline:
+                continue  # not started by the deadline: cancelled
+            clock.lane = lanes[k]
+            try:
+                result = fn(item)
+            finally:
+                lanes[k], clock.lane = clock.lane or 0.0, None
+            if start + lanes[k] <= deadline:
+                out.append((item, result))
+        busiest = min(max(lanes), max(0.0, deadline - start))
+        if busiest > 0:
+            clock.sleep(busiest)
+        return out
 
 
 class _World:
@@ -347,6 +431,10 @@ class _World:
         self.cfg = cfg
         self.strategy = strategy
         self.rng = random.Random(f"asg:{cfg.seed}")  # victim choice, launch delays, sidecar phases
+        self.faults = cfg.faults
+        # Fault draws get their own streams, so a fault changes nothing else about the day.
+        self.lost_rng = random.Random(f"lost:{cfg.seed}")
+        self.throttle_rng = random.Random(f"throttle:{cfg.seed}")
         self.t0 = EPOCH + cfg.start_hour * 3600
         self.end = self.t0 + cfg.hours * 3600
         self.now = self.t0
@@ -382,6 +470,8 @@ class _World:
         )
         self._warm_ticks: list[Gate] = []
         self._tokens = 0
+        self._pool_idle_since: dict[int, float] = {}  # pool-manager: instance index -> first sample seen idle
+        self._pool_draining: set[int] = set()  # pool-manager: disabled, termination not yet accepted
 
     # -- event loop ---------------------------------------------------------------------------------------
     def at(self, t: float, fn: Callable[[], None]) -> None:
@@ -402,9 +492,12 @@ class _World:
         for _ in range(self.cfg.min_size):
             inst = self._launch(self.t0, delay=0.0)
             self._in_service(inst)
-        self.at(self.t0, self._evaluate)
+        if self.strategy == "pool-manager":
+            self.at(self.t0, self._pool_manager_sample)
+        else:
+            self.at(self.t0, self._evaluate)
         self.at(self.t0, self._sample)
-        if self.strategy in HOOKED:
+        if self.strategy in GATED:
             self.at(self.t0 + self.cfg.tick_seconds, self._tick)
         try:
             while self._heap and self._heap[0][0] <= self.end:
@@ -422,7 +515,7 @@ class _World:
     # -- bookkeeping ----------------------------------------------------------------------------------------
     def _touch(self, inst: _Instance) -> None:
         """Keep the integrated counters in step with one instance's state (O(1) per change)."""
-        alive = inst.state in (PENDING, IN_SERVICE, WAIT)
+        alive = inst.state in ALIVE_STATES
         busy = alive and inst.busy
         held = inst.state == WAIT
         flags = (
@@ -443,7 +536,7 @@ class _World:
             and agent.enabled
             and not agent.deleted
             and agent.build is None
-            and agent.instance.state in (IN_SERVICE, WAIT)
+            and agent.instance.state in (IN_SERVICE, WAIT, RETAINED)
         )
 
     def refresh(self, agent: _Agent) -> None:
@@ -569,6 +662,25 @@ class _World:
             else:
                 self._terminate(victim)
 
+    @property
+    def hour(self) -> float:
+        """Hour of the simulated day, for the fault windows."""
+        return (self.now - EPOCH) / 3600
+
+    def aws_call(self, op: str, n: int = 1) -> bool:
+        """Count `n` calls of `op` as the SDK makes them: a throttled attempt is retried up to the gate's own
+        `max_attempts` (botocore's back-off time is not modelled). False when one call failed after every attempt."""
+        ok = True
+        for _ in range(n):
+            attempts = 1
+            throttled = op in AUTOSCALING_OPS and self.faults.throttled(self.hour, self.throttle_rng)
+            while throttled and attempts < MAX_ATTEMPTS:
+                attempts += 1
+                throttled = self.faults.throttled(self.hour, self.throttle_rng)
+            self.aws_calls[op] += attempts
+            ok = ok and not throttled
+        return ok
+
     def kill(self, agent: _Agent) -> None:
         """The build running on `agent` dies with its instance (or its deleted registration)."""
         build = agent.build
@@ -595,15 +707,120 @@ class _World:
 
     # -- protection -----------------------------------------------------------------------------------------
     def _poll(self, inst: _Instance) -> None:
+        """The sidecar asks Azure DevOps for its agent; Azure down: no answer, the protection stays as it was."""
         if inst.state != IN_SERVICE:
             return
         self.azure_calls["sidecar GET agent"] += len(inst.agents)
-        busy = inst.busy
-        if busy != inst.protected:
-            inst.protected = busy
-            self.aws_calls["SetInstanceProtection"] += 1
-            self._touch(inst)
+        if not self.faults.azure_down(self.hour):
+            busy = any(a.visible_build(self.now, self.faults.busy_lag_s) for a in inst.agents)
+            delay = self.faults.latency(self.hour)  # the answer arrives late; protection follows it
+            self.at(self.now + delay, lambda: self._set_protection(inst, busy))
         self.at(self.now + self.cfg.protection_poll_seconds, lambda: self._poll(inst))
+
+    def _set_protection(self, inst: _Instance, busy: bool) -> None:
+        if inst.state == IN_SERVICE and busy != inst.protected and self.aws_call("SetInstanceProtection"):
+            inst.protected = busy
+            self._touch(inst)
+
+    # -- pool-manager -----------------------------------------------------------------------------------------
+    def _pool_manager_sample(self) -> None:
+        """An elastic-pool manager ported to AWS (a scheduled function, like Azure's VMSS agent pools): every
+        `pool_sample_seconds` it lists the pool's agents and the queue; it launches for queued jobs, and deletes
+        agents seen idle for `pool_idle_ttl_seconds` with their instance (disable, terminate, delete)."""
+        cfg = self.cfg
+        self.at(self.now + cfg.pool_sample_seconds, self._pool_manager_sample)
+        if self.faults.gate_down(self.hour):  # its own function is down, like the gate's
+            return
+        self.aws_call("DescribeAutoScalingGroups")
+        self.azure_calls["list agents (pages)"] += max(1, math.ceil(len(self.agents) / cfg.page_size))
+        self.azure_calls["GET jobrequests (queue)"] += 1
+        if self.faults.azure_down(self.hour):
+            return
+        lag = self.faults.busy_lag_s
+        in_service = [i for i in self.instances if i.state == IN_SERVICE]
+        victims: list[_Instance] = []
+        for inst in in_service:
+            if any(a.visible_build(self.now, lag) for a in inst.agents):
+                self._pool_idle_since.pop(inst.index, None)
+                continue
+            first = self._pool_idle_since.setdefault(inst.index, self.now)
+            if self.now - first >= cfg.pool_idle_ttl_seconds or inst.index in self._pool_draining:
+                victims.append(inst)
+        counted = len(in_service) + sum(1 for i in self.instances if i.state == PENDING)
+        victims = victims[: max(0, counted - cfg.min_size)]
+        idle_agents = sum(1 for a in self.idle if a.instance.state == IN_SERVICE)
+        pending = sum(len(i.agents) for i in self.instances if i.state == PENDING)
+        want = math.ceil(max(0, len(self.queue) - idle_agents - pending) / cfg.agents_per_instance)
+        want = min(want, cfg.instances - counted)
+        if want > 0 and self.aws_call("SetDesiredCapacity"):
+            for _ in range(want):
+                self._launch(self.now)
+        self.desired = counted + max(0, want) - len(victims)
+        delay = self.faults.latency(self.hour)  # the list answered `delay` late: act on what it said then
+        self.at(self.now + delay, lambda: self._pool_manager_remove(victims))
+
+    def _pool_manager_remove(self, victims: Sequence[_Instance]) -> None:
+        for inst in victims:
+            if inst.state != IN_SERVICE:
+                continue
+            if not self.faults.azure_down(self.hour):
+                self.azure_calls["PATCH disable"] += len(inst.agents)
+                for agent in inst.agents:
+                    agent.enabled = False
+                    self.refresh(agent)
+            self._pool_draining.add(inst.index)
+            if not self.aws_call("TerminateInstanceInAutoScalingGroup"):
+                continue  # still disabled: the next sample tries again
+            self.result.scale_in_victims += 1
+            self._terminate(inst)  # a job that landed since the list dies here
+            self._pool_draining.discard(inst.index)
+            self._pool_idle_since.pop(inst.index, None)
+            if not self.faults.azure_down(self.hour):
+                self.azure_calls["DELETE agent"] += len(inst.agents)
+                for agent in inst.agents:
+                    self._deregister(agent)
+
+    def _deregister(self, agent: _Agent) -> None:
+        if self.agents.pop(agent.id, None) is not None:
+            agent.deleted = True
+            self.refresh(agent)
+
+    # -- drain-on-signal --------------------------------------------------------------------------------------
+    def _notice(self, inst: _Instance, hook: _Hook) -> None:
+        """The instance's daemon (as lifecycled) got the termination notice from its queue: it stops the local
+        agent from taking jobs (no Azure DevOps call), heartbeats every HeartbeatTimeout / 2 and completes once the
+        running job ended. It knows busy from the agent process itself: no busy-flag lag, no Azure dependency."""
+        if inst.hook is not hook:
+            return
+        for agent in inst.agents:
+            agent.enabled = False
+            self.refresh(agent)
+        self._daemon_heartbeat(inst, hook)
+        self._daemon_check(inst, hook)
+
+    def _daemon_heartbeat(self, inst: _Instance, hook: _Hook) -> None:
+        if inst.hook is not hook:
+            return
+        if self.aws_call("RecordLifecycleActionHeartbeat"):
+            self.heartbeat(inst)
+        self.at(self.now + self.cfg.heartbeat_timeout / 2, lambda: self._daemon_heartbeat(inst, hook))
+
+    def _daemon_check(self, inst: _Instance, hook: _Hook) -> None:
+        if inst.hook is not hook:
+            return
+        running = [a.build for a in inst.agents if a.build is not None]
+        if running:  # wait for the process: wake when the last job ends
+            end = max((b.start or self.now) + b.spec.duration for b in running)
+            self.at(max(end, self.now) + 1.0, lambda: self._daemon_check(inst, hook))
+            return
+        self.azure_calls["agent remove (config.sh)"] += len(inst.agents)
+        if not self.faults.azure_down(self.hour):
+            for agent in inst.agents:
+                self._deregister(agent)
+        if self.aws_call("CompleteLifecycleAction"):
+            self.complete(inst, "CONTINUE")
+        else:
+            self.at(self.now + 10.0, lambda: self._daemon_check(inst, hook))
 
     # -- the gate -------------------------------------------------------------------------------------------
     def _begin_wait(self, inst: _Instance) -> None:
@@ -616,6 +833,12 @@ class _World:
         inst.state, inst.hook = WAIT, hook
         self._touch(inst)
         self.at(hook.heartbeat_deadline, lambda: self._check_timeout(inst, hook))
+        if self.faults.lost(self.lost_rng):
+            self.result.events_lost += 1
+            return
+        if self.strategy == "drain-on-signal":
+            self.at(self.now + cfg.event_delay_seconds, lambda: self._notice(inst, hook))
+            return
         event = {
             "version": "0",
             "id": f"sim-{token}",
@@ -633,7 +856,14 @@ class _World:
                 "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
             },
         }
-        self.at(self.now + cfg.event_delay_seconds, lambda: self._invoke(self._new_gate(), event))
+        self.at(self.now + cfg.event_delay_seconds, lambda: self._deliver(event))
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """EventBridge invokes the function; when it is down the asynchronous retries fail too: the event is lost."""
+        if self.faults.gate_down(self.hour):
+            self.result.events_lost += 1
+            return
+        self._invoke(self._new_gate(), event)
 
     def _check_timeout(self, inst: _Instance, hook: _Hook) -> None:
         if inst.hook is not hook:
@@ -650,13 +880,27 @@ class _World:
         hook.heartbeat_deadline = min(self.now + self.cfg.heartbeat_timeout, hook.global_deadline)
 
     def complete(self, inst: _Instance, result: Result) -> None:
-        """Both results terminate (no retention policy in this model)."""
+        """Both results terminate, except ABANDON on a retaining group: the instance stays, Terminating:Retained,
+        outside the desired capacity, its agents running (and taking jobs while enabled) until someone ends it."""
         hook = inst.hook
         assert hook is not None
         ends = [a.last_build.end for a in inst.agents if a.last_build and a.last_build.end is not None]
         since = max([hook.started, *[e for e in ends if e >= hook.started]])
         self.holds.append((hook.started, self.now, self.now - since))
+        if result == "ABANDON" and self.cfg.retain_on_abandon:
+            inst.state, inst.hook = RETAINED, None
+            self.result.retained += 1
+            self._touch(inst)
+            for agent in inst.agents:
+                self.refresh(agent)
+            self._assign()
+            return
         self._terminate(inst)
+
+    def terminate_retained(self, inst: _Instance) -> None:
+        """TerminateInstances on a retained instance (what the gate's cleanup does once its agents are idle)."""
+        if inst.state == RETAINED:
+            self._terminate(inst)
 
     def _new_gate(self) -> Gate:
         """One Lambda container's Gate, wired like `gate.handler.build_gate` but onto the simulated edges."""
@@ -664,7 +908,7 @@ class _World:
         protector = None
         if self._settings.protect_busy:
             protector = Protector(aws, self._settings.groups, self._settings.hook_name, clock=self.clock, log=log)
-        return Gate(
+        gate = Gate(
             self._settings,
             aws,
             _SimAzure(self),
@@ -674,17 +918,28 @@ class _World:
             account=ACCOUNT,
             protector=protector,
         )
+        # The gate's thread pools, on simulated time (real threads would race the lockstep and the world).
+        for owner, attr in ((getattr(gate, "heartbeats", None), "workers"), (gate, "judges")):
+            pool = getattr(owner, attr, None)
+            if pool is not None and hasattr(pool, "map"):
+                setattr(owner, attr, _SimWorkers(getattr(pool, "size", 1), self))
+        return gate
 
     def _tick(self) -> None:
-        gate = self._warm_ticks.pop() if self._warm_ticks else self._new_gate()
-        self._invoke(gate, TICK_EVENT, lambda: self._warm_ticks.append(gate))
+        if not self.faults.gate_down(self.hour):
+            gate = self._warm_ticks.pop() if self._warm_ticks else self._new_gate()
+            self._invoke(gate, TICK_EVENT, lambda: self._warm_ticks.append(gate))
         self.at(self.now + self.cfg.tick_seconds, self._tick)
 
     def _invoke(self, gate: Gate, event: dict[str, Any], after: Callable[[], None] | None = None) -> None:
         started = self.now
 
         def body() -> None:
-            dispatch(gate, event)
+            if _DISPATCH_TAKES_DEADLINE:  # as gate.handler.handle: the Lambda context's time left, minus the margin
+                margin = float(getattr(gate.settings, "invocation_margin_seconds", 0.0))
+                dispatch(gate, event, started + self.cfg.lambda_timeout_seconds - margin)
+            else:
+                dispatch(gate, event)
             self.result.lambda_invocations += 1
             self.result.lambda_seconds += self.now - started
             if after is not None:
@@ -716,6 +971,8 @@ class _World:
                 "protection": hours[_PROT_IDLE],
                 "gate": hours[_HELD_IDLE],
                 "gate+protect": hours[_HELD_IDLE] + hours[_PROT_IDLE],
+                "drain-on-signal": hours[_HELD_IDLE],
+                "pool-manager": 0.0,
             }[self.strategy],
             2,
         )
@@ -729,10 +986,18 @@ class _World:
         r.release_latency_mean_s = rounded(mean(latencies))
         r.release_latency_p95_s = rounded(percentile(latencies, 95))
         r.holds_open_at_end = sum(1 for _ in self.waiting())
+        r.retained_at_end = sum(1 for i in self.instances if i.state == RETAINED)
+        r.agents_left_registered = sum(1 for a in self.agents.values() if a.instance.state == TERMINATED)
+        r.faults = self.faults.name
+        if self.strategy == "drain-on-signal":  # each instance's daemon: its own queue, long-polled
+            polls = int(self.areas[_ALIVE] / self.cfg.daemon_poll_seconds)
+            self.aws_calls["SQS ReceiveMessage (daemon long poll)"] += polls
+            self.aws_calls["SNS/SQS set-up and tear-down"] += 4 * r.launches
         r.azure_calls_by_kind = dict(sorted(self.azure_calls.items()))
         r.azure_calls = sum(self.azure_calls.values())
         r.aws_calls_by_operation = dict(sorted(self.aws_calls.items()))
         r.aws_calls = sum(self.aws_calls.values())
+        r.autoscaling_calls = sum(n for op, n in self.aws_calls.items() if op in AUTOSCALING_OPS)
         r.lambda_seconds = round(r.lambda_seconds, 1)
         r.decisions = dict(sorted(self.decisions.items()))
         r.wall_seconds, r.cpu_seconds = round(wall, 2), round(cpu, 2)
@@ -771,14 +1036,33 @@ class _SimAws(Aws):
 
     def _op(self, name: str, n: int = 1) -> None:
         if n > 0:
-            self.world.aws_calls[name] += n
-            self.calls[name] = self.calls.get(name, 0) + n
+            before = self.world.aws_calls[name]
+            ok = self.world.aws_call(name, n)
+            self.calls[name] = self.calls.get(name, 0) + self.world.aws_calls[name] - before
+            if not ok:
+                raise AwsError(f"{name}: An error occurred (Throttling): Rate exceeded")
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
+        """Auto Scaling only, as the real edge: EC2 details come from `describe_instances` when the gate asks."""
         self._op("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
         found = [i for i in self.world.waiting()] if GROUP in groups else []
-        details = self.describe_instances(i.id for i in found)
-        return [Waiting(GROUP, i.id, hook, WAIT, **details.get(i.id, {})) for i in found]
+        return [Waiting(GROUP, i.id, hook, WAIT) for i in found]
+
+    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
+        self._op("DescribeLifecycleHooks")
+        cfg = self.world.cfg
+        if group != GROUP:
+            return []
+        return [
+            {
+                "LifecycleHookName": HOOK,
+                "AutoScalingGroupName": GROUP,
+                "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                "HeartbeatTimeout": cfg.heartbeat_timeout,
+                "GlobalTimeout": min(MAX_GLOBAL_TIMEOUT, 100 * cfg.heartbeat_timeout),
+                "DefaultResult": cfg.default_result,
+            }
+        ]
 
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
         self._op("DescribeAutoScalingInstances")
@@ -903,27 +1187,55 @@ class _SimAzure:
     def __init__(self, world: _World) -> None:
         self.world = world
         self.calls = 0
+        self._late = 0.0
 
     def _count(self, kind: str, n: int = 1) -> None:
+        """One REST call: counted, failed when Azure DevOps is down, slow when it is slow (the answer describes the
+        moment the request arrived: a slow list is a stale list)."""
         self.calls += n
         self.world.azure_calls[kind] += n
+        world = self.world
+        if world.faults.azure_down(world.hour):
+            raise AgentSourceError(f"{kind}: HTTP 503 Service Unavailable", status=503)
+        self._late += world.faults.latency(world.hour) * n
+
+    def _answer(self) -> None:
+        """Wait out the latency of the calls made for this answer (on the simulated clock)."""
+        late, self._late = self._late, 0.0
+        if late:
+            self.world.clock.sleep(late)
 
     def list_agents(self) -> list[Agent]:
-        agents = [a.snapshot() for a in self.world.agents.values()]
-        self._count("list agents (pages)", max(1, math.ceil(len(agents) / self.world.cfg.page_size)))
+        world = self.world
+        agents = [a.snapshot(world.now, world.faults.busy_lag_s) for a in world.agents.values()]
+        self._count("list agents (pages)", max(1, math.ceil(len(agents) / world.cfg.page_size)))
+        self._answer()
         return agents
 
     def _agent(self, agent: Agent) -> _Agent | None:
         return self.world.agents.get(agent.id)
 
+    def set_deadline(self, at: float | None) -> None:
+        """The simulated calls never outlive the invocation: nothing to bound."""
+
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        world = self.world
+        self._count("GET agent", len(agent_ids))
+        found = {i: world.agents.get(i) for i in agent_ids}
+        out = {i: (a.snapshot(world.now, world.faults.busy_lag_s) if a else None) for i, a in found.items()}
+        self._answer()
+        return out
+
     def job_requests(self, agent: Agent) -> list[JobRequest]:
         self._count("GET jobrequests")
         sim = self._agent(agent)
-        if sim is None:
-            return []
-        out = [JobRequest(sim.build.spec.id, sim.id, finished=False)] if sim.build else []
-        if sim.last_build is not None:
-            out.append(JobRequest(sim.last_build.spec.id, sim.id, finished=True))
+        out: list[JobRequest] = []
+        if sim is not None:
+            running = sim.visible_build(self.world.now, self.world.faults.busy_lag_s)
+            out = [JobRequest(running.spec.id, sim.id, finished=False)] if running else []
+            if sim.last_build is not None:
+                out.append(JobRequest(sim.last_build.spec.id, sim.id, finished=True))
+        self._answer()
         return out
 
     def disable(self, agent: Agent) -> None:
@@ -932,6 +1244,7 @@ class _SimAzure:
         if sim is not None:
             sim.enabled = False
             self.world.refresh(sim)
+        self._answer()
 
     def delete(self, agent: Agent) -> None:
         self._count("DELETE agent")
@@ -941,6 +1254,7 @@ class _SimAzure:
             if sim.build is not None:  # the service abandons a job whose agent is deleted
                 self.world.kill(sim)
             self.world.refresh(sim)
+        self._answer()
 
 
 # -- entry points ------------------------------------------------------------------------------------------------

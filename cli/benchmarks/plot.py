@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cli.benchmarks.fleet import StrategyResult
 
@@ -54,6 +55,37 @@ def plot_fleet(results: Mapping[str, StrategyResult], path: Path, title: str = "
     axes[-1, 0].set_xlabel("hour of the simulated day")
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_faults(matrix: Mapping[str, Any], path: Path, title: str = "") -> Path:
+    """Builds killed per strategy (rows) and fault (columns), hooks timed out in brackets: the fault bench at a
+    glance. Red where builds died, green where none did."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = [s["name"] for s in matrix["scenarios"]]
+    strategies = list(matrix["strategies"])
+    killed = [[matrix["cells"][f][s]["builds_killed"] for f in scenarios] for s in strategies]
+    fig, ax = plt.subplots(figsize=(1.5 * len(scenarios) + 2.5, 0.55 * len(strategies) + 1.8))
+    top = max((max(row) for row in killed), default=1) or 1
+    ax.imshow([[min(1.0, (k / top) ** 0.4) for k in row] for row in killed], cmap="RdYlGn_r", vmin=0, vmax=1)
+    for i, s in enumerate(strategies):
+        for j, f in enumerate(scenarios):
+            cell = matrix["cells"][f][s]
+            label = f"{cell['builds_killed']}"
+            if cell["hooks_timed_out"]:
+                label += f"\n({cell['hooks_timed_out']} timed out)"
+            ax.text(j, i, label, ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(scenarios)), scenarios, rotation=20, ha="right", fontsize=9)
+    ax.set_yticks(range(len(strategies)), strategies, fontsize=9)
+    ax.set_title(f"Builds killed under each fault{': ' + title if title else ''}", fontsize=10, loc="left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
