@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from cli.common import (
     DISCARD,
@@ -39,8 +38,14 @@ Localstack = Annotated[bool, typer.Option("--localstack", help="reach AWS throug
 JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-def _gate(aws_endpoint: str | None, localstack: bool, **overrides: Any) -> Gate:
+def _gate(aws_endpoint: str | None, localstack: bool, *, preflight: str = "all", **overrides: Any) -> Gate:
+    """The gate as the handler builds it, after checking that what the settings name exists (exit 2 if not).
+
+    `preflight`: "all" (groups, hook, agent system and pools), "aws" (groups and hook only), "" (none).
+    """
+    from cli.doctor import preflight as check_config
     from gate import logs
+    from gate.aws import make_session
     from gate.handler import build_gate
 
     apply_endpoints(aws_endpoint, localstack)
@@ -48,8 +53,13 @@ def _gate(aws_endpoint: str | None, localstack: bool, **overrides: Any) -> Gate:
     endpoint = aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
     require_reachable(endpoint, "the AWS endpoint")
     logs.configure(stream=DISCARD)  # records are shown by the CLI itself
+    region = os.environ.get("AWS_DEFAULT_REGION")
+    if preflight:
+        problem = check_config(settings, make_session(region), endpoint, agents=preflight == "all")
+        if problem is not None:
+            fail(problem.line() + " (`gate doctor` checks everything)")
     try:
-        return build_gate(settings, aws_endpoint=endpoint, region=os.environ.get("AWS_DEFAULT_REGION"))
+        return build_gate(settings, aws_endpoint=endpoint, region=region)
     except Exception as exc:
         fail(f"cannot set up the gate: {exc}")
 
@@ -124,43 +134,58 @@ def status(aws_endpoint: AwsEndpoint = None, localstack: Localstack = False, jso
 
 @app.command()
 def replay(
-    event_file: Annotated[Path, typer.Argument(help="a saved EventBridge event (JSON)")],
+    event_file: Annotated[
+        Path, typer.Argument(help="a saved EventBridge event, DLQ on-failure record or SQS message (JSON)")
+    ],
     execute: Annotated[bool, typer.Option("--execute", help="really act (default: dry run)")] = False,
     budget: Annotated[float, typer.Option(min=0, max=840, help="seconds of re-checks (default: one look)")] = 0,
+    log_file: Annotated[
+        Path | None, typer.Option(help="append the handler's JSON decision lines here (for `gate outcomes`)")
+    ] = None,
     aws_endpoint: AwsEndpoint = None,
     localstack: Localstack = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Feed a saved event to the handler (dry run unless --execute). Exit 1 if the handler recorded an error."""
+    """Feed a saved event to the handler (dry run unless --execute). Exit 1 if the handler recorded an error.
+
+    A record from the function's on-failure destination (DLQ) is unwrapped: its `requestPayload` is replayed.
+    """
+    from cli.replay import NotAnEvent, print_records, unwrap
+    from gate import logs
     from gate.events import Skipped, parse_event
     from gate.handler import dispatch
 
     try:
-        event = json.loads(event_file.read_text())
+        event, found_in = unwrap(json.loads(event_file.read_text()))
     except OSError as exc:
         fail(f"cannot read {event_file}: {exc.strerror or exc}")
+    except NotAnEvent as exc:
+        fail(f"{event_file} {exc}")
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         fail(f"{event_file} is not JSON: {exc}")
     parsed = parse_event(event)
     if isinstance(parsed, Skipped) and not parsed.reason.startswith("autoscaling test notification"):
         # Not an event the handler acts on (the handler would log it as skipped): a replay of it is a mistake.
         fail(f"{event_file} is not a lifecycle, scheduled or spot event: {parsed.reason}")
-    gate = _gate(aws_endpoint, localstack, dry_run=not execute, tick_budget_seconds=budget)
-    records = dispatch(gate, event)
+    gate = _gate(aws_endpoint, localstack, preflight="aws", dry_run=not execute, tick_budget_seconds=budget)
+    if log_file is not None:
+        try:
+            stream = log_file.open("a", encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {log_file}: {exc.strerror or exc}")
+        logs.configure(stream=stream)
+    try:
+        records = dispatch(gate, event)
+    finally:
+        if log_file is not None:
+            logs.configure(stream=DISCARD)
+            stream.close()
     if json_out:
-        emit_json({"dry_run": not execute, "records": records})
+        emit_json({"dry_run": not execute, "records": records, "unwrapped_from": found_in})
     else:
-        for r in records:
-            console.print(
-                f"[bold]{escape(r['outcome'])}[/] {escape(r.get('group') or '-')} {escape(r.get('instance') or '-')}: "
-                f"{escape(r['reason'])}",
-                highlight=False,
-                soft_wrap=True,
-            )
-        if not records:
-            console.print("no decision (nothing waiting)")
-        if not execute:
-            console.print("dry run: nothing was done (--execute acts)")
+        if found_in:
+            console.print(f"replaying the event found in {found_in}", highlight=False)
+        print_records(records, dry_run=not execute)
     if any(r["outcome"] == "error" for r in records):
         raise typer.Exit(1)
 
@@ -188,13 +213,41 @@ def outcomes(
 
 
 @app.command()
+def doctor(
+    function: Annotated[
+        str | None, typer.Option("--function", help="a deployed gate: read its GATE_* settings from the function")
+    ] = None,
+    aws_endpoint: AwsEndpoint = None,
+    localstack: Localstack = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Check every setting against AWS and the agent system; print what to fix. Exit 2 if anything is wrong.
+
+    Without --function the settings come from this shell's GATE_* variables, as for `check` and `status`.
+    """
+    from cli.doctor import run_doctor
+
+    apply_endpoints(aws_endpoint, localstack)
+    endpoint = aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    require_reachable(endpoint, "the AWS endpoint")
+    run_doctor(function, endpoint, json_out)
+
+
+@app.command()
 def emulator(
     aws_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port (printed)")] = 5000,
     azure_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port (printed)")] = 5001,
     speed: Annotated[float, typer.Option(min=1, max=1000, help="clock acceleration")] = 1,
     pat: Annotated[str, typer.Option(help="PAT the fake Azure DevOps accepts")] = "local-pat",
+    seed: Annotated[
+        bool, typer.Option("--seed", help="also create a hooked group, a pool and agents, and print the exports")
+    ] = False,
 ) -> None:
-    """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C or SIGTERM stops)."""
+    """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C or SIGTERM stops).
+
+    With --seed: group ci-agents (hook asg-termination-gate, 4 instances, one agent each, two busy), scaled in so
+    that one busy and one idle instance wait on the hook; it prints the export block for `gate status` and friends.
+    """
     import socket
 
     from cli.emulator.__main__ import serve
@@ -209,7 +262,7 @@ def emulator(
             except OSError as exc:
                 fail(f"cannot start the emulator: 127.0.0.1:{port}: {exc.strerror or exc}")
     try:
-        serve(aws_port, azure_port, speed, pat)
+        serve(aws_port, azure_port, speed, pat, seed)
     except OSError as exc:  # port in use, address not available
         fail(f"cannot start the emulator: {exc.strerror or exc}")
 

@@ -9,7 +9,8 @@ import threading
 from gate.clock import ScaledClock, SystemClock
 
 
-def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "local-pat") -> None:
+def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "local-pat", seed: bool = False) -> None:
+    """`seed`: also build the world of `cli.emulator.seed` and print one export block for a second shell."""
     from cli.emulator.aws import AwsEmulator
 
     clock = ScaledClock(speed) if speed != 1 else SystemClock()
@@ -25,6 +26,22 @@ def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "l
         ado = FakeAzureDevOps(port=azure_port, clock=clock, pat=pat).start()
         print(f"fake Azure DevOps:  {ado.url}   (export GATE_AZURE_ORG_URL={ado.url} GATE_PAT={pat})", flush=True)
         print(f"  scripting:        {ado.url.rsplit('/', 1)[0]}/_fake/state", flush=True)
+    if seed:
+        from cli.emulator.seed import seed as build_world
+
+        if ado is None:
+            raise SystemExit("--seed needs the fake Azure DevOps (--azure-port)")
+        world = build_world(aws, ado)
+        print(
+            f"seeded: group {world.group} (hook {world.hook}), pool {world.pool}; waiting on the hook: "
+            f"{world.busy_waiting} (busy), {world.idle_waiting} (idle); in service: {world.busy_in_service} (busy), "
+            f"{world.idle_in_service} (idle)",
+            flush=True,
+        )
+        print("in another shell:", flush=True)
+        for line in world.exports(aws.endpoint, ado.url, pat):
+            print(f"  {line}", flush=True)
+    print("ready (Ctrl-C stops)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -43,8 +60,11 @@ def main() -> None:
     parser.add_argument("--azure-port", type=int, default=None, help="also run the fake Azure DevOps on this port")
     parser.add_argument("--speed", type=float, default=1.0, help="clock acceleration")
     parser.add_argument("--pat", default="local-pat", help="PAT the fake Azure DevOps accepts")
+    parser.add_argument(
+        "--seed", action="store_true", help="a hooked group, a pool, agents, a scale-in (needs --azure-port)"
+    )
     args = parser.parse_args()
-    serve(args.port, args.azure_port, args.speed, args.pat)
+    serve(args.port, args.azure_port, args.speed, args.pat, args.seed)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from gate.reconcile import Gate
 from gate.settings import Settings, load_settings
 
 PAT = "sandbox-pat-0123456789abcdef"
+DEFAULT_HOOK = "asg-termination-gate"  # the Terraform module's default hook name, and GATE_HOOK_NAME's
 RULE = "gate-lifecycle-events"
 QUEUE = "gate-lifecycle-events"
 
@@ -106,7 +107,7 @@ class Sandbox:
         name: str = "ci-agents",
         size: int = 3,
         *,
-        hook: str = "termination-gate",
+        hook: str = DEFAULT_HOOK,
         heartbeat_timeout: int = 300,
         default_result: str = "ABANDON",
         pool: str = "linux-agents",
@@ -233,7 +234,7 @@ class Sandbox:
             "azure_org_url": self.azure_url,
             "pools": sorted({g.pool for g in self.groups.values()}) or ["linux-agents"],
             "groups": sorted(self.groups) or ["ci-agents"],
-            "hook_name": next(iter(self.groups.values())).hook if self.groups else "termination-gate",
+            "hook_name": next(iter(self.groups.values())).hook if self.groups else DEFAULT_HOOK,
             "pat": PAT,
         }
         values.update(overrides)

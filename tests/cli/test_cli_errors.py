@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli.conftest import gate, one_line_error, run_process
 
-COMMANDS = ["simulate", "check", "status", "replay", "outcomes", "emulator", "bench"]
+COMMANDS = ["simulate", "check", "status", "doctor", "replay", "outcomes", "emulator", "bench"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

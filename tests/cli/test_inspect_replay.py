@@ -140,11 +140,11 @@ def test_check_unknown_or_malformed_instance(env: World) -> None:
 
 
 def test_check_group_outside_the_allow_list(env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group named in GATE_GROUPS that does not exist is a mistake, said before anything else."""
     monkeypatch.setenv("GATE_GROUPS", "some-other-group")
-    result = gate("check", env.busy, *aws(env))
-    assert result.exit_code == 0, result
-    assert "not in GATE_GROUPS: the gate ignores this instance" in result.stdout
-    assert "would:" not in result.stdout and env.untouched(env.busy)
+    line = one_line_error(gate("check", env.busy, *aws(env)), "group some-other-group not found")
+    assert "groups there: ci-agents" in line and "fix GATE_GROUPS" in line
+    assert env.untouched(env.busy)
 
 
 # -- status --------------------------------------------------------------------------------------------------
@@ -173,15 +173,10 @@ def test_status_lists_the_instances_with_state_protection_agents(env: World) -> 
     assert env.untouched(env.busy)
 
 
-def test_status_reports_an_unreachable_agent_system_but_still_lists_aws(
-    env: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_status_with_a_refused_pat_is_one_line_exit_2(env: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATE_PAT", "wrong-pat-1234")
     result = gate("status", *aws(env), "--json")
-    assert result.exit_code == 0, result
-    data = json.loads(result.stdout)
-    assert len(data["instances"]) == 3 and data["agent_error"]
-    assert all(r["agents"] is None for r in data["instances"])
+    one_line_error(result, "refused the PAT (HTTP 401)", "GATE_PAT")
     assert "wrong-pat-1234" not in result.output
 
 
@@ -271,7 +266,7 @@ def test_replay_execute_acts(env: World, tmp_path: Path) -> None:
     assert f"held ci-agents {env.idle}: draining: disabled" in result.stdout
     assert "dry run" not in result.stdout
     assert env.agent(env.idle)["enabled"] is False
-    assert env.history(env.idle) == ["wait", "heartbeat"]
+    assert env.history(env.idle)[0] == "wait" and set(env.history(env.idle)[1:]) == {"heartbeat"}
     assert "gate:held-since" in env.tags(env.idle)
     assert env.untouched(env.busy)  # only the replayed instance
 

@@ -1,0 +1,346 @@
+"""Is the gate's configuration real? The checks behind `gate doctor`, and the preflight of `check` and `status`.
+
+Every mistake a newcomer makes (a wrong hook name, a typo'd group, a wrong pool, a bad PAT, a wrong organisation
+URL, an unreachable endpoint) would otherwise look like a quiet `gone`, `held` or "no instances". Each check here
+asks the real service once and, when something is missing, lists what does exist so the fix is obvious.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gate.settings import AgentSystem, Settings
+
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+AUTH_CODES = {
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+}
+LISTED = 12  # at most this many existing names in one line
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fact about the configuration. `ok=False`: the gate cannot work as configured; `fix` says what to do."""
+
+    ok: bool
+    subject: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        return f"{self.detail} ({self.fix})" if self.fix and not self.ok else self.detail
+
+
+class Unreachable(RuntimeError):
+    """A service cannot be reached or refuses the credentials: nothing further can be checked there."""
+
+
+def _names(names: Iterable[str], wanted: str = "") -> str:
+    names = sorted(set(names))
+    if not names:
+        return "none"
+    close = difflib.get_close_matches(wanted, names, n=1) if wanted else []
+    shown = ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
+    return shown + (f"; did you mean {close[0]}?" if close else "")
+
+
+# -- AWS ----------------------------------------------------------------------------------------------------------
+
+
+def _aws_client(session: Any, service: str, endpoint: str | None) -> Any:
+    from botocore.config import Config
+
+    config = Config(connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
+    return session.client(service, endpoint_url=endpoint, config=config)
+
+
+def _aws_call(what: str, where: str, call: Callable[[], Any]) -> Any:
+    """Run one AWS call; an unreachable endpoint or refused credentials become Unreachable with one clear line."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ReadTimeoutError,
+    )
+
+    try:
+        return call()
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise Unreachable(f"cannot reach AWS ({where}): {exc}") from None
+    except NoCredentialsError:
+        raise Unreachable(
+            "no AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
+            "any value works against the emulator)"
+        ) from None
+    except NoRegionError:
+        raise Unreachable("no AWS region (set AWS_DEFAULT_REGION)") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code, message = str(err.get("Code", "")), str(err.get("Message", ""))
+        if code in AUTH_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (401, 403):
+            raise Unreachable(f"AWS refused the credentials for {what} ({where}): {code}: {message}") from None
+        raise Unreachable(f"{what} failed ({where}): {code}: {message}") from None
+
+
+def check_aws(settings: Settings, session: Any, endpoint: str | None) -> list[Finding]:
+    """The groups exist, and each has the gate's hook on the terminating transition. Raises Unreachable."""
+    region = session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "?"
+    where = endpoint or f"region {region}"
+    asg = _aws_client(session, "autoscaling", endpoint)
+    wanted = list(settings.groups)
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in (wanted[i : i + 50] for i in range(0, len(wanted), 50)):
+        resp = _aws_call(
+            "DescribeAutoScalingGroups",
+            where,
+            functools.partial(asg.describe_auto_scaling_groups, AutoScalingGroupNames=chunk),
+        )
+        found.update({g["AutoScalingGroupName"]: g for g in resp["AutoScalingGroups"]})
+    findings: list[Finding] = []
+    missing = [g for g in wanted if g not in found]
+    if missing:
+        existing: list[str] = []
+        paginator = asg.get_paginator("describe_auto_scaling_groups")
+        for page in _aws_call("DescribeAutoScalingGroups", where, lambda: list(paginator.paginate())):
+            existing += [g["AutoScalingGroupName"] for g in page["AutoScalingGroups"]]
+        for name in missing:
+            findings.append(
+                Finding(
+                    False,
+                    f"group {name}",
+                    f"Auto Scaling group {name} not found in {where}; groups there: {_names(existing, name)}",
+                    "fix GATE_GROUPS",
+                )
+            )
+    for name in wanted:
+        if name not in found:
+            continue
+        findings.append(
+            Finding(True, f"group {name}", f"group {name}: {len(found[name].get('Instances', []))} instances")
+        )
+        hooks = _aws_call(
+            "DescribeLifecycleHooks", where, functools.partial(asg.describe_lifecycle_hooks, AutoScalingGroupName=name)
+        )["LifecycleHooks"]
+        findings.append(_hook_finding(settings, name, hooks))
+    return findings
+
+
+def _hook_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding:
+    subject = f"hook on {group}"
+    mine = next((h for h in hooks if h["LifecycleHookName"] == settings.hook_name), None)
+    if mine is None:
+        listed = _names(
+            (f"{h['LifecycleHookName']}" for h in hooks if h.get("LifecycleTransition") == TERMINATING),
+            settings.hook_name,
+        )
+        others = [h["LifecycleHookName"] for h in hooks if h.get("LifecycleTransition") != TERMINATING]
+        extra = f" (other transitions: {', '.join(sorted(others))})" if others else ""
+        return Finding(
+            False,
+            subject,
+            f"group {group} has no lifecycle hook {settings.hook_name}; its terminating hooks: {listed}{extra}",
+            "fix GATE_HOOK_NAME, or create the hook: the Terraform module does",
+        )
+    transition = mine.get("LifecycleTransition")
+    if transition != TERMINATING:
+        return Finding(
+            False,
+            subject,
+            f"hook {settings.hook_name} on {group} is on {transition}, not {TERMINATING}",
+            "the gate needs a terminating hook",
+        )
+    heartbeat = int(mine.get("HeartbeatTimeout") or 3600)
+    global_timeout = int(mine.get("GlobalTimeout") or min(172_800, 100 * heartbeat))
+    default = mine.get("DefaultResult", "ABANDON")
+    detail = (
+        f"hook {settings.hook_name} on {group}: terminating, heartbeat timeout {heartbeat} s, "
+        f"global timeout {global_timeout} s, default result {default}"
+    )
+    if global_timeout < settings.max_hold_seconds:
+        detail += (
+            f"; GATE_MAX_HOLD_SECONDS {settings.max_hold_seconds} is beyond the global timeout: holds end at "
+            f"{global_timeout} s (raise HeartbeatTimeout to hold longer)"
+        )
+    return Finding(True, subject, detail)
+
+
+# -- the agent system ---------------------------------------------------------------------------------------------
+
+
+def check_agents(settings: Settings, session: Any, endpoint: str | None) -> list[Finding]:
+    """The agent system answers with these credentials, and the configured pools exist. Raises Unreachable."""
+    if settings.agent_system is AgentSystem.AZURE_DEVOPS:
+        return check_azure_devops(settings, _pat(settings, session, endpoint))
+    from gate.handler import SOURCES
+    from gate.sources import AgentSourceError
+
+    try:
+        agents = SOURCES[settings.agent_system](settings, session, endpoint, None).list_agents()
+    except AgentSourceError as exc:
+        raise Unreachable(f"GitHub: {exc}") from None
+    except Exception as exc:  # the token secret, a bad URL
+        raise Unreachable(f"GitHub: {type(exc).__name__}: {exc}") from None
+    return [Finding(True, "GitHub", f"GitHub runners: {len(agents)} found")]
+
+
+def _pat(settings: Settings, session: Any, endpoint: str | None) -> str:
+    from gate.secrets import load_pat
+
+    try:
+        return load_pat(settings, session, endpoint)
+    except Exception as exc:  # SecretError names the ARN, never the value
+        raise Unreachable(f"cannot read the PAT: {exc} (check GATE_PAT_SECRET_ARN and read access to it)") from None
+
+
+def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
+    import requests
+
+    org = settings.azure_org_url
+    url = f"{org}/_apis/distributedtask/pools"
+    try:
+        resp = requests.get(
+            url,
+            params={"api-version": "7.1"},
+            auth=("", pat),
+            timeout=min(settings.http_timeout_seconds, 10),
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise Unreachable(f"cannot reach Azure DevOps at {org}: {type(exc).__name__}") from None
+    status = resp.status_code
+    is_html = "html" in resp.headers.get("Content-Type", "")
+    if status == 401 or (status in (203, 302) and is_html) or (status == 200 and is_html):
+        raise Unreachable(
+            f"Azure DevOps at {org} refused the PAT (HTTP {status}): it is wrong, expired or for another "
+            "organisation (check GATE_PAT or the secret behind GATE_PAT_SECRET_ARN)"
+        )
+    if status == 403:
+        raise Unreachable(
+            f"Azure DevOps at {org} refused the PAT (HTTP 403): give it the Agent Pools (read & manage) scope"
+        )
+    if status == 404:
+        raise Unreachable(
+            f"no Azure DevOps organisation at {org} (HTTP 404): GATE_AZURE_ORG_URL should be https://dev.azure.com/ORG"
+        )
+    if status != 200:
+        raise Unreachable(f"Azure DevOps at {org} answered HTTP {status} to the pool list")
+    try:
+        pools = [str(p["name"]) for p in resp.json()["value"]]
+    except (ValueError, KeyError, TypeError):
+        raise Unreachable(f"{org} did not answer like Azure DevOps (no pool list): check GATE_AZURE_ORG_URL") from None
+    findings = []
+    for pool in settings.pools:
+        if pool.lower() in (p.lower() for p in pools):
+            findings.append(Finding(True, f"pool {pool}", f"agent pool {pool} found in {org}"))
+        else:
+            findings.append(
+                Finding(
+                    False,
+                    f"pool {pool}",
+                    f"agent pool {pool} not found in {org}; pools there: {_names(pools, pool)}",
+                    "fix GATE_POOLS",
+                )
+            )
+    return findings
+
+
+# -- together -----------------------------------------------------------------------------------------------------
+
+
+def preflight(settings: Settings, session: Any, endpoint: str | None, *, agents: bool = True) -> Finding | None:
+    """The first problem that stops the gate from working as configured, or None. Used by check and status."""
+    try:
+        findings = check_aws(settings, session, endpoint)
+        if agents:
+            findings += check_agents(settings, session, endpoint)
+    except Unreachable as exc:
+        return Finding(False, "reachability", str(exc))
+    return next((f for f in findings if not f.ok), None)
+
+
+def function_environment(session: Any, name: str, endpoint: str | None) -> tuple[dict[str, str], list[Finding]]:
+    """A deployed function's GATE_* variables, and what its configuration says (state, timeout). Raises Unreachable."""
+    lam = _aws_client(session, "lambda", endpoint)
+    config = _aws_call(
+        "GetFunctionConfiguration", endpoint or "AWS", lambda: lam.get_function_configuration(FunctionName=name)
+    )
+    env = {k: v for k, v in config.get("Environment", {}).get("Variables", {}).items() if k.startswith("GATE_")}
+    findings = [
+        Finding(True, "function", f"function {name}: {config.get('Runtime', '?')}, timeout {config['Timeout']} s")
+    ]
+    state = config.get("State", "Active")
+    if state != "Active":
+        findings.append(
+            Finding(False, "function", f"function {name} is {state}: {config.get('StateReason', '')}", "redeploy it")
+        )
+    if config.get("LastUpdateStatus", "Successful") == "Failed":
+        reason = config.get("LastUpdateStatusReason", "")
+        findings.append(Finding(False, "function", f"the last update of {name} failed: {reason}", "redeploy it"))
+    return env, findings
+
+
+def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> None:
+    """`gate doctor`: every check, one line each (ok / FIX), then exit 0 if all pass, 2 otherwise."""
+    import typer
+    from rich.markup import escape
+
+    from cli.common import console, emit_json, fail
+    from gate.aws import make_session
+    from gate.settings import SettingsError, load_settings
+
+    session = make_session(os.environ.get("AWS_DEFAULT_REGION"))
+    findings: list[Finding] = []
+    if function:
+        try:
+            env, findings = function_environment(session, function, endpoint)
+        except Unreachable as exc:
+            fail(str(exc))
+        for key in [k for k in os.environ if k.startswith("GATE_")]:  # the function's settings, not this shell's
+            del os.environ[key]
+        os.environ.update(env)
+    try:
+        settings: Settings | None = load_settings()
+    except SettingsError as exc:
+        settings = None
+        problems = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+        findings += [Finding(False, "settings", p, "set it") for p in problems]
+    if settings is not None:
+        findings.append(
+            Finding(
+                True,
+                "settings",
+                f"settings valid: groups {', '.join(settings.groups)}, "
+                f"hook {settings.hook_name}, agent system {settings.agent_system}",
+            )
+        )
+        for check in (check_aws, check_agents):
+            try:
+                findings += check(settings, session, endpoint)
+            except Unreachable as exc:
+                findings.append(Finding(False, "reachability", str(exc)))
+    bad = [f for f in findings if not f.ok]
+    if json_out:
+        emit_json({"ok": not bad, "findings": [f.__dict__ for f in findings]})
+    else:
+        for f in findings:
+            mark = "[green]ok[/] " if f.ok else "[bold red]FIX[/]"
+            console.print(f"{mark} {escape(f.line())}", highlight=False, soft_wrap=True)
+        verdict = "all checks passed" if not bad else f"{len(bad)} problem(s): the gate cannot work as configured"
+        console.print(verdict, highlight=False)
+    if bad:
+        raise typer.Exit(2)
