@@ -53,7 +53,17 @@ ANSWER_FAULTS = ("rate_limit", "server_error", "malformed", "unauthorized", "for
 #   count_mismatch       list answers whose `count` is one more than `len(value)` (the last item is dropped)
 #   no_assigned_request  agent records lack `assignedRequest`, even busy ones (includeAssignedRequest ignored)
 #   slow_down            200 answers carry `Retry-After` and `X-RateLimit-*` (the service's warning before 429)
-MODIFIER_FAULTS = ("slow", "latency", "endless_pages", "count_mismatch", "no_assigned_request", "slow_down")
+#   assignment_lag       a job assigned less than `delay` seconds ago shows neither as the agent's `assignedRequest`
+#                        nor in job request lists (the service's visibility lag after assignment; JUDGMENT, issue 11)
+MODIFIER_FAULTS = (
+    "slow",
+    "latency",
+    "endless_pages",
+    "count_mismatch",
+    "no_assigned_request",
+    "slow_down",
+    "assignment_lag",
+)
 FAULT_KINDS = ANSWER_FAULTS + MODIFIER_FAULTS
 RESULTS = ("succeeded", "succeededWithIssues", "failed", "canceled", "skipped", "abandoned")
 _NS = uuid.UUID("6f1c0f9e-2d7b-4a55-9b7e-5a1d2c3e4f50")
@@ -676,6 +686,10 @@ class FakeAzureDevOps(LocalServer):
                 for record in items if items is not None else [body]:
                     if isinstance(record, dict):
                         record.pop("assignedRequest", None)
+            if "assignment_lag" in kinds:
+                lag = max(m.delay for m in modifiers if m.kind == "assignment_lag")
+                self._hide_fresh_assignments(body, lag)
+                items = body.get("value") if isinstance(body.get("value"), list) else None
             if "count_mismatch" in kinds and items is not None:
                 if items:
                     items.pop()  # the service's count stays; one record goes missing
@@ -687,6 +701,25 @@ class FakeAzureDevOps(LocalServer):
         slow_down = next((m for m in modifiers if m.kind == "slow_down"), None)
         if slow_down is not None:
             response.headers.update(self._rate_limit_headers(slow_down, remaining=1))
+
+    def _hide_fresh_assignments(self, body: Json, lag: float) -> None:
+        """assignment_lag: drop assignments younger than `lag` from agent records and job request lists."""
+
+        def fresh(request: Any) -> bool:
+            if not isinstance(request, dict) or request.get("finishTime") or not request.get("assignTime"):
+                return False
+            assigned = datetime.fromisoformat(str(request["assignTime"]).replace("Z", "+00:00")).timestamp()
+            return self.clock.now() - assigned < lag
+
+        items = body.get("value") if isinstance(body.get("value"), list) else [body]
+        kept = []
+        for record in items:
+            if isinstance(record, dict) and fresh(record.get("assignedRequest")):
+                record.pop("assignedRequest")
+            if not (isinstance(record, dict) and "requestId" in record and fresh(record)):
+                kept.append(record)
+        if isinstance(body.get("value"), list):
+            body["value"], body["count"] = kept, len(kept)
 
     def _rate_limit_headers(self, fault: _Fault, remaining: int) -> dict[str, str]:
         """What the service adds once a user nears or passes its limit (Microsoft's rate-limit docs)."""
