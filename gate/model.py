@@ -74,6 +74,7 @@ class Waiting:
     lifecycle_state: str = "Terminating:Wait"
     token: str | None = None
     private_dns: str | None = None
+    private_ip: str | None = None  # hostname mapping: the IP-derived DNS name (gate.mapping.host_keys)
     held_since: float | None = None  # legacy, unbound: no longer read by decide (gate.holdstate)
     idle_since: float | None = None  # legacy, unbound: no longer read by decide
     # The gate's own tags as EC2 reports them (gate:*), and the identity of the lifecycle action (the ActivityId of

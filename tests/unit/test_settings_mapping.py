@@ -76,7 +76,7 @@ def test_mapping_by_name_is_exact_on_the_instance_id() -> None:
 
 def test_mapping_by_capability_and_hostname() -> None:
     agents = [
-        _agent(1, "x", {"AWS_INSTANCE_ID": "i-0123456789abcdef0"}, "ip-10-0-0-5"),
+        _agent(1, "x", {"AWS_INSTANCE_ID": "i-0123456789abcdef0"}, "ip-10-0-0-5.ec2.internal"),
         _agent(2, "y", {"AWS_INSTANCE_ID": "i-0123456789abcdef9"}, "ip-10-0-0-6.ec2.internal"),
     ]
     w = Waiting("g", "i-0123456789abcdef0", "h", private_dns="ip-10-0-0-5.ec2.internal")
