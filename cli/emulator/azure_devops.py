@@ -55,6 +55,7 @@ ANSWER_FAULTS = ("rate_limit", "server_error", "malformed", "unauthorized", "for
 #   slow_down            200 answers carry `Retry-After` and `X-RateLimit-*` (the service's warning before 429)
 #   assignment_lag       a job assigned less than `delay` seconds ago shows neither as the agent's `assignedRequest`
 #                        nor in job request lists (the service's visibility lag after assignment; JUDGMENT, issue 11)
+#   empty_list           list answers are `{"count": 0, "value": []}` (JUDGMENT, issue 11)
 MODIFIER_FAULTS = (
     "slow",
     "latency",
@@ -63,6 +64,7 @@ MODIFIER_FAULTS = (
     "no_assigned_request",
     "slow_down",
     "assignment_lag",
+    "empty_list",
 )
 FAULT_KINDS = ANSWER_FAULTS + MODIFIER_FAULTS
 RESULTS = ("succeeded", "succeededWithIssues", "failed", "canceled", "skipped", "abandoned")
@@ -690,6 +692,9 @@ class FakeAzureDevOps(LocalServer):
                 lag = max(m.delay for m in modifiers if m.kind == "assignment_lag")
                 self._hide_fresh_assignments(body, lag)
                 items = body.get("value") if isinstance(body.get("value"), list) else None
+            if "empty_list" in kinds and items is not None:
+                items.clear()
+                body["count"] = 0
             if "count_mismatch" in kinds and items is not None:
                 if items:
                     items.pop()  # the service's count stays; one record goes missing
