@@ -73,16 +73,18 @@ def plot_faults(matrix: Mapping[str, Any], path: Path, title: str = "") -> Path:
     scenarios = [s["name"] for s in matrix["scenarios"]]
     strategies = list(matrix["strategies"])
     killed = [[matrix["cells"][f][s]["builds_killed"] for f in scenarios] for s in strategies]
-    fig, ax = plt.subplots(figsize=(1.5 * len(scenarios) + 2.5, 0.55 * len(strategies) + 1.8))
+    fig, ax = plt.subplots(figsize=(1.25 * len(scenarios) + 1.8, 0.55 * len(strategies) + 1.4))
     top = max((max(row) for row in killed), default=1) or 1
-    ax.imshow([[min(1.0, (k / top) ** 0.4) for k in row] for row in killed], cmap="RdYlGn_r", vmin=0, vmax=1)
+    shade = [[min(1.0, (k / top) ** 0.4) for k in row] for row in killed]
+    ax.imshow(shade, cmap="RdYlGn_r", vmin=0, vmax=1, aspect="auto")
     for i, s in enumerate(strategies):
         for j, f in enumerate(scenarios):
             cell = matrix["cells"][f][s]
             label = f"{cell['builds_killed']}"
             if cell["hooks_timed_out"]:
-                label += f"\n({cell['hooks_timed_out']} timed out)"
-            ax.text(j, i, label, ha="center", va="center", fontsize=8)
+                label += f"\n{cell['hooks_timed_out']} timed out"
+            dark = shade[i][j] < 0.2 or shade[i][j] > 0.8  # the ends of the colour map are dark
+            ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(scenarios)), scenarios, rotation=20, ha="right", fontsize=9)
     ax.set_yticks(range(len(strategies)), strategies, fontsize=9)
     ax.set_title(f"Builds killed under each fault{': ' + title if title else ''}", fontsize=10, loc="left")

@@ -18,11 +18,18 @@ def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
     run_bench(tmp_path, quick=True)
 
     fleet = json.loads((tmp_path / "fleet.json").read_text())
-    assert set(fleet["strategies"]) == {"none", "protection", "gate", "gate+protect"}
+    assert set(fleet["strategies"]) == {"none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect"}
     assert fleet["strategies"]["gate"]["builds_killed"] == fleet["strategies"]["gate+protect"]["builds_killed"] == 0
     assert fleet["strategies"]["none"]["builds_killed"] > 0
     assert set(fleet["series"]["gate"]) >= {"t_h", "alive", "held", "busy", "desired", "kill_times_h"}
     assert (tmp_path / "fleet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    faults = json.loads((tmp_path / "faults.json").read_text())
+    scenarios = [s["name"] for s in faults["matrix"]["scenarios"]]
+    assert scenarios[0] == "fair weather" and len(scenarios) == 7
+    assert faults["matrix"]["cells"]["lost events"]["gate"]["events_lost"] > 0
+    assert len(faults["posture"]["rows"]) == 4
+    assert (tmp_path / "faults.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     real = json.loads((tmp_path / "real-path.json").read_text())
     release = real["release_latency"]
