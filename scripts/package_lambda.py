@@ -2,11 +2,14 @@
 """Build the gate's Lambda deployment package, reproducibly: same sources and pins -> the same bytes and sha256.
 
     python scripts/package_lambda.py [--output build/gate-lambda.zip] [--source-dir REPO_ROOT]
+                                     [--runtime python3.12 | --python-version 3.12] [--arch x86_64|arm64]
 
 Contents: the `gate` package from SOURCE_DIR (without caches and test files; the `cli` package, with the emulator,
 the fakes and the benchmarks, is not shipped) plus its runtime dependencies pydantic, pydantic-settings, requests
-and structlog (and what they pull in), installed by pip for the Lambda runtime: manylinux2014_x86_64, CPython 3.12,
-wheels only. boto3/botocore are NOT bundled: the Lambda Python runtime provides them.
+and structlog (and what they pull in), installed by pip for the Lambda runtime and architecture (default
+python3.12 on x86_64: manylinux2014_x86_64 wheels for CPython 3.12; arm64: manylinux2014_aarch64), wheels only.
+Match the module's lambda_runtime and lambda_architecture. boto3/botocore are NOT bundled: the Lambda Python
+runtime provides them.
 
 Pins: each distribution is pinned to the version installed in the Python running this script (the versions the
 test suite ran against) when it is installed there; otherwise pip picks the newest (a warning says so).
@@ -38,15 +41,45 @@ DEFAULT_OUTPUT = REPO_ROOT / "build" / "gate-lambda.zip"
 RUNTIME_REQUIREMENTS = ("pydantic", "pydantic-settings", "requests", "structlog")
 # Provided by the Lambda Python runtime: never bundled (boto3 would add ~15 MB and shadow the runtime's copy).
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")
-PIP_TARGET_ARGS = (
-    "--platform",
-    "manylinux2014_x86_64",
-    "--implementation",
-    "cp",
-    "--python-version",
-    "3.12",
-    "--only-binary=:all:",
-)
+
+
+class PackageError(RuntimeError):
+    pass
+
+
+# Lambda's Python runtimes (python3.X) and instruction sets -> pip's target platform tags.
+RUNTIMES = ("3.11", "3.12", "3.13")
+DEFAULT_PYTHON_VERSION = "3.12"
+PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the zip is built for: the Lambda runtime's Python version and the function's architecture."""
+
+    python_version: str = DEFAULT_PYTHON_VERSION
+    arch: str = "x86_64"
+
+    def __post_init__(self) -> None:
+        if self.python_version not in RUNTIMES:
+            raise PackageError(f"python version {self.python_version} is not a Lambda runtime ({', '.join(RUNTIMES)})")
+        if self.arch not in PLATFORMS:
+            raise PackageError(f"architecture {self.arch} is not one of {', '.join(PLATFORMS)}")
+
+    @property
+    def runtime(self) -> str:
+        return f"python{self.python_version}"
+
+    def pip_args(self) -> tuple[str, ...]:
+        platform = PLATFORMS[self.arch]
+        return ("--platform", platform, "--implementation", "cp", "--python-version", self.python_version,
+                "--only-binary=:all:")  # fmt: skip
+
+
+def parse_runtime(value: str) -> str:
+    """python3.12 or 3.12 -> 3.12."""
+    return value.removeprefix("python")
+
 
 # gate/ holds exactly the Lambda's code (the emulator, fakes and benchmarks live under cli/): only caches are left out.
 EXCLUDED_SOURCE_PARTS = ("__pycache__",)
@@ -56,16 +89,13 @@ FILE_MODE = 0o100644  # regular file, rw-r--r--
 MAX_SIZE_BYTES = 50 * 1024 * 1024  # Lambda's limit for a direct zip upload
 
 
-class PackageError(RuntimeError):
-    pass
-
-
 @dataclass(frozen=True)
 class BuildResult:
     path: Path
     size: int
     sha256: str
     requirements: list[str]
+    target: Target
 
 
 def _normalise(name: str) -> str:
@@ -95,7 +125,7 @@ def constraints_from_environment() -> list[str]:
     return sorted(v for k, v in seen.items() if k not in runtime)
 
 
-def install_dependencies(target: Path, requirements: list[str], constraints: list[str]) -> None:
+def install_dependencies(target: Path, requirements: list[str], constraints: list[str], platform: Target) -> None:
     constraints_file = target.parent / "constraints.txt"
     constraints_file.write_text("\n".join(constraints) + "\n")
     cmd = [
@@ -107,7 +137,7 @@ def install_dependencies(target: Path, requirements: list[str], constraints: lis
         "--disable-pip-version-check",
         "--no-compile",
         "--no-warn-script-location",
-        *PIP_TARGET_ARGS,
+        *platform.pip_args(),
         "--target",
         str(target),
         "--constraint",
@@ -211,7 +241,8 @@ def check_imports(entries: dict[str, Path]) -> list[str]:
         Path(name).stem for name in entries if "/" not in name and name.endswith(".py")
     }
     available = set(sys.stdlib_module_names) | top_levels | {"boto3", "botocore"}
-    problems, warnings = [], []
+    problems: list[str] = []
+    warnings: list[str] = []
     for name, path in entries.items():
         if not (name.startswith("gate/") and name.endswith(".py")):
             continue
@@ -251,7 +282,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build(output: Path, source_dir: Path, *, pin: bool = True, import_check: bool = True) -> BuildResult:
+def build(
+    output: Path, source_dir: Path, *, pin: bool = True, import_check: bool = True, for_lambda: Target | None = None
+) -> BuildResult:
+    platform = for_lambda or Target()
     entries: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="gate-lambda-") as tmp:
         target = Path(tmp) / "site"
@@ -263,7 +297,7 @@ def build(output: Path, source_dir: Path, *, pin: bool = True, import_check: boo
                 print(f"warning: {name} is not installed here; pip picks its newest version", file=sys.stderr)
         else:
             requirements, constraints = list(RUNTIME_REQUIREMENTS), []
-        install_dependencies(target, requirements, constraints)
+        install_dependencies(target, requirements, constraints, platform)
         for name, path in dependency_files(target):
             entries[name] = path
         for name, path in gate_files(source_dir):
@@ -275,7 +309,7 @@ def build(output: Path, source_dir: Path, *, pin: bool = True, import_check: boo
     size = output.stat().st_size
     if size > MAX_SIZE_BYTES:
         raise PackageError(f"{output} is {size} bytes, over Lambda's 50 MB zip limit")
-    return BuildResult(path=output, size=size, sha256=sha256_of(output), requirements=requirements)
+    return BuildResult(path=output, size=size, sha256=sha256_of(output), requirements=requirements, target=platform)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +325,21 @@ def main(argv: list[str] | None = None) -> int:
         "--no-pin", action="store_true", help="let pip pick the newest versions instead of this environment's"
     )
     parser.add_argument("--no-import-check", action="store_true", help="skip the check of the gate's imports")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument(
+        "--runtime",
+        type=parse_runtime,
+        dest="python_version",
+        help=f"Lambda runtime, e.g. python{DEFAULT_PYTHON_VERSION} (the module's lambda_runtime)",
+    )
+    version.add_argument(
+        "--python-version",
+        dest="python_version",
+        help=f"the runtime's Python version (default {DEFAULT_PYTHON_VERSION})",
+    )
+    parser.add_argument(
+        "--arch", choices=sorted(PLATFORMS), default="x86_64", help="the module's lambda_architecture (default x86_64)"
+    )
     args = parser.parse_args(argv)
     try:
         result = build(
@@ -298,11 +347,12 @@ def main(argv: list[str] | None = None) -> int:
             args.source_dir.resolve(),
             pin=not args.no_pin,
             import_check=not args.no_import_check,
+            for_lambda=Target(args.python_version or DEFAULT_PYTHON_VERSION, args.arch),
         )
     except PackageError as exc:
         print(f"package_lambda: {exc}", file=sys.stderr)
         return 1
-    print(f"package_lambda: wrote {result.path}")
+    print(f"package_lambda: wrote {result.path} for {result.target.runtime} on {result.target.arch}")
     print(f"  requirements: {' '.join(result.requirements)} (+ boto3/botocore from the Lambda runtime)")
     print(f"  size:   {result.size} bytes ({result.size / 1_000_000:.2f} MB)")
     print(f"  sha256: {result.sha256}")

@@ -130,19 +130,32 @@ def test_every_rule_targets_the_lambda_and_may_invoke_it(rule: str) -> None:
 
 def test_lambda_function() -> None:
     fn = resources("aws_lambda_function")["gate"]
-    assert fn["runtime"] == "python3.12"
+    variables = load_dir(MODULE)["variable"]
+    assert fn["runtime"] == "${var.lambda_runtime}" and variables["lambda_runtime"]["default"] == "python3.12"
     assert fn["handler"] == "gate.handler.handle"
-    assert fn["architectures"] == ["x86_64"]
+    assert fn["architectures"] == ["${var.lambda_architecture}"]
+    assert variables["lambda_architecture"]["default"] == "x86_64"
+    assert fn["role"] == "${local.role_arn}"
     assert fn["timeout"] == "${module.core.lambda_timeout_seconds}"
     assert load_dir(CORE)["variable"]["lambda_timeout_seconds"]["default"] == 70
     assert fn["filename"] == "${var.lambda_zip_path}"
-    assert fn["source_code_hash"] == "${filebase64sha256(var.lambda_zip_path)}"
+    assert (fn["s3_bucket"], fn["s3_key"], fn["s3_object_version"]) == (
+        "${var.s3_bucket}",
+        "${var.s3_key}",
+        "${var.s3_object_version}",
+    )
+    assert fn["source_code_hash"] == (
+        "${var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash}"
+    )
     assert first(fn, "environment")["variables"] == "${module.core.environment}"
     assert fn["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
     assert fn["memory_size"] == "${var.lambda_memory_mb}"
 
     invoke = resources("aws_lambda_function_event_invoke_config")["gate"]
-    assert first(first(invoke, "destination_config"), "on_failure")["destination"] == "${aws_sqs_queue.dlq.arn}"
+    [dynamic] = invoke["dynamic"]
+    destination = dynamic["destination_config"]
+    assert destination["for_each"] == "${var.create_dlq ? [1] : []}"
+    assert first(first(destination, "content"), "on_failure")["destination"] == "${aws_sqs_queue.dlq[0].arn}"
     assert invoke["maximum_retry_attempts"] == "${var.maximum_retry_attempts}"
 
 
@@ -190,8 +203,7 @@ def test_environment_names_exactly() -> None:
 
 
 def test_every_core_input_is_passed_by_the_module() -> None:
-    # tick_interval_seconds stays at core's 60: the Lambda timeout and tick budget assume a one-minute tick.
-    core_vars = set(load_dir(CORE)["variable"]) - {"tick_interval_seconds"}
+    core_vars = set(load_dir(CORE)["variable"])
     call = load_dir(MODULE)["module"]["core"]
     passed = set(call) - {"source"}
     assert passed == core_vars, (sorted(core_vars - passed), sorted(passed - core_vars))
@@ -323,7 +335,7 @@ def test_alarms() -> None:
     assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
     assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
     assert (dlq["namespace"], dlq["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq.name}"}
+    assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq[0].name}"}
     assert (forced["namespace"], forced["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
     assert forced["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "forced"})}'
     assert (error_decisions["namespace"], error_decisions["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
@@ -368,3 +380,28 @@ def test_module_outputs() -> None:
         "alarm_topic_arn",
         "role_arn",
     } <= outputs
+
+
+# --- validations on the caller's side -------------------------------------------------------------------------
+
+
+def test_root_variables_carry_cores_validations_verbatim() -> None:
+    """Each root variable passed to core has core's validations, identical: the caller's line is reported, and
+    core's offline `terraform test` runs still prove them."""
+    core_vars, root_vars = load_dir(CORE)["variable"], load_dir(MODULE)["variable"]
+    call = load_dir(MODULE)["module"]["core"]
+    checked = 0
+    for name, core_var in core_vars.items():
+        if call.get(name) != f"${{var.{name}}}":
+            continue  # partition, region, account_id come from data sources
+        assert root_vars[name].get("validation", []) == core_var.get("validation", []), name
+        assert root_vars[name]["type"] == core_var["type"], name
+        if "default" in core_var:
+            assert root_vars[name].get("default") == core_var["default"], name
+        checked += bool(core_var.get("validation"))
+    assert checked >= 40
+
+
+def test_every_root_variable_has_a_description_and_type() -> None:
+    for name, var in load_dir(MODULE)["variable"].items():
+        assert var.get("description") and var.get("type"), name

@@ -88,62 +88,54 @@ def core_outputs(terraform: Tool, core_copy: Path) -> dict[str, Any]:
 # --- real log lines ------------------------------------------------------------------------------------------
 
 
-class JumpingClock:
-    """A manual clock that jumps `step` seconds on every read while `jumping`: a round that overruns its deadline."""
-
-    def __init__(self, start: float) -> None:
-        from gate.clock import ManualClock
-
-        self.inner = ManualClock(start)
-        self.step = 0.0
-
-    def now(self) -> float:
-        if self.step:
-            self.inner.advance(self.step)
-        return self.inner.now()
-
-    def sleep(self, seconds: float) -> None:
-        self.inner.sleep(seconds)
-
-    def advance(self, seconds: float) -> None:
-        self.inner.advance(seconds)
-
-
 @pytest.fixture(scope="module")
 def log_lines() -> Iterator[list[Line]]:
     import time
 
     from cli.emulator.sandbox import Sandbox
     from gate import logs
+    from gate.clock import ManualClock
+    from gate.settings import Settings
 
     stream = io.StringIO()
     logs.configure(stream=stream)
-    clock = JumpingClock(time.time())
+    clock = ManualClock(time.time())
     try:
         with Sandbox(clock=clock) as sandbox:
-            assert sandbox.ado is not None and sandbox.emulator is not None
-            group = sandbox.create_group("ci-agents", size=4, heartbeat_timeout=900)
-            busy, _idle, _other, survivor = group.instances
-            sandbox.ado.start_build(group.agents[busy], duration=100_000)
+            ado, emulator = sandbox.ado, sandbox.emulator
+            assert ado is not None and emulator is not None
+            group = sandbox.create_group("ci-agents", size=5, heartbeat_timeout=900)
+            busy, _idle, late_a, late_b, survivor = group.instances
+            ado.start_build(group.agents[busy], duration=100_000)
             asg = sandbox.client("autoscaling")
-            asg.set_instance_protection(
-                AutoScalingGroupName="ci-agents", InstanceIds=[survivor], ProtectedFromScaleIn=True
-            )
-            settings = sandbox.settings(idle_confirm_seconds=0, max_hold_seconds=600, tick_budget_seconds=0)
-            gate = sandbox.gate(settings)
+            late = {"AutoScalingGroupName": "ci-agents", "InstanceIds": [late_a, late_b]}
+            asg.set_instance_protection(**late, ProtectedFromScaleIn=True)
+            asg.set_instance_protection(**{**late, "InstanceIds": [survivor]}, ProtectedFromScaleIn=True)
+            overrides: dict[str, Any] = {"idle_confirm_seconds": 0, "max_hold_seconds": 600, "tick_budget_seconds": 0}
+            if "agent_concurrency" in Settings.model_fields:
+                overrides["agent_concurrency"] = 1  # judge one instance after the other: the cut below is exact
+            gate = sandbox.gate(sandbox.settings(**overrides))
             sandbox.scale_to("ci-agents", 1)
-            for _ in range(6):  # held (busy) and released (idle) over a few ticks past every lag bound
+            for _ in range(4):  # held (busy) and released (idle) over a few ticks past every lag bound
                 gate.tick(budget=0)
                 clock.advance(70)
-            sandbox.emulator.faults.inject("DescribeAutoScalingGroups", code="InternalFailure", status=500, count=50)
+            emulator.faults.inject("DescribeAutoScalingGroups", code="InternalFailure", status=500, count=50)
             gate.tick(budget=0)  # an error decision (after the client's own retries)
-            sandbox.emulator.faults.clear()
-            clock.step = 20  # every read of the clock moves it: the round overruns its hard deadline
-            gate.tick(budget=0)
-            clock.step = 0
-            for _ in range(12):  # past max_hold_seconds: forced
+            emulator.faults.clear()
+            for _ in range(10):  # past max_hold_seconds: forced
                 gate.tick(budget=0)
                 clock.advance(70)
+            # Two idle instances leave; on the third look, the first one's job-request check takes 1000 s of the
+            # shared clock (the fake's "latency" fault sleeps on it), so the round runs past the invocation deadline.
+            asg.set_instance_protection(**late, ProtectedFromScaleIn=False)
+            deadline = time.monotonic() + 10
+            while len(sandbox.instance_ids("ci-agents", ("Terminating:Wait",))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for _ in range(2):  # disabled, then idle seen once
+                gate.tick(budget=0)
+                clock.advance(70)
+            ado.inject("latency", count=1, delay=1000, path_contains="jobrequests")
+            gate.tick(budget=0)
     finally:
         logs.configure()
     yield [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]

@@ -37,9 +37,9 @@ def make_fake_source(root: Path, extra: dict[str, str] | None = None) -> Path:
     return root
 
 
-def build(output: Path, source_dir: Path) -> subprocess.CompletedProcess[str]:
+def build(output: Path, source_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--output", str(output), "--source-dir", str(source_dir)],
+        [sys.executable, str(SCRIPT), "--output", str(output), "--source-dir", str(source_dir), *options],
         capture_output=True,
         text=True,
         timeout=600,
@@ -51,7 +51,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_zip(path: Path) -> list[str]:
+def check_zip(path: Path, native_suffix: str = "cpython-312-x86_64-linux-gnu.so") -> list[str]:
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         infos = zf.infolist()
@@ -65,7 +65,8 @@ def check_zip(path: Path) -> list[str]:
     assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], "the runtime provides boto3/botocore"
     for dist in ("pydantic/", "pydantic_core/", "pydantic_settings/", "requests/", "structlog/"):
         assert any(n.startswith(dist) for n in names), dist
-    assert any(n.startswith("pydantic_core/") and n.endswith("cpython-312-x86_64-linux-gnu.so") for n in names)
+    assert any(n.startswith("pydantic_core/") and n.endswith(native_suffix) for n in names), native_suffix
+    assert not [n for n in names if n.endswith(".so") and "linux-gnu" in n and not n.endswith(native_suffix)]
     for info in infos:
         assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
         assert info.external_attr >> 16 == 0o100644, info.filename
@@ -110,3 +111,26 @@ def test_real_tree_builds_reproducibly(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
     assert sha256(first) == sha256(second)
     check_zip(first)
+
+
+@pytest.mark.network
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(
+    ("options", "suffix"),
+    [
+        (("--runtime", "python3.11"), "cpython-311-x86_64-linux-gnu.so"),
+        (("--python-version", "3.13", "--arch", "arm64"), "cpython-313-aarch64-linux-gnu.so"),
+        (("--arch", "arm64"), "cpython-312-aarch64-linux-gnu.so"),
+    ],
+)
+def test_builds_for_the_modules_runtime_and_architecture(tmp_path: Path, options: tuple[str, ...], suffix: str) -> None:
+    out = tmp_path / "gate-lambda.zip"
+    result = build(out, make_fake_source(tmp_path / "src"), *options)
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_zip(out, suffix)
+
+
+def test_rejects_a_runtime_lambda_does_not_offer(tmp_path: Path) -> None:
+    result = build(tmp_path / "out.zip", make_fake_source(tmp_path / "src"), "--runtime", "python3.8")
+    assert result.returncode == 1 and "not a Lambda runtime" in result.stderr
+    assert not (tmp_path / "out.zip").exists()

@@ -1,25 +1,37 @@
 resource "aws_lambda_function" "gate" {
   function_name = module.core.names.function
   description   = "Holds Auto Scaling scale-in until the instance's Azure DevOps agents are idle."
-  role          = aws_iam_role.gate.arn
+  role          = local.role_arn
 
-  runtime       = "python3.12"
+  runtime       = var.lambda_runtime
   handler       = "gate.handler.handle"
-  architectures = ["x86_64"]
+  architectures = [var.lambda_architecture]
   # The tick re-checks for tick_budget_seconds (~50 s); the rest is headroom for the final completion calls.
   timeout     = module.core.lambda_timeout_seconds
   memory_size = var.lambda_memory_mb
 
   reserved_concurrent_executions = var.reserved_concurrent_executions
 
-  # Built by scripts/package_lambda.py (reproducible: same sources -> same hash -> no spurious update).
-  filename         = var.lambda_zip_path
-  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  # Either a local zip built by scripts/package_lambda.py (reproducible: same sources -> same hash -> no spurious
+  # update) or an S3 object (then plan needs no zip here; source_code_hash or s3_object_version redeploys).
+  filename          = var.lambda_zip_path
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+  source_code_hash  = var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash
 
   kms_key_arn = var.kms_key_arn
 
   environment {
     variables = module.core.environment
+  }
+
+  dynamic "vpc_config" {
+    for_each = length(var.vpc_subnet_ids) > 0 ? [1] : []
+    content {
+      subnet_ids         = var.vpc_subnet_ids
+      security_group_ids = var.vpc_security_group_ids
+    }
   }
 
   tracing_config {
@@ -28,10 +40,12 @@ resource "aws_lambda_function" "gate" {
 
   tags = var.tags
 
-  # Our log group (with retention) must exist before the first invocation would auto-create one without.
+  # Our log group (with retention) must exist before the first invocation would auto-create one without; the
+  # role's policy (and VPC access) before the first invocation needs them.
   depends_on = [
     aws_cloudwatch_log_group.gate,
     aws_iam_role_policy.gate,
+    aws_iam_role_policy_attachment.vpc,
   ]
 }
 
@@ -41,9 +55,12 @@ resource "aws_lambda_function_event_invoke_config" "gate" {
   maximum_retry_attempts       = var.maximum_retry_attempts
   maximum_event_age_in_seconds = var.maximum_event_age_seconds
 
-  destination_config {
-    on_failure {
-      destination = aws_sqs_queue.dlq.arn
+  dynamic "destination_config" {
+    for_each = var.create_dlq ? [1] : []
+    content {
+      on_failure {
+        destination = aws_sqs_queue.dlq[0].arn
+      }
     }
   }
 }

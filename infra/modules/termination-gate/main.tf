@@ -14,6 +14,7 @@ module "core" {
 
   autoscaling_group_names   = var.autoscaling_group_names
   hook_name                 = var.hook_name
+  tick_interval_seconds     = var.tick_interval_seconds
   heartbeat_timeout_seconds = var.heartbeat_timeout_seconds
   default_result            = var.default_result
   max_hold_seconds          = var.max_hold_seconds
@@ -62,4 +63,5 @@ module "core" {
   log_retention_days             = var.log_retention_days
   create_alarm_topic             = var.create_alarm_topic
   alarm_sns_topic_arn            = var.alarm_sns_topic_arn
+  create_dlq                     = var.create_dlq
 }

@@ -7,6 +7,8 @@ resource "aws_cloudwatch_log_group" "gate" {
 
 # Failed asynchronous invocations (after maximum_retry_attempts) land here, with the error and the event.
 resource "aws_sqs_queue" "dlq" {
+  count = var.create_dlq ? 1 : 0
+
   name                      = module.core.names.dlq
   message_retention_seconds = 1209600 # 14 days, the maximum
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
@@ -35,6 +37,8 @@ locals {
 
 # Any unhandled error of the gate (its own failures, not Azure DevOps outages it holds through).
 resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  count = var.create_alarms ? 1 : 0
+
   alarm_name          = module.core.names.errors_alarm
   alarm_description   = "${var.name}: the gate Lambda raised errors. Held instances keep waiting only until the hook's heartbeat timeout."
   namespace           = "AWS/Lambda"
@@ -52,11 +56,13 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  count = var.create_alarms && var.create_dlq ? 1 : 0
+
   alarm_name          = module.core.names.dlq_alarm
   alarm_description   = "${var.name}: invocations failed after all retries and went to the dead-letter queue ${module.core.names.dlq}."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  dimensions          = { QueueName = aws_sqs_queue.dlq[0].name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1
@@ -72,6 +78,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
 # (FunctionName = this deployment's Lambda, so two gates in one account never share an alarm), metric Decisions
 # (Count). "forced" = an instance reached max_hold_seconds and was completed with a build possibly running.
 resource "aws_cloudwatch_metric_alarm" "forced_releases" {
+  count = var.create_alarms ? 1 : 0
+
   alarm_name          = module.core.names.forced_alarm
   alarm_description   = "${var.name}: an instance was released at max hold (${var.max_hold_seconds} s) with its agents possibly still busy."
   namespace           = var.metrics_namespace
@@ -91,6 +99,8 @@ resource "aws_cloudwatch_metric_alarm" "forced_releases" {
 # An "error" decision: the gate could not judge or act (a missing or mismatched hook, AWS or agent-system failures
 # it holds through). The invocation itself returns normally, so the Lambda Errors alarm does not see these.
 resource "aws_cloudwatch_metric_alarm" "error_decisions" {
+  count = var.create_alarms ? 1 : 0
+
   alarm_name          = module.core.names.error_alarm
   alarm_description   = "${var.name}: the gate logged error decisions (Outcome=error); query ${module.core.names.query_prefix}forced-and-error-decisions for the reasons."
   namespace           = var.metrics_namespace

@@ -10,7 +10,7 @@ output "lambda_function_name" {
 
 output "role_arn" {
   description = "ARN of the Lambda's execution role."
-  value       = aws_iam_role.gate.arn
+  value       = local.role_arn
 }
 
 output "lifecycle_hook_names" {
@@ -34,13 +34,13 @@ output "spot_rule_arn" {
 }
 
 output "dlq_url" {
-  description = "URL of the dead-letter queue (failed asynchronous invocations)."
-  value       = aws_sqs_queue.dlq.url
+  description = "URL of the dead-letter queue (failed asynchronous invocations); null unless create_dlq."
+  value       = one(aws_sqs_queue.dlq[*].url)
 }
 
 output "dlq_arn" {
-  description = "ARN of the dead-letter queue."
-  value       = aws_sqs_queue.dlq.arn
+  description = "ARN of the dead-letter queue; null unless create_dlq."
+  value       = one(aws_sqs_queue.dlq[*].arn)
 }
 
 output "log_group_name" {
@@ -59,13 +59,18 @@ output "alarm_topic_arn" {
 }
 
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms."
-  value = [
-    aws_cloudwatch_metric_alarm.lambda_errors.alarm_name,
-    aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_name,
-    aws_cloudwatch_metric_alarm.forced_releases.alarm_name,
-    aws_cloudwatch_metric_alarm.error_decisions.alarm_name,
-  ]
+  description = "Names of the CloudWatch alarms ([] unless create_alarms)."
+  value = concat(
+    aws_cloudwatch_metric_alarm.lambda_errors[*].alarm_name,
+    aws_cloudwatch_metric_alarm.dlq_not_empty[*].alarm_name,
+    aws_cloudwatch_metric_alarm.forced_releases[*].alarm_name,
+    aws_cloudwatch_metric_alarm.error_decisions[*].alarm_name,
+  )
+}
+
+output "policy_json" {
+  description = "The gate's least-privilege IAM policy (JSON): attach it to your own role when create_role = false."
+  value       = module.core.policy_json
 }
 
 output "dashboard_name" {

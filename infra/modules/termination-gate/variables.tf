@@ -1,5 +1,141 @@
-# Inputs of the termination-gate module. Their validations live in modules/core (every variable below is passed
-# to it), where `terraform test` checks them offline; a bad value fails the plan with core's error message.
+# Inputs of the termination-gate module, grouped under banners, the create_* toggles and code source first.
+# Validations are written here, on the caller's side, so a bad value is reported at the caller's line; the same
+# validations run again in modules/core, where `terraform test` checks them offline (tests/infra checks that the
+# two copies are identical).
+
+# --- what to create -------------------------------------------------------------------------------------------
+
+variable "create_role" {
+  description = "Create the Lambda's IAM role with the least-privilege policy. false: bring your own (role_arn) and attach the policy_json output to it."
+  type        = bool
+  default     = true
+}
+
+variable "role_arn" {
+  description = "Existing IAM role for the Lambda when create_role = false (it needs the policy in the policy_json output and a trust policy for lambda.amazonaws.com)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", var.role_arn))
+    error_message = "role_arn must be null or an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)."
+  }
+
+  validation {
+    condition     = var.create_role == (var.role_arn == null)
+    error_message = "Set role_arn exactly when create_role = false."
+  }
+}
+
+variable "create_dlq" {
+  description = "Create the dead-letter queue for failed asynchronous invocations (the tick reconciles anyway; the DLQ keeps the evidence)."
+  type        = bool
+  default     = true
+}
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms: Lambda errors, DLQ not empty, forced releases, error decisions."
+  type        = bool
+  default     = true
+}
+
+# --- the code: a local zip or an S3 object ----------------------------------------------------------------------
+
+variable "lambda_zip_path" {
+  description = "Local deployment package built by scripts/package_lambda.py (make package), e.g. build/gate-lambda.zip. null when the code comes from S3."
+  type        = string
+  default     = null
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket of the deployment package (instead of lambda_zip_path): plan then needs no zip on the machine."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.lambda_zip_path != null) != (var.s3_bucket != null)
+    error_message = "Give the code either as lambda_zip_path or as s3_bucket + s3_key, not both and not neither."
+  }
+
+  validation {
+    condition     = (var.s3_bucket == null) == (var.s3_key == null)
+    error_message = "s3_bucket and s3_key go together."
+  }
+}
+
+variable "s3_key" {
+  description = "S3 key of the deployment package."
+  type        = string
+  default     = null
+}
+
+variable "s3_object_version" {
+  description = "Version of the S3 object (versioned buckets): a new version redeploys the function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_object_version == null || var.s3_bucket != null
+    error_message = "s3_object_version needs s3_bucket and s3_key."
+  }
+}
+
+variable "source_code_hash" {
+  description = "Base64 SHA-256 of the package when it comes from S3 (optional: redeploys when it changes). Computed from the file for lambda_zip_path."
+  type        = string
+  default     = null
+}
+
+variable "lambda_runtime" {
+  description = "Lambda Python runtime. Build the package for the same version: scripts/package_lambda.py --runtime python3.12."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.11, python3.12 or python3.13."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Lambda instruction set. Build the package for it: scripts/package_lambda.py --arch arm64."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+# --- network: a VPC for a private Azure DevOps Server ---------------------------------------------------------
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to run the Lambda in (e.g. to reach an on-premises Azure DevOps Server); [] for none. They need a route to the AWS APIs (NAT or VPC endpoints)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.vpc_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    error_message = "Each vpc_subnet_ids entry must be a subnet id (subnet-...)."
+  }
+
+  validation {
+    condition     = (length(var.vpc_subnet_ids) == 0) == (length(var.vpc_security_group_ids) == 0)
+    error_message = "vpc_subnet_ids and vpc_security_group_ids go together."
+  }
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the Lambda's network interfaces when vpc_subnet_ids is set."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.vpc_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
+    error_message = "Each vpc_security_group_ids entry must be a security group id (sg-...)."
+  }
+}
 
 # --- naming ---------------------------------------------------------------------------------------------------
 
@@ -7,6 +143,11 @@ variable "name" {
   description = "Base name of every resource (function, role, log group /aws/lambda/NAME, queue NAME-dlq, rules NAME-*)."
   type        = string
   default     = "asg-termination-gate"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,48}$", var.name))
+    error_message = "name must be 1-48 characters of A-Z a-z 0-9 _ - (room for the -lifecycle/-tick/-spot/-dlq suffixes)."
+  }
 }
 
 # --- the groups and their hook --------------------------------------------------------------------------------
@@ -14,30 +155,91 @@ variable "name" {
 variable "autoscaling_group_names" {
   description = "Existing Auto Scaling groups to gate: one terminating lifecycle hook is added to each."
   type        = list(string)
+
+  validation {
+    condition     = length(var.autoscaling_group_names) > 0
+    error_message = "autoscaling_group_names must name at least one group."
+  }
+
+  validation {
+    condition     = alltrue([for g in var.autoscaling_group_names : can(regex("^[^,:]{1,255}$", g))])
+    error_message = "Each group name must be 1-255 characters without ',' (GATE_GROUPS is comma-separated) or ':'."
+  }
+
+  validation {
+    condition     = length(distinct(var.autoscaling_group_names)) == length(var.autoscaling_group_names)
+    error_message = "autoscaling_group_names must not repeat a group."
+  }
 }
 
 variable "hook_name" {
   description = "Name of the terminating lifecycle hook on each group (GATE_HOOK_NAME)."
   type        = string
   default     = "asg-termination-gate"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_.-]{1,255}$", var.hook_name))
+    error_message = "hook_name must be 1-255 characters of A-Z a-z 0-9 - _ / ."
+  }
+
+  validation {
+    condition     = var.hook_name != "ecs-managed-draining-termination-hook"
+    error_message = "hook_name must not be ECS managed draining's own hook name."
+  }
+}
+
+variable "tick_interval_seconds" {
+  description = "Period of the reconciler tick schedule. The module uses 60 (rate(1 minute))."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.tick_interval_seconds >= 60 && var.tick_interval_seconds <= 600 && var.tick_interval_seconds % 60 == 0
+    error_message = "tick_interval_seconds must be a whole number of minutes between 60 and 600."
+  }
 }
 
 variable "heartbeat_timeout_seconds" {
   description = "Lifecycle hook HeartbeatTimeout: AWS applies default_result when no heartbeat arrives for this long."
   type        = number
   default     = 300
+
+  validation {
+    condition     = var.heartbeat_timeout_seconds >= 30 && var.heartbeat_timeout_seconds <= 7200 && floor(var.heartbeat_timeout_seconds) == var.heartbeat_timeout_seconds
+    error_message = "heartbeat_timeout_seconds must be a whole number between 30 and 7200 (AWS limits)."
+  }
+
+  validation {
+    condition     = var.heartbeat_timeout_seconds > 3 * var.tick_interval_seconds
+    error_message = "heartbeat_timeout_seconds must exceed 3 reconciler ticks (3 x tick_interval_seconds = 180 s): one or two lost ticks must not let the hook time out."
+  }
 }
 
 variable "default_result" {
   description = "Lifecycle hook DefaultResult, applied on heartbeat or global timeout. Set explicitly: AWS's own default is ABANDON."
   type        = string
   default     = "CONTINUE"
+
+  validation {
+    condition     = contains(["CONTINUE", "ABANDON"], var.default_result)
+    error_message = "default_result must be CONTINUE or ABANDON."
+  }
 }
 
 variable "max_hold_seconds" {
   description = "Longest the gate holds one instance before completing with forced_result (GATE_MAX_HOLD_SECONDS)."
   type        = number
   default     = 14400
+
+  validation {
+    condition     = var.max_hold_seconds >= 60 && floor(var.max_hold_seconds) == var.max_hold_seconds
+    error_message = "max_hold_seconds must be a whole number of at least 60."
+  }
+
+  validation {
+    condition     = var.max_hold_seconds <= min(172800, 100 * var.heartbeat_timeout_seconds)
+    error_message = "max_hold_seconds must not exceed the hook's global timeout min(172800, 100 x heartbeat_timeout_seconds): raise heartbeat_timeout_seconds or lower max_hold_seconds."
+  }
 }
 
 # --- the CI system: Azure DevOps (default) or GitHub Actions ----------------------------------------------------
@@ -46,66 +248,131 @@ variable "agent_system" {
   description = "CI system whose agents the gate waits for: azure-devops (azure_org_url, pools, pat_secret_arn) or github (github_org and/or github_repos, github_token_secret_arn) (GATE_AGENT_SYSTEM)."
   type        = string
   default     = "azure-devops"
+
+  validation {
+    condition     = contains(["azure-devops", "github"], var.agent_system)
+    error_message = "agent_system must be azure-devops or github."
+  }
 }
 
 variable "azure_org_url" {
   description = "Azure DevOps organisation URL, e.g. https://dev.azure.com/contoso (GATE_AZURE_ORG_URL). Required with agent_system = azure-devops."
   type        = string
   default     = ""
+
+  validation {
+    condition     = (var.agent_system != "azure-devops" && var.azure_org_url == "") || can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.azure_org_url))
+    error_message = "azure_org_url must be an https:// URL such as https://dev.azure.com/contoso (required with agent_system = azure-devops)."
+  }
 }
 
 variable "pools" {
   description = "Agent pool names to look the instance's agents up in (GATE_POOLS, comma-separated). Required with agent_system = azure-devops."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = var.agent_system != "azure-devops" || length(var.pools) > 0
+    error_message = "pools must name at least one agent pool."
+  }
+
+  validation {
+    condition     = alltrue([for p in var.pools : trimspace(p) != "" && !strcontains(p, ",")])
+    error_message = "Pool names must be non-empty and contain no ',' (GATE_POOLS is comma-separated)."
+  }
 }
 
 variable "mapping" {
   description = "How agents are matched to an instance: name (agent name contains the instance id), capability, hostname."
   type        = string
   default     = "name"
+
+  validation {
+    condition     = contains(["name", "capability", "hostname"], var.mapping)
+    error_message = "mapping must be one of name, capability, hostname."
+  }
 }
 
 variable "capability_name" {
   description = "Agent capability holding the instance id when mapping = capability (GATE_CAPABILITY_NAME)."
   type        = string
   default     = "AWS_INSTANCE_ID"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.capability_name))
+    error_message = "capability_name must be 1-128 characters of A-Z a-z 0-9 _ . -"
+  }
 }
 
 variable "pat_secret_arn" {
   description = "ARN of the Azure DevOps PAT: a Secrets Manager secret or an SSM SecureString parameter (GATE_PAT_SECRET_ARN). Required with agent_system = azure-devops."
   type        = string
   default     = ""
+
+  validation {
+    condition     = (var.agent_system != "azure-devops" && var.pat_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.pat_secret_arn))
+    error_message = "pat_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
+  }
 }
 
 variable "github_api_url" {
   description = "GitHub REST API root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (GATE_GITHUB_API_URL)."
   type        = string
   default     = "https://api.github.com"
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.github_api_url))
+    error_message = "github_api_url must be an https:// URL such as https://api.github.com."
+  }
 }
 
 variable "github_org" {
   description = "Organisation whose self-hosted runners to watch; \"\" for none (GATE_GITHUB_ORG)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.github_org == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,38}$", var.github_org))
+    error_message = "github_org must be \"\" or a GitHub organisation login."
+  }
+
+  validation {
+    condition     = var.agent_system != "github" || var.github_org != "" || length(var.github_repos) > 0
+    error_message = "agent_system = github needs github_org and/or github_repos."
+  }
 }
 
 variable "github_repos" {
   description = "Repositories (OWNER/REPO) whose repository-level runners to watch (GATE_GITHUB_REPOS, comma-separated)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for r in var.github_repos : can(regex("^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$", r))])
+    error_message = "Each github_repos entry must be OWNER/REPO."
+  }
 }
 
 variable "github_token_secret_arn" {
   description = "ARN of the GitHub token (fine-grained PAT or App token; bare or {\"token\": \"...\"}): a Secrets Manager secret or an SSM SecureString parameter (GATE_GITHUB_TOKEN_SECRET_ARN). Required with agent_system = github."
   type        = string
   default     = ""
+
+  validation {
+    condition     = (var.agent_system != "github" && var.github_token_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.github_token_secret_arn))
+    error_message = "github_token_secret_arn must be a Secrets Manager secret ARN or an SSM parameter ARN (required with agent_system = github, \"\" otherwise)."
+  }
 }
 
 variable "pat_kms_key_arn" {
   description = "Customer managed KMS key that encrypts the PAT secret/parameter: grants kms:Decrypt via that service. null for AWS-managed keys."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.pat_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.pat_kms_key_arn))
+    error_message = "pat_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)."
+  }
 }
 
 # --- decision settings ----------------------------------------------------------------------------------------
@@ -114,12 +381,22 @@ variable "idle_confirm_seconds" {
   description = "Idle must be seen on two checks at least this far apart before release (GATE_IDLE_CONFIRM_SECONDS)."
   type        = number
   default     = 15
+
+  validation {
+    condition     = var.idle_confirm_seconds >= 0 && var.idle_confirm_seconds <= 600
+    error_message = "idle_confirm_seconds must be between 0 and 600."
+  }
 }
 
 variable "unregistered_grace_seconds" {
   description = "How long to wait for an agent to register before releasing an instance with no agent (GATE_UNREGISTERED_GRACE_SECONDS)."
   type        = number
   default     = 300
+
+  validation {
+    condition     = var.unregistered_grace_seconds >= 0 && var.unregistered_grace_seconds <= 3600
+    error_message = "unregistered_grace_seconds must be between 0 and 3600."
+  }
 }
 
 variable "check_job_requests" {
@@ -132,12 +409,22 @@ variable "http_timeout_seconds" {
   description = "Read timeout of the agent system's REST calls (GATE_HTTP_TIMEOUT_SECONDS)."
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.http_timeout_seconds > 0 && var.http_timeout_seconds <= 120
+    error_message = "http_timeout_seconds must be > 0 and <= 120."
+  }
 }
 
 variable "max_retry_after_seconds" {
   description = "A longer Retry-After is not slept on: the gate holds and backs off (GATE_MAX_RETRY_AFTER_SECONDS)."
   type        = number
   default     = 20
+
+  validation {
+    condition     = var.max_retry_after_seconds >= 0 && var.max_retry_after_seconds <= 300
+    error_message = "max_retry_after_seconds must be between 0 and 300."
+  }
 }
 
 variable "delete_agent_on_release" {
@@ -156,42 +443,82 @@ variable "lambda_timeout_seconds" {
   description = "Lambda timeout. Must leave room after tick_budget_seconds."
   type        = number
   default     = 70
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 30 && var.lambda_timeout_seconds <= 900
+    error_message = "lambda_timeout_seconds must be between 30 and 900."
+  }
 }
 
 variable "tick_budget_seconds" {
   description = "How long one tick keeps re-checking waiting instances (GATE_TICK_BUDGET_SECONDS)."
   type        = number
   default     = 50
+
+  validation {
+    condition     = var.tick_budget_seconds >= 1 && var.tick_budget_seconds <= min(840, var.lambda_timeout_seconds - 20)
+    error_message = "tick_budget_seconds must be between 1 and min(840, lambda_timeout_seconds - 20): a round may overrun the budget by up to 15 s (gate.reconcile.ROUND_GRACE_SECONDS) and the last calls need headroom."
+  }
 }
 
 variable "recheck_interval_seconds" {
   description = "Pause between re-checks within one tick (GATE_RECHECK_INTERVAL_SECONDS)."
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.recheck_interval_seconds >= 1 && var.recheck_interval_seconds <= var.tick_budget_seconds
+    error_message = "recheck_interval_seconds must be between 1 and tick_budget_seconds."
+  }
 }
 
 variable "forced_result" {
   description = "Result used when max_hold_seconds is reached (GATE_FORCED_RESULT). ABANDON + the group's TerminateHookAbandon=retain keeps the instance alive."
   type        = string
   default     = "CONTINUE"
+
+  validation {
+    condition     = contains(["CONTINUE", "ABANDON"], var.forced_result)
+    error_message = "forced_result must be CONTINUE or ABANDON."
+  }
 }
 
 variable "heartbeat_interval_seconds" {
   description = "Minimum spacing of RecordLifecycleActionHeartbeat calls for a held instance (GATE_HEARTBEAT_INTERVAL_SECONDS)."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.heartbeat_interval_seconds >= 10
+    error_message = "heartbeat_interval_seconds must be at least 10."
+  }
+
+  validation {
+    condition     = var.heartbeat_interval_seconds <= var.heartbeat_timeout_seconds - 2 * var.tick_interval_seconds
+    error_message = "heartbeat_interval_seconds must be <= heartbeat_timeout_seconds - 2 x tick_interval_seconds, or a heartbeat due just after a tick arrives too late."
+  }
 }
 
 variable "log_level" {
   description = "Gate log level (GATE_LOG_LEVEL)."
   type        = string
   default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
 }
 
 variable "metrics_namespace" {
   description = "CloudWatch namespace of the gate's EMF metrics (GATE_METRICS_NAMESPACE)."
   type        = string
   default     = "AsgTerminationGate"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters of A-Z a-z 0-9 . _ / # : - and must not start with AWS/."
+  }
 }
 
 variable "protect_busy" {
@@ -204,24 +531,44 @@ variable "ecs_cluster_name" {
   description = "ECS cluster backed by the groups; \"\" for none (GATE_ECS_CLUSTER). Grants the ECS container-instance permissions on that cluster only."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.ecs_cluster_name == "" || can(regex("^[A-Za-z0-9_-]{1,255}$", var.ecs_cluster_name))
+    error_message = "ecs_cluster_name must be \"\" or a cluster name (A-Z a-z 0-9 _ -, not an ARN)."
+  }
 }
 
 variable "ecs_drain" {
   description = "Set the container instance to DRAINING once its agents are idle, before completing (GATE_ECS_DRAIN)."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.ecs_drain || var.ecs_cluster_name != ""
+    error_message = "ecs_drain needs ecs_cluster_name."
+  }
 }
 
 variable "ecs_wait_tasks" {
   description = "After DRAINING, also wait until no task runs on the container instance except ecs_ignore_task_groups (GATE_ECS_WAIT_TASKS)."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.ecs_wait_tasks || var.ecs_drain
+    error_message = "ecs_wait_tasks needs ecs_drain."
+  }
 }
 
 variable "ecs_ignore_task_groups" {
   description = "Task groups not waited for, shell-style patterns: daemon services (service:datadog-agent) and the agent's own standalone task (family:azp-agent) (GATE_ECS_IGNORE_TASK_GROUPS, comma-separated)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for g in var.ecs_ignore_task_groups : trimspace(g) != "" && !strcontains(g, ",")])
+    error_message = "Each ecs_ignore_task_groups entry must be non-empty and contain no ','."
+  }
 }
 
 variable "webhook_url" {
@@ -229,24 +576,44 @@ variable "webhook_url" {
   type        = string
   default     = ""
   sensitive   = true
+
+  validation {
+    condition     = var.webhook_url == "" || startswith(var.webhook_url, "https://")
+    error_message = "webhook_url must be \"\" or an https:// URL."
+  }
 }
 
 variable "webhook_format" {
   description = "Webhook body: slack ({\"text\": ...}, also Mattermost/Teams workflows) or json (text plus the decision's fields) (GATE_WEBHOOK_FORMAT)."
   type        = string
   default     = "slack"
+
+  validation {
+    condition     = contains(["slack", "json"], var.webhook_format)
+    error_message = "webhook_format must be slack or json."
+  }
 }
 
 variable "webhook_timeout_seconds" {
   description = "Timeout of one webhook POST; a failure is logged, never retried, never blocks a decision (GATE_WEBHOOK_TIMEOUT_SECONDS)."
   type        = number
   default     = 3
+
+  validation {
+    condition     = var.webhook_timeout_seconds > 0 && var.webhook_timeout_seconds <= 10
+    error_message = "webhook_timeout_seconds must be > 0 and <= 10."
+  }
 }
 
 variable "hold_notify_seconds" {
   description = "Notify the webhook (once per hold) when an instance has been held this long (GATE_HOLD_NOTIFY_SECONDS)."
   type        = number
   default     = 3600
+
+  validation {
+    condition     = var.hold_notify_seconds >= 0 && var.hold_notify_seconds <= 172800
+    error_message = "hold_notify_seconds must be between 0 and 172800."
+  }
 }
 
 # --- other wiring that shapes the policy ----------------------------------------------------------------------
@@ -261,6 +628,11 @@ variable "kms_key_arn" {
   description = "Customer managed KMS key for the log group, DLQ, alarm topic and environment; null for AWS-managed encryption. Grants kms:GenerateDataKey/Decrypt via SQS for the DLQ."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)."
+  }
 }
 
 # --- resources ------------------------------------------------------------------------------------------------
@@ -269,30 +641,55 @@ variable "lambda_memory_mb" {
   description = "Lambda memory size."
   type        = number
   default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
 }
 
 variable "reserved_concurrent_executions" {
   description = "Reserved concurrency of the Lambda; null for none (uses the account's unreserved pool)."
   type        = number
   default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 1, false)
+    error_message = "reserved_concurrent_executions must be null or >= 1 (0 would disable the gate and strand every hook)."
+  }
 }
 
 variable "maximum_retry_attempts" {
   description = "Lambda retries of a failed asynchronous invocation before it goes to the DLQ."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2
+    error_message = "maximum_retry_attempts must be 0, 1 or 2 (Lambda limits)."
+  }
 }
 
 variable "maximum_event_age_seconds" {
   description = "Oldest asynchronous event Lambda still delivers. Late lifecycle events are harmless: the tick reconciles."
   type        = number
   default     = 300
+
+  validation {
+    condition     = var.maximum_event_age_seconds >= 60 && var.maximum_event_age_seconds <= 21600
+    error_message = "maximum_event_age_seconds must be between 60 and 21600 (Lambda limits)."
+  }
 }
 
 variable "log_retention_days" {
   description = "Retention of the Lambda's log group (0 = never expire)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653) or 0."
+  }
 }
 
 variable "create_alarm_topic" {
@@ -317,11 +714,16 @@ variable "alarm_sns_topic_arn" {
   description = "Existing SNS topic for the alarms; null for none."
   type        = string
   default     = null
-}
 
-variable "lambda_zip_path" {
-  description = "Path of the deployment package built by scripts/package_lambda.py (make package): build/gate-lambda.zip."
-  type        = string
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+(\\.fifo)?$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be null or an SNS topic ARN."
+  }
+
+  validation {
+    condition     = !(var.create_alarm_topic && var.alarm_sns_topic_arn != null)
+    error_message = "Set either create_alarm_topic or alarm_sns_topic_arn, not both."
+  }
 }
 
 variable "permissions_boundary_arn" {

@@ -89,7 +89,7 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_lambda_function_event_invoke_config.gate.destination_config[0].on_failure[0].destination == aws_sqs_queue.dlq.arn &&
+      aws_lambda_function_event_invoke_config.gate.destination_config[0].on_failure[0].destination == aws_sqs_queue.dlq[0].arn &&
       aws_lambda_function_event_invoke_config.gate.maximum_retry_attempts == 2
     )
     error_message = "Failed invocations must go to the DLQ."
@@ -102,15 +102,15 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.forced_releases.namespace == "AsgTerminationGate" &&
-      aws_cloudwatch_metric_alarm.forced_releases.metric_name == "Decisions" &&
-      aws_cloudwatch_metric_alarm.forced_releases.dimensions == tomap({ FunctionName = "gate", Outcome = "forced" }) &&
-      aws_cloudwatch_metric_alarm.error_decisions.dimensions == tomap({ FunctionName = "gate", Outcome = "error" }) &&
-      aws_cloudwatch_metric_alarm.error_decisions.metric_name == "Decisions" &&
-      aws_cloudwatch_metric_alarm.error_decisions.threshold == 0 &&
+      aws_cloudwatch_metric_alarm.forced_releases[0].namespace == "AsgTerminationGate" &&
+      aws_cloudwatch_metric_alarm.forced_releases[0].metric_name == "Decisions" &&
+      aws_cloudwatch_metric_alarm.forced_releases[0].dimensions == tomap({ FunctionName = "gate", Outcome = "forced" }) &&
+      aws_cloudwatch_metric_alarm.error_decisions[0].dimensions == tomap({ FunctionName = "gate", Outcome = "error" }) &&
+      aws_cloudwatch_metric_alarm.error_decisions[0].metric_name == "Decisions" &&
+      aws_cloudwatch_metric_alarm.error_decisions[0].threshold == 0 &&
       length(aws_cloudwatch_query_definition.gate) == 4 &&
       aws_cloudwatch_dashboard.gate[0].dashboard_name == "gate" &&
-      length(aws_cloudwatch_metric_alarm.lambda_errors.alarm_actions) == 0
+      length(aws_cloudwatch_metric_alarm.lambda_errors[0].alarm_actions) == 0
     )
     error_message = "Forced-release alarm must watch the gate's EMF metric."
   }
@@ -139,7 +139,129 @@ run "spot_and_alarm_topic" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_actions == toset([aws_sns_topic.alarms[0].arn])
+    condition     = aws_cloudwatch_metric_alarm.dlq_not_empty[0].alarm_actions == toset([aws_sns_topic.alarms[0].arn])
     error_message = "Alarms must notify the created topic."
   }
+}
+
+run "code_from_s3_arm64_in_a_vpc_with_its_own_role" {
+  command = apply
+
+  variables {
+    lambda_zip_path        = null
+    s3_bucket              = "artifacts"
+    s3_key                 = "gate/gate-lambda-arm64.zip"
+    s3_object_version      = "3"
+    lambda_runtime         = "python3.13"
+    lambda_architecture    = "arm64"
+    vpc_subnet_ids         = ["subnet-0123456789abcdef0"]
+    vpc_security_group_ids = ["sg-0123456789abcdef0"]
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.gate.s3_bucket == "artifacts" &&
+      aws_lambda_function.gate.s3_key == "gate/gate-lambda-arm64.zip" &&
+      aws_lambda_function.gate.s3_object_version == "3" &&
+      aws_lambda_function.gate.filename == null &&
+      aws_lambda_function.gate.runtime == "python3.13" &&
+      aws_lambda_function.gate.architectures == tolist(["arm64"])
+    )
+    error_message = "Code from S3 with the chosen runtime and architecture."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.gate.vpc_config[0].subnet_ids == toset(["subnet-0123456789abcdef0"]) &&
+      aws_lambda_function.gate.vpc_config[0].security_group_ids == toset(["sg-0123456789abcdef0"]) &&
+      endswith(aws_iam_role_policy_attachment.vpc[0].policy_arn, ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
+    )
+    error_message = "In a VPC the function gets the subnets, security groups and ENI permissions."
+  }
+}
+
+run "bring_your_own_role_and_nothing_optional" {
+  command = apply
+
+  variables {
+    create_role              = false
+    role_arn                 = "arn:aws:iam::123456789012:role/platform/gate"
+    create_dlq               = false
+    create_alarms            = false
+    create_dashboard         = false
+    create_query_definitions = false
+  }
+
+  assert {
+    condition = (
+      length(aws_iam_role.gate) == 0 && length(aws_iam_role_policy.gate) == 0 &&
+      aws_lambda_function.gate.role == "arn:aws:iam::123456789012:role/platform/gate" &&
+      output.role_arn == "arn:aws:iam::123456789012:role/platform/gate" &&
+      strcontains(output.policy_json, "autoscaling:CompleteLifecycleAction")
+    )
+    error_message = "A given role is used as is; the policy is an output to attach to it."
+  }
+
+  assert {
+    condition = (
+      length(aws_sqs_queue.dlq) == 0 && output.dlq_arn == null &&
+      length(aws_lambda_function_event_invoke_config.gate.destination_config) == 0 &&
+      !strcontains(output.policy_json, "sqs:SendMessage") &&
+      length(output.alarm_names) == 0 && output.dashboard_name == null && length(output.query_definition_names) == 0
+    )
+    error_message = "create_dlq/create_alarms/create_dashboard/create_query_definitions = false create none of them."
+  }
+}
+
+# Validations sit on the root module's variables: the error names the caller's variable.
+
+run "rejects_both_code_sources" {
+  command = plan
+
+  variables {
+    s3_bucket = "artifacts"
+    s3_key    = "gate.zip"
+  }
+
+  expect_failures = [var.s3_bucket]
+}
+
+run "rejects_a_role_arn_with_create_role" {
+  command = plan
+
+  variables {
+    role_arn = "arn:aws:iam::123456789012:role/gate"
+  }
+
+  expect_failures = [var.role_arn]
+}
+
+run "rejects_subnets_without_security_groups" {
+  command = plan
+
+  variables {
+    vpc_subnet_ids = ["subnet-0123456789abcdef0"]
+  }
+
+  expect_failures = [var.vpc_subnet_ids]
+}
+
+run "rejects_an_unknown_architecture_at_the_callers_variable" {
+  command = plan
+
+  variables {
+    lambda_architecture = "arm"
+  }
+
+  expect_failures = [var.lambda_architecture]
+}
+
+run "rejects_a_bad_core_setting_at_the_callers_variable" {
+  command = plan
+
+  variables {
+    heartbeat_timeout_seconds = 100
+  }
+
+  expect_failures = [var.heartbeat_timeout_seconds]
 }

@@ -247,8 +247,8 @@ locals {
     pat_parameter                = !local.pat_is_secret
     pat_kms                      = var.pat_kms_key_arn != null
     logs                         = true
-    dlq                          = true
-    dlq_kms                      = var.kms_key_arn != null
+    dlq                          = var.create_dlq
+    dlq_kms                      = var.create_dlq && var.kms_key_arn != null
     ecs_list_container_instances = local.ecs_enabled
     ecs_container_instances      = local.ecs_enabled
     ecs_describe_tasks           = local.ecs_enabled

@@ -95,11 +95,12 @@ locals {
           stat   = "Sum"
           period = 300
           view   = "timeSeries"
-          metrics = [
+          metrics = concat([
             concat([var.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", "error", { label = "error decisions" }]),
             ["AWS/Lambda", "Errors", "FunctionName", local.names.function, { label = "Lambda errors" }],
+            ], var.create_dlq ? [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.names.dlq, { stat = "Maximum", label = "DLQ messages" }],
-          ]
+          ] : [])
         }
       },
       {

@@ -608,3 +608,9 @@ variable "alarm_sns_topic_arn" {
     error_message = "Set either create_alarm_topic or alarm_sns_topic_arn, not both."
   }
 }
+
+variable "create_dlq" {
+  description = "Create the dead-letter queue for failed asynchronous invocations (and grant sqs:SendMessage to it)."
+  type        = bool
+  default     = true
+}

@@ -798,3 +798,22 @@ run "dashboard_and_queries_are_per_deployment" {
     error_message = "Dashboard: six widgets; the waiting-instances log widget reads this deployment's log group."
   }
 }
+
+run "no_dlq_no_dlq_permissions" {
+  command = plan
+
+  variables {
+    create_dlq  = false
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = !contains(output.policy_statement_sids, "SendToOwnDlq") && !contains(output.policy_statement_sids, "EncryptDlqMessages")
+    error_message = "Without the DLQ the role must not be allowed to send to (or encrypt for) it."
+  }
+
+  assert {
+    condition     = !strcontains(output.dashboard_body, "ApproximateNumberOfMessagesVisible")
+    error_message = "Without the DLQ the dashboard must not chart it."
+  }
+}
