@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import requests
 import typer
@@ -26,7 +26,6 @@ from cli.emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, S
 from gate import logs
 from gate.clock import Clock, ScaledClock
 
-WIDE = 120  # below this many columns the table is compact (short ids, reasons under the table)
 LOCAL_PAT = "local-pat"  # what `gate emulator` accepts unless told otherwise
 
 
@@ -34,22 +33,43 @@ LOCAL_PAT = "local-pat"  # what `gate emulator` accepts unless told otherwise
 
 
 def _agent_cell(run: Run, row: dict[str, Any]) -> str:
-    """Compact: `#<agent id> <busy|idle>[,off]` (off: disabled, i.e. drained); the full name is in --json."""
+    """`#<agent id> <busy|idle>[,off]` (off: disabled, i.e. drained); the full name is in --json."""
     agent_id = run.agents.get(row["instance"])
     state = str(row["agent_state"]).replace(", disabled", ",off")
     return f"#{agent_id} {state}" if agent_id is not None else state
 
 
-def render(run: Run, *, final: bool = False, width: int | None = None) -> RenderableType:
-    """The table: every instance's lifecycle state, protection, agent, busy/idle, hold, heartbeats, outcome.
+COLUMNS = ("instance", "lifecycle state", "prot", "agent", "held s", "hb", "outcome")
+REASON_MIN = 30  # narrower than this, each instance's reason goes on its own line under the table
+CELL_PAD = 3  # rich's padding and separator per column, rounded up
 
-    Compact (< WIDE columns): short ids, agent and busy/idle in one column, and each instance's last reason on a
-    line under the table instead of in a column, so the whole view fits 80 columns.
+
+def _cells(run: Run, row: dict[str, Any], short: bool) -> list[str]:
+    iid = short_id(row["instance"]) if short else row["instance"]
+    held = f"{row['held_seconds']:.0f}" if row["held_seconds"] is not None else "-"
+    outcome = row["outcome"]
+    if row["state"] == "Terminated" and str(row["agent_state"]).startswith("busy"):
+        outcome = "KILLED" if outcome == "-" else f"{outcome}, KILLED"
+    prot = "yes" if row["protected"] else "no"
+    return [iid, row["state"], prot, _agent_cell(run, row), held, str(row["heartbeats"]), outcome]
+
+
+def render(run: Run, *, final: bool = False, width: int | None = None) -> RenderableType:
+    """The table: every instance's lifecycle state, protection, agent, hold, heartbeats, outcome and last reason.
+
+    The fixed columns never shrink or vanish: they take their natural width, and the reason gets what is left (cut
+    with an ellipsis in the live view, folded in the final one). With less than REASON_MIN columns left, instance
+    ids are shortened; still too narrow (80 columns), the reasons go on lines under the table.
     """
     width = width or console.width
-    compact = width < WIDE
-    sim = run.elapsed()
-    title = f"gate simulate: {'with' if run.with_gate else 'WITHOUT'} the gate, t={sim:.0f}s"
+    rows = run.rows()
+    title = f"gate simulate: {'with' if run.with_gate else 'WITHOUT'} the gate, t={run.elapsed():.0f}s"
+    for short in (False, True):
+        cells = [_cells(run, r, short) for r in rows]
+        fixed = sum(max([len(h), *(len(c[i]) for c in cells)]) + CELL_PAD for i, h in enumerate(COLUMNS))
+        room = width - fixed - CELL_PAD
+        if room >= REASON_MIN:
+            break
     table = Table(
         title=title,
         box=box.SIMPLE_HEAD,
@@ -58,33 +78,20 @@ def render(run: Run, *, final: bool = False, width: int | None = None) -> Render
         collapse_padding=True,
         title_justify="left",
     )
-    if compact:
-        cols = ["instance", "lifecycle state", "prot", "agent", "held s", "hb", "outcome"]
-    else:
-        cols = ["instance", "lifecycle state", "prot", "agent", "busy/idle", "held s", "hb", "outcome", "reason"]
-    for col in cols:
-        if col == "reason":
-            table.add_column(col, ratio=1, overflow="fold" if final else "ellipsis", no_wrap=not final)
-        else:
-            table.add_column(col, no_wrap=True, justify="right" if col in ("held s", "hb") else "left")
+    for col in COLUMNS:
+        table.add_column(col, no_wrap=True, justify="right" if col in ("held s", "hb") else "left")
+    inline = room >= REASON_MIN
+    if inline:
+        overflow: Literal["fold", "ellipsis"] = "fold" if final else "ellipsis"
+        table.add_column("reason", no_wrap=not final, overflow=overflow, max_width=room)
     reasons: list[Text] = []
-    for r in run.rows():
-        iid = short_id(r["instance"]) if compact else r["instance"]
-        held = f"{r['held_seconds']:.0f}" if r["held_seconds"] is not None else "-"
-        prot = "yes" if r["protected"] else "no"
-        if r["state"] == "Terminated" and str(r["agent_state"]).startswith("busy"):
-            r = dict(r, outcome="KILLED" if r["outcome"] == "-" else f"{r['outcome']}, KILLED")
-        if compact:
-            cells = [iid, r["state"], prot, _agent_cell(run, r), held, str(r["heartbeats"]), r["outcome"]]
-            if r["reason"]:
-                line = Text(f"{iid}  {r['reason']}", no_wrap=not final, overflow="fold" if final else "ellipsis")
-                line.stylize("dim", 0, len(iid))
-                reasons.append(line)
-        else:
-            cells = [iid, r["state"], prot, r["agent"], r["agent_state"], held, str(r["heartbeats"]), r["outcome"]]
-            cells.append(r["reason"])
-        table.add_row(*(escape(str(c)) for c in cells))
-    if not compact or not reasons:
+    for r, c in zip(rows, cells, strict=True):
+        table.add_row(*(escape(x) for x in c), *([escape(str(r["reason"]))] if inline else []))
+        if not inline and r["reason"]:
+            line = Text(f"{c[0]}  {r['reason']}", no_wrap=not final, overflow="fold" if final else "ellipsis")
+            line.stylize("dim", 0, len(c[0]))
+            reasons.append(line)
+    if not reasons:
         return table
     return Group(table, *reasons)
 
@@ -98,6 +105,8 @@ def summary(result: Result, run: Run, speed: float) -> str:
         verdict += ": the scale-in killed running builds" if not run.with_gate else ": FAILED"
     else:
         verdict = f"[bold green]builds killed 0[/] of {result.builds} (must be 0): OK"
+    if run.interrupted:
+        verdict = f"[bold yellow]interrupted at t={result.simulated_seconds:.0f}s: partial result[/]; " + verdict
     lines = [
         verdict,
         f"released {result.released}  held {result.held}  forced {result.forced}  gone {result.gone}  "
@@ -318,6 +327,7 @@ def run_simulation(
                 "p95": result.percentile(95),
                 "gate": gate,
                 "speed": speed,
+                "interrupted": run.interrupted,
                 "instances": run.rows(),
                 "scenario": sc.model_dump(exclude={"settings"}),
             }
@@ -327,3 +337,5 @@ def run_simulation(
         console.print(summary(result, run, speed), highlight=False)
     if result.builds_killed:
         raise typer.Exit(1)
+    if run.interrupted:
+        raise typer.Exit(130)  # the shell's convention for Ctrl-C; the partial table and summary are above

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cli.emulator.sandbox import Sandbox
 from gate.clock import Clock, ScaledClock
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
 
+FINAL = ("released", "forced")  # outcomes that complete the lifecycle action
 TICK_EVENT = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
 
@@ -25,41 +26,88 @@ class BuildSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instance: int = Field(ge=0, description="index of the instance whose agent runs the build")
     start: float = Field(default=0, ge=0, description="seconds after the scenario starts")
-    duration: float = Field(gt=0)
+    duration: float = Field(gt=0, description="seconds the build runs")
 
 
 class ScaleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: float = Field(ge=0)
-    desired: int = Field(ge=0)
+    at: float = Field(ge=0, description="seconds after the scenario starts")
+    desired: int = Field(ge=0, description="the group's new desired capacity")
 
 
 class FaultSpec(BaseModel):
     """An Azure DevOps fault window (see FakeAzureDevOps.inject)."""
 
     model_config = ConfigDict(extra="forbid")
-    at: float = Field(ge=0)
-    kind: str = Field(pattern="^(rate_limit|server_error|slow|malformed|unauthorized|signin|down)$")
-    seconds: float = Field(gt=0)
-    retry_after: int = Field(default=2, ge=0)
+    at: float = Field(ge=0, description="seconds after the scenario starts")
+    kind: str = Field(
+        pattern="^(rate_limit|server_error|slow|malformed|unauthorized|signin|down)$",
+        description="rate_limit, server_error, slow, malformed, unauthorized, signin or down",
+    )
+    seconds: float = Field(gt=0, description="how long the fault lasts")
+    retry_after: int = Field(default=2, ge=0, description="the Retry-After of rate_limit answers")
+
+
+# Settings the simulation wires itself (its own servers, group, hook, pool and PAT): a scenario cannot set them.
+WIRED_SETTINGS = frozenset({"azure_org_url", "pools", "groups", "hook_name", "pat", "pat_secret_arn", "agent_system"})
 
 
 class Scenario(BaseModel):
+    """A scenario file (YAML or JSON). Every key is optional; unknown keys are an error naming the key."""
+
     model_config = ConfigDict(extra="forbid")
-    group: str = "ci-agents"
-    instances: int = Field(default=3, ge=1, le=500)
-    heartbeat_timeout: int = Field(default=300, ge=30, le=7200)
-    default_result: str = Field(default="ABANDON", pattern="^(CONTINUE|ABANDON)$")
-    builds: list[BuildSpec] = Field(default_factory=lambda: [BuildSpec(instance=0, start=0, duration=600)])
-    scale: list[ScaleSpec] = Field(default_factory=lambda: [ScaleSpec(at=30, desired=1)])
-    tick_seconds: float = Field(default=60, gt=0)
+    group: str = Field(default="ci-agents", description="the Auto Scaling group's name")
+    instances: int = Field(default=3, ge=1, le=500, description="instances in the group, one agent each")
+    heartbeat_timeout: int = Field(default=300, ge=30, le=7200, description="the hook's HeartbeatTimeout, seconds")
+    default_result: str = Field(
+        default="ABANDON", pattern="^(CONTINUE|ABANDON)$", description="the hook's DefaultResult"
+    )
+    builds: list[BuildSpec] = Field(
+        default_factory=lambda: [BuildSpec(instance=0, start=0, duration=600)],
+        description="builds: `{instance, start, duration}`",
+    )
+    scale: list[ScaleSpec] = Field(
+        default_factory=lambda: [ScaleSpec(at=30, desired=1)], description="scale changes: `{at, desired}`"
+    )
+    tick_seconds: float = Field(default=60, gt=0, description="the scheduled tick's period, seconds")
     max_seconds: float = Field(default=3 * 3600, gt=0, description="stop the simulation after this much time")
-    settings: dict[str, Any] = Field(default_factory=dict, description="gate settings overrides")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="gate settings by their name without `GATE_`, lower case (e.g. `max_hold_seconds`)",
+    )
     protect: list[int] = Field(default_factory=list, description="instance indexes protected from scale-in")
-    faults: list[FaultSpec] = Field(default_factory=list)
+    faults: list[FaultSpec] = Field(
+        default_factory=list, description="Azure DevOps faults: `{at, kind, seconds, retry_after}`"
+    )
     retain_on_abandon: bool = Field(default=False, description="group retains instances whose hook is abandoned")
     drop_events: bool = Field(default=False, description="lose every lifecycle event: only the tick sees them")
     duplicate_events: bool = Field(default=False, description="deliver every lifecycle event twice")
+
+    @field_validator("settings")
+    @classmethod
+    def _gate_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Checked here, by the scenario's own key names (a typo is not silently ignored)."""
+        from gate.settings import Settings
+
+        unknown = sorted(set(value) - set(Settings.model_fields))
+        if unknown:
+            raise ValueError(f"unknown gate setting {', '.join(unknown)} (names as in GATE_*, lower case, no prefix)")
+        wired = sorted(set(value) & WIRED_SETTINGS)
+        if wired:
+            raise ValueError(f"{', '.join(wired)} is set by the simulation itself")
+        wiring: dict[str, Any] = {
+            "azure_org_url": "http://127.0.0.1/x",
+            "pools": ["p"],
+            "groups": ["g"],
+            "hook_name": "h",
+            "pat": "x",
+        }
+        try:
+            Settings(**wiring, **value)
+        except ValidationError as exc:
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()]
+            raise ValueError("; ".join(problems)) from None
+        return value
 
     def check(self) -> Scenario:
         for index in [b.instance for b in self.builds] + self.protect:
@@ -89,7 +137,8 @@ def load_scenario(path: Path) -> Scenario:
         return Scenario.model_validate(data).check()
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg']}" for e in exc.errors(include_url=False)
+            f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
         ]
         raise ScenarioError(f"invalid scenario {path}: {'; '.join(problems[:3])}") from None
     except ValueError as exc:  # JSON errors and Scenario.check
@@ -151,17 +200,24 @@ class Run:
         self.t0: float | None = None
         self.final_rows: list[dict[str, Any]] | None = None
         self.delivered = 0  # handler invocations for lifecycle events
+        self.interrupted = False  # Ctrl-C ended the run early: the result is partial
 
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None else self.clock.now() - self.t0
 
     def _on_record(self, record: Record) -> None:
+        """Keep each instance's latest outcome for its lifecycle action.
+
+        Concurrent invocations (an event and the tick, a duplicated event) log in any order: one that looked before
+        the release may log `held` (or `gone`, `error`) after it. A completion ends the lifecycle action, and an
+        instance waits on one action in a simulation (no warm pool), so once `released` or `forced` is recorded only
+        another completion replaces it.
+        """
         with self._lock:
             iid = record.get("instance")
             if not iid:
                 return
-            # A concurrent handler finding the action already completed (`gone`) does not undo the release.
-            if record["outcome"] == "gone" and self.last.get(iid, {}).get("outcome") in ("released", "forced"):
+            if self.last.get(iid, {}).get("outcome") in FINAL and record["outcome"] not in FINAL:
                 return
             self.last[iid] = record
 
@@ -240,34 +296,37 @@ class Run:
             pending_faults = sorted(sc.faults, key=lambda f: f.at)
             next_tick = t0 + sc.tick_seconds
             self.build_ids: dict[int, str] = {}
-            while True:
-                now = self.clock.now()
-                while pending_builds and now - t0 >= pending_builds[0].start:
-                    b = pending_builds.pop(0)
-                    iid = self.instances[b.instance]
-                    assert self.sandbox.ado is not None
-                    self.build_ids[self.sandbox.ado.start_build(self.agents[iid], b.duration)] = iid
-                while pending_scale and now - t0 >= pending_scale[0].at:
-                    self.sandbox.scale_to(sc.group, pending_scale.pop(0).desired)
-                while pending_faults and now - t0 >= pending_faults[0].at:
-                    f = pending_faults.pop(0)
-                    assert self.sandbox.ado is not None
-                    self.sandbox.ado.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
-                if self.with_gate:
-                    self._deliver(settings)
-                    if now >= next_tick:
-                        next_tick += sc.tick_seconds
-                        gate = self.sandbox.gate(settings, self.log)
-                        t = threading.Thread(target=gate.tick, daemon=True, name="gate-tick")
-                        t.start()
-                        self._threads.append(t)
-                if on_step:
-                    on_step(self)
-                if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds:
-                    break
-                time.sleep(step_wall)
+            try:  # Ctrl-C: stop scripting, but account for what happened so far while the servers still run
+                while True:
+                    now = self.clock.now()
+                    while pending_builds and now - t0 >= pending_builds[0].start:
+                        b = pending_builds.pop(0)
+                        iid = self.instances[b.instance]
+                        assert self.sandbox.ado is not None
+                        self.build_ids[self.sandbox.ado.start_build(self.agents[iid], b.duration)] = iid
+                    while pending_scale and now - t0 >= pending_scale[0].at:
+                        self.sandbox.scale_to(sc.group, pending_scale.pop(0).desired)
+                    while pending_faults and now - t0 >= pending_faults[0].at:
+                        f = pending_faults.pop(0)
+                        assert self.sandbox.ado is not None
+                        self.sandbox.ado.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
+                    if self.with_gate:
+                        self._deliver(settings)
+                        if now >= next_tick:
+                            next_tick += sc.tick_seconds
+                            gate = self.sandbox.gate(settings, self.log)
+                            t = threading.Thread(target=gate.tick, daemon=True, name="gate-tick")
+                            t.start()
+                            self._threads.append(t)
+                    if on_step:
+                        on_step(self)
+                    if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds:
+                        break
+                    time.sleep(step_wall)
+            except KeyboardInterrupt:
+                self.interrupted = True
             for t in self._threads:
-                t.join(timeout=5)
+                t.join(timeout=1 if self.interrupted else 5)
             self._account(t0, time.monotonic() - wall0)
             self.final_rows = self.rows()
             if on_step:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,23 @@ def test_smoke_example_runs() -> None:
     assert "simulating smoke: 2 instances" in result.stdout
     assert "builds killed 0 of 1 (must be 0): OK" in result.stdout
     assert "released 1  held 0  forced 0" in result.stdout and "hooks timed out 0" in result.stdout
+
+
+def documented_speed(path: Path) -> str:
+    """The --speed of the example's own usage line (the first one, with the gate)."""
+    usage = next(line for line in path.read_text().splitlines() if "gate simulate --scenario" in line)
+    found = re.search(r"--speed (\d+)", usage)
+    assert found, usage
+    return found.group(1)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_example_passes_at_the_speed_its_header_documents(path: Path) -> None:
+    """No build killed, no hook timed out, at the documented speed: retries and back-off run on the simulation's
+    clock, so acceleration changes nothing but wall time."""
+    result = gate("simulate", "--scenario", path, "--speed", documented_speed(path), "--json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0, result
+    assert data["builds_killed"] == 0 and data["hooks_timed_out"] == 0, data
+    assert data["errors"] == 0 and data["held"] == 0, data  # every hold ended; no stale `held` survives a release

@@ -86,6 +86,13 @@ def test_simulate_scenario_file_prints_final_table_and_summary_in_80_columns(tmp
         ("faults: [{at: 0, kind: meteor, seconds: 5}]\n", "faults.0.kind"),
         ("- 1\n- 2\n", "top level: Input should be a valid dictionary"),
         ("", "top level"),
+        ("settings: {max_hol_seconds: 600}\n", "settings: unknown gate setting max_hol_seconds"),
+        (
+            "settings: {max_hold_seconds: 5}\n",
+            "settings: max_hold_seconds: Input should be greater than or equal to 60",
+        ),
+        ("settings: {forced_result: KEEP}\n", "settings: forced_result: Input should be 'CONTINUE' or 'ABANDON'"),
+        ("settings: {hook_name: other}\n", "settings: hook_name is set by the simulation itself"),
     ],
     ids=[
         "yaml",
@@ -97,6 +104,10 @@ def test_simulate_scenario_file_prints_final_table_and_summary_in_80_columns(tmp
         "fault",
         "list",
         "empty",
+        "settings-typo",
+        "settings-value",
+        "settings-enum",
+        "settings-wired",
     ],
 )
 def test_bad_scenario_file_is_one_line_exit_2(tmp_path: Path, content: str, needle: str) -> None:
@@ -137,3 +148,37 @@ def test_bad_options_are_one_line_exit_2(args: list[str], needle: str) -> None:
 
 def test_unwritable_log_file(tmp_path: Path) -> None:
     one_line_error(gate("simulate", "--log-file", tmp_path / "no" / "such" / "dir.jsonl"), "cannot write")
+
+
+def test_every_scenario_key_is_documented_in_the_readme() -> None:
+    from cli.emulator.scenario import Scenario
+    from tests.cli.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("A scenario file (YAML or JSON)", 1)[1].split("\n## ", 1)[0]
+    for key in Scenario.model_fields:
+        assert f"| `{key}` |" in table, key
+
+
+@pytest.mark.e2e
+def test_ctrl_c_prints_the_table_and_a_partial_summary() -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.cli.conftest import EXAMPLES, ROOT, check_output, gate_command
+
+    proc = subprocess.Popen(
+        [*gate_command(), "simulate", "--scenario", EXAMPLES / "long-build.yaml", "--speed", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    time.sleep(12)  # servers up, group created, scale-in done: the run is in its loop
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    check_output(out + err)
+    assert proc.returncode == 130, (out, err)
+    assert "gate simulate: with the gate" in out and "interrupted at t=" in out and "partial result" in out
+    assert "builds killed 0 of" in out and err.strip() == ""
