@@ -716,7 +716,8 @@ class FakeAzureDevOps(LocalServer):
             assigned = datetime.fromisoformat(str(request["assignTime"]).replace("Z", "+00:00")).timestamp()
             return self.clock.now() - assigned < lag
 
-        items = body.get("value") if isinstance(body.get("value"), list) else [body]
+        value = body.get("value")
+        items: list[Any] = value if isinstance(value, list) else [body]
         kept = []
         for record in items:
             if isinstance(record, dict) and fresh(record.get("assignedRequest")):
