@@ -1,28 +1,38 @@
-"""Azure DevOps agent pools over REST (api-version 7.1): list, job requests, disable, delete.
+"""Azure DevOps agent pools over REST: list, get, job requests, disable, delete (docs/azure-devops.md).
 
-One paginated list call per pool per round is the whole read cost; retries (429/5xx, honouring Retry-After)
-are urllib3's, capped so a long Retry-After turns into a fail-safe hold instead of a stalled Lambda.
+Every call is bounded by the invocation's deadline (`set_deadline`), every wait goes through the injected clock
+(retry back-off, Retry-After, X-RateLimit-Reset), so a simulator's scaled clock and a Lambda's remaining time are
+both respected. Retries are done here rather than by urllib3, whose Retry sleeps in wall time and knows no deadline.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from gate.model import Agent, JobRequest
-from gate.redact import register_secret
-from gate.sources import AgentSourceError, AuthError
+from gate.redact import redact, register_secret
+from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded
 
-API_VERSION = "7.1"
+API_VERSION = "7.1"  # Azure DevOps Services; Server 2022 speaks 7.0, Server 2020 6.0 (negotiated on "out of range")
+# The job-requests route is in no published spec; Microsoft's Node client (getAgentRequestsForAgent) asks for it
+# with this version, and the gate falls back to "<negotiated>-preview.1" when the server says it is out of range.
+JOB_REQUESTS_API_VERSION = "7.2-preview.1"
 SOURCE = "azure-devops"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Fields of the listed agent record sent back with PATCH: a partial body has reset maxParallelism to 0 on
+# Azure DevOps Server; capabilities are left out (the spec: "To set capabilities use the PUT method").
+PATCH_FIELDS = ("id", "name", "version", "osDescription", "enabled", "status", "provisioningState", "maxParallelism")
+_OUT_OF_RANGE = re.compile(r"latest REST API version this server supports is (\d+\.\d+)")
+MAX_BACKOFF = 300.0  # a Retry-After or rate-limit reset is honoured for at most Azure's 5-minute usage window
 
 
 class _Payload(BaseModel):
@@ -38,6 +48,7 @@ class TaskAgentPayload(_Payload):
     name: str
     enabled: bool = True
     status: str = "offline"
+    max_parallelism: int | None = Field(default=None, alias="maxParallelism")
     system_capabilities: dict[str, str | None] = Field(default_factory=dict, alias="systemCapabilities")
     user_capabilities: dict[str, str | None] | None = Field(default=None, alias="userCapabilities")
     assigned_request: RequestRef | None = Field(default=None, alias="assignedRequest")
@@ -46,6 +57,7 @@ class TaskAgentPayload(_Payload):
 class JobRequestPayload(_Payload):
     request_id: int = Field(alias="requestId")
     reserved_agent: dict[str, Any] | None = Field(default=None, alias="reservedAgent")
+    assign_time: datetime | None = Field(default=None, alias="assignTime")
     finish_time: datetime | None = Field(default=None, alias="finishTime")
     result: str | None = None
 
@@ -56,49 +68,71 @@ class PoolPayload(_Payload):
 
 
 class _ListPayload(_Payload):
-    count: int = 0
+    count: int | None = None
     value: list[dict[str, Any]]
 
 
-class _RetryAfterTooLong(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"Retry-After {seconds:.0f}s")
-        self.seconds = seconds
+class Credential(Protocol):
+    """What goes in the Authorization header, and a way to re-read it after the service refused it."""
+
+    def authorization(self) -> str: ...
+
+    def refresh(self) -> bool:
+        """Re-read the credential at once (after a 401/203); True if it changed, so one retry is worth it."""
+        ...
 
 
-class _CappedRetry(Retry):
-    """urllib3 Retry that refuses to sleep longer than `max_retry_after`: the caller holds and backs off instead
-    of stalling a Lambda invocation (urllib3 itself would sleep whatever the server asks)."""
+class PatCredential:
+    """A PAT as Basic auth with an empty user name (the spec's `accessToken` scheme)."""
 
-    max_retry_after: float = 20.0
+    def __init__(self, read: Callable[[bool], str]) -> None:
+        self._read = read  # read(force_refresh) -> PAT; cached by the reader (gate.secrets)
 
-    def new(self, **kw: Any) -> _CappedRetry:
-        new = super().new(**kw)
-        new.max_retry_after = self.max_retry_after
-        return new
+    @classmethod
+    def static(cls, pat: str) -> PatCredential:
+        register_secret(pat)
+        return cls(lambda _force: pat)
 
-    def sleep(self, response: Any = None) -> None:
-        retry_after = self.get_retry_after(response) if response is not None else None
-        if retry_after is not None and retry_after > self.max_retry_after:
-            raise _RetryAfterTooLong(retry_after)
-        super().sleep(response)
+    def authorization(self) -> str:
+        import base64
+
+        return "Basic " + base64.b64encode(f":{self._read(False)}".encode()).decode()
+
+    def refresh(self) -> bool:
+        before = self._read(False)
+        return self._read(True) != before
 
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
+def _float(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
+def _service_error(resp: requests.Response) -> tuple[str, str]:
+    """(typeKey, message) of the service's WrappedException body, redacted before anything is cut."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return "", redact(resp.text)[:300]
+    if isinstance(body, dict):
+        return str(body.get("typeKey") or ""), redact(str(body.get("message") or ""))[:300]
+    return "", redact(resp.text)[:300]
+
+
+def _version_key(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition("-")[0].partition(".")
+    return int(major), int(minor or 0)
+
+
 class AzureDevOps:
-    """One client per org. Thread-safe enough for the gate's sequential use; pool ids are cached."""
+    """One client per organisation (or Azure DevOps Server collection URL); pool ids and agent records are cached."""
 
     def __init__(
         self,
         org_url: str,
-        pat: str,
+        pat: str | Credential,
         pools: list[str],
         *,
         timeout: float = 10.0,
@@ -106,111 +140,214 @@ class AzureDevOps:
         retries: int = 3,
         backoff: float = 0.5,
         clock: Any = None,
+        api_version: str = API_VERSION,
     ) -> None:
         self.org_url = org_url.rstrip("/")
         self.pools = pools
-        self.timeout = (min(3.05, timeout), timeout)
+        self.timeout = timeout
+        self.max_retry_after = max_retry_after
+        self.retries = retries
+        self.backoff = backoff
+        self.api_version = api_version
+        self.job_requests_version = JOB_REQUESTS_API_VERSION
         self.calls = 0
-        self._clock_now = clock.now if clock is not None else time.time
+        self.credential: Credential = PatCredential.static(pat) if isinstance(pat, str) else pat
+        self._now: Callable[[], float] = clock.now if clock is not None else time.time
+        self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
+        self.deadline = Deadline(self._now)
         self._backoff_until = 0.0
         self._pool_ids: dict[str, int] = {}
+        self._records: dict[tuple[int, int], dict[str, Any]] = {}  # (pool, agent) -> last record the service sent
         self._lock = threading.Lock()
-        register_secret(pat)
-        retry = _CappedRetry(
-            total=retries,
-            connect=retries,
-            read=1,
-            status=retries,
-            backoff_factor=backoff,
-            backoff_max=10,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "PATCH", "DELETE"}),  # PATCH enabled=false and DELETE are idempotent
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        retry.max_retry_after = max_retry_after
         self.session = requests.Session()
-        self.session.auth = ("", pat)
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "asg-termination-gate"})
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.headers.update(
+            {
+                "Accept": "application/json",
+                "User-Agent": "asg-termination-gate",
+                # A predictable 401 JSON instead of a 203/302 sign-in page, as Microsoft's SDK asks for.
+                "X-TFS-FedAuthRedirect": "Suppress",
+                "X-VSS-ForceMsaPassThrough": "true",
+            }
+        )
+        adapter = HTTPAdapter(max_retries=0)  # retries are ours: on the clock, within the deadline
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def set_deadline(self, at: float | None) -> None:
+        self.deadline.set(at)
+
+    # -- pacing -----------------------------------------------------------------------------------------
+    def _wait(self, seconds: float, what: str, status: int | None) -> None:
+        """Sleep on the clock if the wait is short enough and ends before the deadline; else hold (raise)."""
+        if seconds > self.max_retry_after:
+            raise AgentSourceError(
+                f"{what}: rate limited by Azure DevOps: backing off for {seconds:.0f}s",
+                status=status or 429,
+                retry_after=seconds,
+            )
+        if not self.deadline.allows_wait(seconds):
+            raise DeadlineExceeded(
+                f"{what}: Azure DevOps asks to wait {seconds:.0f}s, past the invocation's deadline",
+                status=status,
+                retry_after=seconds,
+            )
+        self._sleep(seconds)
+
+    def _pace(self, what: str) -> None:
+        left = self._backoff_until - self._now()
+        if left > 0:
+            self._wait(left, what, 429)
+
+    def _note_pacing(self, resp: requests.Response) -> float | None:
+        """Retry-After and X-RateLimit-Remaining/Reset on any response, 200 included: the service's warning."""
+        now = self._now()
+        until = None
+        retry_after = _float(resp.headers.get("Retry-After"))
+        if retry_after is not None and retry_after > 0:
+            until = now + min(retry_after, MAX_BACKOFF)
+        remaining, reset = (
+            _float(resp.headers.get("X-RateLimit-Remaining")),
+            _float(resp.headers.get("X-RateLimit-Reset")),
+        )
+        if remaining is not None and remaining <= 0 and reset is not None and reset > now:
+            until = max(until or 0.0, now + min(reset - now, MAX_BACKOFF))
+        if until is not None:
+            self._backoff_until = max(self._backoff_until, until)
+        return retry_after
 
     # -- HTTP -------------------------------------------------------------------------------------------
     def _request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        version: Callable[[], str] | None = None,
+        on_out_of_range: Callable[[str], bool] | None = None,
     ) -> requests.Response:
-        now = self._clock_now()
-        if now < self._backoff_until:
-            raise AgentSourceError(
-                f"rate limited by Azure DevOps: backing off for {self._backoff_until - now:.0f}s more",
-                status=429,
-                retry_after=self._backoff_until - now,
-            )
-        query = {"api-version": API_VERSION, **(params or {})}
+        """One API call with retries (429/5xx/connection), pacing, credential refresh and version negotiation."""
+        what = f"{method} {path}"
         url = f"{self.org_url}/_apis/distributedtask/{path}"
-        with self._lock:
-            self.calls += 1
-        try:
-            resp = self.session.request(
-                method, url, params=query, json=json, timeout=self.timeout, allow_redirects=False
-            )
-        except _RetryAfterTooLong as exc:
-            self._backoff_until = self._clock_now() + exc.seconds
-            raise AgentSourceError(
-                f"{method} {path}: rate limited, {exc}", status=429, retry_after=exc.seconds
-            ) from None
-        except requests.RequestException as exc:
-            raise AgentSourceError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-        if resp.status_code == 203 or (resp.status_code == 200 and "html" in resp.headers.get("Content-Type", "")):
+        attempt, refreshed, negotiated = 0, False, False
+        while True:
+            self._pace(what)
+            limit = self.deadline.timeout(self.timeout, what)
+            api_version = version() if version else self.api_version
+            headers = {"Authorization": self.credential.authorization()}
+            with self._lock:
+                self.calls += 1
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params={"api-version": api_version, **(params or {})},
+                    json=json,
+                    headers=headers,
+                    timeout=(min(3.05, limit), limit),
+                    allow_redirects=False,
+                )
+            except requests.ConnectionError as exc:
+                if attempt < self.retries and not isinstance(exc, requests.ConnectTimeout | requests.ReadTimeout):
+                    self._wait(self.backoff * 2**attempt, what, None)
+                    attempt += 1
+                    continue
+                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            except requests.RequestException as exc:
+                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            retry_after = self._note_pacing(resp)
+            if self._refused(resp) and not refreshed and self.credential.refresh():
+                refreshed = True  # a rotated secret: one more try with the new value
+                continue
+            if resp.status_code == 400 and not negotiated:
+                type_key, message = _service_error(resp)
+                latest = _OUT_OF_RANGE.search(message)
+                if type_key == "VssVersionOutOfRangeException" and latest:
+                    negotiated = True
+                    if (on_out_of_range or self._negotiate)(latest.group(1)):
+                        continue
+            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
+                self._wait(retry_after if retry_after else self.backoff * 2**attempt, what, resp.status_code)
+                attempt += 1
+                continue
+            return self._check(resp, what, retry_after)
+
+    @staticmethod
+    def _refused(resp: requests.Response) -> bool:
+        html = "html" in resp.headers.get("Content-Type", "")
+        return resp.status_code in (203, 401) or (resp.status_code == 200 and html) or 300 <= resp.status_code < 400
+
+    def _negotiate(self, latest: str) -> bool:
+        """The server's "out of range" answer names its latest version: use it (never go up)."""
+        if _version_key(latest) < _version_key(self.api_version):
+            self.api_version = latest
+            return True
+        return False
+
+    def _negotiate_job_requests(self, latest: str) -> bool:
+        fallback = f"{latest}-preview.1"
+        if _version_key(latest) < _version_key(self.job_requests_version) and fallback != self.job_requests_version:
+            self.job_requests_version = fallback
+            return True
+        return False
+
+    def _check(self, resp: requests.Response, what: str, retry_after: float | None) -> requests.Response:
+        status = resp.status_code
+        if status == 203 or (status == 200 and "html" in resp.headers.get("Content-Type", "")):
             raise AuthError(
-                f"{method} {path}: Azure DevOps answered with a sign-in page: the PAT is invalid or expired",
-                status=resp.status_code,
+                f"{what}: Azure DevOps answered with a sign-in page: the credential is invalid or expired",
+                status=status,
             )
-        if resp.status_code in (401, 403):
+        if status in (401, 403):
             raise AuthError(
-                f"{method} {path}: HTTP {resp.status_code}: the PAT lacks access (needs "
-                "vso.agentpools_manage) or is invalid",
-                status=resp.status_code,
+                f"{what}: HTTP {status}: the credential lacks access to agent pools (PAT scope Agent Pools read & "
+                "manage, or the service principal's role on the pool) or is invalid",
+                status=status,
             )
-        if resp.status_code == 429 or resp.status_code >= 500:
-            retry_after = _retry_after(resp)
+        if status in RETRY_STATUSES:
             if retry_after:
-                self._backoff_until = self._clock_now() + retry_after
-            raise AgentSourceError(
-                f"{method} {path}: HTTP {resp.status_code} after retries",
-                status=resp.status_code,
-                retry_after=retry_after,
-            )
-        if 300 <= resp.status_code < 400:
-            raise AuthError(
-                f"{method} {path}: redirected (HTTP {resp.status_code}): probably a sign-in redirect",
-                status=resp.status_code,
-            )
+                self._backoff_until = max(self._backoff_until, self._now() + min(retry_after, MAX_BACKOFF))
+            raise AgentSourceError(f"{what}: HTTP {status} after retries", status=status, retry_after=retry_after)
+        if 300 <= status < 400:
+            raise AuthError(f"{what}: redirected (HTTP {status}): probably a sign-in redirect", status=status)
+        if status >= 400 and status != 404:
+            type_key, message = _service_error(resp)
+            raise AgentSourceError(f"{what}: HTTP {status} {type_key}: {message}", status=status)
         return resp
 
     def _json(self, resp: requests.Response, what: str) -> Any:
         if resp.status_code >= 400:
-            raise AgentSourceError(f"{what}: HTTP {resp.status_code}: {resp.text[:200]}", status=resp.status_code)
+            type_key, message = _service_error(resp)
+            raise AgentSourceError(f"{what}: HTTP {resp.status_code} {type_key}: {message}", status=resp.status_code)
         try:
             return resp.json()
         except ValueError:
             raise AgentSourceError(f"{what}: response is not JSON", status=resp.status_code) from None
 
-    def _list(self, path: str, params: dict[str, Any], what: str) -> Iterator[dict[str, Any]]:
-        """Follow `x-ms-continuationtoken` until the last page."""
+    def _list(self, path: str, params: dict[str, Any], what: str, **options: Any) -> list[dict[str, Any]]:
+        """Follow `x-ms-continuationtoken` to the last page; a token seen twice, or a page whose `count` is not the
+        number of records it carries, is an error (hold), never a shorter list."""
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
         token: str | None = None
-        for _ in range(10_000):
+        while True:
             page_params = dict(params, continuationToken=token) if token else params
-            resp = self._request("GET", path, params=page_params)
+            resp = self._request("GET", path, params=page_params, **options)
             try:
                 page = _ListPayload.model_validate(self._json(resp, what))
             except ValidationError:
                 raise AgentSourceError(f"{what}: unexpected response shape", status=resp.status_code) from None
-            yield from page.value
+            if page.count is not None and page.count != len(page.value):
+                raise AgentSourceError(
+                    f"{what}: the service says count={page.count} but sent {len(page.value)} records"
+                )
+            items += page.value
             token = resp.headers.get("x-ms-continuationtoken")
             if not token:
-                return
-        raise AgentSourceError(f"{what}: pagination did not end")
+                return items
+            if token in seen:
+                raise AgentSourceError(f"{what}: continuation token {token[:40]!r} repeated: pagination would not end")
+            seen.add(token)
 
     # -- API ---------------------------------------------------------------------------------------------
     def pool_id(self, name: str) -> int:
@@ -222,54 +359,115 @@ class AzureDevOps:
             self._pool_ids[name] = match[0].id
         return self._pool_ids[name]
 
+    def _pool_name(self, pool_id: int) -> str:
+        return next((n for n, i in self._pool_ids.items() if i == pool_id), str(pool_id))
+
+    def _agent(self, raw: dict[str, Any], pool_id: int, pool: str, what: str) -> Agent:
+        try:
+            payload = TaskAgentPayload.model_validate(raw)
+        except ValidationError:
+            raise AgentSourceError(f"{what}: malformed agent record") from None
+        self._records[(pool_id, payload.id)] = raw
+        # Asked with includeAssignedRequest=true: a record without the field does not prove the agent idle.
+        return _to_agent(payload, pool_id, pool, assigned_known="assignedRequest" in raw)
+
     def list_agents(self) -> list[Agent]:
         """Every agent of every configured pool: one paginated call per pool."""
         agents: list[Agent] = []
+        params = {"includeCapabilities": "true", "includeAssignedRequest": "true"}
         for pool in self.pools:
             pool_id = self.pool_id(pool)
-            params = {"includeCapabilities": "true", "includeAssignedRequest": "true"}
-            for raw in self._list(f"pools/{pool_id}/agents", params, f"list agents of pool {pool!r}"):
-                try:
-                    payload = TaskAgentPayload.model_validate(raw)
-                except ValidationError:
-                    raise AgentSourceError(f"list agents of pool {pool!r}: malformed agent record") from None
-                agents.append(_to_agent(payload, pool_id, pool))
+            what = f"list agents of pool {pool!r}"
+            agents += [
+                self._agent(raw, pool_id, pool, what) for raw in self._list(f"pools/{pool_id}/agents", params, what)
+            ]
         return agents
 
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        """GET pools/{pool}/agents/{id} for each id; None when the service says that agent does not exist."""
+        out: dict[int, Agent | None] = {}
+        params = {"includeCapabilities": "true", "includeAssignedRequest": "true"}
+        for agent_id in agent_ids:
+            what = f"get agent {agent_id} of pool {pool_id}"
+            resp = self._request("GET", f"pools/{pool_id}/agents/{agent_id}", params=params)
+            if resp.status_code == 404:
+                type_key, message = _service_error(resp)
+                if type_key != "TaskAgentNotFoundException":  # a missing pool is an error, not an absent agent
+                    raise AgentSourceError(f"{what}: HTTP 404 {type_key}: {message}", status=404)
+                self._records.pop((pool_id, agent_id), None)
+                out[agent_id] = None
+                continue
+            body = self._json(resp, what)
+            if not isinstance(body, dict):
+                raise AgentSourceError(f"{what}: unexpected response shape")
+            out[agent_id] = self._agent(body, pool_id, self._pool_name(pool_id), what)
+        return out
+
     def job_requests(self, agent: Agent) -> list[JobRequest]:
+        """The requests reserved by this agent (running, or the newest finished one).
+
+        The route also returns requests the agent merely matches (queued, no reservedAgent or another agent's):
+        those say nothing about this agent and are left out, so a pool backlog cannot hold an idle victim.
+        """
+        what = f"job requests of {agent.label()}"
         params = {"agentId": agent.id, "completedRequestCount": 1}
+        raws = self._list(
+            f"pools/{agent.pool_id}/jobrequests",
+            params,
+            what,
+            version=lambda: self.job_requests_version,
+            on_out_of_range=self._negotiate_job_requests,
+        )
         out: list[JobRequest] = []
-        for raw in self._list(f"pools/{agent.pool_id}/jobrequests", params, f"job requests of {agent.label()}"):
+        for raw in raws:
             try:
                 job = JobRequestPayload.model_validate(raw)
             except ValidationError:
-                raise AgentSourceError(f"job requests of {agent.label()}: malformed record") from None
+                raise AgentSourceError(f"{what}: malformed record") from None
             reserved = (job.reserved_agent or {}).get("id")
-            out.append(
-                JobRequest(
-                    job.request_id,
-                    reserved if isinstance(reserved, int) else agent.id,
-                    finished=job.finish_time is not None or job.result is not None,
-                )
-            )
+            mine = reserved == agent.id if reserved is not None else job.assign_time is not None
+            if mine:
+                finished = job.finish_time is not None or job.result is not None
+                out.append(JobRequest(job.request_id, agent.id, finished=finished))
         return out
 
+    def _record(self, agent: Agent) -> dict[str, Any]:
+        record = self._records.get((agent.pool_id, agent.id))
+        if record is None:
+            self.get_agents(agent.pool_id, [agent.id])
+            record = self._records.get((agent.pool_id, agent.id))
+        return record or {}
+
     def disable(self, agent: Agent) -> None:
-        path = f"pools/{agent.pool_id}/agents/{agent.id}"
-        resp = self._request("PATCH", path, json={"id": agent.id, "enabled": False})
+        """PATCH the listed record's own fields with enabled=false, then check that only `enabled` changed."""
+        what = f"disable {agent.label()}"
+        record = self._record(agent)
+        if not record:
+            return  # the service says the agent is gone: nothing can run there
+        body = {k: record[k] for k in PATCH_FIELDS if k in record} | {"id": agent.id, "enabled": False}
+        resp = self._request("PATCH", f"pools/{agent.pool_id}/agents/{agent.id}", json=body)
         if resp.status_code == 404:
-            return  # gone already: nothing can run there
-        body = self._json(resp, f"disable {agent.label()}")
-        if isinstance(body, dict) and body.get("enabled") is not False:
-            raise AgentSourceError(f"disable {agent.label()}: the server did not disable the agent")
+            self._records.pop((agent.pool_id, agent.id), None)
+            return
+        answer = self._json(resp, what)
+        if not isinstance(answer, dict) or answer.get("enabled") is not False:
+            raise AgentSourceError(f"{what}: the server did not disable the agent")
+        changed = [k for k in ("id", "name", "maxParallelism") if k in body and answer.get(k) != body[k]]
+        if changed:
+            raise AgentSourceError(
+                f"{what}: the server changed {', '.join(changed)} (sent {body}, got back "
+                f"{ {k: answer.get(k) for k in changed} })"
+            )
+        self._records[(agent.pool_id, agent.id)] = answer
 
     def delete(self, agent: Agent) -> None:
         resp = self._request("DELETE", f"pools/{agent.pool_id}/agents/{agent.id}")
         if resp.status_code not in (200, 204, 404):
             raise AgentSourceError(f"delete {agent.label()}: HTTP {resp.status_code}", status=resp.status_code)
+        self._records.pop((agent.pool_id, agent.id), None)
 
 
-def _to_agent(p: TaskAgentPayload, pool_id: int, pool: str) -> Agent:
+def _to_agent(p: TaskAgentPayload, pool_id: int, pool: str, *, assigned_known: bool = True) -> Agent:
     caps = {k: v for k, v in p.system_capabilities.items() if v is not None}
     caps.update({k: v for k, v in (p.user_capabilities or {}).items() if v is not None})
     return Agent(
@@ -283,4 +481,5 @@ def _to_agent(p: TaskAgentPayload, pool_id: int, pool: str) -> Agent:
         assigned_request=p.assigned_request.request_id if p.assigned_request else None,
         computer_name=caps.get("Agent.ComputerName"),
         capabilities=caps,
+        assigned_known=assigned_known,
     )

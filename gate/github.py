@@ -16,24 +16,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from gate import secrets
 from gate.model import Agent, JobRequest
-from gate.redact import register_secret
-from gate.sources import AgentSourceError, AuthError
+from gate.redact import redact, register_secret
+from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded
 
 SOURCE = "github"
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 BUSY = 0  # runners report `busy`, not the job: assigned_request is a marker
+RETRY_STATUSES = frozenset({500, 502, 503, 504})  # 403/429 rate limits are not retried here: the gate holds instead
 
 
 class _Payload(BaseModel):
@@ -81,23 +81,16 @@ class GitHubRunners:
         self.scopes = ([f"org:{org}"] if org else []) + [f"repo:{r}" for r in repos or []]
         if not self.scopes:
             raise ValueError("GitHubRunners needs an organisation or at least one repository")
-        self.timeout = (min(3.05, timeout), timeout)
+        self.timeout = timeout
+        self.retries = 2
+        self.backoff = 0.5
         self.calls = 0
-        self._now = clock.now if clock is not None else time.time
+        self._now: Callable[[], float] = clock.now if clock is not None else time.time
+        self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
+        self.deadline = Deadline(self._now)
         self._backoff_until = 0.0
         self._lock = threading.Lock()
         register_secret(token)
-        retry = Retry(
-            total=2,
-            connect=2,
-            read=1,
-            status=2,
-            backoff_factor=0.5,
-            status_forcelist=(500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "DELETE"}),
-            respect_retry_after_header=False,  # 403/429 rate limits are not retried here: the gate holds instead
-            raise_on_status=False,
-        )
         self.session = requests.Session()
         self.session.headers.update(
             {
@@ -107,8 +100,9 @@ class GitHubRunners:
                 "User-Agent": "asg-termination-gate",
             }
         )
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        adapter = HTTPAdapter(max_retries=0)  # retries are ours: on the injected clock, within the deadline
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self._host = urlparse(self.api_url).netloc
 
     # -- HTTP -------------------------------------------------------------------------------------------------
@@ -123,12 +117,36 @@ class GitHubRunners:
         if urlparse(url).netloc != self._host:  # a Link header must never send the token to another host
             raise AgentSourceError(f"{method}: refusing to follow a link to another host ({urlparse(url).netloc})")
         what = f"{method} {url.removeprefix(self.api_url)}"
-        with self._lock:
-            self.calls += 1
-        try:
-            resp = self.session.request(method, url, params=params, timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise AgentSourceError(f"{what}: {type(exc).__name__}: {exc}") from None
+        attempt = 0
+        while True:
+            limit = self.deadline.timeout(self.timeout, what)
+            with self._lock:
+                self.calls += 1
+            try:
+                resp = self.session.request(
+                    method, url, params=params, timeout=(min(3.05, limit), limit), allow_redirects=False
+                )
+            except requests.ConnectionError as exc:
+                if attempt < self.retries and not isinstance(exc, requests.ConnectTimeout):
+                    self._retry_wait(attempt, what)
+                    attempt += 1
+                    continue
+                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            except requests.RequestException as exc:
+                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
+                self._retry_wait(attempt, what)
+                attempt += 1
+                continue
+            return self._check(resp, what)
+
+    def _retry_wait(self, attempt: int, what: str) -> None:
+        wait = self.backoff * 2**attempt
+        if not self.deadline.allows_wait(wait):
+            raise DeadlineExceeded(f"{what}: no time left before the invocation's deadline to retry")
+        self._sleep(wait)
+
+    def _check(self, resp: requests.Response, what: str) -> requests.Response:
         if resp.status_code in (403, 429) and (
             resp.headers.get("Retry-After") or resp.headers.get("x-ratelimit-remaining") == "0"
         ):
@@ -151,13 +169,14 @@ class GitHubRunners:
             if resp.headers.get("Retry-After"):
                 return max(1.0, float(resp.headers["Retry-After"]))
             reset = float(resp.headers.get("x-ratelimit-reset", "0"))
-            return max(1.0, reset - time.time())  # reset is wall-clock epoch seconds
+            return max(1.0, reset - self._now())  # epoch seconds: the clock's (wall time in AWS)
         except ValueError:
             return 60.0
 
     def _pages(self, scope: str) -> Iterator[RunnerPayload]:
         url: str | None = f"{self.api_url}/{scope_path(scope)}/actions/runners"
         params: dict[str, Any] | None = {"per_page": PER_PAGE, "page": 1}
+        seen: set[str] = set()
         for _ in range(1000):
             assert url is not None
             resp = self._request("GET", url, params)
@@ -177,15 +196,40 @@ class GitHubRunners:
             params = None  # the next link carries per_page and page
             if not url:
                 return
+            if url in seen:
+                raise AgentSourceError(f"runners of {scope}: the next-page link repeats: pagination would not end")
+            seen.add(url)
         raise AgentSourceError(f"runners of {scope}: pagination did not end")
 
     # -- AgentSource ------------------------------------------------------------------------------------------
+    def set_deadline(self, at: float | None) -> None:
+        self.deadline.set(at)
+
     def list_agents(self) -> list[Agent]:
         """Every runner of every configured scope: one paginated call per scope."""
         agents: list[Agent] = []
         for pool_id, scope in enumerate(self.scopes, start=1):
             agents += [_to_agent(r, pool_id, scope) for r in self._pages(scope)]
         return agents
+
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        """GET .../actions/runners/{id} per runner; None when GitHub says 404 (the runner is gone)."""
+        scope = self.scopes[pool_id - 1]
+        out: dict[int, Agent | None] = {}
+        for runner_id in agent_ids:
+            resp = self._request("GET", f"{self.api_url}/{scope_path(scope)}/actions/runners/{runner_id}")
+            if resp.status_code == 404:
+                out[runner_id] = None
+                continue
+            if resp.status_code >= 400:
+                raise AgentSourceError(
+                    f"runner {runner_id} of {scope}: HTTP {resp.status_code}", status=resp.status_code
+                )
+            try:
+                out[runner_id] = _to_agent(RunnerPayload.model_validate(resp.json()), pool_id, scope)
+            except (ValueError, ValidationError):
+                raise AgentSourceError(f"runner {runner_id} of {scope}: unexpected response shape") from None
+        return out
 
     def job_requests(self, agent: Agent) -> list[JobRequest]:
         return []  # the runners API has no per-runner job list; `busy` is the evidence

@@ -1,7 +1,9 @@
-"""The interface every busy probe implements (Azure DevOps today; GitHub runners or GitLab as one module each)."""
+"""The interface every busy probe implements (Azure DevOps today; GitHub runners or GitLab as one module each), and
+the invocation deadline every probe's HTTP calls obey."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gate.model import Agent, JobRequest
@@ -21,17 +23,61 @@ class AuthError(AgentSourceError):
     """Bad or expired credentials (401/403, or Azure's 203 sign-in page): never treated as data."""
 
 
+class DeadlineExceeded(AgentSourceError):
+    """The invocation's deadline left no time for the call (or the wait the service asked for): hold, retry later."""
+
+
 class AgentSource(Protocol):
     calls: int
+
+    def set_deadline(self, at: float | None) -> None:
+        """Epoch seconds (on the source's clock) after which no call starts; None lifts the bound."""
+        ...
 
     def list_agents(self) -> list[Agent]:
         """Every agent of every configured pool, in as few calls as the API allows."""
         ...
 
-    def job_requests(self, agent: Agent) -> list[JobRequest]: ...
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        """Ask for these agents one by one; None means the service says the agent does not exist (404)."""
+        ...
+
+    def job_requests(self, agent: Agent) -> list[JobRequest]:
+        """The requests that ran or run on this agent (reserved by it); queued ones merely matching it are left out."""
+        ...
 
     def disable(self, agent: Agent) -> None:
         """Stop new jobs landing on the agent; a no-op where the system has no such switch."""
         ...
 
     def delete(self, agent: Agent) -> None: ...
+
+
+class Deadline:
+    """The time bound of one invocation, shared by every call a source makes.
+
+    `timeout(own)` is what a call may wait: min(own timeout, time left); no call starts past the deadline, and a
+    wait the service asks for (Retry-After) is allowed only if it ends before the deadline.
+    """
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self.at: float | None = None
+
+    def set(self, at: float | None) -> None:
+        self.at = at
+
+    def left(self) -> float | None:
+        return None if self.at is None else self.at - self._now()
+
+    def timeout(self, own: float, what: str) -> float:
+        left = self.left()
+        if left is None:
+            return own
+        if left <= 0:
+            raise DeadlineExceeded(f"{what}: not started, the invocation's deadline has passed")
+        return min(own, left)
+
+    def allows_wait(self, seconds: float) -> bool:
+        left = self.left()
+        return left is None or seconds < left

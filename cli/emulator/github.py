@@ -17,7 +17,6 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -255,7 +254,7 @@ class FakeGitHub(LocalServer):
                 "x-ratelimit-limit": "5000",
                 "x-ratelimit-remaining": "0",
                 "x-ratelimit-used": "5000",
-                "x-ratelimit-reset": str(int(time.time() + fault.retry_after)),
+                "x-ratelimit-reset": str(int(self.clock.now() + fault.retry_after)),
                 "x-ratelimit-resource": "core",
             }
             body = {"message": "API rate limit exceeded for installation.", "documentation_url": DOCS}
