@@ -33,7 +33,8 @@ def parse_since(value: str) -> float:
 
 
 def decisions(lines: Iterable[str]) -> list[Record]:
-    """Decision lines are JSON objects with an `outcome`; anything else in the log is passed over."""
+    """Decision lines are JSON objects with `"event": "decision"` and an `Outcome` (the EMF dimension; lines written
+    before it was the only spelling have `outcome`); anything else in the log is passed over."""
     out = []
     for line in lines:
         start = line.find("{")
@@ -43,7 +44,10 @@ def decisions(lines: Iterable[str]) -> list[Record]:
             rec = json.loads(line[start:])
         except ValueError:
             continue
-        if isinstance(rec, dict) and rec.get("event") == "decision" and isinstance(rec.get("outcome"), str):
+        if not isinstance(rec, dict) or rec.get("event") != "decision":
+            continue
+        rec["outcome"] = rec.pop("Outcome", rec.get("outcome"))
+        if isinstance(rec.get("outcome"), str):
             held = rec.get("held_seconds")
             if held is not None and (isinstance(held, bool) or not isinstance(held, (int, float))):
                 rec["held_seconds"] = None  # a foreign or damaged line: count it, but not in the distribution
@@ -87,7 +91,7 @@ def summarise(records: list[Record]) -> dict[str, Any]:
         q = statistics.quantiles(holds, n=100, method="inclusive") if len(holds) > 1 else [holds[0]] * 99
         dist = {"min": holds[0], "p50": q[49], "p95": q[94], "max": holds[-1]}
     notable = [
-        {k: r.get(k) for k in ("ts", "outcome", "group", "instance", "reason", "held_seconds")}
+        {k: r.get(k) for k in ("ts", "outcome", "group", "instance", "reason", "held_seconds", "request_id")}
         for r in records
         if r["outcome"] in ("forced", "error")
     ]

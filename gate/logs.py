@@ -1,7 +1,14 @@
 """One JSON line per decision, which is also a CloudWatch Embedded Metric Format record.
 
 EMF lets a single stdout line feed both CloudWatch Logs Insights and the `Decisions{Outcome}` metric the
-alarms watch, without a PutMetricData call (and its permissions and latency) in the decision path.
+alarms watch, without a PutMetricData call (and its permissions and latency) in the decision path. EMF needs each
+dimension as a top-level key of the line, so the decision's outcome is written once, as `Outcome` (the in-memory
+records keep `outcome`); Logs Insights queries and `gate outcomes` read `Outcome`.
+
+Every line (decisions and the rest) carries the Lambda invocation's `request_id` and `cold_start`, so a decision
+can be joined to the invocation's REPORT line, a timeout or an error. They are bound per invocation by
+`bind_invocation` and kept in a process global rather than a contextvar: Lambda runs one invocation at a time per
+container, and the round's worker threads must carry them too (a thread pool does not inherit contextvars).
 """
 
 from __future__ import annotations
@@ -23,12 +30,32 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return {k: redact_value(v) for k, v in event_dict.items()}
 
 
+_invocation: dict[str, Any] = {}  # request_id, cold_start of the invocation running in this container
+_invocations = 0
+
+
+def bind_invocation(context: Any) -> None:
+    """Call first in every invocation: its request id (None without a Lambda context) and whether it is the
+    container's first (a cold start: settings, clients and the secret were built for it)."""
+    global _invocations
+    _invocations += 1
+    _invocation.clear()
+    _invocation.update(request_id=getattr(context, "aws_request_id", None), cold_start=_invocations == 1)
+
+
+def _add_invocation(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in _invocation.items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def configure(stream: TextIO | None = None, level: str = "INFO") -> None:
     """JSON lines to stdout (Lambda ships stdout to CloudWatch Logs); secrets redacted in every line."""
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            _add_invocation,
             _redact,
             structlog.processors.JSONRenderer(sort_keys=False),
         ],
@@ -43,7 +70,7 @@ def emf(record: Record, namespace: str, timestamp_ms: int) -> Record:
 
     FunctionName (set by Lambda; "local" elsewhere) keeps two gates in one account from sharing metrics and alarms.
     """
-    out = dict(record)
+    out = {k: v for k, v in record.items() if k != "outcome"}
     out["FunctionName"] = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
     out["Outcome"] = record["outcome"]
     out["Decisions"] = 1

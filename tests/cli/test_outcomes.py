@@ -11,27 +11,33 @@ import boto3
 import pytest
 
 from cli.emulator.aws import AwsEmulator
+from gate.logs import emf
 from tests.cli.conftest import gate, one_line_error
 
 HOLDS = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 3600.0]
 
 
 def line(outcome: str, instance: str, held: float | None, reason: str = "r", **extra: Any) -> str:
+    """A decision line as the gate writes it (gate.logs.emf: the outcome spelled `Outcome`, once)."""
     record = {
         "outcome": outcome,
         "reason": reason,
         "group": "ci-agents",
         "instance": instance,
-        "hook": "termination-gate",
+        "hook": "asg-termination-gate",
         "agents": [],
         "held_seconds": held,
-        "Outcome": outcome,
+    }
+    written = emf(record, "AsgTerminationGate", 0) | {
         "event": "decision",
         "level": "error" if outcome == "error" else "info",
         "ts": "2026-01-01T00:00:00Z",
+        "request_id": "c8a1f0e2-3b4d-4c5e-9f6a-7b8c9d0e1f2a",
+        "cold_start": False,
         **extra,
     }
-    return json.dumps(record)
+    assert "outcome" not in written
+    return json.dumps(written)
 
 
 def decision_lines() -> list[str]:
@@ -116,3 +122,35 @@ def test_outcomes_from_cloudwatch_logs() -> None:
             "cannot read CloudWatch Logs group /no/such/group",
             "ResourceNotFoundException",
         )
+
+
+def test_lines_written_before_outcome_had_one_spelling_still_count(tmp_path: Path) -> None:
+    old = json.loads(line("released", "i-0000000000000dddd", 42.0))
+    old["outcome"] = old.pop("Outcome")  # older releases wrote both spellings, or only `outcome`
+    log = tmp_path / "old.log"
+    log.write_text(json.dumps(old) + "\n" + line("held", "i-0000000000000eeee", 5.0) + "\n")
+    data = json.loads(gate("outcomes", log, "--json").stdout)
+    assert data["outcomes"] == {"released": 1, "held": 1}
+
+
+def test_every_line_carries_the_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """request_id and cold_start, bound once per invocation, on decision lines and on every other line."""
+    import io
+
+    from gate import logs
+
+    monkeypatch.setattr(logs, "_invocations", 0)  # a fresh container
+    stream = io.StringIO()
+    logs.configure(stream=stream)
+    try:
+        log = logs.DecisionLog()
+        for request_id in ("req-1", "req-2"):
+            logs.bind_invocation(type("Context", (), {"aws_request_id": request_id})())
+            log.decision({"outcome": "held", "reason": "busy", "instance": "i-1", "held_seconds": 1.0}, 0)
+            log.info("round_cut_short", left=1)
+    finally:
+        logs.configure()
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    pairs = [(x["request_id"], x["cold_start"]) for x in lines]
+    assert pairs == [("req-1", True), ("req-1", True), ("req-2", False), ("req-2", False)]
+    assert all("outcome" not in x for x in lines) and lines[0]["Outcome"] == "held"

@@ -31,8 +31,8 @@ def test_simulate_json_holds_the_busy_instance_and_kills_no_build(tmp_path: Path
     # The handler's JSON decision lines went to the log file: `gate outcomes` reads them back.
     assert PAT not in log.read_text()
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert any(rec.get("outcome") == "held" for rec in lines)
-    assert lines[-1]["outcome"] == "released" and lines[-1]["event"] == "decision"
+    assert any(rec.get("Outcome") == "held" for rec in lines)
+    assert lines[-1]["Outcome"] == "released" and lines[-1]["event"] == "decision"
     summary = gate("outcomes", log, "--json")
     assert summary.exit_code == 0, summary
     s = json.loads(summary.stdout)

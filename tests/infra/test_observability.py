@@ -145,7 +145,7 @@ def log_lines() -> Iterator[list[Line]]:
 
 
 def test_simulation_logged_every_kind_of_line_the_queries_look_for(log_lines: list[Line]) -> None:
-    outcomes = {line.get("outcome") for line in log_lines if line.get("event") == "decision"}
+    outcomes = {line.get("Outcome") for line in log_lines if line.get("event") == "decision"}
     assert {"held", "released", "forced", "error"} <= outcomes, outcomes
     assert any(line.get("event") == "round_cut_short" for line in log_lines), [line.get("event") for line in log_lines]
 
@@ -169,7 +169,7 @@ def test_each_query_selects_real_lines_that_carry_every_field_it_uses(
             missing = fields - set(line)
             assert not missing, f"{name} uses {sorted(missing)}, absent from a line it selects: {line}"
     forced_or_error = [line for line in log_lines if filter_predicate(queries["gate/forced-and-error-decisions"])(line)]
-    assert {line["outcome"] for line in forced_or_error} == {"forced", "error"}
+    assert {line["Outcome"] for line in forced_or_error} == {"forced", "error"}
 
 
 def test_decision_lines_carry_the_metric_dimensions_the_alarms_and_dashboard_use(
@@ -182,7 +182,7 @@ def test_decision_lines_carry_the_metric_dimensions_the_alarms_and_dashboard_use
         namespaces.add(directive["Namespace"])
         assert directive["Dimensions"] == [["FunctionName", "Outcome"]]
         assert {m["Name"] for m in directive["Metrics"]} == {"Decisions", "HeldSeconds"}
-        assert line["FunctionName"] == "local" and line["Outcome"] == line["outcome"]
+        assert line["FunctionName"] == "local" and "outcome" not in line  # one spelling: EMF's dimension
     assert namespaces == {"AsgTerminationGate"}
     assert core_outputs["metric_dimensions"] == {"FunctionName": "gate"}
 

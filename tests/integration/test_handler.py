@@ -68,7 +68,7 @@ def test_pat_from_secrets_manager_and_emf_lines(
     result = handler.handle(event, Context())
     assert result["outcomes"] == {"held": 1}  # drained this round; budget 0 ends the invocation
     [line] = [entry for entry in lines(lambda_env) if entry.get("event") == "decision"]
-    assert line["outcome"] == "held" and line["instance"] == event["detail"]["EC2InstanceId"]
+    assert line["Outcome"] == "held" and line["instance"] == event["detail"]["EC2InstanceId"]
     assert {"group", "hook", "agents", "reason", "held_seconds", "actions", "ts", "level"} <= set(line)
     emf = line["_aws"]["CloudWatchMetrics"][0]
     assert emf["Namespace"] == "AsgTerminationGate" and emf["Dimensions"] == [["FunctionName", "Outcome"]]

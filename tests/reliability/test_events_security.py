@@ -144,4 +144,4 @@ def test_pat_never_logged_even_when_auth_fails(world: World) -> None:
     text = stream.getvalue()
     assert records and all(r["outcome"] == "held" for r in records)
     assert "PAT" in records[0]["reason"] and "lacks access" in records[0]["reason"]
-    assert PAT not in text and "another-secret-pat-value-42" not in text and text.count('"outcome"') >= 2
+    assert PAT not in text and "another-secret-pat-value-42" not in text and text.count('"Outcome"') >= 2

@@ -1,6 +1,6 @@
 # The dashboard and the Logs Insights queries, as data: the parent module only creates the resources.
 #
-# What the gate writes (gate/logs.py): one JSON line per decision (`"event": "decision"`, with outcome, reason, group,
+# What the gate writes (gate/logs.py): one JSON line per decision (`"event": "decision"`, with Outcome, reason, group,
 # instance, hook, agents, held_seconds), which is also an Embedded Metric Format record: metrics Decisions (Count)
 # and HeldSeconds (Seconds) in var.metrics_namespace, dimensions FunctionName (the Lambda's own name, so two gates in
 # one account never share a metric or an alarm) and Outcome. Other lines name their event, e.g. round_cut_short.
@@ -12,21 +12,21 @@ locals {
   # Logs Insights queries for the questions operators ask. Keys become query names "<name>/<key>".
   queries = {
     outcomes-over-time = join("\n| ", [
-      "fields @timestamp, outcome",
+      "fields @timestamp, Outcome",
       "filter event = \"decision\"",
-      "stats count(*) as decisions by bin(5m), outcome",
+      "stats count(*) as decisions by bin(5m), Outcome",
       "sort @timestamp desc",
     ])
     longest-holds = join("\n| ", [
-      "fields @timestamp, group, instance, outcome, held_seconds, reason",
+      "fields @timestamp, group, instance, Outcome, held_seconds, reason",
       "filter event = \"decision\" and ispresent(held_seconds)",
-      "stats max(held_seconds) as longest_hold_seconds, latest(outcome) as last_outcome, latest(reason) as last_reason by group, instance",
+      "stats max(held_seconds) as longest_hold_seconds, latest(Outcome) as last_outcome, latest(reason) as last_reason by group, instance",
       "sort longest_hold_seconds desc",
       "limit 50",
     ])
     forced-and-error-decisions = join("\n| ", [
-      "fields @timestamp, outcome, group, instance, hook, held_seconds, reason",
-      "filter event = \"decision\" and outcome in [\"forced\", \"error\"]",
+      "fields @timestamp, Outcome, group, instance, hook, held_seconds, reason",
+      "filter event = \"decision\" and Outcome in [\"forced\", \"error\"]",
       "sort @timestamp desc",
       "limit 200",
     ])
@@ -42,7 +42,7 @@ locals {
   # decision when the reason changes or an action is taken, and at least once per invocation per instance).
   waiting_query = join("\n| ", [
     "fields @timestamp, instance",
-    "filter event = \"decision\" and outcome = \"held\"",
+    "filter event = \"decision\" and Outcome = \"held\"",
     "stats count_distinct(instance) as waiting_instances by bin(5m)",
   ])
 
