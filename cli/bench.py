@@ -25,7 +25,7 @@ from cli.common import err_console
 # Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
 console = _terminal if _terminal.is_terminal else Console(width=160)
 
-PARTS = ("fleet", "faults", "release", "tick", "package")
+PARTS = ("fleet", "faults", "scale", "release", "tick", "package")
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -246,6 +246,79 @@ def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, A
     return doc
 
 
+# -- scale -----------------------------------------------------------------------------------------------------------
+
+
+def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
+    from cli.benchmarks import scale
+    from cli.benchmarks.fleet import FleetConfig
+
+    if quick:  # the same rounds, smaller and faster (CI smoke)
+        cfg = scale.ScaleConfig(instances=500, groups=4, pools=2, aws_latency_s=0.01, azure_latency_s=0.05)
+        base = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12)
+    else:
+        cfg, base = scale.ScaleConfig(), FleetConfig(seed=seed)
+    doc: dict[str, Any] = {"benchmark": "scale", "quick": quick}
+    doc["tick"] = _timed(
+        f"one tick with {cfg.instances:,} waiting instances in {cfg.groups} groups and {cfg.pools} pools",
+        lambda: scale.tick_at_scale(cfg),
+        errors,
+    )
+    doc["per_held_hour"] = _timed("AWS calls per held instance-hour", lambda: scale.calls_per_held_hour(base), errors)
+    _write(out / "scale.json", doc)
+    tick = doc["tick"]
+    if "error" not in tick:
+        t = Table(
+            title=f"(d) One tick at scale: {cfg.instances:,} instances waiting in {cfg.groups} groups, {cfg.pools} "
+            f"pools; AWS {cfg.aws_latency_s * 1000:.0f} ms and Azure DevOps {cfg.azure_latency_s * 1000:.0f} ms per "
+            f"call; HeartbeatTimeout {cfg.heartbeat_timeout:.0f} s",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        for col in ("round", "Azure calls", "AWS calls", "heartbeats", "late", "last heartbeat", "wall", "CPU"):
+            t.add_column(col, justify="left" if col in ("round", "Azure calls", "AWS calls") else "right")
+        for r in tick["rounds"]:
+            t.add_row(
+                r["round"],
+                f"{r['azure_calls']:,} ({_ops(r['azure_calls_by_kind'])})",
+                f"{r['aws_calls']:,} ({_ops(r['aws_calls_by_operation'])})",
+                _fmt(r["heartbeats"]),
+                _fmt(r["late_heartbeats"]),
+                _fmt(r["last_heartbeat_s"], " s", 1),
+                _fmt(r["wall_s"], " s", 1),
+                _fmt(r["cpu_s"], " s", 2),
+            )
+        console.print(t)
+        verdict = "yes" if tick["every_heartbeat_in_time"] else "[bold red]NO[/]"
+        console.print(
+            f"every heartbeat in time: {verdict} ({tick['late_heartbeats']} late, {tick['overdue_at_end']} overdue "
+            f"at the end); released {tick['released']:,}, builds killed {tick['builds_killed']}"
+        )
+        if not tick["every_heartbeat_in_time"]:
+            errors.append(f"scale: {tick['late_heartbeats']} heartbeats late, {tick['overdue_at_end']} overdue")
+    held = doc["per_held_hour"]
+    if "error" not in held:
+        t = Table(
+            title=f"(e) AWS calls per held instance-hour, gate strategy, fleet day ({held['instances']} instances, "
+            f"{held['hours']:.0f} h); goal <= 4 with a 1 h HeartbeatTimeout",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        for col in ("HeartbeatTimeout", "held inst-h", "heartbeats", "per-instance calls", "all AWS", "Auto Scaling"):
+            t.add_column(col, justify="right")
+        for r in held["rows"]:
+            t.add_row(
+                f"{r['heartbeat_timeout_s']:,} s",
+                _fmt(r["held_instance_hours"], digits=1),
+                _fmt(r["heartbeats_per_held_hour"], digits=1),
+                _fmt(r["per_instance_calls_per_held_hour"], digits=1),
+                _fmt(r["aws_calls_per_held_hour"], digits=1),
+                _fmt(r["autoscaling_calls_per_held_hour"], digits=1),
+            )
+        console.print(t)
+    return doc
+
+
 # -- real path -------------------------------------------------------------------------------------------------------
 
 
@@ -284,6 +357,11 @@ _SHORT = {
     "PATCH agent": "disable",
     "DELETE agent": "delete",
     "GET jobrequests": "job requests",
+    "GET agent": "get agent",
+    "DescribeLifecycleHooks": "describe-hooks",
+    "DeleteTags": "untag",
+    "PATCH disable": "disable",
+    "list agents (pages)": "list",
 }
 
 
@@ -369,7 +447,7 @@ def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]
 
 
 def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS, seed: int = 7) -> None:
-    """All benchmarks (or `parts` of them: fleet, faults, release, tick, package); exit 1 if one of them failed."""
+    """All benchmarks (or `parts` of them: fleet, faults, scale, release, tick, package); exit 1 if one failed."""
     unknown = set(parts) - set(PARTS)
     if unknown:
         err_console.print(f"[bold red]error:[/] unknown benchmark part(s) {sorted(unknown)}; choose from {PARTS}")
@@ -380,6 +458,8 @@ def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS,
         _fleet(out, quick, seed, errors)
     if "faults" in parts:
         _timed("the fleet under faults", lambda: _faults(out, quick, seed, errors), errors)
+    if "scale" in parts:
+        _scale(out, quick, seed, errors)
     if set(parts) & {"release", "tick", "package"}:
         _real_path(out, quick, parts, errors)
     console.print(f"\nresults in {out}/ ({time.perf_counter() - start:.0f} s{', quick' if quick else ''})")

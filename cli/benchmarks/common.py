@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +12,7 @@ import structlog
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from gate import logs
+from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Waiting, parse_ts
 from gate.settings import Settings
 
 BENCH_PAT = "bench-pat-0123456789abcdef"  # what the fake Azure DevOps accepts; not a secret
@@ -68,3 +70,16 @@ def clean_gate_env() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
+
+
+def instance_details(private_dns: str | None, tags: Mapping[str, str]) -> dict[str, Any]:
+    """What `gate.aws.Aws.describe_instances` reports for one instance, for the in-process stand-ins: the fields of
+    `gate.model.Waiting` that EC2 fills (the private DNS name, the gate's tags and the clocks read from them)."""
+    known = {f.name for f in dataclasses.fields(Waiting)}
+    details: dict[str, Any] = {
+        "private_dns": private_dns,
+        "held_since": parse_ts(tags.get(HELD_SINCE_TAG)),
+        "idle_since": parse_ts(tags.get(IDLE_SINCE_TAG)),
+        "tags": {k: v for k, v in tags.items() if k.startswith("gate:")},
+    }
+    return {k: v for k, v in details.items() if k in known}

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
-from cli.benchmarks.common import gate_settings
+from cli.benchmarks.common import gate_settings, instance_details
 from cli.benchmarks.faults import FAIR, Faults
 from cli.benchmarks.stats import mean, percentile, rounded
 from cli.benchmarks.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
@@ -55,7 +55,7 @@ from gate.actions import Result
 from gate.aws import RETRY_CONFIG, ActionGone, Aws, AwsError
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
-from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Waiting, format_ts, parse_ts
+from gate.model import Agent, JobRequest, Waiting, format_ts
 from gate.protection import Protector
 from gate.reconcile import Gate
 from gate.sources import AgentSourceError
@@ -1076,11 +1076,7 @@ class _SimAws(Aws):
         for iid in ids:
             inst = self.world.by_id(iid)
             if inst is not None:
-                out[iid] = {
-                    "private_dns": inst.private_dns,
-                    "held_since": parse_ts(inst.tags.get(HELD_SINCE_TAG)),
-                    "idle_since": parse_ts(inst.tags.get(IDLE_SINCE_TAG)),
-                }
+                out[iid] = instance_details(inst.private_dns, inst.tags)
         return out
 
     def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
