@@ -24,7 +24,6 @@ All time comes from an injected `gate.clock.Clock`, so a `ScaledClock` or `Manua
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import uuid
@@ -32,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import (
@@ -46,12 +45,12 @@ from moto.autoscaling.models import (
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import EmptyResult
-from moto.events.models import events_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from cli.emulator import eventbridge
 from gate.clock import Clock, SystemClock
 
 __all__ = ["AwsEmulator"]
@@ -218,6 +217,7 @@ class AwsEmulator:
         self._timer: threading.Thread | None = None
         self._stopping = threading.Event()
         self.faults = _Faults()  # inject(action, code=..., status=..., count=...): AWS-side fault injection
+        self.targets = eventbridge.Targets()  # function ARN -> local function, for rules' Lambda targets
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -423,19 +423,8 @@ class AwsEmulator:
             "detail": detail,
         }
         self.events.append(event)
-        bus = events_backends[group.account_id][group.region].event_buses["default"]
-        for rule in list(bus.rules.values()):
-            if rule.state != "ENABLED":
-                continue
-            message = copy.deepcopy(event)
-            message["time"] = now  # moto's targets format a float epoch into the ISO form above
-            transform = any("InputTransformer" in target for target in rule.targets)
-            if transform:  # moto's template parser needs it; without a transformer AWS does not send it
-                message["ingestion-time"] = now
-            try:
-                rule.send_to_targets(cast(Any, message), transform_input=transform)
-            except Exception:  # delivery failures never fail the scaling call, as in AWS
-                log.exception("delivering lifecycle event to rule %s failed", rule.name)
+        # Only rules whose event pattern matches (never schedule-only ones); Lambda targets via self.targets.
+        eventbridge.deliver(event, group.account_id, group.region, now, self.targets)
 
     # -- scaling activities (DescribeScalingActivities; moto returns none) --------------------------------------------
     # One "Terminating EC2 instance: i-..." activity per termination, `MidLifecycleAction` while the instance waits on

@@ -444,3 +444,57 @@ def test_port_in_use_fails_fast_and_frees_the_slot() -> None:
             AwsEmulator(port=busy.getsockname()[1]).start()
     with AwsEmulator() as emu:
         assert emu.endpoint.startswith("http://127.0.0.1:")
+
+
+# --- EventBridge routing (cli/emulator/eventbridge.py) ----------------------------------------------------------
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:gate"
+
+
+def test_lifecycle_events_reach_only_rules_whose_pattern_matches_and_lambda_targets_get_them(aws: Aws) -> None:
+    got: list[dict[str, Any]] = []
+    aws.emu.targets.register(FUNCTION_ARN, got.append)
+    aws.events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")
+    aws.events.put_targets(Rule="tick", Targets=[{"Id": "gate", "Arn": FUNCTION_ARN}])
+    other = {"source": ["aws.autoscaling"], "detail-type": [DETAIL_TYPE], "detail": {"LifecycleHookName": ["other"]}}
+    aws.events.put_rule(Name="other-hook", EventPattern=json.dumps(other))
+    aws.events.put_targets(Rule="other-hook", Targets=[{"Id": "gate", "Arn": FUNCTION_ARN}])
+    ours = {"source": ["aws.autoscaling"], "detail": {"LifecycleHookName": ["gate"]}}
+    aws.events.put_rule(Name="ours", EventPattern=json.dumps(ours))
+    aws.events.put_targets(Rule="ours", Targets=[{"Id": "gate", "Arn": f"{FUNCTION_ARN}:$LATEST"}])
+    aws.events.put_rule(Name="ours-disabled", EventPattern=json.dumps(ours), State="DISABLED")
+    aws.events.put_targets(Rule="ours-disabled", Targets=[{"Id": "gate", "Arn": FUNCTION_ARN}])
+
+    ids = aws.make_group(hooks=[GATE])
+    aws.asg.set_desired_capacity(AutoScalingGroupName="agents", DesiredCapacity=2)
+
+    # Only "ours": not the schedule-only tick rule, not the other hook's rule, not the disabled one.
+    assert [e["detail"]["EC2InstanceId"] for e in got] == [ids[0]]
+    assert got[0]["detail-type"] == DETAIL_TYPE and got[0]["time"].endswith("Z") and got[0]["account"]
+    # The SQS target of the fixture's rule still gets it through moto's own delivery.
+    assert [m["detail"]["EC2InstanceId"] for m in aws.messages()] == [ids[0]]
+
+
+def test_scheduler_fires_enabled_rate_rules_to_their_lambda_targets(aws: Aws) -> None:
+    from cli.emulator.eventbridge import Scheduler, rate_seconds
+
+    assert (rate_seconds("rate(1 minute)"), rate_seconds("rate(5 minutes)"), rate_seconds("cron(0 * * * ? *)")) == (
+        60,
+        300,
+        None,
+    )
+    got: list[dict[str, Any]] = []
+    aws.emu.targets.register(FUNCTION_ARN, got.append)
+    aws.events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")
+    aws.events.put_targets(Rule="tick", Targets=[{"Id": "gate", "Arn": FUNCTION_ARN}])
+    aws.events.put_rule(Name="slow", ScheduleExpression="rate(10 minutes)", State="DISABLED")
+    aws.events.put_targets(Rule="slow", Targets=[{"Id": "gate", "Arn": FUNCTION_ARN}])
+    now = [START]
+    scheduler = Scheduler(aws.emu.account_id, "us-east-1", aws.emu.targets, speedup=6, clock=lambda: now[0])
+    for step in range(7):  # rate(1 minute) at speedup 6: every 10 s, the first one period after creation
+        now[0] = START + step * 5
+        scheduler.fire_due()
+    assert [name for name, _ in scheduler.fired] == ["tick", "tick", "tick"]
+    assert len(got) == 3
+    assert got[0]["detail-type"] == "Scheduled Event" and got[0]["source"] == "aws.events"
+    assert got[0]["resources"] == [aws.events.describe_rule(Name="tick")["Arn"]]
