@@ -452,12 +452,11 @@ class AzureDevOps:
         answer = self._json(resp, what)
         if not isinstance(answer, dict) or answer.get("enabled") is not False:
             raise AgentSourceError(f"{what}: the server did not disable the agent")
-        changed = [k for k in ("id", "name", "maxParallelism") if k in body and answer.get(k) != body[k]]
+        changed = [k for k in ("id", "name", "maxParallelism") if k in record and answer.get(k) != record[k]]
         if changed:
-            raise AgentSourceError(
-                f"{what}: the server changed {', '.join(changed)} (sent {body}, got back "
-                f"{ {k: answer.get(k) for k in changed} })"
-            )
+            was = {k: record[k] for k in changed}
+            now = {k: answer.get(k) for k in changed}
+            raise AgentSourceError(f"{what}: the server also changed {was} to {now}: check the agent in its pool")
         self._records[(agent.pool_id, agent.id)] = answer
 
     def delete(self, agent: Agent) -> None:

@@ -11,6 +11,20 @@ Shapes follow captures of dev.azure.com (pools/agents list, 7.x), the SDK models
 follows the SDK's `TaskAgentJobRequest` model.
 
 Fault kind "down" resets the TCP connection (SO_LINGER 0): clients see a connection error, not a status.
+
+What the real service does and the fake does too (docs/azure-devops.md says where each was checked):
+- `api-version` in the query or the Accept header; missing on a write (PATCH/DELETE/POST/PUT) is a 400
+  VssVersionNotSpecifiedException, above the server's latest a 400 VssVersionOutOfRangeException naming the latest,
+  above the released version without `-preview` a 400 VssInvalidPreviewVersionException. GETs without a version are
+  served at the latest released version, as practitioners report of the service.
+- Invalid credentials: with `X-TFS-FedAuthRedirect: Suppress` a 401 JSON; without it a GET gets a 203 sign-in page
+  (HTML) and a write a 401. Azure DevOps Server (`server="2020"`/`"2022"`) answers 401 either way.
+- Server mode serves a collection at `/tfs/<collection>` with its release's API range (2020: 6.0, 2022: 7.0), and a
+  PATCH without `maxParallelism` resets it to 0 there (reported against Azure DevOps Server; an agent at 0 takes no
+  job); the cloud keeps it. PATCH changes `enabled` and `maxParallelism` only; an `id` that is not the URL's is 400.
+- `jobrequests?agentId=` returns the requests reserved by that agent and also the unfinished ones it merely matches
+  (queued, or since reserved by another agent), plus the newest `completedRequestCount` finished ones.
+- Bearer tokens issued by a `FakeEntra` token endpoint (`token_issuer=`) are accepted next to the PAT.
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import socket
 import struct
 import threading
@@ -41,6 +56,10 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 
 API_VERSION = "7.1"
+# (latest version the deployment accepts, latest released version) per deployment
+API_RANGES = {None: ("7.2", "7.1"), "2022": ("7.0", "7.0"), "2020": ("6.0", "6.0")}
+_VERSION = re.compile(r"^(\d+)\.(\d+)(-preview(\.\d+)?)?$")
+_WEBAPI_NS = "Microsoft.VisualStudio.Services.WebApi"
 AGENT_VERSION = "4.255.0"
 TASK_AGENT_AREA = "a85b8835-c1a1-4aac-ae97-1c3d0ba72dbd"
 BUILD_SERVICE_OWNER = "00025394-6065-48ca-87d9-7f5672854ef7"
@@ -94,6 +113,11 @@ _SIGNIN_PAGE = (
     "<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head>"
     '<body><form id="signin" action="https://app.vssps.visualstudio.com/_signin">Sign In</form></body></html>'
 )
+
+
+def _version_tuple(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor)
 
 
 def _guid(*parts: object) -> str:
@@ -161,6 +185,7 @@ class _Agent:
     created_at: float
     status_changed_at: float
     free_since: float  # since when it could take a job: queued jobs are assigned at event times, not "now"
+    max_parallelism: int = 1
     deleted_at: float | None = None
     deleted_by: str | None = None
     history: list[Json] = field(default_factory=list)
@@ -176,6 +201,7 @@ class _Build:
     assigned_at: float | None = None
     finished_at: float | None = None
     result: str | None = None
+    matched: tuple[int, ...] = ()  # agents that could take it when it was queued (matchedAgents)
 
     @property
     def ends_at(self) -> float:
@@ -242,8 +268,19 @@ class FakeAzureDevOps(LocalServer):
         org: str = "fakeorg",
         pat: str | None = None,
         page_size: int = 1000,
+        server: str | None = None,
+        token_issuer: Any = None,
     ) -> None:
+        """`server`: None for Azure DevOps Services (dev.azure.com), "2020" or "2022" for Azure DevOps Server, where
+        `org` is the collection served at /tfs/<org>. `token_issuer`: an object with `valid(token) -> bool`
+        (FakeEntra) whose Bearer tokens are accepted."""
+        if server not in API_RANGES:
+            raise ValueError(f"server must be one of {sorted(k for k in API_RANGES if k)} or None")
         self.clock: Clock = clock or SystemClock()
+        self.server = server
+        self.max_version, self.released_version = API_RANGES[server]
+        self.path_prefix = "/tfs" if server else ""
+        self.token_issuer = token_issuer
         self.org = org
         self.page_size = page_size
         self.url = ""
@@ -261,18 +298,23 @@ class FakeAzureDevOps(LocalServer):
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def _on_started(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/{self.org}"
+        self.url = f"http://127.0.0.1:{port}{self.path_prefix}/{self.org}"
 
     @property
     def base_url(self) -> str:
         """Server root (control endpoints live under `/_fake/`, outside the org)."""
-        return self.url.rsplit("/", 1)[0]
+        return self.url.rsplit("/", 1)[0].removesuffix(self.path_prefix)
 
     # -- scripting -----------------------------------------------------------------------------------------
 
     def _next_id(self, kind: str) -> int:
         self._ids[kind] += 1
         return self._ids[kind]
+
+    def set_pat(self, pat: str | None) -> None:
+        """Rotate (or revoke, with a new value) the organisation's PAT: the old one is refused from now on."""
+        with self._lock:
+            self._pat = pat
 
     def add_pool(self, name: str) -> int:
         with self._lock:
@@ -341,7 +383,9 @@ class FakeAzureDevOps(LocalServer):
         with self._lock:
             self._advance()
             now = self.clock.now()
-            build = _Build(self._next_id("build"), self._pool_ref(pool).id, duration, now)
+            pool_id = self._pool_ref(pool).id
+            matched = tuple(a.id for a in self._live_agents() if a.pool_id == pool_id)
+            build = _Build(self._next_id("build"), pool_id, duration, now, matched=matched)
             self._builds[build.id] = build
             self._assign(now)
             return build.id
@@ -459,7 +503,11 @@ class FakeAzureDevOps(LocalServer):
             idle = [
                 a
                 for a in self._live_agents()
-                if a.pool_id == build.pool_id and a.enabled and a.online and a.id not in self._running
+                if a.pool_id == build.pool_id
+                and a.enabled
+                and a.online
+                and a.max_parallelism > 0
+                and a.id not in self._running
             ]
             if idle:
                 agent = min(idle, key=lambda a: (a.free_since, a.id))
@@ -498,6 +546,7 @@ class FakeAzureDevOps(LocalServer):
             "capabilities": dict(a.capabilities),
             "enabled": a.enabled,
             "online": a.online,
+            "max_parallelism": a.max_parallelism,
             "deleted": a.deleted_at is not None,
             "deleted_at": a.deleted_at,
             "deleted_by": a.deleted_by,
@@ -567,7 +616,7 @@ class FakeAzureDevOps(LocalServer):
         ref = self._agent_ref(a)
         body: Json = {
             "_links": ref.pop("_links"),
-            "maxParallelism": 1,
+            "maxParallelism": a.max_parallelism,
             "createdOn": iso(a.created_at),
             "statusChangedOn": iso(a.status_changed_at),
             "authorization": {"clientId": _guid("client", a.id), "publicKey": {"exponent": "AQAB", "modulus": ""}},
@@ -616,7 +665,8 @@ class FakeAzureDevOps(LocalServer):
         if agent is not None:
             body["reservedAgent"] = self._agent_ref(agent)
         elif b.finished_at is None:
-            body["matchedAgents"] = [self._agent_ref(a) for a in self._live_agents() if a.pool_id == b.pool_id]
+            matched = [self._agents[i] for i in b.matched if self._agents[i].deleted_at is None]
+            body["matchedAgents"] = [self._agent_ref(a) for a in matched]
         return body | {
             "definition": {"_links": self._links("build/Definitions/1", "_build/definition?definitionId=1")}
             | {"id": 1, "name": "ci"},
@@ -631,6 +681,9 @@ class FakeAzureDevOps(LocalServer):
     # -- HTTP ----------------------------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if self.path_prefix and path.lower().startswith(self.path_prefix + "/"):
+            environ["PATH_INFO"] = path[len(self.path_prefix) :]  # /tfs/<collection>/_apis/... on Server
         request = Request(environ)
         if request.path.startswith("/_fake/"):
             response = self._dispatch(request, control=True)
@@ -672,7 +725,10 @@ class FakeAzureDevOps(LocalServer):
                 raise ConnectionAbortedError("fake azure devops: injected connection drop")
             return self._fault_response(fault)
         if not self._authorized(request):
-            return self._unauthorized()
+            return self._refuse_credentials(request)
+        version_error = self._check_api_version(request)
+        if version_error is not None:
+            return version_error
         response = self._dispatch(request, control=False)
         if response.status_code == 200 and modifiers:
             self._modify(request, response, modifiers)
@@ -759,17 +815,62 @@ class FakeAzureDevOps(LocalServer):
         return self._unauthorized()
 
     def _authorized(self, request: Request) -> bool:
-        if self._pat is None:
+        if self._pat is None and self.token_issuer is None:
             return True
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
+        if scheme.lower() == "bearer" and self.token_issuer is not None:
+            return bool(self.token_issuer.valid(value.strip()))
+        if scheme.lower() != "basic" or self._pat is None:
             return False
         try:
             password = base64.b64decode(value, validate=True).decode().partition(":")[2]
         except ValueError:
             return False
         return hmac.compare_digest(password.encode(), self._pat.encode())
+
+    def _refuse_credentials(self, request: Request) -> Response:
+        """The cloud sends a browser to sign in unless told not to; writes and Azure DevOps Server get a 401."""
+        suppress = request.headers.get("X-TFS-FedAuthRedirect", "").lower() == "suppress"
+        if self.server is None and not suppress and request.method in ("GET", "HEAD"):
+            return Response(_SIGNIN_PAGE, 203, content_type="text/html; charset=utf-8")
+        return self._unauthorized()
+
+    def _check_api_version(self, request: Request) -> Response | None:
+        if request.method == "OPTIONS":
+            return None
+        version = request.args.get("api-version")
+        if version is None:
+            accept = re.search(r"api-version=([^;,\s]+)", request.headers.get("Accept", ""))
+            version = accept.group(1) if accept else None
+        if version is None:
+            if request.method in ("GET", "HEAD"):
+                return None  # served at the latest released version
+            message = (
+                f'No api-version was supplied for the "{request.method}" request. The version must be supplied either '
+                'as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter '
+                '(e.g. "?api-version=1.0").'
+            )
+            return _json(error_body("VssVersionNotSpecifiedException", message, _WEBAPI_NS), 400)
+        match = _VERSION.match(version.strip())
+        if match is None:
+            message = f"The requested REST API version of {version} is not valid."
+            return _json(error_body("VssInvalidApiResourceVersionException", message, _WEBAPI_NS), 400)
+        asked = (int(match.group(1)), int(match.group(2)))
+        if asked > _version_tuple(self.max_version):
+            message = (
+                f"The requested REST API version of {match.group(1)}.{match.group(2)} is out of range for this server. "
+                f"The latest REST API version this server supports is {self.max_version}."
+            )
+            return _json(error_body("VssVersionOutOfRangeException", message, _WEBAPI_NS), 400)
+        if asked > _version_tuple(self.released_version) and not match.group(3):
+            plain = f"{match.group(1)}.{match.group(2)}"
+            message = (
+                f'The requested version "{plain}" of the resource is under preview. The -preview flag must be '
+                f'supplied in the api-version for such requests. For example: "{plain}-preview"'
+            )
+            return _json(error_body("VssInvalidPreviewVersionException", message, _WEBAPI_NS), 400)
+        return None
 
     def _unauthorized(self) -> Response:
         body = error_body(
@@ -833,8 +934,8 @@ class FakeAzureDevOps(LocalServer):
                     "routeTemplate": template,
                     "resourceVersion": 1,
                     "minVersion": "1.0",
-                    "maxVersion": "7.2",
-                    "releasedVersion": "7.1",
+                    "maxVersion": self.max_version,
+                    "releasedVersion": self.released_version,
                 }
                 for loc_id, area, resource, template in _LOCATIONS
             ]
@@ -895,20 +996,40 @@ class FakeAzureDevOps(LocalServer):
             self._delete(agent, "api")
             return Response(status=204)
         if request.method == "PATCH":
-            enabled = self._body(request).get("enabled")
-            if isinstance(enabled, bool):
-                self._set_enabled(agent, enabled, "api")  # a running build keeps running, as on the service
+            self._patch_agent(agent, self._body(request))
         return _json(self._agent_json(agent, *self._agent_flags(request)))
 
+    def _patch_agent(self, agent: _Agent, body: Json) -> None:
+        """UpdateAgent: `enabled` and `maxParallelism` change; identity, version and status belong to the agent."""
+        if "id" in body and body["id"] != agent.id:
+            message = f"The agent ID {body['id']!r} in the request body does not match agent {agent.id} in the URL."
+            raise _Abort(_json(error_body("ArgumentException", message, "System"), 400))
+        enabled, parallelism = body.get("enabled"), body.get("maxParallelism", None)
+        if enabled is not None and not isinstance(enabled, bool):
+            raise _Abort(_json(error_body("VssPropertyValidationException", "enabled must be a boolean.", _FW_NS), 400))
+        if parallelism is not None and (not isinstance(parallelism, int) or isinstance(parallelism, bool)):
+            message = "maxParallelism must be an integer."
+            raise _Abort(_json(error_body("VssPropertyValidationException", message, _FW_NS), 400))
+        if parallelism is None and self.server is not None:
+            parallelism = 0  # the partial-body damage reported against Azure DevOps Server
+        if parallelism is not None and parallelism >= 0:
+            agent.max_parallelism = parallelism
+        if isinstance(enabled, bool):
+            self._set_enabled(agent, enabled, "api")  # a running build keeps running, as on the service
+
     def _h_jobrequests(self, request: Request, pool_id: int) -> Response:
-        """Unfinished requests plus the newest `completedRequestCount` finished ones, newest first."""
+        """For `agentId`: requests it reserved, unfinished ones it merely matches (queued or reserved by another
+        agent since), and the newest `completedRequestCount` it finished; newest first."""
         self._rest_pool(pool_id)
         agent_id = request.args.get("agentId", type=int)
         completed = request.args.get("completedRequestCount", type=int)
-        mine = sorted(
-            (b for b in self._builds.values() if b.pool_id == pool_id and agent_id in (None, b.agent_id)),
-            key=lambda b: -b.id,
-        )
+
+        def concerns(b: _Build) -> bool:
+            if agent_id is None or b.agent_id == agent_id:
+                return True
+            return b.finished_at is None and agent_id in b.matched
+
+        mine = sorted((b for b in self._builds.values() if b.pool_id == pool_id and concerns(b)), key=lambda b: -b.id)
         done = [b for b in mine if b.finished_at is not None]
         keep = [b for b in mine if b.finished_at is None] + (done if completed is None else done[:completed])
         return _collection([self._request_json(b) for b in keep])

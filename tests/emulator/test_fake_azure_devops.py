@@ -252,10 +252,15 @@ def test_fault_windows_filters_and_slow(fake: FakeAzureDevOps, clock: ManualCloc
 
 def test_auth(fake: FakeAzureDevOps) -> None:
     url = f"{fake.url}/_apis/distributedtask/pools"
+    suppress = {"X-TFS-FedAuthRedirect": "Suppress"}
     for auth in [("", "wrong"), None, ("user", PAT + "x")]:
-        r = requests.get(url, auth=auth, timeout=5)
+        r = requests.get(url, auth=auth, headers=suppress, timeout=5)
         assert r.status_code == 401 and r.json()["typeKey"] == "UnauthorizedRequestException"
         assert "wrong" not in r.text and PAT not in r.text
+        page = requests.get(url, auth=auth, timeout=5)  # without the header: a browser's sign-in page
+        assert page.status_code == 203 and page.headers["Content-Type"].startswith("text/html")
+        patch = requests.patch(f"{url}/1/agents/1?api-version=7.1", json={}, auth=auth, timeout=5)
+        assert patch.status_code == 401  # writes get a 401 either way
     assert requests.get(url, auth=("anyone", PAT), timeout=5).status_code == 200
     assert all(PAT not in str(c) and "wrong" not in str(c) for c in fake.calls)
 
@@ -385,3 +390,85 @@ def test_slow_down_warns_on_a_200_before_throttling(fake: FakeAzureDevOps, clock
     assert r.headers["Retry-After"] == "5" and r.headers["X-RateLimit-Remaining"] == "1"
     assert int(r.headers["X-RateLimit-Reset"]) == int(clock.now() + 5)
     assert "Retry-After" not in get(fake, "distributedtask/pools").headers
+
+
+def _write(fake: FakeAzureDevOps, method: str, path: str, params: str = "", **kw: Any) -> requests.Response:
+    return requests.request(method, f"{fake.url}/_apis/{path}{params}", auth=AUTH, timeout=5, **kw)
+
+
+def test_api_version_is_validated_like_the_service(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    agent = fake.add_agent(pool, "a1")
+    path = f"distributedtask/pools/{pool}/agents/{agent}"
+    missing = _write(fake, "PATCH", path, json={"enabled": False})
+    assert missing.status_code == 400 and missing.json()["typeKey"] == "VssVersionNotSpecifiedException"
+    assert missing.json()["message"].startswith('No api-version was supplied for the "PATCH" request.')
+    assert requests.get(f"{fake.url}/_apis/{path}", auth=AUTH, timeout=5).status_code == 200  # GET: latest
+    high = _write(fake, "GET", path, "?api-version=9.0")
+    assert high.status_code == 400 and high.json()["typeKey"] == "VssVersionOutOfRangeException"
+    assert high.json()["message"] == (
+        "The requested REST API version of 9.0 is out of range for this server. "
+        "The latest REST API version this server supports is 7.2."
+    )
+    preview = _write(fake, "GET", path, "?api-version=7.2")
+    assert preview.status_code == 400 and preview.json()["typeKey"] == "VssInvalidPreviewVersionException"
+    assert _write(fake, "GET", path, "?api-version=7.2-preview.1").status_code == 200
+    by_header = requests.get(
+        f"{fake.url}/_apis/{path}", headers={"Accept": "application/json;api-version=9.1"}, auth=AUTH, timeout=5
+    )
+    assert by_header.status_code == 400 and "9.1 is out of range" in by_header.json()["message"]
+
+
+def test_patch_keeps_what_the_service_keeps(fake: FakeAzureDevOps) -> None:
+    pool = fake.add_pool("linux")
+    agent = fake.add_agent(pool, "a1")
+    path = f"distributedtask/pools/{pool}/agents/{agent}"
+    partial = _write(fake, "PATCH", path, "?api-version=7.1", json={"id": agent, "enabled": False})
+    assert partial.status_code == 200 and partial.json()["maxParallelism"] == 1  # the cloud keeps it
+    renamed = _write(fake, "PATCH", path, "?api-version=7.1", json={"name": "other", "status": "offline"})
+    assert (renamed.json()["name"], renamed.json()["status"]) == ("a1", "online")  # not the caller's to change
+    wrong_id = _write(fake, "PATCH", path, "?api-version=7.1", json={"id": agent + 1, "enabled": False})
+    assert wrong_id.status_code == 400
+    bad = _write(fake, "PATCH", path, "?api-version=7.1", json={"enabled": "no"})
+    assert bad.status_code == 400 and fake.agent(agent)["enabled"] is False  # type: ignore[index]
+
+
+def test_jobrequests_include_matched_and_foreign_requests(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    pool = fake.add_pool("linux")
+    a, b = fake.add_agent(pool, "a"), fake.add_agent(pool, "b")
+    done = fake.start_build(a, 5)
+    clock.advance(10)
+    on_b = fake.queue_build(pool, 600)  # both idle: b's free_since is older... either way one takes it
+    taker = fake.build(on_b)["agent_id"]
+    other = a if taker == b else b
+    queued = fake.queue_build(pool, 600)  # the other agent takes it
+    backlog = fake.queue_build(pool, 600)  # nobody free: queued, matched to both
+    body = get(fake, f"distributedtask/pools/{pool}/jobrequests", agentId=other, completedRequestCount=1).json()
+    by_id = {r["requestId"]: r for r in body["value"]}
+    assert set(by_id) >= {queued, backlog, on_b}
+    assert by_id[on_b]["reservedAgent"]["id"] == taker  # reserved by another agent, still listed
+    assert "reservedAgent" not in by_id[backlog] and {m["id"] for m in by_id[backlog]["matchedAgents"]} == {a, b}
+    assert by_id[queued]["reservedAgent"]["id"] == other
+    if other == a:
+        assert by_id[done]["result"] == "succeeded"
+    assert body["count"] == len(body["value"])
+
+
+@pytest.mark.parametrize(("server", "latest"), [("2020", "6.0"), ("2022", "7.0")])
+def test_server_mode_serves_a_collection_with_its_api_range(clock: ManualClock, server: str, latest: str) -> None:
+    with FakeAzureDevOps(clock=clock, pat=PAT, org="DefaultCollection", server=server) as fake:
+        assert fake.url.endswith("/tfs/DefaultCollection")
+        pool = fake.add_pool("linux")
+        agent = fake.add_agent(pool, "a1")
+        url = f"{fake.url}/_apis/distributedtask/pools/{pool}/agents/{agent}"
+        high = requests.get(url, params={"api-version": "7.1"}, auth=AUTH, timeout=5)
+        assert high.status_code == 400 and high.json()["message"].endswith(f"supports is {latest}.")
+        ok = requests.patch(
+            url, params={"api-version": latest}, json={"id": agent, "enabled": False}, auth=AUTH, timeout=5
+        )
+        assert ok.status_code == 200 and ok.json()["maxParallelism"] == 0  # the partial-body damage on Server
+        fake.set_enabled(agent, True)
+        fake.queue_build(pool, 10)
+        assert fake.agent(agent)["busy"] is False  # type: ignore[index]  # an agent at 0 takes no job
+        wrong = requests.get(url, params={"api-version": latest}, auth=("", "nope"), timeout=5)
+        assert wrong.status_code == 401  # no sign-in page on Server
