@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
     github_token_secret_arn: str | None = None
 
+    # --- service hook receiver (issue 15; gate/servicehook.py, docs/performance.md) -------------------------------
+    # The shared secret Azure DevOps sends with its "build completed" / "job state changed" web hooks (the basic-auth
+    # password or an X-Gate-Secret header). Without one the receiver refuses every call.
+    service_hook_secret: SecretStr | None = Field(default=None, description="for local use; in AWS use the ARN")
+    service_hook_secret_arn: str | None = None
+
     @field_validator("pools", "groups", "ecs_ignore_task_groups", "github_repos", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

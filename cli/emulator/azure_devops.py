@@ -519,6 +519,9 @@ class FakeAzureDevOps(LocalServer):
         if build.agent_id is not None and self._running.get(build.agent_id) is build:
             del self._running[build.agent_id]
             self._agents[build.agent_id].free_since = at
+        hooks = getattr(self, "service_hooks", None)  # cli.emulator.servicehooks.WebHooks, when subscribed (PERF)
+        if hooks is not None:
+            hooks.build_finished(self._build_snapshot(build))
 
     def _set_enabled(self, agent: _Agent, enabled: bool, by: str) -> None:
         now = self.clock.now()
