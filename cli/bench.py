@@ -25,7 +25,7 @@ from cli.common import err_console
 # Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
 console = _terminal if _terminal.is_terminal else Console(width=160)
 
-PARTS = ("fleet", "faults", "scale", "release", "tick", "package")
+PARTS = ("fleet", "faults", "scale", "hook", "release", "tick", "package")
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -319,6 +319,52 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
     return doc
 
 
+# -- service hook ----------------------------------------------------------------------------------------------------
+
+
+def _hook(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
+    from cli.benchmarks.fleet import FleetConfig
+    from cli.benchmarks.hookbench import release_with_and_without_hook
+
+    cfg = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
+    doc = release_with_and_without_hook(cfg)
+    _write(out / "hook.json", doc)
+    t = Table(
+        title=f"(f) Release latency, fleet day ({doc['instances']} instances, {doc['hours']:.0f} h): polling alone vs "
+        f"the Azure DevOps service hook (delivered {doc['delivery_delay_s']:g} s after the build ends)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in (
+        "strategy",
+        "release by",
+        "holds",
+        "build end p50",
+        "build end p95",
+        "target",
+        "idle victim p95",
+        "hook calls",
+        "Azure calls",
+        "Auto Scaling",
+    ):
+        t.add_column(col, justify="left" if col in ("strategy", "release by") else "right")
+    for r in doc["rows"]:
+        t.add_row(
+            r["strategy"],
+            r["release"],
+            _fmt(r["holds"]),
+            _fmt(r["after_build_p50_s"], " s"),
+            _fmt(r["after_build_p95_s"], " s"),
+            f"<= {r['target_p95_s']:g} s",
+            _fmt(r["idle_victim_p95_s"], " s"),
+            _fmt(r["service_hook_calls"]),
+            _fmt(r["azure_calls"]),
+            _fmt(r["autoscaling_calls"]),
+        )
+    console.print(t)
+    return doc
+
+
 # -- real path -------------------------------------------------------------------------------------------------------
 
 
@@ -447,7 +493,7 @@ def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]
 
 
 def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS, seed: int = 7) -> None:
-    """All benchmarks (or `parts` of them: fleet, faults, scale, release, tick, package); exit 1 if one failed."""
+    """All benchmarks (or `parts` of them: fleet, faults, scale, hook, release, tick, package); exit 1 if one failed."""
     unknown = set(parts) - set(PARTS)
     if unknown:
         err_console.print(f"[bold red]error:[/] unknown benchmark part(s) {sorted(unknown)}; choose from {PARTS}")
@@ -460,6 +506,8 @@ def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS,
         _timed("the fleet under faults", lambda: _faults(out, quick, seed, errors), errors)
     if "scale" in parts:
         _scale(out, quick, seed, errors)
+    if "hook" in parts:
+        _timed("release latency with the service hook", lambda: _hook(out, quick, seed, errors), errors)
     if set(parts) & {"release", "tick", "package"}:
         _real_path(out, quick, parts, errors)
     console.print(f"\nresults in {out}/ ({time.perf_counter() - start:.0f} s{', quick' if quick else ''})")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import inspect
+import json
 import math
 import random
 import threading
@@ -73,6 +74,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_GLOBAL_TIMEOUT = 172_800
 _DISPATCH_TAKES_DEADLINE = len(inspect.signature(dispatch).parameters) >= 3
+_HOOK_SECRET = "simulated-service-hook-secret"
 # Attempts per AWS call, as the gate's SDK configuration makes them.
 MAX_ATTEMPTS = int((getattr(RETRY_CONFIG, "retries", None) or {}).get("max_attempts", 5))
 TICK_EVENT: dict[str, Any] = {
@@ -133,6 +135,12 @@ class FleetConfig:
     pool_idle_ttl_seconds: float = 1800.0  # pool-manager: an agent idle this long is deleted with its instance
     daemon_poll_seconds: float = 20.0  # drain-on-signal: the daemon's SQS long poll (one ReceiveMessage per poll)
     faults: Faults = FAIR
+    # The optional service hook (gate/servicehook.py): Azure DevOps POSTs "build completed" for every build of the
+    # project, `service_hook_delay_seconds` after it ends; each accepted call runs one round of the tick, at most
+    # `service_hook_concurrency` at a time (the function's reserved concurrency; a call beyond it is throttled).
+    service_hook: bool = False
+    service_hook_delay_seconds: float = 2.0
+    service_hook_concurrency: int = 2
 
     def workload(self) -> WorkloadConfig:
         return WorkloadConfig(
@@ -173,6 +181,11 @@ class StrategyResult:
     hold_max_s: float | None = None
     release_latency_mean_s: float | None = None  # build end (or wait start) -> CompleteLifecycleAction
     release_latency_p95_s: float | None = None
+    release_after_build_p50_s: float | None = None  # holds whose build ended during the hold: build end -> complete
+    release_after_build_p95_s: float | None = None
+    release_idle_p95_s: float | None = None  # holds of idle victims: wait start -> complete
+    service_hook_calls: int = 0
+    service_hook_throttled: int = 0
     holds_open_at_end: int = 0
     hooks_timed_out: int = 0
     retained: int = 0  # instances moved to Terminating:Retained (ABANDON on a retaining group)
@@ -455,7 +468,8 @@ class _World:
         self.needed: deque[tuple[float, int]] = deque()
         self.builds = [_Build(spec) for spec in builds]
         self.result = StrategyResult(strategy)
-        self.holds: list[tuple[float, float, float]] = []  # (wait start, complete, release latency)
+        # (wait start, complete, release latency, a build ended during the hold)
+        self.holds: list[tuple[float, float, float, bool]] = []
         self.lockstep = _Lockstep(self.at, lambda: self.now)
         self.clock = _SimClock(self)
         self.aws_calls: Counter[str] = Counter()
@@ -464,11 +478,15 @@ class _World:
         self.series: dict[str, list[float]] = {
             k: [] for k in ("t_h", "desired", "alive", "in_service", "held", "busy", "queued", "protected")
         }
-        overrides = {"protect_busy": strategy == "gate+protect", **cfg.gate_settings}
+        # One worker: the simulated world is not thread-safe and must stay deterministic (LIVENESS).
+        overrides = {"protect_busy": strategy == "gate+protect", "heartbeat_concurrency": 1, "agent_concurrency": 1}
+        overrides.update(cfg.gate_settings)
         self._settings = gate_settings(
             azure_org_url="https://dev.azure.com/simulated", pools=[POOL], groups=[GROUP], hook_name=HOOK, **overrides
         )
         self._warm_ticks: list[Gate] = []
+        self._warm_hooks: list[Gate] = []
+        self._hooks_running = 0
         self._tokens = 0
         self._pool_idle_since: dict[int, float] = {}  # pool-manager: instance index -> first sample seen idle
         self._pool_draining: set[int] = set()  # pool-manager: disabled, termination not yet accepted
@@ -588,6 +606,43 @@ class _World:
         self._touch(agent.instance)
         self.refresh(agent)
         self._assign()
+        if self.cfg.service_hook and self.strategy in GATED:
+            self.at(self.now + self.cfg.service_hook_delay_seconds, lambda: self._service_hook(build))
+
+    def _service_hook(self, build: _Build) -> None:
+        """Azure DevOps delivers "build completed" to the function URL: the real receiver checks the call (secret,
+        size, event type) and runs one round of the tick in a warm container of its own."""
+        from cli.emulator.servicehooks import build_completed
+        from gate.servicehook import check, recheck
+
+        self.result.service_hook_calls += 1
+        if self.faults.gate_down(self.hour) or self._hooks_running >= self.cfg.service_hook_concurrency:
+            self.result.service_hook_throttled += 1
+            return
+        snapshot = {
+            "id": build.spec.id,
+            "pool_id": POOL_ID,
+            "queued_at": build.spec.arrival,
+            "assigned_at": build.start,
+            "finished_at": build.end,
+            "result": "succeeded",
+        }
+        payload = build_completed("https://dev.azure.com/simulated", snapshot, subscription="sim", notification=1)
+        event = {
+            "requestContext": {"http": {"method": "POST"}},
+            "headers": {"x-gate-secret": _HOOK_SECRET},
+            "body": json.dumps(payload),
+        }
+        if not check(event, _HOOK_SECRET).recheck:
+            raise RuntimeError("the service hook receiver refused the simulated call")
+        gate = self._warm_hooks.pop() if self._warm_hooks else self._new_gate()
+        self._hooks_running += 1
+
+        def done() -> None:
+            self._hooks_running -= 1
+            self._warm_hooks.append(gate)
+
+        self._invoke(gate, None, done, run=lambda deadline: recheck(gate, deadline))
 
     # -- the group ------------------------------------------------------------------------------------------
     def _launch(self, now: float, delay: float | None = None) -> _Instance:
@@ -886,7 +941,7 @@ class _World:
         assert hook is not None
         ends = [a.last_build.end for a in inst.agents if a.last_build and a.last_build.end is not None]
         since = max([hook.started, *[e for e in ends if e >= hook.started]])
-        self.holds.append((hook.started, self.now, self.now - since))
+        self.holds.append((hook.started, self.now, self.now - since, since > hook.started))
         if result == "ABANDON" and self.cfg.retain_on_abandon:
             inst.state, inst.hook = RETAINED, None
             self.result.retained += 1
@@ -931,13 +986,25 @@ class _World:
             self._invoke(gate, TICK_EVENT, lambda: self._warm_ticks.append(gate))
         self.at(self.now + self.cfg.tick_seconds, self._tick)
 
-    def _invoke(self, gate: Gate, event: dict[str, Any], after: Callable[[], None] | None = None) -> None:
+    def _invoke(
+        self,
+        gate: Gate,
+        event: dict[str, Any] | None,
+        after: Callable[[], None] | None = None,
+        *,
+        run: Callable[[float], object] | None = None,
+    ) -> None:
+        """One Lambda invocation: `dispatch(gate, event)` (the handler), or `run(deadline)` (the service hook)."""
         started = self.now
 
         def body() -> None:
-            if _DISPATCH_TAKES_DEADLINE:  # as gate.handler.handle: the Lambda context's time left, minus the margin
-                margin = float(getattr(gate.settings, "invocation_margin_seconds", 0.0))
-                dispatch(gate, event, started + self.cfg.lambda_timeout_seconds - margin)
+            # As gate.handler.handle: the deadline is the Lambda context's time left, minus the margin.
+            margin = float(getattr(gate.settings, "invocation_margin_seconds", 0.0))
+            deadline = started + self.cfg.lambda_timeout_seconds - margin
+            if run is not None:
+                run(deadline)
+            elif _DISPATCH_TAKES_DEADLINE:
+                dispatch(gate, event, deadline)
             else:
                 dispatch(gate, event)
             self.result.lambda_invocations += 1
@@ -978,8 +1045,13 @@ class _World:
         )
         waits = [b.start - b.spec.arrival for b in self.builds if b.start is not None]
         r.queue_wait_mean_s, r.queue_wait_p95_s = rounded(mean(waits)), rounded(percentile(waits, 95))
-        holds = [end - start for start, end, _ in self.holds]
-        latencies = [lat for _, _, lat in self.holds]
+        holds = [end - start for start, end, _, _ in self.holds]
+        latencies = [lat for _, _, lat, _ in self.holds]
+        after_build = [lat for _, _, lat, built in self.holds if built]
+        idle = [lat for _, _, lat, built in self.holds if not built]
+        r.release_after_build_p50_s = rounded(percentile(after_build, 50))
+        r.release_after_build_p95_s = rounded(percentile(after_build, 95))
+        r.release_idle_p95_s = rounded(percentile(idle, 95))
         r.holds = len(holds)
         r.hold_mean_s, r.hold_p95_s = rounded(mean(holds)), rounded(percentile(holds, 95))
         r.hold_max_s = rounded(max(holds) if holds else None)
@@ -1126,6 +1198,20 @@ class _SimAutoScalingClient:
 
     def __init__(self, aws: _SimAws) -> None:
         self.aws = aws
+
+    def describe_lifecycle_hooks(self, AutoScalingGroupName: str) -> dict[str, Any]:
+        """The simulated group's one terminating hook (LIVENESS: the gate reads its hook, gate/hooks.py)."""
+        self.aws._op("DescribeLifecycleHooks")
+        cfg = self.aws.world.cfg
+        hook = {
+            "LifecycleHookName": HOOK,
+            "AutoScalingGroupName": GROUP,
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+            "HeartbeatTimeout": cfg.heartbeat_timeout,
+            "GlobalTimeout": min(MAX_GLOBAL_TIMEOUT, 100 * cfg.heartbeat_timeout),
+            "DefaultResult": cfg.default_result,
+        }
+        return {"LifecycleHooks": [hook] if AutoScalingGroupName == GROUP else []}
 
     def get_paginator(self, name: str) -> _SimPaginator:
         if name != "describe_auto_scaling_groups":
