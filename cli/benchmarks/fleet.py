@@ -1,4 +1,4 @@
-"""Fleet simulation: the same day of builds on one Auto Scaling group, under four scale-in strategies.
+"""Fleet simulation: the same day of builds on one Auto Scaling group, under six scale-in strategies.
 
 Discrete-event, simulated clock, seeded; nothing touches the network. The world model (assumptions, in one place):
 
@@ -16,7 +16,7 @@ Discrete-event, simulated clock, seeded; nothing touches the network. The world 
   (what the fake Azure DevOps does). A disabled agent gets no job; an agent on an instance already in
   `Terminating:Wait` but not yet disabled does (the race the gate must survive). A build is **killed** when its
   instance terminates while it runs; killed builds are not retried. API latency and Azure's lagging busy flag
-  are not modelled.
+  are fault knobs (below), off in fair weather.
 * **none**: no hook, no protection: the victim terminates at once.
 * **protection**: a sidecar per instance polls its agent every `protection_poll_seconds` (random phase) and calls
   SetInstanceProtection when busy-ness changed. A job that started since the last poll leaves the instance
@@ -32,6 +32,21 @@ Discrete-event, simulated clock, seeded; nothing touches the network. The world 
 * **gate+protect**: the gate with `protect_busy` on: the real `gate.protection.Protector` protects busy InService
   instances from the tick's own agent list (no extra Azure DevOps call), so Auto Scaling picks idle instances and
   the hook only holds the ones chosen inside the window.
+* **pool-manager**: what Azure's VMSS agent pools do, ported to AWS as a scheduled function: no ECS capacity
+  policy; every `pool_sample_seconds` (5 min) it lists the agents and the queue, launches for queued jobs, and for
+  each agent seen idle for `pool_idle_ttl_seconds` (30 min) disables it, terminates its instance and deletes it. A
+  job that lands between its list and its disable dies with the instance.
+* **drain-on-signal**: a daemon on each instance (as lifecycled does for Buildkite) gets the lifecycle notification
+  from its own queue, stops the local agent taking jobs, heartbeats every HeartbeatTimeout / 2, waits for the running
+  job and completes. It knows busy from the process itself; a lost notification leaves the hook to time out.
+
+Faults (`cli.benchmarks.faults.Faults`, `FleetConfig.faults`) reach each strategy through the parts it has: Azure
+DevOps latency and outages and the busy-flag lag through the REST API (the gate's adapter, the sidecar's poll, the
+pool manager's list), lost events through the lifecycle notification (the gate's event path, the daemon's queue),
+the gate outage through the scheduled functions (the gate, the pool manager), Auto Scaling throttling through every
+Auto Scaling call (attempts retried up to the SDK's `max_attempts`, back-off time not modelled). With
+`retain_on_abandon`, ABANDON keeps the instance in `Terminating:Retained`. With `service_hook`, every build end is
+delivered to the real receiver (gate/servicehook.py), which runs one round of the tick.
 """
 
 from __future__ import annotations

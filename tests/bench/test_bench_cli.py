@@ -31,6 +31,16 @@ def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
     assert len(faults["posture"]["rows"]) == 4
     assert (tmp_path / "faults.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    scale = json.loads((tmp_path / "scale.json").read_text())
+    assert scale["tick"]["rounds"][0]["round"] == "first sight"
+    assert scale["tick"]["builds_killed"] == 0 and "every_heartbeat_in_time" in scale["tick"]
+    assert [r["heartbeat_timeout_s"] for r in scale["per_held_hour"]["rows"]] == [300, 3600]
+
+    hook = json.loads((tmp_path / "hook.json").read_text())
+    assert {r["release"] for r in hook["rows"]} == {"polling alone", "service hook + polling"}
+    assert all(r["builds_killed"] == 0 for r in hook["rows"])
+    assert any(r["service_hook_calls"] > 0 for r in hook["rows"])
+
     real = json.loads((tmp_path / "real-path.json").read_text())
     release = real["release_latency"]
     assert release["holds"] >= 10 and release["builds_killed"] == 0 and release["p95_s"] is not None
