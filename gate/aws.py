@@ -9,7 +9,9 @@ so the same code runs against AWS, the local emulator or LocalStack.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import boto3
@@ -20,11 +22,15 @@ from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, WAIT_STATES, Waiting, par
 
 # 5 attempts: botocore's jittered exponential back-off then totals ~7 s on average (at most ~15 s), which rides out
 # a throttling burst yet leaves a 70 s invocation time to act; the next tick retries anything still failing.
+# Control-plane calls answer in well under a second: 10 s per attempt is generous, and every attempt is further
+# bounded by the invocation's deadline (`Aws.set_deadline`), so no call outlives the Lambda timeout.
 RETRY_CONFIG = Config(
     retries={"max_attempts": 5, "mode": "adaptive"},
-    connect_timeout=5,
-    read_timeout=20,
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=32,  # the heartbeat pass runs 16 calls at once (gate/heartbeats.py)
 )
+READ_TIMEOUT = 10.0
 
 
 class ActionGone(Exception):
@@ -33,6 +39,12 @@ class ActionGone(Exception):
 
 class AwsError(RuntimeError):
     pass
+
+
+class DeadlineReached(BotoCoreError):
+    """No time left in the invocation for another attempt: the next round or tick retries."""
+
+    fmt = "invocation deadline reached before {operation}"
 
 
 def make_session(region: str | None = None) -> Any:
@@ -55,6 +67,11 @@ def _is_gone(exc: ClientError) -> bool:
 
 
 class Aws:
+    # Class-level defaults: in-process stand-ins (the benchmarks) subclass Aws without calling __init__.
+    _deadline: float | None = None
+    _wall_now: Any = staticmethod(time.time)
+    _count_lock = threading.Lock()
+
     def __init__(self, session: Any = None, endpoint_url: str | None = None) -> None:
         session = session or make_session()
         kwargs: dict[str, Any] = {"config": RETRY_CONFIG}
@@ -65,12 +82,38 @@ class Aws:
         self.calls: dict[str, int] = {}
         for client in (self.autoscaling, self.ec2):
             client.meta.events.register("before-call", self._count)
+            client.meta.events.register("before-send", self._bound_attempt)
 
     def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] = self.calls.get(model.name, 0) + 1
+        with self._count_lock:  # heartbeats run on a thread pool
+            self.calls[model.name] = self.calls.get(model.name, 0) + 1
+
+    def set_deadline(self, deadline: float | None, now: Callable[[], float] | None = None) -> None:
+        """Epoch seconds (on the gate's clock, `now`) after which no attempt starts; each attempt's read timeout is
+        cut to what is left. None: no deadline (the CLI's views)."""
+        self._deadline = deadline
+        if now is not None:
+            self._wall_now = now
+
+    def time_left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - self._wall_now()
+
+    def _bound_attempt(self, request: Any, **kwargs: Any) -> None:
+        """botocore `before-send` (every attempt, retries included): refuse to start past the deadline, and
+        bound the read timeout by the time left (botocore honours `context["read_timeout"]`)."""
+        left = self.time_left()
+        if left is None:
+            return
+        if left <= 0.05:
+            raise DeadlineReached(operation=kwargs.get("event_name", "call").rsplit(".", 1)[-1])
+        context = getattr(request, "context", None)
+        if isinstance(context, dict):
+            context["read_timeout"] = max(0.05, min(READ_TIMEOUT, left))
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        """All instances of the groups in a wait state, with our tags: one paginated Describe per 50 groups."""
+        """All instances of the groups in a wait state: one paginated DescribeAutoScalingGroups per 50 groups and
+        nothing else (no EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come
+        later from `describe_instances`, for the judgment pass."""
         found: list[tuple[str, str, str]] = []
         paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
         try:
@@ -84,11 +127,16 @@ class Aws:
                                 )
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
-        details = self.describe_instances([iid for _, iid, _ in found])
-        return [
-            Waiting(group=g, instance_id=iid, hook=hook, lifecycle_state=state, **details.get(iid, {}))
-            for g, iid, state in found
-        ]
+        return [Waiting(group=g, instance_id=iid, hook=hook, lifecycle_state=state) for g, iid, state in found]
+
+    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
+        """The group's lifecycle hooks as AWS describes them (DescribeLifecycleHooks), every transition."""
+        try:
+            resp = self.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeLifecycleHooks: {exc}") from None
+        hooks: list[dict[str, Any]] = resp.get("LifecycleHooks", [])
+        return hooks
 
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
         """(group, lifecycle state) as Auto Scaling reports it; (None, None) when no group holds the instance."""

@@ -39,6 +39,7 @@ def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, cl
         timeout=settings.http_timeout_seconds,
         max_retry_after=settings.max_retry_after_seconds,
         clock=clock,
+        api_version=settings.azure_api_version,
     )
 
 
@@ -126,19 +127,20 @@ def _runtime(context: Any) -> Gate:
     return _gate
 
 
-def dispatch(gate: Gate, event: Any) -> list[Record]:
-    """Route one invocation. An unexpected failure becomes an `error` record: the next tick retries anyway."""
+def dispatch(gate: Gate, event: Any, deadline: float | None = None) -> list[Record]:
+    """Route one invocation. An unexpected failure becomes an `error` record: the next tick retries anyway.
+    `deadline`: when the invocation must have finished, on the gate's clock (None: the settings' tick budget)."""
     try:
-        return _dispatch(gate, event)
+        return _dispatch(gate, event, deadline)
     except Exception as exc:
-        return [gate._record_plain(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")]
+        return [gate.recorder.plain(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")]
 
 
-def _dispatch(gate: Gate, event: Any) -> list[Record]:
+def _dispatch(gate: Gate, event: Any, deadline: float | None) -> list[Record]:
     parsed = parse_event(event)
     if isinstance(parsed, Skipped):
         return [
-            gate._record_plain(
+            gate.recorder.plain(
                 Outcome.SKIPPED,
                 parsed.reason,
                 group=parsed.group,
@@ -147,11 +149,24 @@ def _dispatch(gate: Gate, event: Any) -> list[Record]:
             )
         ]
     if isinstance(parsed, LifecycleEvent):
-        return gate.on_lifecycle(parsed)
+        return gate.on_lifecycle(parsed, deadline=deadline)
     if isinstance(parsed, SpotInterruptionEvent):
         return gate.on_spot(parsed)
     assert isinstance(parsed, ScheduledEvent)
-    return gate.tick()
+    return gate.tick(deadline=deadline)
+
+
+def invocation_deadline(gate: Gate, context: Any) -> float | None:
+    """When this invocation must be done, on the gate's clock: the Lambda context's remaining time minus a margin
+    (None without a context that knows it, e.g. the CLI: the settings' tick budget applies)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        left = float(remaining()) / 1000
+    except (TypeError, ValueError):
+        return None
+    return gate.clock.now() + max(0.0, left - gate.settings.invocation_margin_seconds)
 
 
 def summary(records: list[Record]) -> dict[str, Any]:
@@ -160,10 +175,11 @@ def summary(records: list[Record]) -> dict[str, Any]:
 
 def handle(event: Any, context: Any = None) -> dict[str, Any]:
     """Lambda handler. Misconfiguration raises (so the Errors alarm and the DLQ see it); bad events do not."""
+    logs.bind_invocation(context)  # request_id and cold_start on every line of this invocation (gate/logs.py)
     try:
         gate = _runtime(context)
     except Exception as exc:
         logs.configure()
         DecisionLog().error("gate_misconfigured", outcome="error", reason=str(exc))
         raise
-    return summary(dispatch(gate, event))
+    return summary(dispatch(gate, event, invocation_deadline(gate, context)))

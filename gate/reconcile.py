@@ -1,27 +1,33 @@
-"""The gate's loop: observe agents once per pool, decide per waiting instance, act, re-check until the budget.
+"""The gate's rounds: heartbeats first, then judgment, repeated until the invocation's budget or deadline.
 
-Both triggers use it: a lifecycle event runs it for one instance (fast path), the scheduled tick for every
-waiting instance of every configured group (level-triggered: lost or duplicate events change nothing).
+A round is one DescribeAutoScalingGroups -> our hook checked -> the heartbeat pass (Auto Scaling only) -> EC2 details
+-> one agent list per pool -> the judgment pass. Nothing after the heartbeat pass can delay a heartbeat, and the
+round is level-triggered: the tick re-reads the groups every round, so lost or duplicate events change nothing.
+Triggers: `tick` (every configured group), `on_lifecycle` (one instance, the fast path) and `on_spot`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gate.actions import Action, DrainContainerInstance
-from gate.aws import Aws, AwsError
+from gate.aws import Aws
 from gate.clock import Clock, SystemClock
-from gate.decide import Decision, EcsFacts, Observation, Policy, decide
+from gate.decide import Decision, Policy
 from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
-from gate.execute import describe, execute
+from gate.heartbeats import Heartbeats
+from gate.hooks import Hook, HookProblem, Hooks
+from gate.judgment import Judged, Judgment, Observed, describe_action, worth_logging
 from gate.logs import DecisionLog, Record
 from gate.mapping import AgentIndex
-from gate.model import WAIT_STATES, Agent, JobRequest, Outcome, Waiting
+from gate.model import WAIT_STATES, Agent, Outcome, Waiting
+from gate.records import Recorder
 from gate.settings import Settings
 from gate.sources import AgentSource, AgentSourceError
+from gate.workers import Workers
 
 if TYPE_CHECKING:
     from gate.ecs import Ecs
@@ -29,6 +35,8 @@ if TYPE_CHECKING:
     from gate.protection import Protector
 
 
+# Without a Lambda context, a round may overrun the budget by this much, never more (Terraform: a 70 s timeout
+# for a 50 s budget).
 ROUND_GRACE_SECONDS = 15.0
 
 
@@ -44,6 +52,21 @@ def policy_from(settings: Settings) -> Policy:
         ecs_drain=settings.ecs_drain,
         ecs_wait_tasks=settings.ecs_wait_tasks,
     )
+
+
+@dataclass
+class _Run:
+    """One invocation's memory between its rounds."""
+
+    follow: list[Waiting] | None  # the event path's instance; None: re-read the groups every round (the tick)
+    soft: float  # no round starts after this
+    hard: float  # no call starts after this
+    leave_busy_to_tick: bool = False
+    known: dict[str, Waiting] = field(default_factory=dict)  # with EC2 details and the hold/idle clocks
+    last_reason: dict[str, str] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)  # problems recorded once per invocation
+    pending: list[Waiting] = field(default_factory=list)  # still ours and not finished: worth another round
+    records: list[Record] = field(default_factory=list)
 
 
 class Gate:
@@ -66,77 +89,82 @@ class Gate:
         self.source = source
         self.clock = clock or SystemClock()
         self.log = log or DecisionLog(settings.metrics_namespace)
-        self.policy = policy_from(settings)
         self.region = region
         self.account = account
-        self.last_heartbeat: dict[str, float] = {}
         self.ecs = ecs  # set the container instance DRAINING before release (settings.ecs_drain)
         self.protector = protector  # scale-in protection while busy (settings.protect_busy)
         self.notifier = notifier  # webhook for forced, error and long holds (settings.webhook_url)
+        self.recorder = Recorder(self.log, self.clock, notifier)
+        self.policy = policy_from(settings)
+        self.hooks = Hooks(aws, settings.hook_name, self.clock.now, self._hook_lookup_failed)
+        self.heartbeats = Heartbeats(aws, self.clock, settings.heartbeat_concurrency)
+        self.judgment = Judgment(aws, source, self.heartbeats, self.policy_for, dry_run=settings.dry_run, ecs=ecs)
+        self.judges = Workers(settings.agent_concurrency, self.clock, "judgment")
+        self._reported_gone: set[str] = set()  # a `gone` is recorded once per instance per container
+
+    @property
+    def last_heartbeat(self) -> dict[str, float]:
+        return self.heartbeats.last_sent
+
+    @last_heartbeat.setter
+    def last_heartbeat(self, value: dict[str, float]) -> None:
+        self.heartbeats.last_sent = value
+
+    def policy_for(self, group: str) -> Policy:
+        """The settings' policy, with the max hold capped below the hook's global timeout and its cadence."""
+        hook = self.hooks.lookup(group)
+        if not isinstance(hook, Hook):
+            return self.policy
+        return dataclasses.replace(
+            self.policy,
+            max_hold_seconds=hook.max_hold(self.settings.max_hold_seconds),
+            heartbeat_interval_seconds=hook.heartbeat_every,
+        )
 
     # -- triggers ---------------------------------------------------------------------------------------
-    def tick(self, budget: float | None = None) -> list[Record]:
+    def tick(self, budget: float | None = None, *, deadline: float | None = None) -> list[Record]:
         """Reconcile every waiting instance of the configured groups."""
-        try:
-            waiting = self.aws.find_waiting(self.settings.groups, self.settings.hook_name)
-        except Exception as exc:  # a tick must log, not crash
-            return [self._record_plain(Outcome.ERROR, f"describe groups failed: {exc}")]
-        observed = None
-        if self.protector is not None:
-            # The tick's own agent list serves protection and the first round: no extra call to the agent system.
-            observed = self._observe()
-            self._protect(observed)
-        if not waiting:
-            return []
-        return self.run(waiting, self.settings.tick_budget_seconds if budget is None else budget, observed)
+        return self.run(None, budget, deadline=deadline)
 
-    def _protect(self, observed: tuple[AgentIndex | None, str | None]) -> None:
-        assert self.protector is not None
-        if self.settings.dry_run:
-            return
-        try:
-            index = observed[0]
-            self.protector.sync(index.agents_for if index is not None else None)
-        except Exception as exc:  # protection is an optimisation: it must never stop the reconciler
-            self.log.error("protection_failed", error=f"{type(exc).__name__}: {exc}")
-
-    def on_lifecycle(self, event: LifecycleEvent, budget: float | None = None) -> list[Record]:
+    def on_lifecycle(
+        self, event: LifecycleEvent, budget: float | None = None, *, deadline: float | None = None
+    ) -> list[Record]:
         d = event.detail
+        where = {"group": d.group, "instance": d.instance_id, "hook": d.hook}
         reason = self._foreign(event.region, event.account, d.group, d.hook)
         if reason is None and d.transition != TERMINATING:
             reason = f"transition {d.transition} is not a termination"
         if reason:
-            return [self._record_plain(Outcome.SKIPPED, reason, group=d.group, instance=d.instance_id, hook=d.hook)]
-        where = {"group": d.group, "instance": d.instance_id, "hook": d.hook}
+            return [self.recorder.plain(Outcome.SKIPPED, reason, **where)]
         try:
             # A forged, stale or duplicate event must not disable anyone's agents: check the instance really
             # waits in that group (the token itself is checked by AWS on heartbeat/complete).
             group, state = self.aws.instance_state(d.instance_id)
-            details = self.aws.describe_instances([d.instance_id]).get(d.instance_id, {})
-        except AwsError as exc:
-            return [self._record_plain(Outcome.ERROR, f"cannot verify the instance ({exc}); the tick retries", **where)]
+        except Exception as exc:  # AwsError, or the deadline: the tick retries
+            return [
+                self.recorder.plain(Outcome.ERROR, f"cannot verify the instance ({exc}); the tick retries", **where)
+            ]
         if group != d.group or state not in WAIT_STATES:
             found = f"in {group}, {state}" if group else "in no group"
-            return [self._record_plain(Outcome.SKIPPED, f"instance is not waiting in {d.group} ({found})", **where)]
+            return [self.recorder.plain(Outcome.SKIPPED, f"instance is not waiting in {d.group} ({found})", **where)]
         if d.leaves_warm_pool:
             state = "Warmed:Terminating:Wait"
-        waiting = Waiting(d.group, d.instance_id, d.hook, state, d.lifecycle_action_token, **details)
-        budget = self.settings.tick_budget_seconds if budget is None else budget
-        return self.run([waiting], budget, leave_busy_to_tick=True)
+        waiting = Waiting(d.group, d.instance_id, d.hook, state, d.lifecycle_action_token)
+        return self.run([waiting], budget, leave_busy_to_tick=True, deadline=deadline)
 
     def on_spot(self, event: SpotInterruptionEvent) -> list[Record]:
         """Two minutes' warning, no hook can delay it: keep new jobs off the instance at once."""
         iid = event.detail.instance_id
         elsewhere = self._elsewhere(event.region, event.account)
         if elsewhere:
-            return [self._record_plain(Outcome.SKIPPED, elsewhere, instance=iid)]
+            return [self.recorder.plain(Outcome.SKIPPED, elsewhere, instance=iid)]
         try:
             group, _ = self.aws.instance_state(iid)
             details = self.aws.describe_instances([iid]).get(iid, {})
         except Exception as exc:  # a spot warning must log, not crash
-            return [self._record_plain(Outcome.ERROR, f"spot: describe failed: {exc}", instance=iid)]
+            return [self.recorder.plain(Outcome.ERROR, f"spot: describe failed: {exc}", instance=iid)]
         if group is None or group not in self.settings.groups:
-            return [self._record_plain(Outcome.SKIPPED, "spot: instance not in a configured group", instance=iid)]
+            return [self.recorder.plain(Outcome.SKIPPED, "spot: instance not in a configured group", instance=iid)]
         waiting = Waiting(group, iid, self.settings.hook_name, private_dns=details.get("private_dns"))
         try:
             agents = self._index(self.source.list_agents()).agents_for(waiting)
@@ -145,7 +173,7 @@ class Gate:
                 for agent in todo:
                     self.source.disable(agent)
         except AgentSourceError as exc:
-            return [self._record(waiting, Outcome.ERROR, f"spot: disable failed: {exc}", [])]
+            return [self.recorder.decision(waiting, Outcome.ERROR, f"spot: disable failed: {exc}", [])]
         verb = "would disable" if self.settings.dry_run else "disabled"
         cannot = [a for a in agents if not a.disableable]
         already = len(agents) - len(todo) - len(cannot)
@@ -157,134 +185,178 @@ class Gate:
         if not agents:
             parts = ["no agent found for the instance"]
         reason = f"spot interruption ({event.detail.instance_action}): " + ", ".join(parts)
-        return [self._record(waiting, Outcome.SPOT, reason, agents)]
+        return [self.recorder.decision(waiting, Outcome.SPOT, reason, agents)]
 
-    # -- read-only views (the CLI's check and status) ------------------------------------------------------
+    # -- read-only views for the CLI (gate/views.py) ----------------------------------------------------
     def explain(self, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
-        """What the gate would decide for this instance right now; acts on nothing."""
-        group, state = self.aws.instance_state(instance_id)
-        group, state = group or "(no group)", state or "(not in a group)"
-        details = self.aws.describe_instances([instance_id]).get(instance_id, {})
-        waiting = Waiting(group, instance_id, self.settings.hook_name, state, **details)
-        index, error = self._observe()
-        agents = index.agents_for(waiting) if index else []
-        return waiting, agents, self._decide(waiting, (index, error), self.clock.now()), error
+        from gate import views
+
+        return views.explain(self, instance_id)
 
     def status(self) -> tuple[list[dict[str, Any]], str | None]:
-        """Every instance of the configured groups with its state, protection and agents."""
-        index, error = self._observe()
-        rows: list[dict[str, Any]] = []
-        paginator = self.aws.autoscaling.get_paginator("describe_auto_scaling_groups")
-        for page in paginator.paginate(AutoScalingGroupNames=list(self.settings.groups)):
-            for group in page["AutoScalingGroups"]:
-                instances = group.get("Instances", [])
-                details = self.aws.describe_instances(i["InstanceId"] for i in instances)
-                for inst in instances:
-                    iid = inst["InstanceId"]
-                    w = Waiting(
-                        group["AutoScalingGroupName"],
-                        iid,
-                        self.settings.hook_name,
-                        inst["LifecycleState"],
-                        **details.get(iid, {}),
-                    )
-                    rows.append(
-                        {
-                            "group": w.group,
-                            "instance": iid,
-                            "state": w.lifecycle_state,
-                            "protected": bool(inst.get("ProtectedFromScaleIn")),
-                            "agents": index.agents_for(w) if index else None,
-                            "held_since": w.held_since,
-                        }
-                    )
-        return rows, error
+        from gate import views
+
+        return views.status(self)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def run(
         self,
-        waiting: Sequence[Waiting],
-        budget: float,
-        observed: tuple[AgentIndex | None, str | None] | None = None,
+        waiting: Sequence[Waiting] | None = None,
+        budget: float | None = None,
         *,
         leave_busy_to_tick: bool = False,
+        deadline: float | None = None,
     ) -> list[Record]:
-        """`observed`: the first round's agent list when the caller already fetched it (the tick).
+        """Rounds until nothing of ours waits, or the budget. `waiting`: follow these instances (the event path);
+        None re-reads the groups each round. `deadline` (the Lambda context's, on this clock) caps the budget.
 
-        `leave_busy_to_tick` (the event fast path): stop following an instance once a build is seen running on it.
-        The tick re-checks every waiting instance with one agent list per pool, so a scale-in of fifty busy
-        instances costs one list per round, not fifty concurrent pollers eating the Azure DevOps rate limit.
+        `leave_busy_to_tick` (the event fast path): stop following an instance once a build is seen running on it;
+        the tick re-checks every waiting instance with one agent list per pool.
         """
-        records: list[Record] = []
-        pending = {w.instance_id: w for w in waiting}
-        last_reason: dict[str, str] = {}
-        deadline = self.clock.now() + budget
-        # A round may overrun the budget, never this: the Lambda timeout is budget + 20 s (Terraform: 70 s for 50).
-        hard_deadline = deadline + ROUND_GRACE_SECONDS
-        first = observed
-        while pending:
-            observed, first = (first if first is not None else self._observe()), None
-            order = list(pending.items())
-            random.shuffle(order)  # when time runs out mid-round, a different tail waits each time
-            for iid, w in order:
-                now = self.clock.now()
-                if now > hard_deadline:
-                    self.log.info("round_cut_short", reason="invocation deadline", left=len(pending))
-                    return records
-                try:
-                    decision = self._decide(w, observed, now)
-                    decision, core, notes = self._edge_actions(decision)
-                    done = execute(core, w, self.aws, self.source, self.settings.dry_run)
-                except Exception as exc:  # one instance's surprise must not starve the others of heartbeats
-                    reason = f"unexpected {type(exc).__name__}: {exc}"
-                    records.append(self._record_plain(Outcome.ERROR, reason, group=w.group, instance=iid, hook=w.hook))
-                    continue
-                if notes:
-                    done.reason += "; " + "; ".join(notes)
-                if done.heartbeat_sent:
-                    self.last_heartbeat[iid] = now
-                pending[iid] = dataclasses.replace(w, held_since=decision.held_since, idle_since=decision.idle_since)
-                agents = observed[0] if isinstance(observed[0], AgentIndex) else None
-                if done.done or (leave_busy_to_tick and agents and any(a.busy for a in agents.agents_for(w))):
-                    del pending[iid]
-                    self.last_heartbeat.pop(iid, None)
-                if done.outcome is not Outcome.HELD or decision.actions or last_reason.get(iid) != done.reason:
-                    found = agents.agents_for(w) if agents else []
-                    records.append(self._record(w, done.outcome, done.reason, found, decision, now))
-                last_reason[iid] = done.reason
-            wait = self._next_wait(pending.values())
-            if not pending or self.clock.now() + wait > deadline:
-                break
-            self.clock.sleep(wait)
-        return records
+        run = self._start(waiting, budget, deadline, leave_busy_to_tick)
+        try:
+            first = True
+            while True:
+                self._round(run, first)
+                first = False
+                wait = self._next_wait(run.pending)
+                if not run.pending or self.clock.now() + wait > run.soft:
+                    break
+                self.clock.sleep(wait)
+        finally:
+            self._bound_calls(None)
+        return run.records
 
-    def _edge_actions(self, decision: Decision) -> tuple[Decision, Decision, list[str]]:
-        """What `gate.execute` does not do itself. Returns (the decision as carried out, for the record; what is left
-        for execute; notes for the reason).
+    def _start(
+        self, waiting: Sequence[Waiting] | None, budget: float | None, deadline: float | None, leave_busy: bool
+    ) -> _Run:
+        now = self.clock.now()
+        soft = now + (self.settings.tick_budget_seconds if budget is None else budget)
+        hard = soft + ROUND_GRACE_SECONDS if deadline is None else min(soft + ROUND_GRACE_SECONDS, deadline)
+        self._bound_calls(hard)
+        follow = list(waiting) if waiting is not None else None
+        return _Run(follow, min(soft, hard), hard, leave_busy)
 
-        * DrainContainerInstance (ECS): decide emits it only in a holding decision, so doing it first keeps the
-          order the rules ask for.
-        """
-        left, notes = decision, list[str]()
-        drains = [a for a in left.actions if isinstance(a, DrainContainerInstance)]
-        if not drains:
-            return decision, left, notes
-        rest = dataclasses.replace(
-            left, actions=tuple(a for a in left.actions if not isinstance(a, DrainContainerInstance))
-        )
-        for drain in drains:
-            if self.settings.dry_run:
-                notes.append(f"would {_describe(drain)}")
-                continue
+    def _round(self, run: _Run, first: bool) -> None:
+        found = self._find(run)
+        if found is None:
+            run.pending = []
+            return
+        ours = self._with_our_hook(run, found)
+        random.shuffle(ours)  # when time runs out mid-round, a different tail waits each time
+        if not self.settings.dry_run:
+            self._heartbeat_pass(run, ours)
+        live = [w for w in ours if w.instance_id not in self.heartbeats.gone]
+        judgeable = self._with_details(run, live)
+        observed = None
+        if judgeable or (first and run.follow is None and self.protector is not None):
+            observed = self.observe() if self.clock.now() < run.hard else None
+        if first and run.follow is None and self.protector is not None and observed is not None:
+            self._protect(observed)
+        finished = self._judgment_pass(run, judgeable, observed) if observed is not None else set()
+        run.pending = [w for w in live if w.instance_id not in finished]
+        if run.follow is not None:
+            run.follow = [w for w in run.follow if w.instance_id in {p.instance_id for p in run.pending}]
+
+    def _find(self, run: _Run) -> list[Waiting] | None:
+        """The round's one DescribeAutoScalingGroups (Auto Scaling only), or the followed instance."""
+        if run.follow is not None:
+            return list(run.follow)
+        try:
+            found = self.aws.find_waiting(self.settings.groups, self.settings.hook_name)
+        except Exception as exc:  # a tick must log, not crash
+            self._once(run, "describe", Outcome.ERROR, f"describe groups failed: {exc}")
+            return None
+        ids = {w.instance_id for w in found}
+        self.heartbeats.prune(ids)
+        self._reported_gone &= ids
+        return found
+
+    def _with_our_hook(self, run: _Run, found: list[Waiting]) -> list[Waiting]:
+        """Drop the instances of groups whose hook is missing or mismatched, with one `error` per group per
+        invocation (alarmed). The tick checks every configured group, waiting instances or not."""
+        groups = sorted(set(self.settings.groups) if run.follow is None else {w.group for w in found})
+        bad: set[str] = set()
+        for group in groups:
+            hook = self.hooks.lookup(group)
+            if isinstance(hook, HookProblem):
+                bad.add(group)
+                self._once(run, f"hook:{group}", Outcome.ERROR, hook.reason, group=group, hook=self.settings.hook_name)
+        return [w for w in found if w.group not in bad]
+
+    def _heartbeat_pass(self, run: _Run, waiting: list[Waiting]) -> None:
+        pairs = [(w, self.hooks.heartbeat_every(w.group)) for w in waiting]
+        for beat in self.heartbeats.run(pairs, run.hard):
+            w = beat.waiting
+            where = {"group": w.group, "instance": w.instance_id, "hook": w.hook}
+            if beat.gone is not None and w.instance_id not in self._reported_gone:
+                self._reported_gone.add(w.instance_id)
+                known = run.known.get(w.instance_id, w)
+                run.records.append(
+                    self.recorder.decision(known, Outcome.GONE, f"lifecycle action gone: {beat.gone}", [])
+                )
+            elif beat.error is not None:
+                self._once(run, f"heartbeat:{w.instance_id}", Outcome.ERROR, f"heartbeat failed: {beat.error}", **where)
+
+    def _with_details(self, run: _Run, live: list[Waiting]) -> list[Waiting]:
+        """EC2 details (tags, private DNS) for instances first seen this invocation. When EC2 fails they are not
+        judged this round (they were heartbeated): one `error` per invocation."""
+        new = [w.instance_id for w in live if w.instance_id not in run.known]
+        if new and self.clock.now() < run.hard:
             try:
-                if self.ecs is None:
-                    raise RuntimeError("no ECS client configured")
-                self.ecs.drain(drain.container_instance_arn)
-            except Exception as exc:  # still ACTIVE: the next round tries again
-                notes.append(f"{_describe(drain)} failed: {exc}")
-        return decision, rest, notes
+                details = self.aws.describe_instances(new)
+            except Exception as exc:
+                reason = f"describe instances failed: {exc}; {len(new)} waiting instance(s) heartbeated, not judged"
+                self._once(run, "ec2", Outcome.ERROR, reason)
+            else:
+                for w in live:
+                    if w.instance_id in new:
+                        run.known[w.instance_id] = dataclasses.replace(w, **details.get(w.instance_id, {}))
+        return [
+            dataclasses.replace(run.known[w.instance_id], lifecycle_state=w.lifecycle_state)
+            for w in live
+            if w.instance_id in run.known
+        ]
 
-    def _next_wait(self, pending: Iterable[Waiting]) -> float:
+    def _judgment_pass(self, run: _Run, waiting: list[Waiting], observed: Observed) -> set[str]:
+        """Judge every instance concurrently (bounded) by the deadline; returns the ids needing no further round."""
+
+        def judge(w: Waiting) -> Judged:
+            return self.judgment.judge(w, observed, self.clock.now(), run.last_reason.get(w.instance_id))
+
+        judged = self.judges.map(judge, waiting, run.hard)
+        if len(judged) < len(waiting):
+            self.log.info("round_cut_short", reason="invocation deadline", left=len(waiting) - len(judged))
+        finished: set[str] = set()
+        for w, j in judged:
+            iid, done, decision = w.instance_id, j.done, j.decision
+            run.known[iid] = j.waiting
+            if done.heartbeat_sent:
+                self.heartbeats.last_sent[iid] = j.now
+            if worth_logging(done, decision, run.last_reason.get(iid)):
+                actions = [describe_action(a) for a in decision.actions] if decision else []
+                held_since = decision.held_since if decision else None
+                run.records.append(
+                    self.recorder.decision(
+                        j.waiting,
+                        done.outcome,
+                        done.reason,
+                        j.agents,
+                        held_since=held_since,
+                        actions=actions,
+                        now=j.now,
+                    )
+                )
+            run.last_reason[iid] = done.reason
+            if done.done:
+                finished.add(iid)
+                self._reported_gone.add(iid)  # ended here: a later `gone` would only repeat it
+                self.heartbeats.ended(iid, f"{done.outcome} by this gate")
+            elif run.leave_busy_to_tick and any(a.busy for a in j.agents):
+                finished.add(iid)
+        return finished
+
+    def _next_wait(self, pending: Sequence[Waiting]) -> float:
         """The fixed re-check interval, or sooner when an idle confirmation falls due (release latency)."""
         wait = self.settings.recheck_interval_seconds
         now = self.clock.now()
@@ -295,39 +367,43 @@ class Gate:
                     wait = min(wait, max(due, 0.5))
         return wait
 
-    def _observe(self) -> tuple[AgentIndex | None, str | None]:
+    # -- edges ------------------------------------------------------------------------------------------
+    def observe(self) -> Observed:
+        """One agent list per pool for the whole round."""
         try:
-            agents = self.source.list_agents()
+            return Observed(self._index(self.source.list_agents()))
         except AgentSourceError as exc:
-            return None, str(exc)
-        return self._index(agents), None
+            return Observed(None, str(exc))
 
     def _index(self, agents: Sequence[Agent]) -> AgentIndex:
         return AgentIndex(agents, self.settings.mapping, self.settings.capability_name)
 
-    def _decide(self, w: Waiting, observed: tuple[AgentIndex | None, str | None], now: float) -> Decision:
-        index, error = observed
-        obs = Observation(agents=None, error=error) if index is None else Observation(agents=index.agents_for(w))
-        decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
-        if decision.needs_job_requests:
-            jobs: dict[int, list[JobRequest]] = {}
-            try:
-                for agent in decision.needs_job_requests:
-                    jobs[agent.id] = self.source.job_requests(agent)
-                obs = dataclasses.replace(obs, job_requests=jobs)
-            except AgentSourceError as exc:
-                obs = Observation(agents=None, error=f"job requests: {exc}")
-            decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
-        if decision.needs_ecs:
-            if self.ecs is not None:
-                facts = self.ecs.facts(w.instance_id)
-            else:
-                facts = EcsFacts(container_instance_arn=None, error="GATE_ECS_DRAIN is on but no ECS client is set up")
-            obs = dataclasses.replace(obs, ecs=facts)
-            decision = decide(w, obs, self.policy, now, self.last_heartbeat.get(w.instance_id))
-        return decision
+    def _protect(self, observed: Observed) -> None:
+        assert self.protector is not None
+        if self.settings.dry_run:
+            return
+        try:
+            index = observed.index
+            self.protector.sync(index.agents_for if index is not None else None)
+        except Exception as exc:  # protection is an optimisation: it must never stop the reconciler
+            self.log.error("protection_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _bound_calls(self, deadline: float | None) -> None:
+        """Every outbound call's timeout is bounded by what is left of the invocation (None: unbounded again)."""
+        self.aws.set_deadline(deadline, self.clock.now)
+        set_deadline = getattr(self.source, "set_deadline", None)  # AgentSource.set_deadline (gate/azure.py)
+        if callable(set_deadline):
+            set_deadline(deadline)
+
+    def _hook_lookup_failed(self, group: str, error: str) -> None:
+        self.log.error("hook_lookup_failed", group=group, error=error)
 
     # -- filters and records ----------------------------------------------------------------------------
+    def _once(self, run: _Run, key: str, outcome: Outcome, reason: str, **where: Any) -> None:
+        if key not in run.reported:
+            run.reported.add(key)
+            run.records.append(self.recorder.plain(outcome, reason, **where))
+
     def _elsewhere(self, region: str, account: str) -> str | None:
         """An event from another region or account is not ours, whatever it names."""
         if self.region and region and region != self.region:
@@ -345,53 +421,3 @@ class Gate:
         if hook != self.settings.hook_name:
             return f"hook {hook} is not the gate's hook {self.settings.hook_name}"
         return None
-
-    def _record(
-        self,
-        w: Waiting,
-        outcome: Outcome,
-        reason: str,
-        agents: Sequence[Agent],
-        decision: Decision | None = None,
-        now: float | None = None,
-    ) -> Record:
-        now = self.clock.now() if now is None else now
-        held_since = decision.held_since if decision else w.held_since
-        record: Record = {
-            "outcome": str(outcome),
-            "reason": reason,
-            "group": w.group,
-            "instance": w.instance_id,
-            "hook": w.hook,
-            "agents": [
-                {"pool": a.pool, "id": a.id, "name": a.name, "enabled": a.enabled, "busy": a.busy} for a in agents
-            ],
-            "held_seconds": round(now - held_since, 3) if held_since is not None else None,
-        }
-        if decision and decision.actions:
-            record["actions"] = [_describe(a) for a in decision.actions]
-        self.log.decision(record, now)
-        if self.notifier is not None:
-            self.notifier.on_record(record, held_since)
-        return record
-
-    def _record_plain(self, outcome: Outcome, reason: str, **where: Any) -> Record:
-        record: Record = {
-            "outcome": str(outcome),
-            "reason": reason,
-            "group": where.get("group"),
-            "instance": where.get("instance"),
-            "hook": where.get("hook"),
-            "agents": [],
-            "held_seconds": None,
-        }
-        self.log.decision(record, self.clock.now())
-        if self.notifier is not None:
-            self.notifier.on_record(record)
-        return record
-
-
-def _describe(action: Action) -> str:
-    if isinstance(action, DrainContainerInstance):
-        return f"set container instance {action.container_instance_arn} DRAINING"
-    return describe(action)

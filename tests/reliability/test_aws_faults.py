@@ -31,8 +31,9 @@ def test_persistent_throttling_is_an_error_and_the_next_tick_recovers(world: Wor
     iid = world.scale_in(2)[0]
     world.emu.faults.inject("RecordLifecycleActionHeartbeat", count=None)
     records = world.gate().tick(budget=0)
-    assert [r["outcome"] for r in records if r["instance"] == iid] == ["error"]
-    assert "Rate exceeded" in records[0]["reason"]
+    mine = [r for r in records if r["instance"] == iid]
+    assert mine[0]["outcome"] == "error" and "Rate exceeded" in mine[0]["reason"]  # the heartbeat pass, alarmed
+    assert [r["outcome"] for r in mine].count("error") == 1  # the decision did not try the heartbeat again
     world.emu.faults.clear()
     assert [r["outcome"] for r in world.gate().tick(budget=60) if r["instance"] == iid][-1] == "released"
 
@@ -96,27 +97,30 @@ def test_one_instance_failing_unexpectedly_does_not_starve_the_others(world: Wor
     world.ado.start_build(world.group.agents[a], 600)
     world.ado.start_build(world.group.agents[b], 600)
     records = gate.tick(budget=0)
-    assert {(r["instance"], r["outcome"]) for r in records} == {(a, "error"), (b, "held")}
+    outcomes = {(r["instance"], r["outcome"]) for r in records}
+    assert (a, "error") in outcomes and (b, "held") in outcomes and (b, "error") not in outcomes
     assert world.history("heartbeat").get(b)
 
 
-def test_a_slow_round_stops_at_the_invocation_deadline_and_rotates(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Heartbeats that take 40 s each (throttled hard): the round stops before the Lambda timeout would kill
-    it, and because the order is shuffled, the instance skipped this time is not always the same one."""
+def test_slow_heartbeats_all_go_out_first_and_judgment_stops_at_the_deadline(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Heartbeats that take 10 s each (throttled hard): every waiting instance still gets its heartbeat in every
+    invocation (the heartbeat pass runs them concurrently, before any judgment), and judgment, now past the
+    invocation's deadline, is left to the next invocation instead of running past the Lambda timeout."""
     waiting = set(world.scale_in(1))
     for iid in waiting:
         world.ado.start_build(world.group.agents[iid], 3600)
-    served: list[str] = []
-    for _ in range(12):
+    for _ in range(3):
+        served: list[str] = []
         gate = world.gate()
         real = gate.aws.heartbeat
 
-        def slow(w, real=real):  # type: ignore[no-untyped-def]
-            world.clock.advance(40)
+        def slow(w, real=real, served=served):  # type: ignore[no-untyped-def]
+            world.clock.advance(10)  # two of them: 20 s, past the 15 s a zero-budget invocation has
             served.append(w.instance_id)
             return real(w)
 
         monkeypatch.setattr(gate.aws, "heartbeat", slow)
         gate.tick(budget=0)
-    assert len(served) == 12  # one instance per invocation: the second would have run past the deadline
-    assert set(served) == waiting  # ... but every instance got its turn
+        assert sorted(served) == sorted(waiting)
+    assert all(world.agent(iid)["enabled"] for iid in waiting)  # never judged: no time was left
+    assert not world.history("timeout")

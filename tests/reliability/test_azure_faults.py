@@ -40,11 +40,14 @@ def test_long_retry_after_backs_off_without_calls(world: World) -> None:
     world.scale_in(2)
     world.ado.inject("rate_limit", count=1, retry_after=25)
     calls_before = len(world.ado.calls)
+    start = world.clock.now()
     gate = world.gate(max_retry_after_seconds=5)
     records = gate.tick(budget=20)
-    # one 429, then no request until Retry-After has passed: rounds at +5, +10, +15, +20 s send nothing
-    assert len(world.ado.calls) == calls_before + 1 and all(r["outcome"] == "held" for r in records)
-    assert any("backing off" in r["reason"] for r in records)
+    # one 429, then no request until Retry-After has passed: rounds at +5, +10, +15 s send nothing
+    first, *later = world.ado.calls[calls_before:]
+    assert first["status"] == 429 and all(c["time"] >= start + 25 for c in later)
+    assert all(r["outcome"] == "held" for r in records) and any("backing off" in r["reason"] for r in records)
+    assert {h["instance_id"] for h in world.emu.history() if h["what"] == "heartbeat"}  # liveness meanwhile
     records = gate.tick(budget=60)
     assert {r["outcome"] for r in records} >= {"released"}
 

@@ -1,0 +1,146 @@
+"""The judgment pass, one waiting instance at a time: decide from this round's agent list, then carry it out.
+
+Runs after the round's heartbeat pass, on its own bounded pool, so a slow Azure DevOps delays only judgments
+(never a heartbeat). `Judgment.judge` never raises: one instance's surprise becomes that instance's `error`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gate.actions import Action, DrainContainerInstance
+from gate.aws import Aws
+from gate.decide import Decision, EcsFacts, Observation, Policy, decide
+from gate.execute import Executed, describe, execute
+from gate.heartbeats import Heartbeats
+from gate.mapping import AgentIndex
+from gate.model import Agent, JobRequest, Outcome, Waiting
+from gate.sources import AgentSource, AgentSourceError
+
+if TYPE_CHECKING:
+    from gate.ecs import Ecs
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """This round's agent list (indexed), or why the agent system could not be asked."""
+
+    index: AgentIndex | None
+    error: str | None = None
+
+    def agents_for(self, waiting: Waiting) -> list[Agent]:
+        return self.index.agents_for(waiting) if self.index is not None else []
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    waiting: Waiting  # as the next round should see it (hold and idle clocks carried over)
+    done: Executed
+    agents: list[Agent]
+    now: float
+    decision: Decision | None = None
+
+
+def worth_logging(done: Executed, decision: Decision | None, last_reason: str | None) -> bool:
+    """Every outcome but an unchanged hold is a record; a hold is one when it acted or its reason changed."""
+    return done.outcome is not Outcome.HELD or bool(decision and decision.actions) or last_reason != done.reason
+
+
+class Judgment:
+    def __init__(
+        self,
+        aws: Aws,
+        source: AgentSource,
+        heartbeats: Heartbeats,
+        policy_for: Callable[[str], Policy],
+        *,
+        dry_run: bool = False,
+        ecs: Ecs | None = None,
+    ) -> None:
+        self.aws = aws
+        self.source = source
+        self.heartbeats = heartbeats
+        self.policy_for = policy_for
+        self.dry_run = dry_run
+        self.ecs = ecs
+
+    def judge(self, waiting: Waiting, observed: Observed, now: float, last_reason: str | None = None) -> Judged:
+        try:
+            decision = self.decide(waiting, observed, now)
+            done = self.carry_out(decision, waiting)
+        except Exception as exc:  # one instance's surprise must not starve the others
+            done = Executed(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")
+            return Judged(waiting, done, observed.agents_for(waiting), now)
+        if done.outcome is Outcome.HELD and not done.heartbeat_sent and worth_logging(done, decision, last_reason):
+            if waiting.instance_id not in self.heartbeats.failing:  # failing: recorded as an error already
+                done = self._prove_held(waiting, done)
+        carried = dataclasses.replace(waiting, held_since=decision.held_since, idle_since=decision.idle_since)
+        return Judged(carried, done, observed.agents_for(waiting), now, decision)
+
+    def _prove_held(self, waiting: Waiting, done: Executed) -> Executed:
+        """A `held` record claims the action is still ours: prove it with a heartbeat sent after the decision, so a
+        release by a concurrent invocation turns this record into `gone` instead of a stale `held` after it."""
+        beat = self.heartbeats.beat(waiting)
+        if beat.gone is not None:
+            return Executed(Outcome.GONE, f"lifecycle action gone: {beat.gone}", done=True)
+        if beat.error is not None:
+            done.reason += f"; heartbeat failed: {beat.error}"
+        done.heartbeat_sent = beat.sent
+        return done
+
+    def decide(self, waiting: Waiting, observed: Observed, now: float) -> Decision:
+        """`decide`, asking the edges for the extra evidence it wants before a release (job requests, ECS)."""
+        policy = self.policy_for(waiting.group)
+        # The last attempt, not the last success: a heartbeat the pass just tried is not repeated by the decision.
+        last = self.heartbeats.last_tried.get(waiting.instance_id, self.heartbeats.last_sent.get(waiting.instance_id))
+        if observed.index is None:
+            obs = Observation(agents=None, error=observed.error)
+        else:
+            obs = Observation(agents=observed.index.agents_for(waiting))
+        decision = decide(waiting, obs, policy, now, last)
+        if decision.needs_job_requests:
+            jobs: dict[int, list[JobRequest]] = {}
+            try:
+                for agent in decision.needs_job_requests:
+                    jobs[agent.id] = self.source.job_requests(agent)
+                obs = dataclasses.replace(obs, job_requests=jobs)
+            except AgentSourceError as exc:
+                obs = Observation(agents=None, error=f"job requests: {exc}")
+            decision = decide(waiting, obs, policy, now, last)
+        if decision.needs_ecs:
+            if self.ecs is not None:
+                facts = self.ecs.facts(waiting.instance_id)
+            else:
+                facts = EcsFacts(container_instance_arn=None, error="GATE_ECS_DRAIN is on but no ECS client is set up")
+            decision = decide(waiting, dataclasses.replace(obs, ecs=facts), policy, now, last)
+        return decision
+
+    def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:
+        """ECS draining first (decide emits it only in a holding decision), then everything else via `execute`."""
+        drains = [a for a in decision.actions if isinstance(a, DrainContainerInstance)]
+        rest = dataclasses.replace(decision, actions=tuple(a for a in decision.actions if a not in drains))
+        notes = [note for note in (self._drain(d) for d in drains) if note]
+        done = execute(rest if drains else decision, waiting, self.aws, self.source, self.dry_run)
+        if notes:
+            done.reason += "; " + "; ".join(notes)
+        return done
+
+    def _drain(self, drain: DrainContainerInstance) -> str | None:
+        if self.dry_run:
+            return f"would {describe_action(drain)}"
+        try:
+            if self.ecs is None:
+                raise RuntimeError("no ECS client configured")
+            self.ecs.drain(drain.container_instance_arn)
+        except Exception as exc:  # still ACTIVE: the next round tries again
+            return f"{describe_action(drain)} failed: {exc}"
+        return None
+
+
+def describe_action(action: Action) -> str:
+    if isinstance(action, DrainContainerInstance):
+        return f"set container instance {action.container_instance_arn} DRAINING"
+    return describe(action)

@@ -1,0 +1,53 @@
+"""Read-only views for the CLI (`gate check`, `gate status`): they return data and act on nothing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gate.decide import Decision
+from gate.model import Agent, Waiting
+
+if TYPE_CHECKING:
+    from gate.reconcile import Gate
+
+
+def explain(gate: Gate, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
+    """What the gate would decide for this instance right now: (instance, its agents, decision, agent error)."""
+    group, state = gate.aws.instance_state(instance_id)
+    group, state = group or "(no group)", state or "(not in a group)"
+    details = gate.aws.describe_instances([instance_id]).get(instance_id, {})
+    waiting = Waiting(group, instance_id, gate.settings.hook_name, state, **details)
+    observed = gate.observe()
+    decision = gate.judgment.decide(waiting, observed, gate.clock.now())
+    return waiting, observed.agents_for(waiting), decision, observed.error
+
+
+def status(gate: Gate) -> tuple[list[dict[str, Any]], str | None]:
+    """Every instance of the configured groups with its state, protection and agents; and the agent error."""
+    observed = gate.observe()
+    rows: list[dict[str, Any]] = []
+    paginator = gate.aws.autoscaling.get_paginator("describe_auto_scaling_groups")
+    for page in paginator.paginate(AutoScalingGroupNames=list(gate.settings.groups)):
+        for group in page["AutoScalingGroups"]:
+            instances = group.get("Instances", [])
+            details = gate.aws.describe_instances(i["InstanceId"] for i in instances)
+            for inst in instances:
+                iid = inst["InstanceId"]
+                w = Waiting(
+                    group["AutoScalingGroupName"],
+                    iid,
+                    gate.settings.hook_name,
+                    inst["LifecycleState"],
+                    **details.get(iid, {}),
+                )
+                rows.append(
+                    {
+                        "group": w.group,
+                        "instance": iid,
+                        "state": w.lifecycle_state,
+                        "protected": bool(inst.get("ProtectedFromScaleIn")),
+                        "agents": observed.agents_for(w) if observed.index is not None else None,
+                        "held_since": w.held_since,
+                    }
+                )
+    return rows, observed.error
