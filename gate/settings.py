@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
     github_token_secret_arn: str | None = None
 
+    # --- liveness (issue 10; docs/liveness.md) ---------------------------------------------------------------------
+    # Heartbeats and Azure DevOps work run on bounded thread pools: a thousand waiting instances at Azure DevOps's
+    # ~0.2 s per call fit in one invocation. 1 runs everything inline (deterministic simulations).
+    heartbeat_concurrency: int = Field(default=16, ge=1, le=64)
+    agent_concurrency: int = Field(default=8, ge=1, le=32)
+    # Stop this long before the Lambda context says the invocation will be killed (logging and the last call's
+    # bounded timeout fit in it).
+    invocation_margin_seconds: float = Field(default=5, ge=1, le=60)
+
     # --- service hook receiver (issue 15; gate/servicehook.py, docs/performance.md) -------------------------------
     # The shared secret Azure DevOps sends with its "build completed" / "job state changed" web hooks (the basic-auth
     # password or an X-Gate-Secret header). Without one the receiver refuses every call.

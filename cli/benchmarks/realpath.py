@@ -126,6 +126,11 @@ class _CountingAws(Aws):
         self._op("DescribeAutoScalingInstances")
         return (GROUP, "Terminating:Wait") if instance_id in self.waiting else (None, None)
 
+    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:  # LIVENESS: the gate reads its hook
+        self._op("DescribeLifecycleHooks")
+        transition = "autoscaling:EC2_INSTANCE_TERMINATING"
+        return [{"LifecycleHookName": HOOK, "LifecycleTransition": transition, "HeartbeatTimeout": 3600}]
+
     def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = sorted(set(instance_ids))
         self._op("DescribeInstances", math.ceil(len(ids) / 200))
