@@ -275,7 +275,7 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
             title_justify="left",
             box=box.SIMPLE_HEAD,
         )
-        for col in ("round", "Azure calls", "AWS calls", "heartbeats", "late", "last heartbeat", "wall", "CPU"):
+        for col in ("round", "Azure calls", "AWS calls", "heartbeats", "late", "pass done", "wall", "CPU"):
             t.add_column(col, justify="left" if col in ("round", "Azure calls", "AWS calls") else "right")
         for r in tick["rounds"]:
             t.add_row(
@@ -284,11 +284,15 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
                 f"{r['aws_calls']:,} ({_ops(r['aws_calls_by_operation'])})",
                 _fmt(r["heartbeats"]),
                 _fmt(r["late_heartbeats"]),
-                _fmt(r["last_heartbeat_s"], " s", 1),
+                _fmt(r.get("heartbeat_pass_done_s"), " s", 1),
                 _fmt(r["wall_s"], " s", 1),
                 _fmt(r["cpu_s"], " s", 2),
             )
         console.print(t)
+        console.print(
+            "[dim]heartbeats: all sent in the round (the heartbeat pass and judgment's own); pass done: when the last "
+            "heartbeat of the heartbeat pass landed, from the round's start.[/]"
+        )
         verdict = "yes" if tick["every_heartbeat_in_time"] else "[bold red]NO[/]"
         console.print(
             f"every heartbeat in time: {verdict} ({tick['late_heartbeats']} late, {tick['overdue_at_end']} overdue "

@@ -106,6 +106,7 @@ class _Fleet:
         self.azure_calls: Counter[str] = Counter()
         self.late: list[float] = []  # seconds past the hook's deadline, per late heartbeat
         self.heartbeats_at: list[float] = []  # when each heartbeat of the current round landed
+        self.pass_at: list[float] = []  # ... of those, the heartbeat pass's (its threads are named "heartbeat...")
 
     def aws(self, op: str, n: int = 1) -> None:
         with self.lock:
@@ -191,6 +192,8 @@ class _ScaleAws(Aws):
                 self.fleet.late.append(now - inst.heartbeat_deadline)
             inst.heartbeat_deadline = now + self.fleet.cfg.heartbeat_timeout
             self.fleet.heartbeats_at.append(now)
+            if threading.current_thread().name.startswith("heartbeat"):
+                self.fleet.pass_at.append(now)
 
     def complete(self, waiting: Waiting, result: Result) -> None:
         self.fleet.aws("CompleteLifecycleAction")
@@ -261,6 +264,7 @@ def _round(gate: Gate, fleet: _Fleet, log: _Collect, label: str) -> dict[str, An
     aws0, azure0, n0 = Counter(fleet.aws_calls), Counter(fleet.azure_calls), len(log.records)
     late0 = len(fleet.late)
     fleet.heartbeats_at.clear()
+    fleet.pass_at.clear()
     start = fleet.clock.now()
     margin = float(getattr(gate.settings, "invocation_margin_seconds", 0.0))
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -280,6 +284,8 @@ def _round(gate: Gate, fleet: _Fleet, log: _Collect, label: str) -> dict[str, An
         "aws_calls_by_operation": dict(sorted(aws.items())),
         "heartbeats": len(beats),
         "last_heartbeat_s": round(beats[-1], 2) if beats else None,
+        "heartbeat_pass_heartbeats": len(fleet.pass_at),
+        "heartbeat_pass_done_s": round(max(fleet.pass_at) - start, 2) if fleet.pass_at else None,
         "late_heartbeats": len(fleet.late) - late0,
         "outcomes": dict(sorted(outcomes.items())),
         "wall_s": round(wall, 2),

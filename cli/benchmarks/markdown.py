@@ -1,0 +1,356 @@
+"""The benchmark results as Markdown tables, for docs/performance.md.
+
+`gate bench` writes JSON; `python -m cli.benchmarks.markdown RESULTS_DIR docs/performance.md` renders each table
+and replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in the document, so the numbers in
+the docs are the numbers of one run, copied by a program.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _n(value: Any, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def _k(n: int) -> str:
+    return f"{n / 1000:,.1f}k" if n >= 1000 else f"{n:,}"
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None) -> str:
+    right = right or [i > 0 for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if r else "---" for r in right) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fleet(doc: dict[str, Any]) -> str:
+    rows = []
+    for name, r in doc["strategies"].items():
+        rows.append(
+            [
+                name,
+                _n(r["builds_killed"]),
+                _n(r["instance_hours"]),
+                _n(r["idle_instance_hours"]),
+                _n(r["idle_kept_alive_hours"], " h", 1),
+                _dur(r["hold_mean_s"]),
+                _dur(r["hold_p95_s"]),
+                _n(r["release_latency_p95_s"], " s"),
+                _n(r["azure_calls"]),
+                _n(r["aws_calls"]),
+                _n(r["autoscaling_calls"]),
+                _n(r["agents_left_registered"]),
+            ]
+        )
+    header = [
+        "strategy",
+        "builds killed",
+        "instance-h",
+        "idle instance-h",
+        "idle kept alive",
+        "hold mean",
+        "hold p95",
+        "release p95",
+        "Azure DevOps calls",
+        "AWS calls",
+        "of which Auto Scaling",
+        "agents left registered",
+    ]
+    return table(header, rows)
+
+
+def seeds(doc: dict[str, Any]) -> str:
+    rows = []
+    for name, m in doc["seed_sweep"]["strategies"].items():
+        k, h = m["builds_killed"], m["instance_hours"]
+        rows.append(
+            [
+                name,
+                f"{k['min']:.0f} / {k['median']:.0f} / {k['max']:.0f}",
+                f"{h['min']:,.0f} / {h['median']:,.0f} / {h['max']:,.0f}",
+            ]
+        )
+    return table(["strategy", "builds killed", "instance-h"], rows, [False, False, False])
+
+
+def polls(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['poll_seconds']:.0f} s",
+            _n(r["builds_killed"]),
+            _n(r["azure_calls"]),
+            _n(r["aws_calls"]),
+            _n(r["idle_kept_alive_hours"], " h", 1),
+        ]
+        for r in doc["protection_poll_sweep"]
+    ]
+    return table(
+        ["sidecar poll", "builds killed", "Azure DevOps calls", "SetInstanceProtection calls", "idle kept alive"], rows
+    )
+
+
+def _matrix(doc: dict[str, Any], cell: Callable[[dict[str, Any]], str]) -> str:
+    matrix = doc["matrix"]
+    names = [s["name"] for s in matrix["scenarios"]]
+    rows = [[s, *(cell(matrix["cells"][n][s]) for n in names)] for s in matrix["strategies"]]
+    return table(["strategy", *names], rows)
+
+
+def scenarios(doc: dict[str, Any]) -> str:
+    rows = [[s["name"], s["description"]] for s in doc["matrix"]["scenarios"]]
+    return table(["fault", "what goes wrong"], rows, [False, False])
+
+
+def faults_killed(doc: dict[str, Any]) -> str:
+    return _matrix(
+        doc, lambda c: f"**{c['builds_killed']}**" + (f" ({c['hooks_timed_out']})" if c["hooks_timed_out"] else "")
+    )
+
+
+def faults_hours(doc: dict[str, Any]) -> str:
+    return _matrix(doc, lambda c: _n(c["instance_hours"]))
+
+
+def faults_calls(doc: dict[str, Any]) -> str:
+    return _matrix(
+        doc,
+        lambda c: (
+            f"{_k(c['azure_calls'])} / {_k(c['autoscaling_calls'])} / {_k(c['aws_calls'] - c['autoscaling_calls'])}"
+        ),
+    )
+
+
+def faults_release(doc: dict[str, Any]) -> str:
+    return _matrix(doc, lambda c: f"{_n(c['release_latency_p95_s'], ' s')} / {c['agents_left_registered']}")
+
+
+def posture(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["posture"],
+            f"**{r['builds_killed']}**",
+            _n(r["hooks_timed_out"]),
+            _n(r["retained"]),
+            _n(r["retained_at_end"]),
+            _n(r["instance_hours"]),
+        ]
+        for r in doc["posture"]["rows"]
+    ]
+    return table(
+        ["hook posture", "builds killed", "hooks timed out", "retained", "still retained at the end", "instance-h"],
+        rows,
+        [False, True, True, True, True, True],
+    )
+
+
+def _ops(calls: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in calls.items())
+
+
+def scale_tick(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["round"],
+            f"{r['azure_calls']:,} ({_ops(r['azure_calls_by_kind'])})",
+            f"{r['aws_calls']:,} ({_ops(r['aws_calls_by_operation'])})",
+            _n(r["heartbeats"]),
+            _n(r["late_heartbeats"]),
+            _n(r.get("heartbeat_pass_done_s"), " s", 1),
+            _n(r["wall_s"], " s", 1),
+            _n(r["cpu_s"], " s", 1),
+            _ops(r["outcomes"]),
+        ]
+        for r in doc["tick"]["rounds"]
+    ]
+    header = [
+        "round",
+        "Azure DevOps calls",
+        "AWS calls",
+        "heartbeats",
+        "late",
+        "heartbeat pass done",
+        "wall",
+        "CPU",
+        "decisions",
+    ]
+    return table(header, rows, [False, False, False, True, True, True, True, True, False])
+
+
+def per_held_hour(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['heartbeat_timeout_s']:,} s",
+            _n(r["held_instance_hours"], digits=1),
+            _n(r["heartbeats_per_held_hour"], digits=1),
+            _n(r["per_instance_calls_per_held_hour"], digits=1),
+            _n(r["autoscaling_calls_per_held_hour"], digits=1),
+            _n(r["aws_calls_per_held_hour"], digits=1),
+        ]
+        for r in doc["per_held_hour"]["rows"]
+    ]
+    header = [
+        "hook HeartbeatTimeout",
+        "held instance-h",
+        "heartbeats",
+        "per-instance AWS calls",
+        "Auto Scaling calls",
+        "all AWS calls",
+    ]
+    return table(header, rows)
+
+
+def hook(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["strategy"],
+            r["release"],
+            _n(r["holds"]),
+            _n(r["after_build_p50_s"], " s", 1),
+            f"**{_n(r['after_build_p95_s'], ' s', 1)}**",
+            f"≤ {r['target_p95_s']:g} s",
+            _n(r["idle_victim_p95_s"], " s", 1),
+            _n(r["service_hook_calls"]),
+            _n(r["azure_calls"]),
+            _n(r["autoscaling_calls"]),
+        ]
+        for r in doc["rows"]
+    ]
+    header = [
+        "strategy",
+        "release by",
+        "holds",
+        "build end → complete p50",
+        "p95",
+        "target",
+        "idle victim p95",
+        "hook calls",
+        "Azure DevOps calls",
+        "Auto Scaling calls",
+    ]
+    return table(header, rows, [False, False, *([True] * 8)])
+
+
+def release(doc: dict[str, Any]) -> str:
+    r = doc["release_latency"]
+    row = [
+        _n(r["holds"]),
+        _n(r["p50_s"], " s", 1),
+        _n(r["p95_s"], " s", 1),
+        _n(r["max_s"], " s", 1),
+        _n(r["builds_killed"]),
+        _n(r["errors"]),
+        _n(r["wall_seconds"], " s"),
+    ]
+    return table(["holds", "p50", "p95", "max", "builds killed", "handler errors", "wall"], [row])
+
+
+def tick(doc: dict[str, Any]) -> str:
+    t = doc["tick"]
+    rows = [
+        [
+            x["tick"],
+            f"{x['azure_calls']:,} ({_ops(x['azure_calls_by_kind'])})",
+            f"{x['aws_calls']:,} ({_ops(x['aws_calls_by_operation'])})",
+            _n(x["wall_s"], " s", 2),
+            _n(x["cpu_s"], " s", 2),
+            _n(x["decision_cpu_s"] * 1000, " ms", 1),
+        ]
+        for x in [*t["sequence"]["ticks"], *([t["http"]] if "error" not in t["http"] else [])]
+    ]
+    return table(
+        ["round", "Azure DevOps calls", "AWS calls", "wall", "gate CPU", "decision CPU"],
+        rows,
+        [False, False, False, True, True, True],
+    )
+
+
+def package(doc: dict[str, Any]) -> str:
+    p, c = doc["package"], doc["cold_import"]
+    row = [
+        _n(p.get("mb"), " MB", 2),
+        _n(p.get("unpacked_mb"), " MB", 2),
+        _n(p.get("files")),
+        _n(c.get("cached_bytecode_ms"), " ms"),
+        f"**{_n(c.get('lambda_like_ms'), ' ms')}**",
+        _n(c.get("no_bytecode_ms"), " ms"),
+    ]
+    return table(
+        ["zip", "unpacked", "files", "import, all bytecode cached", "import, Lambda-like", "import, no bytecode"], [row]
+    )
+
+
+# name -> (results file, renderer)
+TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "fleet": ("fleet.json", fleet),
+    "seeds": ("fleet.json", seeds),
+    "polls": ("fleet.json", polls),
+    "scenarios": ("faults.json", scenarios),
+    "faults-killed": ("faults.json", faults_killed),
+    "faults-hours": ("faults.json", faults_hours),
+    "faults-calls": ("faults.json", faults_calls),
+    "faults-release": ("faults.json", faults_release),
+    "posture": ("faults.json", posture),
+    "scale": ("scale.json", scale_tick),
+    "per-held-hour": ("scale.json", per_held_hour),
+    "hook": ("hook.json", hook),
+    "release": ("real-path.json", release),
+    "tick": ("real-path.json", tick),
+    "package": ("real-path.json", package),
+}
+
+
+def render(results: Path) -> dict[str, str]:
+    """Every table whose results file exists and holds its part."""
+    out: dict[str, str] = {}
+    loaded: dict[str, dict[str, Any]] = {}
+    for name, (file, fn) in TABLES.items():
+        path = results / file
+        if not path.is_file():
+            continue
+        doc = loaded.setdefault(file, json.loads(path.read_text()))
+        try:
+            out[name] = fn(doc)
+        except (KeyError, TypeError):
+            continue  # that part was not run (or failed): leave the document's table as it is
+    return out
+
+
+def splice(text: str, tables: dict[str, str]) -> str:
+    for name, body in tables.items():
+        pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n).*?(\n<!-- /bench:{re.escape(name)} -->)", re.S)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)  # type: ignore[misc]
+    return text
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m cli.benchmarks.markdown RESULTS_DIR DOC.md", file=sys.stderr)
+        return 2
+    results, doc = Path(argv[0]), Path(argv[1])
+    tables = render(results)
+    doc.write_text(splice(doc.read_text(), tables))
+    print(f"{doc}: {len(tables)} tables from {results} ({', '.join(tables)})")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))
