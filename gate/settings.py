@@ -105,6 +105,16 @@ class Settings(BaseSettings):
 
     http_timeout_seconds: float = Field(default=10, gt=0, le=120)
     max_retry_after_seconds: float = Field(default=20, ge=0, le=300)
+    # --- Azure DevOps auth, versions, credential refresh (issue 12; docs/azure-devops.md) --------------------------
+    # azure_auth: "pat" (GATE_PAT / GATE_PAT_SECRET_ARN) or "entra" (a service principal: GATE_ENTRA_SECRET_ARN names a
+    # JSON secret with tenant_id, client_id and client_secret or certificate). Secrets are re-read after
+    # secret_cache_seconds, and at once when Azure DevOps refuses them. azure_api_version: 7.1 for Azure DevOps
+    # Services, 7.0 for Server 2022, 6.0 for Server 2020 (an "out of range" answer also negotiates it down).
+    azure_auth: Literal["pat", "entra"] = "pat"
+    entra_secret_arn: str | None = None
+    entra_authority_host: str = "https://login.microsoftonline.com"
+    azure_api_version: str = Field(default="7.1", pattern=r"^\d+\.\d+(-preview(\.\d+)?)?$")
+    secret_cache_seconds: float = Field(default=300, ge=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_namespace: str = "AsgTerminationGate"
 
@@ -208,7 +218,15 @@ class Settings(BaseSettings):
             raise ValueError("must be a cluster name (A-Z a-z 0-9 _ -), not an ARN")
         return value
 
-    @field_validator("pat_secret_arn", "github_token_secret_arn")
+    @field_validator("entra_authority_host")
+    @classmethod
+    def _entra_host(cls, value: str) -> str:
+        url = urlparse(value.strip())
+        if url.scheme != "https" or not url.hostname or url.query or url.fragment:
+            raise ValueError("must be an https URL such as https://login.microsoftonline.com (msal requires https)")
+        return value.strip().rstrip("/")
+
+    @field_validator("pat_secret_arn", "github_token_secret_arn", "entra_secret_arn")
     @classmethod
     def _secret_arn(cls, value: str | None) -> str | None:
         return _secret_arn_or_none(value)
@@ -221,7 +239,9 @@ class Settings(BaseSettings):
                 problems.append("GATE_AZURE_ORG_URL is required with GATE_AGENT_SYSTEM=azure-devops")
             if not self.pools:
                 problems.append("GATE_POOLS must name at least one pool with GATE_AGENT_SYSTEM=azure-devops")
-            if self.pat is None and self.pat_secret_arn is None:
+            if self.azure_auth == "entra" and self.entra_secret_arn is None:
+                problems.append("GATE_AZURE_AUTH=entra needs GATE_ENTRA_SECRET_ARN")
+            if self.azure_auth == "pat" and self.pat is None and self.pat_secret_arn is None:
                 problems.append("set GATE_PAT_SECRET_ARN (in AWS) or GATE_PAT (local use)")
         else:
             if not self.github_org and not self.github_repos:

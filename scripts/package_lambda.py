@@ -38,7 +38,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "build" / "gate-lambda.zip"
 
-RUNTIME_REQUIREMENTS = ("pydantic", "pydantic-settings", "requests", "structlog")
+RUNTIME_REQUIREMENTS = ("pydantic", "pydantic-settings", "requests", "structlog", "msal")  # msal: Entra sign-in
 # Provided by the Lambda Python runtime: never bundled (boto3 would add ~15 MB and shadow the runtime's copy).
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")
 

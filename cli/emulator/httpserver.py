@@ -27,6 +27,7 @@ class LocalServer:
     _lock: Any
     clock: Any
     calls: list[dict[str, Any]]
+    ssl_context: Any = None  # (certfile, keyfile) to serve https (the fake Entra token endpoint: msal needs https)
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
 
@@ -44,7 +45,9 @@ class LocalServer:
             )
 
     def start(self) -> Self:
-        self._server = make_server("127.0.0.1", self._port, self, threaded=True, request_handler=QuietHandler)
+        self._server = make_server(
+            "127.0.0.1", self._port, self, threaded=True, request_handler=QuietHandler, ssl_context=self.ssl_context
+        )
         self._on_started(self._server.server_port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True

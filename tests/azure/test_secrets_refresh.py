@@ -1,0 +1,95 @@
+"""Credential refresh end to end: the PAT from Secrets Manager (the AWS emulator over HTTP) is cached with a TTL,
+and re-read at once when Azure DevOps refuses it, so a rotation takes effect without a redeploy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from cli.emulator.aws import AwsEmulator
+from cli.emulator.azure_devops import FakeAzureDevOps
+from gate import secrets
+from gate.azure import AzureDevOps
+from gate.clock import ManualClock
+from gate.settings import load_settings
+from tests.azure.conftest import PAT, api_calls
+
+NEW_PAT = "rotated-pat-aaaabbbbccccddddeeeeffff"
+
+
+@pytest.fixture
+def aws() -> Iterator[tuple[AwsEmulator, object]]:
+    emulator = AwsEmulator().start()
+    try:
+        client = boto3.client("secretsmanager", endpoint_url=emulator.endpoint, region_name="us-east-1")
+        yield emulator, client
+    finally:
+        emulator.stop()
+        secrets._cache.clear()
+
+
+def settings_for(fake: FakeAzureDevOps, arn: str, **extra: object) -> object:
+    return load_settings(
+        azure_org_url=fake.url, pools=["linux"], groups=["g"], hook_name="h", pat_secret_arn=arn, **extra
+    )
+
+
+def test_the_secret_is_cached_for_its_ttl(aws: tuple[AwsEmulator, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator, sm = aws
+    arn = sm.create_secret(Name="ado-pat", SecretString=json.dumps({"pat": PAT}))["ARN"]  # type: ignore[attr-defined]
+    now = [1000.0]
+    monkeypatch.setattr("gate.secrets.time.monotonic", lambda: now[0])
+    read = secrets.reader(
+        arn, what="the PAT", keys=secrets.PAT_KEYS, session=None, endpoint_url=emulator.endpoint, max_age=300
+    )
+    assert read(False) == PAT
+    sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"pat": NEW_PAT}))  # type: ignore[attr-defined]
+    now[0] += 299
+    assert read(False) == PAT  # within the TTL: no Secrets Manager call
+    now[0] += 2
+    assert read(False) == NEW_PAT  # past it: re-read
+    sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"pat": PAT}))  # type: ignore[attr-defined]
+    assert read(True) == PAT  # forced (after a 401): at once
+
+
+def test_a_rotated_pat_works_at_the_next_call(aws: tuple[AwsEmulator, object], clock: ManualClock) -> None:
+    emulator, sm = aws
+    arn = sm.create_secret(Name="ado-pat", SecretString=json.dumps({"pat": PAT}))["ARN"]  # type: ignore[attr-defined]
+    with FakeAzureDevOps(clock=clock, pat=PAT) as fake:
+        fake.add_pool("linux")
+        fake.add_agent("linux", "agent-0")
+        settings = settings_for(fake, arn)
+        client = AzureDevOps(fake.url, secrets.load_pat(settings, None, emulator.endpoint), ["linux"], clock=clock)  # type: ignore[arg-type]
+        assert len(client.list_agents()) == 1
+        sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"pat": NEW_PAT}))  # type: ignore[attr-defined]
+        fake.set_pat(NEW_PAT)  # the old PAT is revoked at the same moment
+        assert len(client.list_agents()) == 1  # one 401, a forced re-read, the retry succeeds
+        assert [c["status"] for c in api_calls(fake)][-2:] == [401, 200]
+
+
+def test_entra_settings_need_the_secret_arn() -> None:
+    with pytest.raises(Exception, match="GATE_ENTRA_SECRET_ARN"):
+        load_settings(
+            azure_org_url="https://dev.azure.com/o", pools=["p"], groups=["g"], hook_name="h", azure_auth="entra"
+        )
+    ok = load_settings(
+        azure_org_url="https://dev.azure.com/o",
+        pools=["p"],
+        groups=["g"],
+        hook_name="h",
+        azure_auth="entra",
+        entra_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:gate-sp-AbCdEf",
+        azure_api_version="6.0",
+    )
+    assert ok.pat is None and ok.azure_api_version == "6.0" and ok.secret_cache_seconds == 300
+    with pytest.raises(Exception, match="https"):
+        load_settings(
+            azure_org_url="https://dev.azure.com/o",
+            pools=["p"],
+            groups=["g"],
+            hook_name="h",
+            entra_authority_host="http://login.example",
+        )
