@@ -1,4 +1,4 @@
-"""`gate check` and `gate status`: read-only views built on Gate.explain / Gate.status. Neither acts on anything."""
+"""`gate check` and `gate status`: read-only views built on gate.views.explain / status. Neither acts on anything."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from cli.common import console, emit_json, fail, short_id
 from gate.execute import describe
 from gate.model import WAIT_STATES, Agent, format_ts
 from gate.reconcile import Gate
+from gate.views import explain, status
 
 WIDE = 120  # below this many columns, agent names are shortened
 
@@ -59,7 +60,7 @@ def _agent_json(a: Agent) -> dict[str, Any]:
 
 def show_check(gate: Gate, instance_id: str, json_out: bool) -> None:
     try:
-        waiting, agents, decision, error = gate.explain(instance_id)
+        waiting, agents, decision, error = explain(gate, instance_id)
     except Exception as exc:
         fail(f"cannot look at {instance_id}: {exc}")
     if waiting.lifecycle_state == "(not in a group)":
@@ -114,7 +115,7 @@ def show_check(gate: Gate, instance_id: str, json_out: bool) -> None:
 
 def show_status(gate: Gate, json_out: bool) -> None:
     try:
-        rows, error = gate.status()
+        rows, error = status(gate)
     except Exception as exc:
         fail(f"cannot read the groups: {exc}")
     if json_out:

@@ -74,9 +74,11 @@ class Judgment:
         except Exception as exc:  # one instance's surprise must not starve the others
             done = Executed(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")
             return Judged(waiting, done, observed.agents_for(waiting), now)
-        if done.outcome is Outcome.HELD and not done.heartbeat_sent and worth_logging(done, decision, last_reason):
-            if waiting.instance_id not in self.heartbeats.failing:  # failing: recorded as an error already
-                done = self._prove_held(waiting, done)
+        # A failing heartbeat is already recorded as an error; trying again here would only wait on retries.
+        unproven = done.outcome is Outcome.HELD and not done.heartbeat_sent
+        unproven = unproven and waiting.instance_id not in self.heartbeats.failing
+        if unproven and worth_logging(done, decision, last_reason):
+            done = self._prove_held(waiting, done)
         carried = dataclasses.replace(waiting, held_since=decision.held_since, idle_since=decision.idle_since)
         return Judged(carried, done, observed.agents_for(waiting), now, decision)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from gate.aws import Aws
 from gate.clock import Clock, SystemClock
-from gate.decide import Decision, Policy
+from gate.decide import Policy
 from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
 from gate.heartbeats import Heartbeats
 from gate.hooks import Hook, HookProblem, Hooks
@@ -186,17 +186,6 @@ class Gate:
             parts = ["no agent found for the instance"]
         reason = f"spot interruption ({event.detail.instance_action}): " + ", ".join(parts)
         return [self.recorder.decision(waiting, Outcome.SPOT, reason, agents)]
-
-    # -- read-only views for the CLI (gate/views.py) ----------------------------------------------------
-    def explain(self, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
-        from gate import views
-
-        return views.explain(self, instance_id)
-
-    def status(self) -> tuple[list[dict[str, Any]], str | None]:
-        from gate import views
-
-        return views.status(self)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def run(
