@@ -997,7 +997,7 @@ class FakeAzureDevOps(LocalServer):
         agent = self._rest_agent(pool_id, agent_id)
         if request.method == "DELETE":
             self._delete(agent, "api")
-            return Response(status=204)
+            return Response(status=200)  # Agents_Delete in the spec (7.1, 7.0, 6.0): 200, no body
         if request.method == "PATCH":
             self._patch_agent(agent, self._body(request))
         return _json(self._agent_json(agent, *self._agent_flags(request)))

@@ -180,7 +180,7 @@ def test_delete_while_running_abandons_the_build(fake: FakeAzureDevOps) -> None:
     agent, other = fake.add_agent(pool, "a1"), fake.add_agent(pool, "a2")
     build, other_build = fake.start_build(agent, 600), fake.start_build(other, 600)
     url = f"{fake.url}/_apis/distributedtask/pools/{pool}/agents/{agent}?api-version=7.1"
-    assert requests.delete(url, auth=AUTH, timeout=5).status_code == 204
+    assert requests.delete(url, auth=AUTH, timeout=5).status_code == 200  # the spec's status for Agents_Delete
     assert fake.build(build)["result"] == "abandoned"
     assert fake.agent(agent)["deleted"] and fake.agent(agent)["deleted_by"] == "api"  # type: ignore[index]
     assert [a["id"] for a in agents(fake, pool)] == [other]
@@ -472,3 +472,74 @@ def test_server_mode_serves_a_collection_with_its_api_range(clock: ManualClock, 
         assert fake.agent(agent)["busy"] is False  # type: ignore[index]  # an agent at 0 takes no job
         wrong = requests.get(url, params={"api-version": latest}, auth=("", "nope"), timeout=5)
         assert wrong.status_code == 401  # no sign-in page on Server
+
+
+@pytest.mark.parametrize("server", [None, "2022", "2020"])
+def test_official_sdk_parses_every_call_the_gate_makes(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, server: str | None
+) -> None:
+    """Each request the gate sends (gate/azure.py), made by Microsoft's SDK against the fake in both deployments:
+    the SDK discovers locations with OPTIONS, negotiates the version down to the server's and deserializes the
+    answers into its own models (TaskAgentPool, TaskAgent, TaskAgentJobRequest, WrappedException)."""
+    monkeypatch.setenv("AZURE_DEVOPS_CACHE_DIR", str(tmp_path))
+    from azure.devops import client as sdk_client
+    from azure.devops import connection as sdk_connection
+    from azure.devops._file_cache import FileCache
+    from azure.devops.connection import Connection
+    from azure.devops.exceptions import AzureDevOpsServiceError
+    from azure.devops.v7_1.task_agent.models import TaskAgent
+    from msrest.authentication import BasicAuthentication
+
+    monkeypatch.setattr(sdk_client, "OPTIONS_FILE_CACHE", FileCache(""))
+    monkeypatch.setattr(sdk_connection, "RESOURCE_FILE_CACHE", FileCache(""))
+    monkeypatch.setattr(sdk_client.Client, "_locations_cache", {})
+    org = "DefaultCollection" if server else "fakeorg"
+    with FakeAzureDevOps(clock=clock, pat=PAT, org=org, server=server) as fake:
+        pool = fake.add_pool("linux")
+        busy = fake.add_agent(pool, "agent-i-1", capabilities={"AWS_INSTANCE_ID": "i-1"})
+        idle = fake.add_agent(pool, "agent-i-2")
+        request_id = fake.start_build(busy, 600)
+        fake.set_enabled(idle, False)  # drained: the queued job waits, matched to both agents, reserved by none
+        queued = fake.queue_build(pool, 60)
+        conn = Connection(base_url=fake.url, creds=BasicAuthentication("", PAT))
+        client = conn.clients_v7_1.get_task_agent_client()
+
+        [found] = client.get_agent_pools(pool_name="linux")  # GET pools?poolName=
+        assert (found.id, found.name) == (pool, "linux")
+        listed = client.get_agents(pool, include_capabilities=True, include_assigned_request=True)  # GET agents
+        assert {a.id: a.assigned_request.request_id if a.assigned_request else None for a in listed} == {
+            busy: request_id,
+            idle: None,
+        }
+        one = client.get_agent(pool, busy, include_capabilities=True, include_assigned_request=True)  # GET agent
+        assert one.system_capabilities["AWS_INSTANCE_ID"] == "i-1" and one.max_parallelism == 1
+
+        # GET jobrequests?agentId=&completedRequestCount= (no SDK method: the SDK's own request path and models)
+        location = "fc825784-c92a-4299-9221-998a02d1b54f"
+        response = client._send(
+            http_method="GET",
+            location_id=location,
+            version="7.2-preview.1",
+            route_values={"poolId": pool},
+            query_parameters={"agentId": idle, "completedRequestCount": 1},
+        )
+        jobs = client._deserialize("[TaskAgentJobRequest]", client._unwrap_collection(response))
+        assert [(j.request_id, j.reserved_agent) for j in jobs] == [(queued, None)]
+        assert {m.id for m in jobs[0].matched_agents} == {busy, idle} and jobs[0].queue_time.year >= 2020
+
+        # PATCH with the listed record's fields, as the gate sends it
+        record = TaskAgent(
+            id=idle,
+            name="agent-i-2",
+            version=one.version,
+            os_description=one.os_description,
+            enabled=False,
+            status="online",
+            provisioning_state="Provisioned",
+            max_parallelism=1,
+        )
+        updated = client.update_agent(record, pool, idle)
+        assert (updated.enabled, updated.max_parallelism, updated.name) == (False, 1, "agent-i-2")
+        client.delete_agent(pool, idle)  # DELETE agent
+        with pytest.raises(AzureDevOpsServiceError, match="No agent found"):
+            client.get_agent(pool, idle)
