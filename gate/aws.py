@@ -18,7 +18,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, WAIT_STATES, Waiting, parse_ts
+from gate.holdstate import lookup_actions
+from gate.model import WAIT_STATES, Waiting
 
 # 5 attempts: botocore's jittered exponential back-off then totals ~7 s on average (at most ~15 s), which rides out
 # a throttling burst yet leaves a 70 s invocation time to act; the next tick retries anything still failing.
@@ -138,6 +139,14 @@ class Aws:
         hooks: list[dict[str, Any]] = resp.get("LifecycleHooks", [])
         return hooks
 
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        """{instance id: ActivityId of its unfinished terminate activity} for {group: instance ids}: the identity
+        of each lifecycle action (gate.holdstate). One paginated DescribeScalingActivities per group."""
+        try:
+            return lookup_actions(self.autoscaling, wanted)
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeScalingActivities: {exc}") from None
+
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
         """(group, lifecycle state) as Auto Scaling reports it; (None, None) when no group holds the instance."""
         try:
@@ -164,8 +173,8 @@ class Aws:
                         tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
                         out[inst["InstanceId"]] = {
                             "private_dns": inst.get("PrivateDnsName") or None,
-                            "held_since": parse_ts(tags.get(HELD_SINCE_TAG)),
-                            "idle_since": parse_ts(tags.get(IDLE_SINCE_TAG)),
+                            "private_ip": inst.get("PrivateIpAddress") or None,
+                            "tags": {k: v for k, v in tags.items() if k.startswith("gate:")},
                         }
         return out
 

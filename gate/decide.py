@@ -1,22 +1,26 @@
 """The gate's judgement, pure: one waiting instance plus what its agents look like now -> actions.
 
-No I/O and no clock: every input is passed in, so the rules are tested exhaustively without servers.
-The rules (docs/architecture.md, "Decision rules"), in order:
-  leaving a warm pool -> release at once; max hold reached -> forced; Azure unreachable -> hold (fail safe);
-  no agent -> hold until the unregistered grace, then release; any agent still enabled -> disable it and hold;
-  any agent busy -> hold; all idle and drained -> hold until idle was seen twice `idle_confirm` apart, then
-  (after a last look at the agents' job requests) release and delete the agent registrations.
-With ECS draining on, every release except to or from a warm pool first sets the container instance DRAINING (only
-now: DRAINING stops service tasks), holds one round, and with `ecs_wait_tasks` holds until no watched task runs.
+No I/O and no clock: every input is passed in, so the rules are tested exhaustively without servers. Heartbeats are
+not judgement: the round's heartbeat pass sends them before anything here runs. The rules (docs/judgment.md), in order:
+  leaving a warm pool -> release at once; no identity for the lifecycle action -> hold, touch nothing; not proven
+  ours (no heartbeat under our hook succeeded) and no hold of ours yet -> hold, touch nothing; max hold reached ->
+  forced; agent system unreachable -> hold (fail safe); an agent seen during this hold missing from the list -> ask
+  for it directly; any agent still enabled -> disable it and hold; any agent busy, or not known to be idle -> hold;
+  no agent ever seen -> hold until the unregistered grace, then release; before the lag bound (the latest disable +
+  assignment_lag_seconds) -> hold; seen agents now absent -> hold until absent twice idle_confirm apart; then, after
+  a look at the job requests, release: delete the agents, complete CONTINUE, clear the hold's tags.
+With ECS draining on, every release except from a warm pool first sets the container instance DRAINING (only now:
+DRAINING stops service tasks), holds one round, and with `ecs_wait_tasks` holds until no watched task runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from gate.actions import Action, Complete, DeleteAgent, DisableAgent, DrainContainerInstance, Heartbeat, Result, SetTag
-from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Outcome, Waiting, format_ts
+from gate.actions import Action, Complete, DeleteAgent, DisableAgent, DrainContainerInstance, Result, SetTag
+from gate.holdstate import HOLD_TAG, AgentKey, HoldState, action_hash, encode, fits, load, stale_keys
+from gate.model import Agent, JobRequest, Outcome, Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +28,10 @@ class Policy:
     max_hold_seconds: float = 14_400
     idle_confirm_seconds: float = 15
     unregistered_grace_seconds: float = 300
-    heartbeat_interval_seconds: float = 60
+    # The busy flag (assignedRequest) and the job request of a job assigned just before the disable can stay
+    # invisible for ~30-60 s: no release earlier than this after the latest disable.
+    assignment_lag_seconds: float = 60
+    heartbeat_interval_seconds: float = 60  # the heartbeat pass's cadence (gate.heartbeats); not used by decide
     delete_agent_on_release: bool = True
     forced_result: Result = "CONTINUE"
     check_job_requests: bool = True
@@ -49,6 +56,9 @@ class Observation:
 
     agents: Sequence[Agent] | None
     error: str | None = None
+    # Agents seen earlier in the hold but missing from the list, asked for one by one (None = not asked yet);
+    # a None value: the agent system says it does not exist (404).
+    direct: Mapping[AgentKey, Agent | None] | None = None
     # Job requests per agent id, fetched only when a release is about to happen (None = not fetched).
     job_requests: Mapping[int, Sequence[JobRequest]] | None = None
     # The ECS container instance, fetched only when a release is about to happen with ecs_drain (None = not fetched).
@@ -61,9 +71,14 @@ class Decision:
     reason: str
     actions: tuple[Action, ...] = ()
     held_since: float | None = None
-    idle_since: float | None = None
+    # The gate:* tags once the actions are carried out (the next round's Waiting.tags).
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # When time alone may change the decision (lag bound, absence confirmation): re-check then.
+    recheck_at: float | None = None
+    # The decision wants these seen-but-missing agents asked for directly first.
+    needs_agents: tuple[AgentKey, ...] = ()
     # The decision would release, but wants the job requests of these agents looked at first.
-    needs_job_requests: tuple[Agent, ...] = field(default=())
+    needs_job_requests: tuple[Agent, ...] = ()
     # The decision would release, but ECS draining is on: it wants the container instance looked at first.
     needs_ecs: bool = False
 
@@ -82,113 +97,198 @@ def _busy_reason(agents: Sequence[Agent], job_requests: Mapping[int, Sequence[Jo
     return None
 
 
-def decide(
-    waiting: Waiting,
-    observation: Observation,
-    policy: Policy,
-    now: float,
-    last_heartbeat: float | None = None,
-) -> Decision:
-    actions: list[Action] = []
-    held_since = waiting.held_since
-    if held_since is None:
-        held_since = now
-        actions.append(SetTag(HELD_SINCE_TAG, format_ts(now)))
-    held = max(0.0, now - held_since)
-    agents = observation.agents or ()
+def _absent_agent(key: AgentKey, source: str) -> Agent:
+    """A seen agent the system no longer lists: enough to ask for its job requests and delete what is left."""
+    pool, agent = key
+    return Agent(source, pool, str(pool), agent, f"#{agent}", enabled=False)
 
-    def finish(outcome: Outcome, reason: str, result: Result, delete: bool) -> Decision:
-        deletes = [DeleteAgent(a) for a in agents] if delete and policy.delete_agent_on_release else []
-        if outcome is Outcome.RELEASED:
-            # Delete first: a failed delete then holds and is retried (nothing left behind), and for systems
-            # that cannot disable an agent (GitHub refuses to delete a runner with a job) it is the last guard.
-            actions.extend(deletes)
-            actions.append(Complete(result))
-        else:
-            actions.append(Complete(result))  # max hold: nothing may block the completion
-            actions.extend(deletes)
-        return Decision(outcome, reason, tuple(actions), held_since, None)
 
-    def hold(reason: str, idle_since: float | None = None) -> Decision:
-        if waiting.idle_since is not None and idle_since is None:
-            actions.append(SetTag(IDLE_SINCE_TAG, ""))
-        if last_heartbeat is None or now - last_heartbeat >= policy.heartbeat_interval_seconds:
-            actions.append(Heartbeat())
-        return Decision(Outcome.HELD, reason, tuple(actions), held_since, idle_since)
+class _Hold:
+    """One decision in the making: the actions so far and the hold state they lead to."""
 
-    def release(reason: str, delete: bool, idle_since: float | None) -> Decision:
-        """Complete CONTINUE, after draining the ECS container instance when that is configured. Not for an
-        instance going into a warm pool: it comes back, and a DRAINING container instance would stay DRAINING."""
-        if policy.ecs_drain and not waiting.lifecycle_state.startswith("Warmed:"):
-            ecs = observation.ecs
-            if ecs is None:
-                reason = f"{reason}; checking the ECS container instance"
-                return Decision(Outcome.HELD, reason, tuple(actions), held_since, idle_since, needs_ecs=True)
-            if ecs.error is not None:
-                return hold(f"{reason}; ECS unavailable ({ecs.error}): holding, fail safe", idle_since)
-            if ecs.container_instance_arn is not None:
-                if ecs.status == "ACTIVE":
-                    actions.append(DrainContainerInstance(ecs.container_instance_arn))
-                    return hold(f"{reason}; setting the container instance DRAINING", idle_since)
-                if policy.ecs_wait_tasks and ecs.tasks > 0:
-                    groups = ", ".join(sorted(set(ecs.task_groups))) or "unknown"
-                    return hold(
-                        f"{reason}; container instance {ecs.status}, {ecs.tasks} task(s) still running ({groups})",
-                        idle_since,
-                    )
-                reason = f"{reason}; container instance {ecs.status}"
-        return finish(Outcome.RELEASED, reason, "CONTINUE", delete)
+    def __init__(self, waiting: Waiting, state: HoldState | None, now: float) -> None:
+        self.now = now
+        self.actions: list[Action] = []
+        self.tags: dict[str, str] = {k: v for k, v in waiting.tags.items() if v}
+        self.state = state
+
+    def write(self, state: HoldState) -> None:
+        """Remember the state in the tag (one CreateTags) when it changed; clear tags of other holds with it."""
+        self.state = state
+        value = encode(state)
+        if self.tags.get(HOLD_TAG) != value:
+            self.tags[HOLD_TAG] = value
+            at = [i for i, a in enumerate(self.actions) if isinstance(a, SetTag) and a.key == HOLD_TAG]
+            if at:  # one CreateTags per decision, where the first write stood (before any disable)
+                self.actions[at[0]] = SetTag(HOLD_TAG, value)
+            else:
+                self.actions.append(SetTag(HOLD_TAG, value))
+        for key in stale_keys(self.tags):
+            if key != HOLD_TAG:
+                self.actions.append(SetTag(key, ""))
+                del self.tags[key]
+
+    def clear(self) -> None:
+        """The hold ends: every hold tag goes (after the completion, which nothing may block)."""
+        for key in stale_keys(self.tags):
+            self.actions.append(SetTag(key, ""))
+            del self.tags[key]
+
+    def decision(self, outcome: Outcome, reason: str, **kw: object) -> Decision:
+        held = self.state.held_since if self.state else None
+        return Decision(outcome, reason, tuple(self.actions), held, dict(self.tags), **kw)  # type: ignore[arg-type]
+
+
+def decide(waiting: Waiting, observation: Observation, policy: Policy, now: float, *, proven: bool = False) -> Decision:
+    """`proven`: a heartbeat by token or instance id under our hook succeeded for this action (the heartbeat pass):
+    the action is ours. Needed before the first tag or disable; a hold tag of this action is proof enough later."""
+    state = load(waiting.tags, waiting.action_id, now)
+    hold = _Hold(waiting, state, now)
 
     if waiting.leaves_warm_pool:
-        return finish(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build", "CONTINUE", False)
+        hold.actions.append(Complete("CONTINUE"))
+        hold.clear()
+        return hold.decision(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build")
+    if waiting.action_id is None:
+        return hold.decision(Outcome.HELD, "no identity for this lifecycle action yet: holding, touching nothing")
+    if state is None:
+        if not proven:
+            return hold.decision(Outcome.HELD, "not proven ours yet (no heartbeat under our hook): touching nothing")
+        state = HoldState(action_hash(waiting.action_id), held_since=now)
+        hold.write(state)
+    return _judge(hold, state, observation, policy)
+
+
+def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> Decision:
+    now, held = hold.now, max(0.0, hold.now - state.held_since)
+    listed = list(obs.agents or ())
 
     if held >= policy.max_hold_seconds:
-        busy = _busy_reason(agents, observation.job_requests)
-        state = f"; {busy}" if busy else ""
-        # Keep new jobs off an instance we are giving up on, and keep a retained (ABANDON) agent registered.
-        actions.extend(DisableAgent(a) for a in agents if not a.drained)
-        return finish(
-            Outcome.FORCED,
-            f"max hold reached ({held:.0f}s >= {policy.max_hold_seconds:.0f}s){state}",
-            policy.forced_result,
-            policy.forced_result == "CONTINUE",
-        )
+        return _forced(hold, listed, obs, policy, held)
+    if obs.agents is None:
+        return hold.decision(Outcome.HELD, f"agent system unavailable ({obs.error or 'unknown error'}): fail safe")
+    if state.overflow:
+        return hold.decision(Outcome.HELD, "too many agents to remember in one tag: holding until max hold")
 
-    if observation.agents is None:
-        return hold(f"agent system unavailable ({observation.error or 'unknown error'}): holding, fail safe")
+    missing = tuple(sorted(state.seen - {(a.pool_id, a.id) for a in listed}))
+    if missing and obs.direct is None:
+        reason = f"{len(missing)} agent(s) seen earlier in this hold missing from the list: asking for them"
+        return hold.decision(Outcome.HELD, reason, needs_agents=missing)
+    state, present, gone = _account(state, listed, missing, obs.direct or {}, now)
 
-    if not agents:
-        if held >= policy.unregistered_grace_seconds:
-            return release(
-                f"no agent registered for the instance after {policy.unregistered_grace_seconds:.0f}s grace",
-                False,
-                None,
-            )
-        return hold(f"no agent found yet; grace {policy.unregistered_grace_seconds:.0f}s, held {held:.0f}s")
-
-    enabled = [a for a in agents if not a.drained]
+    enabled = [a for a in present if not a.drained]
     if enabled:
-        actions.extend(DisableAgent(a) for a in enabled)
-        return hold("draining: disabled " + ", ".join(a.label() for a in enabled))
+        hold.write(replace(state, disabled_at=now))  # the tag first: a disable is never left unrecorded
+        hold.actions.extend(DisableAgent(a) for a in enabled)
+        return hold.decision(Outcome.HELD, "draining: disabled " + ", ".join(a.label() for a in enabled))
 
-    busy = _busy_reason(agents, observation.job_requests)
+    busy = _busy_reason(present + gone, obs.job_requests)
     if busy:
-        return hold(f"busy: {busy}")
+        if any(not j.finished for a in gone for j in (obs.job_requests or {}).get(a.id, ())):
+            state = replace(state, absent_since=None)  # absence only counts with no unfinished job request
+        hold.write(state)
+        return hold.decision(Outcome.HELD, f"busy: {busy}")
+    unknown = tuple(a for a in present if not a.assigned_known)
+    hold.write(state)
+    if unknown and obs.job_requests is None:
+        reason = f"agent {unknown[0].label()} reported without its busy field: checking its job requests"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown)
 
-    if waiting.idle_since is None or waiting.idle_since > now:
-        actions.append(SetTag(IDLE_SINCE_TAG, format_ts(now)))
-        return hold(f"idle and drained; confirming for {policy.idle_confirm_seconds:.0f}s", idle_since=now)
-    idle_for = now - waiting.idle_since
-    if idle_for < policy.idle_confirm_seconds:
-        return hold(f"idle for {idle_for:.0f}s; confirming", idle_since=waiting.idle_since)
-    checkable = tuple(a for a in agents if a.disableable)
-    if policy.check_job_requests and checkable and observation.job_requests is None:
-        return Decision(
-            Outcome.HELD,
-            "idle confirmed; checking job requests",
-            tuple(actions),
-            held_since,
-            waiting.idle_since,
-            needs_job_requests=checkable,
+    if not state.seen:
+        grace = policy.unregistered_grace_seconds
+        if held >= grace:
+            return _release(hold, obs, policy, f"no agent registered for the instance after {grace:.0f}s grace", [], [])
+        reason = f"no agent found yet; grace {grace:.0f}s, held {held:.0f}s"
+        return hold.decision(Outcome.HELD, reason, recheck_at=state.held_since + grace)
+
+    lag_end = (state.disabled_at if state.disabled_at is not None else state.held_since) + policy.assignment_lag_seconds
+    if now < lag_end:
+        reason = (
+            f"idle and drained; a job assigned just before the disable may not show yet: waiting {lag_end - now:.0f}s"
+            f" more (lag bound {policy.assignment_lag_seconds:.0f}s)"
         )
-    return release(f"idle confirmed over {idle_for:.0f}s", True, waiting.idle_since)
+        return hold.decision(Outcome.HELD, reason, recheck_at=lag_end)
+    if gone:
+        if state.absent_since is None:
+            state = replace(state, absent_since=now)
+            hold.write(state)
+        assert state.absent_since is not None
+        due = state.absent_since + policy.idle_confirm_seconds
+        if state.absent_since >= now or now < due:  # two looks, idle_confirm apart
+            reason = f"{len(gone)} agent(s) seen earlier now absent: confirming for {policy.idle_confirm_seconds:.0f}s"
+            return hold.decision(Outcome.HELD, reason, recheck_at=max(due, now + 0.001))
+
+    checkable = tuple(a for a in present if a.disableable) + tuple(gone)
+    if checkable and obs.job_requests is None and (policy.check_job_requests or gone or unknown):
+        reason = "idle and drained past the lag bound; checking job requests"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=checkable)
+    reason = "idle and drained past the lag bound"
+    if gone:
+        reason += f"; {len(gone)} agent(s) confirmed absent"
+    return _release(hold, obs, policy, reason, present, gone)
+
+
+def _account(
+    state: HoldState,
+    listed: Sequence[Agent],
+    missing: Sequence[AgentKey],
+    direct: Mapping[AgentKey, Agent | None],
+    now: float,
+) -> tuple[HoldState, list[Agent], list[Agent]]:
+    """Merge the list and the direct look-ups into the hold state: (state, agents present, agents confirmed absent).
+    An agent seen for the first time counts as just disabled (a job may have landed on it just before)."""
+    present = list(listed) + [a for k in missing if (a := direct.get(k)) is not None]
+    absent = frozenset(k for k in missing if k in direct and direct[k] is None)
+    new = {(a.pool_id, a.id) for a in present} - state.seen
+    if new:
+        state = replace(state.with_seen(new), disabled_at=now)
+    if absent != state.absent:
+        state = replace(state, absent=absent, absent_since=None)
+    if not fits(state):
+        state = replace(state, overflow=True)
+    source = present[0].source if present else (listed[0].source if listed else "azure-devops")
+    return state, present, [_absent_agent(k, source) for k in sorted(absent)]
+
+
+def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Policy, held: float) -> Decision:
+    busy = _busy_reason(agents, obs.job_requests)
+    state = f"; {busy}" if busy else ""
+    # Keep new jobs off an instance we are giving up on, and keep a retained (ABANDON) agent registered.
+    hold.actions.extend(DisableAgent(a) for a in agents if not a.drained)
+    hold.actions.append(Complete(policy.forced_result))  # nothing may block a forced completion
+    if policy.forced_result == "CONTINUE" and policy.delete_agent_on_release:
+        hold.actions.extend(DeleteAgent(a) for a in agents)
+    hold.clear()
+    return hold.decision(Outcome.FORCED, f"max hold reached ({held:.0f}s >= {policy.max_hold_seconds:.0f}s){state}")
+
+
+def _release(
+    hold: _Hold, obs: Observation, policy: Policy, reason: str, agents: Sequence[Agent], gone: Sequence[Agent]
+) -> Decision:
+    """Complete CONTINUE after deleting the agents (a failed delete holds and is retried: nothing left behind), and
+    after draining the ECS container instance when that is configured. Agents already absent are deleted after the
+    completion (a formality: their records are gone; a failure must not hold the instance)."""
+    if policy.ecs_drain:
+        ecs = obs.ecs
+        if ecs is None:
+            return hold.decision(Outcome.HELD, f"{reason}; checking the ECS container instance", needs_ecs=True)
+        if ecs.error is not None:
+            return hold.decision(Outcome.HELD, f"{reason}; ECS unavailable ({ecs.error}): holding, fail safe")
+        if ecs.container_instance_arn is not None:
+            if ecs.status == "ACTIVE":
+                hold.actions.append(DrainContainerInstance(ecs.container_instance_arn))
+                return hold.decision(Outcome.HELD, f"{reason}; setting the container instance DRAINING")
+            if policy.ecs_wait_tasks and ecs.tasks > 0:
+                groups = ", ".join(sorted(set(ecs.task_groups))) or "unknown"
+                return hold.decision(
+                    Outcome.HELD,
+                    f"{reason}; container instance {ecs.status}, {ecs.tasks} task(s) still running ({groups})",
+                )
+            reason = f"{reason}; container instance {ecs.status}"
+    if policy.delete_agent_on_release:
+        hold.actions.extend(DeleteAgent(a) for a in agents)
+    hold.actions.append(Complete("CONTINUE"))
+    if policy.delete_agent_on_release:
+        hold.actions.extend(DeleteAgent(a) for a in gone)
+    hold.clear()
+    return hold.decision(Outcome.RELEASED, reason)

@@ -69,8 +69,7 @@ def _fmt_keys(keys: Iterable[AgentKey]) -> str:
     return "+".join(f"{p}:{a}" for p, a in sorted(keys))
 
 
-def encode(state: HoldState) -> str:
-    """The tag value; when the agents do not fit in 256 characters the hold is marked `overflow` (fail safe)."""
+def _fields(state: HoldState) -> tuple[list[str], list[str]]:
     head = [f"v={VERSION}", f"a={state.action}", f"h={format_ts(state.held_since)}"]
     if state.disabled_at is not None:
         head.append(f"d={format_ts(state.disabled_at)}")
@@ -79,10 +78,21 @@ def encode(state: HoldState) -> str:
     tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
     if state.absent:
         tail.append(f"g={_fmt_keys(state.absent)}")
-    value = " ".join(head + tail)
-    if len(value) <= TAG_VALUE_MAX and not state.overflow:
-        return value
-    return " ".join([*head, "o=1"])[:TAG_VALUE_MAX]
+    return head, tail
+
+
+def fits(state: HoldState) -> bool:
+    """Whether the whole state fits in one tag value (else encode marks it `overflow` and drops the agents)."""
+    head, tail = _fields(state)
+    return not state.overflow and len(" ".join(head + tail)) <= TAG_VALUE_MAX
+
+
+def encode(state: HoldState) -> str:
+    """The tag value; when the agents do not fit in 256 characters the hold is marked `overflow` (fail safe)."""
+    head, tail = _fields(state)
+    if fits(state):
+        return " ".join(head + tail)
+    return " ".join([*head, "o=1"])
 
 
 def decode(value: str | None) -> HoldState | None:

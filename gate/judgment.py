@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 from gate.actions import Action, DrainContainerInstance
 from gate.aws import Aws
-from gate.decide import Decision, EcsFacts, Observation, Policy, decide
+from gate.decide import Decision, Observation, Policy
+from gate.evidence import decide_with_evidence
 from gate.execute import Executed, describe, execute
 from gate.heartbeats import Heartbeats
 from gate.mapping import AgentIndex
-from gate.model import Agent, JobRequest, Outcome, Waiting
-from gate.sources import AgentSource, AgentSourceError
+from gate.model import Agent, Outcome, Waiting
+from gate.sources import AgentSource
 
 if TYPE_CHECKING:
     from gate.ecs import Ecs
@@ -79,7 +80,7 @@ class Judgment:
         unproven = unproven and waiting.instance_id not in self.heartbeats.failing
         if unproven and worth_logging(done, decision, last_reason):
             done = self._prove_held(waiting, done)
-        carried = dataclasses.replace(waiting, held_since=decision.held_since, idle_since=decision.idle_since)
+        carried = dataclasses.replace(waiting, tags=dict(decision.tags))  # the hold state as tagged now
         return Judged(carried, done, observed.agents_for(waiting), now, decision)
 
     def _prove_held(self, waiting: Waiting, done: Executed) -> Executed:
@@ -94,31 +95,18 @@ class Judgment:
         return done
 
     def decide(self, waiting: Waiting, observed: Observed, now: float) -> Decision:
-        """`decide`, asking the edges for the extra evidence it wants before a release (job requests, ECS)."""
+        """`decide`, asking the edges for the extra evidence it wants before a release (gate.evidence).
+
+        Proof that the action is ours (needed before the first tag or disable): a heartbeat under our hook succeeded
+        for the instance and AWS has not since said the action is gone."""
         policy = self.policy_for(waiting.group)
-        # The last attempt, not the last success: a heartbeat the pass just tried is not repeated by the decision.
-        last = self.heartbeats.last_tried.get(waiting.instance_id, self.heartbeats.last_sent.get(waiting.instance_id))
+        iid = waiting.instance_id
+        proven = iid in self.heartbeats.last_sent and iid not in self.heartbeats.gone
         if observed.index is None:
             obs = Observation(agents=None, error=observed.error)
         else:
             obs = Observation(agents=observed.index.agents_for(waiting))
-        decision = decide(waiting, obs, policy, now, last)
-        if decision.needs_job_requests:
-            jobs: dict[int, list[JobRequest]] = {}
-            try:
-                for agent in decision.needs_job_requests:
-                    jobs[agent.id] = self.source.job_requests(agent)
-                obs = dataclasses.replace(obs, job_requests=jobs)
-            except AgentSourceError as exc:
-                obs = Observation(agents=None, error=f"job requests: {exc}")
-            decision = decide(waiting, obs, policy, now, last)
-        if decision.needs_ecs:
-            if self.ecs is not None:
-                facts = self.ecs.facts(waiting.instance_id)
-            else:
-                facts = EcsFacts(container_instance_arn=None, error="GATE_ECS_DRAIN is on but no ECS client is set up")
-            decision = decide(waiting, dataclasses.replace(obs, ecs=facts), policy, now, last)
-        return decision
+        return decide_with_evidence(waiting, obs, policy, now, self.source, proven=proven, ecs=self.ecs)
 
     def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:
         """ECS draining first (decide emits it only in a holding decision), then everything else via `execute`."""

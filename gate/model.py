@@ -75,8 +75,6 @@ class Waiting:
     token: str | None = None
     private_dns: str | None = None
     private_ip: str | None = None  # hostname mapping: the IP-derived DNS name (gate.mapping.host_keys)
-    held_since: float | None = None  # legacy, unbound: no longer read by decide (gate.holdstate)
-    idle_since: float | None = None  # legacy, unbound: no longer read by decide
     # The gate's own tags as EC2 reports them (gate:*), and the identity of the lifecycle action (the ActivityId of
     # the terminate activity, gate.holdstate): tags are only believed when they name this action.
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -85,6 +83,13 @@ class Waiting:
     @property
     def leaves_warm_pool(self) -> bool:
         return self.lifecycle_state in RELEASE_AT_ONCE_STATES
+
+    @property
+    def held_since(self) -> float | None:
+        """When the hold of this lifecycle action began (None: no hold tag bound to this action)."""
+        from gate.holdstate import bound_held_since
+
+        return bound_held_since(self.tags, self.action_id)
 
 
 def format_ts(ts: float) -> str:

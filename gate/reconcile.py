@@ -49,6 +49,7 @@ def policy_from(settings: Settings) -> Policy:
         delete_agent_on_release=settings.delete_agent_on_release,
         forced_result=settings.forced_result,
         check_job_requests=settings.check_job_requests,
+        assignment_lag_seconds=settings.assignment_lag_seconds,
         ecs_drain=settings.ecs_drain,
         ecs_wait_tasks=settings.ecs_wait_tasks,
     )
@@ -67,6 +68,7 @@ class _Run:
     reported: set[str] = field(default_factory=set)  # problems recorded once per invocation
     pending: list[Waiting] = field(default_factory=list)  # still ours and not finished: worth another round
     records: list[Record] = field(default_factory=list)
+    recheck: dict[str, float] = field(default_factory=dict)  # when time alone may change a decision (lag bound)
 
 
 class Gate:
@@ -123,8 +125,28 @@ class Gate:
 
     # -- triggers ---------------------------------------------------------------------------------------
     def tick(self, budget: float | None = None, *, deadline: float | None = None) -> list[Record]:
-        """Reconcile every waiting instance of the configured groups."""
-        return self.run(None, budget, deadline=deadline)
+        """Reconcile every waiting instance of the configured groups, then the retained and back-in-service ones."""
+        records = self.run(None, budget, deadline=deadline)
+        return records + self._clean_up(deadline)
+
+    def _clean_up(self, deadline: float | None) -> list[Record]:
+        """Retained instances (delete agents, terminate once idle) and hold tags on in-service instances
+        (gate/retained.py). After the round, so it never delays a heartbeat; a failure is one `error` record."""
+        from gate.retained import RetainedCleanup
+
+        if self.settings.dry_run or (deadline is not None and self.clock.now() >= deadline):
+            return []
+        cleanup = RetainedCleanup(
+            self.aws, self.source, self.settings.groups, self.settings.hook_name, self.policy_for, ecs=self.ecs
+        )
+        self._bound_calls(deadline)
+        try:
+            cleaned = cleanup.run(self.observe, self.clock.now())
+        except Exception as exc:  # a tick must log, not crash
+            return [self.recorder.plain(Outcome.ERROR, f"retained clean-up failed: {type(exc).__name__}: {exc}")]
+        finally:
+            self._bound_calls(None)
+        return [self.recorder.decision(c.waiting, c.outcome, c.reason, c.agents, actions=c.actions) for c in cleaned]
 
     def on_lifecycle(
         self, event: LifecycleEvent, budget: float | None = None, *, deadline: float | None = None
@@ -208,7 +230,7 @@ class Gate:
             while True:
                 self._round(run, first)
                 first = False
-                wait = self._next_wait(run.pending)
+                wait = self._next_wait(run)
                 if not run.pending or self.clock.now() + wait > run.soft:
                     break
                 self.clock.sleep(wait)
@@ -301,11 +323,30 @@ class Gate:
                 for w in live:
                     if w.instance_id in new:
                         run.known[w.instance_id] = dataclasses.replace(w, **details.get(w.instance_id, {}))
+        self._with_identity(run, [run.known[w.instance_id] for w in live if w.instance_id in run.known])
         return [
             dataclasses.replace(run.known[w.instance_id], lifecycle_state=w.lifecycle_state)
             for w in live
             if w.instance_id in run.known
         ]
+
+    def _with_identity(self, run: _Run, known: list[Waiting]) -> None:
+        """The identity of each lifecycle action (its terminate activity, gate.holdstate), looked up once per
+        invocation; without one an instance is held untouched (no tags, no disables). One `error` per invocation."""
+        wanted: dict[str, list[str]] = {}
+        for w in known:
+            if w.action_id is None and not w.leaves_warm_pool:
+                wanted.setdefault(w.group, []).append(w.instance_id)
+        if not wanted or self.clock.now() >= run.hard:
+            return
+        try:
+            ids = self.aws.action_ids(wanted)
+        except Exception as exc:
+            self._once(run, "activities", Outcome.ERROR, f"describe scaling activities failed: {exc}; holding")
+            return
+        for iid, action_id in ids.items():
+            if iid in run.known:
+                run.known[iid] = dataclasses.replace(run.known[iid], action_id=action_id)
 
     def _judgment_pass(self, run: _Run, waiting: list[Waiting], observed: Observed) -> set[str]:
         """Judge every instance concurrently (bounded) by the deadline; returns the ids needing no further round."""
@@ -337,6 +378,10 @@ class Gate:
                     )
                 )
             run.last_reason[iid] = done.reason
+            if decision is not None and decision.recheck_at is not None:
+                run.recheck[iid] = decision.recheck_at
+            else:
+                run.recheck.pop(iid, None)
             if done.done:
                 finished.add(iid)
                 self._reported_gone.add(iid)  # ended here: a later `gone` would only repeat it
@@ -345,15 +390,15 @@ class Gate:
                 finished.add(iid)
         return finished
 
-    def _next_wait(self, pending: Sequence[Waiting]) -> float:
-        """The fixed re-check interval, or sooner when an idle confirmation falls due (release latency)."""
+    def _next_wait(self, run: _Run) -> float:
+        """The fixed re-check interval, or sooner when a decision falls due by time alone (the lag bound, an
+        absence confirmation, the unregistered grace): release latency."""
         wait = self.settings.recheck_interval_seconds
         now = self.clock.now()
-        for w in pending:
-            if w.idle_since is not None:
-                due = w.idle_since + self.settings.idle_confirm_seconds - now
-                if due > 0:  # already confirmed but still held (ECS tasks): the normal interval, not a busy loop
-                    wait = min(wait, max(due, 0.5))
+        for w in run.pending:
+            due = run.recheck.get(w.instance_id, now + wait) - now
+            if due > 0:
+                wait = min(wait, max(due, 0.5))
         return wait
 
     # -- edges ------------------------------------------------------------------------------------------

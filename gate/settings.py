@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
     github_token_secret_arn: str | None = None
 
+    # --- judgment (issue 11, docs/judgment.md) ------------------------------------------------------------------------
+    # No release earlier than this after the latest disable: Azure DevOps may show a job assigned just before the
+    # disable neither as the agent's assignedRequest nor as a job request for ~30-60 s.
+    assignment_lag_seconds: float = Field(default=60, ge=0, le=3600)
+
     # --- liveness (issue 10; docs/liveness.md) ---------------------------------------------------------------------
     # Heartbeats and Azure DevOps work run on bounded thread pools: a thousand waiting instances at Azure DevOps's
     # ~0.2 s per call fit in one invocation. 1 runs everything inline (deterministic simulations).

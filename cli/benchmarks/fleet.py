@@ -1114,6 +1114,9 @@ class _Tally(DecisionLog):
 class _SimAws(Aws):
     """`gate.aws.Aws` answered by the simulated group; counts the calls the real client would make."""
 
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        return {iid: f"sim-{iid}" for ids in wanted.values() for iid in ids}  # one wait per instance here
+
     def __init__(self, world: _World) -> None:  # no boto3 clients: nothing leaves the process
         self.world = world
         self.calls = {}

@@ -136,6 +136,9 @@ class _Fleet:
 class _ScaleAws(Aws):
     """`gate.aws.Aws` answered by the fleet: the calls the real client makes, each with its latency."""
 
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        return {iid: f"sim-{iid}" for ids in wanted.values() for iid in ids}  # one wait per instance here
+
     def __init__(self, fleet: _Fleet) -> None:  # no boto3 clients
         self.fleet = fleet
         self.calls = {}

@@ -1,23 +1,28 @@
-"""The decision rules, without servers. The property tests replay random observation sequences and check,
-against an independent oracle, that no hook is ever completed while an agent is busy."""
+"""The decision rules, without servers. The property tests replay random worlds (agents missing from lists, fields
+missing, busy flags lagging up to the lag bound, stale or foreign tags, future timestamps) and check, against the
+world's own truth, that no hook is ever completed while a job runs on one of the instance's agents."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.actions import Complete, DeleteAgent, DisableAgent, Heartbeat, SetTag
+from gate.actions import Complete, DeleteAgent, DisableAgent, SetTag
 from gate.decide import Decision, Observation, Policy, decide
-from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Outcome, Waiting
+from gate.holdstate import HOLD_TAG, HoldState, action_hash, decode, encode
+from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Outcome, Waiting, format_ts
 
 T0 = 1_800_000_000.0
+ACTION = "8e2c1a7e-5b0f-4a51-9d0a-1f2b3c4d5e6f"
 POLICY = Policy(max_hold_seconds=3600, idle_confirm_seconds=15, unregistered_grace_seconds=120)
+LAG = POLICY.assignment_lag_seconds
 
 
-def agent(id: int = 1, *, enabled: bool = False, busy: bool = False, disableable: bool = True) -> Agent:
+def agent(id: int = 1, *, enabled: bool = False, busy: bool = False, **kw: Any) -> Agent:
     return Agent(
         "azure-devops",
         7,
@@ -26,102 +31,228 @@ def agent(id: int = 1, *, enabled: bool = False, busy: bool = False, disableable
         f"agent-i-0123456789abcdef{id}",
         enabled,
         assigned_request=100 + id if busy else None,
-        disableable=disableable,
+        **kw,
     )
 
 
-def waiting(**kw: object) -> Waiting:
-    return dataclasses.replace(Waiting("g", "i-0123456789abcdef0", "hook", held_since=T0), **kw)  # type: ignore[arg-type]
+def tags(**state: Any) -> dict[str, str]:
+    return {HOLD_TAG: encode(HoldState(action_hash(ACTION), **state))}
+
+
+def waiting(**kw: Any) -> Waiting:
+    base = Waiting("g", "i-0123456789abcdef0", "hook", action_id=ACTION, tags=tags(held_since=T0))
+    return dataclasses.replace(base, **kw)
+
+
+def state_of(d: Decision) -> HoldState:
+    s = decode(d.tags.get(HOLD_TAG))
+    assert s is not None
+    return s
+
+
+def step(w: Waiting, d: Decision) -> Waiting:
+    return dataclasses.replace(w, tags=dict(d.tags))
 
 
 def kinds(d: Decision) -> list[type]:
     return [type(a) for a in d.actions]
 
 
-def test_first_sight_tags_hold_start_and_drains_before_judging() -> None:
-    d = decide(waiting(held_since=None), Observation([agent(enabled=True)]), POLICY, T0)
-    assert d.outcome is Outcome.HELD
-    assert d.actions[0] == SetTag(HELD_SINCE_TAG, "2027-01-15T08:00:00.000Z")
-    assert kinds(d)[1:] == [DisableAgent, Heartbeat]
-    assert d.held_since == T0 and "draining" in d.reason
+def release_after_lag(w: Waiting, obs: Observation, now: float) -> Decision:
+    """Decide as the edge does: answer needs_agents / needs_job_requests, then decide again."""
+    d = decide(w, obs, POLICY, now, proven=True)
+    if d.needs_job_requests:
+        jobs = {a.id: [] for a in d.needs_job_requests}
+        d = decide(w, dataclasses.replace(obs, job_requests=jobs), POLICY, now, proven=True)
+    return d
 
 
-def test_busy_agent_is_held_with_heartbeat_and_idle_timer_cleared() -> None:
-    d = decide(waiting(idle_since=T0 + 5), Observation([agent(busy=True)]), POLICY, T0 + 30)
-    assert d.outcome is Outcome.HELD and "runs request 101" in d.reason
-    assert SetTag(IDLE_SINCE_TAG, "") in d.actions and Heartbeat() in d.actions
-    assert d.idle_since is None
+# -- identity and proof ------------------------------------------------------------------------------------------
+def test_no_identity_holds_and_touches_nothing() -> None:
+    d = decide(waiting(action_id=None, tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=True)
+    assert d.outcome is Outcome.HELD and d.actions == () and "no identity" in d.reason
 
 
-def test_heartbeat_only_when_due() -> None:
-    obs = Observation([agent(busy=True)])
-    assert Heartbeat() not in decide(waiting(), obs, POLICY, T0 + 100, last_heartbeat=T0 + 70).actions
-    assert Heartbeat() in decide(waiting(), obs, POLICY, T0 + 100, last_heartbeat=T0 + 40).actions
+def test_not_proven_ours_touches_nothing() -> None:
+    d = decide(waiting(tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=False)
+    assert d.outcome is Outcome.HELD and d.actions == () and "not proven" in d.reason
 
 
-def test_idle_needs_confirmation_then_job_request_check_then_release() -> None:
-    first = decide(waiting(), Observation([agent()]), POLICY, T0 + 10)
-    assert first.outcome is Outcome.HELD and first.idle_since == T0 + 10 and "confirming" in first.reason
-    early = decide(waiting(idle_since=T0 + 10), Observation([agent()]), POLICY, T0 + 20)
-    assert early.outcome is Outcome.HELD and not early.final
-    ask = decide(waiting(idle_since=T0 + 10), Observation([agent()]), POLICY, T0 + 25)
+def test_first_sight_tags_first_then_disables_and_sends_no_heartbeat() -> None:
+    d = decide(waiting(tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=True)
+    assert kinds(d) == [SetTag, DisableAgent]
+    s = state_of(d)
+    assert s.action == action_hash(ACTION) and s.held_since == T0 and s.disabled_at == T0 and s.seen == {(7, 1)}
+
+
+def test_a_bound_hold_needs_no_new_proof() -> None:
+    d = decide(waiting(), Observation([agent(busy=True)]), POLICY, T0 + 30, proven=False)
+    assert d.outcome is Outcome.HELD and "busy" in d.reason
+
+
+def test_hold_tag_of_another_action_is_ignored_and_replaced_not_forced() -> None:
+    old = {HOLD_TAG: encode(HoldState(action_hash("another-activity"), held_since=T0 - 10 * 3600))}
+    d = decide(waiting(tags=old), Observation([agent(busy=True)]), POLICY, T0, proven=True)
+    assert d.outcome is Outcome.HELD and state_of(d).held_since == T0 and state_of(d).action == action_hash(ACTION)
+
+
+def test_legacy_unbound_tags_are_ignored_and_cleared() -> None:
+    legacy = {HELD_SINCE_TAG: format_ts(T0 - 10 * 3600), IDLE_SINCE_TAG: format_ts(T0 - 10 * 3600)}
+    d = decide(waiting(tags=legacy), Observation([agent(busy=True)]), POLICY, T0, proven=True)
+    assert (
+        d.outcome is Outcome.HELD
+        and SetTag(HELD_SINCE_TAG, "") in d.actions
+        and SetTag(IDLE_SINCE_TAG, "") in d.actions
+    )
+    assert HELD_SINCE_TAG not in d.tags
+
+
+def test_future_timestamps_count_as_now() -> None:
+    w = waiting(tags=tags(held_since=T0 + 10 * 3600, disabled_at=T0 + 10 * 3600, seen=frozenset({(7, 1)})))
+    d = decide(w, Observation([agent(busy=True)]), POLICY, T0)
+    assert d.held_since == T0 and d.outcome is Outcome.HELD
+    later = decide(step(w, d), Observation([agent(busy=True)]), POLICY, T0 + 3600)  # the clamped start is kept
+    assert later.outcome is Outcome.FORCED
+
+
+# -- lag bound and release -----------------------------------------------------------------------------------------
+def test_idle_victim_waits_the_lag_bound_then_releases_on_one_look() -> None:
+    first = decide(waiting(tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=True)
+    w = step(waiting(), first)
+    early = decide(w, Observation([agent()]), POLICY, T0 + LAG - 1)
+    assert early.outcome is Outcome.HELD and "lag bound" in early.reason and early.recheck_at == T0 + LAG
+    ask = decide(w, Observation([agent()]), POLICY, T0 + LAG)
     assert ask.needs_job_requests == (agent(),) and not ask.final
-    jobs = {1: [JobRequest(5, 1, finished=True)]}
-    done = decide(waiting(idle_since=T0 + 10), Observation([agent()], job_requests=jobs), POLICY, T0 + 25)
-    assert done.outcome is Outcome.RELEASED
-    assert kinds(done) == [DeleteAgent, Complete] and done.actions[-1] == Complete("CONTINUE")  # delete first
+    done = release_after_lag(w, Observation([agent()]), T0 + LAG)
+    assert done.outcome is Outcome.RELEASED and kinds(done) == [DeleteAgent, Complete, SetTag]
+    assert done.actions[-1] == SetTag(HOLD_TAG, "") and HOLD_TAG not in done.tags
+
+
+def test_job_assigned_just_before_the_disable_is_seen_within_the_lag_bound() -> None:
+    w = step(waiting(), decide(waiting(tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=True))
+    # invisible for 30 s: the agent looks idle and its job requests look finished ...
+    held = release_after_lag(w, Observation([agent()]), T0 + 30)
+    assert held.outcome is Outcome.HELD
+    # ... then the busy flag shows: still held
+    assert decide(w, Observation([agent(busy=True)]), POLICY, T0 + 31).outcome is Outcome.HELD
+
+
+def test_a_build_ending_after_the_lag_bound_is_released_at_the_next_look() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    assert decide(w, Observation([agent(busy=True)]), POLICY, T0 + 900).outcome is Outcome.HELD
+    assert release_after_lag(w, Observation([agent()]), T0 + 910).outcome is Outcome.RELEASED
 
 
 def test_unfinished_job_request_counts_as_busy() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
     jobs = {1: [JobRequest(9, 1, finished=False)]}
-    d = decide(waiting(idle_since=T0), Observation([agent()], job_requests=jobs), POLICY, T0 + 60)
-    assert d.outcome is Outcome.HELD and "unfinished job request 9" in d.reason and d.idle_since is None
+    d = decide(w, Observation([agent()], job_requests=jobs), POLICY, T0 + 600)
+    assert d.outcome is Outcome.HELD and "unfinished job request 9" in d.reason
+
+
+def test_missing_busy_field_is_unknown_unless_job_requests_are_checked() -> None:
+    policy = dataclasses.replace(POLICY, check_job_requests=False)
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    unknown = agent(assigned_known=False)
+    d = decide(w, Observation([unknown]), policy, T0 + 600)
+    assert d.outcome is Outcome.HELD and d.needs_job_requests == (unknown,) and "busy field" in d.reason
+    busy = decide(w, Observation([unknown], job_requests={1: [JobRequest(3, 1, False)]}), policy, T0 + 600)
+    assert busy.outcome is Outcome.HELD
+    done = decide(w, Observation([unknown], job_requests={1: [JobRequest(3, 1, True)]}), policy, T0 + 600)
+    assert done.outcome is Outcome.RELEASED
 
 
 def test_no_delete_when_disabled_by_setting() -> None:
     policy = dataclasses.replace(POLICY, delete_agent_on_release=False, check_job_requests=False)
-    d = decide(waiting(idle_since=T0), Observation([agent()]), policy, T0 + 60)
-    assert kinds(d) == [Complete]
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    assert kinds(decide(w, Observation([agent()]), policy, T0 + 600)) == [Complete, SetTag]
 
 
-def test_reenabled_agent_is_disabled_again_and_confirmation_restarts() -> None:
-    d = decide(waiting(idle_since=T0), Observation([agent(enabled=True)]), POLICY, T0 + 60)
-    assert d.outcome is Outcome.HELD and DisableAgent(agent(enabled=True)) in d.actions
-    assert d.idle_since is None and SetTag(IDLE_SINCE_TAG, "") in d.actions
+def test_reenabled_agent_is_disabled_again_and_the_lag_bound_restarts() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    d = decide(w, Observation([agent(enabled=True)]), POLICY, T0 + 600)
+    assert DisableAgent(agent(enabled=True)) in d.actions and state_of(d).disabled_at == T0 + 600
+
+
+def test_a_new_agent_restarts_the_lag_bound_even_if_already_disabled() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    d = release_after_lag(w, Observation([agent(1), agent(2)]), T0 + 600)
+    assert d.outcome is Outcome.HELD and state_of(d).disabled_at == T0 + 600 and (7, 2) in state_of(d).seen
+
+
+# -- positive evidence: absent is unknown ---------------------------------------------------------------------------
+def test_seen_agent_missing_from_the_list_is_asked_for_and_present_means_judged() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    d = decide(w, Observation([]), POLICY, T0 + 600)
+    assert d.outcome is Outcome.HELD and d.needs_agents == ((7, 1),) and not d.final
+    busy = decide(w, Observation([], direct={(7, 1): agent(busy=True)}), POLICY, T0 + 600)
+    assert busy.outcome is Outcome.HELD and "runs request" in busy.reason
+
+
+def test_absent_agent_needs_two_looks_idle_confirm_apart_and_no_unfinished_job_then_is_deleted() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    gone = Observation([], direct={(7, 1): None})
+    first = release_after_lag(w, gone, T0 + 600)
+    assert first.outcome is Outcome.HELD and "absent" in first.reason and state_of(first).absent_since == T0 + 600
+    w = step(w, first)
+    assert release_after_lag(w, gone, T0 + 610).outcome is Outcome.HELD
+    ask = decide(w, gone, POLICY, T0 + 615)
+    assert [a.id for a in ask.needs_job_requests] == [1]
+    running = decide(w, dataclasses.replace(gone, job_requests={1: [JobRequest(4, 1, False)]}), POLICY, T0 + 615)
+    assert running.outcome is Outcome.HELD and state_of(running).absent_since is None
+    done = decide(w, dataclasses.replace(gone, job_requests={1: []}), POLICY, T0 + 615)
+    assert done.outcome is Outcome.RELEASED and kinds(done) == [Complete, DeleteAgent, SetTag]
+
+
+def test_agent_reappearing_resets_the_absence() -> None:
+    w = waiting(
+        tags=tags(
+            held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)}), absent=frozenset({(7, 1)}), absent_since=T0 + 500
+        )
+    )
+    d = decide(w, Observation([agent()]), POLICY, T0 + 600)
+    assert state_of(d).absent == frozenset() and state_of(d).absent_since is None
 
 
 def test_agent_system_down_holds_fail_safe() -> None:
-    d = decide(waiting(idle_since=T0), Observation(None, error="HTTP 503"), POLICY, T0 + 600)
-    assert d.outcome is Outcome.HELD and "HTTP 503" in d.reason and "fail safe" in d.reason
-    assert not d.final and d.idle_since is None
+    d = decide(waiting(), Observation(None, error="HTTP 503"), POLICY, T0 + 600)
+    assert d.outcome is Outcome.HELD and "HTTP 503" in d.reason and "fail safe" in d.reason and not d.final
 
 
 @pytest.mark.parametrize(("held", "outcome"), [(60, Outcome.HELD), (120, Outcome.RELEASED)])
-def test_no_agent_waits_for_grace(held: float, outcome: Outcome) -> None:
+def test_no_agent_ever_seen_waits_for_grace(held: float, outcome: Outcome) -> None:
     d = decide(waiting(), Observation([]), POLICY, T0 + held)
     assert d.outcome is outcome
     assert (Complete("CONTINUE") in d.actions) is (outcome is Outcome.RELEASED)
     assert DeleteAgent not in kinds(d)
 
 
+def test_too_many_agents_for_one_tag_never_release_on_evidence() -> None:
+    many = [agent(i) for i in range(1000, 1040)]
+    w = waiting(tags={})
+    d = decide(w, Observation(many), POLICY, T0, proven=True)
+    assert state_of(d).overflow
+    assert release_after_lag(step(w, d), Observation(many), T0 + 3000).outcome is Outcome.HELD
+
+
+# -- max hold, warm pool, GitHub ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("result", "deletes"), [("CONTINUE", True), ("ABANDON", False)])
 def test_max_hold_forces_with_configured_result(result: str, deletes: bool) -> None:
     policy = dataclasses.replace(POLICY, forced_result=result)  # type: ignore[arg-type]
     d = decide(waiting(), Observation([agent(busy=True)]), policy, T0 + 3600)
     assert d.outcome is Outcome.FORCED and "max hold reached" in d.reason and "runs request" in d.reason
-    assert Complete(result) in d.actions  # type: ignore[arg-type]
     assert kinds(d)[0] is Complete  # nothing may block a forced completion
     assert (DeleteAgent in kinds(d)) is deletes  # a retained (ABANDON) instance keeps its agent registered
+    assert d.actions[-1] == SetTag(HOLD_TAG, "")
 
 
 def test_max_hold_wins_even_when_azure_is_down() -> None:
-    d = decide(waiting(), Observation(None, error="timeout"), POLICY, T0 + 4000)
-    assert d.outcome is Outcome.FORCED
+    assert decide(waiting(), Observation(None, error="timeout"), POLICY, T0 + 4000).outcome is Outcome.FORCED
 
 
 def test_leaving_warm_pool_releases_at_once() -> None:
     d = decide(waiting(lifecycle_state="Warmed:Terminating:Wait"), Observation([agent(busy=True)]), POLICY, T0)
-    assert d.outcome is Outcome.RELEASED and d.actions == (Complete("CONTINUE"),)
+    assert d.outcome is Outcome.RELEASED and d.actions == (Complete("CONTINUE"), SetTag(HOLD_TAG, ""))
 
 
 def test_github_runner_cannot_be_disabled_but_is_still_waited_for() -> None:
@@ -131,84 +262,135 @@ def test_github_runner_cannot_be_disabled_but_is_still_waited_for() -> None:
 
 
 def test_all_agents_of_an_instance_must_be_idle() -> None:
-    d = decide(waiting(idle_since=T0), Observation([agent(1), agent(2, busy=True)]), POLICY, T0 + 60)
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1), (7, 2)})))
+    d = decide(w, Observation([agent(1), agent(2, busy=True)]), POLICY, T0 + 600)
     assert d.outcome is Outcome.HELD and "#2" in d.reason
 
 
-# -- properties ----------------------------------------------------------------------------------------------
-step = st.fixed_dictionaries(
+# -- properties ----------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class TrueAgent:
+    """One agent as it really is, whatever the agent system shows."""
+
+    id: int
+    enabled: bool = True
+    registered: bool = True
+    job_from: float | None = None  # a job runs from job_from to job_to
+    job_to: float = 0.0
+    shows_after: float = 0.0  # the job stays invisible (busy flag and job request) this long: <= the lag bound
+
+    def running(self, now: float) -> bool:
+        return self.job_from is not None and self.job_from <= now < self.job_to
+
+    def visible(self, now: float) -> bool:
+        return self.running(now) and now >= self.job_from + self.shows_after  # type: ignore[operator]
+
+    def view(self, known: bool) -> Agent:
+        return agent(self.id, enabled=self.enabled, assigned_known=known)
+
+
+world_step = st.fixed_dictionaries(
     {
-        "dt": st.floats(min_value=0, max_value=400),
-        "agents": st.lists(
-            st.fixed_dictionaries({"enabled": st.booleans(), "busy": st.booleans(), "job": st.booleans()}),
-            max_size=3,
-        ),
-        "azure_down": st.booleans(),
-        "reenable": st.booleans(),
+        "dt": st.floats(min_value=0, max_value=120),
+        "down": st.integers(0, 9),  # 0: the agent system is down
+        "listed": st.lists(st.booleans(), min_size=3, max_size=3),  # agent i in the list this time
+        "known": st.booleans(),  # the busy field is present
+        "assign": st.lists(st.floats(min_value=0, max_value=1), min_size=3, max_size=3),  # when a job lands (if < dt)
+        "duration": st.floats(min_value=1, max_value=900),
+        "shows_after": st.floats(min_value=0, max_value=LAG),
+        "unregister": st.integers(0, 6),  # 0: an idle agent goes away for good
+        "reenable": st.integers(0, 8),  # 0: someone re-enables agent 0
     }
 )
+start_tags = st.sampled_from(["none", "legacy", "foreign", "future"])
 
 
-@settings(max_examples=400, deadline=None)
-@given(steps=st.lists(step, min_size=1, max_size=40), policy_ix=st.integers(0, 2))
-def test_never_completes_while_busy_and_only_after_confirmed_idle(steps: list[dict], policy_ix: int) -> None:
+def initial_tags(kind: str) -> dict[str, str]:
+    long_ago = T0 - 100 * 3600
+    if kind == "legacy":
+        return {HELD_SINCE_TAG: format_ts(long_ago), IDLE_SINCE_TAG: format_ts(long_ago)}
+    if kind == "foreign":
+        return {HOLD_TAG: encode(HoldState(action_hash("earlier-action"), long_ago, long_ago, frozenset({(7, 0)})))}
+    if kind == "future":
+        return tags(held_since=T0 + 100 * 3600, disabled_at=T0 + 100 * 3600)
+    return {}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    steps=st.lists(world_step, min_size=1, max_size=40),
+    n=st.integers(0, 3),
+    policy_ix=st.integers(0, 3),
+    kind=start_tags,
+)
+def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, policy_ix: int, kind: str) -> None:
     policy = [
         POLICY,
         dataclasses.replace(POLICY, idle_confirm_seconds=0),
         dataclasses.replace(POLICY, forced_result="ABANDON"),
+        dataclasses.replace(POLICY, check_job_requests=False),
     ][policy_ix]
-    w = waiting(held_since=None)
-    now, enabled_override = T0, set[int]()
-    idle_streak_start: float | None = None
-    for s in steps:
-        now += s["dt"]
-        agents = [
-            agent(i, enabled=a["enabled"] and (i not in enabled_override or s["reenable"]), busy=a["busy"])
-            for i, a in enumerate(s["agents"])
+    world = [TrueAgent(i) for i in range(n)]
+    w = waiting(tags=initial_tags(kind))
+    now = T0
+    noticed: set[int] = set()  # an agent is listed at least until the gate has looked at it once
+
+    def shown(a: TrueAgent, known: bool) -> Agent:
+        return dataclasses.replace(a.view(known), assigned_request=101 if known and a.visible(now) else None)
+
+    for i, s in enumerate(steps):
+        before, now = now, now + s["dt"]
+        if world and s["reenable"] == 0:
+            world[0].enabled = True  # someone re-enables it: jobs may land until the gate disables it again
+        for a, at in zip(world, s["assign"], strict=False):
+            t = before + at * s["dt"]
+            if a.registered and a.enabled and not a.running(t) and at < 1 and s["dt"] > 0:
+                a.job_from, a.job_to, a.shows_after = t, t + s["duration"], s["shows_after"]
+        if world and s["unregister"] == 0 and not world[-1].running(now):
+            world[-1].registered = False
+        listed = [
+            shown(a, s["known"])
+            for a, on in zip(world, s["listed"], strict=False)
+            if a.registered and (on or a.id not in noticed)
         ]
-        jobs = {i: [JobRequest(i, i, finished=not a["job"])] for i, a in enumerate(s["agents"])}
-        obs = Observation(None, error="down") if s["azure_down"] else Observation(agents)
-        d = decide(w, obs, policy, now)
+        obs = Observation(None, error="down") if s["down"] == 0 else Observation(listed)
+        proven = i > 0 or kind != "none"
+        d = decide(w, obs, policy, now, proven=proven)
+        if d.needs_agents:
+            direct = {k: shown(world[k[1]], True) if world[k[1]].registered else None for k in d.needs_agents}
+            obs = dataclasses.replace(obs, direct=direct)
+            d = decide(w, obs, policy, now, proven=proven)
         if d.needs_job_requests:
-            d = decide(w, dataclasses.replace(obs, job_requests=jobs), policy, now)
-            really_busy = any(a.busy for a in agents) or any(a["job"] for a in s["agents"])
-        else:
-            really_busy = any(a.busy for a in agents)
-        # Oracle: how long have we seen every agent drained and idle, on every observation?
-        drained_idle = (
-            obs.agents is not None and bool(agents) and not really_busy and not any(a.enabled for a in agents)
-        )
-        idle_streak_start = (idle_streak_start if idle_streak_start is not None else now) if drained_idle else None
+            jobs = {a.id: [JobRequest(9, a.id, finished=not world[a.id].visible(now))] for a in d.needs_job_requests}
+            d = decide(w, dataclasses.replace(obs, job_requests=jobs), policy, now, proven=proven)
         if d.final:
-            held = now - (w.held_since if w.held_since is not None else now)
             if d.outcome is Outcome.FORCED:
-                assert held >= policy.max_hold_seconds
-            elif agents and obs.agents is not None:
-                assert d.outcome is Outcome.RELEASED
-                assert not really_busy, "completed while an agent was busy"
-                assert not any(isinstance(a, DisableAgent) for a in d.actions), "completed in the same round as a drain"
-                assert idle_streak_start is not None and now - idle_streak_start >= policy.idle_confirm_seconds
+                assert now - T0 >= policy.max_hold_seconds, "forced before this action's max hold"
             else:
-                assert obs.agents is not None, "completed while the agent system was unreachable"
-                assert held >= policy.unregistered_grace_seconds
+                assert d.outcome is Outcome.RELEASED
+                assert not any(a.running(now) for a in world), "completed while a job runs"
             return
-        enabled_override |= {a.agent.id for a in d.actions if isinstance(a, DisableAgent)}
-        w = dataclasses.replace(w, held_since=d.held_since, idle_since=d.idle_since)
+        for a in d.actions:
+            if isinstance(a, DisableAgent):
+                world[a.agent.id].enabled = False
+        if obs.agents is not None and HOLD_TAG in d.tags:
+            noticed |= {a.id for a in listed}
+        w = step(w, d)
 
 
 @settings(max_examples=200, deadline=None)
 @given(busy_for=st.floats(min_value=0, max_value=3000), tick=st.floats(min_value=1, max_value=60))
-def test_a_build_ending_is_released_within_confirmation_plus_two_ticks(busy_for: float, tick: float) -> None:
-    """Liveness: once the build ends, release follows within idle_confirm + 2 ticks (no hold forever)."""
-    w, now, jobs = waiting(held_since=None), T0, {1: [JobRequest(1, 1, finished=True)]}
+def test_a_build_ending_is_released_within_two_ticks_after_the_lag_bound(busy_for: float, tick: float) -> None:
+    """Liveness: once the build ends (and the lag bound has passed), release follows within two ticks."""
+    w, now = waiting(tags={}), T0
     enabled = True
     while True:
         busy = now - T0 < busy_for
-        d = decide(w, Observation([agent(enabled=enabled, busy=busy)], job_requests=jobs), POLICY, now)
+        d = release_after_lag(w, Observation([agent(enabled=enabled, busy=busy)]), now)
         if d.final:
             assert d.outcome is Outcome.RELEASED and not busy
-            assert now - (T0 + busy_for) <= POLICY.idle_confirm_seconds + 2 * tick
+            assert now - max(T0 + busy_for, T0 + LAG) <= 2 * tick
             return
         enabled = enabled and not any(isinstance(a, DisableAgent) for a in d.actions)
-        w = dataclasses.replace(w, held_since=d.held_since, idle_since=d.idle_since)
+        w = step(w, d)
         now += tick

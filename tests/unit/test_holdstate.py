@@ -1,0 +1,96 @@
+"""The hold's tag: bound to its lifecycle action, readable, and never trusted beyond what it proves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gate.holdstate import (
+    HOLD_TAG,
+    TAG_VALUE_MAX,
+    HoldState,
+    action_hash,
+    decode,
+    encode,
+    fits,
+    load,
+    lookup_actions,
+    stale_keys,
+)
+from gate.model import HELD_SINCE_TAG, format_ts
+
+T0 = 1_800_000_000.0
+ACTION = "5c2d9e0a-1111-4222-8333-944455556666"
+
+
+def test_round_trip_and_readable_in_the_console() -> None:
+    state = HoldState(action_hash(ACTION), T0, T0 + 5, frozenset({(7, 12), (7, 3)}), frozenset({(7, 3)}), T0 + 9)
+    value = encode(state)
+    assert decode(value) == state and len(value) <= TAG_VALUE_MAX
+    assert f"h={format_ts(T0)}" in value and "s=7:3+7:12" in value and "g=7:3" in value
+
+
+def test_a_tag_of_another_action_or_none_is_not_this_hold() -> None:
+    tags = {HOLD_TAG: encode(HoldState(action_hash("another"), T0))}
+    assert load(tags, ACTION, T0 + 10) is None
+    assert load(tags, None, T0 + 10) is None  # no identity: nothing is believed
+    assert load({HELD_SINCE_TAG: format_ts(T0)}, ACTION, T0 + 10) is None  # legacy tags name no action
+    assert load({HOLD_TAG: "garbage"}, ACTION, T0) is None
+    assert load({HOLD_TAG: encode(HoldState(action_hash(ACTION), T0)).replace("v=2", "v=9")}, ACTION, T0) is None
+
+
+def test_future_timestamps_count_as_now() -> None:
+    tags = {HOLD_TAG: encode(HoldState(action_hash(ACTION), T0 + 999, T0 + 999, absent_since=T0 + 999))}
+    state = load(tags, ACTION, T0)
+    assert state is not None and state.held_since == state.disabled_at == state.absent_since == T0
+
+
+def test_too_many_agents_mark_the_hold_overflowed_instead_of_dropping_them_silently() -> None:
+    state = HoldState(action_hash(ACTION), T0, seen=frozenset((7, 100_000 + i) for i in range(40)))
+    assert not fits(state)
+    back = decode(encode(state))
+    assert back is not None and back.overflow and back.seen == frozenset() and back.held_since == T0
+    assert len(encode(state)) <= TAG_VALUE_MAX
+
+
+def test_stale_keys_are_the_hold_tags_with_a_value() -> None:
+    assert stale_keys({HOLD_TAG: "x", HELD_SINCE_TAG: "", "gate:protected": "true", "Name": "n"}) == [HOLD_TAG]
+
+
+class FakeAutoScaling:
+    """DescribeScalingActivities answers, newest first, in pages of two."""
+
+    def __init__(self, activities: list[dict[str, Any]]) -> None:
+        self.activities = activities
+        self.calls = 0
+
+    def describe_scaling_activities(self, **kw: Any) -> dict[str, Any]:
+        self.calls += 1
+        start = int(kw.get("NextToken", "0"))
+        page = self.activities[start : start + 2]
+        more = start + 2 < len(self.activities)
+        return {"Activities": page, **({"NextToken": str(start + 2)} if more else {})}
+
+
+def activity(iid: str, aid: str, status: str = "MidLifecycleAction") -> dict[str, Any]:
+    return {"ActivityId": aid, "Description": f"Terminating EC2 instance: {iid}", "StatusCode": status}
+
+
+def test_identity_is_the_newest_unfinished_terminate_activity() -> None:
+    client = FakeAutoScaling(
+        [
+            activity("i-a", "new-a"),
+            {"ActivityId": "x", "Description": "Launching a new EC2 instance: i-c", "StatusCode": "Successful"},
+            activity("i-b", "done-b", "Successful"),  # newest for i-b has ended: no identity
+            activity("i-a", "old-a", "Successful"),
+            activity("i-b", "old-b"),
+        ]
+    )
+    assert lookup_actions(client, {"g": ["i-a", "i-b"]}) == {"i-a": "new-a"}
+
+
+def test_lookup_stops_paging_once_every_instance_is_found() -> None:
+    client = FakeAutoScaling(
+        [activity("i-a", "a"), activity("i-b", "b")] + [activity(f"i-{n}", "z") for n in range(50)]
+    )
+    assert lookup_actions(client, {"g": ["i-a", "i-b"]}) == {"i-a": "a", "i-b": "b"} and client.calls == 1
+    assert lookup_actions(client, {"g": []}) == {} and client.calls == 1
