@@ -107,6 +107,7 @@ class _Hold:
     """One decision in the making: the actions so far and the hold state they lead to."""
 
     def __init__(self, waiting: Waiting, state: HoldState | None, now: float) -> None:
+        self.lifecycle_state = waiting.lifecycle_state
         self.now = now
         self.actions: list[Action] = []
         self.tags: dict[str, str] = {k: v for k, v in waiting.tags.items() if v}
@@ -268,7 +269,8 @@ def _release(
     """Complete CONTINUE after deleting the agents (a failed delete holds and is retried: nothing left behind), and
     after draining the ECS container instance when that is configured. Agents already absent are deleted after the
     completion (a formality: their records are gone; a failure must not hold the instance)."""
-    if policy.ecs_drain:
+    # Not for an instance going into a warm pool: it comes back, and a DRAINING container instance stays DRAINING.
+    if policy.ecs_drain and not hold.lifecycle_state.startswith("Warmed:"):
         ecs = obs.ecs
         if ecs is None:
             return hold.decision(Outcome.HELD, f"{reason}; checking the ECS container instance", needs_ecs=True)

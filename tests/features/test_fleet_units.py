@@ -14,12 +14,13 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gate.actions import Complete, DeleteAgent, DrainContainerInstance, Heartbeat
+from gate.actions import Complete, DeleteAgent, DrainContainerInstance
 from gate.clock import ManualClock
 from gate.decide import EcsFacts, Observation, Policy, decide
 from gate.ecs import Ecs, ignored
 from gate.github import GitHubRunners
 from gate.handler import SOURCES, build_gate
+from gate.holdstate import HOLD_TAG, HoldState, action_hash, encode
 from gate.model import Agent, Outcome, Waiting
 from gate.notify import COOLDOWN_SECONDS, HOLD_NOTIFIED_TAG, Notifier
 from gate.protection import Member, plan
@@ -35,14 +36,19 @@ def idle_agent() -> Agent:
     return Agent("azure-devops", 7, "pool", 1, "agent-i-0123456789abcdef0", enabled=False)
 
 
+def held(**state: Any) -> Waiting:
+    tag = encode(HoldState(action_hash("activity-1"), **state))
+    return Waiting("g", "i-0123456789abcdef0", "hook", action_id="activity-1", tags={HOLD_TAG: tag})
+
+
 def confirmed() -> Waiting:
-    """Held, drained and idle for longer than the confirmation: the next word is release (or the ECS stage)."""
-    return Waiting("g", "i-0123456789abcdef0", "hook", held_since=T0, idle_since=T0 + 10)
+    """Held, its agent seen, disabled and idle past the lag bound: the next word is release (or the ECS stage)."""
+    return held(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)}))
 
 
-def at_release(ecs: EcsFacts | None, policy: Policy = ECS_POLICY, last_heartbeat: float = T0 + 55) -> Any:
+def at_release(ecs: EcsFacts | None, policy: Policy = ECS_POLICY) -> Any:
     obs = Observation([idle_agent()], job_requests={1: []}, ecs=ecs)
-    return decide(confirmed(), obs, policy, T0 + 60, last_heartbeat=last_heartbeat)
+    return decide(confirmed(), obs, policy, T0 + 60)
 
 
 # -- decide: the ECS stage ------------------------------------------------------------------------------------
@@ -55,7 +61,7 @@ def test_release_first_asks_for_the_container_instance() -> None:
 def test_active_container_instance_is_drained_in_a_holding_decision() -> None:
     d = at_release(EcsFacts(ARN, "ACTIVE", tasks=3))
     assert DrainContainerInstance(ARN) in d.actions and not d.final and d.outcome is Outcome.HELD
-    assert d.idle_since == T0 + 10  # the confirmation stands while draining
+    assert d.recheck_at is None  # no timer: the next round looks at the container instance again
 
 
 def test_draining_waits_for_watched_tasks_then_releases() -> None:
@@ -69,8 +75,8 @@ def test_draining_waits_for_watched_tasks_then_releases() -> None:
 
 def test_unregistered_instance_releases_and_ecs_errors_hold() -> None:
     assert at_release(EcsFacts(None)).final
-    d = at_release(EcsFacts(None, error="ThrottlingException"), last_heartbeat=T0)
-    assert d.outcome is Outcome.HELD and "fail safe" in d.reason and Heartbeat() in d.actions
+    d = at_release(EcsFacts(None, error="ThrottlingException"))
+    assert d.outcome is Outcome.HELD and "fail safe" in d.reason and not d.actions
 
 
 def test_warm_pool_and_max_hold_skip_the_ecs_stage() -> None:
@@ -89,7 +95,7 @@ def test_going_into_a_warm_pool_is_not_drained() -> None:
 
 
 def test_no_agent_after_grace_also_drains_first() -> None:
-    w = Waiting("g", "i-0123456789abcdef0", "hook", held_since=T0)
+    w = held(held_since=T0)
     assert decide(w, Observation([]), ECS_POLICY, T0 + 200).needs_ecs
     d = decide(w, Observation([], ecs=EcsFacts(ARN, "ACTIVE")), ECS_POLICY, T0 + 200)
     assert DrainContainerInstance(ARN) in d.actions and not d.final
