@@ -19,7 +19,7 @@ from gate.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptio
 from gate.logs import DecisionLog, Record
 from gate.model import Outcome
 from gate.reconcile import Gate
-from gate.secrets import load_pat
+from gate.secrets import azure_credential
 from gate.settings import AgentSystem, Settings, load_settings
 from gate.sources import AgentSource
 
@@ -34,7 +34,7 @@ SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
 def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
     return AzureDevOps(
         settings.azure_org_url,
-        load_pat(settings, session, aws_endpoint),
+        azure_credential(settings, session, aws_endpoint),
         settings.pools,
         timeout=settings.http_timeout_seconds,
         max_retry_after=settings.max_retry_after_seconds,

@@ -111,11 +111,24 @@ def reader(
     return read
 
 
-def load_pat(settings: Settings, session: Any = None, endpoint_url: str | None = None) -> Any:
-    """The Azure DevOps credential the settings name: a PAT (inline or by ARN) or an Entra service principal.
+def load_pat(settings: Settings, session: Any = None, endpoint_url: str | None = None) -> str:
+    """The PAT's value (inline or by ARN, cached): for callers that need the text (gate doctor)."""
+    if settings.pat is not None:
+        return inline(settings.pat)
+    assert settings.pat_secret_arn is not None  # settings validation guarantees one source
+    return read_secret(
+        settings.pat_secret_arn,
+        what="the PAT",
+        keys=PAT_KEYS,
+        session=session,
+        endpoint_url=endpoint_url,
+        max_age=settings.secret_cache_seconds,
+    )
 
-    Returns a `gate.azure.Credential` (the name stays for the handler's sake; a PAT given inline is a plain str).
-    """
+
+def azure_credential(settings: Settings, session: Any = None, endpoint_url: str | None = None) -> Any:
+    """The Azure DevOps credential the settings name, as a `gate.azure.Credential`: a PAT (re-read from its secret
+    after the TTL or a 401/203) or a Microsoft Entra service principal."""
     from gate.azure import PatCredential
 
     max_age = settings.secret_cache_seconds
@@ -133,7 +146,7 @@ def load_pat(settings: Settings, session: Any = None, endpoint_url: str | None =
         )
         return EntraCredential(read, authority_host=settings.entra_authority_host)
     if settings.pat is not None:
-        return inline(settings.pat)
+        return PatCredential.static(inline(settings.pat))
     assert settings.pat_secret_arn is not None  # settings validation guarantees one source
     read = reader(
         settings.pat_secret_arn,

@@ -62,7 +62,9 @@ def test_a_rotated_pat_works_at_the_next_call(aws: tuple[AwsEmulator, object], c
         fake.add_pool("linux")
         fake.add_agent("linux", "agent-0")
         settings = settings_for(fake, arn)
-        client = AzureDevOps(fake.url, secrets.load_pat(settings, None, emulator.endpoint), ["linux"], clock=clock)  # type: ignore[arg-type]
+        client = AzureDevOps(
+            fake.url, secrets.azure_credential(settings, None, emulator.endpoint), ["linux"], clock=clock
+        )  # type: ignore[arg-type]
         assert len(client.list_agents()) == 1
         sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"pat": NEW_PAT}))  # type: ignore[attr-defined]
         fake.set_pat(NEW_PAT)  # the old PAT is revoked at the same moment
