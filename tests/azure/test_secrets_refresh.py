@@ -95,3 +95,32 @@ def test_entra_settings_need_the_secret_arn() -> None:
             hook_name="h",
             entra_authority_host="http://login.example",
         )
+
+
+def test_entra_from_settings_end_to_end(
+    aws: tuple[AwsEmulator, object], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GATE_AZURE_AUTH=entra: the service principal's secret from Secrets Manager, msal against the fake tenant
+    (trusted through REQUESTS_CA_BUNDLE, as an operator would trust a private CA), Bearer tokens to Azure DevOps."""
+    from cli.emulator.entra import FakeEntra
+
+    emulator, sm = aws
+    with FakeEntra(clock=clock) as entra, FakeAzureDevOps(clock=clock, token_issuer=entra) as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", entra.ca_file)
+        entra.register_client("gate-app", secret="sp-secret-0123456789abcdef")
+        value = {"tenant_id": entra.tenant_id, "client_id": "gate-app", "client_secret": "sp-secret-0123456789abcdef"}
+        arn = sm.create_secret(Name="gate-sp", SecretString=json.dumps(value))["ARN"]  # type: ignore[attr-defined]
+        fake.add_pool("linux")
+        fake.add_agent("linux", "agent-0")
+        settings = load_settings(
+            azure_org_url=fake.url,
+            pools=["linux"],
+            groups=["g"],
+            hook_name="h",
+            azure_auth="entra",
+            entra_secret_arn=arn,
+            entra_authority_host=entra.authority_host,
+        )
+        credential = secrets.azure_credential(settings, None, emulator.endpoint)
+        client = AzureDevOps(fake.url, credential, ["linux"], clock=clock)
+        assert [a.name for a in client.list_agents()] == ["agent-0"] and entra.tokens_issued() == 1
