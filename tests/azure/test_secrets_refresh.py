@@ -14,7 +14,7 @@ from cli.emulator.azure_devops import FakeAzureDevOps
 from gate import secrets
 from gate.azure import AzureDevOps
 from gate.clock import ManualClock
-from gate.settings import load_settings
+from gate.settings import Settings, load_settings
 from tests.azure.conftest import PAT, api_calls
 
 NEW_PAT = "rotated-pat-aaaabbbbccccddddeeeeffff"
@@ -31,7 +31,7 @@ def aws() -> Iterator[tuple[AwsEmulator, object]]:
         secrets._cache.clear()
 
 
-def settings_for(fake: FakeAzureDevOps, arn: str, **extra: object) -> object:
+def settings_for(fake: FakeAzureDevOps, arn: str, **extra: object) -> Settings:
     return load_settings(
         azure_org_url=fake.url, pools=["linux"], groups=["g"], hook_name="h", pat_secret_arn=arn, **extra
     )
@@ -64,7 +64,7 @@ def test_a_rotated_pat_works_at_the_next_call(aws: tuple[AwsEmulator, object], c
         settings = settings_for(fake, arn)
         client = AzureDevOps(
             fake.url, secrets.azure_credential(settings, None, emulator.endpoint), ["linux"], clock=clock
-        )  # type: ignore[arg-type]
+        )
         assert len(client.list_agents()) == 1
         sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"pat": NEW_PAT}))  # type: ignore[attr-defined]
         fake.set_pat(NEW_PAT)  # the old PAT is revoked at the same moment
