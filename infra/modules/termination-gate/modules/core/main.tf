@@ -106,6 +106,11 @@ locals {
     GATE_ECS_IGNORE_TASK_GROUPS     = join(",", var.ecs_ignore_task_groups)
     GATE_WEBHOOK_FORMAT             = var.webhook_format
     GATE_WEBHOOK_TIMEOUT_SECONDS    = tostring(var.webhook_timeout_seconds)
+    # Liveness (docs/liveness.md): thread pools for heartbeats and Azure DevOps work, and the stop margin before the
+    # Lambda timeout (the gate reads the remaining time from the invocation's context).
+    GATE_HEARTBEAT_CONCURRENCY     = "16"
+    GATE_AGENT_CONCURRENCY         = "8"
+    GATE_INVOCATION_MARGIN_SECONDS = "5"
   }
 
   # --- IAM: least privilege ---------------------------------------------------------------------------------------
