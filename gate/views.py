@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from gate.decide import Decision
-from gate.model import Agent, Waiting
+from gate.model import WAIT_STATES, Agent, Waiting
 
 if TYPE_CHECKING:
     from gate.reconcile import Gate
@@ -17,6 +18,7 @@ def explain(gate: Gate, instance_id: str) -> tuple[Waiting, list[Agent], Decisio
     group, state = group or "(no group)", state or "(not in a group)"
     details = gate.aws.describe_instances([instance_id]).get(instance_id, {})
     waiting = Waiting(group, instance_id, gate.settings.hook_name, state, **details)
+    waiting = dataclasses.replace(waiting, action_id=_action_ids(gate, {group: [instance_id]}).get(instance_id))
     observed = gate.observe()
     decision = gate.judgment.decide(waiting, observed, gate.clock.now())
     return waiting, observed.agents_for(waiting), decision, observed.error
@@ -31,6 +33,8 @@ def status(gate: Gate) -> tuple[list[dict[str, Any]], str | None]:
         for group in page["AutoScalingGroups"]:
             instances = group.get("Instances", [])
             details = gate.aws.describe_instances(i["InstanceId"] for i in instances)
+            waits = [i["InstanceId"] for i in instances if i["LifecycleState"] in WAIT_STATES]
+            actions = _action_ids(gate, {group["AutoScalingGroupName"]: waits}) if waits else {}
             for inst in instances:
                 iid = inst["InstanceId"]
                 w = Waiting(
@@ -39,6 +43,7 @@ def status(gate: Gate) -> tuple[list[dict[str, Any]], str | None]:
                     gate.settings.hook_name,
                     inst["LifecycleState"],
                     **details.get(iid, {}),
+                    action_id=actions.get(iid),
                 )
                 rows.append(
                     {
@@ -51,3 +56,12 @@ def status(gate: Gate) -> tuple[list[dict[str, Any]], str | None]:
                     }
                 )
     return rows, observed.error
+
+
+def _action_ids(gate: Gate, wanted: dict[str, list[str]]) -> dict[str, str]:
+    """The lifecycle actions' identities (gate.holdstate): the hold tags are believed only for them. A view never
+    fails on it: without an identity the decision says so."""
+    try:
+        return gate.aws.action_ids(wanted)
+    except Exception:  # AwsError, or an in-process stand-in without the call
+        return {}
