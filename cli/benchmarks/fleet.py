@@ -109,6 +109,7 @@ AUTOSCALING_OPS = frozenset(
         "DescribeAutoScalingGroups",
         "DescribeAutoScalingInstances",
         "DescribeLifecycleHooks",
+        "DescribeScalingActivities",
         "RecordLifecycleActionHeartbeat",
         "CompleteLifecycleAction",
         "SetInstanceProtection",
@@ -1114,9 +1115,6 @@ class _Tally(DecisionLog):
 class _SimAws(Aws):
     """`gate.aws.Aws` answered by the simulated group; counts the calls the real client would make."""
 
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        return {iid: f"sim-{iid}" for ids in wanted.values() for iid in ids}  # one wait per instance here
-
     def __init__(self, world: _World) -> None:  # no boto3 clients: nothing leaves the process
         self.world = world
         self.calls = {}
@@ -1153,6 +1151,17 @@ class _SimAws(Aws):
                 "DefaultResult": cfg.default_result,
             }
         ]
+
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        """The identity of each waiting instance's lifecycle action: its terminate activity (one per hold)."""
+        self._op("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
+        out: dict[str, str] = {}
+        for group, ids in wanted.items():
+            for iid in ids:
+                inst = self.world.by_id(iid)
+                if group == GROUP and inst is not None and inst.hook is not None:
+                    out[iid] = f"activity-{inst.hook.token}"
+        return out
 
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
         self._op("DescribeAutoScalingInstances")
@@ -1253,15 +1262,21 @@ class _SimAutoScalingClient:
 
 
 class _SimEc2Client:
-    """The slice of the boto3 EC2 client that scale-in protection uses."""
+    """The slice of the boto3 EC2 client that scale-in protection and the retained clean-up use."""
 
     def __init__(self, aws: _SimAws) -> None:
         self.aws = aws
 
-    def describe_instances(self, Filters: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def describe_instances(self, Filters: Sequence[dict[str, Any]], NextToken: str | None = None) -> dict[str, Any]:
+        """By instance id, or by tag key (every alive instance carrying one of the keys, non-empty or not)."""
         self.aws._op("DescribeInstances")
+        world = self.aws.world
         ids = [v for f in Filters if f["Name"] == "instance-id" for v in f["Values"]]
-        found = [i for i in (self.aws.world.by_id(iid) for iid in ids) if i is not None]
+        keys = {v for f in Filters if f["Name"] == "tag-key" for v in f["Values"]}
+        if keys:
+            found = [i for i in world.instances if keys & set(i.tags)]
+        else:
+            found = [i for i in (world.by_id(iid) for iid in ids) if i is not None]
         instances = [
             {
                 "InstanceId": i.id,
@@ -1271,6 +1286,15 @@ class _SimEc2Client:
             for i in found
         ]
         return {"Reservations": [{"Instances": instances}]}
+
+    def terminate_instances(self, InstanceIds: Sequence[str]) -> dict[str, Any]:
+        """EC2 TerminateInstances: here only ever for a retained instance (the gate's clean-up)."""
+        self.aws._op("TerminateInstances")
+        for iid in InstanceIds:
+            inst = self.aws.world.by_id(iid)
+            if inst is not None:
+                self.aws.world.terminate_retained(inst)
+        return {}
 
     def create_tags(self, Resources: Sequence[str], Tags: Sequence[dict[str, str]]) -> dict[str, Any]:
         self.aws._op("CreateTags")

@@ -318,9 +318,82 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
 }
 
 
+def _load(results: Path, file: str) -> dict[str, Any] | None:
+    path = results / file
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
+    if value is None:
+        return "not measured"
+    met = value < target if below else value <= target
+    return "met" if met else "**not met**"
+
+
+def targets(results: Path) -> str:
+    """Each of the issue's targets with the number measured in this run and whether it is met."""
+    rows: list[list[str]] = []
+    hook, scale, real, faults = (
+        _load(results, f) for f in ("hook.json", "scale.json", "real-path.json", "faults.json")
+    )
+    if hook:
+        by = {(r["strategy"], r["release"]): r for r in hook["rows"]}
+        for release, target, label in (
+            ("service hook + polling", 5.0, "build end → complete p95, with the service hook"),
+            ("polling alone", 15.0, "build end → complete p95, polling alone"),
+        ):
+            r = by.get(("gate", release))
+            value = r["after_build_p95_s"] if r else None
+            rows.append([label, f"≤ {target:g} s", _n(value, " s", 1), _verdict(value, target, below=False), "(f)"])
+    if scale and "rows" in scale.get("per_held_hour", {}):
+        hour = next((r for r in scale["per_held_hour"]["rows"] if r["heartbeat_timeout_s"] == 3600), None)
+        if hour:
+            value = hour["per_instance_calls_per_held_hour"]
+            rows.append(
+                [
+                    "AWS calls per held instance-hour (per-instance calls), 1 h HeartbeatTimeout",
+                    "≤ 4",
+                    f"{value:.1f} (heartbeats {hour['heartbeats_per_held_hour']:.1f})",
+                    _verdict(value, 4.0, below=False),
+                    "(e)",
+                ]
+            )
+    if real and "cold_import" in real:
+        value = real["cold_import"].get("lambda_like_ms")
+        rows.append(
+            ["cold `import gate.handler`, Lambda-like", "< 300 ms", _n(value, " ms"), _verdict(value, 300.0), "(c)"]
+        )
+    if scale and "tick" in scale and "rounds" in scale["tick"]:
+        t = scale["tick"]
+        n = t["config"]["instances"]
+        ok = "met" if t["every_heartbeat_in_time"] else "**not met**"
+        rows.append(
+            [
+                f"one tick, {n:,} waiting instances, {t['config']['groups']} groups, {t['config']['pools']} pools: "
+                "every heartbeat in time",
+                "yes",
+                f"{t['late_heartbeats']} late, {t['overdue_at_end']} overdue",
+                ok,
+                "(d)",
+            ]
+        )
+    if faults:
+        m = faults["matrix"]
+        rows.append(
+            [
+                "a bench under faults: builds killed, hooks timed out, instance-hours, API calls per strategy",
+                "every fault, every strategy",
+                f"{len(m['strategies'])} strategies x {len(m['scenarios'])} scenarios",
+                "met",
+                "faults",
+            ]
+        )
+    return table(["item (issue 15)", "target", "measured", "", "section"], rows, [False, True, True, False, False])
+
+
 def render(results: Path) -> dict[str, str]:
     """Every table whose results file exists and holds its part."""
-    out: dict[str, str] = {}
+    out: dict[str, str] = {"targets": targets(results)}
     loaded: dict[str, dict[str, Any]] = {}
     for name, (file, fn) in TABLES.items():
         path = results / file
@@ -336,8 +409,9 @@ def render(results: Path) -> dict[str, str]:
 
 def splice(text: str, tables: dict[str, str]) -> str:
     for name, body in tables.items():
-        pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n).*?(\n<!-- /bench:{re.escape(name)} -->)", re.S)
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)  # type: ignore[misc]
+        tag = re.escape(name)
+        pattern = re.compile(rf"(<!-- bench:{tag} -->\n)(?:.*?\n)?(<!-- /bench:{tag} -->)", re.S)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)  # type: ignore[misc]
     return text
 
 

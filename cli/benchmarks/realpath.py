@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -29,16 +30,25 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cli.benchmarks.common import BENCH_PAT, clean_gate_env, gate_settings, quiet_logs
+from cli.benchmarks.common import (
+    BENCH_PAT,
+    GroupsView,
+    TagsView,
+    clean_gate_env,
+    gate_settings,
+    instance_details,
+    quiet_logs,
+)
 from cli.benchmarks.stats import median, percentile, rounded
 from gate.actions import Result
 from gate.aws import ActionGone, Aws
 from gate.azure import AzureDevOps
 from gate.clock import Clock, ManualClock
 from gate.decide import Observation, decide
+from gate.holdstate import HOLD_TAG, HoldState, action_hash, encode
 from gate.logs import DecisionLog, Record
 from gate.mapping import AgentIndex
-from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, WAIT_STATES, Agent, Waiting, format_ts, parse_ts
+from gate.model import WAIT_STATES, Agent, Waiting
 from gate.reconcile import Gate, policy_from
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
@@ -105,15 +115,16 @@ class _CountingAws(Aws):
     """The Auto Scaling / EC2 edge answered in process for N waiting instances; counts calls like `Aws.calls`
     (one DescribeAutoScalingGroups per 50 groups, one DescribeInstances per 200 ids, one call per action)."""
 
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        return {iid: f"sim-{iid}" for ids in wanted.values() for iid in ids}  # one wait per instance here
-
-    def __init__(self, instance_ids: Sequence[str], clock: Clock) -> None:  # no boto3 clients
-        self.calls = {}
+    def __init__(self, instance_ids: Sequence[str], clock: Clock, heartbeat_timeout: int = 180) -> None:
+        self.calls = {}  # no boto3 clients
         self.clock = clock
+        self.heartbeat_timeout = heartbeat_timeout
         self.tags: dict[str, dict[str, str]] = {iid: {} for iid in instance_ids}
         self.waiting: set[str] = set(instance_ids)
         self.completed: dict[str, Result] = {}
+        # What the retained clean-up reads through the boto3 clients.
+        self.autoscaling = GroupsView(lambda: [(GROUP, i, "Terminating:Wait") for i in sorted(self.waiting)], self._op)
+        self.ec2 = TagsView(lambda: self.tags, self._op)
 
     def _op(self, name: str, n: int = 1) -> None:
         if n:
@@ -122,29 +133,34 @@ class _CountingAws(Aws):
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
         self._op("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
         ids = sorted(self.waiting) if GROUP in groups else []
-        details = self.describe_instances(ids)
-        return [Waiting(GROUP, iid, hook, "Terminating:Wait", **details[iid]) for iid in ids]
+        return [Waiting(GROUP, iid, hook, "Terminating:Wait") for iid in ids]
+
+    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
+        self._op("DescribeLifecycleHooks")
+        timeout = self.heartbeat_timeout
+        return [
+            {
+                "LifecycleHookName": HOOK,
+                "AutoScalingGroupName": group,
+                "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                "HeartbeatTimeout": timeout,
+                "GlobalTimeout": min(172_800, 100 * timeout),
+                "DefaultResult": "ABANDON",
+            }
+        ]
+
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        self._op("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
+        return {iid: f"activity-{iid}" for ids in wanted.values() for iid in ids if iid in self.waiting}
 
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
         self._op("DescribeAutoScalingInstances")
         return (GROUP, "Terminating:Wait") if instance_id in self.waiting else (None, None)
 
-    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:  # LIVENESS: the gate reads its hook
-        self._op("DescribeLifecycleHooks")
-        transition = "autoscaling:EC2_INSTANCE_TERMINATING"
-        return [{"LifecycleHookName": HOOK, "LifecycleTransition": transition, "HeartbeatTimeout": 3600}]
-
     def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = sorted(set(instance_ids))
         self._op("DescribeInstances", math.ceil(len(ids) / 200))
-        return {
-            iid: {
-                "private_dns": f"ip-{iid[2:10]}",
-                "held_since": parse_ts(self.tags.get(iid, {}).get(HELD_SINCE_TAG)),
-                "idle_since": parse_ts(self.tags.get(iid, {}).get(IDLE_SINCE_TAG)),
-            }
-            for iid in ids
-        }
+        return {iid: instance_details(f"ip-{iid[2:10]}", self.tags.get(iid, {})) for iid in ids}
 
     def _active(self, waiting: Waiting) -> None:
         if waiting.instance_id not in self.waiting:
@@ -178,6 +194,14 @@ def _azure_kind(call: dict[str, Any]) -> str:
 
 def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
+
+
+def _judgeable(aws: Aws, groups: Sequence[str], hook: str) -> list[Waiting]:
+    """The waiting instances as the judgment pass sees them: EC2 details and the lifecycle action's identity."""
+    found = aws.find_waiting(groups, hook)
+    details = aws.describe_instances(w.instance_id for w in found)
+    ids = aws.action_ids({GROUP: [w.instance_id for w in found]})
+    return [dataclasses.replace(w, **details.get(w.instance_id, {}), action_id=ids.get(w.instance_id)) for w in found]
 
 
 def _decision_cpu(gate: Gate, waiting: Sequence[Waiting], agents: Sequence[Agent], repeats: int = 5) -> float:
@@ -244,7 +268,7 @@ def tick_sequence(instances: int = 1000) -> dict[str, Any]:
         for label, advance in (("first sight", 0), ("steady hold", 30), ("heartbeats due", 30), ("release", 30)):
             clock.advance(advance)
             before = dict(aws.calls)
-            waiting = aws.find_waiting(settings.groups, settings.hook_name)
+            waiting = _judgeable(aws, settings.groups, settings.hook_name)
             cpu = _decision_cpu(gate, waiting, probe.list_agents())
             aws.calls = before  # the probe above is not part of the tick
             ticks.append(_measure_tick(gate, aws.calls, ado, label, cpu))
@@ -257,8 +281,9 @@ def tick_sequence(instances: int = 1000) -> dict[str, Any]:
 def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
     """The steady-hold tick fully over HTTP: moto + the lifecycle emulator, the fake Azure DevOps, boto3.
 
-    Set-up goes around the gate (scale-in through the API, tags in one CreateTags, agents disabled in the fake)
-    so only the tick itself is timed; the emulator's timer is slowed so it does not compete for the CPU."""
+    Set-up goes around the gate (scale-in through the API, each instance's hold tag written as the gate would
+    write it for its lifecycle action, agents disabled in the fake) so only the tick itself is timed; the
+    emulator's timer is slowed so it does not compete for the CPU."""
     from cli.emulator.aws import AwsEmulator
     from cli.emulator.sandbox import Sandbox
 
@@ -274,19 +299,16 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
                 ado.start_build(agent_id, 3600)
                 ado.set_enabled(agent_id, False)
             sandbox.scale_to(GROUP, 0)
-            ec2 = sandbox.client("ec2")
-            stamp = format_ts(clock.now())
-            for i in range(0, len(group.instances), 500):
-                ec2.create_tags(Resources=group.instances[i : i + 500], Tags=[{"Key": HELD_SINCE_TAG, "Value": stamp}])
             states = Counter(sandbox.lifecycle_states(GROUP).values())
             gate = sandbox.gate(log=_Quiet())
+            _hold_tags(gate.aws, sandbox.client("ec2"), group.agents, _pool_id(ado), clock)
             # A warm container: pool id cached, heartbeats just sent.
             gate.last_heartbeat = dict.fromkeys(group.instances, clock.now())
             if isinstance(gate.source, AzureDevOps):
                 gate.source.pool_id(POOL)
             clock.advance(30)
             setup = time.perf_counter() - setup0
-            waiting = gate.aws.find_waiting(gate.settings.groups, gate.settings.hook_name)
+            waiting = _judgeable(gate.aws, gate.settings.groups, gate.settings.hook_name)
             pat = gate.settings.pat.get_secret_value() if gate.settings.pat else ""
             probe = AzureDevOps(gate.settings.azure_org_url, pat, gate.settings.pools, clock=clock)
             cpu = _decision_cpu(gate, waiting, probe.list_agents())
@@ -296,6 +318,21 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
         emulator.stop()
     waiting_count = sum(n for s, n in states.items() if s in WAIT_STATES)
     return {"instances": instances, "waiting": waiting_count, "setup_wall_s": round(setup, 1), **tick}
+
+
+def _pool_id(ado: Any) -> int:
+    return int(next(p["id"] for p in ado.state()["pools"] if p["name"] == POOL))
+
+
+def _hold_tags(aws: Aws, ec2: Any, agents: dict[str, int], pool_id: int, clock: Clock) -> None:
+    """Each instance's `gate:hold` tag as the gate writes it once it has disabled the agent of this lifecycle action
+    (gate.holdstate): held and disabled now, the agent seen."""
+    now = clock.now()
+    ids = aws.action_ids({GROUP: list(agents)})
+    for iid, agent_id in agents.items():
+        if iid in ids:
+            state = HoldState(action_hash(ids[iid]), now, disabled_at=now, seen=frozenset({(pool_id, agent_id)}))
+            ec2.create_tags(Resources=[iid], Tags=[{"Key": HOLD_TAG, "Value": encode(state)}])
 
 
 def tick_at_scale(instances: int = 1000) -> dict[str, Any]:

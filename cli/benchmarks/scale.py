@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from cli.benchmarks.common import gate_settings, instance_details, quiet_logs
+from cli.benchmarks.common import GroupsView, TagsView, gate_settings, instance_details, quiet_logs
 from cli.benchmarks.fleet import FleetConfig, simulate
 from gate.actions import Result
 from gate.aws import ActionGone, Aws
@@ -136,12 +136,12 @@ class _Fleet:
 class _ScaleAws(Aws):
     """`gate.aws.Aws` answered by the fleet: the calls the real client makes, each with its latency."""
 
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        return {iid: f"sim-{iid}" for ids in wanted.values() for iid in ids}  # one wait per instance here
-
-    def __init__(self, fleet: _Fleet) -> None:  # no boto3 clients
+    def __init__(self, fleet: _Fleet) -> None:  # no boto3 clients: views for what the retained clean-up reads
         self.fleet = fleet
         self.calls = {}
+        members = lambda: [(i.group, i.id, "Terminating:Wait") for i in fleet.instances.values() if i.waiting]  # noqa: E731
+        self.autoscaling = GroupsView(members, fleet.aws)
+        self.ec2 = TagsView(lambda: {iid: i.tags for iid, i in fleet.instances.items()}, fleet.aws)
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
         self.fleet.aws("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
@@ -165,6 +165,11 @@ class _ScaleAws(Aws):
                 "DefaultResult": "ABANDON",
             }
         ]
+
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        self.fleet.aws("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
+        found = (self.fleet.instances.get(iid) for ids in wanted.values() for iid in ids)
+        return {i.id: f"activity-{i.id}" for i in found if i is not None and i.waiting}
 
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
         self.fleet.aws("DescribeAutoScalingInstances")

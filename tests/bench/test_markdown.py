@@ -12,6 +12,9 @@ def test_splice_replaces_only_between_its_markers() -> None:
     text = "intro\n<!-- bench:a -->\nold\n<!-- /bench:a -->\nmiddle\n<!-- bench:b -->\nkeep\n<!-- /bench:b -->\n"
     out = splice(text, {"a": "| x |\n|---|\n| 1 |"})
     assert "old" not in out and "| 1 |" in out and "keep" in out and out.startswith("intro\n")
+    empty = "<!-- bench:a -->\n<!-- /bench:a -->\n"
+    assert splice(empty, {"a": "T"}) == "<!-- bench:a -->\nT\n<!-- /bench:a -->\n"
+    assert splice(splice(empty, {"a": "T"}), {"a": "U"}) == "<!-- bench:a -->\nU\n<!-- /bench:a -->\n"
 
 
 def test_tables_render_from_the_results_files(tmp_path: Path) -> None:
@@ -40,6 +43,6 @@ def test_tables_render_from_the_results_files(tmp_path: Path) -> None:
     }
     (tmp_path / "hook.json").write_text(json.dumps(hook))
     tables = render(tmp_path)
-    assert list(tables) == ["hook"]  # the other results files are absent: their tables are left alone
+    assert list(tables) == ["targets", "hook"]  # the other results files are absent: their tables are left alone
     assert "| gate | polling alone | 3 | 9.5 s | **12.0 s** | ≤ 15 s | - |" in tables["hook"]
     assert table(["a", "b"], [["1", "2"]]).splitlines()[1] == "|---|---:|"
