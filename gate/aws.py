@@ -32,6 +32,9 @@ RETRY_CONFIG = Config(
     max_pool_connections=32,  # the heartbeat pass runs 16 calls at once (gate/heartbeats.py)
 )
 READ_TIMEOUT = 10.0
+# EC2 details only feed judgment, which the next round retries anyway: fewer attempts keep a throttled EC2 from
+# eating the invocation (the adaptive limiter is per client, so Auto Scaling's heartbeats are not slowed by it).
+EC2_CONFIG = RETRY_CONFIG.merge(Config(retries={"max_attempts": 3, "mode": "adaptive"}))
 
 
 class ActionGone(Exception):
@@ -79,7 +82,7 @@ class Aws:
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
         self.autoscaling = session.client("autoscaling", **kwargs)
-        self.ec2 = session.client("ec2", **kwargs)
+        self.ec2 = session.client("ec2", **{**kwargs, "config": EC2_CONFIG})
         self.calls: dict[str, int] = {}
         for client in (self.autoscaling, self.ec2):
             client.meta.events.register("before-call", self._count)

@@ -265,7 +265,10 @@ class Gate:
         if first and run.follow is None and self.protector is not None and observed is not None:
             self._protect(observed)
         finished = self._judgment_pass(run, judgeable, observed) if observed is not None else set()
-        run.pending = [w for w in live if w.instance_id not in finished]
+        # The tick keeps every live instance (unjudged ones still need this invocation's heartbeats); the event path
+        # follows only what it could judge, and leaves the rest to the tick.
+        judged = {w.instance_id for w in judgeable} if run.follow is not None else {w.instance_id for w in live}
+        run.pending = [w for w in live if w.instance_id in judged and w.instance_id not in finished]
         if run.follow is not None:
             run.follow = [w for w in run.follow if w.instance_id in {p.instance_id for p in run.pending}]
 
@@ -311,9 +314,9 @@ class Gate:
 
     def _with_details(self, run: _Run, live: list[Waiting]) -> list[Waiting]:
         """EC2 details (tags, private DNS) for instances first seen this invocation. When EC2 fails they are not
-        judged this round (they were heartbeated): one `error` per invocation."""
+        judged in this invocation (they are heartbeated every round): one `error`, no retry until the next one."""
         new = [w.instance_id for w in live if w.instance_id not in run.known]
-        if new and self.clock.now() < run.hard:
+        if new and "ec2" not in run.reported and self.clock.now() < run.hard:  # failed: next invocation retries
             try:
                 details = self.aws.describe_instances(new)
             except Exception as exc:
