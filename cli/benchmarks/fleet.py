@@ -200,6 +200,10 @@ class StrategyResult:
     release_after_build_p50_s: float | None = None  # holds whose build ended during the hold: build end -> complete
     release_after_build_p95_s: float | None = None
     release_idle_p95_s: float | None = None  # holds of idle victims: wait start -> complete
+    # ... of the holds whose build ended after the gate's assignment lag bound (60 s from the hold's start): the
+    # release the lag rule lets happen at the next look
+    release_after_lag_p50_s: float | None = None
+    release_after_lag_p95_s: float | None = None
     service_hook_calls: int = 0
     service_hook_throttled: int = 0
     holds_open_at_end: int = 0
@@ -484,8 +488,8 @@ class _World:
         self.needed: deque[tuple[float, int]] = deque()
         self.builds = [_Build(spec) for spec in builds]
         self.result = StrategyResult(strategy)
-        # (wait start, complete, release latency, a build ended during the hold)
-        self.holds: list[tuple[float, float, float, bool]] = []
+        # (wait start, complete, release latency, a build ended during the hold, ... after the lag bound)
+        self.holds: list[tuple[float, float, float, bool, bool]] = []
         self.lockstep = _Lockstep(self.at, lambda: self.now)
         self.clock = _SimClock(self)
         self.aws_calls: Counter[str] = Counter()
@@ -957,7 +961,8 @@ class _World:
         assert hook is not None
         ends = [a.last_build.end for a in inst.agents if a.last_build and a.last_build.end is not None]
         since = max([hook.started, *[e for e in ends if e >= hook.started]])
-        self.holds.append((hook.started, self.now, self.now - since, since > hook.started))
+        lag = float(getattr(self._settings, "assignment_lag_seconds", 0.0))
+        self.holds.append((hook.started, self.now, self.now - since, since > hook.started, since >= hook.started + lag))
         if result == "ABANDON" and self.cfg.retain_on_abandon:
             inst.state, inst.hook = RETAINED, None
             self.result.retained += 1
@@ -1061,10 +1066,13 @@ class _World:
         )
         waits = [b.start - b.spec.arrival for b in self.builds if b.start is not None]
         r.queue_wait_mean_s, r.queue_wait_p95_s = rounded(mean(waits)), rounded(percentile(waits, 95))
-        holds = [end - start for start, end, _, _ in self.holds]
-        latencies = [lat for _, _, lat, _ in self.holds]
-        after_build = [lat for _, _, lat, built in self.holds if built]
-        idle = [lat for _, _, lat, built in self.holds if not built]
+        holds = [end - start for start, end, *_ in self.holds]
+        latencies = [lat for _, _, lat, *_ in self.holds]
+        after_build = [lat for _, _, lat, built, _ in self.holds if built]
+        idle = [lat for _, _, lat, built, _ in self.holds if not built]
+        after_lag = [lat for _, _, lat, built, late in self.holds if built and late]
+        r.release_after_lag_p50_s = rounded(percentile(after_lag, 50))
+        r.release_after_lag_p95_s = rounded(percentile(after_lag, 95))
         r.release_after_build_p50_s = rounded(percentile(after_build, 50))
         r.release_after_build_p95_s = rounded(percentile(after_build, 95))
         r.release_idle_p95_s = rounded(percentile(idle, 95))

@@ -30,6 +30,8 @@ def test_tables_render_from_the_results_files(tmp_path: Path) -> None:
                 "holds": 3,
                 "after_build_p50_s": 9.5,
                 "after_build_p95_s": 12.0,
+                "after_lag_p50_s": 4.0,
+                "after_lag_p95_s": 8.0,
                 "idle_victim_p95_s": None,
                 "builds_killed": 0,
                 "service_hook_calls": 0,
@@ -44,5 +46,6 @@ def test_tables_render_from_the_results_files(tmp_path: Path) -> None:
     (tmp_path / "hook.json").write_text(json.dumps(hook))
     tables = render(tmp_path)
     assert list(tables) == ["targets", "hook"]  # the other results files are absent: their tables are left alone
-    assert "| gate | polling alone | 3 | 9.5 s | **12.0 s** | ≤ 15 s | - |" in tables["hook"]
+    assert "| gate | polling alone | 3 | 9.5 s | **12.0 s** | 4.0 s | **8.0 s** | ≤ 15 s | - |" in tables["hook"]
+    assert "12.0 s (build ended after the lag bound: 8.0 s) | met |" in tables["targets"]
     assert table(["a", "b"], [["1", "2"]]).splitlines()[1] == "|---|---:|"
