@@ -278,5 +278,22 @@ def bench(
     run_bench(out, quick)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from gate import __version__
+
+        typer.echo(f"asg-termination-gate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="show the version and exit")
+    ] = False,
+) -> None:
+    """asg-termination-gate: hold Auto Scaling scale-in until CI agents are idle."""
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

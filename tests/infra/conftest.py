@@ -19,7 +19,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA = REPO_ROOT / "infra"
 MODULE = INFRA / "modules" / "termination-gate"
 CORE = MODULE / "modules" / "core"
-EXAMPLE = INFRA / "examples" / "ecs-agents"
+EXAMPLES = INFRA / "examples"
+EXAMPLE = EXAMPLES / "complete"  # ECS capacity provider, fail-safe posture
+EXAMPLE_NAMES = ("simple", "complete", "github-runners")
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 
 
@@ -91,3 +93,37 @@ def core_copy(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Path
     result = terraform.run(["init", "-no-color", "-input=false"], cwd=work)
     assert result.returncode == 0, result.output
     return work
+
+
+# --- the hashicorp/aws provider from a local filesystem mirror ------------------------------------------------
+
+AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+
+
+def provider_mirror() -> Path | None:
+    """A filesystem mirror holding hashicorp/aws for linux_amd64: $TF_AWS_PROVIDER_MIRROR or /opt/tf-plugins."""
+    for candidate in (os.environ.get("TF_AWS_PROVIDER_MIRROR", ""), "/opt/tf-plugins"):
+        if candidate and any((Path(candidate) / AWS_PROVIDER).glob("*/linux_amd64/terraform-provider-aws*")):
+            return Path(candidate)
+    return None
+
+
+NO_MIRROR = (
+    "no local filesystem mirror of hashicorp/aws (set TF_AWS_PROVIDER_MIRROR): init/validate/apply of the whole "
+    "module need the provider binary, which no reachable registry serves"
+)
+
+
+def mirror_cli_env(base: Path) -> dict[str, str]:
+    """Environment for terraform with a CLI config that installs hashicorp/aws from the mirror only (else: skip)."""
+    mirror = provider_mirror()
+    if mirror is None:
+        pytest.skip(NO_MIRROR)
+    rc = base / "terraformrc"
+    rc.write_text(
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["{AWS_PROVIDER}"]\n  }}\n'
+        f'  direct {{\n    exclude = ["{AWS_PROVIDER}"]\n  }}\n'
+        "}\n"
+    )
+    return {"TF_CLI_CONFIG_FILE": str(rc)}

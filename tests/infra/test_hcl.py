@@ -11,7 +11,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from tests.infra.conftest import CORE, EXAMPLE, MODULE
+from tests.infra.conftest import CORE, EXAMPLE, EXAMPLE_NAMES, EXAMPLES, MODULE
 
 OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 READ_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$")
@@ -195,6 +195,9 @@ EXPECTED_ENV = {
     "GATE_ECS_IGNORE_TASK_GROUPS": '${join(",", var.ecs_ignore_task_groups)}',
     "GATE_WEBHOOK_FORMAT": "${var.webhook_format}",
     "GATE_WEBHOOK_TIMEOUT_SECONDS": "${tostring(var.webhook_timeout_seconds)}",
+    "GATE_HEARTBEAT_CONCURRENCY": "16",
+    "GATE_AGENT_CONCURRENCY": "8",
+    "GATE_INVOCATION_MARGIN_SECONDS": "5",
 }
 
 
@@ -350,19 +353,39 @@ def test_alarms() -> None:
 # --- example -------------------------------------------------------------------------------------------------
 
 
-def test_example_uses_existing_group_capacity_provider_and_module() -> None:
+def test_complete_example_ecs_capacity_provider_in_the_fail_safe_posture() -> None:
     example = load_dir(EXAMPLE)
-    assert "aws_autoscaling_group" in example["data"], "the example starts from an existing group"
-    assert "aws_autoscaling_group" not in example["resource"]
+    group = example["resource"]["aws_autoscaling_group"]["agents"]
+    retention = first(first(group, "instance_lifecycle_policy"), "retention_triggers")
+    assert retention["terminate_hook_abandon"] == "retain", "abandoned hooks must keep the instance"
     provider = example["resource"]["aws_ecs_capacity_provider"]["agents"]
     asg = first(provider, "auto_scaling_group_provider")
-    assert asg["auto_scaling_group_arn"] == "${data.aws_autoscaling_group.agents.arn}"
+    assert asg["auto_scaling_group_arn"] == "${aws_autoscaling_group.agents.arn}"
     assert asg["managed_draining"] == "DISABLED"
     assert asg["managed_termination_protection"] == "DISABLED"
     gate = example["module"]["termination_gate"]
     assert gate["source"] == "../../modules/termination-gate"
-    assert gate["autoscaling_group_names"] == ["${data.aws_autoscaling_group.agents.name}"]
+    assert gate["autoscaling_group_names"] == ["${aws_autoscaling_group.agents.name}"]
     assert gate["ecs_cluster_name"] == "${aws_ecs_cluster.agents.name}"
+    assert (gate["default_result"], gate["forced_result"]) == ("ABANDON", "ABANDON")
+    assert {"s3_bucket", "s3_key", "lambda_architecture"} <= set(gate) and "lambda_zip_path" not in gate
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_each_example_calls_the_module_and_has_a_readme(name: str) -> None:
+    directory = EXAMPLES / name
+    readme = (directory / "README.md").read_text()
+    assert readme.startswith("# ") and "terraform init" in readme
+    example = load_dir(directory)
+    assert example["module"]["termination_gate"]["source"] == "../../modules/termination-gate"
+    for variable, body in example["variable"].items():
+        assert body.get("description"), f"{name}: variable {variable} has no description"
+
+
+def test_github_runners_example_uses_the_github_agent_system() -> None:
+    gate = load_dir(EXAMPLES / "github-runners")["module"]["termination_gate"]
+    assert gate["agent_system"] == "github"
+    assert gate["github_token_secret_arn"] == "${var.github_token_secret_arn}"
 
 
 def test_module_outputs() -> None:

@@ -1,10 +1,68 @@
-# An existing Auto Scaling group behind an ECS capacity provider, its instances running Azure DevOps agents as ECS
-# tasks, and the termination gate on that group. ECS Cluster Auto Scaling lowers the group's desired capacity when
-# tasks go away; the gate's hook then holds the chosen instance until its agents are idle.
+# The complete setup: an Auto Scaling group of ECS container instances behind an ECS capacity provider, running
+# Azure DevOps agents as ECS tasks, and the termination gate on that group in the fail-safe posture. ECS Cluster
+# Auto Scaling lowers the group's desired capacity when tasks go away; the gate's hook then holds the chosen
+# instance until its agents are idle.
+#
+# Fail-safe posture: the hook's DefaultResult is ABANDON and the group retains instances whose terminate hook is
+# abandoned (instance_lifecycle_policy, TerminateHookAbandon = retain). If the gate is down (heartbeats stop) or a
+# hold reaches max_hold_seconds (forced_result = ABANDON), the instance is kept in Terminating:Retained instead of
+# being terminated under a running build; the gate's tick deletes the agents and terminates retained instances
+# once their agents are idle.
 
-# The group exists already (launched elsewhere with the ECS-optimised AMI and ECS_CLUSTER=<cluster_name>).
-data "aws_autoscaling_group" "agents" {
-  name = var.autoscaling_group_name
+data "aws_ssm_parameter" "ecs_ami" {
+  name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+}
+
+resource "aws_launch_template" "agents" {
+  name_prefix   = "${var.cluster_name}-"
+  image_id      = data.aws_ssm_parameter.ecs_ami.value
+  instance_type = var.instance_type
+
+  iam_instance_profile {
+    name = var.instance_profile_name
+  }
+
+  vpc_security_group_ids = var.security_group_ids
+
+  metadata_options {
+    http_tokens = "required"
+  }
+
+  user_data = base64encode(<<-EOT
+    #!/bin/bash
+    echo "ECS_CLUSTER=${var.cluster_name}" >> /etc/ecs/ecs.config
+  EOT
+  )
+}
+
+resource "aws_autoscaling_group" "agents" {
+  name                = var.cluster_name
+  min_size            = 0
+  max_size            = var.max_size
+  vpc_zone_identifier = var.subnet_ids
+
+  launch_template {
+    id      = aws_launch_template.agents.id
+    version = "$Latest"
+  }
+
+  # Keep instances whose terminate hook is abandoned (the gate's DefaultResult and forced result below).
+  instance_lifecycle_policy {
+    retention_triggers {
+      terminate_hook_abandon = "retain"
+    }
+  }
+
+  # The capacity provider's managed scaling sets the desired capacity.
+  lifecycle {
+    ignore_changes = [desired_capacity]
+  }
+
+  tag {
+    key                 = "AmazonECSManaged"
+    value               = "true"
+    propagate_at_launch = true
+  }
 }
 
 resource "aws_ecs_cluster" "agents" {
@@ -20,7 +78,7 @@ resource "aws_ecs_capacity_provider" "agents" {
   name = "${var.cluster_name}-asg"
 
   auto_scaling_group_provider {
-    auto_scaling_group_arn = data.aws_autoscaling_group.agents.arn
+    auto_scaling_group_arn = aws_autoscaling_group.agents.arn
 
     # DISABLED on purpose, see the module README ("ECS managed termination protection / managed draining"):
     # - managed termination protection would set scale-in protection itself (and requires the group's
@@ -52,10 +110,18 @@ resource "aws_ecs_cluster_capacity_providers" "agents" {
 
 module "termination_gate" {
   source = "../../modules/termination-gate"
+  # From a release instead of this checkout:
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.1.0"
 
   name                    = "${var.cluster_name}-gate"
-  autoscaling_group_names = [data.aws_autoscaling_group.agents.name]
-  lambda_zip_path         = var.lambda_zip_path
+  autoscaling_group_names = [aws_autoscaling_group.agents.name]
+
+  # The package from S3 (plan needs no zip on this machine); or lambda_zip_path = "build/gate-lambda.zip".
+  s3_bucket           = var.package_bucket
+  s3_key              = var.package_key
+  s3_object_version   = var.package_version
+  lambda_runtime      = "python3.12"
+  lambda_architecture = "arm64" # scripts/package_lambda.py --runtime python3.12 --arch arm64
 
   azure_org_url  = var.azure_org_url
   pools          = var.pools
@@ -65,15 +131,18 @@ module "termination_gate" {
   mapping         = "capability"
   capability_name = "EC2_INSTANCE_ID"
 
-  # Hold up to 4 h; heartbeat timeout 300 s allows up to 100 x 300 s = 8.3 h, and is > 3 ticks (180 s).
+  # Fail safe: a gate outage or a hold at max_hold_seconds keeps the instance (Terminating:Retained) rather than
+  # terminating it under a build. Hold up to 4 h; 300 s heartbeats allow up to 100 x 300 s = 8.3 h.
   heartbeat_timeout_seconds = 300
   max_hold_seconds          = 14400
-  default_result            = "CONTINUE"
-  forced_result             = "CONTINUE"
+  default_result            = "ABANDON"
+  forced_result             = "ABANDON"
 
-  # After the agents are idle: container instance -> DRAINING, then complete the hook.
-  ecs_cluster_name = aws_ecs_cluster.agents.name
-  ecs_drain        = true
+  # After the agents are idle: container instance -> DRAINING, wait for the other tasks, then complete the hook.
+  ecs_cluster_name       = aws_ecs_cluster.agents.name
+  ecs_drain              = true
+  ecs_wait_tasks         = true
+  ecs_ignore_task_groups = ["family:azp-agent"]
 
   create_alarm_topic = true
 

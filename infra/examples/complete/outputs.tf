@@ -1,5 +1,10 @@
+output "autoscaling_group_name" {
+  description = "The agents' Auto Scaling group (retains instances whose terminate hook is abandoned)."
+  value       = aws_autoscaling_group.agents.name
+}
+
 output "capacity_provider_name" {
-  description = "ECS capacity provider of the existing group."
+  description = "ECS capacity provider of the group."
   value       = aws_ecs_capacity_provider.agents.name
 }
 
@@ -26,4 +31,9 @@ output "gate_dlq_url" {
 output "gate_alarm_topic_arn" {
   description = "SNS topic of the gate's alarms."
   value       = module.termination_gate.alarm_topic_arn
+}
+
+output "gate_dashboard_name" {
+  description = "CloudWatch dashboard of the gate."
+  value       = module.termination_gate.dashboard_name
 }

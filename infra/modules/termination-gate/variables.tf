@@ -261,8 +261,8 @@ variable "azure_org_url" {
   default     = ""
 
   validation {
-    condition     = (var.agent_system != "azure-devops" && var.azure_org_url == "") || can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.azure_org_url))
-    error_message = "azure_org_url must be an https:// URL such as https://dev.azure.com/contoso (required with agent_system = azure-devops)."
+    condition     = (var.agent_system != "azure-devops" && var.azure_org_url == "") || can(regex("^(https://[A-Za-z0-9.-]+|http://(127\\.0\\.0\\.1|localhost))(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.azure_org_url))
+    error_message = "azure_org_url must be an https:// URL such as https://dev.azure.com/contoso (required with agent_system = azure-devops); plain http only for a loopback test server."
   }
 }
 

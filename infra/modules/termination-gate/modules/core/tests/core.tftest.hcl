@@ -54,6 +54,9 @@ run "defaults_environment" {
       GATE_ECS_IGNORE_TASK_GROUPS     = ""
       GATE_WEBHOOK_FORMAT             = "slack"
       GATE_WEBHOOK_TIMEOUT_SECONDS    = "3"
+      GATE_HEARTBEAT_CONCURRENCY      = "16"
+      GATE_AGENT_CONCURRENCY          = "8"
+      GATE_INVOCATION_MARGIN_SECONDS  = "5"
     }
     error_message = "The Lambda environment does not carry the gate's defaults under the exact GATE_* names."
   }

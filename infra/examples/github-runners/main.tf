@@ -1,0 +1,26 @@
+# The gate for GitHub Actions self-hosted runners: an existing Auto Scaling group whose instances run runners
+# registered to an organisation (and/or repositories), named after the instance (e.g. runner-i-0abc...). The gate
+# holds a chosen instance until its runner is idle, then deletes the runner registration and completes the hook.
+
+module "termination_gate" {
+  source = "../../modules/termination-gate"
+  # From a release instead of this checkout:
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.1.0"
+
+  name                    = "github-runners-gate"
+  autoscaling_group_names = [var.autoscaling_group_name]
+  lambda_zip_path         = var.lambda_zip_path
+
+  agent_system            = "github"
+  github_org              = var.github_org
+  github_repos            = var.github_repos
+  github_token_secret_arn = var.github_token_secret_arn
+  # GitHub Enterprise Server: github_api_url = "https://github.example.com/api/v3"
+
+  # Runners that pick up a job within a minute of the scale-in decision are held too; jobs up to 6 h (GitHub's
+  # limit for self-hosted runners is 5 days, so size max_hold_seconds to your longest job).
+  heartbeat_timeout_seconds = 600
+  max_hold_seconds          = 21600
+
+  create_alarm_topic = true
+}

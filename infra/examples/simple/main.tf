@@ -1,0 +1,15 @@
+# The smallest useful setup: the gate on an existing Auto Scaling group whose instances run Azure DevOps agents
+# named after the instance (the default mapping: the agent name contains the instance id, e.g. agent-i-0abc...).
+
+module "termination_gate" {
+  source = "../../modules/termination-gate"
+  # From a release instead of this checkout:
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.1.0"
+
+  autoscaling_group_names = [var.autoscaling_group_name]
+  lambda_zip_path         = var.lambda_zip_path # scripts/package_lambda.py (make package)
+
+  azure_org_url  = var.azure_org_url
+  pools          = var.pools
+  pat_secret_arn = var.pat_secret_arn
+}
