@@ -240,12 +240,26 @@ def test_the_busy_flag_lag_hides_a_new_assignment_from_the_rest_api() -> None:
 
 
 def test_a_gate_outage_kills_builds_unless_the_group_retains_abandoned_instances() -> None:
-    rows = {r["posture"]: r for r in posture_under_outage(SMALL)["rows"]}
+    # 14:00-18:00: the outage (16:30-17:00) and an hour after it for the clean-up.
+    rows = {r["posture"]: r for r in posture_under_outage(dataclasses.replace(SMALL, hours=4))["rows"]}
     assert set(rows) == {p.name for p in POSTURES}
     plain = rows["DefaultResult ABANDON, no retention"]
     retained = rows["DefaultResult ABANDON + TerminateHookAbandon=retain"]
     assert plain["hooks_timed_out"] > 0 and plain["builds_killed"] > 0
     assert retained["hooks_timed_out"] > 0 and retained["builds_killed"] == 0 and retained["retained"] > 0
+    # The gate's tick cleans the retained instances up once their agents are idle (gate/retained.py).
+    assert retained["retained_at_end"] == 0 and retained["agents_left_registered"] == 0
+
+
+def test_the_service_hook_runs_the_real_receiver_on_every_build_end() -> None:
+    from cli.benchmarks.hookbench import release_with_and_without_hook
+
+    doc = release_with_and_without_hook(SMALL, strategies=("gate",))
+    polling, hooked = doc["rows"]
+    assert (polling["release"], hooked["release"]) == ("polling alone", "service hook + polling")
+    assert polling["service_hook_calls"] == 0 < hooked["service_hook_calls"]
+    assert polling["builds_killed"] == hooked["builds_killed"] == 0
+    assert polling["holds"] == hooked["holds"] > 0
 
 
 def test_aws_throttling_costs_attempts() -> None:
