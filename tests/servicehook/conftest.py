@@ -1,0 +1,7 @@
+"""The live world of the reliability tests (ManualClock, AWS emulator, fake Azure DevOps, real gate over HTTP)."""
+
+from __future__ import annotations
+
+from tests.reliability.conftest import FAST, World, world
+
+__all__ = ["FAST", "World", "world"]
