@@ -26,6 +26,8 @@ CACHE_SECONDS = 300.0
 GLOBAL_TIMEOUT_MARGIN_SECONDS = 300.0
 # When the hook cannot be read and nothing is cached: heartbeat as often as the shortest legal hook needs (30 s / 3).
 UNKNOWN_HOOK_HEARTBEAT_SECONDS = 10.0
+# After a failed lookup, ask again no sooner than this: botocore already retried, and every round asks.
+RETRY_FAILED_LOOKUP_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class Hooks:
         self.ttl = ttl
         self.on_failure = on_failure
         self._cache: dict[str, tuple[float, Hook | HookProblem]] = {}
+        self._failed: dict[str, float] = {}  # group -> when its lookup last failed
 
     def lookup(self, group: str) -> Hook | HookProblem | None:
         """None: unknown (the lookup failed and nothing is cached)."""
@@ -104,12 +107,16 @@ class Hooks:
         cached = self._cache.get(group)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
+        if now - self._failed.get(group, -RETRY_FAILED_LOOKUP_SECONDS) < RETRY_FAILED_LOOKUP_SECONDS:
+            return cached[1] if cached is not None else None
         try:
             found = read_hook(group, self.name, self.aws.lifecycle_hooks(group))
         except AwsError as exc:
+            self._failed[group] = now
             if self.on_failure is not None:
                 self.on_failure(group, str(exc))
             return cached[1] if cached is not None else None
+        self._failed.pop(group, None)
         self._cache[group] = (now, found)
         return found
 
