@@ -1,0 +1,79 @@
+"""Deadlines from the invocation, and no stale record when two invocations judge the same instance."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import pytest
+
+from gate.aws import AwsError
+from gate.handler import invocation_deadline
+from gate.model import Waiting
+from tests.liveness.conftest import TICK, Context, assert_live, lambda_for, make_world
+from tests.reliability.conftest import World
+
+
+def test_the_deadline_comes_from_the_lambda_context(world: World) -> None:
+    gate = world.gate(invocation_margin_seconds=5)
+    assert invocation_deadline(gate, Context(world.clock, 70)) == world.clock.now() + 65
+    assert invocation_deadline(gate, None) is None  # the CLI: the settings' tick budget applies
+
+
+def test_no_aws_call_starts_past_the_deadline_and_each_read_is_bounded_by_what_is_left(world: World) -> None:
+    iid = world.scale_in(2)[0]
+    gate = world.gate()
+    contexts: list[dict[str, Any]] = []
+    gate.aws.autoscaling.meta.events.register("before-send", lambda request, **_: contexts.append(request.context))
+    gate.aws.set_deadline(time.time() + 3)
+    gate.aws.heartbeat(Waiting("ci-agents", iid, world.group.hook))
+    assert 0 < contexts[-1]["read_timeout"] <= 3
+    gate.aws.set_deadline(time.time() - 1)
+    with pytest.raises(AwsError, match="deadline"):
+        gate.aws.heartbeat(Waiting("ci-agents", iid, world.group.hook))
+
+
+def test_slow_release_calls_end_before_the_function_timeout() -> None:
+    """Twelve idle instances released at once while Azure DevOps takes 4 s per call (a release is several calls
+    each): every invocation stops inside the 70 s function timeout, and all twelve are released over a few ticks."""
+    for world in make_world(size=12):
+        waiting = world.scale_in(0)
+        world.ado.inject("latency", count=None, delay=4)
+        fn = lambda_for(world, agent_concurrency=1)  # see conftest: latency on a ManualClock adds up
+        fn.minutes(12, events=False)
+        assert_live(world, fn)
+        released = {r["instance"] for r in fn.records if r["outcome"] == "released"}
+        assert released == set(waiting)
+        assert max(fn.durations) > 60  # the invocations really were cut by the deadline, not idle
+
+
+def test_no_held_record_after_a_concurrent_release(world: World) -> None:
+    """Invocation A reads the agent list; meanwhile invocation B releases the instance; A's (stale) list says busy.
+    A's `held` would be a lie after B's `released`: A proves it with a heartbeat, learns the action is gone, and
+    records `gone` instead."""
+    iid = world.scale_in(2)[0]
+    a, b = world.gate(), world.gate()
+    a.tick(budget=0)  # first sight: proof, tag, disable
+    world.clock.advance(90)  # past the assignment lag bound: B will release
+    real = a.source.list_agents
+
+    def stale_list():  # type: ignore[no-untyped-def]
+        snapshot = real()
+        b.tick(budget=0)  # B releases while A is between reading and recording
+        return [dataclasses.replace(x, assigned_request=4242) if iid in x.name else x for x in snapshot]
+
+    a.source.list_agents = stale_list  # type: ignore[method-assign]
+    a.tick(budget=0)
+    log = [(r["instance"], r["outcome"]) for r in world.sb.log.records if r["instance"] == iid]
+    released_at = log.index((iid, "released"))
+    assert (iid, "held") not in log[released_at:], log
+    assert log[-1] == (iid, "gone")
+
+
+def test_a_tick_with_a_context_returns_before_the_function_timeout(world: World) -> None:
+    world.scale_in(1)
+    fn = lambda_for(world)
+    fn.timeout = 20  # a short function timeout: the deadline, not the 50 s budget, ends the invocation
+    fn.invoke(TICK)
+    assert fn.durations[0] <= 20
