@@ -1,8 +1,9 @@
 """`gate emulator --seed`: a world to try `status`, `check`, `replay` and `outcomes` on by hand.
 
 A hooked group of four instances with one agent each (two of them running a long build), scaled in to two so that
-one busy and one idle instance wait in `Terminating:Wait`. moto's random ids are seeded, so the instance ids are
-the same on every run: the sample events in `examples/events/` name them, and the README's lines work as written.
+one busy and one idle instance wait in `Terminating:Wait`. The instance ids are fixed (moto's id generator is
+replaced while the group launches), so they are the same on every run and with every moto extra installed: the
+sample events in `examples/events/` name them, and the README's lines work as written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from cli.emulator.aws import AwsEmulator
 from cli.emulator.azure_devops import FakeAzureDevOps
 from cli.emulator.sandbox import DEFAULT_HOOK, Sandbox
 
-SEED = 7  # moto.moto_api._internal.mock_random: same seed, same instance ids (moto is pinned)
+# busy and waiting, idle and waiting, busy in service, idle in service (the order the group launches them in)
+INSTANCE_IDS = ("i-d272e6e5e030ff84a", "i-a9a5d904509be3a62", "i-ee4a30ead2c5aa2c9", "i-19a88e73b6963d340")
 GROUP, POOL = "ci-agents", "linux-agents"
 HEARTBEAT_TIMEOUT = 3600  # AWS's default: nothing times out while someone reads the README
 BUILD_SECONDS = 4 * 3600
@@ -43,13 +45,23 @@ class Seeded:
 
 def seed(aws: AwsEmulator, ado: FakeAzureDevOps, timeout: float = 20) -> Seeded:
     """Build the world on running servers (this process's). Raises RuntimeError if the scale-in does not happen."""
-    from moto.moto_api._internal import mock_random
+    from moto.ec2.models import instances as moto_instances
 
-    mock_random.seed(SEED)
     sandbox = Sandbox(aws.clock, aws_endpoint=aws.endpoint, azure_url=ado.url, region=REGION).start()
     sandbox.ado = ado
-    group = sandbox.create_group(GROUP, 4, hook=DEFAULT_HOOK, heartbeat_timeout=HEARTBEAT_TIMEOUT, pool=POOL)
-    busy_waiting, idle_waiting, busy_in_service, idle_in_service = group.instances
+    fixed = iter(INSTANCE_IDS)
+    generator = "random_instance_id"  # what moto's Instance() calls for its id
+    original = getattr(moto_instances, generator)
+    setattr(moto_instances, generator, lambda: next(fixed))
+    try:
+        group = sandbox.create_group(
+            GROUP, len(INSTANCE_IDS), hook=DEFAULT_HOOK, heartbeat_timeout=HEARTBEAT_TIMEOUT, pool=POOL
+        )
+    finally:
+        setattr(moto_instances, generator, original)
+    if sorted(group.instances) != sorted(INSTANCE_IDS):
+        raise RuntimeError(f"the seeded group launched {group.instances}, not {INSTANCE_IDS}")
+    busy_waiting, idle_waiting, busy_in_service, idle_in_service = INSTANCE_IDS
     for iid in (busy_waiting, busy_in_service):
         ado.start_build(group.agents[iid], BUILD_SECONDS)
     sandbox.client("autoscaling").set_instance_protection(
