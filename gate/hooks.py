@@ -10,6 +10,7 @@ transition is a misconfiguration the gate cannot work around: it says so (an `er
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -100,9 +101,14 @@ class Hooks:
         self.on_failure = on_failure
         self._cache: dict[str, tuple[float, Hook | HookProblem]] = {}
         self._failed: dict[str, float] = {}  # group -> when its lookup last failed
+        self._lock = threading.Lock()  # judgment threads ask too: one lookup when the cache expires, not eight
 
     def lookup(self, group: str) -> Hook | HookProblem | None:
         """None: unknown (the lookup failed and nothing is cached)."""
+        with self._lock:
+            return self._lookup(group)
+
+    def _lookup(self, group: str) -> Hook | HookProblem | None:
         now = self.now()
         cached = self._cache.get(group)
         if cached is not None and now - cached[0] < self.ttl:
