@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
+from gate.clock import Clock, ManualClock
 from gate.handler import dispatch, invocation_deadline
 from gate.logs import Record
 from gate.reconcile import Gate
@@ -31,7 +31,7 @@ class Context:
 
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:asg-termination-gate"
 
-    def __init__(self, clock: ManualClock, timeout: float) -> None:
+    def __init__(self, clock: Clock, timeout: float) -> None:
         self.clock = clock
         self.ends = clock.now() + timeout
 
