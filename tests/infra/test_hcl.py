@@ -228,9 +228,11 @@ EXPECTED_ACTIONS = {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeAutoScalingInstances",
         "autoscaling:DescribeLifecycleHooks",
+        "autoscaling:DescribeScalingActivities",
     ],
     "ReadInstances": ["ec2:DescribeInstances"],
-    "TagOwnInstancesGateKeysOnly": ["ec2:CreateTags"],
+    "TagOwnInstancesGateKeysOnly": ["ec2:CreateTags", "ec2:DeleteTags"],
+    "TerminateOwnRetainedInstances": ["ec2:TerminateInstances"],
     "ReadPatSecret": ["secretsmanager:GetSecretValue"],
     "ReadPatParameter": ["ssm:GetParameter"],
     "DecryptPatViaItsService": ["kms:Decrypt"],
@@ -247,6 +249,7 @@ EXPECTED_RESOURCES = {
     "CompleteOwnLifecycleActions": "${local.group_arns}",
     "ProtectBusyInstances": "${local.group_arns}",
     "TagOwnInstancesGateKeysOnly": "${local.instance_arns}",
+    "TerminateOwnRetainedInstances": "${local.instance_arns}",
     "ReadPatSecret": "${local.pat_resource}",
     "ReadPatParameter": "${local.pat_resource}",
     "WriteOwnLogs": "${local.log_group_arn}:*",
@@ -288,6 +291,10 @@ def test_create_tags_only_gate_keys_on_own_instances() -> None:
     assert condition["ForAllValues:StringLike"] == {"aws:TagKeys": ["gate:*"]}
     assert condition["Null"] == {"aws:TagKeys": "false"}
     assert condition["StringEquals"] == {"aws:ResourceTag/aws:autoscaling:groupName": "${var.autoscaling_group_names}"}
+    terminate = statements()["TerminateOwnRetainedInstances"]["Condition"]
+    assert terminate == {
+        "StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": "${var.autoscaling_group_names}"}
+    }
 
 
 def test_arn_shapes() -> None:

@@ -139,6 +139,7 @@ locals {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeAutoScalingInstances",
         "autoscaling:DescribeLifecycleHooks",
+        "autoscaling:DescribeScalingActivities", # the lifecycle action's identity (gate/holdstate.py)
       ]
       Resource = "*"
     }
@@ -151,14 +152,28 @@ locals {
     # gate:* tags only (e.g. gate:held-since), only on instances of our groups (the aws:autoscaling:groupName tag
     # Auto Scaling puts on its instances). Null aws:TagKeys=false: a request must name its tags.
     tag_instances = {
-      Sid      = "TagOwnInstancesGateKeysOnly"
-      Effect   = "Allow"
-      Action   = ["ec2:CreateTags"]
+      Sid    = "TagOwnInstancesGateKeysOnly"
+      Effect = "Allow"
+      Action = [
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+      ]
       Resource = local.instance_arns
       Condition = {
         "ForAllValues:StringLike" = { "aws:TagKeys" = ["gate:*"] }
         Null                      = { "aws:TagKeys" = "false" }
         StringEquals              = { "aws:ResourceTag/aws:autoscaling:groupName" = var.autoscaling_group_names }
+      }
+    }
+    # Terminating:Retained instances (TerminateHookAbandon = retain) have no lifecycle action left: once their
+    # agents are idle the tick terminates them (gate/retained.py). Only instances of our groups.
+    terminate_retained = {
+      Sid      = "TerminateOwnRetainedInstances"
+      Effect   = "Allow"
+      Action   = ["ec2:TerminateInstances"]
+      Resource = local.instance_arns
+      Condition = {
+        StringEquals = { "aws:ResourceTag/aws:autoscaling:groupName" = var.autoscaling_group_names }
       }
     }
     pat_secret = {
@@ -248,6 +263,7 @@ locals {
     autoscaling_read             = true
     ec2_read                     = true
     tag_instances                = true
+    terminate_retained           = true
     pat_secret                   = local.pat_is_secret
     pat_parameter                = !local.pat_is_secret
     pat_kms                      = var.pat_kms_key_arn != null

@@ -153,6 +153,7 @@ run "policy_default_exact" {
       "WriteOwnLogs",
       "ReadPatSecret",
       "TagOwnInstancesGateKeysOnly",
+      "TerminateOwnRetainedInstances",
     ]
     error_message = "Default policy must hold exactly these statements (no ECS, no protection, no SSM, no KMS)."
   }
@@ -164,7 +165,7 @@ run "policy_default_exact" {
         {
           Sid      = "ReadAutoScaling"
           Effect   = "Allow"
-          Action   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
+          Action   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks", "autoscaling:DescribeScalingActivities"]
           Resource = "*"
         },
         {
@@ -203,12 +204,21 @@ run "policy_default_exact" {
         {
           Sid      = "TagOwnInstancesGateKeysOnly"
           Effect   = "Allow"
-          Action   = ["ec2:CreateTags"]
+          Action   = ["ec2:CreateTags", "ec2:DeleteTags"]
           Resource = "arn:aws:ec2:eu-west-1:123456789012:instance/*"
           Condition = {
             "ForAllValues:StringLike" = { "aws:TagKeys" = ["gate:*"] }
             Null                      = { "aws:TagKeys" = "false" }
             StringEquals              = { "aws:ResourceTag/aws:autoscaling:groupName" = ["agents-a", "agents-b"] }
+          }
+        },
+        {
+          Sid      = "TerminateOwnRetainedInstances"
+          Effect   = "Allow"
+          Action   = ["ec2:TerminateInstances"]
+          Resource = "arn:aws:ec2:eu-west-1:123456789012:instance/*"
+          Condition = {
+            StringEquals = { "aws:ResourceTag/aws:autoscaling:groupName" = ["agents-a", "agents-b"] }
           }
         },
       ]
@@ -260,6 +270,7 @@ run "policy_ssm_with_kms_ecs_protection" {
       "ReadPatParameter",
       "ProtectBusyInstances",
       "TagOwnInstancesGateKeysOnly",
+      "TerminateOwnRetainedInstances",
     ]
     error_message = "SSM + KMS + ECS + protection must add exactly their statements and drop ReadPatSecret."
   }
