@@ -36,6 +36,7 @@ class Heartbeats:
         self.gone: dict[str, str] = {}  # instance id -> why AWS says our action on it is not active
         self.last_tried: dict[str, float] = {}  # instance id -> the last attempt, whatever came of it
         self.failing: set[str] = set()  # the last attempt failed (throttled, unreachable): retried next round
+        self.unsent = 0  # heartbeats the last pass had due but could not send before its deadline
 
     def due(self, waiting: Waiting, every: float, now: float) -> bool:
         last = self.last_sent.get(waiting.instance_id)
@@ -46,7 +47,9 @@ class Heartbeats:
         Instances not due are left alone; the result lists only the attempts made."""
         now = self.clock.now()
         due = [w for w, every in waiting if self.due(w, every, now)]
-        return [beat for _, beat in self.workers.map(self.beat, due, deadline)]
+        beats = [beat for _, beat in self.workers.map(self.beat, due, deadline)]
+        self.unsent = len(due) - len(beats)  # due but not sent by the deadline: the caller alarms
+        return beats
 
     def beat(self, waiting: Waiting) -> Beat:
         """One heartbeat (by token when the event gave one, else by instance id); never raises."""

@@ -311,6 +311,10 @@ class Gate:
                 )
             elif beat.error is not None:
                 self._once(run, f"heartbeat:{w.instance_id}", Outcome.ERROR, f"heartbeat failed: {beat.error}", **where)
+        if self.heartbeats.unsent:  # the one thing that must never be cut short: alarm
+            unsent = self.heartbeats.unsent
+            reason = f"heartbeat pass cut short by the invocation deadline: {unsent} due heartbeat(s) not sent"
+            self._once(run, "heartbeat-deadline", Outcome.ERROR, reason)
 
     def _with_details(self, run: _Run, live: list[Waiting]) -> list[Waiting]:
         """EC2 details (tags, private DNS) for instances first seen this invocation. When EC2 fails they are not

@@ -77,3 +77,18 @@ def test_a_tick_with_a_context_returns_before_the_function_timeout(world: World)
     fn.timeout = 20  # a short function timeout: the deadline, not the 50 s budget, ends the invocation
     fn.invoke(TICK)
     assert fn.durations[0] <= 20
+
+
+def test_a_heartbeat_pass_cut_short_by_the_deadline_is_an_alarmed_error(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world.scale_in(1)  # two waiting
+    gate = world.gate(heartbeat_concurrency=1)
+    real = gate.aws.heartbeat
+
+    def slow(w):  # type: ignore[no-untyped-def]
+        world.clock.advance(20)  # past the 15 s a zero-budget invocation has, after the first one
+        return real(w)
+
+    monkeypatch.setattr(gate.aws, "heartbeat", slow)
+    records = gate.tick(budget=0)
+    cut = [r for r in records if r["outcome"] == "error" and "heartbeat pass cut short" in r["reason"]]
+    assert len(cut) == 1 and "1 due heartbeat(s) not sent" in cut[0]["reason"]
