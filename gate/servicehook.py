@@ -130,8 +130,9 @@ def _runtime(context: Any) -> tuple[Any, str | None]:
 
 
 def recheck(gate: Any, deadline: float | None = None) -> list[Any]:
-    """One round of the tick (budget 0): heartbeats due, one agent list per pool, judgment."""
-    records: list[Any] = gate.tick(0, deadline=deadline)
+    """One round of the tick (budget 0): heartbeats due, one agent list per pool, judgment. Not the tick's
+    clean-up of retained instances: the scheduled tick does that, a build end changes nothing for it."""
+    records: list[Any] = gate.run(None, 0, deadline=deadline)
     return records
 
 

@@ -86,7 +86,8 @@ class _Gate:
         self.logged: list[dict[str, Any]] = []
         self.log = self
 
-    def tick(self, budget: float, *, deadline: float | None = None) -> list[dict[str, Any]]:
+    def run(self, waiting: None, budget: float, *, deadline: float | None = None) -> list[dict[str, Any]]:
+        assert waiting is None  # every waiting instance of the configured groups, as the tick
         self.ticks.append((budget, deadline))
         return [{"outcome": "released"}]
 
