@@ -325,8 +325,10 @@ class Run:
                     time.sleep(step_wall)
             except KeyboardInterrupt:
                 self.interrupted = True
+            # Invocations still running finish first (their records are part of the account), within a bound.
+            until = time.monotonic() + (2 if self.interrupted else 30)
             for t in self._threads:
-                t.join(timeout=1 if self.interrupted else 5)
+                t.join(timeout=max(0.0, until - time.monotonic()))
             self._account(t0, time.monotonic() - wall0)
             self.final_rows = self.rows()
             if on_step:
