@@ -201,6 +201,7 @@ class Run:
         self.final_rows: list[dict[str, Any]] | None = None
         self.delivered = 0  # handler invocations for lifecycle events
         self.interrupted = False  # Ctrl-C ended the run early: the result is partial
+        self.build_ids: dict[int, str] = {}  # fake Azure DevOps build id -> instance id
 
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None else self.clock.now() - self.t0
@@ -269,71 +270,79 @@ class Run:
 
     # -- running ----------------------------------------------------------------------------------------
     def run(self, on_step: Callable[[Run], None] | None = None, step_wall: float = 0.25) -> Result:
+        """Build the world, script the scenario, account for it. Ctrl-C (KeyboardInterrupt) at any point after the
+        servers are up stops the scripting but still accounts for what happened so far (`interrupted`)."""
         import time
 
-        sc = self.scenario
         wall0 = time.monotonic()
         with self.sandbox:
-            group = self.sandbox.create_group(
-                sc.group,
-                sc.instances,
-                heartbeat_timeout=sc.heartbeat_timeout,
-                default_result=sc.default_result,
-                with_hook=self.with_gate,
-                retain_on_abandon=sc.retain_on_abandon,
-            )
-            self.instances, self.agents = list(group.instances), dict(group.agents)
-            if sc.protect:
-                self.sandbox.client("autoscaling").set_instance_protection(
-                    AutoScalingGroupName=sc.group,
-                    InstanceIds=[self.instances[i] for i in sc.protect],
-                    ProtectedFromScaleIn=True,
-                )
-            settings = self.sandbox.settings(**sc.settings)
-            t0 = self.t0 = self.clock.now()
-            pending_builds = sorted(sc.builds, key=lambda b: b.start)
-            pending_scale = sorted(sc.scale, key=lambda s: s.at)
-            pending_faults = sorted(sc.faults, key=lambda f: f.at)
-            next_tick = t0 + sc.tick_seconds
-            self.build_ids: dict[int, str] = {}
-            try:  # Ctrl-C: stop scripting, but account for what happened so far while the servers still run
-                while True:
-                    now = self.clock.now()
-                    while pending_builds and now - t0 >= pending_builds[0].start:
-                        b = pending_builds.pop(0)
-                        iid = self.instances[b.instance]
-                        assert self.sandbox.ado is not None
-                        self.build_ids[self.sandbox.ado.start_build(self.agents[iid], b.duration)] = iid
-                    while pending_scale and now - t0 >= pending_scale[0].at:
-                        self.sandbox.scale_to(sc.group, pending_scale.pop(0).desired)
-                    while pending_faults and now - t0 >= pending_faults[0].at:
-                        f = pending_faults.pop(0)
-                        assert self.sandbox.ado is not None
-                        self.sandbox.ado.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
-                    if self.with_gate:
-                        self._deliver(settings)
-                        if now >= next_tick:
-                            next_tick += sc.tick_seconds
-                            gate = self.sandbox.gate(settings, self.log)
-                            t = threading.Thread(target=gate.tick, daemon=True, name="gate-tick")
-                            t.start()
-                            self._threads.append(t)
-                    if on_step:
-                        on_step(self)
-                    if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds:
-                        break
-                    time.sleep(step_wall)
+            try:
+                self._script(on_step, step_wall)
             except KeyboardInterrupt:
                 self.interrupted = True
+            if self.t0 is None:
+                self.t0 = self.clock.now()
             # Invocations still running finish first (their records are part of the account), within a bound.
             until = time.monotonic() + (2 if self.interrupted else 30)
             for t in self._threads:
                 t.join(timeout=max(0.0, until - time.monotonic()))
-            self._account(t0, time.monotonic() - wall0)
+            self._account(self.t0, time.monotonic() - wall0)
             self.final_rows = self.rows()
             if on_step:
                 on_step(self)
         return self.result
+
+    def _script(self, on_step: Callable[[Run], None] | None, step_wall: float) -> None:
+        import time
+
+        sc = self.scenario
+        group = self.sandbox.create_group(
+            sc.group,
+            sc.instances,
+            heartbeat_timeout=sc.heartbeat_timeout,
+            default_result=sc.default_result,
+            with_hook=self.with_gate,
+            retain_on_abandon=sc.retain_on_abandon,
+        )
+        self.instances, self.agents = list(group.instances), dict(group.agents)
+        if sc.protect:
+            self.sandbox.client("autoscaling").set_instance_protection(
+                AutoScalingGroupName=sc.group,
+                InstanceIds=[self.instances[i] for i in sc.protect],
+                ProtectedFromScaleIn=True,
+            )
+        settings = self.sandbox.settings(**sc.settings)
+        t0 = self.t0 = self.clock.now()
+        pending_builds = sorted(sc.builds, key=lambda b: b.start)
+        pending_scale = sorted(sc.scale, key=lambda s: s.at)
+        pending_faults = sorted(sc.faults, key=lambda f: f.at)
+        next_tick = t0 + sc.tick_seconds
+        while True:
+            now = self.clock.now()
+            while pending_builds and now - t0 >= pending_builds[0].start:
+                b = pending_builds.pop(0)
+                iid = self.instances[b.instance]
+                assert self.sandbox.ado is not None
+                self.build_ids[self.sandbox.ado.start_build(self.agents[iid], b.duration)] = iid
+            while pending_scale and now - t0 >= pending_scale[0].at:
+                self.sandbox.scale_to(sc.group, pending_scale.pop(0).desired)
+            while pending_faults and now - t0 >= pending_faults[0].at:
+                f = pending_faults.pop(0)
+                assert self.sandbox.ado is not None
+                self.sandbox.ado.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
+            if self.with_gate:
+                self._deliver(settings)
+                if now >= next_tick:
+                    next_tick += sc.tick_seconds
+                    gate = self.sandbox.gate(settings, self.log)
+                    t = threading.Thread(target=gate.tick, daemon=True, name="gate-tick")
+                    t.start()
+                    self._threads.append(t)
+            if on_step:
+                on_step(self)
+            if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds:
+                return
+            time.sleep(step_wall)
 
     def _deliver(self, settings: Any) -> None:
         """Invoke the handler per event, each in its own thread and Gate (like concurrent Lambda invocations)."""
