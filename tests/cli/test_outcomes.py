@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,22 @@ def test_every_line_carries_the_invocation(monkeypatch: pytest.MonkeyPatch) -> N
     pairs = [(x["request_id"], x["cold_start"]) for x in lines]
     assert pairs == [("req-1", True), ("req-1", True), ("req-2", False), ("req-2", False)]
     assert all("outcome" not in x for x in lines) and lines[0]["Outcome"] == "held"
+
+
+def test_the_handler_binds_each_invocation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """gate.handler.handle binds the Lambda context first: even the misconfiguration line names its request."""
+    from gate import handler, logs
+
+    for key in [k for k in os.environ if k.startswith("GATE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setattr(handler, "_gate", None)
+    monkeypatch.setattr(logs, "_invocations", 0)
+    context = type("Context", (), {"aws_request_id": "3f1c-request", "get_remaining_time_in_millis": lambda _: 60_000})
+    for _ in range(2):
+        with pytest.raises(Exception, match="GATE_"):
+            handler.handle({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, context())
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert [(x["event"], x["request_id"], x["cold_start"]) for x in lines] == [
+        ("gate_misconfigured", "3f1c-request", True),
+        ("gate_misconfigured", "3f1c-request", False),
+    ]
