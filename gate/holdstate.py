@@ -17,6 +17,7 @@ Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,7 +32,7 @@ TAG_VALUE_MAX = 256  # EC2 tag value limit
 VERSION = "2"
 # Status codes of a scaling activity that has ended: its instance no longer waits on a hook for it.
 FINAL_STATUSES = frozenset({"Successful", "Failed", "Cancelled"})
-TERMINATING_PREFIX = "Terminating EC2 instance: "
+_INSTANCE_ID = re.compile(r"(?<![0-9a-z])i-[0-9a-f]{8,17}(?![0-9a-z])")
 
 AgentKey = tuple[int, int]  # (pool id, agent id)
 
@@ -150,22 +151,21 @@ def bound_held_since(tags: Mapping[str, str], action_id: str | None) -> float | 
 
 @dataclass
 class ActivityLookup:
-    """ActivityId of the unfinished terminate activity per instance, from one group's activities (newest first)."""
+    """ActivityId of each instance's newest activity when it is unfinished, from one group's activities (newest
+    first). A termination reads "Terminating EC2 instance: i-..."; a scale-in into a warm pool is matched the same
+    way, by the instance id in the description: only one lifecycle transition of an instance is unfinished at once."""
 
     found: dict[str, str] = field(default_factory=dict)
-    done: set[str] = field(default_factory=set)  # instances whose newest terminate activity has ended
+    done: set[str] = field(default_factory=set)  # instances whose newest activity has ended
 
     def add(self, activity: Mapping[str, Any]) -> None:
-        description = str(activity.get("Description") or "")
-        if not description.startswith(TERMINATING_PREFIX):
-            return
-        iid = description[len(TERMINATING_PREFIX) :].strip()
-        if iid in self.found or iid in self.done:
-            return  # a newer activity for the instance was seen first
-        if activity.get("StatusCode") in FINAL_STATUSES or not activity.get("ActivityId"):
-            self.done.add(iid)
-        else:
-            self.found[iid] = str(activity["ActivityId"])
+        for iid in _INSTANCE_ID.findall(str(activity.get("Description") or "")):
+            if iid in self.found or iid in self.done:
+                continue  # a newer activity for the instance was seen first
+            if activity.get("StatusCode") in FINAL_STATUSES or not activity.get("ActivityId"):
+                self.done.add(iid)
+            else:
+                self.found[iid] = str(activity["ActivityId"])
 
 
 def _pages(client: Any, group: str, max_pages: int) -> Iterator[Mapping[str, Any]]:

@@ -71,6 +71,9 @@ class FakeAutoScaling:
         return {"Activities": page, **({"NextToken": str(start + 2)} if more else {})}
 
 
+A, B = "i-0000000000000000a", "i-0000000000000000b"
+
+
 def activity(iid: str, aid: str, status: str = "MidLifecycleAction") -> dict[str, Any]:
     return {"ActivityId": aid, "Description": f"Terminating EC2 instance: {iid}", "StatusCode": status}
 
@@ -78,19 +81,30 @@ def activity(iid: str, aid: str, status: str = "MidLifecycleAction") -> dict[str
 def test_identity_is_the_newest_unfinished_terminate_activity() -> None:
     client = FakeAutoScaling(
         [
-            activity("i-a", "new-a"),
-            {"ActivityId": "x", "Description": "Launching a new EC2 instance: i-c", "StatusCode": "Successful"},
-            activity("i-b", "done-b", "Successful"),  # newest for i-b has ended: no identity
-            activity("i-a", "old-a", "Successful"),
-            activity("i-b", "old-b"),
+            activity(A, "new-a"),
+            {"ActivityId": "x", "Description": "Launching a new EC2 instance: i-0000000c", "StatusCode": "Successful"},
+            activity(B, "done-b", "Successful"),  # newest for i-b has ended: no identity
+            activity(A, "old-a", "Successful"),
+            activity(B, "old-b"),
         ]
     )
-    assert lookup_actions(client, {"g": ["i-a", "i-b"]}) == {"i-a": "new-a"}
+    assert lookup_actions(client, {"g": [A, B]}) == {A: "new-a"}
 
 
 def test_lookup_stops_paging_once_every_instance_is_found() -> None:
-    client = FakeAutoScaling(
-        [activity("i-a", "a"), activity("i-b", "b")] + [activity(f"i-{n}", "z") for n in range(50)]
-    )
-    assert lookup_actions(client, {"g": ["i-a", "i-b"]}) == {"i-a": "a", "i-b": "b"} and client.calls == 1
+    client = FakeAutoScaling([activity(A, "a"), activity(B, "b")] + [activity(f"i-{n:08x}", "z") for n in range(50)])
+    assert lookup_actions(client, {"g": [A, B]}) == {A: "a", B: "b"} and client.calls == 1
     assert lookup_actions(client, {"g": []}) == {} and client.calls == 1
+
+
+def test_a_wait_into_the_warm_pool_has_an_identity_too() -> None:
+    client = FakeAutoScaling(
+        [
+            {
+                "ActivityId": "w",
+                "Description": "Moving EC2 instance i-0123456789abcdef0 to warm pool",
+                "StatusCode": "InProgress",
+            }
+        ]
+    )
+    assert lookup_actions(client, {"g": ["i-0123456789abcdef0"]}) == {"i-0123456789abcdef0": "w"}
