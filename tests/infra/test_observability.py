@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -99,6 +100,7 @@ def log_lines() -> Iterator[list[Line]]:
 
     stream = io.StringIO()
     logs.configure(stream=stream)
+    logs.bind_invocation(SimpleNamespace(aws_request_id="8f5f1c2e-sim"))  # as the handler does per invocation
     clock = ManualClock(time.time())
     try:
         with Sandbox(clock=clock) as sandbox:
@@ -125,18 +127,18 @@ def log_lines() -> Iterator[list[Line]]:
             for _ in range(10):  # past max_hold_seconds: forced
                 gate.tick(budget=0)
                 clock.advance(70)
-            # Two idle instances leave; on the third look, the first one's job-request check takes 1000 s of the
+            # Two idle instances leave; on the second look, the first one's job-request check takes 1000 s of the
             # shared clock (the fake's "latency" fault sleeps on it), so the round runs past the invocation deadline.
             asg.set_instance_protection(**late, ProtectedFromScaleIn=False)
             deadline = time.monotonic() + 10
             while len(sandbox.instance_ids("ci-agents", ("Terminating:Wait",))) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
-            for _ in range(2):  # disabled, then idle seen once
-                gate.tick(budget=0)
-                clock.advance(70)
+            gate.tick(budget=0)  # disabled; the next look checks their job requests before releasing
+            clock.advance(70)
             ado.inject("latency", count=1, delay=1000, path_contains="jobrequests")
             gate.tick(budget=0)
     finally:
+        logs.bind_invocation(None)
         logs.configure()
     yield [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
 

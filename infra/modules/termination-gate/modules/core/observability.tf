@@ -25,13 +25,13 @@ locals {
       "limit 50",
     ])
     forced-and-error-decisions = join("\n| ", [
-      "fields @timestamp, Outcome, group, instance, hook, held_seconds, reason",
+      "fields @timestamp, Outcome, group, instance, hook, held_seconds, reason, request_id",
       "filter event = \"decision\" and Outcome in [\"forced\", \"error\"]",
       "sort @timestamp desc",
       "limit 200",
     ])
     rounds-cut-short = join("\n| ", [
-      "fields @timestamp, event, reason, left",
+      "fields @timestamp, event, reason, left, request_id",
       "filter event = \"round_cut_short\"",
       "sort @timestamp desc",
       "limit 200",
