@@ -31,7 +31,8 @@ import pytest
 
 from tests.infra.conftest import MODULE, REPO_ROOT, Tool, copy_tree, mirror_cli_env
 
-pytestmark = pytest.mark.timeout(900)
+# One stack for the whole module: under `pytest -n` every test here goes to the same worker (--dist loadgroup).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("deployed")]
 
 REGION = "us-east-1"
 NAME = "gate-e2e"
