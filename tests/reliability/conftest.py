@@ -23,6 +23,7 @@ FAST = {
     "tick_budget_seconds": 40,
     "idle_confirm_seconds": 10,
     "unregistered_grace_seconds": 60,
+    "assignment_lag_seconds": 10,  # the lag bound from the disable (60 s by default): shorter keeps tests quick
 }
 
 

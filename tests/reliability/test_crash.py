@@ -15,7 +15,12 @@ from cli.emulator.sandbox import PAT, Sandbox
 from gate.clock import SystemClock
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = {"GATE_IDLE_CONFIRM_SECONDS": "3", "GATE_RECHECK_INTERVAL_SECONDS": "0.5", "GATE_TICK_BUDGET_SECONDS": "20"}
+FAST = {
+    "GATE_IDLE_CONFIRM_SECONDS": "3",
+    "GATE_RECHECK_INTERVAL_SECONDS": "0.5",
+    "GATE_TICK_BUDGET_SECONDS": "20",
+    "GATE_ASSIGNMENT_LAG_SECONDS": "3",
+}
 
 
 def test_killed_between_disable_and_complete_then_the_tick_finishes() -> None:
@@ -58,7 +63,11 @@ def test_killed_between_disable_and_complete_then_the_tick_finishes() -> None:
         assert not [h for h in sb.emulator.history() if h["what"] == "complete"]  # killed before completing
         assert sb.instance_ids("ci-agents", ("Terminating:Wait",)) == [iid]
 
-        gate = sb.gate(sb.settings(idle_confirm_seconds=3, recheck_interval_seconds=0.5, tick_budget_seconds=20))
+        gate = sb.gate(
+            sb.settings(
+                idle_confirm_seconds=3, recheck_interval_seconds=0.5, tick_budget_seconds=20, assignment_lag_seconds=3
+            )
+        )
         records = gate.tick()
         assert records[-1]["outcome"] == "released" and records[-1]["instance"] == iid
         assert records[0]["held_seconds"] > 0  # hold start came from the tag the killed process wrote
