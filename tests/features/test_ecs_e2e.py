@@ -15,6 +15,10 @@ pytestmark = pytest.mark.e2e
 CLUSTER = "agents"
 
 
+# These tests are about ECS draining; the assignment lag bound (60 s) has its own tests in tests/judgment.
+LAG = 5
+
+
 def world(sandbox: Sandbox) -> tuple[list[str], dict[str, str]]:
     group = make_group(sandbox)
     arns = sandbox.create_ecs_cluster(CLUSTER, "ci-agents")
@@ -33,6 +37,7 @@ def test_drains_only_after_the_agent_is_idle_and_waits_for_watched_tasks(sandbox
     sandbox.start_ecs_task(CLUSTER, arns[instances[1]], "service:web", family="web")  # another instance's task
     gate = sandbox.gate(
         sandbox.settings(
+            assignment_lag_seconds=LAG,
             ecs_cluster=CLUSTER,
             ecs_drain=True,
             ecs_wait_tasks=True,
@@ -74,7 +79,7 @@ def test_drains_only_after_the_agent_is_idle_and_waits_for_watched_tasks(sandbox
 def test_without_waiting_for_tasks_release_follows_draining(sandbox: Sandbox, clock: ManualClock) -> None:
     instances, arns = world(sandbox)
     sandbox.start_ecs_task(CLUSTER, arns[instances[0]], "service:web", family="web")
-    gate = sandbox.gate(sandbox.settings(ecs_cluster=CLUSTER, ecs_drain=True))
+    gate = sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, ecs_cluster=CLUSTER, ecs_drain=True))
     sandbox.scale_to("ci-agents", 2)
     deliver(gate, sandbox)  # idle agent: disable, confirm idle, DRAINING, next round complete
     assert sandbox.container_instance_status(CLUSTER, arns[instances[0]]) == "DRAINING"
@@ -89,7 +94,9 @@ def test_an_instance_unknown_to_ecs_is_released_normally(sandbox: Sandbox, clock
     sandbox.client("ecs").create_cluster(clusterName=CLUSTER)
     ecs_emulator.install()
     protect(sandbox, "ci-agents", group.instances[1:])
-    gate = sandbox.gate(sandbox.settings(ecs_cluster=CLUSTER, ecs_drain=True, ecs_wait_tasks=True))
+    gate = sandbox.gate(
+        sandbox.settings(assignment_lag_seconds=LAG, ecs_cluster=CLUSTER, ecs_drain=True, ecs_wait_tasks=True)
+    )
     sandbox.scale_to("ci-agents", 1)
     deliver(gate, sandbox)
     assert history(sandbox, "complete")[group.instances[0]][0]["result"] == "CONTINUE"
@@ -97,7 +104,7 @@ def test_an_instance_unknown_to_ecs_is_released_normally(sandbox: Sandbox, clock
 
 def test_ecs_unreachable_holds_fail_safe(sandbox: Sandbox, clock: ManualClock) -> None:
     instances, _ = world(sandbox)
-    gate = sandbox.gate(sandbox.settings(ecs_cluster="no-such-cluster", ecs_drain=True))
+    gate = sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, ecs_cluster="no-such-cluster", ecs_drain=True))
     sandbox.scale_to("ci-agents", 2)
     deliver(gate, sandbox)
     assert not history(sandbox, "complete")

@@ -28,6 +28,8 @@ def github(clock: ManualClock) -> Iterator[FakeGitHub]:
 
 
 def settings(sandbox: Sandbox, github: FakeGitHub, **kw: Any) -> Any:
+    # These tests are about GitHub runners; the assignment lag bound (60 s) has its own tests in tests/judgment.
+    kw.setdefault("assignment_lag_seconds", 5)
     return sandbox.settings(
         agent_system="github", github_api_url=github.url, github_org="acme", github_token=TOKEN, **kw
     )

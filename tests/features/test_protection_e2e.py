@@ -18,13 +18,17 @@ def agent_list_calls(sandbox: Sandbox) -> int:
     return sum(1 for c in sandbox.ado.calls if c["path"].endswith("/agents") and c["method"] == "GET")
 
 
+# These tests are about protection; the assignment lag bound (60 s) has its own tests in tests/judgment.
+LAG = 5
+
+
 def test_busy_instances_are_protected_so_idle_ones_go_first(sandbox: Sandbox, clock: ManualClock) -> None:
     group = make_group(sandbox, size=4)
     a, b, c, d = group.instances
     assert sandbox.ado is not None
     builds = [sandbox.ado.start_build(group.agents[iid], 600) for iid in (a, b)]
     protect(sandbox, "ci-agents", [d])  # an operator's protection: no gate:protected tag
-    gate = sandbox.gate(sandbox.settings(protect_busy=True))
+    gate = sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, protect_busy=True))
 
     before = agent_list_calls(sandbox)
     assert gate.tick() == []  # nothing waits: protection only
@@ -33,11 +37,12 @@ def test_busy_instances_are_protected_so_idle_ones_go_first(sandbox: Sandbox, cl
     assert protection(sandbox, "ci-agents") == {a: True, b: True, c: False, d: True}
     assert tags(sandbox, a)[PROTECTED_TAG] == "true" and PROTECTED_TAG not in tags(sandbox, d)
 
-    # rate limit: a second tick right away does not sync again (one DescribeAutoScalingGroups: find_waiting's)
+    # rate limit: a second tick right away does not sync again (DescribeAutoScalingGroups: find_waiting's and the
+    # retained clean-up's, gate/retained.py)
     assert gate.protector is not None
     synced, describes = gate.protector.last_sync, gate.aws.calls["DescribeAutoScalingGroups"]
     gate.tick(budget=0)
-    assert gate.protector.last_sync == synced and gate.aws.calls["DescribeAutoScalingGroups"] == describes + 1
+    assert gate.protector.last_sync == synced and gate.aws.calls["DescribeAutoScalingGroups"] == describes + 2
 
     # the group now picks the idle, unprotected instance: the hook has nothing to hold
     sandbox.scale_to("ci-agents", 3)
@@ -64,7 +69,7 @@ def test_protection_is_left_alone_when_the_agent_system_is_down(sandbox: Sandbox
     group = make_group(sandbox, size=2)
     assert sandbox.ado is not None
     build = sandbox.ado.start_build(group.agents[group.instances[0]], 600)
-    gate = sandbox.gate(sandbox.settings(protect_busy=True))
+    gate = sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, protect_busy=True))
     gate.tick()
     assert protection(sandbox, "ci-agents")[group.instances[0]] is True
     sandbox.ado.finish_build(build)
@@ -84,8 +89,8 @@ def test_a_tag_without_protection_is_cleared_and_dry_run_touches_nothing(sandbox
     sandbox.client("ec2").create_tags(Resources=[iid], Tags=[{"Key": PROTECTED_TAG, "Value": "true"}])
     assert sandbox.ado is not None
     sandbox.ado.start_build(group.agents[group.instances[1]], 600)
-    sandbox.gate(sandbox.settings(protect_busy=True, dry_run=True)).tick()
+    sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, protect_busy=True, dry_run=True)).tick()
     assert protection(sandbox, "ci-agents") == {iid: False, group.instances[1]: False}
-    sandbox.gate(sandbox.settings(protect_busy=True)).tick()
+    sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, protect_busy=True)).tick()
     assert tags(sandbox, iid)[PROTECTED_TAG] == ""  # someone unprotected it: the stale claim goes
     assert protection(sandbox, "ci-agents")[group.instances[1]] is True
