@@ -217,6 +217,7 @@ def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
             url,
             params={"api-version": "7.1"},
             auth=("", pat),
+            headers={"X-TFS-FedAuthRedirect": "Suppress"},  # a bad PAT: 401, not a 203 sign-in page
             timeout=min(settings.http_timeout_seconds, 10),
             allow_redirects=False,
         )

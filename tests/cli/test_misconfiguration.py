@@ -72,7 +72,7 @@ def test_the_right_settings_pass(env: tuple[Sandbox, Group]) -> None:
         ),
         ("GATE_GROUPS", "ci-agnets", ["group ci-agnets not found", "groups there: ci-agents", "did you mean"]),
         ("GATE_POOLS", "linux", ["pool linux not found", "pools there: linux-agents, windows-agents", "GATE_POOLS"]),
-        ("GATE_PAT", "not-the-pat", ["refused the PAT (HTTP 401)"]),
+        ("GATE_PAT", "not-the-pat", ["refused the PAT (HTTP 401)", "GATE_PAT"]),
         ("GATE_AZURE_ORG_URL", "ORG/../otherorg", ["no Azure DevOps organisation at", "otherorg (HTTP 404)"]),
         ("GATE_AZURE_ORG_URL", "http://127.0.0.1:1/fakeorg", ["cannot reach Azure DevOps at http://127.0.0.1:1"]),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:1", ["cannot reach the AWS endpoint http://127.0.0.1:1"]),
