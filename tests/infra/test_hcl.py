@@ -231,7 +231,7 @@ EXPECTED_ACTIONS = {
         "autoscaling:DescribeScalingActivities",
     ],
     "ReadInstances": ["ec2:DescribeInstances"],
-    "TagOwnInstancesGateKeysOnly": ["ec2:CreateTags", "ec2:DeleteTags"],
+    "TagOwnInstancesGateKeysOnly": ["ec2:CreateTags"],
     "TerminateOwnRetainedInstances": ["ec2:TerminateInstances"],
     "ReadPatSecret": ["secretsmanager:GetSecretValue"],
     "ReadPatParameter": ["ssm:GetParameter"],

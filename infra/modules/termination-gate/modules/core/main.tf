@@ -152,12 +152,9 @@ locals {
     # gate:* tags only (e.g. gate:held-since), only on instances of our groups (the aws:autoscaling:groupName tag
     # Auto Scaling puts on its instances). Null aws:TagKeys=false: a request must name its tags.
     tag_instances = {
-      Sid    = "TagOwnInstancesGateKeysOnly"
-      Effect = "Allow"
-      Action = [
-        "ec2:CreateTags",
-        "ec2:DeleteTags",
-      ]
+      Sid      = "TagOwnInstancesGateKeysOnly"
+      Effect   = "Allow"
+      Action   = ["ec2:CreateTags"] # the gate clears its tags by writing them empty: no ec2:DeleteTags
       Resource = local.instance_arns
       Condition = {
         "ForAllValues:StringLike" = { "aws:TagKeys" = ["gate:*"] }

@@ -204,7 +204,7 @@ run "policy_default_exact" {
         {
           Sid      = "TagOwnInstancesGateKeysOnly"
           Effect   = "Allow"
-          Action   = ["ec2:CreateTags", "ec2:DeleteTags"]
+          Action   = ["ec2:CreateTags"]
           Resource = "arn:aws:ec2:eu-west-1:123456789012:instance/*"
           Condition = {
             "ForAllValues:StringLike" = { "aws:TagKeys" = ["gate:*"] }
