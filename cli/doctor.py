@@ -263,15 +263,18 @@ def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
 # -- together -----------------------------------------------------------------------------------------------------
 
 
-def preflight(settings: Settings, session: Any, endpoint: str | None, *, agents: bool = True) -> Finding | None:
-    """The first problem that stops the gate from working as configured, or None. Used by check and status."""
+def preflight(
+    settings: Settings, session: Any, endpoint: str | None, *, agents: bool = True
+) -> tuple[Finding | None, list[Finding]]:
+    """The first problem that stops the gate from working as configured (or None), and every finding. Used by check,
+    status and replay: they stop at the problem, and show what they confirmed (the hook's timeouts, the pools)."""
     try:
         findings = check_aws(settings, session, endpoint)
         if agents:
             findings += check_agents(settings, session, endpoint)
     except Unreachable as exc:
-        return Finding(False, "reachability", str(exc))
-    return next((f for f in findings if not f.ok), None)
+        return Finding(False, "reachability", str(exc)), []
+    return next((f for f in findings if not f.ok), None), findings
 
 
 def function_environment(session: Any, name: str, endpoint: str | None) -> tuple[dict[str, str], list[Finding]]:

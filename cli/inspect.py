@@ -58,7 +58,13 @@ def _agent_json(a: Agent) -> dict[str, Any]:
     }
 
 
-def show_check(gate: Gate, instance_id: str, json_out: bool) -> None:
+def _confirmed(lines: list[str]) -> None:
+    """What the preflight checked and found (the hook's name, transition and timeouts; the pools), one dim line each."""
+    for line in lines:
+        console.print(f"[dim]confirmed: {escape(line)}[/]", highlight=False)  # wrapped at the terminal width
+
+
+def show_check(gate: Gate, instance_id: str, json_out: bool, confirmed: list[str] | None = None) -> None:
     try:
         waiting, agents, decision, error = explain(gate, instance_id)
     except Exception as exc:
@@ -91,6 +97,7 @@ def show_check(gate: Gate, instance_id: str, json_out: bool) -> None:
         "would": [describe(a) for a in decision.actions] if configured else [],
         "verdict": verdict,
         "dry_run": True,
+        "confirmed": confirmed or [],
     }
     if json_out:
         emit_json(data)
@@ -111,9 +118,10 @@ def show_check(gate: Gate, instance_id: str, json_out: bool) -> None:
         print_(f"  decision: [bold]{decision.outcome}[/]: {escape(decision.reason)}")
         print_(f"  would:    {escape(', '.join(data['would']) or 'nothing')}")
     print_("  dry run: nothing was done")
+    _confirmed(confirmed or [])
 
 
-def show_status(gate: Gate, json_out: bool) -> None:
+def show_status(gate: Gate, json_out: bool, confirmed: list[str] | None = None) -> None:
     try:
         rows, error = status(gate)
     except Exception as exc:
@@ -128,7 +136,14 @@ def show_status(gate: Gate, json_out: bool) -> None:
             )
             for r in rows
         ]
-        emit_json({"groups": list(gate.settings.groups), "instances": out, "agent_error": error})
+        emit_json(
+            {
+                "groups": list(gate.settings.groups),
+                "instances": out,
+                "agent_error": error,
+                "confirmed": confirmed or [],
+            }
+        )
         return
     compact = console.width < WIDE
     groups = sorted({r["group"] for r in rows} | set(gate.settings.groups))
@@ -157,3 +172,4 @@ def show_status(gate: Gate, json_out: bool) -> None:
         console.print(f"no instances in the configured groups ({', '.join(gate.settings.groups)})", highlight=False)
     if error:
         console.print(f"[yellow]agent system unavailable:[/] {escape(error)}", highlight=False, soft_wrap=True)
+    _confirmed(confirmed or [])

@@ -38,10 +38,18 @@ Localstack = Annotated[bool, typer.Option("--localstack", help="reach AWS throug
 JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-def _gate(aws_endpoint: str | None, localstack: bool, *, preflight: str = "all", **overrides: Any) -> Gate:
+def _gate(
+    aws_endpoint: str | None,
+    localstack: bool,
+    *,
+    preflight: str = "all",
+    confirmed: list[str] | None = None,
+    **overrides: Any,
+) -> Gate:
     """The gate as the handler builds it, after checking that what the settings name exists (exit 2 if not).
 
     `preflight`: "all" (groups, hook, agent system and pools), "aws" (groups and hook only), "" (none).
+    `confirmed`: receives what was checked and found (the hooks with their timeouts, the pools).
     """
     from cli.doctor import preflight as check_config
     from gate import logs
@@ -55,9 +63,11 @@ def _gate(aws_endpoint: str | None, localstack: bool, *, preflight: str = "all",
     logs.configure(stream=DISCARD)  # records are shown by the CLI itself
     region = os.environ.get("AWS_DEFAULT_REGION")
     if preflight:
-        problem = check_config(settings, make_session(region), endpoint, agents=preflight == "all")
+        problem, findings = check_config(settings, make_session(region), endpoint, agents=preflight == "all")
         if problem is not None:
             fail(problem.line() + " (`gate doctor` checks everything)")
+        if confirmed is not None:
+            confirmed += [f.detail for f in findings if f.subject.startswith(("hook", "pool"))]
     try:
         return build_gate(settings, aws_endpoint=endpoint, region=region)
     except Exception as exc:
@@ -121,7 +131,8 @@ def check(
 
     if not instance_id.startswith("i-"):
         fail(f"{instance_id!r} is not an EC2 instance id (i-...)")
-    show_check(_gate(aws_endpoint, localstack, dry_run=True), instance_id, json_out)
+    confirmed: list[str] = []
+    show_check(_gate(aws_endpoint, localstack, confirmed=confirmed, dry_run=True), instance_id, json_out, confirmed)
 
 
 @app.command()
@@ -129,7 +140,8 @@ def status(aws_endpoint: AwsEndpoint = None, localstack: Localstack = False, jso
     """The configured groups' instances: lifecycle state, protection, agents, busy."""
     from cli.inspect import show_status
 
-    show_status(_gate(aws_endpoint, localstack, dry_run=True), json_out)
+    confirmed: list[str] = []
+    show_status(_gate(aws_endpoint, localstack, confirmed=confirmed, dry_run=True), json_out, confirmed)
 
 
 @app.command()

@@ -55,7 +55,15 @@ def views(sandbox: Sandbox, group: Group) -> list[list[str]]:
 def test_the_right_settings_pass(env: tuple[Sandbox, Group]) -> None:
     sandbox, group = env
     for args in views(sandbox, group):
-        assert gate(*args).exit_code == 0
+        result = gate(*args, width=200)
+        assert result.exit_code == 0, result
+        # what was confirmed is said, not only what is wrong
+        assert (
+            "confirmed: hook asg-termination-gate on ci-agents: terminating, heartbeat timeout 300 s" in result.stdout
+        )
+        assert "confirmed: agent pool linux-agents found" in result.stdout
+    data = json.loads(gate("status", "--json").stdout)
+    assert any(line.startswith("hook asg-termination-gate on ci-agents: terminating") for line in data["confirmed"])
     result = gate("doctor")
     assert result.exit_code == 0, result
     assert "ok  hook asg-termination-gate on ci-agents: terminating, heartbeat timeout 300 s" in result.stdout
