@@ -30,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="asg-termination-gate: hold Auto Scaling scale-in until CI agents are idle.",
     epilog="Exit codes: 0 done; 1 ran, bad verdict (a build killed, a handler error) or failed midway; "
-    "2 could not run (bad option or file, missing GATE_* settings, endpoint unreachable).",
+    "2 could not run (bad option or file, missing GATE_* settings, endpoint unreachable, credentials refused, "
+    "a group, hook or pool that does not exist); 130 interrupted (simulate prints a partial summary).",
 )
 
 AwsEndpoint = Annotated[str | None, typer.Option("--aws-endpoint", help="AWS endpoint (default: AWS_ENDPOINT_URL)")]
