@@ -476,6 +476,8 @@ def _show_package(p: dict[str, Any], imp: dict[str, Any]) -> None:
             f"[dim]median of {imp['repeats']} fresh interpreters, Python {imp['python']}: wall time of the import "
             "(-X importtime) and, for Lambda-like, the CPU time it took (less sensitive to a busy machine).[/]"
         )
+    for name, ms in (imp.get("lambda_like_cpu_breakdown_ms") or {}).items():
+        console.print(f"[dim]  Lambda-like CPU, {name}: {_fmt(ms, ' ms', 0)}[/]")
 
 
 def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]) -> dict[str, Any]:

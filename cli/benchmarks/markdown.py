@@ -291,6 +291,13 @@ def tick(doc: dict[str, Any]) -> str:
     )
 
 
+def import_breakdown(doc: dict[str, Any]) -> str:
+    c = doc["cold_import"]
+    rows = [["`import gate.handler`", _n(c.get("lambda_like_cpu_ms"), " ms")]]
+    rows += [[name, _n(ms, " ms")] for name, ms in c["lambda_like_cpu_breakdown_ms"].items()]
+    return table(["Lambda-like import, CPU time (median)", "CPU"], rows)
+
+
 def package(doc: dict[str, Any]) -> str:
     p, c = doc["package"], doc["cold_import"]
     row = [
@@ -335,6 +342,7 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "release": ("real-path.json", release),
     "tick": ("real-path.json", tick),
     "package": ("real-path.json", package),
+    "import-breakdown": ("real-path.json", import_breakdown),
 }
 
 

@@ -467,6 +467,25 @@ def _import_ms(env: dict[str, str], cpu: list[float] | None = None) -> float:
     raise RuntimeError("gate.handler not found in -X importtime output")
 
 
+# What the Lambda-like import costs without the gate's own code: its third-party dependencies as it imports them, and
+# the same without pydantic-settings (the largest single one): where a cold start can still be won.
+IMPORT_BREAKDOWN = {
+    "third-party dependencies only": (
+        "from pydantic import BaseModel; import pydantic_settings, requests, structlog, boto3"
+    ),
+    "... without pydantic-settings": "from pydantic import BaseModel; import requests, structlog, boto3",
+}
+
+
+def _import_cpu_ms(statement: str, env: dict[str, str]) -> float:
+    """CPU milliseconds of `statement` (instead of `import gate.handler`) in a fresh Lambda-like interpreter."""
+    code = _LAMBDA_WORLD.replace("import gate.handler", statement)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=REPO_ROOT, env=env
+    )
+    return float(proc.stdout.strip().splitlines()[-1]) * 1000
+
+
 _WARM = """
 import importlib, json, sys
 for name in json.load(sys.stdin):
@@ -531,5 +550,13 @@ def cold_import(
         out[f"{mode}_cpu_ms"] = rounded(median([c * 1000 for c in cpu[mode]]), 1)
     out["samples_ms"] = {mode: [round(x, 1) for x in values] for mode, values in samples.items()}
     out["cpu_samples_ms"] = {mode: [round(c * 1000, 1) for c in values] for mode, values in cpu.items()}
+    if "lambda_like" in modes:
+        with tempfile.TemporaryDirectory(prefix="gate-pycache-") as prefix:
+            _warm(prefix, runtime, base)
+            env = dict(measure, PYTHONPYCACHEPREFIX=prefix)
+            out["lambda_like_cpu_breakdown_ms"] = {
+                name: rounded(median([_import_cpu_ms(stmt, env) for _ in range(repeats)]), 1)
+                for name, stmt in IMPORT_BREAKDOWN.items()
+            }
     out["compiled_packages"] = sorted(shipped)
     return out

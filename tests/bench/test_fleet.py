@@ -305,3 +305,12 @@ def test_sim_workers_overlap_latency_on_lanes_and_stop_at_the_deadline() -> None
     assert starts == [0.0, 0.0, 10.0, 10.0, 20.0]  # two lanes: pairs of calls overlap
     assert out == [(1, 2), (2, 4), (3, 6), (4, 8)]  # the fifth ends at 30 s, after the deadline
     assert world.slept == [25.0]  # the batch waited until the deadline, not 50 s
+
+
+def test_the_handler_imports_nothing_a_decision_does_not_need() -> None:
+    """Cold start (issue 15): ECS, GitHub, notifications, protection, the CLI views and the retained clean-up are
+    imported only when configured or used, never by `import gate.handler`."""
+    lazy = ("gate.ecs", "gate.github", "gate.notify", "gate.protection", "gate.views", "gate.retained", "gate.entra")
+    code = f"import sys, gate.handler; print(sorted(m for m in {lazy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
