@@ -63,6 +63,9 @@ def execute(decision: Decision, waiting: Waiting, aws: Aws, source: AgentSource,
                 return result
             completed = True
         except AwsError as exc:
+            if completed:  # the hook is done: a clean-up after it (a tag) failing does not undo the outcome
+                result.problems.append(f"{describe(action)} failed: {exc}")
+                continue
             return Executed(
                 Outcome.ERROR,
                 f"{describe(action)} failed: {exc}",
