@@ -25,7 +25,7 @@ from cli.common import err_console
 # Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
 console = _terminal if _terminal.is_terminal else Console(width=160)
 
-PARTS = ("fleet", "faults", "scale", "hook", "release", "tick", "package")
+PARTS = ("fleet", "faults", "scale", "liveness", "hook", "release", "tick", "package")
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -323,6 +323,50 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
     return doc
 
 
+# -- liveness under a slow Azure DevOps (cli/benchmarks/liveness.py, the LIVENESS helper's scenario) -----------------
+
+
+def _liveness(out: Path, quick: bool, errors: list[str]) -> dict[str, Any]:
+    from cli.benchmarks.liveness import LivenessConfig, liveness_benchmark
+
+    # --quick: a tenth of the instances for 20 simulated minutes, the same latencies.
+    cfg = LivenessConfig(instances=100, minutes=20) if quick else LivenessConfig()
+    doc = liveness_benchmark(cfg)
+    _write(out / "liveness.json", doc)
+    t = Table(
+        title=f"(g) {doc['instances']:,} busy instances waiting at once, Azure DevOps at {doc['azure_latency_s']:g} s "
+        f"per call, HeartbeatTimeout {doc['heartbeat_timeout_s']:g} s, {doc['simulated_minutes']:g} simulated minutes",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    cols = (
+        "hooks timed out",
+        "builds killed",
+        "heartbeats per held inst-h",
+        "longest invocation",
+        "function timeout",
+        "disabled",
+        "released",
+        "still waiting",
+    )
+    for col in cols:
+        t.add_column(col, justify="right")
+    t.add_row(
+        _fmt(doc["hooks_timed_out"]),
+        _fmt(doc["builds_killed"]),
+        _fmt(doc["heartbeats_per_held_instance_hour"], digits=1),
+        _fmt(doc["longest_invocation_s"], " s"),
+        _fmt(doc["function_timeout_s"], " s", 0),
+        _fmt(doc["disabled"]),
+        _fmt(doc["released"]),
+        _fmt(doc["still_waiting"]),
+    )
+    console.print(t)
+    if doc["hooks_timed_out"] or doc["builds_killed"]:
+        errors.append(f"liveness: {doc['hooks_timed_out']} hooks timed out, {doc['builds_killed']} builds killed")
+    return doc
+
+
 # -- service hook ----------------------------------------------------------------------------------------------------
 
 
@@ -515,7 +559,7 @@ def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]
 
 
 def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS, seed: int = 7) -> None:
-    """All benchmarks (or `parts` of them: fleet, faults, scale, hook, release, tick, package); exit 1 if one failed."""
+    """All benchmarks, or `parts` of them (see PARTS); exit 1 if one of them failed."""
     unknown = set(parts) - set(PARTS)
     if unknown:
         err_console.print(f"[bold red]error:[/] unknown benchmark part(s) {sorted(unknown)}; choose from {PARTS}")
@@ -528,6 +572,8 @@ def run_bench(out: Path, quick: bool = False, *, parts: Collection[str] = PARTS,
         _timed("the fleet under faults", lambda: _faults(out, quick, seed, errors), errors)
     if "scale" in parts:
         _scale(out, quick, seed, errors)
+    if "liveness" in parts:
+        _timed("liveness under a slow Azure DevOps", lambda: _liveness(out, quick, errors), errors)
     if "hook" in parts:
         _timed("release latency with the service hook", lambda: _hook(out, quick, seed, errors), errors)
     if set(parts) & {"release", "tick", "package"}:

@@ -253,6 +253,32 @@ def hook(doc: dict[str, Any]) -> str:
     return table(header, rows, [False, False, *([True] * 10)])
 
 
+def liveness(doc: dict[str, Any]) -> str:
+    row = [
+        _n(doc["instances"]),
+        f"{doc['azure_latency_s']:g} s",
+        f"**{doc['hooks_timed_out']}**",
+        f"**{doc['builds_killed']}**",
+        _n(doc["heartbeats_per_held_instance_hour"], digits=1),
+        f"{_n(doc['longest_invocation_s'], ' s')} of {_n(doc['function_timeout_s'], ' s')}",
+        _n(doc["disabled"]),
+        _n(doc["released"]),
+        f"{doc['simulated_minutes']:g} min",
+    ]
+    header = [
+        "busy instances waiting",
+        "Azure DevOps per call",
+        "hooks timed out",
+        "builds killed",
+        "heartbeats per held instance-hour",
+        "longest invocation",
+        "agents disabled",
+        "released",
+        "simulated",
+    ]
+    return table(header, [row])
+
+
 def release(doc: dict[str, Any]) -> str:
     r = doc["release_latency"]
     row = [
@@ -339,6 +365,7 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "scale": ("scale.json", scale_tick),
     "per-held-hour": ("scale.json", per_held_hour),
     "hook": ("hook.json", hook),
+    "liveness": ("liveness.json", liveness),
     "release": ("real-path.json", release),
     "tick": ("real-path.json", tick),
     "package": ("real-path.json", package),
@@ -361,9 +388,8 @@ def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
 def targets(results: Path) -> str:
     """Each of the issue's targets with the number measured in this run and whether it is met."""
     rows: list[list[str]] = []
-    hook, scale, real, faults = (
-        _load(results, f) for f in ("hook.json", "scale.json", "real-path.json", "faults.json")
-    )
+    files = ("hook.json", "scale.json", "real-path.json", "faults.json", "liveness.json")
+    hook, scale, real, faults, live = (_load(results, f) for f in files)
     if hook:
         by = {(r["strategy"], r["release"]): r for r in hook["rows"]}
         for release, target, label in (
@@ -410,6 +436,17 @@ def targets(results: Path) -> str:
                 f"{t['late_heartbeats']} late, {t['overdue_at_end']} overdue",
                 ok,
                 "(d)",
+            ]
+        )
+    if live:
+        ok = "met" if not live["hooks_timed_out"] and not live["builds_killed"] else "**not met**"
+        rows.append(
+            [
+                f"{live['instances']:,} busy instances waiting, Azure DevOps at {live['azure_latency_s']:g} s a call",
+                "0 timed out, 0 killed",
+                f"{live['hooks_timed_out']} timed out, {live['builds_killed']} killed",
+                ok,
+                "(g)",
             ]
         )
     if faults:

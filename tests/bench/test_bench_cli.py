@@ -36,6 +36,9 @@ def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
     assert scale["tick"]["builds_killed"] == 0 and "every_heartbeat_in_time" in scale["tick"]
     assert [r["heartbeat_timeout_s"] for r in scale["per_held_hour"]["rows"]] == [300, 3600]
 
+    live = json.loads((tmp_path / "liveness.json").read_text())
+    assert live["instances"] > 0 and live["invocations"] > 0 and "hooks_timed_out" in live
+
     hook = json.loads((tmp_path / "hook.json").read_text())
     assert {r["release"] for r in hook["rows"]} == {"polling alone", "service hook + polling"}
     assert all(r["builds_killed"] == 0 for r in hook["rows"])
