@@ -163,9 +163,31 @@ def require_reachable(url: str | None, what: str, timeout: float = 3.0) -> None:
         fail(f"cannot reach {what} {url}: {exc.strerror or exc}")
 
 
+# Required settings without a default, and a stand-in for each: see settings_or_exit.
+_STAND_INS: dict[str, Any] = {"groups": ["stand-in"], "hook_name": "stand-in"}
+
+
+def _problems(exc: SettingsError) -> list[str]:
+    lines = [line.strip().removeprefix("settings: Value error, ") for line in str(exc).splitlines()[1:]]
+    return [line for line in lines if line] or [str(exc)]
+
+
 def settings_or_exit(**overrides: Any) -> Settings:
+    """Settings, or exit 2 naming every problem at once.
+
+    Field errors (a missing GATE_GROUPS) stop validation before the cross-field checks (the PAT, the organisation
+    URL, the pools), which a user would otherwise meet one run later: so the cross-field checks are run again with
+    stand-ins for the missing required fields, and their problems join the same line.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        return load_settings(**given)
     except SettingsError as exc:
-        problems = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
-        fail("invalid gate settings: " + "; ".join(problems or [str(exc)]))
+        problems = _problems(exc)
+    missing = {k: v for k, v in _STAND_INS.items() if any(p.startswith(f"GATE_{k.upper()}:") for p in problems)}
+    if missing:
+        try:
+            load_settings(**{**missing, **given})
+        except SettingsError as more:
+            problems += [p for p in _problems(more) if p not in problems]
+    fail("invalid gate settings: " + "; ".join(problems))

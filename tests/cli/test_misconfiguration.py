@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,14 @@ def test_doctor_reads_a_deployed_functions_settings(
     data = json.loads(gate("doctor", "--function", "gate-under-test", "--json").stdout)
     assert data["ok"] is False and any(f["subject"] == "pool linux" for f in data["findings"])
     one_line_error(gate("doctor", "--function", "no-such-function"), "ResourceNotFoundException")
+
+
+def test_every_missing_setting_is_named_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not one stage at a time: the cross-field checks (organisation, pools, PAT) are reported with the missing
+    required fields, so a newcomer fixes them all after one run."""
+    for key in [k for k in os.environ if k.startswith("GATE_")]:
+        monkeypatch.delenv(key)
+    line = one_line_error(gate("status"), "invalid gate settings")
+    for variable in ("GATE_GROUPS", "GATE_HOOK_NAME", "GATE_AZURE_ORG_URL", "GATE_POOLS", "GATE_PAT"):
+        assert variable in line, line
+    assert "Value error" not in line
