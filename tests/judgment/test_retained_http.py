@@ -3,12 +3,7 @@ idle: agents deleted, instance terminated; never while a build runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
+from tests.judgment.conftest import LAG
 from tests.reliability.conftest import FAST, World
 
 
@@ -17,20 +12,12 @@ def ec2_state(world: World, iid: str) -> str:
     return str(reservations[0]["Instances"][0]["State"]["Name"])
 
 
-@pytest.fixture
-def retaining() -> Iterator[World]:
-    clock = ManualClock()
-    with Sandbox(clock) as sb:
-        group = sb.create_group("ci-agents", 2, heartbeat_timeout=300, retain_on_abandon=True)
-        yield World(sb, clock, group)
-
-
 def test_forced_abandon_retains_then_cleanup_waits_for_the_build_then_terminates(retaining: World) -> None:
     world = retaining
     victim = world.group.instances[0]
     build = world.ado.start_build(world.group.agents[victim], 400)
     world.scale_in(1)
-    settings = {**FAST, "forced_result": "ABANDON", "max_hold_seconds": 120}
+    settings = {**FAST, "assignment_lag_seconds": LAG, "forced_result": "ABANDON", "max_hold_seconds": 120}
     gate = world.sb.gate(world.sb.settings(**settings))
     records = gate.tick(budget=150)
     assert "forced" in [r["outcome"] for r in records if r["instance"] == victim]
@@ -64,7 +51,7 @@ def test_idle_retained_instance_is_terminated_after_the_lag_bound(retaining: Wor
         LifecycleActionResult="ABANDON",
     )
     assert world.sb.lifecycle_states(world.group.name)[victim] == "Terminating:Retained"
-    gate = world.sb.gate(world.sb.settings(**FAST))
+    gate = world.gate()
     gate.tick(budget=0)  # first sight: disabled
     assert not world.ado.agent(world.group.agents[victim])["enabled"]
     assert victim in world.sb.lifecycle_states(world.group.name)
