@@ -172,16 +172,16 @@ def _problems(exc: SettingsError) -> list[str]:
     return [line for line in lines if line] or [str(exc)]
 
 
-def settings_or_exit(**overrides: Any) -> Settings:
-    """Settings, or exit 2 naming every problem at once.
+def settings_or_problems(**overrides: Any) -> tuple[Settings | None, list[str]]:
+    """Settings, or every problem with them at once.
 
     Field errors (a missing GATE_GROUPS) stop validation before the cross-field checks (the PAT, the organisation
     URL, the pools), which a user would otherwise meet one run later: so the cross-field checks are run again with
-    stand-ins for the missing required fields, and their problems join the same line.
+    stand-ins for the missing required fields, and their problems join the list.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return load_settings(**given)
+        return load_settings(**given), []
     except SettingsError as exc:
         problems = _problems(exc)
     missing = {k: v for k, v in _STAND_INS.items() if any(p.startswith(f"GATE_{k.upper()}:") for p in problems)}
@@ -190,4 +190,12 @@ def settings_or_exit(**overrides: Any) -> Settings:
             load_settings(**{**missing, **given})
         except SettingsError as more:
             problems += [p for p in _problems(more) if p not in problems]
-    fail("invalid gate settings: " + "; ".join(problems))
+    return None, problems
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """Settings, or exit 2 with one line naming every problem."""
+    settings, problems = settings_or_problems(**overrides)
+    if settings is None:
+        fail("invalid gate settings: " + "; ".join(problems))
+    return settings

@@ -303,9 +303,8 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
     import typer
     from rich.markup import escape
 
-    from cli.common import console, emit_json, fail
+    from cli.common import console, emit_json, fail, settings_or_problems
     from gate.aws import make_session
-    from gate.settings import SettingsError, load_settings
 
     session = make_session(os.environ.get("AWS_DEFAULT_REGION"))
     findings: list[Finding] = []
@@ -317,12 +316,8 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
         for key in [k for k in os.environ if k.startswith("GATE_")]:  # the function's settings, not this shell's
             del os.environ[key]
         os.environ.update(env)
-    try:
-        settings: Settings | None = load_settings()
-    except SettingsError as exc:
-        settings = None
-        problems = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
-        findings += [Finding(False, "settings", p, "set it") for p in problems]
+    settings, problems = settings_or_problems()
+    findings += [Finding(False, "settings", part) for p in problems for part in p.split("; ")]
     if settings is not None:
         findings.append(
             Finding(

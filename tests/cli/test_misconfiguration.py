@@ -188,3 +188,7 @@ def test_every_missing_setting_is_named_in_one_run(monkeypatch: pytest.MonkeyPat
     for variable in ("GATE_GROUPS", "GATE_HOOK_NAME", "GATE_AZURE_ORG_URL", "GATE_POOLS", "GATE_PAT"):
         assert variable in line, line
     assert "Value error" not in line
+    doctor = gate("doctor")
+    assert doctor.exit_code == 2, doctor
+    fixes = [x for x in doctor.stdout.splitlines() if x.startswith("FIX")]
+    assert len(fixes) == 5 and "5 problem(s)" in doctor.stdout, doctor  # one line per variable
