@@ -525,6 +525,9 @@ class _World:
 
     def run(self) -> StrategyResult:
         wall, cpu = time.perf_counter(), time.process_time()
+        # The gate shuffles each round's instances with the module-level `random`; seeded here, a faulty day (whose
+        # throttled attempts are drawn in call order) replays exactly.
+        random.seed(f"gate:{self.cfg.seed}")
         for b in self.builds:
             self.at(b.spec.arrival, lambda b=b: self._arrive(b))  # type: ignore[misc]
         for _ in range(self.cfg.min_size):

@@ -314,3 +314,10 @@ def test_the_handler_imports_nothing_a_decision_does_not_need() -> None:
     code = f"import sys, gate.handler; print(sorted(m for m in {lazy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_faulty_day_replays_exactly() -> None:
+    """Throttled attempts are drawn in call order, and the gate shuffles each round: both seeded."""
+    throttled = Faults("t", aws_throttle=Window(14.0, 1.0), aws_throttle_fraction=0.8)
+    cfg = _with(throttled, dataclasses.replace(SMALL, hours=1))
+    assert _without_timing(simulate(cfg, "gate")) == _without_timing(simulate(cfg, "gate"))
