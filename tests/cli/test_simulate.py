@@ -39,7 +39,7 @@ def test_simulate_json_holds_the_busy_instance_and_kills_no_build(tmp_path: Path
     assert summary.exit_code == 0, summary
     s = json.loads(summary.stdout)
     assert s["outcomes"]["released"] == 1 and s["outcomes"]["held"] >= 1
-    assert s["hold_seconds"]["p50"] >= 110 and s["forced_and_errors"] == []
+    assert s["hold_seconds"]["p50"] >= 60 and s["forced_and_errors"] == []  # as held_seconds above
 
 
 @pytest.mark.e2e
