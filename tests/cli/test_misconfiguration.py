@@ -192,3 +192,13 @@ def test_every_missing_setting_is_named_in_one_run(monkeypatch: pytest.MonkeyPat
     assert doctor.exit_code == 2, doctor
     fixes = [x for x in doctor.stdout.splitlines() if x.startswith("FIX")]
     assert len(fixes) == 5 and "5 problem(s)" in doctor.stdout, doctor  # one line per variable
+
+
+def test_no_aws_credentials_is_one_line_exit_2(env: tuple[Sandbox, Group], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not botocore's "Unable to locate credentials" after retries: what to set, at once."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    one_line_error(gate("status"), "no AWS credentials", "AWS_ACCESS_KEY_ID")
