@@ -6,13 +6,22 @@ from gate.settings import Settings
 from tests.infra.conftest import CORE, MODULE
 from tests.infra.test_hcl import load_dir
 
-LOCAL_ONLY = {"GATE_PAT", "GATE_GITHUB_TOKEN"}  # secrets in plain environment variables: for local use only
+# Secrets in plain environment variables: for local use only.
+LOCAL_ONLY = {"GATE_PAT", "GATE_GITHUB_TOKEN", "GATE_SERVICE_HOOK_SECRET"}
+# Set only on the optional service hook receiver (servicehook.tf merges it into the core environment).
+RECEIVER_ONLY = {"GATE_SERVICE_HOOK_SECRET_ARN"}
 
 
 def test_every_setting_is_in_the_lambda_environment() -> None:
     names = {f"GATE_{name.upper()}" for name in Settings.model_fields}
     environment = set(load_dir(CORE)["locals"]["environment"])
-    assert names - LOCAL_ONLY == environment, (sorted(names - LOCAL_ONLY - environment), sorted(environment - names))
+    expected = names - LOCAL_ONLY - RECEIVER_ONLY
+    assert expected == environment, (sorted(expected - environment), sorted(environment - expected))
+
+
+def test_the_service_hook_receiver_gets_its_secret_arn() -> None:
+    text = (MODULE / "servicehook.tf").read_text()
+    assert "merge(module.core.environment, { GATE_SERVICE_HOOK_SECRET_ARN = var.service_hook_secret_arn })" in text
 
 
 def test_fleet_variables_are_module_inputs_with_safe_defaults() -> None:

@@ -31,6 +31,12 @@ module "core" {
   github_repos               = var.github_repos
   github_token_secret_arn    = var.github_token_secret_arn
   check_job_requests         = var.check_job_requests
+  assignment_lag_seconds     = var.assignment_lag_seconds
+  azure_auth                 = var.azure_auth
+  entra_secret_arn           = var.entra_secret_arn
+  entra_authority_host       = var.entra_authority_host
+  azure_api_version          = var.azure_api_version
+  secret_cache_seconds       = var.secret_cache_seconds
   http_timeout_seconds       = var.http_timeout_seconds
   max_retry_after_seconds    = var.max_retry_after_seconds
   idle_confirm_seconds       = var.idle_confirm_seconds

@@ -310,7 +310,7 @@ variable "pat_secret_arn" {
   default     = ""
 
   validation {
-    condition     = (var.agent_system != "azure-devops" && var.pat_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.pat_secret_arn))
+    condition     = ((var.agent_system != "azure-devops" || var.azure_auth == "entra") && var.pat_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.pat_secret_arn))
     error_message = "pat_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
   }
 }
@@ -396,6 +396,72 @@ variable "unregistered_grace_seconds" {
   validation {
     condition     = var.unregistered_grace_seconds >= 0 && var.unregistered_grace_seconds <= 3600
     error_message = "unregistered_grace_seconds must be between 0 and 3600."
+  }
+}
+
+variable "assignment_lag_seconds" {
+  description = "No release before the disable plus this bound: a job assigned just before the disable can stay invisible in the agent list and job requests for up to about a minute (GATE_ASSIGNMENT_LAG_SECONDS)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.assignment_lag_seconds >= 0 && var.assignment_lag_seconds <= 3600
+    error_message = "assignment_lag_seconds must be between 0 and 3600."
+  }
+}
+
+variable "azure_auth" {
+  description = "How the gate signs in to Azure DevOps: pat (pat_secret_arn) or entra (a Microsoft Entra service principal, entra_secret_arn) (GATE_AZURE_AUTH)."
+  type        = string
+  default     = "pat"
+
+  validation {
+    condition     = contains(["pat", "entra"], var.azure_auth)
+    error_message = "azure_auth must be pat or entra."
+  }
+}
+
+variable "entra_secret_arn" {
+  description = "Secrets Manager secret ARN (or SSM parameter ARN) holding the service principal's tenant id, client id and secret or certificate; required with azure_auth = entra (GATE_ENTRA_SECRET_ARN)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = (var.azure_auth != "entra" && var.entra_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.entra_secret_arn))
+    error_message = "entra_secret_arn must be a Secrets Manager secret ARN or an SSM parameter ARN (required with azure_auth = entra, \"\" otherwise)."
+  }
+}
+
+variable "entra_authority_host" {
+  description = "Microsoft Entra authority host, e.g. https://login.microsoftonline.us for a national cloud (GATE_ENTRA_AUTHORITY_HOST)."
+  type        = string
+  default     = "https://login.microsoftonline.com"
+
+  validation {
+    condition     = can(regex("^https://[^/?#]+/?$", var.entra_authority_host))
+    error_message = "entra_authority_host must be an https URL with no path, e.g. https://login.microsoftonline.com."
+  }
+}
+
+variable "azure_api_version" {
+  description = "Azure DevOps REST api-version: 7.1 for Azure DevOps Services, 7.0 for Server 2022, 6.0 for Server 2020; the gate negotiates down once when the server says it is out of range (GATE_AZURE_API_VERSION)."
+  type        = string
+  default     = "7.1"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+(-preview(\\.[0-9]+)?)?$", var.azure_api_version))
+    error_message = "azure_api_version must look like 7.1, 7.0, 6.0 or 7.1-preview.1."
+  }
+}
+
+variable "secret_cache_seconds" {
+  description = "How long a container keeps a secret before reading it again (it also re-reads at once after a 401): a rotation takes effect without a redeploy (GATE_SECRET_CACHE_SECONDS)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.secret_cache_seconds >= 0 && var.secret_cache_seconds <= 3600
+    error_message = "secret_cache_seconds must be between 0 and 3600."
   }
 }
 

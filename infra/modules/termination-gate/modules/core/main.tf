@@ -34,10 +34,11 @@ locals {
   ecs_instance_arn = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:container-instance/${var.ecs_cluster_name}/*" : ""
   ecs_task_arn     = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:task/${var.ecs_cluster_name}/*" : ""
 
-  # The agent system's credential (the Azure DevOps PAT, or the GitHub token with agent_system = github):
+  # The agent system's credential (the Azure DevOps PAT, the Entra service principal's secret with azure_auth = entra,
+  # or the GitHub token with agent_system = github):
   # arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. A Secrets Manager ARN given without its random 6-character
   # suffix (a "partial ARN") gets the documented "-??????" wildcard so GetSecretValue still matches.
-  token_secret_arn = var.agent_system == "github" ? var.github_token_secret_arn : var.pat_secret_arn
+  token_secret_arn = var.agent_system == "github" ? var.github_token_secret_arn : (var.azure_auth == "entra" ? var.entra_secret_arn : var.pat_secret_arn)
   pat_arn_parts    = split(":", local.token_secret_arn)
   pat_service      = try(local.pat_arn_parts[2], "")
   pat_region       = try(local.pat_arn_parts[3], "")
@@ -106,6 +107,12 @@ locals {
     GATE_ECS_IGNORE_TASK_GROUPS     = join(",", var.ecs_ignore_task_groups)
     GATE_WEBHOOK_FORMAT             = var.webhook_format
     GATE_WEBHOOK_TIMEOUT_SECONDS    = tostring(var.webhook_timeout_seconds)
+    GATE_ASSIGNMENT_LAG_SECONDS     = tostring(var.assignment_lag_seconds)
+    GATE_AZURE_AUTH                 = var.azure_auth
+    GATE_ENTRA_SECRET_ARN           = var.entra_secret_arn
+    GATE_ENTRA_AUTHORITY_HOST       = var.entra_authority_host
+    GATE_AZURE_API_VERSION          = var.azure_api_version
+    GATE_SECRET_CACHE_SECONDS       = tostring(var.secret_cache_seconds)
     # Liveness (docs/liveness.md): thread pools for heartbeats and Azure DevOps work, and the stop margin before the
     # Lambda timeout (the gate reads the remaining time from the invocation's context).
     GATE_HEARTBEAT_CONCURRENCY     = "16"

@@ -54,6 +54,12 @@ run "defaults_environment" {
       GATE_ECS_IGNORE_TASK_GROUPS     = ""
       GATE_WEBHOOK_FORMAT             = "slack"
       GATE_WEBHOOK_TIMEOUT_SECONDS    = "3"
+      GATE_ASSIGNMENT_LAG_SECONDS     = "60"
+      GATE_AZURE_AUTH                 = "pat"
+      GATE_ENTRA_SECRET_ARN           = ""
+      GATE_ENTRA_AUTHORITY_HOST       = "https://login.microsoftonline.com"
+      GATE_AZURE_API_VERSION          = "7.1"
+      GATE_SECRET_CACHE_SECONDS       = "300"
       GATE_HEARTBEAT_CONCURRENCY      = "16"
       GATE_AGENT_CONCURRENCY          = "8"
       GATE_INVOCATION_MARGIN_SECONDS  = "5"
@@ -830,4 +836,35 @@ run "no_dlq_no_dlq_permissions" {
     condition     = !strcontains(output.dashboard_body, "ApproximateNumberOfMessagesVisible")
     error_message = "Without the DLQ the dashboard must not chart it."
   }
+}
+
+run "entra_auth_reads_the_service_principal_secret_not_a_pat" {
+  command = plan
+
+  variables {
+    azure_auth       = "entra"
+    pat_secret_arn   = ""
+    entra_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/entra-AbC123"
+  }
+
+  assert {
+    condition     = output.environment.GATE_AZURE_AUTH == "entra" && output.environment.GATE_ENTRA_SECRET_ARN == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/entra-AbC123"
+    error_message = "azure_auth = entra must reach the Lambda with the service principal's secret ARN."
+  }
+
+  assert {
+    condition     = strcontains(output.policy_json, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/entra-AbC123")
+    error_message = "The role must be allowed to read the service principal's secret."
+  }
+}
+
+run "entra_auth_without_its_secret_is_refused" {
+  command = plan
+
+  variables {
+    azure_auth     = "entra"
+    pat_secret_arn = ""
+  }
+
+  expect_failures = [var.entra_secret_arn]
 }
