@@ -36,6 +36,8 @@ class Heartbeats:
         self.gone: dict[str, str] = {}  # instance id -> why AWS says our action on it is not active
         self.last_tried: dict[str, float] = {}  # instance id -> the last attempt, whatever came of it
         self.failing: set[str] = set()  # the last attempt failed (throttled, unreachable): retried next round
+        # instance id -> the `held` reason last proven by a heartbeat sent after its decision (gate.judgment)
+        self.proven_reason: dict[str, str] = {}
         self.unsent = 0  # heartbeats the last pass had due but could not send before its deadline
 
     def due(self, waiting: Waiting, every: float, now: float) -> bool:
@@ -81,7 +83,7 @@ class Heartbeats:
 
     def prune(self, waiting: set[str]) -> None:
         """Forget instances no longer waiting (a warm container lives for hours)."""
-        for memory in (self.last_sent, self.gone, self.last_tried):
+        for memory in (self.last_sent, self.gone, self.last_tried, self.proven_reason):
             for iid in [i for i in memory if i not in waiting]:
                 del memory[iid]
         self.failing &= waiting

@@ -7,6 +7,7 @@ Runs after the round's heartbeat pass, on its own bounded pool, so a slow Azure 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,10 +79,22 @@ class Judgment:
         # A failing heartbeat is already recorded as an error; trying again here would only wait on retries.
         unproven = done.outcome is Outcome.HELD and not done.heartbeat_sent
         unproven = unproven and waiting.instance_id not in self.heartbeats.failing
-        if unproven and worth_logging(done, decision, last_reason):
+        if unproven and worth_logging(done, decision, last_reason) and self._needs_proof(waiting, done.reason, now):
             done = self._prove_held(waiting, done)
         carried = dataclasses.replace(waiting, tags=dict(decision.tags))  # the hold state as tagged now
         return Judged(carried, done, observed.agents_for(waiting), now, decision)
+
+    def _needs_proof(self, waiting: Waiting, reason: str, now: float) -> bool:
+        """A `held` that repeats the reason this container last proved, while a heartbeat is not yet due, needs no new
+        proof: proving every invocation's record would cost a heartbeat a minute per held instance in the account's
+        shared Auto Scaling bucket, whatever the hook's HeartbeatTimeout (issue: calls per held instance-hour).
+        A changed reason (the stale-list race after a concurrent release) or a due heartbeat is proven; a countdown in
+        the reason ("waiting 40s more") is not a change."""
+        iid = waiting.instance_id
+        last = self.heartbeats.last_sent.get(iid)
+        every = self.policy_for(waiting.group).heartbeat_interval_seconds
+        fresh = last is not None and now - last < every
+        return not (fresh and self.heartbeats.proven_reason.get(iid) == _shape(reason))
 
     def _prove_held(self, waiting: Waiting, done: Executed) -> Executed:
         """A `held` record claims the action is still ours: prove it with a heartbeat sent after the decision, so a
@@ -91,6 +104,8 @@ class Judgment:
             return Executed(Outcome.GONE, f"lifecycle action gone: {beat.gone}", done=True)
         if beat.error is not None:
             done.reason += f"; heartbeat failed: {beat.error}"
+        elif beat.sent:
+            self.heartbeats.proven_reason[waiting.instance_id] = _shape(done.reason)
         done.heartbeat_sent = beat.sent
         return done
 
@@ -128,6 +143,14 @@ class Judgment:
         except Exception as exc:  # still ACTIVE: the next round tries again
             return f"{describe_action(drain)} failed: {exc}"
         return None
+
+
+def _shape(reason: str) -> str:
+    """A reason without its numbers of seconds: the same hold counting down is the same claim."""
+    return _SECONDS.sub("#s", reason)
+
+
+_SECONDS = re.compile(r"\d+(?:\.\d+)?s\b")
 
 
 def describe_action(action: Action) -> str:
