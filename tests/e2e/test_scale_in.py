@@ -54,8 +54,9 @@ def test_busy_instance_is_held_until_its_build_ends_and_idle_one_goes_at_once() 
 
     assert r.result.builds_killed == 0 and build["result"] == "succeeded"
     assert r.result.hooks_timed_out == 0 and not history(r, "timeout")
-    # idle victim: released at the assignment lag bound (60 s after its disable; docs/judgment.md), not much later
-    assert 60 <= completes[idle][0]["time"] - waits[idle][0]["time"] <= 60 + 20
+    # idle victim: released at the assignment lag bound (60 s after its disable; docs/judgment.md), never before, and
+    # by the first tick after it at the latest (the event invocation's 50 s budget ends before the bound)
+    assert 60 <= completes[idle][0]["time"] - waits[idle][0]["time"] <= 60 + 60
     assert completes[idle][0]["result"] == "CONTINUE"
     # busy victim: held with heartbeats for the whole build, released soon after it ended
     done = completes[busy][0]["time"]
