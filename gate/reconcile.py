@@ -103,6 +103,9 @@ class Gate:
         self.judgment = Judgment(aws, source, self.heartbeats, self.policy_for, dry_run=settings.dry_run, ecs=ecs)
         self.judges = Workers(settings.agent_concurrency, self.clock, "judgment")
         self._reported_gone: set[str] = set()  # a `gone` is recorded once per instance per container
+        # The tick's last answer from DescribeAutoScalingGroups: when that call fails (throttled), a warm container
+        # still heartbeats what was waiting then. A heartbeat for an instance no longer waiting is only a `gone`.
+        self._last_found: list[Waiting] = []
 
     @property
     def last_heartbeat(self) -> dict[str, float]:
@@ -252,6 +255,8 @@ class Gate:
         found = self._find(run)
         if found is None:
             run.pending = []
+            if self._last_found and not self.settings.dry_run:  # liveness without judgment: heartbeats only
+                self._heartbeat_pass(run, self._with_our_hook(run, list(self._last_found)))
             return
         ours = self._with_our_hook(run, found)
         random.shuffle(ours)  # when time runs out mid-round, a different tail waits each time
@@ -281,6 +286,7 @@ class Gate:
         except Exception as exc:  # a tick must log, not crash
             self._once(run, "describe", Outcome.ERROR, f"describe groups failed: {exc}")
             return None
+        self._last_found = list(found)
         ids = {w.instance_id for w in found}
         self.heartbeats.prune(ids)
         self._reported_gone &= ids

@@ -103,3 +103,27 @@ def test_retry_after_of_a_day_never_stops_heartbeats(world: World) -> None:
     assert_live(world, fn)
     beats = heartbeats(world)
     assert set(beats) == set(waiting) and all(len(b) >= 10 for b in beats.values())
+
+
+def test_describe_groups_failing_a_warm_container_still_heartbeats_what_was_waiting(world: World) -> None:
+    """DescribeAutoScalingGroups fails for minutes (throttled past its retries, or denied by an edited policy): the
+    warm container heartbeats the instances its last answer listed, so no hook times out; judgment waits for an answer.
+    The fault is a non-retried AccessDenied so that botocore's real-time back-off does not slow the suite; a throttle
+    that outlasts the retries reaches the same path."""
+    waiting = world.scale_in(1)
+    busy(world, waiting)
+    fn = lambda_for(world)
+    fn.minutes(1)  # the container has seen them waiting
+    world.emu.faults.inject(
+        "DescribeAutoScalingGroups", code="AccessDenied", status=403, message="not authorized", count=None
+    )
+    before = {iid: len(b) for iid, b in heartbeats(world).items()}
+    fn.minutes(7, events=False)  # HeartbeatTimeout 300 s: without heartbeats every hook would time out
+    assert_live(world, fn)
+    after = heartbeats(world)
+    assert all(len(after[iid]) >= before.get(iid, 0) + 3 for iid in waiting), (before, after)
+    errors = [r["reason"] for r in fn.records if r["outcome"] == "error"]
+    assert sum("describe groups failed" in r for r in errors) >= 7, errors  # alarmed, once per invocation
+    world.emu.faults.clear()
+    fn.minutes(1)
+    assert_live(world, fn)
