@@ -7,7 +7,7 @@ A webhook never blocks or changes a decision: it is sent after the decision was 
 
 Dedupe:
 * long hold: once per instance per hold. The instance tag `gate:hold-notified` records the hold it was sent for
-  (its `gate:held-since` value), so a cold start or another concurrent Lambda container does not send it again;
+  (its start, from the `gate:hold` tag), so a cold start or another concurrent Lambda container does not send it again;
   each container also remembers it in memory (no second DescribeInstances). Two invocations crossing the threshold
   in the very same second could both send: a rare duplicate, never a missed notification.
 * forced / error: in memory, at most once per (instance, outcome) per `COOLDOWN_SECONDS` per container: a
