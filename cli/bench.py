@@ -19,6 +19,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cli.benchmarks.formatting import duration as _minutes
+from cli.benchmarks.formatting import number as _fmt
+from cli.benchmarks.formatting import thousands as _k
 from cli.common import console as _terminal
 from cli.common import err_console
 
@@ -26,22 +29,6 @@ from cli.common import err_console
 console = _terminal if _terminal.is_terminal else Console(width=160)
 
 PARTS = ("fleet", "faults", "scale", "liveness", "hook", "release", "tick", "package")
-
-
-def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}{unit}"
-    if isinstance(value, int):
-        return f"{value:,}{unit}"
-    return f"{value}{unit}"
-
-
-def _minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
@@ -165,10 +152,6 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
 
 
 # -- faults ----------------------------------------------------------------------------------------------------------
-
-
-def _k(n: int) -> str:
-    return f"{n / 1000:,.1f}k" if n >= 1_000 else f"{n:,}"
 
 
 def _matrix(doc: dict[str, Any], title: str, cell: Callable[[dict[str, Any]], str]) -> None:

@@ -14,25 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cli.benchmarks.formatting import duration as _dur
+from cli.benchmarks.formatting import number
+from cli.benchmarks.formatting import thousands as _k
+
 
 def _n(value: Any, unit: str = "", digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}{unit}"
-    if isinstance(value, int):
-        return f"{value:,}{unit}"
-    return f"{value}{unit}"
-
-
-def _k(n: int) -> str:
-    return f"{n / 1000:,.1f}k" if n >= 1000 else f"{n:,}"
-
-
-def _dur(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    """The docs' tables show whole numbers unless a column asks for decimals."""
+    return number(value, unit, digits)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None) -> str:
