@@ -60,9 +60,10 @@ def make_session(region: str | None = None) -> Any:
     return boto3.session.Session(region_name=region)
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Batches of at most `size`: the APIs' per-call limits (50 groups, 200 filter values, 50 SetInstanceProtection)."""
     for i in range(0, len(items), size):
-        yield items[i : i + size]
+        yield list(items[i : i + size])
 
 
 def _is_gone(exc: ClientError) -> bool:
@@ -118,20 +119,25 @@ class Aws:
         """All instances of the groups in a wait state: one paginated DescribeAutoScalingGroups per 50 groups and
         nothing else (no EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come
         later from `describe_instances`, for the judgment pass."""
-        found: list[tuple[str, str, str]] = []
+        return [
+            Waiting(group=g, instance_id=inst["InstanceId"], hook=hook, lifecycle_state=inst["LifecycleState"])
+            for g, inst in self.group_instances(groups)
+            if inst["LifecycleState"] in WAIT_STATES
+        ]
+
+    def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(group name, the instance as DescribeAutoScalingGroups lists it) for every instance of the groups: one
+        paginated call per 50 groups. The round, the retained clean-up and protection all read the groups this way."""
+        found: list[tuple[str, dict[str, Any]]] = []
         paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
         try:
-            for chunk in _chunks(list(groups), 50):
-                for page in paginator.paginate(AutoScalingGroupNames=list(chunk)):
+            for chunk in chunks(list(groups), 50):
+                for page in paginator.paginate(AutoScalingGroupNames=chunk):
                     for group in page["AutoScalingGroups"]:
-                        for inst in group.get("Instances", []):
-                            if inst["LifecycleState"] in WAIT_STATES:
-                                found.append(
-                                    (group["AutoScalingGroupName"], inst["InstanceId"], inst["LifecycleState"])
-                                )
+                        found.extend((group["AutoScalingGroupName"], inst) for inst in group.get("Instances", []))
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
-        return [Waiting(group=g, instance_id=iid, hook=hook, lifecycle_state=state) for g, iid, state in found]
+        return found
 
     def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
         """The group's lifecycle hooks as AWS describes them (DescribeLifecycleHooks), every transition."""
@@ -165,7 +171,7 @@ class Aws:
         ids = sorted(set(instance_ids))
         out: dict[str, dict[str, Any]] = {}
         paginator = self.ec2.get_paginator("describe_instances")
-        for chunk in _chunks(ids, 200):
+        for chunk in chunks(ids, 200):
             try:
                 pages = list(paginator.paginate(Filters=[{"Name": "instance-id", "Values": list(chunk)}]))
             except (ClientError, BotoCoreError) as exc:

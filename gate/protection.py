@@ -16,12 +16,13 @@ SetInstanceProtection per 50 instances of one group; a container syncs at most o
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gate.aws import AwsError, chunks
 from gate.clock import Clock, SystemClock
 from gate.logs import DecisionLog
 from gate.model import Waiting
@@ -69,11 +70,6 @@ def plan(members: Sequence[Member], busy: Callable[[Member], bool]) -> Plan:
     return out
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
-
-
 @dataclass
 class Report:
     protected: list[str] = field(default_factory=list)
@@ -103,17 +99,13 @@ class Protector:
         self.last_sync: float | None = None
 
     def members(self) -> list[Member]:
-        found: list[tuple[str, str, bool]] = []
-        paginator = self.aws.autoscaling.get_paginator("describe_auto_scaling_groups")
-        for chunk in _chunks(self.groups, 50):
-            for page in paginator.paginate(AutoScalingGroupNames=chunk):
-                for group in page["AutoScalingGroups"]:
-                    for inst in group.get("Instances", []):
-                        if inst["LifecycleState"] == "InService":
-                            protected = bool(inst.get("ProtectedFromScaleIn"))
-                            found.append((group["AutoScalingGroupName"], inst["InstanceId"], protected))
+        found = [
+            (group, inst["InstanceId"], bool(inst.get("ProtectedFromScaleIn")))
+            for group, inst in self.aws.group_instances(self.groups)
+            if inst["LifecycleState"] == "InService"
+        ]
         details: dict[str, tuple[bool, str | None]] = {}
-        for chunk in _chunks(sorted({iid for _, iid, _ in found}), DESCRIBE_MAX):
+        for chunk in chunks(sorted({iid for _, iid, _ in found}), DESCRIBE_MAX):
             # A filter, not InstanceIds: an instance terminated since the describe must not fail the whole call.
             resp = self.aws.ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": chunk}])
             for reservation in resp.get("Reservations", []):
@@ -137,7 +129,7 @@ class Protector:
         report = Report()
         try:
             members = self.members()
-        except (ClientError, BotoCoreError) as exc:
+        except (AwsError, ClientError, BotoCoreError) as exc:
             report.errors.append(f"describe: {exc}")
             self.log.error("protection_failed", error=str(exc))
             return report
@@ -160,7 +152,7 @@ class Protector:
     # -- edges -------------------------------------------------------------------------------------------------
     def _tag(self, ids: Sequence[str], value: str, report: Report) -> list[str]:
         done: list[str] = []
-        for chunk in _chunks(ids, CREATE_TAGS_MAX):
+        for chunk in chunks(ids, CREATE_TAGS_MAX):
             try:
                 self.aws.ec2.create_tags(Resources=chunk, Tags=[{"Key": PROTECTED_TAG, "Value": value}])
                 done += chunk
@@ -171,7 +163,7 @@ class Protector:
     def _protect(self, by_group: Mapping[str, Sequence[str]], value: bool, report: Report) -> list[str]:
         done: list[str] = []
         for group, ids in by_group.items():
-            for chunk in _chunks(ids, SET_PROTECTION_MAX):
+            for chunk in chunks(ids, SET_PROTECTION_MAX):
                 try:
                     self.aws.autoscaling.set_instance_protection(
                         AutoScalingGroupName=group, InstanceIds=chunk, ProtectedFromScaleIn=value

@@ -15,7 +15,7 @@ and DescribeInstances for the retained instances only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +25,7 @@ from gate.actions import Complete, DeleteAgent, DisableAgent, DrainContainerInst
 from gate.decide import Decision, Observation, Policy
 from gate.evidence import decide_with_evidence
 from gate.holdstate import HOLD_TAGS
+from gate.judgment import describe_action
 from gate.model import Agent, Outcome, Waiting
 from gate.sources import AgentSource, AgentSourceError
 
@@ -62,11 +63,6 @@ def retained_identity(instance_id: str) -> str:
     return f"retained:{instance_id}"
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
-
-
 class RetainedCleanup:
     def __init__(
         self,
@@ -89,17 +85,9 @@ class RetainedCleanup:
 
     def members(self) -> tuple[list[tuple[str, str]], set[str]]:
         """([(group, instance id)] retained, {instance id} in service) of the configured groups."""
-        retained: list[tuple[str, str]] = []
-        in_service: set[str] = set()
-        paginator = self.aws.autoscaling.get_paginator("describe_auto_scaling_groups")
-        for chunk in _chunks(self.groups, 50):
-            for page in paginator.paginate(AutoScalingGroupNames=chunk):
-                for group in page["AutoScalingGroups"]:
-                    for inst in group.get("Instances", []):
-                        if inst["LifecycleState"] == RETAINED:
-                            retained.append((group["AutoScalingGroupName"], inst["InstanceId"]))
-                        elif inst["LifecycleState"] == "InService":
-                            in_service.add(inst["InstanceId"])
+        members = self.aws.group_instances(self.groups)
+        retained = [(group, inst["InstanceId"]) for group, inst in members if inst["LifecycleState"] == RETAINED]
+        in_service = {inst["InstanceId"] for _, inst in members if inst["LifecycleState"] == "InService"}
         return retained, in_service
 
     def clear_in_service(self, in_service: set[str]) -> list[str]:
@@ -187,15 +175,6 @@ class RetainedCleanup:
 
 def describe_actions(decision: Decision) -> list[str]:
     """For the record: what the decision asked for, Complete shown as the termination it means here."""
-    out: list[str] = []
-    for action in decision.actions:
-        if isinstance(action, Complete):
-            out.append("terminate the retained instance")
-        elif isinstance(action, SetTag):
-            out.append(f"tag {action.key}={action.value or '(clear)'}")
-        elif isinstance(action, DisableAgent | DeleteAgent):
-            verb = "disable" if isinstance(action, DisableAgent) else "delete"
-            out.append(f"{verb} {action.agent.label()}")
-        else:
-            out.append(type(action).__name__)
-    return out
+    return [
+        "terminate the retained instance" if isinstance(a, Complete) else describe_action(a) for a in decision.actions
+    ]
