@@ -95,3 +95,19 @@ def test_read_hook_names_the_mismatch() -> None:
     problem = read_hook("g", "other", described)
     assert isinstance(problem, HookProblem)
     assert "ecs-managed-draining-termination-hook, gate" in problem.reason
+
+
+def test_a_steady_busy_hold_heartbeats_at_the_hooks_cadence_not_every_invocation() -> None:
+    """A held record repeated every minute is not re-proven by a heartbeat each time: with a 7,200 s hook (cadence
+    2,400 s) an hour-long busy hold costs a handful of heartbeats (first sight, the proof of each new claim, the
+    cadence), not one a minute."""
+    for world in make_world(heartbeat_timeout=7200):
+        waiting = world.scale_in(1)
+        busy(world, waiting, 3600)
+        fn = lambda_for(world)
+        fn.minutes(60)
+        assert_live(world, fn)
+        held = [r for r in fn.records if r["outcome"] == "held"]
+        assert len(held) >= 60 * len(waiting)  # every invocation still records each held instance
+        for times in heartbeats(world).values():
+            assert len(times) <= 6, times
