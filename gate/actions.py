@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from gate.holdstate import HoldState
 from gate.model import Agent
 
 Result = Literal["CONTINUE", "ABANDON"]
@@ -19,6 +20,16 @@ class SetTag:
 @dataclass(frozen=True, slots=True)
 class DisableAgent:
     agent: Agent
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmDisables:
+    """After every DisableAgent of the decision succeeded, write the hold tag again with `confirmed_at` = the time
+    the last PATCH was acknowledged. Only the edge knows that time; it bounds when the disables took effect, so a job
+    that finishes after it proves that no job was assigned before the disable (docs/judgment.md). Best effort: a
+    failed write leaves the lag bound as the only way out."""
+
+    state: HoldState  # the state the decision wrote with its disables (`confirmed_at` None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,4 +55,4 @@ class DrainContainerInstance:
     container_instance_arn: str
 
 
-Action = SetTag | DisableAgent | Heartbeat | Complete | DeleteAgent | DrainContainerInstance
+Action = SetTag | DisableAgent | ConfirmDisables | Heartbeat | Complete | DeleteAgent | DrainContainerInstance

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
@@ -60,6 +60,11 @@ class JobRequestPayload(_Payload):
     assign_time: datetime | None = Field(default=None, alias="assignTime")
     finish_time: datetime | None = Field(default=None, alias="finishTime")
     result: str | None = None
+
+
+def _epoch(at: datetime) -> float:
+    """The service writes UTC with a `Z`; a timestamp without a zone is read as UTC too, never as local time."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
 
 
 class PoolPayload(_Payload):
@@ -428,7 +433,8 @@ class AzureDevOps:
             mine = reserved == agent.id if reserved is not None else job.assign_time is not None
             if mine:
                 finished = job.finish_time is not None or job.result is not None
-                out.append(JobRequest(job.request_id, agent.id, finished=finished))
+                at = _epoch(job.finish_time) if job.finish_time is not None else None
+                out.append(JobRequest(job.request_id, agent.id, finished=finished, finished_at=at))
         return out
 
     def _record(self, agent: Agent) -> dict[str, Any]:

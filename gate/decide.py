@@ -7,8 +7,10 @@ not judgement: the round's heartbeat pass sends them before anything here runs. 
   forced; agent system unreachable -> hold (fail safe); an agent seen during this hold missing from the list -> ask
   for it directly; any agent still enabled -> disable it and hold; any agent busy, or not known to be idle -> hold;
   no agent ever seen -> hold until the unregistered grace, then release; before the lag bound (the latest disable +
-  assignment_lag_seconds) -> hold; seen agents now absent -> hold until absent twice idle_confirm apart; then, after
-  a look at the job requests, release: delete the agents, complete CONTINUE, clear the hold's tags.
+  assignment_lag_seconds) -> hold, unless every agent's last job finished after its disable was acknowledged (then
+  no job can have been assigned before the disable: an agent runs one job at a time); seen agents now absent ->
+  hold until absent twice idle_confirm apart; then, after a look at the job requests, release: delete the agents,
+  complete CONTINUE, clear the hold's tags.
 With ECS draining on, every release except from a warm pool first sets the container instance DRAINING (only now:
 DRAINING stops service tasks), holds one round, and with `ecs_wait_tasks` holds until no watched task runs.
 """
@@ -18,7 +20,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from gate.actions import Action, Complete, DeleteAgent, DisableAgent, DrainContainerInstance, Result, SetTag
+from gate.actions import (
+    Action,
+    Complete,
+    ConfirmDisables,
+    DeleteAgent,
+    DisableAgent,
+    DrainContainerInstance,
+    Result,
+    SetTag,
+)
 from gate.holdstate import HOLD_TAG, AgentKey, HoldState, action_hash, encode, fits, load, stale_keys
 from gate.model import Agent, JobRequest, Outcome, Waiting
 
@@ -31,6 +42,9 @@ class Policy:
     # The busy flag (assignedRequest) and the job request of a job assigned just before the disable can stay
     # invisible for ~30-60 s: no release earlier than this after the latest disable.
     assignment_lag_seconds: float = 60
+    # How far the agent system's clock (a job's finishTime) may run ahead of the gate's: a job counts as ended after
+    # the acknowledged disable only when it finished at least this long after it.
+    clock_skew_seconds: float = 5
     heartbeat_interval_seconds: float = 60  # the heartbeat pass's cadence (gate.heartbeats); not used by decide
     delete_agent_on_release: bool = True
     forced_result: Result = "CONTINUE"
@@ -179,8 +193,9 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
 
     enabled = [a for a in present if not a.drained]
     if enabled:
-        hold.write(replace(state, disabled_at=now))  # the tag first: a disable is never left unrecorded
+        hold.write(state.disabled(now))  # the tag first: a disable is never left unrecorded
         hold.actions.extend(DisableAgent(a) for a in enabled)
+        hold.actions.append(ConfirmDisables(hold.state or state))  # then when the service acknowledged them
         return hold.decision(Outcome.HELD, "draining: disabled " + ", ".join(a.label() for a in enabled))
 
     busy = _busy_reason(present + gone, obs.job_requests)
@@ -203,7 +218,13 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         return hold.decision(Outcome.HELD, reason, recheck_at=state.held_since + grace)
 
     lag_end = (state.disabled_at if state.disabled_at is not None else state.held_since) + policy.assignment_lag_seconds
-    if now < lag_end:
+    ended = now < lag_end and _ended_after_disable(state, present, gone, policy)
+    if ended and obs.job_requests is None:
+        reason = "idle and drained inside the lag bound: checking whether its last job ended after the disable"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=tuple(present), recheck_at=lag_end)
+    if ended:
+        ended = _last_jobs_ended_after(state, present, obs.job_requests or {}, policy)
+    if now < lag_end and not ended:
         reason = (
             f"idle and drained; a job assigned just before the disable may not show yet: waiting {lag_end - now:.0f}s"
             f" more (lag bound {policy.assignment_lag_seconds:.0f}s)"
@@ -224,9 +245,37 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         reason = "idle and drained past the lag bound; checking job requests"
         return hold.decision(Outcome.HELD, reason, needs_job_requests=checkable)
     reason = "idle and drained past the lag bound"
+    if now < lag_end:
+        reason = "idle and drained; every agent's last job ended after the disable was acknowledged (no lag bound)"
     if gone:
         reason += f"; {len(gone)} agent(s) confirmed absent"
     return _release(hold, obs, policy, reason, present, gone)
+
+
+def _ended_after_disable(state: HoldState, present: Sequence[Agent], gone: Sequence[Agent], policy: Policy) -> bool:
+    """Whether the job requests could end the lag bound early: the disables were acknowledged, and every agent is
+    present and can be asked for its job requests (an absent agent, a GitHub runner: only the bound)."""
+    ack = state.confirmed_at
+    return ack is not None and bool(present) and not gone and all(a.disableable for a in present)
+
+
+def _last_jobs_ended_after(
+    state: HoldState, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]], policy: Policy
+) -> bool:
+    """Positive evidence against the lag bound's risk, a job assigned just before the disable and not yet shown:
+    every agent's newest job finished (finishTime) after the disable was acknowledged. An agent runs one job at a
+    time, so nothing was assigned to it between that job's start and the disable, and nothing can be after.
+    An agent whose last job ended before the disable (an idle victim) proves nothing: it waits the bound."""
+    assert state.confirmed_at is not None
+    after = state.confirmed_at + policy.clock_skew_seconds
+    for agent in present:
+        jobs = job_requests.get(agent.id)
+        if not jobs or any(not j.finished for j in jobs):
+            return False
+        ends = [j.finished_at for j in jobs if j.agent_id == agent.id and j.finished_at is not None]
+        if not ends or max(ends) < after:
+            return False
+    return True
 
 
 def _account(
@@ -242,7 +291,7 @@ def _account(
     absent = frozenset(k for k in missing if k in direct and direct[k] is None)
     new = {(a.pool_id, a.id) for a in present} - state.seen
     if new:
-        state = replace(state.with_seen(new), disabled_at=now)
+        state = state.with_seen(new).disabled(now)
     if absent != state.absent:
         state = replace(state, absent=absent, absent_since=None)
     if not fits(state):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gate.actions import Action, Complete, DeleteAgent, DisableAgent, Heartbeat, SetTag
+from gate.actions import Action, Complete, ConfirmDisables, DeleteAgent, DisableAgent, Heartbeat, SetTag
 from gate.aws import ActionGone, Aws, AwsError
 from gate.decide import Decision
+from gate.holdstate import HOLD_TAG, encode
 from gate.model import Outcome, Waiting
 from gate.sources import AgentSource, AgentSourceError
 
@@ -18,6 +22,7 @@ class Executed:
     heartbeat_sent: bool = False
     done: bool = False  # the instance needs no further rounds (completed, gone)
     problems: list[str] = field(default_factory=list)
+    tags: Mapping[str, str] | None = None  # the gate:* tags as written, when they differ from the decision's
 
 
 def describe(action: Action) -> str:
@@ -26,6 +31,8 @@ def describe(action: Action) -> str:
             return f"tag {key}={value or '(clear)'}"
         case DisableAgent(agent):
             return f"disable {agent.label()}"
+        case ConfirmDisables():
+            return f"tag {HOLD_TAG} with the disables' acknowledgement"
         case Heartbeat():
             return "heartbeat"
         case Complete(result):
@@ -35,7 +42,15 @@ def describe(action: Action) -> str:
     return repr(action)  # pragma: no cover
 
 
-def execute(decision: Decision, waiting: Waiting, aws: Aws, source: AgentSource, dry_run: bool) -> Executed:
+def execute(
+    decision: Decision,
+    waiting: Waiting,
+    aws: Aws,
+    source: AgentSource,
+    dry_run: bool,
+    now: Callable[[], float] = time.time,
+) -> Executed:
+    """`now`: the gate's clock, read when the disables are acknowledged (ConfirmDisables)."""
     if dry_run:
         planned = ", ".join(describe(a) for a in decision.actions) or "nothing"
         return Executed(Outcome.SKIPPED, f"dry run: would {planned} ({decision.outcome}: {decision.reason})", done=True)
@@ -48,6 +63,8 @@ def execute(decision: Decision, waiting: Waiting, aws: Aws, source: AgentSource,
                     aws.tag(waiting.instance_id, key, value)
                 case DisableAgent(agent):
                     source.disable(agent)
+                case ConfirmDisables(state):
+                    _confirm(result, decision, waiting, aws, encode(dataclasses.replace(state, confirmed_at=now())))
                 case Heartbeat():
                     aws.heartbeat(waiting)
                     result.heartbeat_sent = True
@@ -84,6 +101,21 @@ def execute(decision: Decision, waiting: Waiting, aws: Aws, source: AgentSource,
     if result.problems and result.outcome is not Outcome.HELD:
         result.reason += "; " + "; ".join(result.problems)
     return result
+
+
+def _confirm(result: Executed, decision: Decision, waiting: Waiting, aws: Aws, value: str) -> None:
+    """Only when every disable went through (a failed one is in `problems`), and never an error: without the
+    stamp the hold simply waits the lag bound."""
+    if result.problems:
+        return
+    try:
+        aws.tag(waiting.instance_id, HOLD_TAG, value)
+    except AwsError as exc:
+        problem = f"tag {HOLD_TAG} with the disables' acknowledgement failed: {exc} (the lag bound applies)"
+        result.problems.append(problem)
+        result.reason += f"; {problem}"
+        return
+    result.tags = {**decision.tags, HOLD_TAG: value}
 
 
 def _hold_instead(decision: Decision, waiting: Waiting, aws: Aws, why: str) -> Executed:

@@ -9,8 +9,8 @@ i-..."): DescribeScalingActivities reports it, with its ActivityId, to both the 
 lifecycle action token is not (the tick never sees the token). The tag keeps a short hash of the ActivityId.
 
 The value, space-separated `key=value` fields (only characters EC2 tag values allow everywhere):
-  v=2 a=<hash of the action> h=<held since> d=<lag bound start> s=<pool:id+pool:id...> g=<absent pool:id+...>
-  x=<absent since>
+  v=2 a=<hash of the action> h=<held since> d=<lag bound start> k=<disables acknowledged at> x=<absent since>
+  s=<pool:id+pool:id...> g=<absent pool:id+...>
 Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now.
 """
 
@@ -52,9 +52,17 @@ class HoldState:
     absent: frozenset[AgentKey] = frozenset()  # seen agents the agent system now says do not exist
     absent_since: float | None = None  # since when exactly `absent` has been confirmed absent
     overflow: bool = False  # too many agents to remember in one tag: never release on evidence, only max hold
+    # When the agent system acknowledged the disables decided at `disabled_at` (the edge stamps it after the last
+    # PATCH succeeded): no job can be assigned to the agents after it. None: not known (a failed stamp, an agent seen
+    # already disabled), and then only the lag bound releases.
+    confirmed_at: float | None = None
 
     def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
         return replace(self, seen=self.seen | frozenset(keys))
+
+    def disabled(self, now: float) -> HoldState:
+        """A new disable (or a new agent) at `now`: the lag bound restarts and any acknowledgement is void."""
+        return replace(self, disabled_at=now, confirmed_at=None)
 
 
 def _keys(text: str) -> frozenset[AgentKey]:
@@ -74,6 +82,8 @@ def _fields(state: HoldState) -> tuple[list[str], list[str]]:
     head = [f"v={VERSION}", f"a={state.action}", f"h={format_ts(state.held_since)}"]
     if state.disabled_at is not None:
         head.append(f"d={format_ts(state.disabled_at)}")
+    if state.confirmed_at is not None:
+        head.append(f"k={format_ts(state.confirmed_at)}")
     if state.absent_since is not None:
         head.append(f"x={format_ts(state.absent_since)}")
     tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
@@ -108,6 +118,7 @@ def decode(value: str | None) -> HoldState | None:
         action=fields["a"],
         held_since=held,
         disabled_at=parse_ts(fields.get("d")),
+        confirmed_at=parse_ts(fields.get("k")),
         seen=_keys(fields.get("s", "")),
         absent=_keys(fields.get("g", "")),
         absent_since=parse_ts(fields.get("x")),
@@ -121,7 +132,8 @@ def _not_future(ts: float | None, now: float) -> float | None:
 
 def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldState | None:
     """The hold state for this action, or None (no tag, or a tag from another action: ignored, to be replaced).
-    Timestamps in the future count as now (a clock skew or an edit must not disable max hold)."""
+    Timestamps in the future count as now (a clock skew or an edit must not disable max hold); an acknowledgement in
+    the future, or before its disable, is no evidence and is dropped."""
     if action_id is None:
         return None
     state = decode(tags.get(HOLD_TAG))
@@ -131,8 +143,16 @@ def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldStat
         state,
         held_since=min(state.held_since, now),
         disabled_at=_not_future(state.disabled_at, now),
+        confirmed_at=_plausible_ack(state, now),
         absent_since=_not_future(state.absent_since, now),
     )
+
+
+def _plausible_ack(state: HoldState, now: float) -> float | None:
+    ack, disabled = state.confirmed_at, state.disabled_at
+    if ack is None or disabled is None or ack > now or ack < disabled:
+        return None
+    return ack
 
 
 def stale_keys(tags: Mapping[str, str]) -> list[str]:

@@ -62,6 +62,7 @@ class JobRequest:
     request_id: int
     agent_id: int | None
     finished: bool
+    finished_at: float | None = None  # finishTime, on the agent system's clock (evidence against the lag bound)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ import dataclasses
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gate.actions import Complete, DeleteAgent, DisableAgent, SetTag
+from gate.actions import Complete, ConfirmDisables, DeleteAgent, DisableAgent, SetTag
 from gate.decide import Decision, Observation, Policy, decide
 from gate.holdstate import HOLD_TAG, HoldState, action_hash, decode, encode
 from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Outcome, Waiting, format_ts
@@ -80,9 +80,10 @@ def test_not_proven_ours_touches_nothing() -> None:
 
 def test_first_sight_tags_first_then_disables_and_sends_no_heartbeat() -> None:
     d = decide(waiting(tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=True)
-    assert kinds(d) == [SetTag, DisableAgent]
+    assert kinds(d) == [SetTag, DisableAgent, ConfirmDisables]
     s = state_of(d)
     assert s.action == action_hash(ACTION) and s.held_since == T0 and s.disabled_at == T0 and s.seen == {(7, 1)}
+    assert s.confirmed_at is None and d.actions[-1] == ConfirmDisables(s)  # the edge stamps the acknowledgement
 
 
 def test_a_bound_hold_needs_no_new_proof() -> None:
@@ -141,6 +142,84 @@ def test_a_build_ending_after_the_lag_bound_is_released_at_the_next_look() -> No
     w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
     assert decide(w, Observation([agent(busy=True)]), POLICY, T0 + 900).outcome is Outcome.HELD
     assert release_after_lag(w, Observation([agent()]), T0 + 910).outcome is Outcome.RELEASED
+
+
+# -- a job that ended after the acknowledged disable ends the lag bound early -------------------------------------
+SEEN = frozenset({(7, 1)})
+SKEW = POLICY.clock_skew_seconds
+
+
+def acked(ack: float | None = T0 + 1, seen: frozenset[tuple[int, int]] = SEEN) -> Waiting:
+    """A hold whose disable was decided at T0 and acknowledged by the agent system at `ack`."""
+    return waiting(tags=tags(held_since=T0, disabled_at=T0, confirmed_at=ack, seen=seen))
+
+
+def ended_at(finished_at: float | None, now: float, w: Waiting | None = None) -> Decision:
+    """The edge's two steps inside the lag bound: the decision asks for the job requests, then decides on them."""
+    w = w or acked()
+    ask = decide(w, Observation([agent()]), POLICY, now)
+    assert ask.outcome is Outcome.HELD and ask.needs_job_requests == (agent(),), ask.reason
+    jobs = {1: [JobRequest(9, 1, finished=True, finished_at=finished_at)]}
+    return decide(w, Observation([agent()], job_requests=jobs), POLICY, now)
+
+
+def test_a_build_ending_after_the_acknowledged_disable_is_released_inside_the_lag_bound() -> None:
+    d = ended_at(T0 + 1 + SKEW + 2, now=T0 + 10)
+    assert d.outcome is Outcome.RELEASED and "after the disable was acknowledged" in d.reason
+    assert kinds(d) == [DeleteAgent, Complete, SetTag]
+
+
+@pytest.mark.parametrize(
+    ("finished_at", "why"),
+    [
+        (T0 - 5, "the last job ended before the disable: a job may have been assigned since, invisible"),
+        (T0 + 1 + SKEW - 0.5, "within the clock skew allowance of the acknowledgement"),
+        (None, "a finished request without its finishTime proves nothing"),
+    ],
+)
+def test_a_job_that_did_not_provably_end_after_the_acknowledgement_waits_the_lag_bound(
+    finished_at: float | None, why: str
+) -> None:
+    d = ended_at(finished_at, now=T0 + 10)
+    assert d.outcome is Outcome.HELD and "lag bound" in d.reason and d.recheck_at == T0 + LAG, why
+
+
+def test_without_an_acknowledgement_only_the_lag_bound_releases() -> None:
+    """A failed stamp, or an agent first seen already disabled: no job requests asked for, the bound applies."""
+    d = decide(acked(ack=None), Observation([agent()]), POLICY, T0 + 10)
+    assert d.outcome is Outcome.HELD and not d.needs_job_requests and d.recheck_at == T0 + LAG
+
+
+@pytest.mark.parametrize("ack", [T0 + 3600, T0 - 1], ids=["in the future", "before its disable"])
+def test_an_implausible_acknowledgement_is_dropped(ack: float) -> None:
+    d = decide(acked(ack=ack), Observation([agent()]), POLICY, T0 + 10)
+    assert d.outcome is Outcome.HELD and not d.needs_job_requests and state_of(d).confirmed_at is None
+
+
+def test_a_new_disable_or_a_new_agent_voids_the_acknowledgement() -> None:
+    again = decide(acked(), Observation([agent(enabled=True)]), POLICY, T0 + 10)  # re-enabled by someone
+    assert state_of(again).confirmed_at is None and state_of(again).disabled_at == T0 + 10
+    newcomer = decide(acked(), Observation([agent(1), agent(2, busy=True)]), POLICY, T0 + 10)
+    assert state_of(newcomer).confirmed_at is None and state_of(newcomer).disabled_at == T0 + 10
+
+
+def test_every_agent_needs_its_own_job_ended_after_the_acknowledgement() -> None:
+    w = acked(seen=frozenset({(7, 1), (7, 2)}))
+    late = T0 + 1 + SKEW + 1
+    one = {1: [JobRequest(9, 1, True, late)], 2: [JobRequest(8, 2, True, T0 - 100)]}
+    d = decide(w, Observation([agent(1), agent(2)], job_requests=one), POLICY, T0 + 20)
+    assert d.outcome is Outcome.HELD and d.recheck_at == T0 + LAG
+    both = {1: [JobRequest(9, 1, True, late)], 2: [JobRequest(8, 2, True, late)]}
+    assert decide(w, Observation([agent(1), agent(2)], job_requests=both), POLICY, T0 + 20).final
+
+
+def test_an_absent_agent_or_an_unfinished_request_keeps_the_lag_bound() -> None:
+    w = acked(seen=frozenset({(7, 1), (7, 2)}))
+    direct = {(7, 2): None}
+    d = decide(w, Observation([agent(1)], direct=direct), POLICY, T0 + 20)
+    assert d.outcome is Outcome.HELD and not d.needs_job_requests
+    running = {1: [JobRequest(9, 1, True, T0 + 30), JobRequest(10, 1, False)]}
+    assert decide(acked(), Observation([agent()], job_requests=running), POLICY, T0 + 40).outcome is Outcome.HELD
 
 
 def test_unfinished_job_request_counts_as_busy() -> None:
@@ -278,15 +357,36 @@ class TrueAgent:
     job_from: float | None = None  # a job runs from job_from to job_to
     job_to: float = 0.0
     shows_after: float = 0.0  # the job stays invisible (busy flag and job request) this long: <= the lag bound
+    disabled_from: float | None = None  # a disable takes effect at some time before the service acknowledges it
+    ended: float | None = None  # when the newest job before the current one finished
+
+    def assignable(self, t: float) -> bool:
+        return self.registered and self.enabled_at(t)
+
+    def enabled_at(self, t: float) -> bool:
+        return self.enabled and (self.disabled_from is None or t < self.disabled_from)
+
+    def assign(self, t: float, duration: float, shows_after: float) -> None:
+        if self.job_from is not None:
+            self.ended = self.job_to
+        self.job_from, self.job_to, self.shows_after = t, t + duration, shows_after
 
     def running(self, now: float) -> bool:
         return self.job_from is not None and self.job_from <= now < self.job_to
 
+    def job_requests(self, now: float, skew: float) -> list[JobRequest]:
+        """Running and visible -> unfinished; else the newest finished job, its finishTime on the service's clock
+        (`skew` ahead of or behind the gate's). A running job still invisible shows the one before it."""
+        if self.running(now) and self.visible(now):
+            return [JobRequest(9, self.id, finished=False)]
+        last = self.job_to if self.job_from is not None and self.job_to <= now else self.ended
+        return [] if last is None else [JobRequest(8, self.id, finished=True, finished_at=last + skew)]
+
     def visible(self, now: float) -> bool:
         return self.running(now) and now >= self.job_from + self.shows_after  # type: ignore[operator]
 
-    def view(self, known: bool) -> Agent:
-        return agent(self.id, enabled=self.enabled, assigned_known=known)
+    def view(self, known: bool, now: float) -> Agent:
+        return agent(self.id, enabled=self.enabled_at(now), assigned_known=known)
 
 
 world_step = st.fixed_dictionaries(
@@ -297,9 +397,15 @@ world_step = st.fixed_dictionaries(
         "known": st.booleans(),  # the busy field is present
         "assign": st.lists(st.floats(min_value=0, max_value=1), min_size=3, max_size=3),  # when a job lands (if < dt)
         "duration": st.floats(min_value=1, max_value=900),
+        # a second job may land soon after the first ends, in the same step (the one assigned just before a disable)
+        "again": st.floats(min_value=0, max_value=1),
+        "duration2": st.floats(min_value=1, max_value=900),
         "shows_after": st.floats(min_value=0, max_value=LAG),
         "unregister": st.integers(0, 6),  # 0: an idle agent goes away for good
         "reenable": st.integers(0, 8),  # 0: someone re-enables agent 0
+        "ack_delay": st.floats(min_value=0, max_value=30),  # the disable takes effect, then is acknowledged
+        "stamp_fails": st.integers(0, 4),  # 0: writing the acknowledgement fails
+        "skew": st.floats(min_value=-POLICY.clock_skew_seconds, max_value=POLICY.clock_skew_seconds),
     }
 )
 start_tags = st.sampled_from(["none", "legacy", "foreign", "future"])
@@ -316,7 +422,30 @@ def initial_tags(kind: str) -> dict[str, str]:
     return {}
 
 
+def _step(dt: float, **kw: Any) -> dict[str, Any]:
+    quiet = {"down": 1, "listed": [True] * 3, "known": True, "assign": [1.0] * 3, "duration": 60, "again": 1.0}
+    more = {"duration2": 60, "shows_after": 0, "unregister": 1, "reenable": 1, "ack_delay": 0, "stamp_fails": 1}
+    return {"dt": dt, **quiet, **more, "skew": 0.0, **kw}
+
+
+# A short job ends, a second lands while the disable is in flight and stays invisible: its predecessor's finishTime,
+# before the acknowledgement, must not end the lag bound.
+JUST_BEFORE_THE_DISABLE = [
+    _step(10),
+    _step(10, assign=[0.1] * 3, duration=3, again=0.2, duration2=600, shows_after=50, ack_delay=1),
+    _step(10),
+]
+# The same, the predecessor ending 2.5 s before the acknowledgement, on a service clock 4.9 s ahead of the gate's.
+WITHIN_THE_CLOCK_SKEW = [
+    _step(10),
+    _step(10, assign=[0.1] * 3, duration=9.5, shows_after=50, ack_delay=3),
+    _step(10, again=0.1, duration2=600, shows_after=50, skew=4.9),
+]
+
+
 @settings(max_examples=500, deadline=None)
+@example(steps=JUST_BEFORE_THE_DISABLE, n=1, policy_ix=0, kind="none")
+@example(steps=WITHIN_THE_CLOCK_SKEW, n=1, policy_ix=0, kind="none")
 @given(
     steps=st.lists(world_step, min_size=1, max_size=40),
     n=st.integers(0, 3),
@@ -336,16 +465,20 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
     noticed: set[int] = set()  # an agent is listed at least until the gate has looked at it once
 
     def shown(a: TrueAgent, known: bool) -> Agent:
-        return dataclasses.replace(a.view(known), assigned_request=101 if known and a.visible(now) else None)
+        return dataclasses.replace(a.view(known, now), assigned_request=101 if known and a.visible(now) else None)
 
     for i, s in enumerate(steps):
         before, now = now, now + s["dt"]
         if world and s["reenable"] == 0:
-            world[0].enabled = True  # someone re-enables it: jobs may land until the gate disables it again
+            world[0].enabled, world[0].disabled_from = True, None  # jobs may land until the gate disables it again
         for a, at in zip(world, s["assign"], strict=False):
             t = before + at * s["dt"]
-            if a.registered and a.enabled and not a.running(t) and at < 1 and s["dt"] > 0:
-                a.job_from, a.job_to, a.shows_after = t, t + s["duration"], s["shows_after"]
+            if a.assignable(t) and not a.running(t) and at < 1 and s["dt"] > 0:
+                a.assign(t, s["duration"], s["shows_after"])
+            if a.job_from is not None and before <= a.job_to < now:
+                t = a.job_to + s["again"] * (now - a.job_to)
+                if a.assignable(t) and s["again"] < 1:
+                    a.assign(t, s["duration2"], s["shows_after"])
         if world and s["unregister"] == 0 and not world[-1].running(now):
             world[-1].registered = False
         listed = [
@@ -361,7 +494,7 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
             obs = dataclasses.replace(obs, direct=direct)
             d = decide(w, obs, policy, now, proven=proven)
         if d.needs_job_requests:
-            jobs = {a.id: [JobRequest(9, a.id, finished=not world[a.id].visible(now))] for a in d.needs_job_requests}
+            jobs = {a.id: world[a.id].job_requests(now, s["skew"]) for a in d.needs_job_requests}
             d = decide(w, dataclasses.replace(obs, job_requests=jobs), policy, now, proven=proven)
         if d.final:
             if d.outcome is Outcome.FORCED:
@@ -370,12 +503,18 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
                 assert d.outcome is Outcome.RELEASED
                 assert not any(a.running(now) for a in world), "completed while a job runs"
             return
+        ack = now + s["ack_delay"]  # the disables take effect at some time up to their acknowledgement
         for a in d.actions:
             if isinstance(a, DisableAgent):
-                world[a.agent.id].enabled = False
+                world[a.agent.id].disabled_from = ack  # shown enabled, and assignable, until then
         if obs.agents is not None and HOLD_TAG in d.tags:
             noticed |= {a.id for a in listed}
         w = step(w, d)
+        for a in d.actions:
+            if isinstance(a, ConfirmDisables) and s["stamp_fails"] != 0:  # the edge stamps the acknowledgement
+                w = dataclasses.replace(
+                    w, tags={**w.tags, HOLD_TAG: encode(dataclasses.replace(a.state, confirmed_at=ack))}
+                )
 
 
 @settings(max_examples=200, deadline=None)
