@@ -7,6 +7,7 @@ from typing import Any
 
 from gate.holdstate import HOLD_TAG
 from gate.model import HELD_SINCE_TAG, format_ts
+from tests.judgment.conftest import LAG
 from tests.reliability.conftest import World
 
 
@@ -186,3 +187,42 @@ def test_name_mentioning_the_id_as_a_substring_is_not_matched(world: World) -> N
     for agent in strangers:
         snapshot = world.ado.agent(agent)
         assert snapshot is not None and snapshot["enabled"] and not snapshot["deleted"]
+
+
+# -- a job that ended after the acknowledged disable ends the lag bound early (issue 15: release in seconds) ------
+def _disabled_at(world: World, iid: str) -> float:
+    return float(next(h["time"] for h in world.agent(iid)["history"] if h["enabled"] is False))
+
+
+def test_a_build_ending_after_the_acknowledged_disable_is_released_before_the_lag_bound(world: World) -> None:
+    victim = world.group.instances[0]
+    build_on(world, victim, 20)
+    [iid] = world.scale_in(2)
+    assert iid == victim
+    records = world.gate().tick(budget=200)
+    assert outcomes(records, iid)[-1] == "released" and not killed(world)
+    [build] = world.ado.builds()
+    released = world.history("complete")[iid][0]["time"]
+    assert released < _disabled_at(world, iid) + LAG  # not held to the lag bound ...
+    assert build["finished_at"] <= released  # ... yet only once the build had ended
+    final = next(r for r in records if r["instance"] == iid and r["outcome"] == "released")
+    assert "after the disable was acknowledged" in final["reason"]
+    stamped = [r for r in records if r["instance"] == iid and any("acknowledgement" in a for a in r.get("actions", []))]
+    assert stamped, "the disables' acknowledgement was written to the hold tag"
+
+
+def test_a_job_landing_right_after_a_short_one_just_before_the_disable_waits_the_lag_bound(world: World) -> None:
+    """The short job's finishTime is before the disable: it proves nothing about the invisible job that followed."""
+    world.ado.inject("assignment_lag", count=None, delay=30)
+    victim = world.group.instances[0]
+    for other in world.group.instances[1:]:
+        world.ado.set_enabled(world.group.agents[other], False)  # the queued job can only land on the victim
+    build_on(world, victim, 1)
+    world.clock.advance(2)  # the first job has ended (and shows finished) ...
+    world.ado.queue_build(world.group.pool, 120)  # ... the next lands on the victim, invisible for 30 s
+    [iid] = world.scale_in(2)
+    assert iid == victim
+    records = world.gate().tick(budget=400)
+    assert outcomes(records, iid)[-1] == "released" and not killed(world)
+    second = max(world.ado.builds(), key=lambda b: b["id"])
+    assert second["result"] == "succeeded" and second["finished_at"] <= world.history("complete")[iid][0]["time"]
