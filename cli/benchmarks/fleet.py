@@ -1369,7 +1369,7 @@ class _SimAzure:
             running = sim.visible_build(self.world.now, self.world.faults.busy_lag_s)
             out = [JobRequest(running.spec.id, sim.id, finished=False)] if running else []
             if sim.last_build is not None:
-                out.append(JobRequest(sim.last_build.spec.id, sim.id, finished=True))
+                out.append(JobRequest(sim.last_build.spec.id, sim.id, finished=True, finished_at=sim.last_build.end))
         self._answer()
         return out
 
