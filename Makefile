@@ -45,8 +45,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check gate cli tests scripts
 	$(VENV)/bin/mypy
 
+# PACKAGE_ARGS: e.g. --runtime python3.12 --compile-python /path/to/python3.12 (bytecode for the runtime's Python)
 package: $(STAMP)
-	$(PY) scripts/package_lambda.py
+	$(PY) scripts/package_lambda.py $(PACKAGE_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/gate bench

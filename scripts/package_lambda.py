@@ -3,6 +3,7 @@
 
     python scripts/package_lambda.py [--output build/gate-lambda.zip] [--source-dir REPO_ROOT]
                                      [--runtime python3.12 | --python-version 3.12] [--arch x86_64|arm64]
+                                     [--bytecode | --no-bytecode] [--compile-python PATH]
 
 Contents: the `gate` package from SOURCE_DIR (without caches and test files; the `cli` package, with the emulator,
 the fakes and the benchmarks, is not shipped) plus its runtime dependencies pydantic, pydantic-settings, requests
@@ -13,8 +14,19 @@ runtime provides them.
 
 Pins: each distribution is pinned to the version installed in the Python running this script (the versions the
 test suite ran against) when it is installed there; otherwise pip picks the newest (a warning says so).
-Reproducibility: entries sorted, timestamps 1980-01-01 00:00:00, modes 0644, no directory entries, no __pycache__
-or *.pyc, no *.dist-info/RECORD|INSTALLER|REQUESTED|direct_url.json (they record install-time details), no bin/.
+Bytecode: Lambda unpacks the zip read-only, so without .pyc every module in it is compiled from source at every
+cold start. The zip therefore ships `__pycache__/*.cpython-3XY.pyc` beside every .py (the sources stay, for
+tracebacks), compiled with the `unchecked-hash` invalidation mode (valid whatever the unpacked files' mtimes; never
+re-checked against the source, which cannot change in /var/task). Only a Python of the runtime's version can write
+them: by default the build uses this interpreter if its version matches, else `python3.X` from PATH, else it ships
+no bytecode and says so in one line. `--compile-python PATH` names the interpreter; `--bytecode` fails instead of
+shipping none; `--no-bytecode` ships none.
+
+Reproducibility: entries sorted, timestamps 1980-01-01 00:00:00, modes 0644, no directory entries, no *.dist-info/
+RECORD|INSTALLER|REQUESTED|direct_url.json (they record install-time details), no bin/, no .pyc but the ones
+compiled here (with PYTHONHASHSEED=0 and the zip-relative path as the recorded file name): the same sources, pins,
+target and compiling Python version give the same bytes. A build with bytecode and one without differ, and so do
+their sha256.
 Before writing, every import in the shipped gate modules is checked against the standard library, the package
 itself, the bundled distributions and the runtime's boto3/botocore.
 """
@@ -25,8 +37,11 @@ import argparse
 import ast
 import hashlib
 import importlib.metadata
+import json
 import os
+import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,6 +96,112 @@ def parse_runtime(value: str) -> str:
     return value.removeprefix("python")
 
 
+# -- bytecode for the runtime's Python --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compiler:
+    """The CPython that writes the zip's bytecode: its version must be the runtime's (the .pyc format is per x.y)."""
+
+    python: str
+    version: str  # x.y.z
+
+
+_VERSION_PROBE = "import platform, sys; print(sys.implementation.name, platform.python_version())"
+
+
+def python_version_of(python: str) -> tuple[str, str] | None:
+    """(implementation, x.y.z) of the interpreter `python`, or None when it does not run (a pyenv shim for a
+    version that is not selected, say)."""
+    try:
+        proc = subprocess.run([python, "-c", _VERSION_PROBE], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    parts = proc.stdout.split()
+    return (parts[0], parts[1]) if proc.returncode == 0 and len(parts) == 2 else None
+
+
+def _is_target(found: tuple[str, str] | None, target: Target) -> bool:
+    return found is not None and found[0] == "cpython" and found[1].rsplit(".", 1)[0] == target.python_version
+
+
+def find_compiler(target: Target, explicit: str | None = None) -> Compiler | None:
+    """`explicit` (which must be CPython x.y for the target's python3.x), else this interpreter if it is, else
+    `python3.x` on PATH if it runs and is; None when there is none."""
+    if explicit is not None:
+        found = python_version_of(explicit)
+        if found is None:
+            raise PackageError(f"--compile-python {explicit} does not run")
+        if not _is_target(found, target):
+            raise PackageError(
+                f"--compile-python {explicit} is {found[0]} {found[1]}: the bytecode for {target.runtime} needs "
+                f"CPython {target.python_version}"
+            )
+        return Compiler(explicit, found[1])
+    here = (sys.implementation.name, platform.python_version())
+    if _is_target(here, target):
+        return Compiler(sys.executable, here[1])
+    on_path = shutil.which(target.runtime)
+    if on_path is not None:
+        found = python_version_of(on_path)
+        if _is_target(found, target):
+            assert found is not None
+            return Compiler(on_path, found[1])
+    return None
+
+
+def no_compiler_message(target: Target) -> str:
+    return (
+        f"no Python {target.python_version} to compile bytecode for {target.runtime} (this is Python "
+        f"{platform.python_version()} and no working {target.runtime} is on PATH): run the build with Python "
+        f"{target.python_version} or pass --compile-python /path/to/{target.runtime}"
+    )
+
+
+# Runs in the compiling interpreter. stdin: [[zip name, source path], ...]; argv[1]: the staging directory. Writes
+# NAME's bytecode where the import system looks for it (DIR/__pycache__/STEM.cpython-3XY.pyc, no optimisation level:
+# Lambda runs python without -O), records the zip name as the file name (not the temporary path: the bytes stay the
+# same; the import system shows the real path in tracebacks anyway). Prints {pyc zip name: staged file} and the
+# sources that do not compile for this version (they would fail to import too).
+_COMPILE = """
+import json, py_compile, sys, warnings
+warnings.simplefilter("ignore")  # a dependency's SyntaxWarning/DeprecationWarning is not the build's business
+staging, tag, mode = sys.argv[1], sys.implementation.cache_tag, py_compile.PycInvalidationMode.UNCHECKED_HASH
+compiled, failed = {}, []
+for name, source in json.load(sys.stdin):
+    head, _, file = name.rpartition("/")
+    pyc = (head + "/" if head else "") + "__pycache__/" + file[:-3] + "." + tag + ".pyc"
+    try:
+        py_compile.compile(source, cfile=staging + "/" + pyc, dfile=name, doraise=True, optimize=0,
+                           invalidation_mode=mode)
+    except py_compile.PyCompileError:
+        failed.append(name)
+    else:
+        compiled[pyc] = staging + "/" + pyc
+print(json.dumps({"compiled": compiled, "failed": failed}))
+"""
+
+
+def compile_bytecode(entries: dict[str, Path], compiler: Compiler, staging: Path) -> tuple[dict[str, Path], list[str]]:
+    """Bytecode for every .py in `entries`, written by `compiler` under `staging`: ({pyc zip name: file}, the .py
+    names that do not compile). PYTHONHASHSEED=0: set and frozenset constants are marshalled in hash order."""
+    sources = [[name, str(path)] for name, path in sorted(entries.items()) if name.endswith(".py")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(
+        [compiler.python, "-c", _COMPILE, str(staging)],
+        input=json.dumps(sources),
+        capture_output=True,
+        text=True,
+        env=dict(env, PYTHONHASHSEED="0"),
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise PackageError(f"compiling bytecode with {compiler.python} failed ({proc.returncode}):\n{proc.stderr}")
+    result = json.loads(proc.stdout)
+    return {name: Path(path) for name, path in result["compiled"].items()}, result["failed"]
+
+
 # gate/ holds exactly the Lambda's code (the emulator, fakes and benchmarks live under cli/): only caches are left out.
 EXCLUDED_SOURCE_PARTS = ("__pycache__",)
 DIST_INFO_DROPPED = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
@@ -96,6 +217,8 @@ class BuildResult:
     sha256: str
     requirements: list[str]
     target: Target
+    bytecode: Compiler | None = None  # who compiled the zip's .pyc; None: the zip ships none
+    pyc_files: int = 0
 
 
 def _normalise(name: str) -> str:
@@ -283,10 +406,31 @@ def sha256_of(path: Path) -> str:
 
 
 def build(
-    output: Path, source_dir: Path, *, pin: bool = True, import_check: bool = True, for_lambda: Target | None = None
+    output: Path,
+    source_dir: Path,
+    *,
+    pin: bool = True,
+    import_check: bool = True,
+    for_lambda: Target | None = None,
+    bytecode: bool | None = None,
+    compile_python: str | None = None,
 ) -> BuildResult:
-    platform = for_lambda or Target()
+    """bytecode: True ships bytecode or fails, False ships none, None (default) ships it when a Python of the
+    runtime's version is found (see find_compiler) and otherwise says on stderr that the zip has none."""
+    lambda_target = for_lambda or Target()
+    if bytecode is False and compile_python is not None:
+        raise PackageError("--compile-python and --no-bytecode contradict each other")
+    compiler = None if bytecode is False else find_compiler(lambda_target, compile_python)
+    if compiler is None and bytecode:
+        raise PackageError(f"--bytecode: {no_compiler_message(lambda_target)}")
+    if compiler is None and bytecode is None:
+        print(
+            f"package_lambda: note: the zip ships no bytecode, so every cold start compiles its modules (slower): "
+            f"{no_compiler_message(lambda_target)}",
+            file=sys.stderr,
+        )
     entries: dict[str, Path] = {}
+    pyc_files = 0
     with tempfile.TemporaryDirectory(prefix="gate-lambda-") as tmp:
         target = Path(tmp) / "site"
         target.mkdir()
@@ -297,19 +441,40 @@ def build(
                 print(f"warning: {name} is not installed here; pip picks its newest version", file=sys.stderr)
         else:
             requirements, constraints = list(RUNTIME_REQUIREMENTS), []
-        install_dependencies(target, requirements, constraints, platform)
+        install_dependencies(target, requirements, constraints, lambda_target)
         for name, path in dependency_files(target):
             entries[name] = path
+        snapshot = Path(tmp) / "source"  # one read of each source: its .pyc and its .py in the zip are the same text
         for name, path in gate_files(source_dir):
-            entries[name] = path
+            entries[name] = snapshot / name
+            entries[name].parent.mkdir(parents=True, exist_ok=True)
+            entries[name].write_bytes(path.read_bytes())
         if import_check:
             for warning in check_imports(entries):
                 print(f"warning: {warning} (inside a function: fails only if called)", file=sys.stderr)
+        if compiler is not None:
+            pycs, failed = compile_bytecode(entries, compiler, Path(tmp) / "bytecode")
+            if failed:
+                print(
+                    f"warning: {len(failed)} file(s) do not compile for {lambda_target.runtime} and ship without "
+                    f"bytecode: {', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}",
+                    file=sys.stderr,
+                )
+            entries.update(pycs)
+            pyc_files = len(pycs)
         write_zip(output, entries)
     size = output.stat().st_size
     if size > MAX_SIZE_BYTES:
         raise PackageError(f"{output} is {size} bytes, over Lambda's 50 MB zip limit")
-    return BuildResult(path=output, size=size, sha256=sha256_of(output), requirements=requirements, target=platform)
+    return BuildResult(
+        path=output,
+        size=size,
+        sha256=sha256_of(output),
+        requirements=requirements,
+        target=lambda_target,
+        bytecode=compiler,
+        pyc_files=pyc_files,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -340,6 +505,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--arch", choices=sorted(PLATFORMS), default="x86_64", help="the module's lambda_architecture (default x86_64)"
     )
+    parser.add_argument(
+        "--bytecode",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ship .pyc compiled for the runtime's Python (--bytecode: fail without a Python of that version; "
+        "--no-bytecode: ship none; default: ship them when such a Python is found, else say so)",
+    )
+    parser.add_argument(
+        "--compile-python",
+        metavar="PATH",
+        help="the CPython of the runtime's version that compiles the bytecode (default: this interpreter if it is "
+        "one, else python3.X from PATH)",
+    )
     args = parser.parse_args(argv)
     try:
         result = build(
@@ -348,12 +526,21 @@ def main(argv: list[str] | None = None) -> int:
             pin=not args.no_pin,
             import_check=not args.no_import_check,
             for_lambda=Target(args.python_version or DEFAULT_PYTHON_VERSION, args.arch),
+            bytecode=args.bytecode,
+            compile_python=args.compile_python,
         )
     except PackageError as exc:
         print(f"package_lambda: {exc}", file=sys.stderr)
         return 1
     print(f"package_lambda: wrote {result.path} for {result.target.runtime} on {result.target.arch}")
     print(f"  requirements: {' '.join(result.requirements)} (+ boto3/botocore from the Lambda runtime)")
+    if result.bytecode is not None:
+        print(
+            f"  bytecode: {result.pyc_files} .pyc (unchecked-hash) compiled by CPython {result.bytecode.version} "
+            f"({result.bytecode.python})"
+        )
+    else:
+        print("  bytecode: none (every cold start compiles the zip's modules from source)")
     print(f"  size:   {result.size} bytes ({result.size / 1_000_000:.2f} MB)")
     print(f"  sha256: {result.sha256}")
     return 0

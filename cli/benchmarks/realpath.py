@@ -353,7 +353,7 @@ def _top_level(names: Iterable[str]) -> list[str]:
     out = set()
     for name in names:
         head, sep, _ = name.partition("/")
-        if sep and not head.endswith((".dist-info", ".data")):
+        if sep and not head.endswith((".dist-info", ".data")) and head != "__pycache__":
             out.add(head)
         elif not sep and name.endswith((".py", ".so")):
             out.add(name.split(".", 1)[0])
@@ -361,15 +361,18 @@ def _top_level(names: Iterable[str]) -> list[str]:
 
 
 def package_size(output_dir: Path | None = None) -> dict[str, Any]:
-    """Build the Lambda zip with scripts/package_lambda.py (pip reaches the package index) and measure it."""
+    """Build the Lambda zip with scripts/package_lambda.py (pip reaches the package index) and measure it. Built for
+    this interpreter's Python (python3.X) with bytecode, as package_lambda ships it when run by the runtime's Python:
+    cold_import's shipped_zip mode imports from this very zip (kept in `output_dir`, under "zip")."""
     script = REPO_ROOT / "scripts" / "package_lambda.py"
     if not script.is_file():
         return {"error": f"{script} not found (gate bench runs from a source checkout)"}
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
         out = (output_dir or Path(tmp)) / "gate-lambda.zip"
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, str(script), "--output", str(out)],
+            [sys.executable, str(script), "--output", str(out), "--runtime", runtime, "--bytecode"],
             capture_output=True,
             text=True,
             timeout=900,
@@ -382,17 +385,23 @@ def package_size(output_dir: Path | None = None) -> dict[str, Any]:
         with zipfile.ZipFile(out) as zf:
             names = zf.namelist()
             unpacked = sum(i.file_size for i in zf.infolist())
+            pyc_bytes = sum(i.compress_size for i in zf.infolist() if i.filename.endswith(".pyc"))
         sha = re.search(r"sha256: ([0-9a-f]{64})", proc.stdout)
         return {
+            "runtime": runtime,
             "bytes": out.stat().st_size,
             "mb": round(out.stat().st_size / 1_000_000, 2),
             "unpacked_mb": round(unpacked / 1_000_000, 2),
             "files": len(names),
+            "pyc_files": sum(n.endswith(".pyc") for n in names),
+            "py_files": sum(n.endswith(".py") for n in names),
+            "pyc_mb": round(pyc_bytes / 1_000_000, 2),  # compressed: what the bytecode adds to the zip
             "sha256": sha.group(1) if sha else None,
             "ships_emulator": any(n.startswith("cli/emulator/") for n in names),
             "ships_bench": any(n.startswith("cli/benchmarks/") for n in names),
             "top_level_modules": _top_level(names),
             "build_seconds": round(time.perf_counter() - start, 1),
+            **({"zip": str(out)} if output_dir is not None else {}),
         }
 
 
@@ -420,10 +429,13 @@ ZIP_PACKAGES = frozenset(
 RUNTIME_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"})
 
 # Run in the measured interpreter before `import gate.handler`: a finder that makes every third-party module outside
-# the Lambda's world absent. Only `os`, `sys` (already loaded at start-up) and `time` (built in) are used, so nothing
-# is charged early. It prints the CPU seconds the import took: less sensitive than wall time to a busy machine.
+# the Lambda's world absent. Only `os`, `sys` (already loaded at start-up), `time` (built in) and importlib's
+# machinery (frozen, loaded at start-up) are used, so nothing is charged early. It prints the CPU seconds the import
+# took (less sensitive than wall time to a busy machine), how many modules were compiled from source (the import
+# system's source_to_code, counted: bytecode found and valid means none), and where gate.handler came from.
 _LAMBDA_WORLD = """
 import os, sys, time
+from importlib.machinery import SourceFileLoader
 _cpu = time.process_time()
 _allowed = set(os.environ["BENCH_IMPORTABLE"].split(","))
 class _LambdaWorld:
@@ -433,25 +445,41 @@ class _LambdaWorld:
             return None
         raise ModuleNotFoundError(f"No module named {name!r} (not in the Lambda package)", name=name)
 sys.meta_path.insert(0, _LambdaWorld())
+_compiled = []
+_source_to_code = SourceFileLoader.source_to_code
+def _counted(self, data, path, *args, **kwargs):
+    _compiled.append(path)
+    return _source_to_code(self, data, path, *args, **kwargs)
+SourceFileLoader.source_to_code = _counted
 import gate.handler
-print(time.process_time() - _cpu)
+_cpu = time.process_time() - _cpu
+print(_cpu, len(_compiled), sys.modules["gate.handler"].__file__)
 """
 
 
-def _importtime(env: dict[str, str], cpu: list[float] | None = None) -> list[tuple[str, int]]:
-    """(module, cumulative microseconds) for `import gate.handler` in a fresh interpreter; appends the import's CPU
-    seconds to `cpu`."""
+Probe = tuple[float, int, str]  # CPU seconds, modules compiled from source, gate.handler's file
+
+
+def _probe(stdout: str) -> Probe:
+    """The measured interpreter's last line: (CPU seconds, modules compiled from source, gate.handler's file)."""
+    cpu, compiled, where = stdout.strip().splitlines()[-1].split(" ", 2)
+    return float(cpu), int(compiled), where
+
+
+def _importtime(env: dict[str, str], probes: list[Probe] | None = None, cwd: Path = REPO_ROOT) -> list[tuple[str, int]]:
+    """(module, cumulative microseconds) for `import gate.handler` in a fresh interpreter; appends its probe line
+    (CPU seconds, modules compiled from source, where gate.handler came from) to `probes`."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", _LAMBDA_WORLD],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
-        cwd=REPO_ROOT,
+        cwd=cwd,
         env=env,
     )
-    if cpu is not None:
-        cpu.append(float(proc.stdout.strip().splitlines()[-1]))
+    if probes is not None:
+        probes.append(_probe(proc.stdout))
     out = []
     for line in proc.stderr.splitlines():
         parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
@@ -460,8 +488,8 @@ def _importtime(env: dict[str, str], cpu: list[float] | None = None) -> list[tup
     return out
 
 
-def _import_ms(env: dict[str, str], cpu: list[float] | None = None) -> float:
-    for module, cumulative in _importtime(env, cpu):
+def _import_ms(env: dict[str, str], probes: list[Probe] | None = None, cwd: Path = REPO_ROOT) -> float:
+    for module, cumulative in _importtime(env, probes, cwd):
         if module == "gate.handler":
             return cumulative / 1000
     raise RuntimeError("gate.handler not found in -X importtime output")
@@ -479,11 +507,13 @@ IMPORT_BREAKDOWN = {
 
 def _import_cpu_ms(statement: str, env: dict[str, str]) -> float:
     """CPU milliseconds of `statement` (instead of `import gate.handler`) in a fresh Lambda-like interpreter."""
-    code = _LAMBDA_WORLD.replace("import gate.handler", statement)
+    code = _LAMBDA_WORLD.replace("import gate.handler\n", statement + "\n").replace(
+        'sys.modules["gate.handler"].__file__', '"-"'
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=REPO_ROOT, env=env
     )
-    return float(proc.stdout.strip().splitlines()[-1]) * 1000
+    return _probe(proc.stdout)[0] * 1000
 
 
 _WARM = """
@@ -511,20 +541,32 @@ def _warm(prefix: str, modules: Sequence[str], base: dict[str, str]) -> None:
     )
 
 
+def _unpack(zip_path: Path, into: Path) -> list[str]:
+    """Unpack the Lambda zip as Lambda does into /var/task; its importable top-level names."""
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(into)
+        return _top_level(zf.namelist())
+
+
 def cold_import(
     repeats: int = 5,
     zip_packages: Iterable[str] = ZIP_PACKAGES,
     modes: Sequence[str] = ("cached_bytecode", "lambda_like", "no_bytecode"),
+    zip_path: Path | None = None,
 ) -> dict[str, Any]:
-    """`import gate.handler` in fresh interpreters, median of `repeats`, in up to three `modes`. Each mode uses its
-    own bytecode cache (PYTHONPYCACHEPREFIX), so the machine's __pycache__ state does not matter:
+    """`import gate.handler` in fresh interpreters, median of `repeats`, in up to four `modes`:
 
-    * cached_bytecode: bytecode cached for every module (best case: a zip that shipped .pyc for this Python);
-    * lambda_like: the zip ships no .pyc while the runtime's stdlib and boto3 come precompiled: bytecode cached for
+    * shipped_zip: the zip as package_lambda wrote it (`zip_path`, built for this interpreter's Python), unpacked,
+      imported from there with the bytecode it ships and nothing else for its modules; the stdlib and boto3 with the
+      bytecode of this interpreter's installation (a Lambda runtime's are precompiled; written first where missing);
+    * cached_bytecode: bytecode cached for every module (best case);
+    * lambda_like: a zip that ships no .pyc while the runtime's stdlib and boto3 come precompiled: bytecode cached for
       every module except those of the zip's packages, which are compiled from source at every cold start;
     * no_bytecode: everything compiled from source (worst case).
-    In every mode only the stdlib, the zip's modules and the runtime's boto3 can be imported, as in Lambda.
-    Measured with this interpreter (the Lambda runtime is CPython 3.12)."""
+    The last three import the source tree and this environment's packages, each with its own bytecode cache
+    (PYTHONPYCACHEPREFIX), so the machine's __pycache__ state does not matter. In every mode only the stdlib, the
+    zip's modules and the runtime's boto3 can be imported, as in Lambda, and the modules compiled from source are
+    counted. Measured with this interpreter (the module's default runtime is python3.12)."""
     import os
 
     shipped = set(zip_packages)
@@ -536,20 +578,50 @@ def cold_import(
     runtime = [m for m in modules if m.split(".", 1)[0] not in shipped]
     warmed = {"cached_bytecode": modules, "lambda_like": runtime, "no_bytecode": []}
     samples: dict[str, list[float]] = {}
-    cpu: dict[str, list[float]] = {}
+    probes: dict[str, list[Probe]] = {}
+    out: dict[str, Any] = {"python": sys.version.split()[0], "repeats": repeats}
     for mode in modes:
+        probes[mode] = []
+        if mode == "shipped_zip":
+            if zip_path is None:
+                out["shipped_zip_error"] = "no zip was built"
+                continue
+            with tempfile.TemporaryDirectory(prefix="gate-task-") as task:
+                names = _unpack(zip_path, Path(task))
+                env = {k: v for k, v in measure.items() if k != "PYTHONPYCACHEPREFIX"}
+                env["PYTHONPATH"] = task
+                env["BENCH_IMPORTABLE"] = ",".join(sorted(set(names) | RUNTIME_PACKAGES))
+                # the runtime's part (stdlib, boto3) with its installation's bytecode, as Lambda's comes precompiled
+                plain = {k: v for k, v in base.items() if k not in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")}
+                subprocess.run(
+                    [sys.executable, "-c", _WARM],
+                    input=json.dumps(runtime),
+                    text=True,
+                    check=True,
+                    env=plain,
+                    timeout=120,
+                    cwd=REPO_ROOT,
+                    capture_output=True,
+                )
+                samples[mode] = [_import_ms(env, probes[mode], Path(task)) for _ in range(repeats)]
+                where = {p[2] for p in probes[mode]}
+                out["shipped_zip_from"] = (
+                    "the unpacked zip" if all(w.startswith(task) for w in where) else sorted(where)
+                )
+            continue
         with tempfile.TemporaryDirectory(prefix="gate-pycache-") as prefix:
             if warmed[mode]:
                 _warm(prefix, warmed[mode], base)
-            cpu[mode] = []
-            samples[mode] = [_import_ms(dict(measure, PYTHONPYCACHEPREFIX=prefix), cpu[mode]) for _ in range(repeats)]
-    out: dict[str, Any] = {"python": sys.version.split()[0], "repeats": repeats}
+            env = dict(measure, PYTHONPYCACHEPREFIX=prefix)
+            samples[mode] = [_import_ms(env, probes[mode]) for _ in range(repeats)]
     for mode, values in samples.items():
         out[f"{mode}_ms"] = rounded(median(values), 1)
         out[f"{mode}_min_ms"] = rounded(min(values), 1)
-        out[f"{mode}_cpu_ms"] = rounded(median([c * 1000 for c in cpu[mode]]), 1)
+        out[f"{mode}_cpu_ms"] = rounded(median([p[0] * 1000 for p in probes[mode]]), 1)
     out["samples_ms"] = {mode: [round(x, 1) for x in values] for mode, values in samples.items()}
-    out["cpu_samples_ms"] = {mode: [round(c * 1000, 1) for c in values] for mode, values in cpu.items()}
+    out["cpu_samples_ms"] = {mode: [round(p[0] * 1000, 1) for p in probes[mode]] for mode in samples}
+    # modules compiled from source at import (0: every module's bytecode was found and valid)
+    out["compiled_from_source"] = {mode: max(p[1] for p in probes[mode]) for mode in samples}
     if "lambda_like" in modes:
         with tempfile.TemporaryDirectory(prefix="gate-pycache-") as prefix:
             _warm(prefix, runtime, base)

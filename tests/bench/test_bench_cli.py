@@ -4,6 +4,7 @@ assertions in tests; the benchmark itself is where numbers come from)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,12 @@ def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
     assert real["tick"]["sequence"]["builds_killed"] == 0
     assert real["package"]["bytes"] > 0 and not real["package"]["ships_emulator"]
     assert real["cold_import"]["lambda_like_ms"] > 0
+    # the shipped zip carries bytecode for this Python and the import uses it: nothing compiled from source
+    assert real["package"]["pyc_files"] > 0 and real["package"]["runtime"] == "python{}.{}".format(*sys.version_info)
+    assert real["cold_import"]["shipped_zip_from"] == "the unpacked zip"
+    assert real["cold_import"]["compiled_from_source"]["shipped_zip"] == 0
+    assert real["cold_import"]["compiled_from_source"]["lambda_like"] > 0
+    assert (tmp_path / "gate-lambda.zip").is_file()
 
 
 def test_unknown_part_is_refused(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ variable "source_code_hash" {
 }
 
 variable "lambda_runtime" {
-  description = "Lambda Python runtime. Build the package for the same version: scripts/package_lambda.py --runtime python3.12."
+  description = "Lambda Python runtime. Build the package for the same version: scripts/package_lambda.py --runtime python3.12; it ships bytecode for that Python (a faster cold start) when Python 3.12 runs the build, is on PATH or is named by --compile-python."
   type        = string
   default     = "python3.12"
 
