@@ -60,7 +60,12 @@ def check_zip(path: Path, native_suffix: str = "cpython-312-x86_64-linux-gnu.so"
     assert "gate/__init__.py" in names
     assert not [n for n in names if n.startswith("cli/emulator/")], "the emulator must not be shipped"
     assert not [n for n in names if n.startswith("cli/")]
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    pycs = [n for n in names if n.endswith(".pyc")]
+    for pyc in pycs:  # only the bytecode package_lambda compiled: one per shipped .py, for the target's CPython
+        head, _, file = pyc.rpartition("__pycache__/")
+        stem, tag, _ = file.rsplit(".", 2)
+        assert tag == "cpython-" + native_suffix.split("-")[1] and f"{head}{stem}.py" in names, pyc
+    assert not [n for n in names if "__pycache__" in n and not n.endswith(".pyc")]
     assert not [n for n in names if n.endswith(".dist-info/RECORD")]
     assert not [n for n in names if n.startswith(("boto3/", "botocore/"))], "the runtime provides boto3/botocore"
     for dist in ("pydantic/", "pydantic_core/", "pydantic_settings/", "requests/", "structlog/"):
