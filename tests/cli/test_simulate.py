@@ -167,21 +167,28 @@ def test_every_scenario_key_is_documented_in_the_readme() -> None:
 
 
 @pytest.mark.e2e
-def test_ctrl_c_prints_the_table_and_a_partial_summary() -> None:
+def test_ctrl_c_prints_the_table_and_a_partial_summary(tmp_path: Path) -> None:
     import signal
     import subprocess
     import time
 
     from tests.cli.conftest import EXAMPLES, ROOT, check_output, gate_command
 
+    log = tmp_path / "decisions.jsonl"
     proc = subprocess.Popen(
-        [*gate_command(), "simulate", "--scenario", EXAMPLES / "long-build.yaml", "--speed", "20"],
+        [*gate_command(), "simulate", "--scenario", EXAMPLES / "long-build.yaml", "--speed", "20", "--log-file", log],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
-    time.sleep(12)  # servers up, group created, scale-in done: the run is in its loop
+    # Interrupt once the run is in its loop: the gate has recorded a decision (the scale-in happened). A fixed sleep
+    # was too short on a loaded CI host, and the interrupt then landed while the servers were starting.
+    give_up = time.monotonic() + 120
+    while not (log.exists() and log.read_text().strip()) and time.monotonic() < give_up and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None and log.read_text().strip(), "the simulation never reached its loop"
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     check_output(out + err)
