@@ -26,6 +26,8 @@ from cli.benchmarks.common import GroupsView, TagsView, gate_settings, instance_
 from cli.benchmarks.fleet import FleetConfig, simulate
 from gate.actions import Result
 from gate.aws import ActionGone, Aws
+from gate.clock import Clock, ManualClock
+from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
 from gate.model import Agent, JobRequest, Waiting
 from gate.reconcile import Gate
@@ -88,7 +90,7 @@ class _Instance:
 class _Fleet:
     """The world both stand-ins answer from, thread-safe (the gate's pools call from many threads)."""
 
-    def __init__(self, cfg: ScaleConfig, clock: JumpClock) -> None:
+    def __init__(self, cfg: ScaleConfig, clock: Clock) -> None:
         self.cfg = cfg
         self.clock = clock
         self.lock = threading.Lock()
@@ -354,25 +356,132 @@ def calls_per_held_hour(
 ) -> dict[str, Any]:
     """AWS calls per held instance-hour in the fleet simulation's day (the real gate, default settings), for each
     hook HeartbeatTimeout: heartbeats alone, every per-instance call, and every AWS call including the per-round
-    DescribeAutoScalingGroups / DescribeInstances (which the instances held at the time share)."""
+    DescribeAutoScalingGroups / DescribeInstances (which the instances held at the time share).
+
+    A per-held-hour figure mixes two costs: a fixed one per hold (each container that sees the hold heartbeats it at
+    first sight, the proof of a claim a concurrent release could overtake, the hold tag, its clearing, the
+    completion, the event path's DescribeAutoScalingInstances) and one per hour (the heartbeat pass's cadence, a third
+    of HeartbeatTimeout). The day's holds are short, so the fixed cost dominates; each row therefore also gives the
+    calls per hold and, from `long_hold`, what a 2-hour busy hold costs in its first minutes and per hour after them."""
     base = base or FleetConfig()
     rows = []
     for timeout in heartbeat_timeouts:
         r = simulate(replace(base, heartbeat_timeout=timeout), "gate")
         held = r.held_instance_hours or float("nan")
+        holds = r.holds or float("nan")
         ops = r.aws_calls_by_operation
         per_instance = sum(n for op, n in ops.items() if op in PER_INSTANCE_OPS)
+        beats = ops.get("RecordLifecycleActionHeartbeat", 0)
         rows.append(
             {
                 "heartbeat_timeout_s": timeout,
                 "held_instance_hours": r.held_instance_hours,
-                "heartbeats_per_held_hour": round(ops.get("RecordLifecycleActionHeartbeat", 0) / held, 2),
+                "heartbeats_per_held_hour": round(beats / held, 2),
                 "per_instance_calls_per_held_hour": round(per_instance / held, 2),
                 "aws_calls_per_held_hour": round(r.aws_calls / held, 2),
                 "autoscaling_calls_per_held_hour": round(r.autoscaling_calls / held, 2),
+                "holds": r.holds,
+                "hold_mean_min": round(held * 60 / holds, 1),
+                "heartbeats_per_hold": round(beats / holds, 2),
+                "per_instance_calls_per_hold": round(per_instance / holds, 2),
+                "per_instance_calls_per_hold_by_operation": {
+                    op: round(n / holds, 2) for op, n in sorted(ops.items()) if op in PER_INSTANCE_OPS
+                },
+                "long_hold": long_hold_calls(heartbeat_timeout=timeout),
                 "builds_killed": r.builds_killed,
                 "hooks_timed_out": r.hooks_timed_out,
                 "aws_calls_by_operation": ops,
             }
         )
     return {"strategy": "gate", "instances": base.instances, "hours": base.hours, "rows": rows}
+
+
+def long_hold_calls(
+    build_hours: float = 2.0, heartbeat_timeout: float = 3600.0, first_minutes: float = 5.0
+) -> dict[str, Any]:
+    """One busy victim whose build runs `build_hours` after the hold starts, through the real gate wired as in the
+    fleet simulation (the lifecycle event on a fresh container 2 s in, a tick every minute on a warm one), on a
+    manual clock: the per-instance AWS calls of the first `first_minutes` (the fixed cost of a hold), those of the
+    hour after them (what an hour of a long hold costs), and the whole hold's."""
+    clock = ManualClock()
+    cfg = ScaleConfig(
+        instances=1,
+        groups=1,
+        pools=1,
+        heartbeat_timeout=heartbeat_timeout,
+        aws_latency_s=0.0,
+        azure_latency_s=0.0,
+        short_build_s=build_hours * 3600,  # instance 0 gets the "short" build: its length is the hold's
+    )
+    fleet = _Fleet(cfg, clock)
+    (inst,) = fleet.instances.values()
+    pools = [f"pool-{p:02d}" for p in range(cfg.pools)]
+    settings = gate_settings(
+        azure_org_url="https://dev.azure.com/bench",
+        pools=pools,
+        groups=[inst.group],
+        hook_name=HOOK,
+        heartbeat_concurrency=1,  # inline: deterministic on the manual clock
+        agent_concurrency=1,
+    )
+    start = clock.now()
+    marks: dict[str, Counter[str]] = {}
+    log = _Collect()
+
+    def per_instance() -> Counter[str]:
+        return Counter({op: n for op, n in fleet.aws_calls.items() if op in PER_INSTANCE_OPS})
+
+    def invoke(gate: Gate, event: dict[str, Any]) -> None:
+        dispatch(gate, event, clock.now() + cfg.lambda_timeout_s - settings.invocation_margin_seconds)
+
+    with quiet_logs():
+        ticks = Gate(settings, _ScaleAws(fleet), _ScaleAzure(fleet), clock, log)
+        clock.advance(2.0)
+        invoke(Gate(settings, _ScaleAws(fleet), _ScaleAzure(fleet), clock, log), _lifecycle_event(inst))
+        minute = 0
+        while inst.waiting and minute < build_hours * 60 + 30:
+            at = start + 60.0 * (minute + 1)
+            if clock.now() < at:
+                clock.advance(at - clock.now())
+            for name, mark in (("first", first_minutes), ("hour", first_minutes + 60)):
+                if name not in marks and clock.now() - start >= mark * 60:
+                    marks[name] = per_instance()
+            invoke(ticks, {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+            minute += 1
+    total = per_instance()
+    first = marks.get("first", total)
+    hour = marks.get("hour", total) - first
+    held_h = (clock.now() - start) / 3600
+    return {
+        "build_hours": build_hours,
+        "heartbeat_timeout_s": heartbeat_timeout,
+        "released": not inst.waiting,
+        "first_minutes": first_minutes,
+        "first_minutes_calls": sum(first.values()),
+        "first_minutes_by_operation": dict(sorted(first.items())),
+        "next_hour_calls": sum(hour.values()),
+        "next_hour_by_operation": dict(sorted(hour.items())),
+        "hold_calls": sum(total.values()),
+        "hold_by_operation": dict(sorted(total.items())),
+        "hold_calls_per_held_hour": round(sum(total.values()) / held_h, 2) if held_h else None,
+    }
+
+
+def _lifecycle_event(inst: _Instance) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": f"bench-{inst.id}",
+        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": "123456789012",
+        "time": "2027-01-15T08:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "LifecycleActionToken": "00000000-0000-4000-8000-000000000001",
+            "AutoScalingGroupName": inst.group,
+            "LifecycleHookName": HOOK,
+            "EC2InstanceId": inst.id,
+            "LifecycleTransition": TERMINATING,
+        },
+    }

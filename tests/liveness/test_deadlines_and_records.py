@@ -92,3 +92,28 @@ def test_a_heartbeat_pass_cut_short_by_the_deadline_is_an_alarmed_error(world: W
     records = gate.tick(budget=0)
     cut = [r for r in records if r["outcome"] == "error" and "heartbeat pass cut short" in r["reason"]]
     assert len(cut) == 1 and "1 due heartbeat(s) not sent" in cut[0]["reason"]
+
+
+def test_a_first_sight_held_claim_is_proven_even_right_after_the_heartbeat_pass(world: World) -> None:
+    """The same race seen by a container that meets the instance for the first time: its heartbeat pass has just
+    heartbeated the action (first sight), and B releases while A reads its stale list. That heartbeat came before the
+    list, so it cannot stand as proof of A's `busy`: only a `held` that disabled an agent may count the round's own
+    heartbeat (an agent still enabled cannot have been released by anyone). A proves, learns the action is gone."""
+    iid = world.scale_in(2)[0]
+    b = world.gate()
+    b.tick(budget=0)  # B: first sight, tag, disable
+    world.clock.advance(90)  # past the assignment lag bound: B will release
+    a = world.gate()  # a fresh container: its heartbeat pass heartbeats everything waiting, in this round
+    real = a.source.list_agents
+
+    def stale_list():  # type: ignore[no-untyped-def]
+        snapshot = real()
+        b.tick(budget=0)  # B releases while A is between reading and recording
+        return [dataclasses.replace(x, assigned_request=4242) if iid in x.name else x for x in snapshot]
+
+    a.source.list_agents = stale_list  # type: ignore[method-assign]
+    a.tick(budget=0)
+    log = [(r["instance"], r["outcome"]) for r in world.sb.log.records if r["instance"] == iid]
+    released_at = log.index((iid, "released"))
+    assert (iid, "held") not in log[released_at:], log
+    assert log[-1] == (iid, "gone")
