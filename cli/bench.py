@@ -291,7 +291,8 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
             title_justify="left",
             box=box.SIMPLE_HEAD,
         )
-        for col in ("HeartbeatTimeout", "held inst-h", "heartbeats", "per-instance calls", "all AWS", "Auto Scaling"):
+        cols = ("HeartbeatTimeout", "held inst-h", "heartbeats", "per-instance calls", "all AWS", "Auto Scaling")
+        for col in (*cols, "per hold", "2 h hold: 5 min / next h / all"):
             t.add_column(col, justify="right")
         for r in held["rows"]:
             t.add_row(
@@ -301,6 +302,10 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
                 _fmt(r["per_instance_calls_per_held_hour"], digits=1),
                 _fmt(r["aws_calls_per_held_hour"], digits=1),
                 _fmt(r["autoscaling_calls_per_held_hour"], digits=1),
+                _fmt(r.get("per_instance_calls_per_hold"), digits=1),
+                "{first_minutes_calls} / {next_hour_calls} / {hold_calls}".format(**r["long_hold"])
+                if r.get("long_hold")
+                else "-",
             )
         console.print(t)
     return doc

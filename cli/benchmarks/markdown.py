@@ -193,6 +193,8 @@ def per_held_hour(doc: dict[str, Any]) -> str:
             _n(r["per_instance_calls_per_held_hour"], digits=1),
             _n(r["autoscaling_calls_per_held_hour"], digits=1),
             _n(r["aws_calls_per_held_hour"], digits=1),
+            _n(r.get("per_instance_calls_per_hold"), digits=1),
+            _long_hold(r.get("long_hold")),
         ]
         for r in doc["per_held_hour"]["rows"]
     ]
@@ -203,8 +205,16 @@ def per_held_hour(doc: dict[str, Any]) -> str:
         "per-instance AWS calls",
         "Auto Scaling calls",
         "all AWS calls",
+        "per-instance calls per hold",
+        "2 h busy hold: first 5 min / next hour / whole hold",
     ]
     return table(header, rows)
+
+
+def _long_hold(long: dict[str, Any] | None) -> str:
+    if not long:
+        return "-"
+    return f"{long['first_minutes_calls']} / {long['next_hour_calls']} / {long['hold_calls']}"
 
 
 def hook(doc: dict[str, Any]) -> str:
