@@ -195,7 +195,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if enabled:
         hold.write(state.disabled(now))  # the tag first: a disable is never left unrecorded
         hold.actions.extend(DisableAgent(a) for a in enabled)
-        hold.actions.append(ConfirmDisables(hold.state or state))  # then when the service acknowledged them
+        if any(a.busy or not a.assigned_known for a in enabled):  # a job that may end after the disable: stamp
+            hold.actions.append(ConfirmDisables(hold.state or state))  # when the service acknowledged the disables
         return hold.decision(Outcome.HELD, "draining: disabled " + ", ".join(a.label() for a in enabled))
 
     busy = _busy_reason(present + gone, obs.job_requests)

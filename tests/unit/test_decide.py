@@ -80,10 +80,12 @@ def test_not_proven_ours_touches_nothing() -> None:
 
 def test_first_sight_tags_first_then_disables_and_sends_no_heartbeat() -> None:
     d = decide(waiting(tags={}), Observation([agent(enabled=True)]), POLICY, T0, proven=True)
-    assert kinds(d) == [SetTag, DisableAgent, ConfirmDisables]
+    assert kinds(d) == [SetTag, DisableAgent]  # idle: no job to end after the disable, no acknowledgement to stamp
     s = state_of(d)
     assert s.action == action_hash(ACTION) and s.held_since == T0 and s.disabled_at == T0 and s.seen == {(7, 1)}
-    assert s.confirmed_at is None and d.actions[-1] == ConfirmDisables(s)  # the edge stamps the acknowledgement
+    busy = decide(waiting(tags={}), Observation([agent(enabled=True, busy=True)]), POLICY, T0, proven=True)
+    assert kinds(busy) == [SetTag, DisableAgent, ConfirmDisables]
+    assert state_of(busy).confirmed_at is None and busy.actions[-1] == ConfirmDisables(state_of(busy))
 
 
 def test_a_bound_hold_needs_no_new_proof() -> None:
@@ -428,18 +430,21 @@ def _step(dt: float, **kw: Any) -> dict[str, Any]:
     return {"dt": dt, **quiet, **more, "skew": 0.0, **kw}
 
 
-# A short job ends, a second lands while the disable is in flight and stays invisible: its predecessor's finishTime,
-# before the acknowledgement, must not end the lag bound.
+# A job runs, visibly, when the gate disables the agent; it ends while the PATCH is in flight and a second job lands
+# before the disable takes effect, invisible for 50 s. The first job's finishTime, before the acknowledgement, must
+# not end the lag bound.
 JUST_BEFORE_THE_DISABLE = [
     _step(10),
-    _step(10, assign=[0.1] * 3, duration=3, again=0.2, duration2=600, shows_after=50, ack_delay=1),
+    _step(10, assign=[0.1] * 3, duration=11, ack_delay=5),
+    _step(10, again=0.25, duration2=600, shows_after=50),
     _step(10),
 ]
-# The same, the predecessor ending 2.5 s before the acknowledgement, on a service clock 4.9 s ahead of the gate's.
+# The same, the first job ending 2.5 s before the acknowledgement, on a service clock 4.9 s ahead of the gate's.
 WITHIN_THE_CLOCK_SKEW = [
     _step(10),
-    _step(10, assign=[0.1] * 3, duration=9.5, shows_after=50, ack_delay=3),
+    _step(10, assign=[0.1] * 3, duration=11, ack_delay=4.5),
     _step(10, again=0.1, duration2=600, shows_after=50, skew=4.9),
+    _step(10),
 ]
 
 
