@@ -130,11 +130,13 @@ module "gate" {
   lambda_zip_path         = var.lambda_zip_path
   lambda_runtime          = var.lambda_runtime
 
-  # Short loops for a test: the tick re-checks for 5 s, an idle agent needs no second look.
+  # Short loops for a test: the tick re-checks for 5 s, an idle agent needs no second look, and the idle victim
+  # waits a 20 s lag bound instead of 60 s of real time (the rule itself is tested in tests/judgment).
   lambda_timeout_seconds   = 30
   tick_budget_seconds      = 5
   recheck_interval_seconds = 1
   idle_confirm_seconds     = 0
+  assignment_lag_seconds   = 20
   log_level                = "DEBUG"
 }
 
