@@ -219,7 +219,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         return hold.decision(Outcome.HELD, reason, recheck_at=state.held_since + grace)
 
     lag_end = (state.disabled_at if state.disabled_at is not None else state.held_since) + policy.assignment_lag_seconds
-    ended = now < lag_end and _ended_after_disable(state, present, gone, policy)
+    ended = now < lag_end and _may_end_the_bound_early(state, present, gone)
     if ended and obs.job_requests is None:
         reason = "idle and drained inside the lag bound: checking whether its last job ended after the disable"
         return hold.decision(Outcome.HELD, reason, needs_job_requests=tuple(present), recheck_at=lag_end)
@@ -253,11 +253,10 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     return _release(hold, obs, policy, reason, present, gone)
 
 
-def _ended_after_disable(state: HoldState, present: Sequence[Agent], gone: Sequence[Agent], policy: Policy) -> bool:
-    """Whether the job requests could end the lag bound early: the disables were acknowledged, and every agent is
+def _may_end_the_bound_early(state: HoldState, present: Sequence[Agent], gone: Sequence[Agent]) -> bool:
+    """Whether job requests could end the lag bound early: the disables were acknowledged, and every agent is
     present and can be asked for its job requests (an absent agent, a GitHub runner: only the bound)."""
-    ack = state.confirmed_at
-    return ack is not None and bool(present) and not gone and all(a.disableable for a in present)
+    return state.confirmed_at is not None and bool(present) and not gone and all(a.disableable for a in present)
 
 
 def _last_jobs_ended_after(
