@@ -58,7 +58,8 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
     from cli.benchmarks.fleet import FleetConfig, fleet_benchmark
     from cli.benchmarks.plot import plot_fleet
 
-    cfg = FleetConfig(seed=seed)
+    # --quick: a smaller group over the afternoon (the day's scale-ins), as the other fleet parts do.
+    cfg = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
     console.print(
         f"[dim]running the fleet simulation ({cfg.instances} instances, {cfg.hours:.0f} h, seed {seed})...[/]"
     )
