@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import zipfile
@@ -37,13 +38,15 @@ def make_fake_source(root: Path, extra: dict[str, str] | None = None) -> Path:
     return root
 
 
-def build(output: Path, source_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def build(output: Path, source_dir: Path, *options: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the packager as a user would; `path` replaces PATH (which interpreters it can find)."""
     return subprocess.run(
         [sys.executable, str(SCRIPT), "--output", str(output), "--source-dir", str(source_dir), *options],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        env=dict(os.environ, PATH=path) if path is not None else None,
     )
 
 

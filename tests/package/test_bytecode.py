@@ -19,6 +19,8 @@ from types import CodeType, ModuleType
 
 import pytest
 
+from tests.infra.test_package_lambda import build
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "package_lambda.py"
 HERE = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -116,18 +118,6 @@ def test_no_bytecode_and_a_compiler_contradict(pl: ModuleType, tmp_path: Path) -
 
 
 # -- full builds (pip installs the dependencies) ---------------------------------------------------------------------
-
-
-def build(out: Path, source: Path, *options: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PATH=path) if path is not None else None
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--output", str(out), "--source-dir", str(source), *options],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
-    )
 
 
 @pytest.mark.network
