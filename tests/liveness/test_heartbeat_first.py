@@ -26,7 +26,7 @@ def test_ec2_describe_instances_throttled_still_heartbeats_every_hook(world: Wor
     busy(world, waiting)
     world.emu.faults.inject("DescribeInstances", code="RequestLimitExceeded", status=503, count=None)
     fn = lambda_for(world)
-    fn.minutes(6)
+    fn.minutes(4)
     assert_live(world, fn)
     beats = heartbeats(world)
     assert set(beats) == set(waiting) and all(len(b) >= 3 for b in beats.values())
