@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gate.actions import Complete, DeleteAgent, DisableAgent, DrainContainerInstance, SetTag
+from gate.actions import Complete, ConfirmDisables, DeleteAgent, DisableAgent, DrainContainerInstance, SetTag
 from gate.decide import Decision, Observation, Policy
 from gate.evidence import decide_with_evidence
 from gate.holdstate import HOLD_TAGS
@@ -134,6 +134,9 @@ class RetainedCleanup:
         # No max hold: a retained instance costs money, not builds; it goes when its agents are idle.
         policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"))
         decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs)
+        # No acknowledgement stamp: a retained instance costs money, not builds, so it simply waits the lag bound.
+        kept = tuple(a for a in decision.actions if not isinstance(a, ConfirmDisables))
+        decision = dataclasses.replace(decision, actions=kept)
         actions = describe_actions(decision)
         if self.dry_run:
             return Cleaned(w, Outcome.SKIPPED, f"dry run: retained instance: {decision.reason}", agents, actions)
