@@ -193,10 +193,11 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
 
     enabled = [a for a in present if not a.drained]
     if enabled:
-        hold.write(state.disabled(now))  # the tag first: a disable is never left unrecorded
+        disabled = state.disabled(now)
+        hold.write(disabled)  # the tag first: a disable is never left unrecorded
         hold.actions.extend(DisableAgent(a) for a in enabled)
         if any(a.busy or not a.assigned_known for a in enabled):  # a job that may end after the disable: stamp
-            hold.actions.append(ConfirmDisables(hold.state or state))  # when the service acknowledged the disables
+            hold.actions.append(ConfirmDisables(disabled))  # when the service acknowledged the disables
         return hold.decision(Outcome.HELD, "draining: disabled " + ", ".join(a.label() for a in enabled))
 
     busy = _busy_reason(present + gone, obs.job_requests)
@@ -219,12 +220,11 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         return hold.decision(Outcome.HELD, reason, recheck_at=state.held_since + grace)
 
     lag_end = (state.disabled_at if state.disabled_at is not None else state.held_since) + policy.assignment_lag_seconds
-    ended = now < lag_end and _may_end_the_bound_early(state, present, gone)
-    if ended and obs.job_requests is None:
+    ack = state.confirmed_at if now < lag_end and _may_end_the_bound_early(state, present, gone) else None
+    if ack is not None and obs.job_requests is None:
         reason = "idle and drained inside the lag bound: checking whether its last job ended after the disable"
         return hold.decision(Outcome.HELD, reason, needs_job_requests=tuple(present), recheck_at=lag_end)
-    if ended:
-        ended = _last_jobs_ended_after(state, present, obs.job_requests or {}, policy)
+    ended = ack is not None and _last_jobs_ended_after(ack + policy.clock_skew_seconds, present, obs.job_requests or {})
     if now < lag_end and not ended:
         reason = (
             f"idle and drained; a job assigned just before the disable may not show yet: waiting {lag_end - now:.0f}s"
@@ -260,14 +260,13 @@ def _may_end_the_bound_early(state: HoldState, present: Sequence[Agent], gone: S
 
 
 def _last_jobs_ended_after(
-    state: HoldState, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]], policy: Policy
+    after: float, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]]
 ) -> bool:
     """Positive evidence against the lag bound's risk, a job assigned just before the disable and not yet shown:
     every agent's newest job finished (finishTime) after the disable was acknowledged. An agent runs one job at a
     time, so nothing was assigned to it between that job's start and the disable, and nothing can be after.
-    An agent whose last job ended before the disable (an idle victim) proves nothing: it waits the bound."""
-    assert state.confirmed_at is not None
-    after = state.confirmed_at + policy.clock_skew_seconds
+    An agent whose last job ended before the disable (an idle victim) proves nothing: it waits the bound.
+    `after`: the acknowledgement plus the clock skew allowance."""
     for agent in present:
         jobs = job_requests.get(agent.id)
         if not jobs or any(not j.finished for j in jobs):
