@@ -12,7 +12,7 @@ import platform
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
@@ -24,6 +24,9 @@ from cli.benchmarks.formatting import number as _fmt
 from cli.benchmarks.formatting import thousands as _k
 from cli.common import console as _terminal
 from cli.common import err_console
+
+if TYPE_CHECKING:
+    from cli.benchmarks.fleet import FleetConfig
 
 # Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
 console = _terminal if _terminal.is_terminal else Console(width=160)
@@ -54,12 +57,19 @@ def _timed(name: str, fn: Callable[[], dict[str, Any]], errors: list[str]) -> di
 # -- fleet -----------------------------------------------------------------------------------------------------------
 
 
+def _fleet_config(quick: bool, seed: int) -> FleetConfig:
+    """The simulated day every fleet part runs; --quick: a 50-instance group over the afternoon only (the day's
+    scale-ins and the fault windows, 16:00-17:00)."""
+    from cli.benchmarks.fleet import FleetConfig
+
+    return FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
+
+
 def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks.fleet import FleetConfig, fleet_benchmark
+    from cli.benchmarks.fleet import fleet_benchmark
     from cli.benchmarks.plot import plot_fleet
 
-    # --quick: a smaller group over the afternoon (the day's scale-ins), as the other fleet parts do.
-    cfg = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
+    cfg = _fleet_config(quick, seed)
     console.print(
         f"[dim]running the fleet simulation ({cfg.instances} instances, {cfg.hours:.0f} h, seed {seed})...[/]"
     )
@@ -168,11 +178,9 @@ def _matrix(doc: dict[str, Any], title: str, cell: Callable[[dict[str, Any]], st
 
 def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
     from cli.benchmarks.faultbench import fault_matrix, posture_under_outage
-    from cli.benchmarks.fleet import FleetConfig
     from cli.benchmarks.plot import plot_faults
 
-    # --quick: a smaller group over the afternoon only (the fault windows are 16:00-17:00).
-    cfg = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
+    cfg = _fleet_config(quick, seed)
     console.print(f"[dim]running the fleet under faults ({cfg.instances} instances, {cfg.hours:.0f} h)...[/]")
     doc: dict[str, Any] = {
         "benchmark": "faults",
@@ -235,13 +243,12 @@ def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, A
 
 def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
     from cli.benchmarks import scale
-    from cli.benchmarks.fleet import FleetConfig
 
     if quick:  # the same rounds, smaller and faster (CI smoke)
         cfg = scale.ScaleConfig(instances=500, groups=4, pools=2, aws_latency_s=0.01, azure_latency_s=0.05)
-        base = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12)
     else:
-        cfg, base = scale.ScaleConfig(), FleetConfig(seed=seed)
+        cfg = scale.ScaleConfig()
+    base = _fleet_config(quick, seed)
     doc: dict[str, Any] = {"benchmark": "scale", "quick": quick}
     doc["tick"] = _timed(
         f"one tick with {cfg.instances:,} waiting instances in {cfg.groups} groups and {cfg.pools} pools",
@@ -360,10 +367,9 @@ def _liveness(out: Path, quick: bool, errors: list[str]) -> dict[str, Any]:
 
 
 def _hook(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks.fleet import FleetConfig
     from cli.benchmarks.hookbench import release_with_and_without_hook
 
-    cfg = FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
+    cfg = _fleet_config(quick, seed)
     doc = release_with_and_without_hook(cfg)
     _write(out / "hook.json", doc)
     t = Table(
