@@ -95,6 +95,9 @@ class Decision:
     needs_job_requests: tuple[Agent, ...] = ()
     # The decision would release, but ECS draining is on: it wants the container instance looked at first.
     needs_ecs: bool = False
+    # Why a hold is a fail-safe one (an error keeps it, not the agents): "agent_system", "ecs", "action_identity";
+    # None for a hold on the evidence. Counted per invocation (FailsafeHolds metric) and alarmed when it persists.
+    failsafe: str | None = None
 
     @property
     def final(self) -> bool:
@@ -165,7 +168,8 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
         hold.clear()
         return hold.decision(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build")
     if waiting.action_id is None:
-        return hold.decision(Outcome.HELD, "no identity for this lifecycle action yet: holding, touching nothing")
+        reason = "no identity for this lifecycle action yet: holding, touching nothing"
+        return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
     if state is None:
         if not proven:
             return hold.decision(Outcome.HELD, "not proven ours yet (no heartbeat under our hook): touching nothing")
@@ -181,7 +185,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if held >= policy.max_hold_seconds:
         return _forced(hold, listed, obs, policy, held)
     if obs.agents is None:
-        return hold.decision(Outcome.HELD, f"agent system unavailable ({obs.error or 'unknown error'}): fail safe")
+        reason = f"agent system unavailable ({obs.error or 'unknown error'}): fail safe"
+        return hold.decision(Outcome.HELD, reason, failsafe="agent_system")
     if state.overflow:
         return hold.decision(Outcome.HELD, "too many agents to remember in one tag: holding until max hold")
 
@@ -323,7 +328,8 @@ def _release(
         if ecs is None:
             return hold.decision(Outcome.HELD, f"{reason}; checking the ECS container instance", needs_ecs=True)
         if ecs.error is not None:
-            return hold.decision(Outcome.HELD, f"{reason}; ECS unavailable ({ecs.error}): holding, fail safe")
+            reason = f"{reason}; ECS unavailable ({ecs.error}): holding, fail safe"
+            return hold.decision(Outcome.HELD, reason, failsafe="ecs")
         if ecs.container_instance_arn is not None:
             if ecs.status == "ACTIVE":
                 hold.actions.append(DrainContainerInstance(ecs.container_instance_arn))
