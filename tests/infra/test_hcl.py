@@ -345,7 +345,7 @@ def test_dlq_encrypted() -> None:
 
 def test_alarms() -> None:
     alarms = resources("aws_cloudwatch_metric_alarm")
-    assert set(alarms) == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions"}
+    assert set(alarms) == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"}
     errors, dlq, forced = alarms["lambda_errors"], alarms["dlq_not_empty"], alarms["forced_releases"]
     error_decisions = alarms["error_decisions"]
     assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
@@ -357,6 +357,17 @@ def test_alarms() -> None:
     assert (error_decisions["namespace"], error_decisions["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
     assert error_decisions["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "error"})}'
     assert load_dir(MODULE)["variable"]["metrics_namespace"]["default"] == "AsgTerminationGate"
+    # A fail-safe hold that persists (issue 18): FailsafeHolds above 0 in every period of failsafe_hold_alarm_minutes.
+    failsafe = alarms["failsafe_holds"]
+    assert (failsafe["namespace"], failsafe["metric_name"]) == (
+        "${var.metrics_namespace}",
+        "${module.core.failsafe_alarm.metric_name}",
+    )
+    assert failsafe["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
+    assert failsafe["evaluation_periods"] == failsafe["datapoints_to_alarm"]
+    assert failsafe["evaluation_periods"] == "${module.core.failsafe_alarm.evaluation_periods}"
+    assert load_dir(MODULE)["variable"]["failsafe_hold_alarm_minutes"]["default"] == 15
+    assert "failsafe_hold_alarm_minutes" in load_dir(CORE)["variable"]
     for alarm in alarms.values():
         assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0
         assert alarm["alarm_actions"] == "${local.alarm_actions}"

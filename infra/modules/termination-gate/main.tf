@@ -68,6 +68,7 @@ module "core" {
   maximum_event_age_seconds      = var.maximum_event_age_seconds
   log_retention_days             = var.log_retention_days
   create_alarm_topic             = var.create_alarm_topic
+  failsafe_hold_alarm_minutes    = var.failsafe_hold_alarm_minutes
   alarm_sns_topic_arn            = var.alarm_sns_topic_arn
   create_dlq                     = var.create_dlq
 }

@@ -117,6 +117,31 @@ resource "aws_cloudwatch_metric_alarm" "error_decisions" {
   tags                = var.tags
 }
 
+# A fail-safe hold that persists: an error (agent system or one of its routes unavailable, credentials refused, ECS
+# unavailable, EC2 or tags failing) has kept an instance waiting for failsafe_hold_alarm_minutes. The gate writes
+# FailsafeHolds (dimension FunctionName) every invocation while such a hold lasts, and nothing otherwise: a missing
+# period is a period without one. Every 5-minute period of the span must show one, so a single slow answer does not
+# page anyone, while a route gone for good does, long before max hold. No per-hold state is needed.
+resource "aws_cloudwatch_metric_alarm" "failsafe_holds" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = module.core.failsafe_alarm.name
+  alarm_description   = "${var.name}: an error has kept instances waiting for ${var.failsafe_hold_alarm_minutes} minutes (fail-safe holds: no release until it is fixed, then max hold). The failsafe_holds log lines name the instances and causes; run gate doctor."
+  namespace           = var.metrics_namespace
+  metric_name         = module.core.failsafe_alarm.metric_name
+  dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
+  statistic           = module.core.failsafe_alarm.statistic
+  period              = module.core.failsafe_alarm.period
+  evaluation_periods  = module.core.failsafe_alarm.evaluation_periods
+  datapoints_to_alarm = module.core.failsafe_alarm.evaluation_periods
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
 # --- dashboard and Logs Insights queries (bodies built and tested in modules/core) ------------------------------
 
 resource "aws_cloudwatch_dashboard" "gate" {

@@ -65,6 +65,7 @@ output "alarm_names" {
     aws_cloudwatch_metric_alarm.dlq_not_empty[*].alarm_name,
     aws_cloudwatch_metric_alarm.forced_releases[*].alarm_name,
     aws_cloudwatch_metric_alarm.error_decisions[*].alarm_name,
+    aws_cloudwatch_metric_alarm.failsafe_holds[*].alarm_name,
   )
 }
 

@@ -34,7 +34,7 @@ variable "create_dlq" {
 }
 
 variable "create_alarms" {
-  description = "Create the CloudWatch alarms: Lambda errors, DLQ not empty, forced releases, error decisions."
+  description = "Create the CloudWatch alarms: Lambda errors, DLQ not empty, forced releases, error decisions, persistent fail-safe holds."
   type        = bool
   default     = true
 }
@@ -762,6 +762,17 @@ variable "create_alarm_topic" {
   description = "Create an SNS topic for the alarms."
   type        = bool
   default     = false
+}
+
+variable "failsafe_hold_alarm_minutes" {
+  description = "Alarm when an error has kept an instance waiting (a fail-safe hold: agent system or one of its routes unavailable, credentials refused, ECS unavailable, EC2 or tags failing) for this many minutes: the FailsafeHolds metric above 0 in every 5-minute period of that span. A multiple of 5, 5-1440."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.failsafe_hold_alarm_minutes >= 5 && var.failsafe_hold_alarm_minutes <= 1440 && var.failsafe_hold_alarm_minutes % 5 == 0
+    error_message = "failsafe_hold_alarm_minutes must be a multiple of 5 between 5 and 1440 (the alarm evaluates 5-minute periods, at most one day)."
+  }
 }
 
 variable "create_dashboard" {

@@ -16,6 +16,7 @@ locals {
     dlq_alarm      = "${var.name}-dlq-not-empty"
     forced_alarm   = "${var.name}-forced-releases"
     error_alarm    = "${var.name}-error-decisions"
+    failsafe_alarm = "${var.name}-failsafe-holds"
     dashboard      = var.name
     query_prefix   = "${var.name}/"
   }

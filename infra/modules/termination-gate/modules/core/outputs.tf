@@ -93,3 +93,14 @@ output "lambda_timeout_seconds" {
   description = "Lambda timeout (tick budget plus headroom)."
   value       = var.lambda_timeout_seconds
 }
+
+output "failsafe_alarm" {
+  description = "The fail-safe hold alarm: metric FailsafeHolds (one EMF line per invocation while an error keeps an instance waiting, gate/logs.py), alarmed when above 0 in every 5-minute period of failsafe_hold_alarm_minutes."
+  value = {
+    name               = local.names.failsafe_alarm
+    metric_name        = "FailsafeHolds"
+    statistic          = "Maximum"
+    period             = 300
+    evaluation_periods = var.failsafe_hold_alarm_minutes / 5
+  }
+}

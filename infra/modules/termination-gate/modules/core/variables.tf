@@ -659,6 +659,17 @@ variable "create_alarm_topic" {
   default     = false
 }
 
+variable "failsafe_hold_alarm_minutes" {
+  description = "Alarm when an error has kept an instance waiting (a fail-safe hold: agent system or one of its routes unavailable, credentials refused, ECS unavailable, EC2 or tags failing) for this many minutes: the FailsafeHolds metric above 0 in every 5-minute period of that span. A multiple of 5, 5-1440."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.failsafe_hold_alarm_minutes >= 5 && var.failsafe_hold_alarm_minutes <= 1440 && var.failsafe_hold_alarm_minutes % 5 == 0
+    error_message = "failsafe_hold_alarm_minutes must be a multiple of 5 between 5 and 1440 (the alarm evaluates 5-minute periods, at most one day)."
+  }
+}
+
 variable "alarm_sns_topic_arn" {
   description = "Existing SNS topic for the alarms; null for none."
   type        = string

@@ -868,3 +868,48 @@ run "entra_auth_without_its_secret_is_refused" {
 
   expect_failures = [var.entra_secret_arn]
 }
+
+# --- fail-safe holds that persist are alarmed (issue 18) ---------------------------------------------------------
+
+run "failsafe_alarm_defaults_to_three_five_minute_periods" {
+  command = plan
+
+  assert {
+    condition = output.failsafe_alarm == {
+      name               = "gate-failsafe-holds"
+      metric_name        = "FailsafeHolds"
+      statistic          = "Maximum"
+      period             = 300
+      evaluation_periods = 3
+    }
+    error_message = "FailsafeHolds above 0 for 15 minutes (three 5-minute periods) by default"
+  }
+}
+
+run "failsafe_alarm_minutes_set_the_periods" {
+  command = plan
+  variables {
+    failsafe_hold_alarm_minutes = 60
+  }
+
+  assert {
+    condition     = output.failsafe_alarm.evaluation_periods == 12
+    error_message = "60 minutes are twelve 5-minute periods"
+  }
+}
+
+run "failsafe_alarm_minutes_validated" {
+  command = plan
+  variables {
+    failsafe_hold_alarm_minutes = 7
+  }
+  expect_failures = [var.failsafe_hold_alarm_minutes]
+}
+
+run "failsafe_alarm_minutes_at_most_a_day" {
+  command = plan
+  variables {
+    failsafe_hold_alarm_minutes = 1445
+  }
+  expect_failures = [var.failsafe_hold_alarm_minutes]
+}
