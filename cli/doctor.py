@@ -137,7 +137,30 @@ def check_aws(settings: Settings, session: Any, endpoint: str | None) -> list[Fi
             "DescribeLifecycleHooks", where, functools.partial(asg.describe_lifecycle_hooks, AutoScalingGroupName=name)
         )["LifecycleHooks"]
         findings.append(_hook_finding(settings, name, hooks))
+        foreign = _foreign_finding(settings, name, hooks)
+        if foreign is not None:
+            findings.append(foreign)
     return findings
+
+
+def _foreign_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding | None:
+    """The group's other terminating hooks, judged by the gate's own reading (gate.hooks): one that ends the wait
+    before the gate's max hold is a problem; None when the gate's hook itself is unusable (reported already)."""
+    from gate.hooks import Hook, foreign_hook_problem, read_foreign, read_hook
+
+    mine = read_hook(group, settings.hook_name, hooks)
+    if not isinstance(mine, Hook):
+        return None
+    foreign = read_foreign(settings.hook_name, hooks)
+    problem = foreign_hook_problem(group, foreign, mine.max_hold(settings.max_hold_seconds))
+    subject = f"other hooks on {group}"
+    if problem is not None:
+        detail, _, fix = problem.partition(". Fix: ")
+        return Finding(False, subject, detail, fix)
+    if not foreign:
+        return None
+    names = ", ".join(sorted(h.name for h in foreign))
+    return Finding(True, subject, f"other terminating hooks on {group} cannot end a hold early: {names}")
 
 
 def _hook_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding:
@@ -260,6 +283,54 @@ def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
     return findings
 
 
+def check_job_requests(settings: Settings, session: Any, endpoint: str | None) -> list[Finding]:
+    """With the gate's own agent source and credentials (PAT secret or Entra service principal, as the function
+    builds them): list the agents, then one job-requests GET for one agent of each pool. A release needs that route
+    (gate.decide): without it every idle instance is held to max hold. Raises Unreachable when the credentials are
+    refused or the service cannot be reached."""
+    if settings.agent_system is not AgentSystem.AZURE_DEVOPS:
+        return []
+    from gate.handler import SOURCES
+    from gate.sources import AgentSourceError, AuthError
+
+    try:
+        source = SOURCES[settings.agent_system](settings, session, endpoint, None)
+        agents = source.list_agents()
+    except AuthError as exc:
+        raise Unreachable(f"Azure DevOps refused the gate's credentials when listing agents: {exc}") from None
+    except AgentSourceError as exc:
+        raise Unreachable(f"the gate could not list the agents: {exc}") from None
+    except Exception as exc:  # the secret, the sign-in
+        raise Unreachable(f"the gate's credentials could not be used: {type(exc).__name__}: {exc}") from None
+    findings: list[Finding] = []
+    for pool in settings.pools:
+        agent = next((a for a in agents if a.pool.lower() == pool.lower()), None)
+        subject = f"job requests of pool {pool}"
+        if agent is None:
+            findings.append(Finding(True, subject, f"pool {pool} has no agent: its job-requests route not checked"))
+            continue
+        try:
+            source.job_requests(agent)
+        except AgentSourceError as exc:
+            if exc.status == 404:
+                findings.append(
+                    Finding(
+                        False,
+                        subject,
+                        f"the job-requests route of pool {pool} is missing ({exc}): the gate cannot see an agent's "
+                        "job requests, so idle instances are held to max hold",
+                        "allow GET .../distributedtask/pools/{id}/jobrequests for the credential, or set "
+                        "GATE_CHECK_JOB_REQUESTS=false (check_job_requests = false) to release on the agent list "
+                        "and the lag bound",
+                    )
+                )
+            else:
+                findings.append(Finding(False, subject, f"job requests of pool {pool} failed: {exc}", "retry"))
+            continue
+        findings.append(Finding(True, subject, f"job requests of pool {pool} readable (asked for {agent.label()})"))
+    return findings
+
+
 # -- together -----------------------------------------------------------------------------------------------------
 
 
@@ -327,9 +398,13 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
                 f"hook {settings.hook_name}, agent system {settings.agent_system}",
             )
         )
-        for check in (check_aws, check_agents):
+        agents_ok = False
+        for check in (check_aws, check_agents, check_job_requests):
+            if check is check_job_requests and not agents_ok:
+                break  # the agent system is unreachable or refused already: one line says so
             try:
                 findings += check(settings, session, endpoint)
+                agents_ok = agents_ok or check is check_agents
             except Unreachable as exc:
                 findings.append(Finding(False, "reachability", str(exc)))
     bad = [f for f in findings if not f.ok]

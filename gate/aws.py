@@ -76,6 +76,9 @@ class Aws:
     _deadline: float | None = None
     _wall_now: Any = staticmethod(time.time)
     _count_lock = threading.Lock()
+    # The groups the last DescribeAutoScalingGroups listed (None: not asked yet): a configured group missing from it
+    # is reported as not found (deleted), not as a group without the hook.
+    listed_groups: frozenset[str] | None = None
 
     def __init__(self, session: Any = None, endpoint_url: str | None = None) -> None:
         session = session or make_session()
@@ -129,14 +132,17 @@ class Aws:
         """(group name, the instance as DescribeAutoScalingGroups lists it) for every instance of the groups: one
         paginated call per 50 groups. The round, the retained clean-up and protection all read the groups this way."""
         found: list[tuple[str, dict[str, Any]]] = []
+        listed: set[str] = set()
         paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
         try:
             for chunk in chunks(list(groups), 50):
                 for page in paginator.paginate(AutoScalingGroupNames=chunk):
                     for group in page["AutoScalingGroups"]:
+                        listed.add(group["AutoScalingGroupName"])
                         found.extend((group["AutoScalingGroupName"], inst) for inst in group.get("Instances", []))
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
+        self.listed_groups = frozenset(listed)
         return found
 
     def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:

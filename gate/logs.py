@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -91,6 +91,33 @@ def emf(record: Record, namespace: str, timestamp_ms: int) -> Record:
     return out
 
 
+def failsafe_emf(holds: Mapping[str, str], namespace: str, timestamp_ms: int) -> Record:
+    """The invocation's fail-safe holds as one EMF line: metric `FailsafeHolds` (Count, dimension FunctionName), the
+    number of instances an error kept waiting (gate.decide.Decision.failsafe), with the causes and instances.
+
+    Written every invocation while such a hold lasts, whether or not its decision record was written (an unchanged
+    hold's record is de-duplicated), so an alarm on N consecutive periods above 0 needs no per-hold state."""
+    causes: dict[str, int] = {}
+    for cause in holds.values():
+        causes[cause] = causes.get(cause, 0) + 1
+    return {
+        "FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+        "FailsafeHolds": len(holds),
+        "causes": dict(sorted(causes.items())),
+        "instances": dict(sorted(holds.items())),
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [{"Name": "FailsafeHolds", "Unit": "Count"}],
+                }
+            ],
+        },
+    }
+
+
 class DecisionLog:
     """Writes decision records; also keeps them in memory (the simulator's table and the tests read them)."""
 
@@ -103,6 +130,7 @@ class DecisionLog:
         self.namespace = namespace
         self.sink = sink
         self.records: list[Record] = []
+        self.failsafe_lines: list[Record] = []  # every FailsafeHolds line written (the tests read them)
         self.keep = keep
         self._log = structlog.get_logger("gate")
 
@@ -115,6 +143,17 @@ class DecisionLog:
             self.sink(record)
         level = "error" if record["outcome"] == "error" else "info"
         getattr(self._log, level)("decision", **emf(record, self.namespace, int(now * 1000)))
+
+    def failsafe_holds(self, holds: Mapping[str, str], now: float) -> None:
+        """{instance: cause} of this invocation's fail-safe holds; nothing is written when there are none (the
+        alarm treats a missing period as fine)."""
+        if not holds:
+            return
+        line = failsafe_emf(holds, self.namespace, int(now * 1000))
+        self.failsafe_lines.append(line)
+        if len(self.failsafe_lines) > self.keep:
+            del self.failsafe_lines[: len(self.failsafe_lines) - self.keep]
+        self._log.warning("failsafe_holds", **line)
 
     def info(self, event: str, **fields: Any) -> None:
         self._log.info(event, **fields)

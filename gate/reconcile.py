@@ -19,14 +19,14 @@ from gate.clock import Clock, SystemClock
 from gate.decide import Policy
 from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
 from gate.heartbeats import Heartbeats
-from gate.hooks import Hook, HookProblem, Hooks
+from gate.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
 from gate.judgment import Judged, Judgment, Observed, describe_action, worth_logging
 from gate.logs import DecisionLog, Record
 from gate.mapping import AgentIndex
 from gate.model import WAIT_STATES, Agent, Outcome, Waiting
 from gate.records import Recorder
 from gate.settings import Settings
-from gate.sources import AgentSource, AgentSourceError
+from gate.sources import AgentSource, AgentSourceError, list_pools
 from gate.workers import Workers
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class _Run:
     pending: list[Waiting] = field(default_factory=list)  # still ours and not finished: worth another round
     records: list[Record] = field(default_factory=list)
     recheck: dict[str, float] = field(default_factory=dict)  # when time alone may change a decision (lag bound)
+    failsafe: dict[str, str] = field(default_factory=dict)  # instance -> why an error keeps it waiting (latest round)
 
 
 class Gate:
@@ -103,6 +104,7 @@ class Gate:
         self.judgment = Judgment(aws, source, self.heartbeats, self.policy_for, dry_run=settings.dry_run, ecs=ecs)
         self.judges = Workers(settings.agent_concurrency, self.clock, "judgment")
         self._reported_gone: set[str] = set()  # a `gone` is recorded once per instance per container
+        self._reported_ambiguous: set[tuple[str, int, int, str]] = set()  # ambiguous agents: once per container
         # The tick's last answer from DescribeAutoScalingGroups: when that call fails (throttled), a warm container
         # still heartbeats what was waiting then. A heartbeat for an instance no longer waiting is only a `gone`.
         self._last_found: list[Waiting] = []
@@ -129,10 +131,12 @@ class Gate:
     # -- triggers ---------------------------------------------------------------------------------------
     def tick(self, budget: float | None = None, *, deadline: float | None = None) -> list[Record]:
         """Reconcile every waiting instance of the configured groups, then the retained and back-in-service ones."""
-        records = self.run(None, budget, deadline=deadline)
-        return records + self._clean_up(deadline)
+        run = self._run(None, budget, deadline=deadline)
+        records = run.records + self._clean_up(deadline, run.failsafe)
+        self.log.failsafe_holds(run.failsafe, self.clock.now())
+        return records
 
-    def _clean_up(self, deadline: float | None) -> list[Record]:
+    def _clean_up(self, deadline: float | None, failsafe: dict[str, str] | None = None) -> list[Record]:
         """Retained instances (delete agents, terminate once idle) and hold tags on in-service instances
         (gate/retained.py). After the round, so it never delays a heartbeat; a failure is one `error` record."""
         from gate.retained import RetainedCleanup
@@ -149,7 +153,14 @@ class Gate:
             return [self.recorder.plain(Outcome.ERROR, f"retained clean-up failed: {type(exc).__name__}: {exc}")]
         finally:
             self._bound_calls(None)
-        return [self.recorder.decision(c.waiting, c.outcome, c.reason, c.agents, actions=c.actions) for c in cleaned]
+        records = []
+        for c in cleaned:
+            if c.failsafe is not None and failsafe is not None:
+                failsafe[c.waiting.instance_id] = c.failsafe
+            records.append(
+                self.recorder.decision(c.waiting, c.outcome, c.reason, c.agents, actions=c.actions, failsafe=c.failsafe)
+            )
+        return records
 
     def on_lifecycle(
         self, event: LifecycleEvent, budget: float | None = None, *, deadline: float | None = None
@@ -192,7 +203,8 @@ class Gate:
             return [self.recorder.plain(Outcome.SKIPPED, "spot: instance not in a configured group", instance=iid)]
         waiting = Waiting(group, iid, self.settings.hook_name, private_dns=details.get("private_dns"))
         try:
-            agents = self._index(self.source.list_agents()).agents_for(waiting)
+            listing = list_pools(self.source)  # a failing pool: disable what the others show
+            agents = self._index(listing.agents).agents_for(waiting)
             todo = [a for a in agents if not a.drained]
             if not self.settings.dry_run:
                 for agent in todo:
@@ -209,6 +221,8 @@ class Gate:
             parts.append(f"{already} already disabled")
         if not agents:
             parts = ["no agent found for the instance"]
+        if listing.failed:
+            parts.append(f"agent pool(s) {', '.join(map(str, listing.failed))} failing: not disabled there")
         reason = f"spot interruption ({event.detail.instance_action}): " + ", ".join(parts)
         return [self.recorder.decision(waiting, Outcome.SPOT, reason, agents)]
 
@@ -226,7 +240,21 @@ class Gate:
 
         `leave_busy_to_tick` (the event fast path): stop following an instance once a build is seen running on it;
         the tick re-checks every waiting instance with one agent list per pool.
+
+        Ends with the invocation's FailsafeHolds line when an error keeps an instance waiting (gate.logs).
         """
+        run = self._run(waiting, budget, leave_busy_to_tick=leave_busy_to_tick, deadline=deadline)
+        self.log.failsafe_holds(run.failsafe, self.clock.now())
+        return run.records
+
+    def _run(
+        self,
+        waiting: Sequence[Waiting] | None,
+        budget: float | None,
+        *,
+        leave_busy_to_tick: bool = False,
+        deadline: float | None = None,
+    ) -> _Run:
         run = self._start(waiting, budget, deadline, leave_busy_to_tick)
         try:
             first = True
@@ -239,7 +267,7 @@ class Gate:
                 self.clock.sleep(wait)
         finally:
             self._bound_calls(None)
-        return run.records
+        return run
 
     def _start(
         self, waiting: Sequence[Waiting] | None, budget: float | None, deadline: float | None, leave_busy: bool
@@ -258,15 +286,21 @@ class Gate:
             if self._last_found and not self.settings.dry_run:  # liveness without judgment: heartbeats only
                 self._heartbeat_pass(run, self._with_our_hook(run, list(self._last_found)))
             return
-        ours = self._with_our_hook(run, found)
+        listed = self.aws.listed_groups if run.follow is None else None  # set by this round's _find
+        ours = self._with_our_hook(run, found, listed)
         random.shuffle(ours)  # when time runs out mid-round, a different tail waits each time
         if not self.settings.dry_run:
             self._heartbeat_pass(run, ours)
         live = [w for w in ours if w.instance_id not in self.heartbeats.gone]
         judgeable = self._with_details(run, live)
+        unjudged = {w.instance_id for w in live} - {w.instance_id for w in judgeable}
+        for iid in unjudged:  # EC2 details failed: heartbeated, never judged until EC2 answers
+            run.failsafe[iid] = "ec2"
         observed = None
         if judgeable or (first and run.follow is None and self.protector is not None):
-            observed = self.observe() if self.clock.now() < run.hard else None
+            observed = self.observe(judgeable) if self.clock.now() < run.hard else None
+            if observed is not None:
+                self._report_observed(run, observed)
         if first and run.follow is None and self.protector is not None and observed is not None:
             self._protect(observed)
         finished = self._judgment_pass(run, judgeable, observed) if observed is not None else set()
@@ -292,16 +326,32 @@ class Gate:
         self._reported_gone &= ids
         return found
 
-    def _with_our_hook(self, run: _Run, found: list[Waiting]) -> list[Waiting]:
+    def _with_our_hook(self, run: _Run, found: list[Waiting], listed: frozenset[str] | None = None) -> list[Waiting]:
         """Drop the instances of groups whose hook is missing or mismatched, with one `error` per group per
-        invocation (alarmed). The tick checks every configured group, waiting instances or not."""
+        invocation (alarmed). The tick checks every configured group, waiting instances or not. `listed`: the groups
+        this round's DescribeAutoScalingGroups listed; a configured group it lacks is "not found" (deleted or
+        misnamed), whatever DescribeLifecycleHooks says about it. A group whose other terminating hooks would end the
+        wait before the gate's max hold is one `error` too (its instances are still held: the gate's hook is fine)."""
         groups = sorted(set(self.settings.groups) if run.follow is None else {w.group for w in found})
         bad: set[str] = set()
         for group in groups:
+            if listed is not None and group not in listed:
+                bad.add(group)
+                reason = (
+                    f"Auto Scaling group {group} not found (DescribeAutoScalingGroups does not list it: deleted or "
+                    "misnamed): remove it from GATE_GROUPS (the module's autoscaling_group_names) or fix its name"
+                )
+                self._once(run, f"hook:{group}", Outcome.ERROR, reason, group=group, hook=self.settings.hook_name)
+                continue
             hook = self.hooks.lookup(group)
             if isinstance(hook, HookProblem):
                 bad.add(group)
                 self._once(run, f"hook:{group}", Outcome.ERROR, hook.reason, group=group, hook=self.settings.hook_name)
+            elif isinstance(hook, Hook):
+                max_hold = hook.max_hold(self.settings.max_hold_seconds)
+                foreign = foreign_hook_problem(group, self.hooks.foreign(group), max_hold)
+                if foreign is not None:
+                    self._once(run, f"foreign-hooks:{group}", Outcome.ERROR, foreign, group=group, hook=hook.name)
         return [w for w in found if w.group not in bad]
 
     def _heartbeat_pass(self, run: _Run, waiting: list[Waiting]) -> None:
@@ -379,6 +429,7 @@ class Gate:
             if worth_logging(done, decision, run.last_reason.get(iid)):
                 actions = [describe_action(a) for a in decision.actions] if decision else []
                 held_since = decision.held_since if decision else None
+                failsafe = decision.failsafe if decision is not None and done.outcome is Outcome.HELD else None
                 run.records.append(
                     self.recorder.decision(
                         j.waiting,
@@ -388,9 +439,17 @@ class Gate:
                         held_since=held_since,
                         actions=actions,
                         now=j.now,
+                        failsafe=failsafe,
                     )
                 )
             run.last_reason[iid] = done.reason
+            cause = decision.failsafe if decision is not None and done.outcome is Outcome.HELD else None
+            if done.outcome is Outcome.ERROR and not done.done:  # e.g. tags denied: held by the error
+                cause = "error"
+            if cause is not None:
+                run.failsafe[iid] = cause
+            else:
+                run.failsafe.pop(iid, None)
             if decision is not None and decision.recheck_at is not None:
                 run.recheck[iid] = decision.recheck_at
             else:
@@ -415,22 +474,45 @@ class Gate:
         return wait
 
     # -- edges ------------------------------------------------------------------------------------------
-    def observe(self) -> Observed:
-        """One agent list per pool for the whole round."""
+    def observe(self, instances: Sequence[Waiting] = ()) -> Observed:
+        """One agent list per pool for the whole round. A pool that fails is named in `failed_pools` and holds only
+        the instances that may have agents there; only when every pool fails is the agent system unavailable.
+        `instances`: the round's instances (a host name two of them answer to is ambiguous)."""
         try:
-            return Observed(self._index(self.source.list_agents()))
+            listing = list_pools(self.source)
         except AgentSourceError as exc:
             return Observed(None, str(exc))
+        if listing.failed and not listing.answered:
+            return Observed(None, "; ".join(listing.failed.values()))
+        index = self._index(listing.agents, instances)
+        return Observed(index, failed_pools=dict(listing.failed), answered_pools=listing.answered)
 
-    def _index(self, agents: Sequence[Agent]) -> AgentIndex:
-        return AgentIndex(agents, self.settings.mapping, self.settings.capability_name)
+    def _index(self, agents: Sequence[Agent], instances: Sequence[Waiting] = ()) -> AgentIndex:
+        return AgentIndex(agents, self.settings.mapping, self.settings.capability_name, instances)
+
+    def _report_observed(self, run: _Run, observed: Observed) -> None:
+        """Failure isolation and ambiguity are loud: one `error` per failing pool per invocation, and one per
+        ambiguous agent per container (it stays ambiguous until renamed; each hold it touches says so too)."""
+        if observed.index is None and observed.error:  # no answer at all (its credential, sign-in, client set-up)
+            self._once(run, "agent-system", Outcome.ERROR, f"agent system unavailable: {observed.error}; holding")
+        for pool, error in observed.failed_pools.items():
+            reason = (
+                f"agent pool {pool} failing: {error}; instances that may have agents there are held (their other "
+                "agents disabled), the rest are judged as usual"
+            )
+            self._once(run, f"pool:{pool}", Outcome.ERROR, reason)
+        for amb in observed.index.ambiguous if observed.index is not None else ():
+            key = (amb.agent.source, amb.agent.pool_id, amb.agent.id, amb.agent.name)
+            if key not in self._reported_ambiguous:
+                self._reported_ambiguous.add(key)
+                run.records.append(self.recorder.plain(Outcome.ERROR, f"ambiguous mapping: {amb.describe()}"))
 
     def _protect(self, observed: Observed) -> None:
         assert self.protector is not None
         if self.settings.dry_run:
             return
         try:
-            index = observed.index
+            index = observed.index if not observed.failed_pools else None  # a failing pool: change nothing
             self.protector.sync(index.agents_for if index is not None else None)
         except Exception as exc:  # protection is an optimisation: it must never stop the reconciler
             self.log.error("protection_failed", error=f"{type(exc).__name__}: {exc}")

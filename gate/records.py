@@ -29,8 +29,10 @@ class Recorder:
         held_since: float | None = None,
         actions: Sequence[str] = (),
         now: float | None = None,
+        failsafe: str | None = None,
     ) -> Record:
-        """About one waiting instance: its agents, how long it has been held, what was done."""
+        """About one waiting instance: its agents, how long it has been held, what was done. `failsafe`: the cause
+        of a hold an error keeps (gate.decide.Decision.failsafe), recorded as the field `failsafe`."""
         now = self.clock.now() if now is None else now
         held_since = w.held_since if held_since is None else held_since
         record: Record = {
@@ -46,6 +48,8 @@ class Recorder:
         }
         if actions:
             record["actions"] = list(actions)
+        if failsafe is not None:
+            record["failsafe"] = failsafe
         self.log.decision(record, now)
         if self.notifier is not None:
             self.notifier.on_record(record, held_since)

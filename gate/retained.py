@@ -57,6 +57,7 @@ class Cleaned:
     reason: str
     agents: list[Agent]
     actions: list[str]
+    failsafe: str | None = None  # why an error keeps it (gate.decide.Decision.failsafe), for the FailsafeHolds metric
 
 
 def retained_identity(instance_id: str) -> str:
@@ -131,6 +132,9 @@ class RetainedCleanup:
     def _one(self, w: Waiting, observed: Observed, now: float) -> Cleaned:
         agents = observed.agents_for(w) if observed.index is not None else []
         obs = Observation(agents=agents) if observed.index is not None else Observation(None, observed.error)
+        observation = getattr(observed, "observation", None)  # failing pools and ambiguous agents (gate.judgment)
+        if callable(observation):
+            obs = observation(w)
         # No max hold: a retained instance costs money, not builds; it goes when its agents are idle.
         policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"))
         decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs)
@@ -141,7 +145,8 @@ class RetainedCleanup:
         if self.dry_run:
             return Cleaned(w, Outcome.SKIPPED, f"dry run: retained instance: {decision.reason}", agents, actions)
         outcome, reason = self._carry_out(w, decision)
-        return Cleaned(w, outcome, reason, agents, actions)
+        failsafe = decision.failsafe if outcome is Outcome.HELD else "error" if outcome is Outcome.ERROR else None
+        return Cleaned(w, outcome, reason, agents, actions, failsafe)
 
     def _carry_out(self, w: Waiting, decision: Decision) -> tuple[Outcome, str]:
         """The decision's actions, with Complete meaning: terminate the retained instance."""
