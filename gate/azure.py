@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from gate.model import Agent, JobRequest
 from gate.redact import redact, register_secret
-from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded
+from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
 API_VERSION = "7.1"  # Azure DevOps Services; Server 2022 speaks 7.0, Server 2020 6.0 (negotiated on "out of range")
 # The job-requests route is in no published spec; Microsoft's Node client (getAgentRequestsForAgent) asks for it
@@ -377,16 +377,39 @@ class AzureDevOps:
         return _to_agent(payload, pool_id, pool, assigned_known="assignedRequest" in raw)
 
     def list_agents(self) -> list[Agent]:
-        """Every agent of every configured pool: one paginated call per pool."""
+        """Every agent of every configured pool: one paginated call per pool; any pool failing fails the whole list
+        (the CLI's doctor and benchmarks). The gate's rounds use `list_pools`."""
         agents: list[Agent] = []
-        params = {"includeCapabilities": "true", "includeAssignedRequest": "true"}
         for pool in self.pools:
-            pool_id = self.pool_id(pool)
-            what = f"list agents of pool {pool!r}"
-            agents += [
-                self._agent(raw, pool_id, pool, what) for raw in self._list(f"pools/{pool_id}/agents", params, what)
-            ]
+            agents += self._pool_agents(pool, self.pool_id(pool))
         return agents
+
+    def list_pools(self) -> Listing:
+        """Every configured pool listed on its own: one failing (its name no longer resolves, 404, 5xx, a malformed
+        answer) is named in `failed` with its error, and the others still count (failure isolation)."""
+        agents: list[Agent] = []
+        answered: set[int] = set()
+        failed: dict[int | str, str] = {}
+        for pool in self.pools:
+            try:
+                pool_id = self.pool_id(pool)
+            except AgentSourceError as exc:
+                failed[pool] = str(exc)
+                continue
+            try:
+                agents += self._pool_agents(pool, pool_id)
+            except AgentSourceError as exc:
+                failed[pool_id] = f"pool {pool!r}: {exc}"
+                if exc.status == 404:  # deleted (or recreated under a new id): resolve the name again next time
+                    self._pool_ids.pop(pool, None)
+                continue
+            answered.add(pool_id)
+        return Listing(agents, frozenset(answered), failed)
+
+    def _pool_agents(self, pool: str, pool_id: int) -> list[Agent]:
+        params = {"includeCapabilities": "true", "includeAssignedRequest": "true"}
+        what = f"list agents of pool {pool!r}"
+        return [self._agent(raw, pool_id, pool, what) for raw in self._list(f"pools/{pool_id}/agents", params, what)]
 
     def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
         """GET pools/{pool}/agents/{id} for each id; None when the service says that agent does not exist."""

@@ -77,6 +77,12 @@ class Observation:
     job_requests: Mapping[int, Sequence[JobRequest]] | None = None
     # The ECS container instance, fetched only when a release is about to happen with ecs_drain (None = not fetched).
     ecs: EcsFacts | None = None
+    # Failure isolation (`_isolated`): the pools that could not be listed this round (pool id, or the configured name
+    # when not even the id resolved) -> error, and the ids of those that answered.
+    failed_pools: Mapping[int | str, str] = field(default_factory=dict)
+    answered_pools: frozenset[int] = frozenset()
+    # Ambiguity means hands off: agents matching this instance and another, left out of `agents` (descriptions).
+    ambiguous: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +193,9 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if obs.agents is None:
         reason = f"agent system unavailable ({obs.error or 'unknown error'}): fail safe"
         return hold.decision(Outcome.HELD, reason, failsafe="agent_system")
+    isolated = _isolated(hold, state, obs, listed)
+    if isolated is not None:
+        return isolated
     if state.overflow:
         return hold.decision(Outcome.HELD, "too many agents to remember in one tag: holding until max hold")
 
@@ -258,6 +267,38 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     return _release(hold, obs, policy, reason, present, gone)
 
 
+def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[Agent]) -> Decision | None:
+    """Failure isolation and ambiguity (docs/judgment.md): hold, with every safe action, an instance that may have
+    agents in a pool that failed this round (an agent of it seen there during this hold; any pool at all while none
+    has been seen; for a pool whose id did not resolve, any seen pool that did not answer), or that an ambiguous
+    agent may belong to. Its listed agents are still disabled; agents it cannot see are never asked for or deleted.
+    None: judge as usual (an instance seen only in pools that answered)."""
+    keys = {(a.pool_id, a.id) for a in listed}
+    seen = state.seen | keys
+    pools = {p for p, _ in seen}
+    blind = [
+        f"{p} ({error})"
+        for p, error in sorted(obs.failed_pools.items(), key=lambda item: str(item[0]))
+        if not seen or (p in pools if isinstance(p, int) else bool(pools - obs.answered_pools))
+    ]
+    if not blind and not obs.ambiguous:
+        return None
+    enabled = [a for a in listed if not a.drained]
+    if enabled or keys - state.seen:
+        state = state.with_seen(keys - state.seen).disabled(hold.now)
+        if not fits(state):
+            state = replace(state, overflow=True)
+    hold.write(state)
+    hold.actions.extend(DisableAgent(a) for a in enabled)
+    if any(a.busy or not a.assigned_known for a in enabled):
+        hold.actions.append(ConfirmDisables(state))
+    parts = [f"agent pool {b} failing: the instance may have agents there" for b in blind]
+    parts += [f"hands off: {a}" for a in obs.ambiguous]
+    if enabled:
+        parts.append("disabled " + ", ".join(a.label() for a in enabled))
+    return hold.decision(Outcome.HELD, "; ".join(parts), failsafe="agent_pool" if blind else "ambiguous_agent")
+
+
 def _may_end_the_bound_early(state: HoldState, present: Sequence[Agent], gone: Sequence[Agent]) -> bool:
     """Whether job requests could end the lag bound early: the disables were acknowledged, and every agent is
     present and can be asked for its job requests (an absent agent, a GitHub runner: only the bound)."""
@@ -307,6 +348,8 @@ def _account(
 def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Policy, held: float) -> Decision:
     busy = _busy_reason(agents, obs.job_requests)
     state = f"; {busy}" if busy else ""
+    if obs.failed_pools:  # failure isolation: an agent in a failing pool cannot be seen, so it is never deleted
+        state += f"; agent pool(s) {', '.join(map(str, obs.failed_pools))} failing: any agent there left registered"
     # Keep new jobs off an instance we are giving up on, and keep a retained (ABANDON) agent registered.
     hold.actions.extend(DisableAgent(a) for a in agents if not a.drained)
     hold.actions.append(Complete(policy.forced_result))  # nothing may block a forced completion

@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 from gate import secrets
 from gate.model import Agent, JobRequest
 from gate.redact import redact, register_secret
-from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded
+from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
 SOURCE = "github"
 API_VERSION = "2022-11-28"
@@ -206,11 +206,26 @@ class GitHubRunners:
         self.deadline.set(at)
 
     def list_agents(self) -> list[Agent]:
-        """Every runner of every configured scope: one paginated call per scope."""
+        """Every runner of every configured scope: one paginated call per scope; any scope failing fails it all."""
         agents: list[Agent] = []
         for pool_id, scope in enumerate(self.scopes, start=1):
             agents += [_to_agent(r, pool_id, scope) for r in self._pages(scope)]
         return agents
+
+    def list_pools(self) -> Listing:
+        """Every scope (organisation, repository) listed on its own: a failing scope is named in `failed` under its
+        pool id, and the others still count (failure isolation)."""
+        agents: list[Agent] = []
+        answered: set[int] = set()
+        failed: dict[int | str, str] = {}
+        for pool_id, scope in enumerate(self.scopes, start=1):
+            try:
+                agents += [_to_agent(r, pool_id, scope) for r in self._pages(scope)]
+            except AgentSourceError as exc:
+                failed[pool_id] = f"{scope}: {exc}"
+                continue
+            answered.add(pool_id)
+        return Listing(agents, frozenset(answered), failed)
 
     def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
         """GET .../actions/runners/{id} per runner; None when GitHub says 404 (the runner is gone)."""

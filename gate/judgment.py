@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gate.actions import Action, DisableAgent, DrainContainerInstance
@@ -28,13 +28,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Observed:
-    """This round's agent list (indexed), or why the agent system could not be asked."""
+    """This round's agent list (indexed), or why the agent system could not be asked; and, when only some pools
+    answered, which failed (failure isolation: they hold only the instances that may have agents there)."""
 
     index: AgentIndex | None
     error: str | None = None
+    failed_pools: Mapping[int | str, str] = field(default_factory=dict)  # pool id (or unresolved name) -> error
+    answered_pools: frozenset[int] = frozenset()
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:
         return self.index.agents_for(waiting) if self.index is not None else []
+
+    def observation(self, waiting: Waiting) -> Observation:
+        """What `decide` sees of this instance: its agents, the failing pools, the ambiguous agents naming it."""
+        if self.index is None:
+            return Observation(agents=None, error=self.error)
+        return Observation(
+            agents=self.index.agents_for(waiting),
+            failed_pools=self.failed_pools,
+            answered_pools=self.answered_pools,
+            ambiguous=tuple(a.describe() for a in self.index.ambiguous_for(waiting)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +154,7 @@ class Judgment:
         policy = self.policy_for(waiting.group)
         iid = waiting.instance_id
         proven = iid in self.heartbeats.last_sent and iid not in self.heartbeats.gone
-        if observed.index is None:
-            obs = Observation(agents=None, error=observed.error)
-        else:
-            obs = Observation(agents=observed.index.agents_for(waiting))
+        obs = observed.observation(waiting)
         return decide_with_evidence(waiting, obs, policy, now, self.source, proven=proven, ecs=self.ecs)
 
     def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:

@@ -3,8 +3,9 @@ the invocation deadline every probe's HTTP calls obey."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from gate.model import Agent, JobRequest
 from gate.redact import redact
@@ -51,6 +52,30 @@ class AgentSource(Protocol):
         ...
 
     def delete(self, agent: Agent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One round's agents, pool by pool (failure isolation, docs/judgment.md): a pool that fails (deleted, renamed,
+    404, 5xx, bad JSON) is named in `failed` and affects only the instances that may have agents there; the pools
+    that answered are judged as usual."""
+
+    agents: list[Agent]
+    answered: frozenset[int] = frozenset()  # ids of the pools that answered
+    # pool id -> error; the pool's configured name when not even its id could be resolved (renamed, deleted)
+    failed: Mapping[int | str, str] = field(default_factory=dict)
+
+
+def list_pools(source: Any) -> Listing:
+    """The source's per-pool listing (`list_pools`), or its whole `list_agents` for a source without one (a failure
+    then raises AgentSourceError: every pool unknown, as before)."""
+    per_pool = getattr(source, "list_pools", None)
+    if callable(per_pool):
+        listing = per_pool()
+        assert isinstance(listing, Listing)
+        return listing
+    agents: list[Agent] = source.list_agents()
+    return Listing(agents, frozenset(a.pool_id for a in agents))
 
 
 class Deadline:

@@ -64,3 +64,76 @@ def test_no_private_dns_name_matches_nothing() -> None:
     agents = [named(1, "a", "ip-10-0-1-5.ec2.internal")]
     assert AgentIndex(agents, Mapping.HOSTNAME).agents_for(Waiting("g", VICTIM, "h")) == []
     assert host_keys(None, "10.0.1.5") == set()
+
+
+# -- ambiguity means hands off ---------------------------------------------------------------------------------
+OTHER = "i-0fedcba9876543210"
+
+
+def test_a_name_holding_two_instance_ids_belongs_to_neither() -> None:
+    agents = [named(1, f"azp-{VICTIM}-{OTHER}"), named(2, f"azp-{VICTIM}"), named(3, f"azp-{OTHER}")]
+    index = AgentIndex(agents, Mapping.NAME)
+    victim, other = Waiting("g", VICTIM, "h"), Waiting("g", OTHER, "h")
+    assert ids(index, victim) == [2]
+    assert ids(index, other) == [3]
+    # ... but both learn of it, so neither is released for want of agents, and it is reported once
+    assert [a.agent.id for a in index.ambiguous_for(victim)] == [1]
+    assert [a.agent.id for a in index.ambiguous_for(other)] == [1]
+    assert [(a.agent.id, a.instances) for a in index.ambiguous] == [(1, (VICTIM, OTHER))]
+    assert "never disabled or deleted" in index.ambiguous[0].describe()
+
+
+def test_the_same_id_twice_is_not_ambiguous_and_an_instance_outside_the_groups_is() -> None:
+    outsider = "i-01234567"  # an 8-digit id: any instance id other than the one asked about counts
+    agents = [named(1, f"{VICTIM}-{VICTIM.upper()}"), named(2, f"azp-{VICTIM}-{outsider}")]
+    index = AgentIndex(agents, Mapping.NAME)
+    assert ids(index, Waiting("g", VICTIM, "h")) == [1]
+    assert [a.agent.id for a in index.ambiguous_for(Waiting("g", VICTIM, "h"))] == [2]
+    assert ids(index, Waiting("g", outsider, "h")) == []
+    assert [a.agent.id for a in index.ambiguous_for(Waiting("g", outsider, "h"))] == [2]
+
+
+def _cap(id: int, value: str) -> Agent:
+    return Agent("azure-devops", 1, "p", id, f"agent{id}", True, capabilities={"AWS_INSTANCE_ID": value})
+
+
+def test_a_capability_value_must_be_exactly_one_instance_id() -> None:
+    agents = [
+        _cap(1, VICTIM),
+        _cap(2, f" {VICTIM.upper()} "),  # case and surrounding blanks do not matter
+        _cap(3, f"{VICTIM},{OTHER}"),  # several ids
+        _cap(4, f"{VICTIM} {OTHER}"),
+        _cap(5, f"old-{VICTIM}"),  # an id inside something else: not exactly one instance id
+        _cap(6, "unset"),  # no id at all: matches nothing, not ambiguous
+    ]
+    index = AgentIndex(agents, Mapping.CAPABILITY)
+    victim = Waiting("g", VICTIM, "h")
+    assert ids(index, victim) == [1, 2]
+    assert sorted(a.agent.id for a in index.ambiguous_for(victim)) == [3, 4, 5]
+    assert sorted(a.agent.id for a in index.ambiguous_for(Waiting("g", OTHER, "h"))) == [3, 4]
+    assert sorted(a.agent.id for a in index.ambiguous) == [3, 4, 5]
+
+
+def test_a_host_name_two_of_the_rounds_instances_answer_to_belongs_to_neither() -> None:
+    # The same private IP in two VPCs of one region: both instances are ip-10-0-1-5.ec2.internal.
+    dns = "ip-10-0-1-5.ec2.internal"
+    a, b = Waiting("g", VICTIM, "h", private_dns=dns), Waiting("g2", OTHER, "h", private_dns=dns)
+    agents = [named(1, "a", dns), named(2, "b", "ip-10-0-1-6.ec2.internal")]
+    index = AgentIndex(agents, Mapping.HOSTNAME, instances=[a, b])
+    assert ids(index, a) == ids(index, b) == []
+    assert [x.agent.id for x in index.ambiguous_for(a)] == [x.agent.id for x in index.ambiguous_for(b)] == [1]
+    assert index.ambiguous[0].instances == (VICTIM, OTHER)
+    # Without the twin in the round the name is the victim's, as before.
+    assert ids(AgentIndex(agents, Mapping.HOSTNAME, instances=[a]), a) == [1]
+
+
+def test_a_resource_named_instance_and_an_ip_named_twin_share_the_ip_name() -> None:
+    region = "eu-west-1.compute.internal"
+    resource = Waiting("g", VICTIM, "h", private_dns=f"{VICTIM}.{region}", private_ip="10.0.1.5")
+    twin = Waiting("g", OTHER, "h", private_dns=f"ip-10-0-1-5.{region}")
+    agents = [named(1, "a", f"ip-10-0-1-5.{region}"), named(2, "b", f"{VICTIM}.{region}")]
+    index = AgentIndex(agents, Mapping.HOSTNAME, instances=[resource, twin])
+    assert ids(index, resource) == [2]  # its own resource name is unambiguous
+    assert ids(index, twin) == []
+    assert [x.agent.id for x in index.ambiguous_for(resource)] == [1]
+    assert [x.agent.id for x in index.ambiguous_for(twin)] == [1]
