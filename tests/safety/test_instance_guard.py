@@ -65,8 +65,9 @@ def set_lifecycle_state(world: World, instance_id: str, state: str) -> None:
         next(s for s in group.instance_states if s.instance.id == instance_id).lifecycle_state = state
 
 
-def state_reads(imds: FakeImds) -> int:
-    return sum(1 for c in list(imds.calls) if c["path"] == STATE_PATH and c["status"] == 200)
+def reads(imds: FakeImds, status: int = 200) -> int:
+    """How many target-lifecycle-state reads the fake answered with `status`."""
+    return sum(1 for c in list(imds.calls) if c["path"] == STATE_PATH and c["status"] == status)
 
 
 # -- the mapping the fake IMDS serves -------------------------------------------------------------------------------
@@ -222,6 +223,28 @@ def test_imds_answers_without_a_state_refuses(world: World, start_imds: StartImd
     assert guard(server.url).returncode == 0
 
 
+def test_watch_does_not_act_on_an_unknown_answer(world: World, start_imds: StartImds, tmp_path: Path) -> None:
+    """An IMDS without an answer must not stop a healthy runner: the watcher keeps polling and never runs the
+    command (the drop-in still refuses a restart)."""
+    lost, marker = start_imds("i-0000000000000000f"), tmp_path / "ran"
+    watcher = subprocess.Popen(
+        [str(GUARD), "--watch", "--interval", "0.05", "--", "sh", "-c", ': > "$1"', "mark", str(marker)],
+        env={"PATH": os.environ["PATH"], "GATE_GUARD_IMDS_ENDPOINT": lost.url},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: reads(lost, 404) >= 3, "three unanswered polls")
+        assert watcher.poll() is None and not marker.exists()
+    finally:
+        watcher.kill()
+        watcher.wait(timeout=10)
+    assert watcher.stderr is not None
+    log = watcher.stderr.read()
+    watcher.stderr.close()
+    assert log.count("watching: unknown: no target lifecycle state (HTTP 404)") == 1
+
+
 # -- watch mode: GitLab's graceful stop -----------------------------------------------------------------------------
 
 
@@ -250,7 +273,7 @@ def test_watch_sends_sigquit_once_the_instance_is_leaving(world: World, start_im
     )
     try:
         wait_for(ready.exists, "the stand-in's trap")
-        wait_for(lambda: state_reads(server) >= 3, "three InService reads by the watcher")
+        wait_for(lambda: reads(server) >= 3, "three InService reads by the watcher")
         assert not received.exists() and watcher.poll() is None and stand_in.poll() is None
 
         world.scale_in(2, protect=[1, 2])  # the scale-in can only choose the watched instance
@@ -269,27 +292,6 @@ def test_watch_sends_sigquit_once_the_instance_is_leaving(world: World, start_im
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
-        if watcher.stderr is not None:
-            watcher.stderr.close()
-
-
-def test_watch_does_not_act_on_an_unknown_answer(refusing_port: str, tmp_path: Path) -> None:
-    """An IMDS outage must not stop a healthy runner: the watcher keeps polling and never runs the command."""
-    marker = tmp_path / "ran"
-    watcher = subprocess.Popen(
-        [str(GUARD), "--watch", "--interval", "0.05", "--", "sh", "-c", f": > {marker}"],
-        env={"PATH": os.environ["PATH"], "GATE_GUARD_IMDS_ENDPOINT": refusing_port},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert watcher.stderr is not None
-        first = watcher.stderr.readline()  # logged once the first poll has an answer (here: none)
-        assert "watching: unknown" in first
-        assert watcher.poll() is None and not marker.exists()
-    finally:
-        watcher.kill()
-        watcher.wait(timeout=10)
         if watcher.stderr is not None:
             watcher.stderr.close()
 
