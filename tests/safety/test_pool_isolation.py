@@ -9,7 +9,7 @@ records: the emulator's lifecycle history and the fake's agent states and builds
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,14 +187,16 @@ def _agent(pool: int, id: int, *, enabled: bool = True) -> Agent:
     return Agent("azure-devops", pool, f"pool{pool}", id, f"a{id}", enabled)
 
 
-def _decide(listed: list[Agent], failed: dict[int | str, str], answered: frozenset[int], tags: dict[str, str]) -> Any:
+def _decide(
+    listed: list[Agent], failed: Mapping[int | str, str], answered: frozenset[int], tags: dict[str, str]
+) -> Any:
     w = Waiting("g", "i-0123456789abcdef0", "h", action_id="act-1", tags=tags)
     obs = Observation(agents=listed, failed_pools=failed, answered_pools=answered)
     return decide(w, obs, Policy(unregistered_grace_seconds=0, assignment_lag_seconds=0), 1000.0, proven=True)
 
 
 def test_decide_holds_on_a_failing_pool_only_what_may_depend_on_it() -> None:
-    failing = {2: "HTTP 500"}
+    failing: dict[int | str, str] = {2: "HTTP 500"}
     # No agent seen yet: its agent may be in the failing pool (not released by the unregistered grace).
     nothing = _decide([], failing, frozenset({1}), {})
     assert nothing.outcome is Outcome.HELD and "failing" in nothing.reason and nothing.failsafe == "agent_pool"
