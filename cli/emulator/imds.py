@@ -49,8 +49,9 @@ def target_lifecycle_state(lifecycle_state: str | None, pool_state: str | None =
     """The steady state Auto Scaling is moving an instance to (InService, Terminated, Standby, Detached or
     Warmed:<Stopped|Running|Hibernated|Terminated>), from its current lifecycle state; None for no group (404).
 
-    A launch (`Pending*`) heads for InService; any `Terminating*` (Wait, Proceed, Retained) for Terminated; entering
-    a warm pool (`Warmed:Pending*`, also a scale-in with ReuseOnScaleIn) for the pool's state (default Stopped)."""
+    A launch (`Pending*`) heads for InService; any `Terminating*` for Terminated (for `Terminating:Retained` AWS
+    documents no value: assumed); entering a warm pool (`Warmed:Pending*`, also a scale-in with ReuseOnScaleIn) for
+    the pool's state (default Stopped)."""
     if lifecycle_state is None:
         return None
     if lifecycle_state == "InService" or lifecycle_state.startswith("Pending"):
