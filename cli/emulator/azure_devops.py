@@ -64,6 +64,8 @@ AGENT_VERSION = "4.255.0"
 TASK_AGENT_AREA = "a85b8835-c1a1-4aac-ae97-1c3d0ba72dbd"
 BUILD_SERVICE_OWNER = "00025394-6065-48ca-87d9-7f5672854ef7"
 # Faults that replace the answer (at most one per request: the first match) ...
+# "pool_not_found" answers 404 TaskAgentPoolNotFoundException, as for a deleted pool: with `path_contains="pools/2/"`
+# it fails one pool for good while its agents stay inspectable (failure isolation, issue 18).
 # "route_not_found" answers 404 VssResourceNotFoundException, as for a route the service does not have (with
 # `path_contains="jobrequests"` and count=None: the job-requests route gone for good; loud holds, issue 18).
 ANSWER_FAULTS = (
@@ -74,6 +76,7 @@ ANSWER_FAULTS = (
     "forbidden",
     "signin",
     "down",
+    "pool_not_found",
     "route_not_found",
 )
 # ... and faults that delay or alter a normal answer (every match applies, also on top of an answer fault):
@@ -334,6 +337,11 @@ class FakeAzureDevOps(LocalServer):
             pool = _Pool(self._next_id("pool"), name, self.clock.now())
             self._pools[pool.id] = pool
             return pool.id
+
+    def rename_pool(self, pool: str | int, name: str) -> None:
+        """Rename a pool (its id stays): a gate that resolves the old name no longer finds it."""
+        with self._lock:
+            self._pool_ref(pool).name = name
 
     def _pool_ref(self, pool: str | int) -> _Pool:
         found = [p for p in self._pools.values() if p.id == pool or p.name.lower() == str(pool).lower()]
@@ -823,6 +831,10 @@ class FakeAzureDevOps(LocalServer):
             return Response('{"count": 1, "value": [{"id": ', 200, content_type="application/json; charset=utf-8")
         if fault.kind == "signin":
             return Response(_SIGNIN_PAGE, 203, content_type="text/html; charset=utf-8")
+        if fault.kind == "pool_not_found":
+            found = re.search(r"/pools/(\d+)", fault.path_contains or "")
+            message = f"No agent pool found with identifier {found.group(1) if found else 0}."
+            return _json(error_body("TaskAgentPoolNotFoundException", message), 404)
         if fault.kind == "route_not_found":  # the service's answer for a resource location it does not register
             message = f"API resource location {_guid('route', fault.path_contains)} is not registered on {self.url}."
             return _json(error_body("VssResourceNotFoundException", message, _WEBAPI_NS), 404)
