@@ -307,7 +307,8 @@ class AwsEmulator:
     def history(self) -> list[dict[str, Any]]:
         """Transitions in order. `what`: wait|heartbeat|complete|timeout|terminated|retained; `by`: token|instance|
         timeout, or delete-hook / delete-group / api (TerminateInstanceInAutoScalingGroup on a retained instance) /
-        external (instance or group vanished behind the emulator's back, e.g. EC2 TerminateInstances)."""
+        external (instance or group vanished behind the emulator's back), or ec2 (EC2 TerminateInstances of a group's
+        instance; `result` is then the lifecycle state it had, e.g. Terminating:Retained)."""
         with self._lock:
             return [dict(h) for h in self._history]
 
@@ -650,6 +651,10 @@ def _notify_terminate_instances(backend: AutoScalingBackend, instance_ids: list[
         _orig["notify_terminate_instances"](backend, instance_ids)
         return
     with emu._lock:
+        for group in backend.autoscaling_groups.values():  # who ended which instance, in which state (cli/chaos)
+            for state in group.instance_states:
+                if state.instance.id in instance_ids:
+                    emu._record(group.name, state.instance.id, None, "terminated", state.lifecycle_state, "ec2")
         _orig["notify_terminate_instances"](backend, instance_ids)
 
 

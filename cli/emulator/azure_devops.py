@@ -308,6 +308,11 @@ class FakeAzureDevOps(LocalServer):
         self._running: dict[int, _Build] = {}  # agent id -> its running build
         self._faults: list[_Fault] = []
         self._ids = {"pool": 0, "agent": 0, "build": 0}
+        # Clock fault (issue 18): the service's clock runs `clock_offset` s ahead of the world's (negative: behind),
+        # in every timestamp it writes (queueTime, assignTime, finishTime, ...) and in its `Date` header; `zoneless`
+        # writes timestamps without their `Z` (an on-premises server's local time).
+        self.clock_offset = 0.0
+        self.zoneless = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -498,9 +503,39 @@ class FakeAzureDevOps(LocalServer):
             count = None if seconds is not None else count
             self._faults.append(_Fault(kind, count, until, method, path_contains, retry_after, delay, status))
 
+    def set_service_clock(self, offset: float = 0.0, *, zoneless: bool = False) -> None:
+        """The clock fault: the service's timestamps and `Date` header `offset` s off the world's clock."""
+        with self._lock:
+            self.clock_offset, self.zoneless = offset, zoneless
+
+    def service_now(self) -> float:
+        """The service's own clock (the `Date` header: cli.emulator.httpserver.QuietHandler)."""
+        return self.clock.now() + self.clock_offset
+
+    def _svc_iso(self, t: float) -> str:
+        text = iso(t + self.clock_offset)
+        return text.removesuffix("Z") if self.zoneless else text
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def reset(self, *, pat: str | None = None, clock: Clock | None = None, page_size: int | None = None) -> None:
+        """An empty organisation on the same server (no pools, agents, builds, faults or calls): the chaos simulation
+        (cli/chaos) runs thousands of worlds on one server. `clock` may differ from the AWS emulator's (skew)."""
+        with self._lock:
+            self._pools.clear()
+            self._agents.clear()
+            self._builds.clear()
+            self._running.clear()
+            self._faults.clear()
+            self.calls.clear()
+            self._ids = {"pool": 0, "agent": 0, "build": 0}
+            self._pat = pat
+            if clock is not None:
+                self.clock = clock
+            if page_size is not None:
+                self.page_size = page_size
 
     # -- simulation ----------------------------------------------------------------------------------------
 
@@ -666,13 +701,13 @@ class FakeAzureDevOps(LocalServer):
     def _request_json(self, b: _Build) -> Json:
         plan = _guid("plan", b.id)
         owner = {"id": b.id, "name": f"{datetime.fromtimestamp(b.queued_at, tz=UTC):%Y%m%d}.{b.id}"}
-        body: Json = {"requestId": b.id, "queueTime": iso(b.queued_at)}
+        body: Json = {"requestId": b.id, "queueTime": self._svc_iso(b.queued_at)}
         if b.assigned_at is not None:
-            body |= {"assignTime": iso(b.assigned_at), "receiveTime": iso(b.assigned_at)}
+            body |= {"assignTime": self._svc_iso(b.assigned_at), "receiveTime": self._svc_iso(b.assigned_at)}
         if b.finished_at is not None:
-            body |= {"finishTime": iso(b.finished_at), "result": b.result}
+            body |= {"finishTime": self._svc_iso(b.finished_at), "result": b.result}
         elif b.assigned_at is not None:
-            body["lockedUntil"] = iso(self.clock.now() + 300)
+            body["lockedUntil"] = self._svc_iso(self.clock.now() + 300)
         body |= {
             "serviceOwner": BUILD_SERVICE_OWNER,
             "hostId": _guid("host", self.org),
@@ -791,7 +826,8 @@ class FakeAzureDevOps(LocalServer):
         def fresh(request: Any) -> bool:
             if not isinstance(request, dict) or request.get("finishTime") or not request.get("assignTime"):
                 return False
-            assigned = datetime.fromisoformat(str(request["assignTime"]).replace("Z", "+00:00")).timestamp()
+            at = datetime.fromisoformat(str(request["assignTime"]).replace("Z", "+00:00"))
+            assigned = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() - self.clock_offset
             return self.clock.now() - assigned < lag
 
         value = body.get("value")

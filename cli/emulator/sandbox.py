@@ -76,6 +76,22 @@ class Sandbox:
             if server is not None:
                 server.stop()
 
+    def reset(self, clock: Clock | None = None, *, ado_clock: Clock | None = None, pat: str | None = PAT) -> None:
+        """Empty both servers for the next world (AWS: a fresh account; Azure DevOps: no pools), on a new clock if
+        given: the chaos simulation (cli/chaos) starts its servers once per worker and runs thousands of worlds."""
+        if clock is not None:
+            self.clock = clock
+        if self.emulator is not None:
+            self.emulator.faults.clear()
+            self.emulator.faults.calls.clear()
+            self.emulator.clock = self.clock
+            self.emulator.reset()
+        if self.ado is not None:
+            self.ado.reset(pat=pat, clock=ado_clock or self.clock)
+        self.groups.clear()
+        self.log = DecisionLog()
+        self._queue_url = None  # the reset account has no queue or rule: the next group creates them again
+
     def __enter__(self) -> Sandbox:
         return self.start()
 

@@ -1,0 +1,69 @@
+"""The fault classes the simulation draws from, each switchable (`--faults`, `--without`)."""
+
+from __future__ import annotations
+
+# name -> what a seed with the class active does to the world
+CLASSES: dict[str, str] = {
+    "latency": "Azure DevOps answers late (1-8 s of virtual time per call) for minutes",
+    "ado_errors": "Azure DevOps 5xx and dropped connections for minutes",
+    "ado_throttling": "Azure DevOps 429 with Retry-After (1-40 s), and 200s carrying Retry-After",
+    "aws_throttling": "Throttling / ResourceContention bursts on Auto Scaling and EC2 calls (botocore retries them)",
+    "pagination": "agent lists of 1-3 per page, and windows of endless continuation tokens",
+    "lagging_flags": "a new assignment stays invisible (assignedRequest and job requests) for 10-45 s",
+    "missing_fields": "agent records without assignedRequest, count != len(value), empty lists, malformed JSON",
+    "clock_skew": "the agent service's clock is 10-300 s ahead of or behind AWS's and the gate's",
+    "auth_failures": "Azure DevOps answers 401, a 203 sign-in page or 403 for minutes",
+    "credential_rotation": "the PAT rotates: secret store first or Azure DevOps first, 0-120 s apart",
+    "cold_starts": "warm containers are recycled: the next invocation builds a fresh gate",
+    "secret_store_failure": "GetSecretValue fails for minutes, and containers are recycled at its start",
+    "lost_events": "30 % of lifecycle events are never delivered",
+    "duplicate_events": "40 % of lifecycle events are delivered twice: at once, or 0.5-10 min late",
+    "concurrency": "schedule invocations delivered twice at once (two containers act on the same world)",
+    "tag_failures": "CreateTags / DeleteTags denied (UnauthorizedOperation) for minutes",
+    "foreign_hooks": "a second terminating hook on a gate group, and an unconfigured group with the gate's hook name"
+    " whose agents share the pool",
+    "failing_pool": "two pools, one of them failing (5xx / dropped) for minutes",
+    "reregistration": "an agent of a waiting instance re-registers (new id, same name); late registrations",
+    "ambiguous_names": "an agent whose name mentions its own instance and another one",
+    "agent_churn": "agents go offline and online; new instances register late, some never",
+}
+
+# Classes whose handling exists in the gate today (the in-process test runs these; extend as fixes land).
+CLEAN_TODAY: tuple[str, ...] = (
+    "latency",
+    "ado_errors",
+    "ado_throttling",
+    "aws_throttling",
+    "pagination",
+    "lagging_flags",
+    "missing_fields",
+    "lost_events",
+    "duplicate_events",
+    "concurrency",
+    "cold_starts",
+    "agent_churn",
+)
+
+
+def parse(faults: str | None, without: str | None) -> tuple[str, ...]:
+    """The enabled classes: `faults` (comma list, or all/today) minus `without`; unknown names are an error."""
+
+    def names(text: str | None) -> list[str]:
+        out: list[str] = []
+        for part in (text or "").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part == "all":
+                out.extend(CLASSES)
+            elif part == "today":
+                out.extend(CLEAN_TODAY)
+            elif part in CLASSES:
+                out.append(part)
+            else:
+                raise ValueError(f"unknown fault class {part!r}; choose from all, today, {', '.join(CLASSES)}")
+        return out
+
+    chosen = names(faults) if faults else list(CLASSES)
+    removed = set(names(without))
+    return tuple(c for c in CLASSES if c in chosen and c not in removed)

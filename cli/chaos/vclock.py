@@ -1,0 +1,105 @@
+"""Virtual time for concurrent invocations: a clock that moves only when every participant waits on it.
+
+A `ManualClock` advances on every `sleep`, so two invocations sleeping 10 s each would move time by 20 s. Here a
+sleeping thread blocks until the clock reaches its wake time, and the driver (`run_until`) moves the clock to the
+earliest wake time only once every registered participant (one thread per Lambda invocation) is asleep. Server-side
+sleeps (the fake Azure DevOps' `latency` fault) also count as asleep: they stand in for the invocation blocked on
+their request. HTTP calls take wall time but no virtual time, so overlapping invocations see consistent durations,
+whatever the machine's load.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class Stuck(RuntimeError):
+    """A participant neither slept nor finished for too long (a hang, or an unbounded wall-clock wait)."""
+
+
+class VirtualClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._t = start
+        self._cond = threading.Condition()
+        self._active = 0
+        self._sleepers: list[float] = []  # wake times of sleeping threads
+        self._closed = False
+
+    def now(self) -> float:
+        with self._cond:
+            return self._t
+
+    def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._cond:
+            wake = self._t + seconds
+            self._sleepers.append(wake)
+            self._cond.notify_all()
+            try:
+                while self._t < wake and not self._closed:
+                    self._cond.wait(1.0)
+            finally:
+                self._sleepers.remove(wake)
+                self._cond.notify_all()
+
+    def join(self) -> None:
+        """A participant starts (call before starting its thread, so the driver cannot miss it)."""
+        with self._cond:
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
+
+    @property
+    def active(self) -> int:
+        with self._cond:
+            return self._active
+
+    def close(self) -> None:
+        """Wake every sleeper for good (the end of a run)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def run_until(self, target: float, stall_seconds: float = 180.0) -> None:
+        """Advance to `target`, stopping at each sleeper's wake time until every participant sleeps again."""
+        with self._cond:
+            limit = time.monotonic() + stall_seconds
+            while True:
+                while len([w for w in self._sleepers if w > self._t]) < self._active:
+                    if time.monotonic() > limit:
+                        raise Stuck(
+                            f"{self._active} participant(s), {len(self._sleepers)} asleep, for {stall_seconds} s"
+                        )
+                    self._cond.wait(0.02)
+                pending = [w for w in self._sleepers if w > self._t]
+                nxt = min([target, *pending])
+                if nxt > self._t:
+                    self._t = nxt
+                    self._cond.notify_all()
+                if self._t >= target:
+                    return
+                limit = time.monotonic() + stall_seconds
+
+    def drain(self, stall_seconds: float = 180.0, step: float = 10.0) -> None:
+        """Run until no participant is left."""
+        while self.active:
+            self.run_until(self.now() + step, stall_seconds)
+
+
+class SkewedClock:
+    """Another system's clock: the same time plus a fixed offset (the agent service's clock skew)."""
+
+    def __init__(self, base: VirtualClock, offset: float) -> None:
+        self.base = base
+        self.offset = offset
+
+    def now(self) -> float:
+        return self.base.now() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
