@@ -403,8 +403,9 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
             if check is check_job_requests and not agents_ok:
                 break  # the agent system is unreachable or refused already: one line says so
             try:
-                findings += check(settings, session, endpoint)
-                agents_ok = agents_ok or check is check_agents
+                found = check(settings, session, endpoint)
+                findings += found
+                agents_ok = agents_ok or (check is check_agents and all(f.ok for f in found))  # pools exist
             except Unreachable as exc:
                 findings.append(Finding(False, "reachability", str(exc)))
     bad = [f for f in findings if not f.ok]
