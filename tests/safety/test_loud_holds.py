@@ -13,6 +13,7 @@ real gate driven like the Lambda (a tick a minute on the world's ManualClock), a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,3 +150,28 @@ def test_gate_doctor_reports_a_missing_job_requests_route(world: World, monkeypa
     assert line.startswith("FIX the job-requests route of pool linux-agents is missing"), line
     assert "HTTP 404" in line and "GATE_CHECK_JOB_REQUESTS=false" in line, line
     assert "1 problem(s)" in result.stdout, result
+
+
+def test_decide_names_the_cause_of_every_error_hold_and_only_those() -> None:
+    """The pure rule behind the records: the three error-hold branches of gate.decide carry a cause; a hold on the
+    evidence (a busy agent) does not."""
+    from gate.decide import EcsFacts, Observation, Policy, decide
+    from gate.holdstate import HOLD_TAG, HoldState, action_hash, encode
+    from gate.model import Agent, Waiting
+
+    t0, action = 1_800_000_000.0, "8e2c1a7e-5b0f-4a51-9d0a-1f2b3c4d5e6f"
+    tags = {HOLD_TAG: encode(HoldState(action_hash(action), held_since=t0, disabled_at=t0))}
+    w = Waiting("g", "i-0123456789abcdef0", "hook", action_id=action, tags=tags)
+    idle = Agent("azure-devops", 7, "pool", 1, "agent-i-0123456789abcdef0", False)
+    policy = Policy(check_job_requests=False)
+    later = t0 + 3600
+    assert decide(w, Observation(None, "HTTP 503"), policy, later).failsafe == "agent_system"
+    no_identity = decide(Waiting("g", w.instance_id, "hook"), Observation([idle]), policy, later)
+    assert no_identity.failsafe == "action_identity"
+    seen = {HOLD_TAG: encode(HoldState(action_hash(action), held_since=t0, disabled_at=t0, seen=frozenset({(7, 1)})))}
+    ecs_down = Observation([idle], ecs=EcsFacts(None, error="AccessDenied"))
+    ecs_policy = Policy(check_job_requests=False, ecs_drain=True)
+    decision = decide(Waiting("g", w.instance_id, "hook", action_id=action, tags=seen), ecs_down, ecs_policy, later)
+    assert decision.outcome == "held" and decision.failsafe == "ecs", decision
+    busy = dataclasses.replace(idle, assigned_request=42)
+    assert decide(w, Observation([busy]), policy, later).failsafe is None
