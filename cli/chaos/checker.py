@@ -52,7 +52,7 @@ def _secret_forms(secret: str) -> list[str]:
 
 def check(rec: RunRecords) -> list[Violation]:
     out: list[Violation] = []
-    skew = rec.plan.skew
+    skew = rec.skew
     configured = set(rec.configured)
     history = rec.history
     agents = rec.ado["agents"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 
 class Stuck(RuntimeError):
@@ -25,6 +26,8 @@ class VirtualClock:
         self._active = 0
         self._sleepers: list[float] = []  # wake times of sleeping threads
         self._closed = False
+        self.deadlines: Callable[[], list[float]] | None = None  # when other systems' timers fire
+        self.on_time: Callable[[], None] | None = None  # called at each stop, before sleepers wake
 
     def now(self) -> float:
         with self._cond:
@@ -66,24 +69,34 @@ class VirtualClock:
             self._cond.notify_all()
 
     def run_until(self, target: float, stall_seconds: float = 180.0) -> None:
-        """Advance to `target`, stopping at each sleeper's wake time until every participant sleeps again."""
-        with self._cond:
-            limit = time.monotonic() + stall_seconds
-            while True:
+        """Advance to `target`, stopping at each sleeper's wake time and at each of `deadlines()` (another system's
+        timer: the emulator's heartbeat timeouts), where `on_time()` runs before any sleeper wakes."""
+        while True:
+            with self._cond:
+                limit = time.monotonic() + stall_seconds
                 while len([w for w in self._sleepers if w > self._t]) < self._active:
                     if time.monotonic() > limit:
                         raise Stuck(
                             f"{self._active} participant(s), {len(self._sleepers)} asleep, for {stall_seconds} s"
                         )
                     self._cond.wait(0.02)
+                now = self._t
+            timers = [d for d in (self.deadlines() if self.deadlines is not None else []) if d > now]
+            with self._cond:
+                if len([w for w in self._sleepers if w > self._t]) < self._active:
+                    continue  # somebody woke up meanwhile (a server-side sleep ended): wait for them again
                 pending = [w for w in self._sleepers if w > self._t]
-                nxt = min([target, *pending])
-                if nxt > self._t:
+                nxt = min([target, *pending, *timers])
+                moved = nxt > self._t
+                if moved:
                     self._t = nxt
-                    self._cond.notify_all()
-                if self._t >= target:
-                    return
-                limit = time.monotonic() + stall_seconds
+                done = self._t >= target
+            if moved and self.on_time is not None:
+                self.on_time()  # e.g. the emulator applies a timeout exactly at its deadline, before anyone acts
+            with self._cond:
+                self._cond.notify_all()
+            if done:
+                return
 
     def drain(self, stall_seconds: float = 180.0, step: float = 10.0) -> None:
         """Run until no participant is left."""

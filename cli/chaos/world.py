@@ -281,6 +281,7 @@ class RunRecords:
     instance_group: dict[str, str]
     configured: list[str]
     gate_tags: dict[str, dict[str, str]]  # instance -> gate:* tags with a value at the end
+    skew: float  # how far the fake's own records (build and agent times) are ahead of AWS's
     output: str
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -325,7 +326,9 @@ def captured() -> Iterator[io.StringIO]:
 class SeedRun:
     """Drives one seed on a started Sandbox (reset first)."""
 
-    def __init__(self, sb: Sandbox, plan: Plan, image_id: str | None) -> None:
+    def __init__(self, sb: Sandbox, plan: Plan, image_id: str | None, *, gate: bool = True) -> None:
+        """`gate=False`: no invocation runs at all (the checker's own tests: it must see the damage)."""
+        self.gate_enabled = gate
         self.sb = sb
         self.plan = plan
         self.on = set(plan.classes)
@@ -353,6 +356,7 @@ class SeedRun:
         self.secret_arn = ""
         self.pending: list[tuple[float, str, dict[str, Any]]] = []  # delayed halves of actions (rotation, online)
         self.seen_events = 0
+        self.record_skew = 0.0
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -369,9 +373,23 @@ class SeedRun:
 
     def build(self) -> None:
         sb, plan = self.sb, self.plan
-        ado_clock = SkewedClock(self.clock, plan.skew) if plan.skew else self.clock
+        # The skew: the fake's clock fault when it has one (its timestamps and Date header off, its records in world
+        # time), else the whole fake on a shifted clock (its records too: the checker shifts them back).
+        service_clock = getattr(sb.ado, "set_service_clock", None)
+        self.record_skew = 0.0 if service_clock is not None else plan.skew
+        ado_clock = SkewedClock(self.clock, self.record_skew) if self.record_skew else self.clock
         sb.reset(self.clock, ado_clock=ado_clock, pat=self.pat)
         assert sb.ado is not None and sb.emulator is not None
+        emu = sb.emulator
+
+        def on_time() -> None:
+            with emu._lock:
+                emu._tick()
+
+        self.clock.deadlines = lambda: [a["heartbeat_deadline"] for a in emu.lifecycle_actions()]
+        self.clock.on_time = on_time
+        if service_clock is not None:
+            service_clock(plan.skew)
         sb.ado.page_size = plan.page_size
         gate_redact._literals.clear()
         gate_redact._patterns.clear()
@@ -502,6 +520,8 @@ class SeedRun:
     # -- invocations ------------------------------------------------------------------------------------------------
 
     def invoke(self, event: dict[str, Any]) -> None:
+        if not self.gate_enabled:
+            return
         with self.lock:
             free = [c for c in self.containers if not c.busy and not c.doomed]
             if free:
@@ -825,6 +845,7 @@ class SeedRun:
             instance_group=dict(self.instance_group),
             configured=[g.name for g in self.plan.groups],
             gate_tags=tags,
+            skew=self.record_skew,
             output=output + "\n".join(json.dumps(r, default=str) for r in self.log.records),
             stats=dict(self.stats),
         )
