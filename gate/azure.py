@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from gate.model import Agent, JobRequest
 from gate.redact import redact, register_secret
+from gate.secrets import Rotation, SecretCredential
 from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
 API_VERSION = "7.1"  # Azure DevOps Services; Server 2022 speaks 7.0, Server 2020 6.0 (negotiated on "out of range")
@@ -32,6 +33,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Azure DevOps Server; capabilities are left out (the spec: "To set capabilities use the PUT method").
 PATCH_FIELDS = ("id", "name", "version", "osDescription", "enabled", "status", "provisioningState", "maxParallelism")
 _OUT_OF_RANGE = re.compile(r"latest REST API version this server supports is (\d+\.\d+)")
+MAX_REFRESHES = 2  # tries with another version of a refused credential, per request
 MAX_BACKOFF = 300.0  # a Retry-After or rate-limit reset is honoured for at most Azure's 5-minute usage window
 
 
@@ -82,30 +84,34 @@ class Credential(Protocol):
 
     def authorization(self) -> str: ...
 
-    def refresh(self) -> bool:
-        """Re-read the credential at once (after a 401/203); True if it changed, so one retry is worth it."""
+    def refresh(self, refused: str | None = None) -> bool:
+        """The service refused the header `refused` (a 401/203): re-read the credential (bounded); True if another
+        value is worth one more try now. Optional `accepted(header)`: the service took it."""
         ...
 
 
-class PatCredential:
-    """A PAT as Basic auth with an empty user name (the spec's `accessToken` scheme)."""
+def _basic(pat: str) -> str:
+    import base64
 
-    def __init__(self, read: Callable[[bool], str]) -> None:
-        self._read = read  # read(force_refresh) -> PAT; cached by the reader (gate.secrets)
+    return "Basic " + base64.b64encode(f":{pat}".encode()).decode()
+
+
+class PatCredential(SecretCredential):
+    """A PAT as Basic auth with an empty user name (the spec's `accessToken` scheme), from a rotating secret
+    (`gate.secrets.Rotation`) or `read(force)` (force re-reads it)."""
+
+    def __init__(self, read: Callable[[bool], str] | Rotation, *, static: bool = False) -> None:
+        rotation = read if isinstance(read, Rotation) else Rotation(read, what="the PAT", max_age=None)
+        super().__init__(rotation, _basic)
+        self._static = static
 
     @classmethod
     def static(cls, pat: str) -> PatCredential:
         register_secret(pat)
-        return cls(lambda _force: pat)
+        return cls(lambda _force: pat, static=True)
 
-    def authorization(self) -> str:
-        import base64
-
-        return "Basic " + base64.b64encode(f":{self._read(False)}".encode()).decode()
-
-    def refresh(self) -> bool:
-        before = self._read(False)
-        return self._read(True) != before
+    def refresh(self, refused: str | None = None) -> bool:
+        return False if self._static else super().refresh(refused)
 
 
 def _float(value: str | None) -> float | None:
@@ -234,7 +240,7 @@ class AzureDevOps:
         """One API call with retries (429/5xx/connection), pacing, credential refresh and version negotiation."""
         what = f"{method} {path}"
         url = f"{self.org_url}/_apis/distributedtask/{path}"
-        attempt, refreshed, negotiated = 0, False, False
+        attempt, refreshes, negotiated = 0, 0, False
         while True:
             self._pace(what)
             limit = self.deadline.timeout(self.timeout, what)
@@ -261,9 +267,16 @@ class AzureDevOps:
             except requests.RequestException as exc:
                 raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
             retry_after = self._note_pacing(resp)
-            if self._refused(resp) and not refreshed and self.credential.refresh():
-                refreshed = True  # a rotated secret: one more try with the new value
-                continue
+            if self._refused(resp):
+                # Any refusal re-reads the credential (bounded, gate.secrets.Rotation); another version of it (the
+                # secret's other stage, or a value put since) gets one more try: current, then previous at most.
+                if refreshes < MAX_REFRESHES and self.credential.refresh(headers["Authorization"]):
+                    refreshes += 1
+                    continue
+            else:
+                accepted = getattr(self.credential, "accepted", None)
+                if callable(accepted):
+                    accepted(headers["Authorization"])
             if resp.status_code == 400 and not negotiated:
                 type_key, message = _service_error(resp)
                 latest = _OUT_OF_RANGE.search(message)

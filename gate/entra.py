@@ -1,8 +1,10 @@
 """Microsoft Entra service principal sign-in for Azure DevOps, as an alternative to a PAT (docs/azure-devops.md).
 
 Client credentials (a client secret, or a certificate) come from one Secrets Manager secret; Microsoft's `msal`
-library gets and caches the access token for the Azure DevOps resource until it expires. After a 401/203 the
-secret is re-read at once and the token cache dropped, so a rotation takes effect without a redeploy.
+library gets and caches the access token for the Azure DevOps resource until it expires. Any refusal re-reads the
+secret (bounded, `gate.secrets.Rotation`): Entra refusing the token request (the client secret rotated in Entra
+before Secrets Manager), and Azure DevOps refusing the token (401/203). The secret's AWSPREVIOUS version is tried
+when its AWSCURRENT one is refused and vice versa, so a rotation works in either order.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import requests
 
 from gate.redact import register_secret
+from gate.secrets import Rotation
 from gate.sources import AuthError
 
 # The Azure DevOps resource (application id) every Entra token for Azure DevOps is issued for.
@@ -89,25 +92,30 @@ class EntraConfig:
 class EntraCredential:
     """`Authorization: Bearer <token>` for Azure DevOps; implements gate.azure.Credential.
 
-    `read(force)` returns the secret's text (cached by gate.secrets; force re-reads it). `authority_host` is
-    Microsoft's (or a sovereign cloud's, or a local test endpoint's); `http_client` is the session msal uses.
+    `read` is a `gate.secrets.Rotation` over the secret's versions, or `read(force)` returning the secret's text
+    (force re-reads it). `authority_host` is Microsoft's (or a sovereign cloud's, or a local test endpoint's);
+    `http_client` is the session msal uses. One msal application (and token cache) per version of the secret.
     """
 
     def __init__(
         self,
-        read: Callable[[bool], str],
+        read: Callable[[bool], str] | Rotation,
         *,
         authority_host: str = DEFAULT_AUTHORITY_HOST,
         http_client: Any = None,
         timeout: float = 10.0,
+        now: Callable[[], float] | None = None,
     ) -> None:
-        self._read = read
+        what = "the Entra service principal"
+        self.rotation = read if isinstance(read, Rotation) else Rotation(read, what=what, now=now, max_age=None)
         self.authority_host = authority_host.rstrip("/")
         self._http_client = http_client if http_client is not None else _BoundedSession(timeout)
         self._lock = threading.Lock()
-        self._config: EntraConfig | None = None
-        self._app: Any = None
+        self._apps: dict[str, Any] = {}  # the secret's text (one version) -> its msal application
+        self._issued: dict[str, str] = {}  # "Bearer <token>" -> the version it was issued for
+        self._good: set[str] = set()  # headers Azure DevOps has accepted
         self.tokens_requested = 0
+        self.tokens_refused = 0
 
     def _application(self, config: EntraConfig) -> Any:
         import msal  # type: ignore[import-untyped]  # imported on first use: PAT deployments never load it
@@ -123,32 +131,66 @@ class EntraCredential:
             token_cache=None,  # msal's in-memory cache: the token is reused until shortly before it expires
         )
 
-    def _ensure(self, force: bool) -> Any:
-        config = EntraConfig(self._read(force))
-        if self._app is None or self._config is None or not config.same_as(self._config):
-            self._config, self._app = config, self._application(config)
-        return self._app
+    def _app(self, raw: str) -> Any:
+        if raw not in self._apps:
+            if len(self._apps) > 4:
+                self._apps.clear()
+            self._apps[raw] = self._application(EntraConfig(raw))
+        return self._apps[raw]
 
     def authorization(self) -> str:
         with self._lock:
-            app = self._ensure(False) if self._app is None else self._app
-            try:
-                result = app.acquire_token_for_client(scopes=[AZURE_DEVOPS_SCOPE])
-            except (ValueError, OSError) as exc:  # unreachable authority, bad discovery document
-                raise AuthError(f"Microsoft Entra sign-in failed: {type(exc).__name__}: {exc}") from None
-            token = result.get("access_token") if isinstance(result, dict) else None
-            if not token:
+            while True:  # ends: each refusal marks a version tried, and Rotation offers each at most once per step
+                raw = self.rotation.value()  # AuthError when no version may be presented now
+                try:
+                    result = self._app(raw).acquire_token_for_client(scopes=[AZURE_DEVOPS_SCOPE])
+                except AuthError as exc:  # this version is malformed: the other one may not be
+                    self._apps.pop(raw, None)
+                    if self.rotation.refused(raw):
+                        continue
+                    raise exc from None
+                except (ValueError, OSError) as exc:  # unreachable authority, bad discovery document
+                    raise AuthError(f"Microsoft Entra sign-in failed: {type(exc).__name__}: {exc}") from None
+                token = result.get("access_token") if isinstance(result, dict) else None
+                if token:
+                    if result.get("token_source") != "cache":
+                        self.tokens_requested += 1
+                    register_secret(token)
+                    header = f"Bearer {token}"
+                    if len(self._issued) > 16:
+                        self._issued.clear()
+                        self._good.clear()
+                    self._issued[header] = raw
+                    return header
+                # Entra refused this version (rotated there before Secrets Manager, or not yet valid there): any
+                # authentication failure re-reads the secret, and the other version gets one try.
+                self.tokens_requested += 1
+                self.tokens_refused += 1
+                self._apps.pop(raw, None)
                 error = result.get("error", "unknown") if isinstance(result, dict) else "unknown"
                 codes = result.get("error_codes", []) if isinstance(result, dict) else []
-                raise AuthError(f"Microsoft Entra refused the service principal: {error} {codes}".strip())
-            if result.get("token_source") != "cache":
-                self.tokens_requested += 1
-            register_secret(token)
-            return f"Bearer {token}"
+                if not self.rotation.refused(raw):
+                    raise AuthError(f"Microsoft Entra refused the service principal: {error} {codes}".strip())
 
-    def refresh(self) -> bool:
-        """After a 401/203: re-read the secret and start from an empty token cache (a new client)."""
+    def refresh(self, refused: str | None = None) -> bool:
+        """Azure DevOps refused a token (401/203). One it accepted before has expired or been revoked: drop the
+        token cache and re-read the secret (bounded). One it never accepted: that version is refused (Rotation)."""
         with self._lock:
-            config = EntraConfig(self._read(True))
-            self._config, self._app = config, self._application(config)
-            return True
+            raw = self._issued.get(refused) if refused is not None else None
+            if raw is None:
+                self._apps.clear()
+                self.rotation.reread()
+                return True
+            self._apps.pop(raw, None)
+            if refused in self._good:
+                self._good.discard(refused)
+                self.rotation.reread()
+                return True
+            return self.rotation.refused(raw)
+
+    def accepted(self, header: str) -> None:
+        with self._lock:
+            raw = self._issued.get(header)
+            if raw is not None and header not in self._good:
+                self._good.add(header)
+                self.rotation.accepted(raw)

@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from gate import secrets
 from gate.model import Agent, JobRequest
 from gate.redact import redact, register_secret
+from gate.secrets import Rotation, SecretCredential
 from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
 SOURCE = "github"
@@ -70,7 +71,7 @@ class GitHubRunners:
     def __init__(
         self,
         api_url: str,
-        token: str,
+        token: str | SecretCredential,
         *,
         org: str = "",
         repos: list[str] | None = None,
@@ -90,13 +91,15 @@ class GitHubRunners:
         self.deadline = Deadline(self._now)
         self._backoff_until = 0.0
         self._lock = threading.Lock()
-        register_secret(token)
+        if isinstance(token, str):
+            register_secret(token)
+            token = _static(token)
+        self.credential = token  # the header per request: re-read (bounded) when GitHub refuses it
         self.session = requests.Session()
         self.session.headers.update(
             {
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": API_VERSION,
-                "Authorization": f"Bearer {token}",
                 "User-Agent": "asg-termination-gate",
             }
         )
@@ -117,14 +120,20 @@ class GitHubRunners:
         if urlparse(url).netloc != self._host:  # a Link header must never send the token to another host
             raise AgentSourceError(f"{method}: refusing to follow a link to another host ({urlparse(url).netloc})")
         what = f"{method} {url.removeprefix(self.api_url)}"
-        attempt = 0
+        attempt = refreshes = 0
         while True:
             limit = self.deadline.timeout(self.timeout, what)
+            header = self.credential.authorization()  # AuthError when the token cannot be read or was refused
             with self._lock:
                 self.calls += 1
             try:
                 resp = self.session.request(
-                    method, url, params=params, timeout=(min(3.05, limit), limit), allow_redirects=False
+                    method,
+                    url,
+                    params=params,
+                    headers={"Authorization": header},
+                    timeout=(min(3.05, limit), limit),
+                    allow_redirects=False,
                 )
             except requests.ConnectionError as exc:
                 if attempt < self.retries and not isinstance(exc, requests.ConnectTimeout):
@@ -134,6 +143,12 @@ class GitHubRunners:
                 raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
             except requests.RequestException as exc:
                 raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            if resp.status_code == 401:  # bad credentials: re-read the token (bounded); another version, one try
+                if refreshes < 2 and self.credential.refresh(header):
+                    refreshes += 1
+                    continue
+            else:
+                self.credential.accepted(header)
             if resp.status_code in RETRY_STATUSES and attempt < self.retries:
                 self._retry_wait(attempt, what)
                 attempt += 1
@@ -282,30 +297,42 @@ def _to_agent(r: RunnerPayload, pool_id: int, scope: str) -> Agent:
 
 
 # -- the token ------------------------------------------------------------------------------------------------
-def load_token(settings: Any, session: Any = None, endpoint_url: str | None = None) -> str:
-    """GATE_GITHUB_TOKEN (local use) or the secret GATE_GITHUB_TOKEN_SECRET_ARN names, cached per container."""
+class _StaticToken(SecretCredential):
+    def refresh(self, refused: str | None = None) -> bool:
+        return False  # nothing to re-read
+
+
+def _static(token: str) -> SecretCredential:
+    return _StaticToken(Rotation(lambda _force: token, what="the GitHub token", max_age=None), _bearer)
+
+
+def _bearer(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def token_credential(
+    settings: Any, session: Any = None, endpoint_url: str | None = None, now: Callable[[], float] | None = None
+) -> SecretCredential:
+    """GATE_GITHUB_TOKEN (local use) or the secret GATE_GITHUB_TOKEN_SECRET_ARN names (AWSCURRENT and AWSPREVIOUS),
+    read at the first request, never at start-up; re-read after a TTL and whenever GitHub refuses it (bounded)."""
     if settings.github_token is not None:
-        return secrets.inline(settings.github_token)
+        return _static(secrets.inline(settings.github_token))
     arn = settings.github_token_secret_arn
     if not arn:
         raise AgentSourceError("no GitHub token configured")
-    try:
-        return secrets.read_secret(
-            arn,
-            what="the GitHub token",
-            keys=("token", "github_token", "GITHUB_TOKEN"),
-            session=session,
-            endpoint_url=endpoint_url,
-        )
-    except secrets.SecretError as exc:
-        raise AgentSourceError(str(exc)) from None
+    what = "the GitHub token"
+    read = secrets.versions_reader(
+        arn, what=what, keys=("token", "github_token", "GITHUB_TOKEN"), session=session, endpoint_url=endpoint_url
+    )
+    return SecretCredential(Rotation(read, what=what, now=now, max_age=settings.secret_cache_seconds), _bearer)
 
 
 def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitHubRunners:
-    """The registry entry (gate.handler.SOURCES["github"])."""
+    """The registry entry (gate.handler.SOURCES["github"]). Reads no secret: the token is read at the first request."""
+    now = clock.now if clock is not None else None
     return GitHubRunners(
         settings.github_api_url,
-        load_token(settings, session, aws_endpoint),
+        token_credential(settings, session, aws_endpoint, now),
         org=settings.github_org,
         repos=list(settings.github_repos),
         timeout=settings.http_timeout_seconds,

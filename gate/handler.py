@@ -1,7 +1,9 @@
 """AWS Lambda entry point: `gate.handler.handle`. Parse, dispatch, log; never crash on a bad event.
 
-Settings, clients and the PAT are built once per container and reused by warm invocations. Nothing here
-knows about the local emulator: endpoints come from the environment (AWS_ENDPOINT_URL...).
+Settings and clients are built once per container and reused by warm invocations. Liveness before construction
+(docs/liveness.md): building the gate reads no secret, signs in nowhere and calls no agent system; the agent source
+is built on its first use, after the invocation's first heartbeat pass, and its failure is a hold, never a dead
+container. Nothing here knows about the local emulator: endpoints come from the environment (AWS_ENDPOINT_URL...).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 from gate import logs
 from gate.aws import Aws, make_session
 from gate.azure import AzureDevOps
-from gate.clock import Clock
+from gate.clock import Clock, SystemClock
 from gate.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
+from gate.lazy import LazySource
 from gate.logs import DecisionLog, Record
 from gate.model import Outcome
 from gate.reconcile import Gate
@@ -34,7 +37,7 @@ SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
 def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
     return AzureDevOps(
         settings.azure_org_url,
-        azure_credential(settings, session, aws_endpoint),
+        azure_credential(settings, session, aws_endpoint, clock.now if clock is not None else None),
         settings.pools,
         timeout=settings.http_timeout_seconds,
         max_retry_after=settings.max_retry_after_seconds,
@@ -65,9 +68,17 @@ def build_gate(
     account: str | None = None,
     session: Any = None,
 ) -> Gate:
-    """Wire the real edges together; the CLI and the tests use this too, with their own endpoints."""
+    """Wire the real edges together; the CLI and the tests use this too, with their own endpoints.
+
+    Touches no network: the agent source (and its credential) is built on first use (gate.lazy.LazySource)."""
     session = session or make_session(region)
-    source = SOURCES[settings.agent_system](settings, session, aws_endpoint, clock)
+    clock = clock or SystemClock()
+    factory = SOURCES[settings.agent_system]
+
+    def build_source() -> AgentSource:
+        return factory(settings, session, aws_endpoint, clock)
+
+    source = LazySource(build_source, clock.now, what=str(settings.agent_system))
     aws = Aws(session, aws_endpoint)
     log = log or DecisionLog(settings.metrics_namespace)
     ecs = protector = notifier = None

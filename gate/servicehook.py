@@ -104,29 +104,42 @@ def check(event: Mapping[str, Any], secret: str | None, limit: int = MAX_BODY_BY
 
 # -- the Lambda entry point ---------------------------------------------------------------------------------------
 
-_state: tuple[Any, str | None] | None = None  # (the container's Gate, the secret)
+_state: tuple[Any, Any] | None = None  # (the container's Gate, a reader of the shared secret)
 
 
-def _runtime(context: Any) -> tuple[Any, str | None]:
+def _runtime(context: Any) -> tuple[Any, Any]:
+    """The container's gate and a reader of the shared secret. Building them reads no secret (liveness before
+    construction, docs/liveness.md): the shared secret is read per call, cached, and a failure to read it is a 503
+    for that call, never a dead container."""
     global _state
     if _state is None:
         from gate import logs
         from gate.handler import build_gate
-        from gate.secrets import inline, read_secret
         from gate.settings import load_settings
 
         settings = load_settings()
         logs.configure(level=settings.log_level)
-        secret: str | None = None
-        if settings.service_hook_secret is not None:
-            secret = inline(settings.service_hook_secret)
-        elif settings.service_hook_secret_arn:
-            secret = read_secret(
-                settings.service_hook_secret_arn, what="the service hook secret", keys=("secret", "token", "password")
-            )
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        _state = (build_gate(settings, region=region), secret)
+        _state = (build_gate(settings, region=region), _secret_reader(settings))
     return _state
+
+
+def _secret_reader(settings: Any) -> Any:
+    from gate.secrets import inline, read_secret
+
+    def read() -> str | None:
+        if settings.service_hook_secret is not None:
+            return inline(settings.service_hook_secret)
+        if settings.service_hook_secret_arn:
+            return read_secret(
+                settings.service_hook_secret_arn,
+                what="the service hook secret",
+                keys=("secret", "token", "password"),
+                max_age=settings.secret_cache_seconds,
+            )
+        return None
+
+    return read
 
 
 def recheck(gate: Any, deadline: float | None = None) -> list[Any]:
@@ -138,7 +151,13 @@ def recheck(gate: Any, deadline: float | None = None) -> list[Any]:
 
 def handle(event: Any, context: Any = None) -> dict[str, Any]:
     """Lambda handler for the function URL."""
-    gate, secret = _runtime(context)
+    gate, read_secret = _runtime(context)
+    try:
+        secret = read_secret()
+    except Exception as exc:  # SecretError names the ARN, never a value; the tick's heartbeats do not depend on it
+        gate.log.error("service_hook_secret_unreadable", outcome="error", reason=str(exc))
+        body = {"status": 503, "reason": "the service hook secret cannot be read", "decisions": 0}
+        return {"statusCode": 503, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
     verdict = check(event if isinstance(event, Mapping) else {}, secret)
     decisions = 0
     if verdict.recheck:

@@ -46,6 +46,7 @@ from gate.azure import AzureDevOps
 from gate.clock import Clock, ManualClock
 from gate.decide import Observation, decide
 from gate.holdstate import HOLD_TAG, HoldState, action_hash, encode
+from gate.lazy import LazySource
 from gate.logs import DecisionLog, Record
 from gate.mapping import AgentIndex
 from gate.model import WAIT_STATES, Agent, Waiting
@@ -304,8 +305,9 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
             _hold_tags(gate.aws, sandbox.client("ec2"), group.agents, _pool_id(ado), clock)
             # A warm container: pool id cached, heartbeats just sent.
             gate.last_heartbeat = dict.fromkeys(group.instances, clock.now())
-            if isinstance(gate.source, AzureDevOps):
-                gate.source.pool_id(POOL)
+            source = gate.source.get() if isinstance(gate.source, LazySource) else gate.source  # built on first use
+            if isinstance(source, AzureDevOps):
+                source.pool_id(POOL)
             clock.advance(30)
             setup = time.perf_counter() - setup0
             waiting = _judgeable(gate.aws, gate.settings.groups, gate.settings.hook_name)

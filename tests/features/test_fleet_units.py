@@ -336,5 +336,6 @@ def test_registry_covers_every_agent_system_and_builds_the_github_source() -> No
     )
     session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
     gate = build_gate(settings, session=session, log=None)
-    assert isinstance(gate.source, GitHubRunners) and gate.source.scopes == ["repo:acme/ci"]
+    source = gate.source.get()  # type: ignore[attr-defined]  # a LazySource: built on first use
+    assert isinstance(source, GitHubRunners) and source.scopes == ["repo:acme/ci"]
     assert gate.ecs is None and gate.protector is None and gate.notifier is None

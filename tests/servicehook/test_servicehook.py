@@ -97,7 +97,7 @@ class _Gate:
 
 def test_the_handler_runs_one_round_only_for_an_accepted_call(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _Gate()
-    monkeypatch.setattr(servicehook, "_state", (fake, SECRET))
+    monkeypatch.setattr(servicehook, "_state", (fake, lambda: SECRET))  # (gate, reader of the shared secret)
     ok = servicehook.handle(_event())
     assert ok["statusCode"] == 202 and json.loads(ok["body"])["decisions"] == 1
     assert fake.ticks == [(0, None)]  # one round (budget 0); no Lambda context, no deadline
