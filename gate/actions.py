@@ -24,12 +24,14 @@ class DisableAgent:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmDisables:
-    """After every DisableAgent of the decision succeeded, write the hold tag again with `confirmed_at` = the time
-    the last PATCH was acknowledged. Only the edge knows that time; it bounds when the disables took effect, so a job
-    that finishes after it proves that no job was assigned before the disable (docs/judgment.md). Best effort: a
-    failed write leaves the lag bound as the only way out."""
+    """After every DisableAgent of the decision succeeded, write the hold tag again with `confirmed_at` = when the
+    last PATCH was acknowledged, ON THE AGENT SYSTEM'S CLOCK (its response `Date`, rounded up: `decide.
+    acknowledgement`). Only the edge knows that time; it bounds when the disables took effect, so a job that finishes
+    (finishTime, the same clock) after it proves that no job was assigned before the disable (docs/judgment.md).
+    Best effort: no stamp (no `Date`, a skew over `max_skew`, a failed write) leaves the lag bound as the way out."""
 
     state: HoldState  # the state the decision wrote with its disables (`confirmed_at` None)
+    max_skew: float = 5.0  # Policy.clock_skew_seconds: a larger measured skew means no stamp
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
 
-from gate.model import Agent, JobRequest
+from gate.model import Agent, JobRequest, ServiceTime, parse_http_date
 from gate.redact import redact, register_secret
 from gate.secrets import Rotation, SecretCredential
 from gate.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
@@ -64,9 +64,10 @@ class JobRequestPayload(_Payload):
     result: str | None = None
 
 
-def _epoch(at: datetime) -> float:
-    """The service writes UTC with a `Z`; a timestamp without a zone is read as UTC too, never as local time."""
-    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+def _epoch(at: datetime) -> float | None:
+    """The service writes UTC with a `Z`. A timestamp without a zone is unknown (None), not guessed as UTC: evidence
+    read from it could be off by the server's UTC offset ("one clock per comparison", docs/judgment.md)."""
+    return at.timestamp() if at.tzinfo is not None else None
 
 
 class PoolPayload(_Payload):
@@ -162,6 +163,7 @@ class AzureDevOps:
         self.api_version = api_version
         self.job_requests_version = JOB_REQUESTS_API_VERSION
         self.calls = 0
+        self.clock_skew: float | None = None  # the service's clock minus ours at the latest measured response
         self.credential: Credential = PatCredential.static(pat) if isinstance(pat, str) else pat
         self._now: Callable[[], float] = clock.now if clock is not None else time.time
         self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
@@ -267,6 +269,7 @@ class AzureDevOps:
             except requests.RequestException as exc:
                 raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
             retry_after = self._note_pacing(resp)
+            self._service_time(resp)  # the skew, measured on every response (reported with the records)
             if self._refused(resp):
                 # Any refusal re-reads the credential (bounded, gate.secrets.Rotation); another version of it (the
                 # secret's other stage, or a value put since) gets one more try: current, then previous at most.
@@ -480,17 +483,32 @@ class AzureDevOps:
             record = self._records.get((agent.pool_id, agent.id))
         return record or {}
 
-    def disable(self, agent: Agent) -> None:
-        """PATCH the listed record's own fields with enabled=false, then check that only `enabled` changed."""
+    def _service_time(self, resp: requests.Response) -> ServiceTime | None:
+        """The service's clock at this response (its `Date` header, rounded up a second: the header drops the
+        fraction) and the skew against ours; also kept as `clock_skew` (the latest measure) for records."""
+        date = parse_http_date(resp.headers.get("Date"))
+        if date is None:
+            self.clock_skew = None
+            return None
+        now = self._now()
+        at = date + 1.0  # the service answered at some time in [date, date + 1)
+        # The skew lies within [date - now, date + 1 - now] (plus the response's travel): report the larger one.
+        skew = max(date - now, at - now, key=abs)
+        self.clock_skew = skew
+        return ServiceTime(at, skew)
+
+    def disable(self, agent: Agent) -> ServiceTime | None:
+        """PATCH the listed record's own fields with enabled=false, then check that only `enabled` changed. Returns
+        when the service acknowledged it, on the service's clock (None: no `Date`, or the agent is gone)."""
         what = f"disable {agent.label()}"
         record = self._record(agent)
         if not record:
-            return  # the service says the agent is gone: nothing can run there
+            return None  # the service says the agent is gone: nothing can run there
         body = {k: record[k] for k in PATCH_FIELDS if k in record} | {"id": agent.id, "enabled": False}
         resp = self._request("PATCH", f"pools/{agent.pool_id}/agents/{agent.id}", json=body)
         if resp.status_code == 404:
             self._records.pop((agent.pool_id, agent.id), None)
-            return
+            return None
         answer = self._json(resp, what)
         if not isinstance(answer, dict) or answer.get("enabled") is not False:
             raise AgentSourceError(f"{what}: the server did not disable the agent")
@@ -500,6 +518,7 @@ class AzureDevOps:
             now = {k: answer.get(k) for k in changed}
             raise AgentSourceError(f"{what}: the server also changed {was} to {now}: check the agent in its pool")
         self._records[(agent.pool_id, agent.id)] = answer
+        return self._service_time(resp)
 
     def delete(self, agent: Agent) -> None:
         resp = self._request("DELETE", f"pools/{agent.pool_id}/agents/{agent.id}")

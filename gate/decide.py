@@ -30,8 +30,18 @@ from gate.actions import (
     Result,
     SetTag,
 )
-from gate.holdstate import HOLD_TAG, AgentKey, HoldState, action_hash, encode, fits, load, stale_keys
-from gate.model import Agent, JobRequest, Outcome, Waiting
+from gate.holdstate import (
+    HOLD_TAG,
+    AgentKey,
+    HoldState,
+    action_hash,
+    action_started,
+    encode,
+    fits,
+    load,
+    stale_keys,
+)
+from gate.model import Agent, JobRequest, Outcome, ServiceTime, Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +52,9 @@ class Policy:
     # The busy flag (assignedRequest) and the job request of a job assigned just before the disable can stay
     # invisible for ~30-60 s: no release earlier than this after the latest disable.
     assignment_lag_seconds: float = 60
-    # How far the agent system's clock (a job's finishTime) may run ahead of the gate's: a job counts as ended after
-    # the acknowledged disable only when it finished at least this long after it.
+    # The largest skew between the agent system's clock and the gate's (measured on every response: its `Date`) at
+    # which the acknowledged-disable rule is used; over it, or unknown, the lag bound applies. The rule itself
+    # compares finishTime only with the acknowledgement in the service's own time (one clock per comparison).
     clock_skew_seconds: float = 5
     heartbeat_interval_seconds: float = 60  # the heartbeat pass's cadence (gate.heartbeats); not used by decide
     delete_agent_on_release: bool = True
@@ -167,6 +178,11 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
     """`proven`: a heartbeat by token or instance id under our hook succeeded for this action (the heartbeat pass):
     the action is ours. Needed before the first tag or disable; a hold tag of this action is proof enough later."""
     state = load(waiting.tags, waiting.action_id, now)
+    started = action_started(waiting.action_id)  # a fact AWS keeps: the hold's clock never rests on our tag alone
+    if started is not None:
+        started = min(started, now)
+        if state is not None:
+            state = replace(state, held_since=started)
     hold = _Hold(waiting, state, now)
 
     if waiting.leaves_warm_pool:
@@ -174,12 +190,19 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
         hold.clear()
         return hold.decision(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build")
     if waiting.action_id is None:
+        enabled = [a for a in observation.agents or () if not a.drained] if proven else []
+        if enabled:  # ours (a heartbeat under our hook succeeded): still the safe action, with nothing to bind it to
+            hold.actions.extend(DisableAgent(a) for a in enabled)
+            reason = "no identity for this lifecycle action yet: holding; disabled " + ", ".join(
+                a.label() for a in enabled
+            )
+            return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
         reason = "no identity for this lifecycle action yet: holding, touching nothing"
         return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
     if state is None:
         if not proven:
             return hold.decision(Outcome.HELD, "not proven ours yet (no heartbeat under our hook): touching nothing")
-        state = HoldState(action_hash(waiting.action_id), held_since=now)
+        state = HoldState(action_hash(waiting.action_id), held_since=now if started is None else started)
         hold.write(state)
     return _judge(hold, state, observation, policy)
 
@@ -196,23 +219,38 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     isolated = _isolated(hold, state, obs, listed)
     if isolated is not None:
         return isolated
-    if state.overflow:
-        return hold.decision(Outcome.HELD, "too many agents to remember in one tag: holding until max hold")
 
+    # "No hold skips a safe action": whatever stops a release below (overflow, missing evidence, an error while
+    # gathering it), every enabled agent of the instance is disabled first.
     missing = tuple(sorted(state.seen - {(a.pool_id, a.id) for a in listed}))
-    if missing and obs.direct is None:
-        reason = f"{len(missing)} agent(s) seen earlier in this hold missing from the list: asking for them"
-        return hold.decision(Outcome.HELD, reason, needs_agents=missing)
-    state, present, gone = _account(state, listed, missing, obs.direct or {}, now)
+    asking = bool(missing) and obs.direct is None and obs.error is None
+    state, present, gone = _account(state, listed, missing, obs.direct, now)
+    state = replace(state, confirmed_at=_plausible_ack(state, now, policy))
 
     enabled = [a for a in present if not a.drained]
     if enabled:
         disabled = state.disabled(now)
-        hold.write(disabled)  # the tag first: a disable is never left unrecorded
+        hold.write(disabled)  # the tag first (a failed write does not stop the disable: gate.execute)
         hold.actions.extend(DisableAgent(a) for a in enabled)
-        if any(a.busy or not a.assigned_known for a in enabled):  # a job that may end after the disable: stamp
-            hold.actions.append(ConfirmDisables(disabled))  # when the service acknowledged the disables
-        return hold.decision(Outcome.HELD, "draining: disabled " + ", ".join(a.label() for a in enabled))
+        # Stamp the acknowledgement only when a disabled agent visibly runs a job that may end after the disable:
+        # an idle agent's record lacks `assignedRequest` as much as one whose field is missing, and an idle victim
+        # has no job to end after it (its stamp would only cost a CreateTags and 27 characters of the tag).
+        if any(a.busy for a in enabled):
+            hold.actions.append(ConfirmDisables(disabled, policy.clock_skew_seconds))
+        reason = "draining: disabled " + ", ".join(a.label() for a in enabled)
+        if obs.error is not None:
+            return hold.decision(Outcome.HELD, f"{reason}; {obs.error}: fail safe", failsafe="agent_system")
+        if disabled.overflow:
+            reason += "; too many agents to remember in one tag: holding until max hold"
+        return hold.decision(Outcome.HELD, reason, needs_agents=missing if asking else ())
+    if obs.error is not None:  # the list came, further evidence did not
+        return hold.decision(Outcome.HELD, f"{obs.error}: fail safe", failsafe="agent_system")
+    if state.overflow:
+        hold.write(state)
+        return hold.decision(Outcome.HELD, "too many agents to remember in one tag: holding until max hold")
+    if asking:
+        reason = f"{len(missing)} agent(s) seen earlier in this hold missing from the list: asking for them"
+        return hold.decision(Outcome.HELD, reason, needs_agents=missing)
 
     busy = _busy_reason(present + gone, obs.job_requests)
     if busy:
@@ -238,7 +276,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if ack is not None and obs.job_requests is None:
         reason = "idle and drained inside the lag bound: checking whether its last job ended after the disable"
         return hold.decision(Outcome.HELD, reason, needs_job_requests=tuple(present), recheck_at=lag_end)
-    ended = ack is not None and _last_jobs_ended_after(ack + policy.clock_skew_seconds, present, obs.job_requests or {})
+    ended = ack is not None and _last_jobs_ended_after(ack, present, obs.job_requests or {})
     if now < lag_end and not ended:
         reason = (
             f"idle and drained; a job assigned just before the disable may not show yet: waiting {lag_end - now:.0f}s"
@@ -250,9 +288,13 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
             state = replace(state, absent_since=now)
             hold.write(state)
         assert state.absent_since is not None
-        due = state.absent_since + policy.idle_confirm_seconds
-        if state.absent_since >= now or now < due:  # two looks, idle_confirm apart
-            reason = f"{len(gone)} agent(s) seen earlier now absent: confirming for {policy.idle_confirm_seconds:.0f}s"
+        # Two looks idle_confirm apart, and the lag bound from the first: an agent that deregistered may be back
+        # under a new id (clean-workspace re-registration) and take a job before its record shows; a new
+        # registration seen meanwhile restarts the confirmation (`_account`). A 404 alone proves nothing runs.
+        wait = max(policy.idle_confirm_seconds, policy.assignment_lag_seconds)
+        due = state.absent_since + wait
+        if state.absent_since >= now or now < due:
+            reason = f"{len(gone)} agent(s) seen earlier now absent: confirming for {wait:.0f}s"
             return hold.decision(Outcome.HELD, reason, recheck_at=max(due, now + 0.001))
 
     checkable = tuple(a for a in present if a.disableable) + tuple(gone)
@@ -305,6 +347,31 @@ def _may_end_the_bound_early(state: HoldState, present: Sequence[Agent], gone: S
     return state.confirmed_at is not None and bool(present) and not gone and all(a.disableable for a in present)
 
 
+def _plausible_ack(state: HoldState, now: float, policy: Policy) -> float | None:
+    """The acknowledgement, unless the tag's value cannot be one: later than now or earlier than its disable by more
+    than the skew at which the edge stamps at all. A sanity check on a tag value (it compares the service's time with
+    the gate's only to throw evidence away, never to create it)."""
+    ack, disabled = state.confirmed_at, state.disabled_at
+    slack = policy.clock_skew_seconds + 1.0  # the stamp is rounded up to the next second
+    if ack is None or disabled is None or ack > now + slack or ack < disabled - slack:
+        return None
+    return ack
+
+
+def acknowledgement(acks: Sequence[ServiceTime | None], max_skew: float) -> tuple[float | None, str]:
+    """The disables' acknowledgement to stamp (`k=`), on the agent system's clock: the latest PATCH response's
+    service time. None (the lag bound applies), with why, when any disable has no service time or when the measured
+    skew is large: the rule compares finishTime only with this stamp (one clock), and a large skew is a sign that
+    something about the clocks is off, so the early release is simply not used."""
+    if not acks or any(a is None for a in acks):
+        return None, "no service time for the disables' acknowledgement (no Date): the lag bound applies"
+    known = [a for a in acks if a is not None]
+    worst = max((a.skew for a in known), key=abs)
+    if abs(worst) > max_skew:
+        return None, f"agent service clock skew {worst:+.0f}s (over {max_skew:.0f}s): the lag bound applies"
+    return max(a.at for a in known), ""
+
+
 def _last_jobs_ended_after(
     after: float, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]]
 ) -> bool:
@@ -312,7 +379,7 @@ def _last_jobs_ended_after(
     every agent's newest job finished (finishTime) after the disable was acknowledged. An agent runs one job at a
     time, so nothing was assigned to it between that job's start and the disable, and nothing can be after.
     An agent whose last job ended before the disable (an idle victim) proves nothing: it waits the bound.
-    `after`: the acknowledgement plus the clock skew allowance."""
+    `after`: the acknowledgement, on the agent system's clock like finishTime (one clock per comparison)."""
     for agent in present:
         jobs = job_requests.get(agent.id)
         if not jobs or any(not j.finished for j in jobs):
@@ -327,25 +394,49 @@ def _account(
     state: HoldState,
     listed: Sequence[Agent],
     missing: Sequence[AgentKey],
-    direct: Mapping[AgentKey, Agent | None],
+    direct: Mapping[AgentKey, Agent | None] | None,
     now: float,
 ) -> tuple[HoldState, list[Agent], list[Agent]]:
     """Merge the list and the direct look-ups into the hold state: (state, agents present, agents confirmed absent).
-    An agent seen for the first time counts as just disabled (a job may have landed on it just before)."""
-    present = list(listed) + [a for k in missing if (a := direct.get(k)) is not None]
-    absent = frozenset(k for k in missing if k in direct and direct[k] is None)
+    `direct` None: the missing agents were not asked for yet (their absence is left as it was).
+    A new registration is a new agent: seen for the first time, it counts as just disabled (a job may have landed on
+    it just before: the lag bound restarts), and any absence being confirmed starts over (the absent agent may be
+    this one under a new id). An overflowed hold remembers no agents: every one looks new, nothing restarts."""
+    found = direct or {}
+    present = list(listed) + [a for k in missing if (a := found.get(k)) is not None]
     new = {(a.pool_id, a.id) for a in present} - state.seen
-    if new:
-        state = state.with_seen(new).disabled(now)
-    if absent != state.absent:
-        state = replace(state, absent=absent, absent_since=None)
+    if new and not state.overflow:
+        state = replace(state.with_seen(new).disabled(now), absent_since=None)
+    absent = state.absent
+    if direct is not None or not missing:  # else: not asked yet, the absence stays as it was
+        absent = frozenset(k for k in missing if k in found and found[k] is None)
+        if absent != state.absent:
+            state = replace(state, absent=absent, absent_since=None)
     if not fits(state):
         state = replace(state, overflow=True)
     source = present[0].source if present else (listed[0].source if listed else "azure-devops")
-    return state, present, [_absent_agent(k, source) for k in sorted(absent)]
+    known = direct is not None or not missing
+    return state, present, [_absent_agent(k, source) for k in sorted(absent)] if known else []
+
+
+def _may_run_a_job(agent: Agent, job_requests: Mapping[int, Sequence[JobRequest]] | None) -> bool:
+    """Busy, an unfinished job request, or no evidence either way (the busy field missing, job requests unasked)."""
+    jobs = (job_requests or {}).get(agent.id)
+    if agent.busy or any(not j.finished for j in jobs or ()):
+        return True
+    return not agent.assigned_known and jobs is None
 
 
 def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Policy, held: float) -> Decision:
+    """Complete with the forced result. Agents that may run a job are disabled but never deleted: deleting a busy
+    agent's registration abandons its job on Azure DevOps' side at once (the service fails the job when its agent
+    goes), which would kill a build that ABANDON with retention keeps alive, and with CONTINUE turns a build the
+    instance's own shutdown may still let finish into a certain loss. A busy agent is left registered, disabled."""
+    deleting = policy.forced_result == "CONTINUE" and policy.delete_agent_on_release
+    unknown = tuple(a for a in agents if not a.assigned_known and a.disableable)
+    if deleting and unknown and obs.job_requests is None and obs.error is None and obs.agents is not None:
+        reason = f"max hold reached; checking the job requests of {len(unknown)} agent(s) before deleting any"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown)
     busy = _busy_reason(agents, obs.job_requests)
     state = f"; {busy}" if busy else ""
     if obs.failed_pools:  # failure isolation: an agent in a failing pool cannot be seen, so it is never deleted
@@ -353,8 +444,12 @@ def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Poli
     # Keep new jobs off an instance we are giving up on, and keep a retained (ABANDON) agent registered.
     hold.actions.extend(DisableAgent(a) for a in agents if not a.drained)
     hold.actions.append(Complete(policy.forced_result))  # nothing may block a forced completion
-    if policy.forced_result == "CONTINUE" and policy.delete_agent_on_release:
-        hold.actions.extend(DeleteAgent(a) for a in agents)
+    if deleting:
+        kept = [a for a in agents if _may_run_a_job(a, obs.job_requests)]
+        hold.actions.extend(DeleteAgent(a) for a in agents if a not in kept)
+        if kept:
+            labels = ", ".join(a.label() for a in kept)
+            state += f"; kept registered (disabled), may run a job: {labels} (deleting it would abandon the job)"
     hold.clear()
     return hold.decision(Outcome.FORCED, f"max hold reached ({held:.0f}s >= {policy.max_hold_seconds:.0f}s){state}")
 

@@ -49,8 +49,8 @@ def decide_with_evidence(
     if decision.needs_agents:
         try:
             obs = dataclasses.replace(obs, direct=_direct(source, decision.needs_agents))
-        except AgentSourceError as exc:
-            obs = Observation(agents=None, error=f"asking for agents seen earlier: {exc}")
+        except AgentSourceError as exc:  # the list stays: its enabled agents are still disabled (no hold skips it)
+            obs = dataclasses.replace(obs, direct=None, error=f"asking for agents seen earlier: {exc}")
         decision = decide(waiting, obs, policy, now, proven=proven)
     if decision.needs_job_requests:
         jobs: dict[int, list[JobRequest]] = {}
@@ -59,7 +59,7 @@ def decide_with_evidence(
                 jobs[agent.id] = source.job_requests(agent)
             obs = dataclasses.replace(obs, job_requests=jobs)
         except AgentSourceError as exc:
-            obs = Observation(agents=None, error=f"job requests: {exc}")
+            obs = dataclasses.replace(obs, job_requests=None, error=f"job requests: {exc}")
         decision = decide(waiting, obs, policy, now, proven=proven)
     if decision.needs_ecs:
         if ecs is not None:

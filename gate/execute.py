@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from gate.actions import Action, Complete, ConfirmDisables, DeleteAgent, DisableAgent, Heartbeat, SetTag
 from gate.aws import ActionGone, Aws, AwsError
-from gate.decide import Decision
-from gate.holdstate import HOLD_TAG, encode
-from gate.model import Outcome, Waiting
+from gate.decide import Decision, acknowledgement
+from gate.holdstate import HOLD_TAG, HoldState, encode, fits
+from gate.model import Outcome, ServiceTime, Waiting
 from gate.sources import AgentSource, AgentSourceError
 
 
@@ -50,21 +50,33 @@ def execute(
     dry_run: bool,
     now: Callable[[], float] = time.time,
 ) -> Executed:
-    """`now`: the gate's clock, read when the disables are acknowledged (ConfirmDisables)."""
+    """`now`: the gate's clock (kept for callers; the disables' acknowledgement is the agent system's own time)."""
     if dry_run:
         planned = ", ".join(describe(a) for a in decision.actions) or "nothing"
         return Executed(Outcome.SKIPPED, f"dry run: would {planned} ({decision.outcome}: {decision.reason})", done=True)
     result = Executed(decision.outcome, decision.reason)
     completed = False
+    acks: list[ServiceTime | None] = []  # when the agent system acknowledged each disable, on its clock
+    tag_failed: str | None = None
     for action in decision.actions:
         try:
             match action:
                 case SetTag(key, value):
-                    aws.tag(waiting.instance_id, key, value)
+                    try:
+                        aws.tag(waiting.instance_id, key, value)
+                    except ActionGone:
+                        raise
+                    except AwsError as exc:
+                        if completed:
+                            raise
+                        # Tags are a cache of the gate's memory (gate.holdstate.Memory): a failed write (CreateTags
+                        # denied, throttled) blocks neither the disables that follow nor a release.
+                        tag_failed = f"{describe(action)} failed: {exc} (kept in this container's memory)"
+                        result.problems.append(tag_failed)
                 case DisableAgent(agent):
-                    source.disable(agent)
-                case ConfirmDisables(state):
-                    _confirm(result, decision, waiting, aws, encode(dataclasses.replace(state, confirmed_at=now())))
+                    acks.append(source.disable(agent))
+                case ConfirmDisables(state, max_skew):
+                    _confirm(result, decision, waiting, aws, state, acks, max_skew)
                 case Heartbeat():
                     aws.heartbeat(waiting)
                     result.heartbeat_sent = True
@@ -98,24 +110,45 @@ def execute(
             elif isinstance(action, DeleteAgent) and not completed:
                 # Release deletes before it completes: hold, heartbeat, and try the whole release again next round.
                 return _hold_instead(decision, waiting, aws, f"{describe(action)} failed: {exc}")
+    if tag_failed is not None and result.outcome is Outcome.HELD:
+        # Still an error record (alarmed: a hold whose memory lives in one container), with every action carried out.
+        result.outcome = Outcome.ERROR
+        result.reason = f"{tag_failed}; {result.reason}"
+        return result
     if result.problems and result.outcome is not Outcome.HELD:
         result.reason += "; " + "; ".join(result.problems)
     return result
 
 
-def _confirm(result: Executed, decision: Decision, waiting: Waiting, aws: Aws, value: str) -> None:
-    """Only when every disable went through (a failed one is in `problems`), and never an error: without the
-    stamp the hold simply waits the lag bound."""
-    if result.problems:
+def _confirm(
+    result: Executed,
+    decision: Decision,
+    waiting: Waiting,
+    aws: Aws,
+    state: HoldState,
+    acks: list[ServiceTime | None],
+    max_skew: float,
+) -> None:
+    """Only when every disable went through (a failed one is in `problems`), and never an error: without the stamp
+    the hold simply waits the lag bound. The stamp is the service's own time of the last acknowledgement (never the
+    gate's clock); it is kept as the gate's memory (`result.tags`) even when the tag write fails."""
+    if any(p.startswith("disable ") for p in result.problems):
         return
+    ack, why = acknowledgement(acks, max_skew)
+    if ack is None:
+        result.reason += f"; {why}"
+        return
+    stamped = dataclasses.replace(state, confirmed_at=ack)
+    if not fits(stamped):
+        return  # the stamp would push the agents out of the tag (overflow): the lag bound applies
+    value = encode(stamped)
+    result.tags = {**decision.tags, HOLD_TAG: value}
     try:
         aws.tag(waiting.instance_id, HOLD_TAG, value)
     except AwsError as exc:
-        problem = f"tag {HOLD_TAG} with the disables' acknowledgement failed: {exc} (the lag bound applies)"
+        problem = f"tag {HOLD_TAG} with the disables' acknowledgement failed: {exc} (kept in this container's memory)"
         result.problems.append(problem)
         result.reason += f"; {problem}"
-        return
-    result.tags = {**decision.tags, HOLD_TAG: value}
 
 
 def _hold_instead(decision: Decision, waiting: Waiting, aws: Aws, why: str) -> Executed:

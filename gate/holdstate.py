@@ -11,15 +11,22 @@ lifecycle action token is not (the tick never sees the token). The tag keeps a s
 The value, space-separated `key=value` fields (only characters EC2 tag values allow everywhere):
   v=2 a=<hash of the action> h=<held since> d=<lag bound start> k=<disables acknowledged at> x=<absent since>
   s=<pool:id+pool:id...> g=<absent pool:id+...>
-Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now.
+Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now. Every timestamp is
+on the gate's clock except `k=`, which is on the agent system's clock (see HoldState.confirmed_at).
+
+Tags are a cache of the gate's memory, never the only copy of a bound ("facts over our own state"): the hold's
+start comes from the scaling activity's StartTime (AWS keeps it: `ActionId.started`), and each container keeps its
+own copy of every hold's state (`Memory`), used when the tag is missing or older, e.g. when CreateTags is denied.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from gate.model import format_ts, parse_ts
@@ -41,6 +48,30 @@ def action_hash(action_id: str) -> str:
     return hashlib.sha256(action_id.encode()).hexdigest()[:16]
 
 
+class ActionId(str):
+    """An ActivityId that also knows when its scaling activity started (StartTime, on AWS's clock; None: unknown).
+
+    A str, so every caller that only needs the identity (tags, views, in-process stand-ins returning plain strings)
+    is unchanged. The start is a fact AWS keeps for the action: the hold's max-hold and grace clocks run from it,
+    not from a tag the gate may be unable to write. AWS's clock and the gate's (Lambda) are both NTP-synced AWS
+    clocks, and the emulator serves both from one clock; a start in the future counts as now."""
+
+    started: float | None
+
+    def __new__(cls, value: str, started: float | None = None) -> ActionId:
+        self = super().__new__(cls, value)
+        self.started = started
+        return self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (ActionId, (str(self), self.started))
+
+
+def action_started(action_id: str | None) -> float | None:
+    """When the action's scaling activity started, if its identity carries it (ActionId)."""
+    return getattr(action_id, "started", None)
+
+
 @dataclass(frozen=True, slots=True)
 class HoldState:
     """What the gate remembers about one hold across invocations."""
@@ -52,9 +83,11 @@ class HoldState:
     absent: frozenset[AgentKey] = frozenset()  # seen agents the agent system now says do not exist
     absent_since: float | None = None  # since when exactly `absent` has been confirmed absent
     overflow: bool = False  # too many agents to remember in one tag: never release on evidence, only max hold
-    # When the agent system acknowledged the disables decided at `disabled_at` (the edge stamps it after the last
-    # PATCH succeeded): no job can be assigned to the agents after it. None: not known (a failed stamp, an agent seen
-    # already disabled), and then only the lag bound releases.
+    # When the agent system acknowledged the disables decided at `disabled_at`, ON THE AGENT SYSTEM'S CLOCK (the
+    # last PATCH response's `Date`, rounded up; the edge stamps it): no job can be assigned to the agents after it.
+    # Compared only with that system's own timestamps (a job's finishTime), never with the gate's clock. None: not
+    # known (a failed PATCH or stamp, no `Date`, a skew too large or unknown, an agent seen already disabled), and
+    # then only the lag bound releases.
     confirmed_at: float | None = None
 
     def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
@@ -99,10 +132,13 @@ def fits(state: HoldState) -> bool:
 
 
 def encode(state: HoldState) -> str:
-    """The tag value; when the agents do not fit in 256 characters the hold is marked `overflow` (fail safe)."""
+    """The tag value; when the agents do not fit in 256 characters the hold is marked `overflow` (fail safe). The
+    acknowledgement (`k=`) is optional evidence: it goes first, so a stamp never turns a fitting hold into overflow."""
     head, tail = _fields(state)
     if fits(state):
         return " ".join(head + tail)
+    if state.confirmed_at is not None and fits(_without_stamp(state)):
+        return encode(_without_stamp(state))
     return " ".join([*head, "o=1"])
 
 
@@ -126,6 +162,10 @@ def decode(value: str | None) -> HoldState | None:
     )
 
 
+def _without_stamp(state: HoldState) -> HoldState:
+    return replace(state, confirmed_at=None)
+
+
 def _not_future(ts: float | None, now: float) -> float | None:
     return None if ts is None else min(ts, now)
 
@@ -143,16 +183,8 @@ def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldStat
         state,
         held_since=min(state.held_since, now),
         disabled_at=_not_future(state.disabled_at, now),
-        confirmed_at=_plausible_ack(state, now),
         absent_since=_not_future(state.absent_since, now),
     )
-
-
-def _plausible_ack(state: HoldState, now: float) -> float | None:
-    ack, disabled = state.confirmed_at, state.disabled_at
-    if ack is None or disabled is None or ack > now or ack < disabled:
-        return None
-    return ack
 
 
 def stale_keys(tags: Mapping[str, str]) -> list[str]:
@@ -164,6 +196,64 @@ def bound_held_since(tags: Mapping[str, str], action_id: str | None) -> float | 
     """When this action's hold began, for views and records (None when no tag belongs to the action)."""
     state = load(tags, action_id, float("inf"))
     return state.held_since if state else None
+
+
+# -- the gate's memory in this container (edge) -----------------------------------------------------------------
+
+
+class Memory:
+    """This container's copy of every hold's tag value, keyed by action hash: tags are a cache, not the only copy.
+
+    When CreateTags is denied (IAM) or fails, the tag stays missing or old and every invocation would start the hold
+    over: the lag bound would restart for ever and a busy instance never be released. A warm container instead keeps
+    `disabled_at`, `seen`, the acknowledgement... here. The tag wins when it holds a value this container never saw
+    (another container wrote it since: it is newer); memory wins when the tag is missing or holds a value this
+    container has already moved past. Bounded; thread-safe (the judgment pass is concurrent)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[str, frozenset[str]]] = {}  # action hash -> (value, values it superseded)
+
+    def recall(self, tags: Mapping[str, str], action_id: str | None) -> dict[str, str]:
+        """The tags to decide on: as read, with the hold tag replaced by memory's when memory is newer."""
+        out = dict(tags)
+        if action_id is None:
+            return out
+        with self._lock:
+            entry = self._values.get(action_hash(action_id))
+        if entry is None:
+            return out
+        value, older = entry
+        read = tags.get(HOLD_TAG) or ""
+        mine = decode(read)
+        if not read or read in older or mine is None or mine.action != action_hash(action_id):
+            out[HOLD_TAG] = value
+        return out
+
+    def remember(self, action_id: str | None, read: Mapping[str, str], value: str | None) -> None:
+        """After a decision: `read` the tags it started from, `value` the hold tag as the gate now knows it (None or
+        empty: the hold ended, forget it)."""
+        if action_id is None:
+            return
+        key = action_hash(action_id)
+        with self._lock:
+            if not value:
+                self._values.pop(key, None)
+                return
+            old_value, older = self._values.get(key, ("", frozenset()))
+            superseded = {v for v in (old_value, read.get(HOLD_TAG) or "") if v and v != value}
+            self._values.pop(key, None)  # re-insert: the dict's order is the eviction order
+            self._values[key] = (value, frozenset(list(older | superseded)[-16:]))
+            while len(self._values) > self.limit:
+                self._values.pop(next(iter(self._values)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+MEMORY = Memory()  # one per container (module state survives warm invocations)
 
 
 # -- the action's identity, from DescribeScalingActivities (edge) -------------------------------------------------
@@ -185,7 +275,14 @@ class ActivityLookup:
             if activity.get("StatusCode") in FINAL_STATUSES or not activity.get("ActivityId"):
                 self.done.add(iid)
             else:
-                self.found[iid] = str(activity["ActivityId"])
+                self.found[iid] = ActionId(str(activity["ActivityId"]), _epoch(activity.get("StartTime")))
+
+
+def _epoch(value: Any) -> float | None:
+    """StartTime as botocore parses it (an aware datetime); anything else is unknown."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.timestamp()
+    return None
 
 
 def _pages(client: Any, group: str, max_pages: int) -> Iterator[Mapping[str, Any]]:
@@ -202,9 +299,10 @@ def _pages(client: Any, group: str, max_pages: int) -> Iterator[Mapping[str, Any
 
 
 def lookup_actions(autoscaling: Any, wanted: Mapping[str, Iterable[str]], max_pages: int = 20) -> dict[str, str]:
-    """{instance id: ActivityId} for the wanted instances ({group: instance ids}), one paginated
-    DescribeScalingActivities per group, stopping once every wanted instance is found (activities come newest first).
-    An instance not found has no identity: the gate holds it without tags or disables. Raises botocore errors."""
+    """{instance id: ActivityId (an ActionId: with its StartTime)} for the wanted instances ({group: instance ids}),
+    one paginated DescribeScalingActivities per group, stopping once every wanted instance is found (activities come
+    newest first). An instance not found has no identity: the gate holds it without tags or disables. Raises botocore
+    errors."""
     out: dict[str, str] = {}
     for group, ids in wanted.items():
         want = set(ids)

@@ -18,6 +18,7 @@ from gate.decide import Decision, Observation, Policy
 from gate.evidence import decide_with_evidence
 from gate.execute import Executed, describe, execute
 from gate.heartbeats import Heartbeats
+from gate.holdstate import HOLD_TAG, MEMORY
 from gate.mapping import AgentIndex
 from gate.model import Agent, Outcome, Waiting
 from gate.sources import AgentSource
@@ -84,12 +85,20 @@ class Judgment:
         self.ecs = ecs
 
     def judge(self, waiting: Waiting, observed: Observed, now: float, last_reason: str | None = None) -> Judged:
+        read = waiting.tags
+        # Tags are a cache: this container's memory of the hold wins when the tag is missing or older (CreateTags
+        # denied or failing), so no bound restarts just because a tag could not be written.
+        waiting = dataclasses.replace(waiting, tags=MEMORY.recall(read, waiting.action_id))
         try:
             decision = self.decide(waiting, observed, now)
             done = self.carry_out(decision, waiting)
         except Exception as exc:  # one instance's surprise must not starve the others
             done = Executed(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")
             return Judged(waiting, done, observed.agents_for(waiting), now)
+        known = decision.tags if done.tags is None else done.tags
+        MEMORY.remember(waiting.action_id, read, None if done.done else known.get(HOLD_TAG))
+        if any(isinstance(a, DisableAgent) for a in decision.actions):
+            done.reason += self._skew_note(waiting, done.reason)
         # A failing heartbeat is already recorded as an error; trying again here would only wait on retries.
         unproven = done.outcome is Outcome.HELD and not done.heartbeat_sent
         unproven = unproven and waiting.instance_id not in self.heartbeats.failing
@@ -101,6 +110,15 @@ class Judgment:
         tags = decision.tags if done.tags is None else done.tags
         carried = dataclasses.replace(waiting, tags=dict(tags))  # the hold state as tagged now
         return Judged(carried, done, observed.agents_for(waiting), now, decision)
+
+    def _skew_note(self, waiting: Waiting, reason: str) -> str:
+        """The agent service's clock skew, measured on its responses (its `Date` against our clock), in the record of
+        a decision that disabled agents: over Policy.clock_skew_seconds the acknowledged-disable rule is off."""
+        skew = getattr(self.source, "clock_skew", None)
+        limit = self.policy_for(waiting.group).clock_skew_seconds
+        if not isinstance(skew, float | int) or abs(skew) <= limit or "clock skew" in reason:
+            return ""
+        return f"; agent service clock skew {skew:+.0f}s (over {limit:.0f}s): the lag bound applies"
 
     def _needs_proof(self, waiting: Waiting, reason: str, now: float) -> bool:
         """A `held` that repeats the reason this container last proved, while a heartbeat is not yet due, needs no new

@@ -101,12 +101,36 @@ def format_ts(ts: float) -> str:
 
 
 def parse_ts(value: str | None) -> float | None:
-    """Inverse of format_ts; an empty or foreign value means 'not set' rather than an error."""
+    """Inverse of format_ts; an empty or foreign value means 'not set' rather than an error. A timestamp without a
+    zone is unknown too (None): read as local or as UTC it could be hours off, and no bound may rest on a guess."""
     from datetime import datetime
 
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTime:
+    """A moment on another system's clock (an agent service's response `Date`), with the skew measured against the
+    gate's clock at that response. Compared only with timestamps of the same system ("one clock per comparison")."""
+
+    at: float  # the service's time, rounded up (the `Date` header has one-second resolution): an upper bound
+    skew: float  # service clock minus the gate's clock at the response (positive: the service runs ahead)
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP `Date` header (RFC 9110 IMF-fixdate, always GMT) as epoch seconds; None when missing or garbled."""
+    from email.utils import parsedate_to_datetime
+
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None

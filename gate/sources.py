@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gate.model import Agent, JobRequest
+from gate.model import Agent, JobRequest, ServiceTime
 from gate.redact import redact
 
 
@@ -47,8 +47,9 @@ class AgentSource(Protocol):
         """The requests that ran or run on this agent (reserved by it); queued ones merely matching it are left out."""
         ...
 
-    def disable(self, agent: Agent) -> None:
-        """Stop new jobs landing on the agent; a no-op where the system has no such switch."""
+    def disable(self, agent: Agent) -> ServiceTime | None:
+        """Stop new jobs landing on the agent; a no-op where the system has no such switch. Returns when the system
+        acknowledged it on its own clock, with the measured skew, when it says (else None)."""
         ...
 
     def delete(self, agent: Agent) -> None: ...

@@ -14,6 +14,14 @@ class QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header on the fake's own clock (`service_now()`: its clock fault included) when it has one, as
+        a real service stamps its answers with its clock: the gate reads it as the service's time."""
+        now = getattr(getattr(self.server, "app", None), "service_now", None)
+        if timestamp is None and callable(now):
+            timestamp = now()
+        return super().date_time_string(timestamp)
+
 
 class LocalServer:
     """Mixin for a fake that is its own WSGI app: `start()` serves it, `stop()` ends it, or use `with`.

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from gate.holdstate import (
     HOLD_TAG,
     TAG_VALUE_MAX,
+    ActionId,
     HoldState,
+    Memory,
     action_hash,
+    action_started,
     decode,
     encode,
     fits,
@@ -16,7 +22,7 @@ from gate.holdstate import (
     lookup_actions,
     stale_keys,
 )
-from gate.model import HELD_SINCE_TAG, format_ts
+from gate.model import HELD_SINCE_TAG, format_ts, parse_http_date, parse_ts
 
 T0 = 1_800_000_000.0
 ACTION = "5c2d9e0a-1111-4222-8333-944455556666"
@@ -108,3 +114,48 @@ def test_a_wait_into_the_warm_pool_has_an_identity_too() -> None:
         ]
     )
     assert lookup_actions(client, {"g": ["i-0123456789abcdef0"]}) == {"i-0123456789abcdef0": "w"}
+
+
+# -- one clock per comparison; facts over our own state (issue 18) ------------------------------------------------
+def test_a_timestamp_without_a_zone_is_unknown() -> None:
+    assert parse_ts("2027-01-15T08:00:20Z") == T0 + 20 and parse_ts("2027-01-15T08:00:20+01:00") == T0 + 20 - 3600
+    assert parse_ts("2027-01-15T08:00:20") is None  # local or UTC? unknown: no bound rests on it
+    assert parse_http_date("Fri, 15 Jan 2027 08:00:20 GMT") == T0 + 20
+    assert parse_http_date("Fri, 15 Jan 2027 08:00:20 -0000") is None and parse_http_date(None) is None
+
+
+def test_the_acknowledgement_never_pushes_the_agents_out_of_the_tag() -> None:
+    """A `k=` stamp is optional evidence: when the state with it does not fit, the stamp goes, not the agents."""
+    seen = frozenset((7, 1000 + i) for i in range(20))
+    state = HoldState(action_hash(ACTION), T0, T0, seen, absent_since=T0)
+    stamped = replace(state, confirmed_at=T0 + 1)
+    assert fits(state) and not fits(stamped)
+    back = decode(encode(stamped))
+    assert back is not None and not back.overflow and back.seen == seen and back.confirmed_at is None
+
+
+def test_the_hold_starts_when_the_scaling_activity_started() -> None:
+    started = datetime.fromtimestamp(T0 - 30, UTC)
+    client = FakeAutoScaling([{**activity(A, "a"), "StartTime": started}, activity(B, "b")])
+    found = lookup_actions(client, {"g": [A, B]})
+    assert found == {A: "a", B: "b"} and isinstance(found[A], ActionId)
+    assert action_started(found[A]) == T0 - 30 and action_started(found[B]) is None
+    assert action_started("plain-string") is None and pickle.loads(pickle.dumps(found[A])).started == T0 - 30
+
+
+def test_memory_wins_over_a_missing_or_older_tag_and_a_newer_tag_wins_over_memory() -> None:
+    memory = Memory()
+    first = encode(HoldState(action_hash(ACTION), T0))
+    second = encode(HoldState(action_hash(ACTION), T0, T0 + 5, frozenset({(7, 1)})))
+    assert memory.recall({}, ACTION) == {}  # nothing remembered: the tags as read
+    memory.remember(ACTION, {}, first)  # the tag write failed: nothing on the instance
+    assert memory.recall({}, ACTION) == {HOLD_TAG: first}
+    memory.remember(ACTION, {HOLD_TAG: first}, second)
+    assert memory.recall({HOLD_TAG: first}, ACTION) == {HOLD_TAG: second}  # the tag is older than memory
+    other = encode(HoldState(action_hash(ACTION), T0, T0 + 9, frozenset({(7, 1), (7, 2)})))
+    assert memory.recall({HOLD_TAG: other}, ACTION) == {HOLD_TAG: other}  # written by another container since
+    foreign = encode(HoldState(action_hash("another"), T0))
+    assert memory.recall({HOLD_TAG: foreign}, ACTION) == {HOLD_TAG: second}
+    assert memory.recall({}, "another") == {}
+    memory.remember(ACTION, {}, None)  # the hold ended
+    assert memory.recall({}, ACTION) == {}
