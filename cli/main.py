@@ -291,6 +291,15 @@ def bench(
     run_bench(out, quick)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def chaos(ctx: typer.Context) -> None:
+    """The seeded fault simulation (the project's red team): `gate chaos --seeds N --start S [--seed S] [--json]`,
+    options as `python -m cli.chaos --help`. Exit 1 on a violation of the invariant."""
+    from cli.chaos.__main__ import main as chaos_main
+
+    raise typer.Exit(chaos_main(list(ctx.args)))
+
+
 def _show_version(value: bool) -> None:
     if value:
         from gate import __version__

@@ -37,7 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     all_classes = tuple(CLASSES)
     started = time.monotonic()
 
+    done: list[SeedResult] = []
+
     def report(r: SeedResult) -> None:
+        done.append(r)
+        if len(done) % 25 == 0 and len(seeds) > 25:
+            rate = len(done) / (time.monotonic() - started) * 60
+            bad = sum(len(x.violations) for x in done)
+            print(f"chaos: {len(done)}/{len(seeds)} seeds, {bad} violations, {rate:.1f} seeds/min", file=sys.stderr)
         if args.json:
             return
         replay = replay_command(r.seed, enabled, mix, all_classes)
