@@ -98,14 +98,15 @@ def test_a_first_sight_held_claim_is_proven_even_right_after_the_heartbeat_pass(
 
 def _race_a_release(world: World, a: Gate, b: Gate, iid: str) -> None:
     """A reads the agent list; B releases before A records; A's list is stale (busy). A must record `gone`."""
-    real = a.source.list_agents
+    real = a.source.list_pools  # type: ignore[attr-defined]
 
     def stale_list():  # type: ignore[no-untyped-def]
         snapshot = real()
         b.tick(budget=0)  # B releases while A is between reading and recording
-        return [dataclasses.replace(x, assigned_request=4242) if iid in x.name else x for x in snapshot]
+        agents = [dataclasses.replace(x, assigned_request=4242) if iid in x.name else x for x in snapshot.agents]
+        return dataclasses.replace(snapshot, agents=agents)
 
-    a.source.list_agents = stale_list  # type: ignore[method-assign]
+    a.source.list_pools = stale_list  # type: ignore[attr-defined]
     a.tick(budget=0)
     log = [(r["instance"], r["outcome"]) for r in world.sb.log.records if r["instance"] == iid]
     released_at = log.index((iid, "released"))
