@@ -18,6 +18,7 @@ from gate.aws import Aws, make_session
 from gate.azure import AzureDevOps
 from gate.clock import Clock, SystemClock
 from gate.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
+from gate.heartbeats import Heartbeats
 from gate.lazy import LazySource
 from gate.logs import DecisionLog, Record
 from gate.model import Outcome
@@ -184,13 +185,43 @@ def summary(records: list[Record]) -> dict[str, Any]:
     return {"decisions": len(records), "outcomes": dict(Counter(r["outcome"] for r in records))}
 
 
+def heartbeats_only(context: Any) -> int:
+    """Settings that fail validation stop judgment, never liveness: when GATE_GROUPS and GATE_HOOK_NAME can be read,
+    every instance waiting in those groups is heartbeated under that hook (Auto Scaling only) and nothing else is done:
+    no tag, no agent call, no completion. A hook that is not ours answers "no active action", which changes nothing.
+    Returns the heartbeats sent; never raises (the caller raises the settings error for the Errors alarm)."""
+    groups = [g.strip() for g in os.environ.get("GATE_GROUPS", "").split(",") if g.strip()]
+    hook = os.environ.get("GATE_HOOK_NAME", "").strip()
+    if not groups or not hook or len(hook) > 255:
+        return 0
+    log = DecisionLog()
+    try:
+        clock = SystemClock()
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        aws = Aws(make_session(region), None)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        left = float(remaining()) / 1000 - 5 if callable(remaining) else 30.0
+        deadline = clock.now() + max(1.0, left)
+        aws.set_deadline(deadline, clock.now)
+        waiting = aws.find_waiting(groups, hook)
+        beats = Heartbeats(aws, clock).run([(w, 0.0) for w in waiting], deadline)
+    except Exception as exc:  # liveness is best effort here: the settings error is what the invocation reports
+        log.error("heartbeats_only_failed", outcome="error", reason=f"{type(exc).__name__}: {exc}")
+        return 0
+    sent = sum(1 for b in beats if b.sent)
+    log.error("heartbeats_only", outcome="error", reason="invalid gate settings: heartbeats only", sent=sent)
+    return sent
+
+
 def handle(event: Any, context: Any = None) -> dict[str, Any]:
-    """Lambda handler. Misconfiguration raises (so the Errors alarm and the DLQ see it); bad events do not."""
+    """Lambda handler. Misconfiguration raises (so the Errors alarm and the DLQ see it), after heartbeating what
+    waits under the configured hook when the groups and hook name can be read; bad events do not raise."""
     logs.bind_invocation(context)  # request_id and cold_start on every line of this invocation (gate/logs.py)
     try:
         gate = _runtime(context)
     except Exception as exc:
         logs.configure()
         DecisionLog().error("gate_misconfigured", outcome="error", reason=str(exc))
+        heartbeats_only(context)
         raise
     return summary(dispatch(gate, event, invocation_deadline(gate, context)))

@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from gate.settings import SettingsError
 from tests.reliability.conftest import World
 from tests.safety.lambda_env import TICK, LambdaEnv, lambda_env
 
@@ -132,3 +135,21 @@ def test_a_cold_spot_warning_without_the_secret_is_recorded_not_a_crash(world: W
     [line] = lambda_env.decisions()
     assert line["instance"] == iid and "disabled 0" not in line["reason"] and ("fail" in line["reason"]), line
     assert world.agent(iid)["enabled"]
+
+
+def test_invalid_settings_still_heartbeat_what_waits_under_the_hook(world: World, lambda_env: LambdaEnv) -> None:
+    """A setting that fails validation (here the agent system's URL) stops judgment, not liveness: as long as the
+    groups and the hook name can be read, every waiting hook is heartbeated, nothing else is done, and the invocation
+    still fails (the Errors alarm)."""
+    lambda_env.configure(pat_secret_arn=_secret(world), azure_org_url="http://dev.azure.example/acme")  # not loopback
+    victims = world.scale_in(1)
+    _busy(world, victims, 3600)
+    for minute in range(8):  # 8 minutes on a 300 s HeartbeatTimeout: dead without heartbeats
+        with pytest.raises(SettingsError, match="GATE_AZURE_ORG_URL"):
+            lambda_env.invoke(TICK)
+        assert set(world.history("heartbeat")) == set(victims), minute
+        world.clock.advance(60)
+    assert not world.history("timeout") and not world.history("complete")
+    assert all(world.agent(iid)["enabled"] for iid in victims)  # no agent system call, no tag, no completion
+    assert not [c for c in _aws_calls(world) if c in ("CreateTags", "CompleteLifecycleAction", "GetSecretValue")]
+    assert any(line.get("event") == "heartbeats_only" and line.get("sent") == 2 for line in lambda_env.lines())
