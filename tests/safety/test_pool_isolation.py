@@ -213,3 +213,17 @@ def test_decide_holds_on_a_failing_pool_only_what_may_depend_on_it() -> None:
     assert unresolved.outcome is Outcome.HELD and "pool-b" in unresolved.reason
     only_a = _decide([_agent(1, 5, enabled=False)], {"pool-b": "not found"}, frozenset({1}), {})
     assert "failing" not in only_a.reason
+
+
+# -- GitHub: each organisation or repository is a pool ----------------------------------------------------------
+def test_github_lists_each_scope_on_its_own() -> None:
+    from cli.emulator.github import FakeGitHub
+    from gate.github import GitHubRunners
+
+    token = "ghs_fakeinstallationtoken0123456789"
+    with FakeGitHub(clock=ManualClock(), token=token) as github:
+        runner = github.add_runner("ci-i-0123456789abcdef0", org="acme")
+        client = GitHubRunners(github.url, token, org="acme", repos=["acme/gone"])  # the repository was deleted
+        listing = client.list_pools()
+    assert [a.id for a in listing.agents] == [runner] and listing.answered == {1}
+    assert list(listing.failed) == [2] and "repo:acme/gone" in listing.failed[2] and "404" in listing.failed[2]
