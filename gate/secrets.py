@@ -216,6 +216,7 @@ class Rotation:
         self._loaded_at = -math.inf
         self._next_read = -math.inf  # no re-read before this (the back-off)
         self._step = first_backoff
+        self._read_error = ""  # why the last read failed (names the ARN and the AWS error code, never a value)
         self.reads = 0  # reads of the secret store, for tests and records
         self.refusals = 0
 
@@ -233,11 +234,13 @@ class Rotation:
             values = tuple(dict.fromkeys(v for v in values if v))
             if not values:
                 raise SecretError(f"{self.what} secret is empty")
-        except AuthError:
+        except AuthError as exc:
             self._backoff(now, MAX_READ_BACKOFF)
+            self._read_error = str(exc)
             raise
         except Exception as exc:  # SecretError names the ARN and the AWS error code, never a value
             self._backoff(now, MAX_READ_BACKOFF)
+            self._read_error = str(exc)
             if strict or not self._values:
                 raise AuthError(f"{self.what}: {exc}") from None
             return
@@ -251,7 +254,8 @@ class Rotation:
             now = self._now()
             if not self._values:
                 if now < self._next_read:
-                    raise AuthError(f"{self.what}: unreadable; next read in {self._next_read - now:.0f}s")
+                    wait = self._next_read - now
+                    raise AuthError(f"{self.what}: {self._read_error or 'unreadable'}; next read in {wait:.0f}s")
                 self._load(now, force=False, strict=True)
             elif self.max_age is not None and now - self._loaded_at >= self.max_age and now >= self._next_read:
                 self._load(now, force=True, strict=False)

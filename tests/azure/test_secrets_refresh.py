@@ -3,6 +3,7 @@ and re-read at once when Azure DevOps refuses it, so a rotation takes effect wit
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from gate import secrets
 from gate.azure import AzureDevOps
 from gate.clock import ManualClock
 from gate.settings import Settings, load_settings
+from gate.sources import AuthError
 from tests.azure.conftest import PAT, api_calls
 
 NEW_PAT = "rotated-pat-aaaabbbbccccddddeeeeffff"
@@ -124,3 +126,77 @@ def test_entra_from_settings_end_to_end(
         credential = secrets.azure_credential(settings, None, emulator.endpoint)
         client = AzureDevOps(fake.url, credential, ["linux"], clock=clock)
         assert [a.name for a in client.list_agents()] == ["agent-0"] and entra.tokens_issued() == 1
+
+
+# -- gate.secrets.Rotation on its own: versions, refusals, back-off (issue #18) -------------------------------------
+
+
+class Versions:
+    """What Secrets Manager holds ([AWSCURRENT, AWSPREVIOUS]), or an error; counts the reads."""
+
+    def __init__(self, *values: str) -> None:
+        self.values, self.reads, self.error = list(values), 0, False
+
+    def __call__(self, force: bool) -> list[str]:
+        self.reads += 1
+        if self.error:
+            raise secrets.SecretError("cannot read the PAT from arn:...: AccessDeniedException")
+        return list(self.values)
+
+
+def test_a_refused_version_gives_way_to_the_other_in_either_order(clock: ManualClock) -> None:
+    store = Versions("new", "old")  # Secrets Manager updated first: AWSCURRENT not accepted yet
+    rotation = secrets.Rotation(store, now=clock.now)
+    assert rotation.value() == "new"
+    assert rotation.refused("new") and rotation.value() == "old"
+    rotation.accepted("old")
+    assert rotation.value() == "old"  # keeps what works
+    assert rotation.refused("old") and rotation.value() == "new"  # the identity provider switched: AWSCURRENT at once
+
+
+def test_refusals_back_off_on_the_clock_and_a_new_value_is_taken_within_a_step(clock: ManualClock) -> None:
+    store = Versions("old")
+    rotation = secrets.Rotation(store, now=clock.now)
+    assert rotation.value() == "old"
+    presented = []
+    for _ in range(600):  # ten minutes, a use every second: the identity provider refuses "old"
+        try:
+            value = rotation.value()
+        except AuthError:
+            pass
+        else:
+            presented.append(clock.now())
+            rotation.refused(value)
+        clock.advance(1)
+    assert len(presented) <= 7  # at 0, 10, 30, 70, 150, 310 s after the first refusal: one per step
+    assert all(b - a >= 10 for a, b in itertools.pairwise(presented))
+    store.values = ["new", "old"]  # Secrets Manager catches up
+    for _ in range(301):
+        try:
+            if rotation.value() == "new":
+                break
+        except AuthError:
+            pass
+        clock.advance(1)
+    assert rotation.value() == "new"
+
+
+def test_an_unreadable_secret_is_retried_at_least_once_a_minute_and_a_known_value_kept(clock: ManualClock) -> None:
+    store = Versions("pat")
+    store.error = True
+    rotation = secrets.Rotation(store, now=clock.now, max_age=300)
+    reads = []
+    for _ in range(600):
+        before = store.reads
+        with pytest.raises(AuthError, match="AccessDeniedException"):
+            rotation.value()
+        if store.reads > before:
+            reads.append(clock.now())
+        clock.advance(1)
+    assert all(b - a <= 60 for a, b in itertools.pairwise(reads)) and len(reads) >= 10
+    store.error = False
+    clock.advance(60)
+    assert rotation.value() == "pat"
+    store.error = True  # the TTL re-read fails later: the value read earlier is still presented
+    clock.advance(301)
+    assert rotation.value() == "pat"
