@@ -30,6 +30,11 @@ from dataclasses import dataclass
 import pytest
 
 from cli.emulator.entra import FakeEntra
+from cli.emulator.github import FakeGitHub
+from gate import github
+from gate.github import GitHubRunners
+from gate.settings import load_settings
+from gate.sources import AuthError
 from tests.reliability.conftest import World
 from tests.safety.lambda_env import LambdaEnv, lambda_env
 
@@ -180,3 +185,45 @@ def test_secret_store_first(world: World, lambda_env: LambdaEnv, credential: Cre
     _released_after_build(world, victims[1], ended)
     assert credential.refused() - refused_before <= 4  # NEW once at the start, OLD once after the switch (+ slack)
     _invariant(world, lambda_env)
+
+
+def test_github_token_rotation_in_either_order(world: World) -> None:
+    """The GitHub runners source reads its token at the first request (never when built), both version stages, and
+    re-reads it after GitHub's 401, bounded: the same rule as Azure DevOps and Entra."""
+    sm = world.sb.client("secretsmanager")
+    arn = str(sm.create_secret(Name="gate-github-token", SecretString=json.dumps({"token": OLD}))["ARN"])
+    with FakeGitHub(clock=world.clock, token=OLD) as gh:
+        gh.add_runner("ci-1", org="acme")
+        settings = load_settings(
+            agent_system="github",
+            github_api_url=gh.url,
+            github_org="acme",
+            github_token_secret_arn=arn,
+            groups="g",
+            hook_name="h",
+        )
+
+        def container() -> GitHubRunners:
+            world.emu.faults.calls.clear()
+            source = github.build(settings, world.sb.session, world.sb.aws_endpoint, world.clock)
+            assert "GetSecretValue" not in [c["action"] for c in world.emu.faults.calls]  # built, nothing read
+            return source
+
+        assert len(container().list_agents()) == 1
+        # Secrets Manager first: a new container falls back to AWSPREVIOUS while GitHub refuses AWSCURRENT.
+        sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"token": NEW}))
+        source = container()
+        assert len(source.list_agents()) == 1
+        gh.token = NEW  # GitHub switches: the refused old token gives way to AWSCURRENT at once
+        assert len(source.list_agents()) == 1
+        # GitHub first: refused, held (AuthError) without asking GitHub again until the back-off step has passed.
+        gh.token = "newest-credential-value-00112233"
+        with pytest.raises(AuthError):
+            source.list_agents()
+        calls = len(gh.calls)
+        with pytest.raises(AuthError):
+            source.list_agents()
+        assert len(gh.calls) == calls
+        sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"token": "newest-credential-value-00112233"}))
+        world.clock.advance(10)
+        assert len(source.list_agents()) == 1
