@@ -168,6 +168,9 @@ class AzureDevOps:
         self._now: Callable[[], float] = clock.now if clock is not None else time.time
         self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
         self.deadline = Deadline(self._now)
+        use_deadline = getattr(self.credential, "use_deadline", None)  # sign-in and secret reads obey it too
+        if callable(use_deadline):
+            use_deadline(self.deadline)
         self._backoff_until = 0.0
         self._pool_ids: dict[str, int] = {}
         self._records: dict[tuple[int, int], dict[str, Any]] = {}  # (pool, agent) -> last record the service sent

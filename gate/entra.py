@@ -18,7 +18,7 @@ import requests
 
 from gate.redact import register_secret
 from gate.secrets import Rotation
-from gate.sources import AuthError
+from gate.sources import AuthError, Deadline
 
 # The Azure DevOps resource (application id) every Entra token for Azure DevOps is issued for.
 AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
@@ -32,9 +32,11 @@ class _BoundedSession(requests.Session):
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self.timeout = timeout
+        self.deadline: Deadline | None = None  # the invocation's: no sign-in call starts past it, none outlasts it
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.timeout)
+        timeout = self.deadline.timeout(self.timeout, "Microsoft Entra sign-in") if self.deadline else self.timeout
+        kwargs.setdefault("timeout", timeout)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -116,6 +118,12 @@ class EntraCredential:
         self._good: set[str] = set()  # headers Azure DevOps has accepted
         self.tokens_requested = 0
         self.tokens_refused = 0
+
+    def use_deadline(self, deadline: Deadline) -> None:
+        """The agent source's deadline: secret reads and (with the default HTTP client) token requests obey it."""
+        self.rotation.deadline = deadline
+        if isinstance(self._http_client, _BoundedSession):
+            self._http_client.deadline = deadline
 
     def _application(self, config: EntraConfig) -> Any:
         import msal  # type: ignore[import-untyped]  # imported on first use: PAT deployments never load it

@@ -95,6 +95,7 @@ class GitHubRunners:
             register_secret(token)
             token = _static(token)
         self.credential = token  # the header per request: re-read (bounded) when GitHub refuses it
+        token.use_deadline(self.deadline)
         self.session = requests.Session()
         self.session.headers.update(
             {

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from gate.redact import register_secret
 from gate.settings import Settings
-from gate.sources import AuthError
+from gate.sources import AuthError, Deadline
 
 _cache: dict[str, tuple[str, float]] = {}  # ARN -> (value, monotonic time read)
 _lock = threading.Lock()
@@ -216,6 +216,7 @@ class Rotation:
         self._loaded_at = -math.inf
         self._next_read = -math.inf  # no re-read before this (the back-off)
         self._step = first_backoff
+        self.deadline: Deadline | None = None  # the invocation's (set by the agent source): no read starts past it
         self._read_error = ""  # why the last read failed (names the ARN and the AWS error code, never a value)
         self.reads = 0  # reads of the secret store, for tests and records
         self.refusals = 0
@@ -227,6 +228,8 @@ class Rotation:
 
     def _load(self, now: float, *, force: bool, strict: bool) -> None:
         """Read the versions. On failure: raise AuthError (strict, or nothing known) or keep what is known."""
+        if self.deadline is not None:
+            self.deadline.timeout(1.0, f"read {self.what}")  # DeadlineExceeded past the invocation's deadline
         self.reads += 1
         try:
             got = self._read(force)
@@ -316,6 +319,9 @@ class SecretCredential:
         self._header = header
         self._values: dict[str, str] = {}  # header -> value (two or three versions at most)
         self._lock = threading.Lock()
+
+    def use_deadline(self, deadline: Deadline) -> None:
+        self.rotation.deadline = deadline
 
     def authorization(self) -> str:
         value = self.rotation.value()

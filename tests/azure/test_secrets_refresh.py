@@ -16,7 +16,7 @@ from gate import secrets
 from gate.azure import AzureDevOps
 from gate.clock import ManualClock
 from gate.settings import Settings, load_settings
-from gate.sources import AuthError
+from gate.sources import AuthError, Deadline, DeadlineExceeded
 from tests.azure.conftest import PAT, api_calls
 
 NEW_PAT = "rotated-pat-aaaabbbbccccddddeeeeffff"
@@ -200,3 +200,16 @@ def test_an_unreadable_secret_is_retried_at_least_once_a_minute_and_a_known_valu
     store.error = True  # the TTL re-read fails later: the value read earlier is still presented
     clock.advance(301)
     assert rotation.value() == "pat"
+
+
+def test_no_secret_read_starts_past_the_invocations_deadline(clock: ManualClock) -> None:
+    store = Versions("pat")
+    rotation = secrets.Rotation(store, now=clock.now)
+    deadline = Deadline(clock.now)
+    rotation.deadline = deadline
+    deadline.set(clock.now() - 1)
+    with pytest.raises(DeadlineExceeded):
+        rotation.value()
+    assert store.reads == 0
+    deadline.set(clock.now() + 30)
+    assert rotation.value() == "pat" and store.reads == 1
