@@ -350,6 +350,35 @@ def test_too_many_agents_for_one_tag_never_release_on_evidence() -> None:
     assert release_after_lag(step(w, d), Observation(many), T0 + 3000).outcome is Outcome.HELD
 
 
+def test_an_overflowed_hold_still_disables_every_enabled_agent() -> None:
+    """Once the hold overflows the tag, an agent whose disable failed, or that registered during the hold, is still
+    disabled at the next look (it used to take jobs all hold long)."""
+    many = [agent(i, enabled=True) for i in range(1000, 1040)]
+    first = decide(waiting(tags={}), Observation(many), POLICY, T0, proven=True)
+    assert state_of(first).overflow and len([a for a in first.actions if isinstance(a, DisableAgent)]) == 40
+    w = step(waiting(), first)
+    failed_once = agent(1003, enabled=True)
+    newcomer = agent(2000, enabled=True)
+    now = [agent(i) for i in range(1000, 1040) if i != 1003] + [failed_once, newcomer]
+    d = decide(w, Observation(now), POLICY, T0 + 30)
+    assert d.outcome is Outcome.HELD and "too many agents" in d.reason
+    assert {a.agent.id for a in d.actions if isinstance(a, DisableAgent)} == {1003, 2000}
+    quiet = decide(step(w, d), Observation([agent(i) for i in range(1000, 1040)]), POLICY, T0 + 40)
+    assert quiet.outcome is Outcome.HELD and not quiet.actions  # nothing to disable, and no tag written each look
+
+
+def test_missing_evidence_still_disables_the_listed_agents() -> None:
+    """A seen agent missing from the list cannot be asked for (or its job requests cannot be read): the hold is fail
+    safe, and the enabled agents of the list are disabled all the same."""
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1), (7, 2)})))
+    listed = [agent(1, enabled=True)]
+    ask = decide(w, Observation(listed), POLICY, T0 + 30)
+    assert ask.needs_agents == ((7, 2),) and DisableAgent(listed[0]) in ask.actions
+    failed = decide(w, Observation(listed, error="asking for agents seen earlier: HTTP 503"), POLICY, T0 + 30)
+    assert failed.outcome is Outcome.HELD and "fail safe" in failed.reason and DisableAgent(listed[0]) in failed.actions
+    assert failed.failsafe == "agent_system" and not failed.needs_agents
+
+
 # -- max hold, warm pool, GitHub ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("result", "deletes"), [("CONTINUE", True), ("ABANDON", False)])
 def test_max_hold_forces_with_configured_result(result: str, deletes: bool) -> None:
@@ -602,6 +631,11 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
         if d.needs_job_requests:
             jobs = {a.id: world[a.id].job_requests(now, skew) for a in d.needs_job_requests}
             d = decide(w, dataclasses.replace(obs, job_requests=jobs), policy, now, proven=proven)
+        # No hold skips a safe action: every agent shown enabled for a proven action is disabled by this decision.
+        if proven and obs.agents is not None:
+            shown_enabled = {a.id for a in [*obs.agents, *(obs.direct or {}).values()] if a is not None and a.enabled}
+            disabling = {act.agent.id for act in d.actions if isinstance(act, DisableAgent)}
+            assert shown_enabled <= disabling, f"left enabled: {shown_enabled - disabling} ({d.reason})"
         if d.final:
             if d.outcome is Outcome.FORCED:
                 assert now - T0 >= policy.max_hold_seconds, "forced before this action's max hold"
