@@ -284,7 +284,11 @@ class Gate:
         if found is None:
             run.pending = []
             if self._last_found and not self.settings.dry_run:  # liveness without judgment: heartbeats only
-                self._heartbeat_pass(run, self._with_our_hook(run, list(self._last_found)))
+                kept = self._with_our_hook(run, list(self._last_found))
+                self._heartbeat_pass(run, kept)
+                for w in kept:  # held by the error, unjudged: counted until DescribeAutoScalingGroups answers
+                    if w.instance_id not in self.heartbeats.gone:
+                        run.failsafe.setdefault(w.instance_id, "autoscaling")
             return
         listed = self.aws.listed_groups if run.follow is None else None  # set by this round's _find
         ours = self._with_our_hook(run, found, listed)
@@ -293,6 +297,8 @@ class Gate:
             self._heartbeat_pass(run, ours)
         live = [w for w in ours if w.instance_id not in self.heartbeats.gone]
         judgeable = self._with_details(run, live)
+        for iid in set(run.failsafe) - {w.instance_id for w in live}:  # no longer waiting (gone): no longer held
+            del run.failsafe[iid]
         unjudged = {w.instance_id for w in live} - {w.instance_id for w in judgeable}
         for iid in unjudged:  # EC2 details failed: heartbeated, never judged until EC2 answers
             run.failsafe[iid] = "ec2"

@@ -24,7 +24,7 @@ from gate import reconcile
 from gate.clock import ManualClock
 from gate.model import Outcome
 from tests.cli.conftest import gate
-from tests.liveness.conftest import lambda_for
+from tests.liveness.conftest import busy, lambda_for
 from tests.reliability.conftest import World
 
 
@@ -82,6 +82,21 @@ def test_the_metric_does_not_depend_on_the_held_record_being_written(
     assert len(fn.records) == written  # no decision record in these four ticks
     new = world.sb.log.failsafe_lines[lines:]
     assert len(new) == 4 and all(line["instances"] == {victim: "agent_system"} for line in new), new
+
+
+def test_instances_heartbeated_while_auto_scaling_cannot_list_them_are_counted(world: World) -> None:
+    """DescribeAutoScalingGroups throttled for good: a warm container still heartbeats what was waiting (liveness),
+    judges nothing, and counts those instances as fail-safe holds (cause autoscaling) on every tick."""
+    waiting = world.scale_in(2)
+    busy(world, waiting, 3600)
+    fn = lambda_for(world)
+    fn.minutes(1, events=False)
+    assert not world.sb.log.failsafe_lines  # a busy build is a hold on the evidence, not a fail-safe one
+    world.emu.faults.inject("DescribeAutoScalingGroups", count=None)
+    fn.minutes(2, events=False)  # each call is retried with botocore's back-off in wall time: two ticks suffice
+    lines = world.sb.log.failsafe_lines
+    assert len(lines) == 2 and all(line["instances"] == {waiting[0]: "autoscaling"} for line in lines), lines
+    assert not world.history("timeout")
 
 
 @pytest.fixture
