@@ -83,7 +83,9 @@ def _client(arn: str, session: Any, endpoint_url: str | None) -> Any:
 
 def _error(exc: Exception) -> str:
     """The AWS error code (AccessDeniedException, DecryptionFailure, ...) or the exception type: never its text."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
     return str(code) if code else type(exc).__name__
 
 
