@@ -24,6 +24,7 @@ from gate.sources import AuthError, Deadline
 AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 AZURE_DEVOPS_SCOPE = f"{AZURE_DEVOPS_RESOURCE}/.default"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+MAX_TRIES = 3  # token requests per authorization: AWSCURRENT, AWSPREVIOUS, and a value put in the meantime
 
 
 class _BoundedSession(requests.Session):
@@ -148,7 +149,7 @@ class EntraCredential:
 
     def authorization(self) -> str:
         with self._lock:
-            while True:  # ends: each refusal marks a version tried, and Rotation offers each at most once per step
+            for _ in range(MAX_TRIES):  # each refusal marks a version tried; Rotation offers each once per step
                 raw = self.rotation.value()  # AuthError when no version may be presented now
                 try:
                     result = self._app(raw).acquire_token_for_client(scopes=[AZURE_DEVOPS_SCOPE])
@@ -179,6 +180,7 @@ class EntraCredential:
                 codes = result.get("error_codes", []) if isinstance(result, dict) else []
                 if not self.rotation.refused(raw):
                     raise AuthError(f"Microsoft Entra refused the service principal: {error} {codes}".strip())
+            raise AuthError(f"Microsoft Entra refused {MAX_TRIES} versions of the service principal's secret in a row")
 
     def refresh(self, refused: str | None = None) -> bool:
         """Azure DevOps refused a token (401/203). One it accepted before has expired or been revoked: drop the
