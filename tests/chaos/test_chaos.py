@@ -19,9 +19,32 @@ from cli.chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, See
 CLEAN_CLASSES: tuple[str, ...] = CLEAN_TODAY
 CLEAN_SEEDS = (3, 11)
 
-# Seeds that broke the invariant, with the classes they ran under (`python -m cli.chaos --seed S --faults ...`).
-# Each must run clean from now on.
-REGRESSION_SEEDS: list[tuple[int, str]] = []
+# Seeds that broke the invariant, with the classes they ran under (`python -m cli.chaos --seed S --faults ...`; the
+# class list decides the draw, so it is spelled out). Each must run clean once its fix lands: drop the xfail then.
+_TODAY_AT_FIRST_RUN = (
+    "latency,ado_errors,ado_throttling,aws_throttling,pagination,lagging_flags,missing_fields,cold_starts,lost_events,"
+    "duplicate_events,concurrency,agent_churn"
+)
+REGRESSION_SEEDS: list[Any] = [
+    pytest.param(
+        132,
+        _TODAY_AT_FIRST_RUN,
+        marks=pytest.mark.xfail(
+            reason="open: agent records without assignedRequest and an emptied job-request list are taken as idle; "
+            "the gate deletes two agents with running jobs and completes",
+            strict=False,
+        ),
+    ),
+    pytest.param(
+        500,
+        "failing_pool",
+        marks=pytest.mark.xfail(
+            reason="open: released on the healthy pool's agents while the other configured pool failed; the "
+            "instance's agent there was never disabled, took a job and was killed",
+            strict=False,
+        ),
+    ),
+]
 
 
 @pytest.fixture(scope="module")
