@@ -24,13 +24,14 @@ from tests.reliability.conftest import World
 
 FOREIGN = "log-shipper"
 ECS_HOOK = "ecs-managed-draining-termination-hook"
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 
 def put_hook(world: World, name: str, timeout: int, result: str) -> None:
     world.sb.client("autoscaling").put_lifecycle_hook(
         AutoScalingGroupName=world.group.name,
         LifecycleHookName=name,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        LifecycleTransition=TERMINATING,
         HeartbeatTimeout=timeout,
         DefaultResult=result,
     )
@@ -128,3 +129,32 @@ def test_hooks_that_cannot_end_the_wait_first_are_not_reported(world: World, mon
     result = doctor(world, monkeypatch, max_hold_seconds="600")
     assert "other terminating hooks on ci-agents cannot end a hold early" in result.stdout, result
     assert result.exit_code == 0, result
+
+
+def test_the_rule_pure_abandon_only_and_the_margin() -> None:
+    """gate.hooks' reading, as the tick and doctor use it: only ABANDON counts; a timeout within the gate's max hold
+    plus the 300 s margin (the hold clock may start a tick late) counts; raising the timeout is offered only when
+    AWS allows one that long (7200 s)."""
+    from gate.hooks import foreign_hook_problem, read_foreign
+
+    def described(timeout: int, result: str) -> list[dict[str, Any]]:
+        return [
+            {"LifecycleHookName": "gate", "LifecycleTransition": TERMINATING, "HeartbeatTimeout": 300},
+            {"LifecycleHookName": "launch", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"},
+            {
+                "LifecycleHookName": FOREIGN,
+                "LifecycleTransition": TERMINATING,
+                "HeartbeatTimeout": timeout,
+                "DefaultResult": result,
+            },
+        ]
+
+    assert [h.name for h in read_foreign("gate", described(60, "ABANDON"))] == [FOREIGN]
+    assert foreign_hook_problem("g", read_foreign("gate", described(60, "CONTINUE")), 600) is None
+    assert foreign_hook_problem("g", read_foreign("gate", described(900, "ABANDON")), 600) is None
+    short = foreign_hook_problem("g", read_foreign("gate", described(899, "ABANDON")), 600)
+    assert short is not None and "raise its HeartbeatTimeout to at least 900 s" in short
+    long_hold = foreign_hook_problem("g", read_foreign("gate", described(7200, "ABANDON")), 14_400)
+    assert long_hold is not None and "raise its HeartbeatTimeout" not in long_hold
+    capped = foreign_hook_problem("g", read_foreign("gate", described(30, "ABANDON")), 14_400)
+    assert capped is not None and "global timeout 3000 s, which caps even a heartbeated wait" in capped
