@@ -95,6 +95,7 @@ def test_the_same_world_with_the_gate_is_clean(worker: Worker) -> None:
     assert check(records) == []
     assert [h for h in records.history if h["what"] == "terminated"], "the scale-in completed"
     assert all(a["deleted"] for a in records.ado["agents"]), "the gate deleted both registrations"
+    assert '"Outcome": "released"' in records.output, "the gate's JSON lines are captured for the secret check"
 
 
 @pytest.mark.parametrize("seed", CLEAN_SEEDS)
