@@ -71,7 +71,7 @@ from gate.actions import Result
 from gate.aws import RETRY_CONFIG, ActionGone, Aws, AwsError
 from gate.handler import dispatch
 from gate.logs import DecisionLog, Record
-from gate.model import Agent, JobRequest, Waiting, format_ts
+from gate.model import Agent, JobRequest, ServiceTime, Waiting, format_ts
 from gate.protection import Protector
 from gate.reconcile import Gate
 from gate.sources import AgentSourceError
@@ -1373,13 +1373,15 @@ class _SimAzure:
         self._answer()
         return out
 
-    def disable(self, agent: Agent) -> None:
+    def disable(self, agent: Agent) -> ServiceTime | None:
         self._count("PATCH disable")
         sim = self._agent(agent)
         if sim is not None:
             sim.enabled = False
             self.world.refresh(sim)
         self._answer()
+        # The response's Date, as the real client reads it (one clock for the simulated service and the gate).
+        return ServiceTime(math.floor(self.world.now) + 1.0, 0.0)
 
     def delete(self, agent: Agent) -> None:
         self._count("DELETE agent")
