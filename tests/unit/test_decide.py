@@ -672,3 +672,45 @@ def test_a_build_ending_is_released_within_two_ticks_after_the_lag_bound(busy_fo
         enabled = enabled and not any(isinstance(a, DisableAgent) for a in d.actions)
         w = step(w, d)
         now += tick
+
+
+# -- the edge: a tag write never blocks a safe action or a release (facts over our own state) -----------------------
+class _DeniedTags:
+    """CreateTags denied; disables answer with the service's time 2 s ahead of the gate's."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def tag(self, instance_id: str, key: str, value: str) -> None:
+        raise AwsError("CreateTags: UnauthorizedOperation")
+
+    def complete(self, waiting: Waiting, result: str) -> None:
+        self.done.append(f"complete {result}")
+
+    def disable(self, agent: Agent) -> ServiceTime:
+        self.done.append(f"disable {agent.id}")
+        return ServiceTime(T0 + 3, 2.0)
+
+    def delete(self, agent: Agent) -> None:
+        self.done.append(f"delete {agent.id}")
+
+
+def test_a_denied_tag_write_blocks_neither_the_disable_nor_the_release_and_memory_keeps_the_stamp() -> None:
+    edge = _DeniedTags()
+    held = decide(waiting(tags={}), Observation([agent(enabled=True, busy=True)]), POLICY, T0, proven=True)
+    assert kinds(held) == [SetTag, DisableAgent, ConfirmDisables]
+    done = execute(held, waiting(tags={}), edge, edge, dry_run=False)  # type: ignore[arg-type]
+    assert edge.done == ["disable 1"] and done.outcome is Outcome.ERROR and "CreateTags" in done.reason
+    assert done.tags is not None and decode(done.tags[HOLD_TAG]).confirmed_at == T0 + 3  # type: ignore[union-attr]
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    release = release_after_lag(w, Observation([agent()]), T0 + 600)
+    assert release.outcome is Outcome.RELEASED
+    done = execute(release, w, edge, edge, dry_run=False)  # type: ignore[arg-type]
+    assert done.outcome is Outcome.RELEASED and edge.done[-2:] == ["delete 1", "complete CONTINUE"]
+    tag_first = Decision(
+        Outcome.RELEASED,
+        "idle",
+        (SetTag(HOLD_TAG, "x"), DeleteAgent(agent(2)), Complete("CONTINUE"), SetTag(HOLD_TAG, "")),
+    )
+    done = execute(tag_first, w, edge, edge, dry_run=False)  # type: ignore[arg-type]
+    assert done.outcome is Outcome.RELEASED and done.done and edge.done[-2:] == ["delete 2", "complete CONTINUE"]
