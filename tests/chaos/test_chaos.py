@@ -36,6 +36,16 @@ REGRESSION_SEEDS: list[Any] = [
         ),
     ),
     pytest.param(
+        1110,
+        ",".join(CLASSES),
+        marks=pytest.mark.xfail(
+            reason="open: every agent list failed (count != len(value)) for the whole unregistered grace, then one "
+            "emptied list released the instance as 'no agent registered': three running jobs killed, their "
+            "agents left behind; the hands-off ambiguous agent is left behind after both instances it names ended",
+            strict=False,
+        ),
+    ),
+    pytest.param(
         500,
         "failing_pool",
         marks=pytest.mark.xfail(
