@@ -48,7 +48,8 @@ def test_azure_devops_down_still_heartbeats(world: World) -> None:
     fn.minutes(8)
     assert_live(world, fn)
     assert set(heartbeats(world)) == set(waiting)
-    assert all(r["outcome"] == "held" and "fail safe" in r["reason"] for r in fn.records)
+    held = [r for r in fn.records if r.get("instance")]  # besides one `error` per invocation: no agent system
+    assert held and all(r["outcome"] == "held" and "fail safe" in r["reason"] for r in held)
 
 
 def test_endless_pagination_holds_without_stalling_heartbeats(world: World) -> None:
