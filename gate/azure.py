@@ -409,12 +409,15 @@ class AzureDevOps:
         agents: list[Agent] = []
         answered: set[int] = set()
         failed: dict[int | str, str] = {}
+        names: dict[int | str, str] = {}
         for pool in self.pools:
             try:
                 pool_id = self.pool_id(pool)
             except AgentSourceError as exc:
                 failed[pool] = str(exc)
+                names[pool] = pool
                 continue
+            names[pool_id] = pool
             try:
                 agents += self._pool_agents(pool, pool_id)
             except AgentSourceError as exc:
@@ -423,7 +426,7 @@ class AzureDevOps:
                     self._pool_ids.pop(pool, None)
                 continue
             answered.add(pool_id)
-        return Listing(agents, frozenset(answered), failed)
+        return Listing(agents, frozenset(answered), failed, names)
 
     def _pool_agents(self, pool: str, pool_id: int) -> list[Agent]:
         params = {"includeCapabilities": "true", "includeAssignedRequest": "true"}

@@ -92,6 +92,10 @@ class Observation:
     # when not even the id resolved) -> error, and the ids of those that answered.
     failed_pools: Mapping[int | str, str] = field(default_factory=dict)
     answered_pools: frozenset[int] = frozenset()
+    # Each pool key's configured name, and the configured pools of the instance's group (GATE_GROUP_POOLS; None: not
+    # configured, so the instance may have an agent in any pool).
+    pool_names: Mapping[int | str, str] = field(default_factory=dict)
+    group_pools: frozenset[str] | None = None
     # Ambiguity means hands off: agents matching this instance and another, left out of `agents` (descriptions).
     ambiguous: tuple[str, ...] = ()
 
@@ -311,18 +315,23 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
 
 def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[Agent]) -> Decision | None:
     """Failure isolation and ambiguity (docs/judgment.md): hold, with every safe action, an instance that may have
-    agents in a pool that failed this round (an agent of it seen there during this hold; any pool at all while none
-    has been seen; for a pool whose id did not resolve, any seen pool that did not answer), or that an ambiguous
-    agent may belong to. Its listed agents are still disabled; agents it cannot see are never asked for or deleted.
-    None: judge as usual (an instance seen only in pools that answered)."""
+    agents in a pool that failed this round, or that an ambiguous agent may belong to. Release needs positive
+    evidence, and nothing says an instance has no agent in a pool that cannot be listed: so every failing pool counts,
+    unless GATE_GROUP_POOLS lists its group's pools (then only those), and always a pool an agent of it was seen in
+    during this hold (for a pool whose id did not resolve: any seen pool that did not answer). Its listed agents are
+    still disabled; agents it cannot see are never asked for or deleted. None: judge as usual."""
     keys = {(a.pool_id, a.id) for a in listed}
     seen = state.seen | keys
     pools = {p for p, _ in seen}
-    blind = [
-        f"{p} ({error})"
-        for p, error in sorted(obs.failed_pools.items(), key=lambda item: str(item[0]))
-        if not seen or (p in pools if isinstance(p, int) else bool(pools - obs.answered_pools))
-    ]
+
+    def depends(p: int | str) -> bool:
+        if p in pools if isinstance(p, int) else bool(pools - obs.answered_pools):
+            return True  # evidence: an agent of it was seen there, whatever the configuration says
+        name = obs.pool_names.get(p, p if isinstance(p, str) else None)
+        return obs.group_pools is None or name is None or name in obs.group_pools
+
+    failing = sorted(obs.failed_pools.items(), key=lambda item: str(item[0]))
+    blind = [f"{p} ({error})" for p, error in failing if depends(p)]
     if not blind and not obs.ambiguous:
         return None
     enabled = [a for a in listed if not a.drained]

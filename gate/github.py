@@ -234,14 +234,16 @@ class GitHubRunners:
         agents: list[Agent] = []
         answered: set[int] = set()
         failed: dict[int | str, str] = {}
+        names: dict[int | str, str] = {}
         for pool_id, scope in enumerate(self.scopes, start=1):
+            names[pool_id] = scope.split(":", 1)[1]  # the organisation login or OWNER/REPO, as configured
             try:
                 agents += [_to_agent(r, pool_id, scope) for r in self._pages(scope)]
             except AgentSourceError as exc:
                 failed[pool_id] = f"{scope}: {exc}"
                 continue
             answered.add(pool_id)
-        return Listing(agents, frozenset(answered), failed)
+        return Listing(agents, frozenset(answered), failed, names)
 
     def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
         """GET .../actions/runners/{id} per runner; None when GitHub says 404 (the runner is gone)."""

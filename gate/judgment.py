@@ -30,12 +30,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Observed:
     """This round's agent list (indexed), or why the agent system could not be asked; and, when only some pools
-    answered, which failed (failure isolation: they hold only the instances that may have agents there)."""
+    answered, which failed (failure isolation: they hold the instances that may have agents there: every instance,
+    unless GATE_GROUP_POOLS names the pools of its group)."""
 
     index: AgentIndex | None
     error: str | None = None
     failed_pools: Mapping[int | str, str] = field(default_factory=dict)  # pool id (or unresolved name) -> error
     answered_pools: frozenset[int] = frozenset()
+    pool_names: Mapping[int | str, str] = field(default_factory=dict)  # pool key -> configured name
+    group_pools: Mapping[str, frozenset[str]] = field(default_factory=dict)  # GATE_GROUP_POOLS
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:
         return self.index.agents_for(waiting) if self.index is not None else []
@@ -48,6 +51,8 @@ class Observed:
             agents=self.index.agents_for(waiting),
             failed_pools=self.failed_pools,
             answered_pools=self.answered_pools,
+            pool_names=self.pool_names,
+            group_pools=self.group_pools.get(waiting.group),
             ambiguous=tuple(a.describe() for a in self.index.ambiguous_for(waiting)),
         )
 

@@ -481,8 +481,9 @@ class Gate:
 
     # -- edges ------------------------------------------------------------------------------------------
     def observe(self, instances: Sequence[Waiting] = ()) -> Observed:
-        """One agent list per pool for the whole round. A pool that fails is named in `failed_pools` and holds only
-        the instances that may have agents there; only when every pool fails is the agent system unavailable.
+        """One agent list per pool for the whole round. A pool that fails is named in `failed_pools` and holds the
+        instances that may have agents there (every instance unless GATE_GROUP_POOLS names its group's pools); only
+        when every pool fails is the agent system unavailable.
         `instances`: the round's instances (a host name two of them answer to is ambiguous)."""
         try:
             listing = list_pools(self.source)
@@ -491,7 +492,13 @@ class Gate:
         if listing.failed and not listing.answered:
             return Observed(None, "; ".join(listing.failed.values()))
         index = self._index(listing.agents, instances)
-        return Observed(index, failed_pools=dict(listing.failed), answered_pools=listing.answered)
+        return Observed(
+            index,
+            failed_pools=dict(listing.failed),
+            answered_pools=listing.answered,
+            pool_names=dict(listing.names),
+            group_pools={g: frozenset(ps) for g, ps in self.settings.group_pools.items()},
+        )
 
     def _index(self, agents: Sequence[Agent], instances: Sequence[Waiting] = ()) -> AgentIndex:
         return AgentIndex(agents, self.settings.mapping, self.settings.capability_name, instances)
@@ -504,7 +511,7 @@ class Gate:
         for pool, error in observed.failed_pools.items():
             reason = (
                 f"agent pool {pool} failing: {error}; instances that may have agents there are held (their other "
-                "agents disabled), the rest are judged as usual"
+                "agents disabled): every instance unless GATE_GROUP_POOLS names its group's pools"
             )
             self._once(run, f"pool:{pool}", Outcome.ERROR, reason)
         for amb in observed.index.ambiguous if observed.index is not None else ():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -140,6 +141,13 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
     github_token_secret_arn: str | None = None
 
+    # --- failure isolation (issue 18, docs/judgment.md) ------------------------------------------------------------
+    # Which configured pools (GitHub: the organisation login or OWNER/REPO) each group's agents register in, as a JSON
+    # object {"group": ["pool", ...]}. The gate cannot know an instance has no agent in a pool it cannot list, so a
+    # failing pool holds every instance whose group is not named here; a named group is held only by its own pools
+    # (and by any pool an agent of the instance was actually seen in).
+    group_pools: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+
     # --- judgment (issue 11, docs/judgment.md) ------------------------------------------------------------------------
     # No release earlier than this after the latest disable: Azure DevOps may show a job assigned just before the
     # disable neither as the agent's assignedRequest nor as a job request for ~30-60 s.
@@ -164,6 +172,23 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("group_pools", mode="before")
+    @classmethod
+    def _group_pools_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('must be a JSON object such as {"ci-linux": ["linux-agents"]}') from None
+        if not isinstance(value, dict) or not all(
+            isinstance(pools, list) and pools and all(isinstance(p, str) and p.strip() for p in pools)
+            for pools in value.values()
+        ):
+            raise ValueError('must map each group to a non-empty list of pool names: {"ci-linux": ["linux-agents"]}')
+        return {str(group).strip(): [p.strip() for p in pools] for group, pools in value.items()}
 
     @field_validator("azure_org_url")
     @classmethod
@@ -259,9 +284,27 @@ class Settings(BaseSettings):
             problems.append("GATE_ECS_DRAIN needs GATE_ECS_CLUSTER")
         if self.ecs_wait_tasks and not self.ecs_drain:
             problems.append("GATE_ECS_WAIT_TASKS needs GATE_ECS_DRAIN=true")
+        problems += self._group_pools_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def configured_pools(self) -> list[str]:
+        """The pool names `group_pools` may use: GATE_POOLS, or the GitHub organisation and repositories."""
+        if self.agent_system is AgentSystem.AZURE_DEVOPS:
+            return list(self.pools)
+        return ([self.github_org] if self.github_org else []) + list(self.github_repos)
+
+    def _group_pools_problems(self) -> list[str]:
+        known = set(self.configured_pools())
+        groups = sorted(set(self.group_pools) - set(self.groups))
+        pools = sorted({p for ps in self.group_pools.values() for p in ps} - known)
+        problems = []
+        if groups:
+            problems.append(f"GATE_GROUP_POOLS names group(s) not in GATE_GROUPS: {', '.join(groups)}")
+        if pools:
+            problems.append(f"GATE_GROUP_POOLS names pool(s) not configured: {', '.join(pools)}")
+        return problems
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -58,13 +58,15 @@ class AgentSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class Listing:
     """One round's agents, pool by pool (failure isolation, docs/judgment.md): a pool that fails (deleted, renamed,
-    404, 5xx, bad JSON) is named in `failed` and affects only the instances that may have agents there; the pools
-    that answered are judged as usual."""
+    404, 5xx, bad JSON) is named in `failed` and holds the instances that may have agents there (every instance,
+    unless GATE_GROUP_POOLS says which pools its group uses); the pools that answered are judged as usual."""
 
     agents: list[Agent]
     answered: frozenset[int] = frozenset()  # ids of the pools that answered
     # pool id -> error; the pool's configured name when not even its id could be resolved (renamed, deleted)
     failed: Mapping[int | str, str] = field(default_factory=dict)
+    # pool key (id, or the unresolved name) -> its configured name, as GATE_GROUP_POOLS spells it
+    names: Mapping[int | str, str] = field(default_factory=dict)
 
 
 def list_pools(source: Any) -> Listing:
