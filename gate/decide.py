@@ -230,6 +230,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     asking = bool(missing) and obs.direct is None and obs.error is None
     state, present, gone = _account(state, listed, missing, obs.direct, now)
     state = replace(state, confirmed_at=_plausible_ack(state, now, policy))
+    state = _note_busy(state, present, obs.job_requests)
 
     enabled = [a for a in present if not a.drained]
     if enabled:
@@ -267,13 +268,24 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if unknown and obs.job_requests is None:
         reason = f"agent {unknown[0].label()} reported without its busy field: checking its job requests"
         return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown)
+    unproven = _unproven_idle(state, unknown, listed, obs.job_requests or {})
+    if unproven:
+        return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
 
     if not state.seen:
+        # The grace counts only time in which the gate could see the agents: from the first complete agent list of
+        # this hold (every earlier look failed: blind), and it takes a second empty look at least idle_confirm later.
         grace = policy.unregistered_grace_seconds
-        if held >= grace:
-            return _release(hold, obs, policy, f"no agent registered for the instance after {grace:.0f}s grace", [], [])
-        reason = f"no agent found yet; grace {grace:.0f}s, held {held:.0f}s"
-        return hold.decision(Outcome.HELD, reason, recheck_at=state.held_since + grace)
+        if state.listed_since is None:
+            state = replace(state, listed_since=now)
+            hold.write(state)
+        assert state.listed_since is not None
+        wait, looked = max(grace, policy.idle_confirm_seconds), now - state.listed_since
+        if now > state.listed_since and looked >= wait:
+            reason = f"no agent registered for the instance after {grace:.0f}s grace (agent lists complete)"
+            return _release(hold, obs, policy, reason, [], [])
+        reason = f"no agent found yet; grace {grace:.0f}s from the first complete agent list, {looked:.0f}s so far"
+        return hold.decision(Outcome.HELD, reason, recheck_at=max(state.listed_since + wait, now + 0.001))
 
     lag_end = (state.disabled_at if state.disabled_at is not None else state.held_since) + policy.assignment_lag_seconds
     ack = state.confirmed_at if now < lag_end and _may_end_the_bound_early(state, present, gone) else None
@@ -348,6 +360,57 @@ def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[
     if enabled:
         parts.append("disabled " + ", ".join(a.label() for a in enabled))
     return hold.decision(Outcome.HELD, "; ".join(parts), failsafe="agent_pool" if blind else "ambiguous_agent")
+
+
+def _note_busy(
+    state: HoldState, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]] | None
+) -> HoldState:
+    """Remember the agents seen busy in this look (assignedRequest, or an unfinished job request reserved by it):
+    from now on, with the busy field missing, only a finished job request of the agent shows it idle."""
+    jobs = job_requests or {}
+    busy = {(a.pool_id, a.id) for a in present if a.busy or any(not j.finished for j in jobs.get(a.id, ()))}
+    new = (busy & state.seen) - state.busy
+    if not new or state.overflow:
+        return state
+    state = replace(state, busy=state.busy | new)
+    return state if fits(state) else replace(state, overflow=True)
+
+
+def _unproven_idle(
+    state: HoldState,
+    unknown: Sequence[Agent],
+    listed: Sequence[Agent],
+    job_requests: Mapping[int, Sequence[JobRequest]],
+) -> str | None:
+    """Positive evidence for an agent whose record lacks the busy field (docs/judgment.md, "a missing field is not
+    idleness"): its job requests must be a real answer that shows it idle. Why an agent is not shown idle, or None.
+
+    * Seen busy during this hold: a job request of it seen finished (finishTime). The request seen unfinished or
+      assigned merely missing from a list is not finished (a list can come back emptied); an absent agent (404 twice)
+      is judged by the absence rule instead.
+    * Never seen busy: an empty answer counts only when this look's agent list itself listed the agent (a list that
+      came back whole). An agent known only from a direct look-up, because the list lacked it, has its empty
+      job-request answer count for nothing: the lists of this look are not to be trusted.
+    Azure DevOps leaves `assignedRequest` out of every idle agent's record, so an empty answer for an agent that the
+    list shows must stay evidence, or an agent that never ran a job would be held until max hold."""
+    in_list = {(a.pool_id, a.id) for a in listed}
+    for agent in unknown:
+        key = (agent.pool_id, agent.id)
+        jobs = job_requests.get(agent.id)
+        if jobs is None:
+            return f"agent {agent.label()}: its job requests were not looked at"
+        if key in state.busy:
+            if not any(j.finished_at is not None for j in jobs):
+                return (
+                    f"agent {agent.label()} was seen busy in this hold and its record lacks the busy field; no job "
+                    "request of it is seen finished (finishTime) yet"
+                )
+        elif not jobs and key not in in_list:
+            return (
+                f"agent {agent.label()} is missing from the agent list and its record lacks the busy field; an empty "
+                "job-request answer is no evidence"
+            )
+    return None
 
 
 def _may_end_the_bound_early(state: HoldState, present: Sequence[Agent], gone: Sequence[Agent]) -> bool:

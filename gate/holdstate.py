@@ -10,7 +10,8 @@ lifecycle action token is not (the tick never sees the token). The tag keeps a s
 
 The value, space-separated `key=value` fields (only characters EC2 tag values allow everywhere):
   v=2 a=<hash of the action> h=<held since> d=<lag bound start> k=<disables acknowledged at> x=<absent since>
-  s=<pool:id+pool:id...> g=<absent pool:id+...>
+  l=<first complete agent list with no agent (the unregistered grace's start)>
+  s=<pool:id+pool:id...> g=<absent pool:id+...> b=<indexes into s of the agents seen busy, e.g. 0.3>
 Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now. Every timestamp is
 on the gate's clock except `k=`, which is on the agent system's clock (see HoldState.confirmed_at).
 
@@ -89,6 +90,13 @@ class HoldState:
     # known (a failed PATCH or stamp, no `Date`, a skew too large or unknown, an agent seen already disabled), and
     # then only the lag bound releases.
     confirmed_at: float | None = None
+    # Agents seen busy during this hold (assignedRequest, or an unfinished job request reserved by it): with the busy
+    # field missing, such an agent is idle only on a job request of it seen finished (finishTime), or once absent;
+    # a request that merely drops out of a list is not finished. Always a subset of `seen` (encoded as indexes).
+    busy: frozenset[AgentKey] = frozenset()
+    # The first look of this hold at a complete agent list (no error, every pool answered) without any agent of the
+    # instance: the unregistered grace runs from here, not from the hold's start (time spent blind does not count).
+    listed_since: float | None = None
 
     def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
         return replace(self, seen=self.seen | frozenset(keys))
@@ -119,10 +127,21 @@ def _fields(state: HoldState) -> tuple[list[str], list[str]]:
         head.append(f"k={format_ts(state.confirmed_at)}")
     if state.absent_since is not None:
         head.append(f"x={format_ts(state.absent_since)}")
+    if state.listed_since is not None:
+        head.append(f"l={format_ts(state.listed_since)}")
     tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
     if state.absent:
         tail.append(f"g={_fmt_keys(state.absent)}")
+    order = sorted(state.seen)
+    busy = [str(i) for i, key in enumerate(order) if key in state.busy]
+    if busy:
+        tail.append(f"b={'.'.join(busy)}")
     return head, tail
+
+
+def _busy_keys(text: str, seen: frozenset[AgentKey]) -> frozenset[AgentKey]:
+    order = sorted(seen)
+    return frozenset(order[int(i)] for i in text.split(".") if i.isdigit() and int(i) < len(order))
 
 
 def fits(state: HoldState) -> bool:
@@ -150,15 +169,18 @@ def decode(value: str | None) -> HoldState | None:
     held = parse_ts(fields.get("h"))
     if fields.get("v") != VERSION or not fields.get("a") or held is None:
         return None
+    seen = _keys(fields.get("s", ""))
     return HoldState(
         action=fields["a"],
         held_since=held,
         disabled_at=parse_ts(fields.get("d")),
         confirmed_at=parse_ts(fields.get("k")),
-        seen=_keys(fields.get("s", "")),
+        seen=seen,
         absent=_keys(fields.get("g", "")),
         absent_since=parse_ts(fields.get("x")),
         overflow=fields.get("o") == "1",
+        busy=_busy_keys(fields.get("b", ""), seen),
+        listed_since=parse_ts(fields.get("l")),
     )
 
 
@@ -184,6 +206,7 @@ def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldStat
         held_since=min(state.held_since, now),
         disabled_at=_not_future(state.disabled_at, now),
         absent_since=_not_future(state.absent_since, now),
+        listed_since=_not_future(state.listed_since, now),
     )
 
 

@@ -336,7 +336,9 @@ def test_agent_system_down_holds_fail_safe() -> None:
 
 @pytest.mark.parametrize(("held", "outcome"), [(60, Outcome.HELD), (120, Outcome.RELEASED)])
 def test_no_agent_ever_seen_waits_for_grace(held: float, outcome: Outcome) -> None:
-    d = decide(waiting(), Observation([]), POLICY, T0 + held)
+    first = decide(waiting(), Observation([]), POLICY, T0)  # the first complete list starts the grace
+    assert first.outcome is Outcome.HELD and state_of(first).listed_since == T0
+    d = decide(step(waiting(), first), Observation([]), POLICY, T0 + held)
     assert d.outcome is outcome
     assert (Complete("CONTINUE") in d.actions) is (outcome is Outcome.RELEASED)
     assert DeleteAgent not in kinds(d)
@@ -714,3 +716,82 @@ def test_a_denied_tag_write_blocks_neither_the_disable_nor_the_release_and_memor
     )
     done = execute(tag_first, w, edge, edge, dry_run=False)  # type: ignore[arg-type]
     assert done.outcome is Outcome.RELEASED and done.done and edge.done[-2:] == ["delete 2", "complete CONTINUE"]
+
+
+# -- issue #18: the unregistered grace counts only time the gate could see the agents ---------------------------
+def test_the_grace_runs_from_the_first_complete_agent_list_not_from_the_holds_start() -> None:
+    """Seed 1110: every list failed for the whole grace; the first complete one came back empty. Blind time does
+    not count: that look starts the grace (`l=`), and only a second empty look a full grace later releases."""
+    w = waiting()
+    blind = decide(w, Observation(None, error="count 3 != len(value) 2"), POLICY, T0 + 200)
+    assert blind.outcome is Outcome.HELD and blind.failsafe == "agent_system"
+    first = decide(step(w, blind), Observation([]), POLICY, T0 + 300)  # held 300 s >= the 120 s grace
+    assert first.outcome is Outcome.HELD and not first.final and state_of(first).listed_since == T0 + 300
+    assert first.recheck_at == T0 + 420
+    early = decide(step(w, first), Observation([]), POLICY, T0 + 400)
+    assert early.outcome is Outcome.HELD
+    d = decide(step(w, first), Observation([]), POLICY, T0 + 420)
+    assert d.outcome is Outcome.RELEASED and Complete("CONTINUE") in d.actions
+
+
+def test_the_grace_start_survives_the_tag_and_a_zero_grace_still_takes_two_looks() -> None:
+    start = decode(encode(HoldState(action_hash(ACTION), T0, listed_since=T0 + 5)))
+    assert start is not None and start.listed_since == T0 + 5
+    zero = dataclasses.replace(POLICY, unregistered_grace_seconds=0)
+    first = decide(waiting(), Observation([]), zero, T0 + 600)
+    assert first.outcome is Outcome.HELD
+    again = decide(step(waiting(), first), Observation([]), zero, T0 + 600 + POLICY.idle_confirm_seconds)
+    assert again.outcome is Outcome.RELEASED
+
+
+# -- issue #18: with the busy field missing, idle needs positive evidence from the job requests ------------------
+def _unknown(id: int = 1, **kw: Any) -> Agent:
+    return agent(id, assigned_known=False, **kw)
+
+
+def test_a_request_seen_unfinished_that_drops_out_of_the_list_is_not_finished() -> None:
+    """Seed 1001: `busy: ... unfinished job request 3`, then request 3 vanished from the list without a finishTime.
+    The agent was seen busy (`b=`): only a finished request of it (finishTime) shows it idle again."""
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    busy = decide(w, Observation([_unknown()], job_requests={1: [JobRequest(3, 1, False)]}), POLICY, T0 + 10)
+    assert busy.outcome is Outcome.HELD and "unfinished job request 3" in busy.reason
+    assert state_of(busy).busy == frozenset({(7, 1)})
+    w = step(w, busy)
+    gone = decide(w, Observation([_unknown()], job_requests={1: []}), POLICY, T0 + 600)
+    assert gone.outcome is Outcome.HELD and not gone.final and "seen busy" in gone.reason
+    done = [JobRequest(3, 1, True, finished_at=T0 + 500)]
+    d = decide(w, Observation([_unknown()], job_requests={1: done}), POLICY, T0 + 600)
+    assert d.final and d.outcome is Outcome.RELEASED
+
+
+def test_an_assigned_request_seen_once_needs_a_finished_request_later() -> None:
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    busy = decide(w, Observation([agent(busy=True)]), POLICY, T0 + 10)
+    assert state_of(busy).busy == frozenset({(7, 1)})
+    d = decide(step(w, busy), Observation([_unknown()], job_requests={1: []}), POLICY, T0 + 600)
+    assert d.outcome is Outcome.HELD and not d.final
+
+
+def test_an_empty_job_request_answer_for_an_agent_missing_from_the_list_is_no_evidence() -> None:
+    """Seed 132: the list came back empty, the direct look-up a record without `assignedRequest`, the job requests
+    an emptied list: held, nothing deleted."""
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    obs = Observation([], direct={(7, 1): _unknown()}, job_requests={1: []})
+    d = decide(w, obs, POLICY, T0 + 600)
+    assert d.outcome is Outcome.HELD and not d.final and DeleteAgent not in kinds(d)
+    assert "missing from the agent list" in d.reason
+
+
+def test_an_idle_victim_never_seen_busy_still_releases_on_an_empty_answer() -> None:
+    """The common path: Azure DevOps leaves `assignedRequest` out of every idle record; an agent the list shows
+    and never seen busy is released after the lag bound on an empty job-request answer, as before."""
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=frozenset({(7, 1)})))
+    d = release_after_lag(w, Observation([_unknown()]), T0 + LAG)
+    assert d.final and d.outcome is Outcome.RELEASED
+    assert state_of(decide(w, Observation([agent()]), POLICY, T0)).busy == frozenset()
+
+
+def test_the_agents_seen_busy_survive_the_tag() -> None:
+    state = HoldState(action_hash(ACTION), T0, seen=frozenset({(7, 1), (7, 2), (9, 30)}), busy=frozenset({(9, 30)}))
+    value = encode(state)
+    assert "b=2" in value and decode(value) == state
