@@ -7,7 +7,7 @@ gate's own decision log.
    while it ran a job.
 2. `timeout_during_build`: the gate's hook timed out (AWS applied its DefaultResult) while a job ran on the instance.
 3. `agent_left_behind`: at the end, after the world quiesced, an agent is still registered for a terminated instance
-   of a gate group.
+   of a gate group (except an ambiguous one, whose name mentions more than one instance: the gate must not touch it).
 4. `foreign_action`: the gate disabled or deleted an agent whose instance was not waiting on the gate's hook at
    that moment (in service, in an unconfigured group), or an agent whose name mentions more than one instance
    (ambiguous: hands off); heartbeated or completed a hook that is not the gate's hook of a configured group;
@@ -114,10 +114,13 @@ def check(rec: RunRecords) -> list[Violation]:
                     )
                 )
 
-    # 3: registrations left behind
+    # 3: registrations left behind. An ambiguous agent (its name mentions more than one instance: the same test as
+    # clause 4's "never act on it") is exempt: the gate must never touch it, so it cannot delete it either; the gate
+    # reports it (hands off) and the operator must rename or remove it.
     for a in agents:
         iid = host.get(a["id"], "")
-        if not a["deleted"] and ours(iid) and iid in ended:
+        ambiguous = len({m.lower() for m in _INSTANCE.findall(a["name"])}) > 1
+        if not a["deleted"] and ours(iid) and iid in ended and not ambiguous:
             out.append(Violation("agent_left_behind", f"{iid} agent {a['id']}", f"{a['name']} still registered"))
 
     # 4: actions that are not the gate's to take
