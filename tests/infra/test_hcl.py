@@ -188,6 +188,7 @@ EXPECTED_ENV = {
     "GATE_GITHUB_ORG": "${var.github_org}",
     "GATE_GITHUB_REPOS": '${join(",", var.github_repos)}',
     "GATE_GITHUB_TOKEN_SECRET_ARN": "${var.github_token_secret_arn}",
+    "GATE_GROUP_POOLS": "${jsonencode(var.group_pools)}",
     "GATE_CHECK_JOB_REQUESTS": "${tostring(var.check_job_requests)}",
     "GATE_HTTP_TIMEOUT_SECONDS": "${tostring(var.http_timeout_seconds)}",
     "GATE_MAX_RETRY_AFTER_SECONDS": "${tostring(var.max_retry_after_seconds)}",

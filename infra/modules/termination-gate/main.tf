@@ -29,6 +29,7 @@ module "core" {
   github_api_url             = var.github_api_url
   github_org                 = var.github_org
   github_repos               = var.github_repos
+  group_pools                = var.group_pools
   github_token_secret_arn    = var.github_token_secret_arn
   check_job_requests         = var.check_job_requests
   assignment_lag_seconds     = var.assignment_lag_seconds

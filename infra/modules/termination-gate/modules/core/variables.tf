@@ -248,6 +248,26 @@ variable "github_repos" {
   }
 }
 
+variable "group_pools" {
+  description = "Failure isolation: the pools (GitHub: the organisation login or OWNER/REPO) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS, JSON). A failing pool holds every instance of a group not named here, since the gate cannot know an instance has no agent in a pool it cannot list; a named group is held only by its own pools (and any pool an agent of the instance was seen in)."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for g in keys(var.group_pools) : contains(var.autoscaling_group_names, g)])
+    error_message = "Each group_pools key must be one of autoscaling_group_names."
+  }
+
+  validation {
+    condition = alltrue([
+      for g, ps in var.group_pools : length(ps) > 0 && alltrue([
+        for p in ps : contains(var.agent_system == "github" ? concat(var.github_org == "" ? [] : [var.github_org], var.github_repos) : var.pools, p)
+      ])
+    ])
+    error_message = "Each group_pools entry must list at least one pool, each one of pools (agent_system = github: github_org or github_repos)."
+  }
+}
+
 variable "github_token_secret_arn" {
   description = "ARN of the GitHub token (fine-grained PAT or App token; bare or {\"token\": \"...\"}): a Secrets Manager secret or an SSM SecureString parameter (GATE_GITHUB_TOKEN_SECRET_ARN). Required with agent_system = github."
   type        = string

@@ -47,6 +47,7 @@ run "defaults_environment" {
       GATE_GITHUB_ORG                 = ""
       GATE_GITHUB_REPOS               = ""
       GATE_GITHUB_TOKEN_SECRET_ARN    = ""
+      GATE_GROUP_POOLS                = "{}"
       GATE_CHECK_JOB_REQUESTS         = "true"
       GATE_HTTP_TIMEOUT_SECONDS       = "10"
       GATE_MAX_RETRY_AFTER_SECONDS    = "20"
@@ -529,6 +530,41 @@ run "pool_names_without_commas" {
   expect_failures = [var.pools]
 }
 
+run "group_pools_reach_the_environment" {
+  command = plan
+  variables {
+    group_pools = { "agents-a" = ["linux"], "agents-b" = ["linux", "linux-large"] }
+  }
+  assert {
+    condition     = jsondecode(output.environment.GATE_GROUP_POOLS) == { "agents-a" = ["linux"], "agents-b" = ["linux", "linux-large"] }
+    error_message = "group_pools must reach the gate as JSON (GATE_GROUP_POOLS)."
+  }
+}
+
+run "group_pools_only_configured_groups" {
+  command = plan
+  variables {
+    group_pools = { "agents-c" = ["linux"] }
+  }
+  expect_failures = [var.group_pools]
+}
+
+run "group_pools_only_configured_pools" {
+  command = plan
+  variables {
+    group_pools = { "agents-a" = ["windows"] }
+  }
+  expect_failures = [var.group_pools]
+}
+
+run "group_pools_not_empty" {
+  command = plan
+  variables {
+    group_pools = { "agents-a" = [] }
+  }
+  expect_failures = [var.group_pools]
+}
+
 run "groups_must_not_be_empty" {
   command = plan
   variables {
@@ -659,6 +695,7 @@ run "github_runners_read_the_token_secret" {
     github_org              = "acme"
     github_repos            = ["acme/ci", "acme/web"]
     github_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789"
+    group_pools             = { "agents-a" = ["acme"], "agents-b" = ["acme/web"] }
   }
 
   assert {
@@ -667,7 +704,8 @@ run "github_runners_read_the_token_secret" {
       output.environment.GATE_GITHUB_ORG == "acme" &&
       output.environment.GATE_GITHUB_REPOS == "acme/ci,acme/web" &&
       output.environment.GATE_GITHUB_TOKEN_SECRET_ARN == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789" &&
-      output.environment.GATE_PAT_SECRET_ARN == "" && output.environment.GATE_POOLS == ""
+      output.environment.GATE_PAT_SECRET_ARN == "" && output.environment.GATE_POOLS == "" &&
+      jsondecode(output.environment.GATE_GROUP_POOLS) == { "agents-a" = ["acme"], "agents-b" = ["acme/web"] }
     )
     error_message = "The GitHub settings must reach the gate."
   }
