@@ -231,6 +231,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     state, present, gone = _account(state, listed, missing, obs.direct, now)
     state = replace(state, confirmed_at=_plausible_ack(state, now, policy))
     state = _note_busy(state, present, obs.job_requests)
+    if state.seen and state.listed_since is not None:  # the grace is over for good: free the tag's 27 characters
+        state = replace(state, listed_since=None)
 
     enabled = [a for a in present if not a.drained]
     if enabled:

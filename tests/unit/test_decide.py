@@ -795,3 +795,10 @@ def test_the_agents_seen_busy_survive_the_tag() -> None:
     state = HoldState(action_hash(ACTION), T0, seen=frozenset({(7, 1), (7, 2), (9, 30)}), busy=frozenset({(9, 30)}))
     value = encode(state)
     assert "b=2" in value and decode(value) == state
+
+
+def test_the_grace_start_is_dropped_once_an_agent_is_seen() -> None:
+    first = decide(waiting(), Observation([]), POLICY, T0)
+    assert state_of(first).listed_since == T0
+    d = decide(step(waiting(), first), Observation([agent(enabled=True)]), POLICY, T0 + 30)
+    assert state_of(d).listed_since is None and "l=" not in d.tags[HOLD_TAG]
