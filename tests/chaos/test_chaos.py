@@ -26,25 +26,11 @@ _TODAY_AT_FIRST_RUN = (
     "duplicate_events,concurrency,agent_churn"
 )
 REGRESSION_SEEDS: list[Any] = [
-    pytest.param(
-        132,
-        _TODAY_AT_FIRST_RUN,
-        marks=pytest.mark.xfail(
-            reason="open: agent records without assignedRequest and an emptied job-request list are taken as idle; "
-            "the gate deletes two agents with running jobs and completes",
-            strict=False,
-        ),
-    ),
-    pytest.param(
-        1110,
-        ",".join(CLASSES),
-        marks=pytest.mark.xfail(
-            reason="open: every agent list failed (count != len(value)) for the whole unregistered grace, then one "
-            "emptied list released the instance as 'no agent registered': three running jobs killed, their "
-            "agents left behind; the hands-off ambiguous agent is left behind after both instances it names ended",
-            strict=False,
-        ),
-    ),
+    # Fixed (issue #18): records without assignedRequest and an emptied job-request list were taken as idle.
+    pytest.param(132, _TODAY_AT_FIRST_RUN),
+    # Fixed (issue #18): the unregistered grace counted while every agent list failed; an ambiguous agent is exempt
+    # from the left-behind clause (the gate must never touch it).
+    pytest.param(1110, ",".join(CLASSES)),
     pytest.param(
         500,
         "failing_pool",
