@@ -95,7 +95,7 @@ def test_going_into_a_warm_pool_is_not_drained() -> None:
 
 
 def test_no_agent_after_grace_also_drains_first() -> None:
-    w = held(held_since=T0)
+    w = held(held_since=T0, listed_since=T0)  # the grace runs from the first complete agent list (issue #18)
     assert decide(w, Observation([]), ECS_POLICY, T0 + 200).needs_ecs
     d = decide(w, Observation([], ecs=EcsFacts(ARN, "ACTIVE")), ECS_POLICY, T0 + 200)
     assert DrainContainerInstance(ARN) in d.actions and not d.final
