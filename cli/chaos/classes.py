@@ -29,7 +29,6 @@ CLASSES: dict[str, str] = {
 }
 
 # Classes the gate handles today (`--faults today`: the CI run and the in-process test; extend as fixes land).
-# Not yet: failing_pool (seed 500: an instance released on one pool's evidence while the other pool failed).
 CLEAN_TODAY: tuple[str, ...] = (
     "latency",
     "ado_errors",
@@ -43,6 +42,7 @@ CLEAN_TODAY: tuple[str, ...] = (
     "concurrency",
     "cold_starts",
     "agent_churn",
+    "failing_pool",
 )
 
 

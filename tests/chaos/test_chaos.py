@@ -31,15 +31,7 @@ REGRESSION_SEEDS: list[Any] = [
     # Fixed (issue #18): the unregistered grace counted while every agent list failed; an ambiguous agent is exempt
     # from the left-behind clause (the gate must never touch it).
     pytest.param(1110, ",".join(CLASSES)),
-    pytest.param(
-        500,
-        "failing_pool",
-        marks=pytest.mark.xfail(
-            reason="open: released on the healthy pool's agents while the other configured pool failed; the "
-            "instance's agent there was never disabled, took a job and was killed",
-            strict=False,
-        ),
-    ),
+    pytest.param(500, "failing_pool"),  # released on one pool's evidence while the other pool failed (fixed)
 ]
 
 
