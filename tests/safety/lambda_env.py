@@ -60,6 +60,7 @@ class LambdaEnv:
         """A new container: no gate, no cached secret."""
         self.monkeypatch.setattr(handler, "_gate", None)
         self.monkeypatch.setattr(secrets, "_cache", {})
+        self.monkeypatch.setattr(logs, "_invocations", 0)  # its first invocation is a cold start (gate/logs.py)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         result = handler.handle(event, Context(self.world.clock))
