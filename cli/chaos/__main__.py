@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     mix = None if args.mix == "all" else int(args.mix)
     seeds = args.seed or list(range(args.start, args.start + args.seeds))
     all_classes = tuple(CLASSES)
+    sets = "".join(f" --set {x}" for x in args.set)  # a replay runs the same (possibly weakened) gate
     started = time.monotonic()
 
     done: list[SeedResult] = []
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chaos: {len(done)}/{len(seeds)} seeds, {bad} violations, {rate:.1f} seeds/min", file=sys.stderr)
         if args.json:
             return
-        replay = replay_command(r.seed, enabled, mix, all_classes) + "".join(f" --set {x}" for x in args.set)
+        replay = replay_command(r.seed, enabled, mix, all_classes) + sets
         for v in r.violations:
             print(f"seed {r.seed} [{','.join(r.classes)}] {first_line(v)}  replay: {replay}", flush=True)
         if r.error:
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             "classes": list(enabled),
             "mix": args.mix,
             "results": [
-                {**r.__dict__, "replay": replay_command(r.seed, enabled, mix, all_classes)}
+                {**r.__dict__, "replay": replay_command(r.seed, enabled, mix, all_classes) + sets}
                 for r in results
                 if r.violations or r.error or len(results) <= 50
             ],
