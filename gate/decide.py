@@ -269,7 +269,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     hold.write(state)
     if unknown and obs.job_requests is None:
         reason = f"agent {unknown[0].label()} reported without its busy field: checking its job requests"
-        return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown)
+        # The absent agents' too: the edge gathers job requests once per round, and a release needs theirs.
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown + tuple(gone))
     unproven = _unproven_idle(state, unknown, listed, obs.job_requests or {})
     if unproven:
         return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
@@ -324,6 +325,9 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         reason = "idle and drained; every agent's last job ended after the disable was acknowledged (no lag bound)"
     if gone:
         reason += f"; {len(gone)} agent(s) confirmed absent"
+        unproven = _unproven_gone(state, gone, obs.job_requests or {})
+        if unproven:
+            return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
     return _release(hold, obs, policy, reason, present, gone)
 
 
@@ -411,6 +415,28 @@ def _unproven_idle(
             return (
                 f"agent {agent.label()} is missing from the agent list and its record lacks the busy field; an empty "
                 "job-request answer is no evidence"
+            )
+    return None
+
+
+def _unproven_gone(
+    state: HoldState, gone: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]]
+) -> str | None:
+    """An agent confirmed absent (404) that was seen busy in this hold needs a job request of it seen finished
+    (finishTime), like a present one lacking its busy field: the job it ran stays in its job requests after its
+    registration goes. An answer without one is an emptied list, and the agent lists of the same looks, which
+    confirmed that no new registration took its place, may be emptied too (chaos seed 120: the agent re-registered
+    under a new id and took a job while every list came back empty). Why not, or None."""
+    for agent in gone:
+        if (agent.pool_id, agent.id) not in state.busy:
+            continue
+        jobs = job_requests.get(agent.id)
+        if jobs is None:
+            return f"agent {agent.label()} is absent: its job requests were not looked at"
+        if not any(j.finished_at is not None for j in jobs):
+            return (
+                f"agent {agent.label()} was seen busy in this hold and is now absent; no job request of it is seen "
+                "finished (finishTime): its job requests and the agent lists may have come back emptied"
             )
     return None
 

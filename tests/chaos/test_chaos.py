@@ -32,6 +32,9 @@ REGRESSION_SEEDS: list[Any] = [
     # from the left-behind clause (the gate must never touch it).
     pytest.param(1110, ",".join(CLASSES)),
     pytest.param(500, "failing_pool"),  # released on one pool's evidence while the other pool failed (fixed)
+    # Fixed: an agent seen busy re-registered under a new id and took a job while every list came back empty; its old
+    # id's 404 and an emptied job-request answer released the instance (missing_fields, clock_skew, reregistration).
+    pytest.param(120, ",".join(CLASSES)),
 ]
 
 

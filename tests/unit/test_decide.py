@@ -297,6 +297,36 @@ def test_absent_agent_needs_two_looks_and_the_lag_bound_apart_and_no_unfinished_
     assert done.outcome is Outcome.RELEASED and kinds(done) == [Complete, DeleteAgent, SetTag]
 
 
+def test_an_absent_agent_seen_busy_needs_a_finished_job_request_not_an_empty_answer() -> None:
+    """Chaos seed 120: the agent seen busy re-registered under a new id (same name) and took a job, while the agent
+    lists and job requests came back emptied (`{"count": 0, "value": []}`). A 404 and two empty lists confirmed the
+    old id absent; its empty job-request answer must not count as idle: its finished job stays in its requests."""
+    seen = frozenset({(7, 1)})
+    w = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=seen, busy=seen, absent=seen, absent_since=T0 + 600))
+    gone = Observation([], direct={(7, 1): None})
+    now = T0 + 600 + LAG
+    emptied = decide(w, dataclasses.replace(gone, job_requests={1: []}), POLICY, now)
+    assert emptied.outcome is Outcome.HELD and "not proven idle" in emptied.reason
+    assert not any(isinstance(a, (Complete, DeleteAgent)) for a in emptied.actions)
+    unfinished_only = decide(w, dataclasses.replace(gone, job_requests={1: [JobRequest(4, 1, True)]}), POLICY, now)
+    assert unfinished_only.outcome is Outcome.HELD  # finished without a finishTime: no evidence either
+    finished = {1: [JobRequest(4, 1, True, finished_at=T0 + 30)]}
+    done = decide(w, dataclasses.replace(gone, job_requests=finished), POLICY, now)
+    assert done.outcome is Outcome.RELEASED and kinds(done) == [Complete, DeleteAgent, SetTag]
+    # Azure DevOps leaves assignedRequest out of an idle agent's record: the one job-request round of the edge,
+    # asked for that present agent, must take in the absent agent's requests as well.
+    both = frozenset({(7, 1), (7, 2)})
+    w2 = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=both, busy=seen, absent=seen, absent_since=T0 + 600))
+    present = Observation([agent(2, assigned_known=False)], direct={(7, 1): None})
+    ask = decide(w2, present, POLICY, now)
+    assert sorted(a.id for a in ask.needs_job_requests) == [1, 2]
+    partial = decide(w2, dataclasses.replace(present, job_requests={2: []}), POLICY, now)
+    assert partial.outcome is Outcome.HELD and "not looked at" in partial.reason
+    idle_victim = waiting(tags=tags(held_since=T0, disabled_at=T0, seen=seen, absent=seen, absent_since=T0 + 600))
+    never_busy = decide(idle_victim, dataclasses.replace(gone, job_requests={1: []}), POLICY, now)
+    assert never_busy.outcome is Outcome.RELEASED  # never seen busy: no job to show, the empty answer stands
+
+
 def test_a_new_registration_is_a_new_agent_and_restarts_the_absence() -> None:
     """Clean-workspace agents deregister after each job and register again under a new id: the old one's absence
     counts only when no other registration for the instance appeared since; the new one is disabled, and the lag
