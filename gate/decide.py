@@ -406,7 +406,7 @@ def _unproven_idle(
         if jobs is None:
             return f"agent {agent.label()}: its job requests were not looked at"
         if key in state.busy:
-            if not any(j.finished_at is not None for j in jobs):
+            if not any(j.finished for j in jobs):  # its finishTime or result: when it ended need not be known
                 return (
                     f"agent {agent.label()} was seen busy in this hold and its record lacks the busy field; no job "
                     "request of it is seen finished (finishTime) yet"
@@ -433,7 +433,7 @@ def _unproven_gone(
         jobs = job_requests.get(agent.id)
         if jobs is None:
             return f"agent {agent.label()} is absent: its job requests were not looked at"
-        if not any(j.finished_at is not None for j in jobs):
+        if not any(j.finished for j in jobs):  # its finishTime or result: when it ended need not be known
             return (
                 f"agent {agent.label()} was seen busy in this hold and is now absent; no job request of it is seen "
                 "finished (finishTime): its job requests and the agent lists may have come back emptied"

@@ -308,8 +308,12 @@ def test_an_absent_agent_seen_busy_needs_a_finished_job_request_not_an_empty_ans
     emptied = decide(w, dataclasses.replace(gone, job_requests={1: []}), POLICY, now)
     assert emptied.outcome is Outcome.HELD and "not proven idle" in emptied.reason
     assert not any(isinstance(a, (Complete, DeleteAgent)) for a in emptied.actions)
-    unfinished_only = decide(w, dataclasses.replace(gone, job_requests={1: [JobRequest(4, 1, True)]}), POLICY, now)
-    assert unfinished_only.outcome is Outcome.HELD  # finished without a finishTime: no evidence either
+    unfinished_only = decide(w, dataclasses.replace(gone, job_requests={1: [JobRequest(4, 1, False)]}), POLICY, now)
+    assert unfinished_only.outcome is Outcome.HELD  # a job request still running: no evidence of the end either
+    # Finished (its finishTime or result present) with a time that cannot be read (a zone-less finishTime): the job
+    # ended; when does not matter to this rule (only the acknowledged-disable rule compares times).
+    zoneless = decide(w, dataclasses.replace(gone, job_requests={1: [JobRequest(4, 1, True)]}), POLICY, now)
+    assert zoneless.outcome is Outcome.RELEASED
     finished = {1: [JobRequest(4, 1, True, finished_at=T0 + 30)]}
     done = decide(w, dataclasses.replace(gone, job_requests=finished), POLICY, now)
     assert done.outcome is Outcome.RELEASED and kinds(done) == [Complete, DeleteAgent, SetTag]
