@@ -276,9 +276,6 @@ class Memory:
             self._values.clear()
 
 
-MEMORY = Memory()  # one per container (module state survives warm invocations)
-
-
 # -- the action's identity, from DescribeScalingActivities (edge) -------------------------------------------------
 
 

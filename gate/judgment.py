@@ -18,7 +18,7 @@ from gate.decide import Decision, Observation, Policy
 from gate.evidence import decide_with_evidence
 from gate.execute import Executed, describe, execute
 from gate.heartbeats import Heartbeats
-from gate.holdstate import HOLD_TAG, MEMORY
+from gate.holdstate import HOLD_TAG, Memory
 from gate.mapping import AgentIndex
 from gate.model import Agent, Outcome, Waiting
 from gate.sources import AgentSource
@@ -88,12 +88,16 @@ class Judgment:
         self.policy_for = policy_for
         self.dry_run = dry_run
         self.ecs = ecs
+        # This container's memory of every hold (the gate is built once per container: gate.handler). Per gate, not
+        # per process: a new container remembers nothing, and gates built side by side (tests, benchmarks, the
+        # simulation's containers) share nothing.
+        self.memory = Memory()
 
     def judge(self, waiting: Waiting, observed: Observed, now: float, last_reason: str | None = None) -> Judged:
         read = waiting.tags
         # Tags are a cache: this container's memory of the hold wins when the tag is missing or older (CreateTags
         # denied or failing), so no bound restarts just because a tag could not be written.
-        waiting = dataclasses.replace(waiting, tags=MEMORY.recall(read, waiting.action_id))
+        waiting = dataclasses.replace(waiting, tags=self.memory.recall(read, waiting.action_id))
         try:
             decision = self.decide(waiting, observed, now)
             done = self.carry_out(decision, waiting)
@@ -101,7 +105,7 @@ class Judgment:
             done = Executed(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")
             return Judged(waiting, done, observed.agents_for(waiting), now)
         known = decision.tags if done.tags is None else done.tags
-        MEMORY.remember(waiting.action_id, read, None if done.done else known.get(HOLD_TAG))
+        self.memory.remember(waiting.action_id, read, None if done.done else known.get(HOLD_TAG))
         if any(isinstance(a, DisableAgent) for a in decision.actions):
             done.reason += self._skew_note(waiting, done.reason)
         # A failing heartbeat is already recorded as an error; trying again here would only wait on retries.
