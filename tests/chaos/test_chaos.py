@@ -35,6 +35,10 @@ REGRESSION_SEEDS: list[Any] = [
     # Fixed: an agent seen busy re-registered under a new id and took a job while every list came back empty; its old
     # id's 404 and an emptied job-request answer released the instance (missing_fields, clock_skew, reregistration).
     pytest.param(120, ",".join(CLASSES)),
+    # Open (issue #18, found by the last session's long run, not yet analysed): with re-registration and lagging
+    # flags (209) or emptied lists (299), a build on a re-registered agent is killed and the registration left behind.
+    pytest.param(209, ",".join(CLASSES), marks=pytest.mark.xfail(reason="open: re-registration with lagging flags")),
+    pytest.param(299, ",".join(CLASSES), marks=pytest.mark.xfail(reason="open: re-registration with emptied lists")),
 ]
 
 
