@@ -8,7 +8,7 @@ from typing import Any
 from gate.holdstate import HOLD_TAG
 from gate.model import HELD_SINCE_TAG, format_ts
 from tests.judgment.conftest import LAG
-from tests.reliability.conftest import World
+from tests.reliability.conftest import World, killed
 
 
 def outcomes(records: list[dict[str, Any]], iid: str) -> list[str]:
@@ -22,18 +22,6 @@ def tags(world: World, iid: str) -> dict[str, str]:
 
 def build_on(world: World, iid: str, seconds: float) -> int:
     return world.ado.start_build(world.group.agents[iid], seconds)
-
-
-def killed(world: World) -> list[dict[str, Any]]:
-    """Builds that ended abandoned or whose instance completed while they ran."""
-    completes = {iid: h[0]["time"] for iid, h in world.history("complete").items()}
-    out = []
-    for b in world.ado.builds():
-        iid = next((i for i, a in world.group.agents.items() if a == b["agent_id"]), None)
-        end = completes.get(iid or "")
-        if b["result"] == "abandoned" or (end is not None and (b["finished_at"] is None or b["finished_at"] > end)):
-            out.append(b)
-    return out
 
 
 def test_stale_held_since_from_an_earlier_action_is_not_forced(world: World) -> None:

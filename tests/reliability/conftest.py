@@ -81,6 +81,18 @@ class World:
         return not acted and all(a is not None and a["enabled"] and not a["deleted"] for a in agents)
 
 
+def killed(world: World) -> list[dict[str, Any]]:
+    """Builds that ended abandoned or whose instance completed while they ran."""
+    completes = {iid: h[0]["time"] for iid, h in world.history("complete").items()}
+    out = []
+    for b in world.ado.builds():
+        iid = next((i for i, a in world.group.agents.items() if a == b["agent_id"]), None)
+        end = completes.get(iid or "")
+        if b["result"] == "abandoned" or (end is not None and (b["finished_at"] is None or b["finished_at"] > end)):
+            out.append(b)
+    return out
+
+
 @pytest.fixture
 def world() -> Iterator[World]:
     clock = ManualClock()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import World
+from tests.reliability.conftest import World, killed
 
 LAG = 60.0  # the default lag bound: the rule under test ends it early
 
@@ -30,18 +30,6 @@ def completed_at(world: World, iid: str) -> float:
 
 def disabled_at(world: World, iid: str) -> float:
     return float(next(h["time"] for h in world.agent(iid)["history"] if h["enabled"] is False))
-
-
-def killed(world: World) -> list[dict[str, Any]]:
-    """Builds that ended abandoned or whose instance completed while they ran."""
-    completes = {iid: h[0]["time"] for iid, h in world.history("complete").items()}
-    out = []
-    for b in world.ado.builds():
-        iid = next((i for i, a in world.group.agents.items() if a == b["agent_id"]), None)
-        end = completes.get(iid or "")
-        if b["result"] == "abandoned" or (end is not None and (b["finished_at"] is None or b["finished_at"] > end)):
-            out.append(b)
-    return out
 
 
 @pytest.mark.parametrize("offset", [10.0, 30.0, 120.0, -60.0], ids=["ahead10", "ahead30", "ahead120", "behind60"])
