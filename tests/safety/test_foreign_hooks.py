@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import PAT
 from tests.cli.conftest import gate
 from tests.liveness.conftest import busy, lambda_for
 from tests.reliability.conftest import World
+from tests.safety.conftest import doctor
 
 FOREIGN = "log-shipper"
 ECS_HOOK = "ecs-managed-draining-termination-hook"
@@ -39,24 +39,6 @@ def put_hook(world: World, name: str, timeout: int, result: str) -> None:
 
 def foreign_errors(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["outcome"] == "error" and "terminating lifecycle hook" in r["reason"]]
-
-
-def doctor(world: World, monkeypatch: pytest.MonkeyPatch, **settings: str) -> Any:
-    env = {
-        "GATE_AZURE_ORG_URL": world.sb.azure_url,
-        "GATE_PAT": PAT,
-        "GATE_POOLS": world.group.pool,
-        "GATE_GROUPS": world.group.name,
-        "GATE_HOOK_NAME": world.group.hook,
-        "AWS_ENDPOINT_URL": world.sb.aws_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        **{f"GATE_{k.upper()}": v for k, v in settings.items()},
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return gate("doctor", width=400)
 
 
 @pytest.mark.parametrize(("result", "ends_the_wait"), [("ABANDON", True), ("CONTINUE", False)])

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import PAT, Sandbox
+from cli.emulator.sandbox import Sandbox
 from gate import reconcile
 from gate.clock import ManualClock
 from gate.model import Outcome
-from tests.cli.conftest import gate
 from tests.liveness.conftest import busy, lambda_for
 from tests.reliability.conftest import World
+from tests.safety.conftest import doctor
 
 
 def route_gone(world: World) -> None:
@@ -142,24 +142,12 @@ def test_a_deleted_group_is_not_found_not_a_group_without_the_hook(world: World)
 
 
 def test_gate_doctor_reports_a_missing_job_requests_route(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "GATE_AZURE_ORG_URL": world.sb.azure_url,
-        "GATE_PAT": PAT,
-        "GATE_POOLS": world.group.pool,
-        "GATE_GROUPS": world.group.name,
-        "GATE_HOOK_NAME": world.group.hook,
-        "AWS_ENDPOINT_URL": world.sb.aws_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    healthy = gate("doctor", width=400)
+    healthy = doctor(world, monkeypatch)
     assert healthy.exit_code == 0, healthy
     assert "ok  job requests of pool linux-agents readable" in healthy.stdout, healthy
 
     route_gone(world)
-    result = gate("doctor", width=400)
+    result = doctor(world, monkeypatch)
     assert result.exit_code == 2, result
     [line] = [x for x in result.stdout.splitlines() if "job-requests route" in x]
     assert line.startswith("FIX the job-requests route of pool linux-agents is missing"), line
