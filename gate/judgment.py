@@ -18,7 +18,7 @@ from gate.decide import Decision, Observation, Policy
 from gate.evidence import decide_with_evidence
 from gate.execute import Executed, describe, execute
 from gate.heartbeats import Heartbeats
-from gate.holdstate import HOLD_TAG, Memory
+from gate.holdstate import HOLD_TAG, AgentKey, Memory
 from gate.mapping import AgentIndex
 from gate.model import Agent, Outcome, Waiting
 from gate.sources import AgentSource
@@ -39,6 +39,7 @@ class Observed:
     answered_pools: frozenset[int] = frozenset()
     pool_names: Mapping[int | str, str] = field(default_factory=dict)  # pool key -> configured name
     group_pools: Mapping[str, frozenset[str]] = field(default_factory=dict)  # GATE_GROUP_POOLS
+    asked: Mapping[AgentKey, Agent | None] = field(default_factory=dict)  # the list audit's direct answers
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:
         return self.index.agents_for(waiting) if self.index is not None else []
@@ -93,13 +94,21 @@ class Judgment:
         # simulation's containers) share nothing.
         self.memory = Memory()
 
-    def judge(self, waiting: Waiting, observed: Observed, now: float, last_reason: str | None = None) -> Judged:
+    def judge(
+        self,
+        waiting: Waiting,
+        observed: Observed,
+        now: float,
+        last_reason: str | None = None,
+        look: Callable[[], Observed] | None = None,
+    ) -> Judged:
+        """`look`: a fresh agent list for the final look before a release (gate.evidence); None skips it."""
         read = waiting.tags
         # Tags are a cache: this container's memory of the hold wins when the tag is missing or older (CreateTags
         # denied or failing), so no bound restarts just because a tag could not be written.
         waiting = dataclasses.replace(waiting, tags=self.memory.recall(read, waiting.action_id))
         try:
-            decision = self.decide(waiting, observed, now)
+            decision = self.decide(waiting, observed, now, look)
             done = self.carry_out(decision, waiting)
         except Exception as exc:  # one instance's surprise must not starve the others
             done = Executed(Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")
@@ -173,7 +182,9 @@ class Judgment:
         done.heartbeat_sent = beat.sent
         return done
 
-    def decide(self, waiting: Waiting, observed: Observed, now: float) -> Decision:
+    def decide(
+        self, waiting: Waiting, observed: Observed, now: float, look: Callable[[], Observed] | None = None
+    ) -> Decision:
         """`decide`, asking the edges for the extra evidence it wants before a release (gate.evidence).
 
         Proof that the action is ours (needed before the first tag or disable): a heartbeat under our hook succeeded
@@ -182,7 +193,10 @@ class Judgment:
         iid = waiting.instance_id
         proven = iid in self.heartbeats.last_sent and iid not in self.heartbeats.gone
         obs = observed.observation(waiting)
-        return decide_with_evidence(waiting, obs, policy, now, self.source, proven=proven, ecs=self.ecs)
+        final_look = None if look is None or self.dry_run else (lambda: look().observation(waiting))
+        return decide_with_evidence(
+            waiting, obs, policy, now, self.source, proven=proven, ecs=self.ecs, look=final_look, asked=observed.asked
+        )
 
     def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:
         """ECS draining first (decide emits it only in a holding decision), then everything else via `execute`."""

@@ -19,6 +19,7 @@ from gate.clock import Clock, SystemClock
 from gate.decide import Policy
 from gate.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
 from gate.heartbeats import Heartbeats
+from gate.holdstate import AgentKey, load
 from gate.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
 from gate.judgment import Judged, Judgment, Observed, describe_action, worth_logging
 from gate.logs import DecisionLog, Record
@@ -26,7 +27,7 @@ from gate.mapping import AgentIndex
 from gate.model import WAIT_STATES, Agent, Outcome, Waiting
 from gate.records import Recorder
 from gate.settings import Settings
-from gate.sources import AgentSource, AgentSourceError, list_pools
+from gate.sources import AgentSource, AgentSourceError, audited, list_pools
 from gate.workers import Workers
 
 if TYPE_CHECKING:
@@ -421,7 +422,8 @@ class Gate:
         """Judge every instance concurrently (bounded) by the deadline; returns the ids needing no further round."""
 
         def judge(w: Waiting) -> Judged:
-            return self.judgment.judge(w, observed, self.clock.now(), run.last_reason.get(w.instance_id))
+            look = lambda: self.observe(waiting)  # noqa: E731  (the final look before a release: gate.evidence)
+            return self.judgment.judge(w, observed, self.clock.now(), run.last_reason.get(w.instance_id), look)
 
         judged = self.judges.map(judge, waiting, run.hard)
         if len(judged) < len(waiting):
@@ -489,16 +491,28 @@ class Gate:
             listing = list_pools(self.source)
         except AgentSourceError as exc:
             return Observed(None, str(exc))
+        listing, asked = audited(listing, self.source, self._seen(instances))
         if listing.failed and not listing.answered:
             return Observed(None, "; ".join(listing.failed.values()))
         index = self._index(listing.agents, instances)
         return Observed(
             index,
+            asked=asked,
             failed_pools=dict(listing.failed),
             answered_pools=listing.answered,
             pool_names=dict(listing.names),
             group_pools={g: frozenset(ps) for g, ps in self.settings.group_pools.items()},
         )
+
+    def _seen(self, instances: Sequence[Waiting]) -> frozenset[AgentKey]:
+        """The agents the round's holds have seen (their tags, or this container's memory of them)."""
+        now = self.clock.now()
+        seen: set[AgentKey] = set()
+        for w in instances:
+            state = load(self.judgment.memory.recall(w.tags, w.action_id), w.action_id, now)
+            if state is not None:
+                seen |= state.seen
+        return frozenset(seen)
 
     def _index(self, agents: Sequence[Agent], instances: Sequence[Waiting] = ()) -> AgentIndex:
         return AgentIndex(agents, self.settings.mapping, self.settings.capability_name, instances)

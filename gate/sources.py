@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gate.holdstate import AgentKey
 from gate.model import Agent, JobRequest, ServiceTime
 from gate.redact import redact
 
@@ -79,6 +80,43 @@ def list_pools(source: Any) -> Listing:
         return listing
     agents: list[Agent] = source.list_agents()
     return Listing(agents, frozenset(a.pool_id for a in agents))
+
+
+AUDIT_LIMIT = 20  # direct asks per round at most: the audit is a sample, and every instance's evidence asks its own
+
+
+def audited(
+    listing: Listing, source: AgentSource, seen: frozenset[AgentKey]
+) -> tuple[Listing, dict[AgentKey, Agent | None]]:
+    """A list that leaves out an agent which still exists is not a complete list, whatever its `count` says (an
+    emptied or shortened answer): its pool counts as failed this round, so no instance is released on it (no agent
+    "never registered", no absence). Checked on the agents the round's holds have seen that the list lacks, asked for
+    one by one (their answers are returned, for the holds' own evidence: one ask each). An ask that fails proves
+    nothing either way; the holds' own evidence step asks again and holds on a failure."""
+    listed = {(a.pool_id, a.id) for a in listing.agents}
+    wanted = sorted(k for k in seen - listed if k[0] in listing.answered)[:AUDIT_LIMIT]
+    by_pool: dict[int, list[int]] = {}
+    for pool, agent_id in wanted:
+        by_pool.setdefault(pool, []).append(agent_id)
+    answers: dict[AgentKey, Agent | None] = {}
+    failed: dict[int | str, str] = dict(listing.failed)
+    for pool, ids in by_pool.items():
+        try:
+            answer = source.get_agents(pool, ids)
+        except AgentSourceError:
+            continue
+        answers.update({(pool, i): answer[i] for i in ids if i in answer})
+        alive = [i for i in ids if answer.get(i) is not None]
+        if alive:
+            failed[pool] = (
+                f"pool {listing.names.get(pool, pool)}: the agent list left out agent(s) "
+                f"{', '.join(f'#{i}' for i in alive)} that still exist: the list is incomplete"
+            )
+    if len(failed) == len(listing.failed):
+        return listing, answers
+    answered = frozenset(p for p in listing.answered if p not in failed)
+    # The agents it did list stay: the holds still disable the enabled ones (no hold skips a safe action).
+    return Listing(listing.agents, answered, failed, listing.names), answers
 
 
 class Deadline:

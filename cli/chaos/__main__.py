@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SETTING=VALUE",
         help="change a gate setting (e.g. assignment_lag_seconds=0: does the simulation notice a weakened rule?)",
     )
+    ap.add_argument(
+        "--unguarded",
+        action="store_true",
+        help="instances without the instance-side guard: agents register even while their instance is terminating",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for name, what in CLASSES.items():
@@ -43,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seed or list(range(args.start, args.start + args.seeds))
     all_classes = tuple(CLASSES)
     sets = "".join(f" --set {x}" for x in args.set)  # a replay runs the same (possibly weakened) gate
+    sets += " --unguarded" if args.unguarded else ""
     started = time.monotonic()
 
     done: list[SeedResult] = []
@@ -63,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = dict(item.split("=", 1) for item in args.set)
     workers = args.workers if len(seeds) > 1 else 0
-    results = run_seeds(seeds, enabled, mix, workers=workers, on_result=report, overrides=overrides)
+    results = run_seeds(
+        seeds, enabled, mix, workers=workers, on_result=report, overrides=overrides, guarded=not args.unguarded
+    )
     wall = time.monotonic() - started
     summary = summarize(results)
     summary["wall_seconds"] = round(wall, 1)

@@ -50,12 +50,19 @@ class Worker:
         self.restart()
 
     def run(
-        self, seed: int, enabled: tuple[str, ...], mix: int | None, overrides: dict[str, Any] | None = None
+        self,
+        seed: int,
+        enabled: tuple[str, ...],
+        mix: int | None,
+        overrides: dict[str, Any] | None = None,
+        guarded: bool = True,
     ) -> SeedResult:
-        """`overrides`: gate settings to change (experiments: does the simulation notice a weakened rule?)."""
+        """`overrides`: gate settings to change (experiments: does the simulation notice a weakened rule?).
+        `guarded`: the instance-side guard runs before every agent registration (False: `--unguarded`)."""
         start = time.monotonic()
         plan = draw(seed, enabled, mix)
         plan.overrides = dict(overrides or {})
+        plan.guarded = guarded
         result = SeedResult(seed, list(plan.classes))
         try:
             run = SeedRun(self._start(), plan, self.image_id)
@@ -80,7 +87,7 @@ def _init() -> None:
     _worker = Worker()
 
 
-def _task(args: tuple[int, tuple[str, ...], int | None, dict[str, Any] | None]) -> SeedResult:
+def _task(args: tuple[int, tuple[str, ...], int | None, dict[str, Any] | None, bool]) -> SeedResult:
     assert _worker is not None
     return _worker.run(*args)
 
@@ -92,9 +99,10 @@ def run_seeds(
     workers: int = 2,
     on_result: Callable[[SeedResult], None] | None = None,
     overrides: dict[str, Any] | None = None,
+    guarded: bool = True,
 ) -> list[SeedResult]:
     """Every seed's result, in completion order. `workers=0`: in this process (tests)."""
-    tasks = [(s, enabled, mix, overrides) for s in seeds]
+    tasks = [(s, enabled, mix, overrides, guarded) for s in seeds]
     results: list[SeedResult] = []
 
     def collect(items: Iterator[SeedResult]) -> None:

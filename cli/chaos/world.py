@@ -122,6 +122,12 @@ class GroupPlan:
     foreign_hook: bool = False
 
 
+# Lifecycle states in which an instance runs (an agent on it can start and register).
+_RUNNING = frozenset(
+    {"Pending", "Pending:Wait", "Pending:Proceed", "InService", "Terminating:Wait", "Terminating:Retained"}
+)
+
+
 @dataclass
 class Plan:
     seed: int
@@ -136,6 +142,10 @@ class Plan:
     boots: list[float]  # agent registration delays of new instances (negative: never registers)
     secrets: dict[str, str]
     recheck: float = 10.0
+    # The instance-side guard (examples/instance-guard) runs before every agent registration: an instance that Auto
+    # Scaling is taking away (target lifecycle state not InService) starts and re-registers no agent. False
+    # (`--unguarded`): agents register whatever the state, the set-up the docs warn about (docs/safety.md).
+    guarded: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)  # gate settings changed by hand (never drawn)
 
     def describe(self) -> dict[str, Any]:
@@ -488,6 +498,13 @@ class SeedRun:
 
     def _add_agent(self, iid: str, name: str, pool: str) -> int | None:
         assert self.sb.ado is not None
+        self.registered.setdefault(iid, [])
+        state = dict(self._group_states(self.instance_group[iid])).get(iid)
+        if state not in _RUNNING:
+            return None  # the instance no longer runs (terminated after the step's states were read): no agent
+        if self.plan.guarded and state != "InService":
+            self.stats["guard_refusals"] = self.stats.get("guard_refusals", 0) + 1
+            return None  # gate-guard: the target lifecycle state is not InService, so the agent does not register
         try:
             aid = self.sb.ado.add_agent(
                 pool, name, capabilities={"AWS_INSTANCE_ID": iid}, computer_name=f"ip-{iid[2:10]}.ec2.internal"
@@ -692,10 +709,7 @@ class SeedRun:
         for t, iid in list(self.pending_agents):
             if t <= now:
                 self.pending_agents.remove((t, iid))
-                if states.get(iid) == "InService":  # a terminating instance's agent does not start (IMDS guard)
-                    self._register(iid)
-                else:
-                    self.registered.setdefault(iid, [])
+                self._register(iid)  # the guard, where installed, refuses it on a terminating instance
 
     def _complete_foreign(self, now: float) -> None:
         """Someone else completes the foreign hooks (ECS draining; the other team's gate), after a while."""

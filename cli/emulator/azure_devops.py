@@ -313,6 +313,7 @@ class FakeAzureDevOps(LocalServer):
         # writes timestamps without their `Z` (an on-premises server's local time).
         self.clock_offset = 0.0
         self.zoneless = False
+        self._after: list[tuple[str, str, Callable[[], None]]] = []  # (method, path part, action): `after`
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -519,6 +520,20 @@ class FakeAzureDevOps(LocalServer):
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._after.clear()
+
+    def after(self, path_contains: str, action: Callable[[], None], *, method: str = "GET") -> None:
+        """Run `action` once, right after the first matching API request has been answered: the world changing between
+        two of the gate's calls at a point a test names (an agent registering after the gate's list, say)."""
+        with self._lock:
+            self._after.append((method.upper(), path_contains, action))
+
+    def _run_after(self, method: str, path: str) -> None:
+        with self._lock:
+            due = [a for a in self._after if a[0] == method and a[1] in path]
+            self._after = [a for a in self._after if a not in due]
+        for _, _, action in due:
+            action()
 
     def reset(self, *, pat: str | None = None, clock: Clock | None = None, page_size: int | None = None) -> None:
         """An empty organisation on the same server (no pools, agents, builds, faults or calls): the chaos simulation
@@ -529,6 +544,7 @@ class FakeAzureDevOps(LocalServer):
             self._builds.clear()
             self._running.clear()
             self._faults.clear()
+            self._after.clear()
             self.calls.clear()
             self._ids = {"pool": 0, "agent": 0, "build": 0}
             self._pat = pat
@@ -752,6 +768,7 @@ class FakeAzureDevOps(LocalServer):
             return response(environ, start_response)
         finally:
             self.record_call(request.method, request.path, request.args.to_dict(), status)
+            self._run_after(request.method, request.full_path)
 
     def _take_faults(self, request: Request) -> tuple[_Fault | None, list[_Fault]]:
         """The first matching answer fault and every matching modifier; each one taken counts down."""

@@ -20,25 +20,32 @@ CLEAN_CLASSES: tuple[str, ...] = CLEAN_TODAY
 CLEAN_SEEDS = (3, 11)
 
 # Seeds that broke the invariant, with the classes they ran under (`python -m cli.chaos --seed S --faults ...`; the
-# class list decides the draw, so it is spelled out). Each must run clean once its fix lands: drop the xfail then.
+# class list decides the draw, so it is spelled out), and whether the instances run the instance-side guard (False:
+# `--unguarded`, where a re-registration is the gate's alone to see). Each must run clean once its fix lands.
 _TODAY_AT_FIRST_RUN = (
     "latency,ado_errors,ado_throttling,aws_throttling,pagination,lagging_flags,missing_fields,cold_starts,lost_events,"
     "duplicate_events,concurrency,agent_churn"
 )
 REGRESSION_SEEDS: list[Any] = [
     # Fixed (issue #18): records without assignedRequest and an emptied job-request list were taken as idle.
-    pytest.param(132, _TODAY_AT_FIRST_RUN),
+    pytest.param(132, _TODAY_AT_FIRST_RUN, True),
     # Fixed (issue #18): the unregistered grace counted while every agent list failed; an ambiguous agent is exempt
     # from the left-behind clause (the gate must never touch it).
-    pytest.param(1110, ",".join(CLASSES)),
-    pytest.param(500, "failing_pool"),  # released on one pool's evidence while the other pool failed (fixed)
+    pytest.param(1110, ",".join(CLASSES), True),
+    pytest.param(500, "failing_pool", True),  # released on one pool's evidence while the other pool failed (fixed)
     # Fixed: an agent seen busy re-registered under a new id and took a job while every list came back empty; its old
     # id's 404 and an emptied job-request answer released the instance (missing_fields, clock_skew, reregistration).
-    pytest.param(120, ",".join(CLASSES)),
-    # Open (issue #18, found by the last session's long run, not yet analysed): with re-registration and lagging
-    # flags (209) or emptied lists (299), a build on a re-registered agent is killed and the registration left behind.
-    pytest.param(209, ",".join(CLASSES), marks=pytest.mark.xfail(reason="open: re-registration with lagging flags")),
-    pytest.param(299, ",".join(CLASSES), marks=pytest.mark.xfail(reason="open: re-registration with emptied lists")),
+    pytest.param(120, ",".join(CLASSES), False),
+    # Fixed (issue #18): without the instance-side guard (`--unguarded`), an agent re-registered between the round's
+    # agent list and the release took a job as the instance ended; the release now looks once more (gate.evidence).
+    pytest.param(209, ",".join(CLASSES), False),
+    # Fixed (issue #18): an emptied agent list (count 0) started the unregistered grace of an instance whose agents
+    # existed; a list that leaves out an agent which still exists is now a failing pool (gate.sources.audited).
+    pytest.param(299, ",".join(CLASSES), False),
+    pytest.param(127, "missing_fields,clock_skew,reregistration", False),
+    # The same seeds with the guard (the documented set-up): agents do not re-register on a terminating instance.
+    pytest.param(209, ",".join(CLASSES), True),
+    pytest.param(299, ",".join(CLASSES), True),
 ]
 
 
@@ -100,11 +107,12 @@ def test_seeds_of_the_classes_handled_today_are_clean(worker: Worker, seed: int)
     assert result.violations == [], f"replay: python -m cli.chaos --seed {seed} --faults {','.join(CLEAN_CLASSES)}"
 
 
-@pytest.mark.parametrize(("seed", "faults"), REGRESSION_SEEDS)
-def test_regression_seeds_stay_clean(worker: Worker, seed: int, faults: str) -> None:
-    result = worker.run(seed, parse(faults, None), 3)
+@pytest.mark.parametrize(("seed", "faults", "guarded"), REGRESSION_SEEDS)
+def test_regression_seeds_stay_clean(worker: Worker, seed: int, faults: str, guarded: bool) -> None:
+    result = worker.run(seed, parse(faults, None), 3, guarded=guarded)
     assert result.error is None
-    assert result.violations == [], f"replay: python -m cli.chaos --seed {seed} --faults {faults}"
+    replay = f"python -m cli.chaos --seed {seed} --faults {faults}" + ("" if guarded else " --unguarded")
+    assert result.violations == [], f"replay: {replay}"
 
 
 # -- the checker on hand-made records (no servers) ----------------------------------------------------------------

@@ -6,6 +6,8 @@
   agent idle, delete it under its running job and complete.
 * The unregistered grace counts only time in which the gate could see the agents: every agent list failed (count !=
   len(value)) for longer than the grace, and the first complete list (empty) used to release the instance at once.
+* A list that leaves out an agent which still exists is not complete, whatever its `count` says (seed 299): an
+  emptied list used to start the grace of an instance scaled in meanwhile, and release it with its build running.
 
 Verdicts come from the fake's builds and agent records and the AWS emulator's lifecycle history.
 """
@@ -93,3 +95,34 @@ def test_the_unregistered_grace_does_not_count_while_every_agent_list_fails(worl
     assert build["result"] == "succeeded" and build["finished_at"] <= released
     snapshot = world.ado.agent(late)
     assert snapshot is not None and snapshot["deleted"]
+
+
+def test_a_list_that_leaves_out_an_agent_which_exists_is_not_evidence_that_an_instance_has_none(world: World) -> None:
+    """Seed 299 (missing_fields: empty lists). One instance is held with its agent busy; every agent list then comes
+    back empty (count 0), and a second instance, whose agent runs a build, is scaled in. The held instance's agent
+    is asked for directly and exists: the list is incomplete, its pool counts as failing, and the second instance is
+    held (not released when the unregistered grace ends) until the lists are whole again and its build has ended."""
+    first, second = world.group.instances[0], world.group.instances[1]
+    world.ado.start_build(world.group.agents[first], 1000)
+    job = world.ado.start_build(world.group.agents[second], 200)
+    [iid] = world.scale_in(2, protect=[1, 2])
+    assert iid == first
+    gate = world.gate(unregistered_grace_seconds=60)
+    gate.tick(budget=20)  # the first is held busy: its agent is now one the hold has seen
+    world.ado.inject("empty_list", seconds=150, path_contains="/agents")
+    world.sb.client("autoscaling").set_instance_protection(
+        AutoScalingGroupName=world.group.name, InstanceIds=[second], ProtectedFromScaleIn=False
+    )
+    waiting = world.scale_in(1, protect=[2])
+    assert second in waiting
+    records = gate.tick(budget=140)  # every list empty for longer than the grace
+    assert "released" not in outcomes(records, second), "released on an emptied list"
+    assert any("incomplete" in r["reason"] for r in records if r["instance"] == second)
+    assert second not in world.history("complete")
+    records = gate.tick(budget=300)
+    assert outcomes(records, second)[-1] == "released"
+    released = float(world.history("complete")[second][0]["time"])
+    build = world.ado.build(job)
+    assert build["result"] == "succeeded" and build["finished_at"] <= released  # not killed
+    snapshot = world.ado.agent(world.group.agents[second])
+    assert snapshot is not None and snapshot["deleted"]  # not left behind

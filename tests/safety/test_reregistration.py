@@ -69,3 +69,36 @@ def test_an_absence_alone_waits_the_lag_bound(world: World) -> None:
     assert outcomes(records, iid)[-1] == "released"
     released = float(world.history("complete")[iid][0]["time"])
     assert released >= start + 100 + LAG
+
+
+def test_a_registration_between_the_rounds_list_and_its_release_is_seen_by_the_final_look(world: World) -> None:
+    """The round's list can be seconds old when a release is carried out. Here the agent registers again (and takes a
+    queued job) right after the gate asked for the idle agent's job requests, the last evidence before a release: the
+    final look sees the new registration, disables it and holds until its job ends; without the final look the
+    instance was released with the job running (killed) and the new registration left behind."""
+    victim = world.group.instances[0]
+    for other in world.group.instances[1:]:
+        world.ado.set_enabled(world.group.agents[other], False)  # a queued job can only land on the victim's agents
+    [iid] = world.scale_in(2, protect=[1, 2])
+    assert iid == victim
+    late: dict[str, int] = {}
+    start = world.clock.now()
+
+    def register_and_take_a_job() -> None:
+        if world.clock.now() < start + LAG:  # job requests asked while the lag bound runs: not the release round yet
+            world.ado.after("jobrequests", register_and_take_a_job)
+            return
+        late["agent"] = world.ado.add_agent(world.group.pool, f"agent-{victim}-2")
+        late["build"] = world.ado.queue_build(world.group.pool, 90)
+
+    world.ado.after("jobrequests", register_and_take_a_job)
+    gate = world.gate(assignment_lag_seconds=LAG)
+    records = gate.tick(budget=400)
+    assert late, "the gate never asked for job requests before a release"
+    assert outcomes(records, iid)[-1] == "released"
+    released = float(world.history("complete")[iid][0]["time"])
+    build = world.ado.build(late["build"])
+    assert build["agent_id"] == late["agent"]
+    assert build["result"] == "succeeded" and build["finished_at"] <= released  # not killed
+    snapshot = world.ado.agent(late["agent"])
+    assert snapshot is not None and snapshot["deleted"]  # not left behind
