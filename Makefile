@@ -41,8 +41,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -x -m 'not e2e and not slow'
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gate cli tests scripts
-	$(VENV)/bin/ruff format --check gate cli tests scripts
+	$(VENV)/bin/ruff check gate cli emulator bench chaos tests scripts
+	$(VENV)/bin/ruff format --check gate cli emulator bench chaos tests scripts
 	$(VENV)/bin/mypy
 
 # PACKAGE_ARGS: e.g. --runtime python3.12 --compile-python /path/to/python3.12 (bytecode for the runtime's Python)
@@ -55,14 +55,14 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m pytest -q -m slow tests
 
-# The seeded fault simulation (cli/chaos, issue 18): CHAOS_SEEDS seeds from CHAOS_START on two worker processes;
+# The seeded fault simulation (chaos, issue 18): CHAOS_SEEDS seeds from CHAOS_START on two worker processes;
 # exits 1 on a violation of the invariant, printing the seed and a one-line replay. The default fits in about five
 # minutes on a 2-core machine (measured: ~11 seeds a minute with the machine shared). CHAOS_ARGS: e.g.
 # --faults today, --without clock_skew, --mix all, --json; CHAOS_SEEDS=1000 for the issue's long run.
 CHAOS_SEEDS ?= 50
 CHAOS_START ?= 1
 chaos: $(STAMP)
-	$(PY) -m cli.chaos --seeds $(CHAOS_SEEDS) --start $(CHAOS_START) $(CHAOS_ARGS)
+	$(PY) -m chaos --seeds $(CHAOS_SEEDS) --start $(CHAOS_START) $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* .tools build dist *.egg-info

@@ -19,14 +19,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from cli.benchmarks.formatting import duration as _minutes
-from cli.benchmarks.formatting import number as _fmt
-from cli.benchmarks.formatting import thousands as _k
+from bench.formatting import duration as _minutes
+from bench.formatting import number as _fmt
+from bench.formatting import thousands as _k
 from cli.common import console as _terminal
 from cli.common import err_console
 
 if TYPE_CHECKING:
-    from cli.benchmarks.fleet import FleetConfig
+    from bench.fleet import FleetConfig
 
 # Tables are wide: in a terminal rich wraps them to fit; in a CI log (no terminal) print them whole.
 console = _terminal if _terminal.is_terminal else Console(width=160)
@@ -60,14 +60,14 @@ def _timed(name: str, fn: Callable[[], dict[str, Any]], errors: list[str]) -> di
 def _fleet_config(quick: bool, seed: int) -> FleetConfig:
     """The simulated day every fleet part runs; --quick: a 50-instance group over the afternoon only (the day's
     scale-ins and the fault windows, 16:00-17:00)."""
-    from cli.benchmarks.fleet import FleetConfig
+    from bench.fleet import FleetConfig
 
     return FleetConfig(seed=seed, instances=50, hours=8, start_hour=12) if quick else FleetConfig(seed=seed)
 
 
 def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks.fleet import fleet_benchmark
-    from cli.benchmarks.plot import plot_fleet
+    from bench.fleet import fleet_benchmark
+    from bench.plot import plot_fleet
 
     cfg = _fleet_config(quick, seed)
     console.print(
@@ -177,8 +177,8 @@ def _matrix(doc: dict[str, Any], title: str, cell: Callable[[dict[str, Any]], st
 
 
 def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks.faultbench import fault_matrix, posture_under_outage
-    from cli.benchmarks.plot import plot_faults
+    from bench.faultbench import fault_matrix, posture_under_outage
+    from bench.plot import plot_faults
 
     cfg = _fleet_config(quick, seed)
     console.print(f"[dim]running the fleet under faults ({cfg.instances} instances, {cfg.hours:.0f} h)...[/]")
@@ -242,7 +242,7 @@ def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, A
 
 
 def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks import scale
+    from bench import scale
 
     if quick:  # the same rounds, smaller and faster (CI smoke)
         cfg = scale.ScaleConfig(instances=500, groups=4, pools=2, aws_latency_s=0.01, azure_latency_s=0.05)
@@ -319,11 +319,11 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
     return doc
 
 
-# -- liveness under a slow Azure DevOps (cli/benchmarks/liveness.py, the LIVENESS helper's scenario) -----------------
+# -- liveness under a slow Azure DevOps (bench/liveness.py, the LIVENESS helper's scenario) -----------------
 
 
 def _liveness(out: Path, quick: bool, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks.liveness import LivenessConfig, liveness_benchmark
+    from bench.liveness import LivenessConfig, liveness_benchmark
 
     # --quick: a tenth of the instances for 20 simulated minutes, the same latencies.
     cfg = LivenessConfig(instances=100, minutes=20) if quick else LivenessConfig()
@@ -367,7 +367,7 @@ def _liveness(out: Path, quick: bool, errors: list[str]) -> dict[str, Any]:
 
 
 def _hook(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks.hookbench import release_with_and_without_hook
+    from bench.hookbench import release_with_and_without_hook
 
     cfg = _fleet_config(quick, seed)
     doc = release_with_and_without_hook(cfg)
@@ -537,7 +537,7 @@ def _show_package(p: dict[str, Any], imp: dict[str, Any]) -> None:
 
 
 def _real_path(out: Path, quick: bool, parts: Collection[str], errors: list[str]) -> dict[str, Any]:
-    from cli.benchmarks import realpath
+    from bench import realpath
 
     doc: dict[str, Any] = {
         "benchmark": "real-path",

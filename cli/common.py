@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from gate.redact import redact
+from gate.domain.redact import redact
 from gate.settings import Settings, SettingsError, load_settings
 
 try:  # typer >= 0.16 vendors click; older releases use click itself

@@ -145,9 +145,10 @@ def check_aws(settings: Settings, session: Any, endpoint: str | None) -> list[Fi
 
 
 def _foreign_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding | None:
-    """The group's other terminating hooks, judged by the gate's own reading (gate.hooks): one that ends the wait
+    """The group's other terminating hooks, judged by the gate's own reading (gate.service.hooks): one that ends the
+    wait
     before the gate's max hold is a problem; None when the gate's hook itself is unusable (reported already)."""
-    from gate.hooks import Hook, foreign_hook_problem, read_foreign, read_hook
+    from gate.service.hooks import Hook, foreign_hook_problem, read_foreign, read_hook
 
     mine = read_hook(group, settings.hook_name, hooks)
     if not isinstance(mine, Hook):
@@ -211,7 +212,7 @@ def check_agents(settings: Settings, session: Any, endpoint: str | None) -> list
     if settings.agent_system is AgentSystem.AZURE_DEVOPS:
         return check_azure_devops(settings, _pat(settings, session, endpoint))
     from gate.handler import SOURCES
-    from gate.sources import AgentSourceError
+    from gate.service.sources import AgentSourceError
 
     try:
         agents = SOURCES[settings.agent_system](settings, session, endpoint, None).list_agents()
@@ -223,7 +224,7 @@ def check_agents(settings: Settings, session: Any, endpoint: str | None) -> list
 
 
 def _pat(settings: Settings, session: Any, endpoint: str | None) -> str:
-    from gate.secrets import load_pat
+    from gate.adapters.secrets import load_pat
 
     try:
         return load_pat(settings, session, endpoint)
@@ -287,12 +288,13 @@ def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
 def check_job_requests(settings: Settings, session: Any, endpoint: str | None) -> list[Finding]:
     """With the gate's own agent source and credentials (PAT secret or Entra service principal, as the function
     builds them): list the agents, then one job-requests GET for one agent of each pool. A release needs that route
-    (gate.decide): without it every idle instance is held to max hold. Raises Unreachable when the credentials are
+    (gate.domain.decide): without it every idle instance is held to max hold. Raises Unreachable when the credentials
+    are
     refused or the service cannot be reached."""
     if settings.agent_system is not AgentSystem.AZURE_DEVOPS:
         return []
     from gate.handler import SOURCES
-    from gate.sources import AgentSourceError, AuthError
+    from gate.service.sources import AgentSourceError, AuthError
 
     try:
         source = SOURCES[settings.agent_system](settings, session, endpoint, None)
@@ -377,7 +379,7 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
     from rich.markup import escape
 
     from cli.common import console, emit_json, fail, settings_or_problems
-    from gate.aws import make_session
+    from gate.adapters.aws import make_session
 
     session = make_session(os.environ.get("AWS_DEFAULT_REGION"))
     findings: list[Finding] = []

@@ -1,4 +1,5 @@
-"""`gate check` and `gate status`: read-only views built on gate.views.explain / status. Neither acts on anything."""
+"""`gate check` and `gate status`: read-only views built on gate.service.views.explain / status. Neither acts on
+anything."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.common import console, emit_json, fail, short_id
-from gate.execute import describe
-from gate.model import WAIT_STATES, Agent, format_ts
-from gate.reconcile import Gate
-from gate.views import explain, status
+from gate.domain.model import WAIT_STATES, Agent, format_ts
+from gate.service.execute import describe
+from gate.service.reconcile import Gate
+from gate.service.views import explain, status
 
 WIDE = 120  # below this many columns, agent names are shortened
 

@@ -21,7 +21,7 @@ from cli.common import (
 )
 
 if TYPE_CHECKING:
-    from gate.reconcile import Gate
+    from gate.service.reconcile import Gate
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -53,8 +53,8 @@ def _gate(
     `confirmed`: receives what was checked and found (the hooks with their timeouts, the pools).
     """
     from cli.doctor import preflight as check_config
-    from gate import logs
-    from gate.aws import make_session
+    from gate.adapters import logs
+    from gate.adapters.aws import make_session
     from gate.handler import build_gate
 
     apply_endpoints(aws_endpoint, localstack)
@@ -164,8 +164,8 @@ def replay(
     A record from the function's on-failure destination (DLQ) is unwrapped: its `requestPayload` is replayed.
     """
     from cli.replay import NotAnEvent, print_records, unwrap
-    from gate import logs
-    from gate.events import Skipped, parse_event
+    from gate.adapters import logs
+    from gate.domain.events import Skipped, parse_event
     from gate.handler import dispatch
 
     try:
@@ -263,7 +263,7 @@ def emulator(
     """
     import socket
 
-    from cli.emulator.__main__ import serve
+    from emulator.__main__ import serve
 
     for port in {aws_port, azure_port} - {0}:
         if aws_port == azure_port:
@@ -294,8 +294,8 @@ def bench(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def chaos(ctx: typer.Context) -> None:
     """The seeded fault simulation (the project's red team): `gate chaos --seeds N --start S [--seed S] [--json]`,
-    options as `python -m cli.chaos --help`. Exit 1 on a violation of the invariant."""
-    from cli.chaos.__main__ import main as chaos_main
+    options as `python -m chaos --help`. Exit 1 on a violation of the invariant."""
+    from chaos.__main__ import main as chaos_main
 
     raise typer.Exit(chaos_main(list(ctx.args)))
 

@@ -64,7 +64,7 @@ def from_file(path: Path) -> list[Record]:
 
 
 def from_cloudwatch(log_group: str, since_seconds: float, endpoint: str | None) -> list[Record]:
-    from gate.aws import make_session
+    from gate.adapters.aws import make_session
 
     start = int((time.time() - since_seconds) * 1000)
     lines: list[str] = []

@@ -22,9 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.common import DISCARD, check_url, console, emit_json, fail, require_reachable, short_id
-from cli.emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
-from gate import logs
-from gate.clock import Clock, ScaledClock
+from emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
+from gate.adapters import logs
+from gate.domain.clock import Clock, ScaledClock
 
 LOCAL_PAT = "local-pat"  # what `gate emulator` accepts unless told otherwise
 

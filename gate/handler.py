@@ -13,24 +13,25 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from gate import logs
-from gate.aws import Aws, make_session
-from gate.azure import AzureDevOps
-from gate.clock import Clock, SystemClock
-from gate.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
-from gate.heartbeats import Heartbeats
-from gate.lazy import LazySource
-from gate.logs import DecisionLog, Record
-from gate.model import Outcome
-from gate.reconcile import Gate
-from gate.secrets import azure_credential
+from gate.adapters import logs
+from gate.adapters.aws import Aws, make_session
+from gate.adapters.azure import AzureDevOps
+from gate.adapters.logs import DecisionLog, Record
+from gate.adapters.secrets import azure_credential
+from gate.domain.clock import Clock, SystemClock
+from gate.domain.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
+from gate.domain.model import Outcome
+from gate.service.heartbeats import Heartbeats
+from gate.service.lazy import LazySource
+from gate.service.reconcile import Gate
+from gate.service.sources import AgentSource
 from gate.settings import AgentSystem, Settings, load_settings
-from gate.sources import AgentSource
 
 _gate: Gate | None = None
 
 # The busy probes: GATE_AGENT_SYSTEM -> factory(settings, boto3 session, AWS endpoint, clock). A third system (say
-# GitLab runners) is one new module with a class implementing gate.sources.AgentSource plus a `build` function, one
+# GitLab runners) is one new module with a class implementing gate.service.sources.AgentSource plus a `build`
+# function, one
 # line here and one AgentSystem value in gate/settings.py (README, "Fleet features").
 SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
 
@@ -48,7 +49,7 @@ def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, cl
 
 
 def _github(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
-    from gate import github
+    from gate.adapters import github
 
     return github.build(settings, session, aws_endpoint, clock)
 
@@ -71,7 +72,7 @@ def build_gate(
 ) -> Gate:
     """Wire the real edges together; the CLI and the tests use this too, with their own endpoints.
 
-    Touches no network: the agent source (and its credential) is built on first use (gate.lazy.LazySource)."""
+    Touches no network: the agent source (and its credential) is built on first use (gate.service.lazy.LazySource)."""
     session = session or make_session(region)
     clock = clock or SystemClock()
     factory = SOURCES[settings.agent_system]
@@ -84,7 +85,7 @@ def build_gate(
     log = log or DecisionLog(settings.metrics_namespace)
     ecs = protector = notifier = None
     if settings.ecs_drain:
-        from gate.ecs import Ecs
+        from gate.adapters.ecs import Ecs
 
         ecs = Ecs(
             session,
@@ -94,11 +95,11 @@ def build_gate(
             ignore_task_groups=settings.ecs_ignore_task_groups,
         )
     if settings.protect_busy:
-        from gate.protection import Protector
+        from gate.service.protection import Protector
 
         protector = Protector(aws, settings.groups, settings.hook_name, clock=clock, log=log)
     if settings.webhook_url is not None:
-        from gate.notify import Notifier
+        from gate.adapters.notify import Notifier
 
         notifier = Notifier(
             settings.webhook_url.get_secret_value(),
@@ -216,7 +217,7 @@ def heartbeats_only(context: Any) -> int:
 def handle(event: Any, context: Any = None) -> dict[str, Any]:
     """Lambda handler. Misconfiguration raises (so the Errors alarm and the DLQ see it), after heartbeating what
     waits under the configured hook when the groups and hook name can be read; bad events do not raise."""
-    logs.bind_invocation(context)  # request_id and cold_start on every line of this invocation (gate/logs.py)
+    logs.bind_invocation(context)  # request_id and cold_start on every line of this invocation (gate/adapters/logs.py)
     try:
         gate = _runtime(context)
     except Exception as exc:

@@ -113,7 +113,7 @@ def _runtime(context: Any) -> tuple[Any, Any]:
     for that call, never a dead container."""
     global _state
     if _state is None:
-        from gate import logs
+        from gate.adapters import logs
         from gate.handler import build_gate
         from gate.settings import load_settings
 
@@ -125,7 +125,7 @@ def _runtime(context: Any) -> tuple[Any, Any]:
 
 
 def _secret_reader(settings: Any) -> Any:
-    from gate.secrets import inline, read_secret
+    from gate.adapters.secrets import inline, read_secret
 
     def read() -> str | None:
         if settings.service_hook_secret is not None:

@@ -25,7 +25,7 @@ class Mapping(StrEnum):
 
 
 class AgentSystem(StrEnum):
-    """Which CI system the busy probe asks (one `gate.sources.AgentSource` module each; see handler.SOURCES)."""
+    """Which CI system the busy probe asks (one `gate.service.sources.AgentSource` module each; see handler.SOURCES)."""
 
     AZURE_DEVOPS = "azure-devops"
     GITHUB = "github"

@@ -12,7 +12,7 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from gate import logs  # noqa: E402
+from gate.adapters import logs  # noqa: E402
 
 # Decision lines as JSON (pytest shows captured output only for failing tests).
 logs.configure()

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate.azure import AzureDevOps
-from gate.clock import ManualClock
+from emulator.azure_devops import FakeAzureDevOps
+from gate.adapters.azure import AzureDevOps
+from gate.domain.clock import ManualClock
 
 PAT = "pat-for-azure-tests-0a1b2c3d4e5f6a7b8c9d"
 

@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate.clock import ManualClock
-from gate.redact import redact, register_secret
-from gate.sources import AgentSourceError
+from emulator.azure_devops import FakeAzureDevOps
+from gate.domain.clock import ManualClock
+from gate.domain.redact import redact, register_secret
+from gate.service.sources import AgentSourceError
 from tests.azure.conftest import PAT, make_client
 
 

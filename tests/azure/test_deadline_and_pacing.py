@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate.clock import ManualClock, ScaledClock
-from gate.sources import AgentSourceError, DeadlineExceeded
+from emulator.azure_devops import FakeAzureDevOps
+from gate.domain.clock import ManualClock, ScaledClock
+from gate.service.sources import AgentSourceError, DeadlineExceeded
 from tests.azure.conftest import PAT, api_calls, make_client
 
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from cli.emulator.entra import FakeEntra, self_signed
-from gate.clock import ManualClock
-from gate.entra import EntraCredential
-from gate.sources import AuthError
+from emulator.azure_devops import FakeAzureDevOps
+from emulator.entra import FakeEntra, self_signed
+from gate.adapters.entra import EntraCredential
+from gate.domain.clock import ManualClock
+from gate.service.sources import AuthError
 from tests.azure.conftest import api_calls, make_client
 
 CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"

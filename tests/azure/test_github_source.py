@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli.emulator.github import FakeGitHub
-from gate.clock import ManualClock
-from gate.github import GitHubRunners
-from gate.sources import DeadlineExceeded
+from emulator.github import FakeGitHub
+from gate.adapters.github import GitHubRunners
+from gate.domain.clock import ManualClock
+from gate.service.sources import DeadlineExceeded
 
 TOKEN = "ghs_fakeinstallationtoken_azuretests01"
 

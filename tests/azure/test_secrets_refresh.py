@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from cli.emulator.aws import AwsEmulator
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate import secrets
-from gate.azure import AzureDevOps
-from gate.clock import ManualClock
+from emulator.aws import AwsEmulator
+from emulator.azure_devops import FakeAzureDevOps
+from gate.adapters import secrets
+from gate.adapters.azure import AzureDevOps
+from gate.domain.clock import ManualClock
+from gate.service.sources import AuthError, Deadline, DeadlineExceeded
 from gate.settings import Settings, load_settings
-from gate.sources import AuthError, Deadline, DeadlineExceeded
 from tests.azure.conftest import PAT, api_calls
 
 NEW_PAT = "rotated-pat-aaaabbbbccccddddeeeeffff"
@@ -43,7 +43,7 @@ def test_the_secret_is_cached_for_its_ttl(aws: tuple[AwsEmulator, object], monke
     emulator, sm = aws
     arn = sm.create_secret(Name="ado-pat", SecretString=json.dumps({"pat": PAT}))["ARN"]  # type: ignore[attr-defined]
     now = [1000.0]
-    monkeypatch.setattr("gate.secrets.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("gate.adapters.secrets.time.monotonic", lambda: now[0])
     read = secrets.reader(
         arn, what="the PAT", keys=secrets.PAT_KEYS, session=None, endpoint_url=emulator.endpoint, max_age=300
     )
@@ -104,7 +104,7 @@ def test_entra_from_settings_end_to_end(
 ) -> None:
     """GATE_AZURE_AUTH=entra: the service principal's secret from Secrets Manager, msal against the fake tenant
     (trusted through REQUESTS_CA_BUNDLE, as an operator would trust a private CA), Bearer tokens to Azure DevOps."""
-    from cli.emulator.entra import FakeEntra
+    from emulator.entra import FakeEntra
 
     emulator, sm = aws
     with FakeEntra(clock=clock) as entra, FakeAzureDevOps(clock=clock, token_issuer=entra) as fake:
@@ -128,7 +128,8 @@ def test_entra_from_settings_end_to_end(
         assert [a.name for a in client.list_agents()] == ["agent-0"] and entra.tokens_issued() == 1
 
 
-# -- gate.secrets.Rotation on its own: versions, refusals, back-off (issue #18) -------------------------------------
+# -- gate.adapters.secrets.Rotation on its own: versions, refusals, back-off (issue #18)
+# -------------------------------------
 
 
 class Versions:

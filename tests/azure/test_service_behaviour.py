@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-import gate.azure
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate.azure import PatCredential
-from gate.clock import ManualClock
-from gate.model import Agent
-from gate.sources import AgentSourceError, AuthError
+import gate.adapters.azure
+from emulator.azure_devops import FakeAzureDevOps
+from gate.adapters.azure import PatCredential
+from gate.domain.clock import ManualClock
+from gate.domain.model import Agent
+from gate.service.sources import AgentSourceError, AuthError
 from tests.azure.conftest import PAT, api_calls, make_client
 
 
@@ -61,7 +61,7 @@ def test_patch_sends_the_listed_record_and_keeps_parallelism_on_server(clock: Ma
 def test_a_patch_that_changes_more_than_enabled_is_reported(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gate.azure, "PATCH_FIELDS", ("id", "name", "enabled"))  # the old partial body
+    monkeypatch.setattr(gate.adapters.azure, "PATCH_FIELDS", ("id", "name", "enabled"))  # the old partial body
     with FakeAzureDevOps(clock=clock, pat=PAT, org="DefaultCollection", server="2022") as fake:
         fake.add_pool("linux")
         fake.add_agent("linux", "a1")

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from cli.benchmarks.faultbench import POSTURES, fault_matrix, posture_under_outage
-from cli.benchmarks.faults import SCENARIOS, Faults, Window, by_name
-from cli.benchmarks.fleet import (
+from bench.faultbench import POSTURES, fault_matrix, posture_under_outage
+from bench.faults import SCENARIOS, Faults, Window, by_name
+from bench.fleet import (
     STRATEGIES,
     FleetConfig,
     StrategyResult,
@@ -21,7 +21,7 @@ from cli.benchmarks.fleet import (
     run_fleet,
     simulate,
 )
-from cli.benchmarks.workload import EPOCH, WorkloadConfig, generate, profile
+from bench.workload import EPOCH, WorkloadConfig, generate, profile
 
 SMALL = FleetConfig(instances=20, hours=3, start_hour=14, seed=7)
 
@@ -172,7 +172,7 @@ def test_lockstep_interleaves_invocations_by_simulated_time() -> None:
 
 
 def test_the_handler_never_imports_the_benchmarks() -> None:
-    code = "import sys, gate.handler; print(sorted(m for m in sys.modules if m.startswith('cli.benchmarks')))"
+    code = "import sys, gate.handler; print(sorted(m for m in sys.modules if m.startswith('bench')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
 
@@ -228,8 +228,8 @@ def test_azure_down_stops_every_call_but_the_gate_still_holds() -> None:
 
 
 def test_the_busy_flag_lag_hides_a_new_assignment_from_the_rest_api() -> None:
-    from cli.benchmarks.fleet import _Agent, _Build, _Instance
-    from cli.benchmarks.workload import BuildSpec
+    from bench.fleet import _Agent, _Build, _Instance
+    from bench.workload import BuildSpec
 
     inst = _Instance(1, 0, 0.0)
     agent = _Agent(1, "a", inst, registered=True)
@@ -247,12 +247,12 @@ def test_a_gate_outage_kills_builds_unless_the_group_retains_abandoned_instances
     retained = rows["DefaultResult ABANDON + TerminateHookAbandon=retain"]
     assert plain["hooks_timed_out"] > 0 and plain["builds_killed"] > 0
     assert retained["hooks_timed_out"] > 0 and retained["builds_killed"] == 0 and retained["retained"] > 0
-    # The gate's tick cleans the retained instances up once their agents are idle (gate/retained.py).
+    # The gate's tick cleans the retained instances up once their agents are idle (gate/service/retained.py).
     assert retained["retained_at_end"] == 0 and retained["agents_left_registered"] == 0
 
 
 def test_the_service_hook_runs_the_real_receiver_on_every_build_end() -> None:
-    from cli.benchmarks.hookbench import release_with_and_without_hook
+    from bench.hookbench import release_with_and_without_hook
 
     doc = release_with_and_without_hook(SMALL, strategies=("gate",))
     polling, hooked = doc["rows"]
@@ -280,7 +280,7 @@ def test_fault_matrix_covers_every_strategy_and_scenario() -> None:
 
 
 def test_sim_workers_overlap_latency_on_lanes_and_stop_at_the_deadline() -> None:
-    from cli.benchmarks.fleet import _SimClock
+    from bench.fleet import _SimClock
 
     class World:
         now = 0.0
@@ -310,7 +310,15 @@ def test_sim_workers_overlap_latency_on_lanes_and_stop_at_the_deadline() -> None
 def test_the_handler_imports_nothing_a_decision_does_not_need() -> None:
     """Cold start (issue 15): ECS, GitHub, notifications, protection, the CLI views and the retained clean-up are
     imported only when configured or used, never by `import gate.handler`."""
-    lazy = ("gate.ecs", "gate.github", "gate.notify", "gate.protection", "gate.views", "gate.retained", "gate.entra")
+    lazy = (
+        "gate.adapters.ecs",
+        "gate.adapters.github",
+        "gate.adapters.notify",
+        "gate.service.protection",
+        "gate.service.views",
+        "gate.service.retained",
+        "gate.adapters.entra",
+    )
     code = f"import sys, gate.handler; print(sorted(m for m in {lazy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

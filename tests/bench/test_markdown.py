@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli.benchmarks.markdown import render, splice, table
+from bench.markdown import render, splice, table
 
 
 def test_splice_replaces_only_between_its_markers() -> None:

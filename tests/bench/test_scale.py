@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cli.benchmarks.fleet import FleetConfig
-from cli.benchmarks.scale import JumpClock, ScaleConfig, calls_per_held_hour, tick_at_scale
+from bench.fleet import FleetConfig
+from bench.scale import JumpClock, ScaleConfig, calls_per_held_hour, tick_at_scale
 
 TINY = ScaleConfig(instances=60, groups=3, pools=2, aws_latency_s=0.0, azure_latency_s=0.0)
 

@@ -1,4 +1,4 @@
-"""The chaos simulation (cli/chaos, issue 18): a few seeds run in this process and stay clean, the checker sees the
+"""The chaos simulation (chaos, issue 18): a few seeds run in this process and stay clean, the checker sees the
 damage when no gate runs, and violating seeds found by `make chaos` stay fixed (REGRESSION_SEEDS)."""
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from cli.chaos.checker import check
-from cli.chaos.classes import CLASSES, CLEAN_TODAY, parse
-from cli.chaos.runner import Worker
-from cli.chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, SeedRun, draw
+from chaos.checker import check
+from chaos.classes import CLASSES, CLEAN_TODAY, parse
+from chaos.runner import Worker
+from chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, SeedRun, draw
 
 # Fault classes the gate handles today: the clean-seed test draws from these. Add a class once its fix has landed
 # (its seeds must then stay clean), e.g. "clock_skew", "tag_failures", "reregistration".
 CLEAN_CLASSES: tuple[str, ...] = CLEAN_TODAY
 CLEAN_SEEDS = (3, 11)
 
-# Seeds that broke the invariant, with the classes they ran under (`python -m cli.chaos --seed S --faults ...`; the
+# Seeds that broke the invariant, with the classes they ran under (`python -m chaos --seed S --faults ...`; the
 # class list decides the draw, so it is spelled out), and whether the instances run the instance-side guard (False:
 # `--unguarded`, where a re-registration is the gate's alone to see). Each must run clean once its fix lands.
 _TODAY_AT_FIRST_RUN = (
@@ -37,10 +37,11 @@ REGRESSION_SEEDS: list[Any] = [
     # id's 404 and an emptied job-request answer released the instance (missing_fields, clock_skew, reregistration).
     pytest.param(120, ",".join(CLASSES), False),
     # Fixed (issue #18): without the instance-side guard (`--unguarded`), an agent re-registered between the round's
-    # agent list and the release took a job as the instance ended; the release now looks once more (gate.evidence).
+    # agent list and the release took a job as the instance ended; the release now looks once more
+    # (gate.service.evidence).
     pytest.param(209, ",".join(CLASSES), False),
     # Fixed (issue #18): an emptied agent list (count 0) started the unregistered grace of an instance whose agents
-    # existed; a list that leaves out an agent which still exists is now a failing pool (gate.sources.audited).
+    # existed; a list that leaves out an agent which still exists is now a failing pool (gate.service.sources.audited).
     pytest.param(299, ",".join(CLASSES), False),
     pytest.param(127, "missing_fields,clock_skew,reregistration", False),
     # The same seeds with the guard (the documented set-up): agents do not re-register on a terminating instance.
@@ -104,14 +105,14 @@ def test_the_same_world_with_the_gate_is_clean(worker: Worker) -> None:
 def test_seeds_of_the_classes_handled_today_are_clean(worker: Worker, seed: int) -> None:
     result = worker.run(seed, parse(",".join(CLEAN_CLASSES), None), 3)
     assert result.error is None
-    assert result.violations == [], f"replay: python -m cli.chaos --seed {seed} --faults {','.join(CLEAN_CLASSES)}"
+    assert result.violations == [], f"replay: python -m chaos --seed {seed} --faults {','.join(CLEAN_CLASSES)}"
 
 
 @pytest.mark.parametrize(("seed", "faults", "guarded"), REGRESSION_SEEDS)
 def test_regression_seeds_stay_clean(worker: Worker, seed: int, faults: str, guarded: bool) -> None:
     result = worker.run(seed, parse(faults, None), 3, guarded=guarded)
     assert result.error is None
-    replay = f"python -m cli.chaos --seed {seed} --faults {faults}" + ("" if guarded else " --unguarded")
+    replay = f"python -m chaos --seed {seed} --faults {faults}" + ("" if guarded else " --unguarded")
     assert result.violations == [], f"replay: {replay}"
 
 

@@ -18,9 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.common import console, err_console
-from cli.emulator.sandbox import PAT
 from cli.main import app
-from gate import logs
+from emulator.sandbox import PAT
+from gate.adapters import logs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "scenarios"

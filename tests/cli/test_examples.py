@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.emulator.scenario import load_scenario
+from emulator.scenario import load_scenario
 from tests.cli.conftest import EXAMPLES, gate
 
 FILES = sorted(EXAMPLES.glob("*.yaml"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import PAT, Group, Sandbox
+from emulator.sandbox import PAT, Group, Sandbox
 from tests.cli.conftest import gate, one_line_error
 
 pytestmark = pytest.mark.e2e  # servers over HTTP (make test runs these; make test-fast skips them)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.emulator.sandbox import PAT, Group, Sandbox
+from emulator.sandbox import PAT, Group, Sandbox
 from tests.cli.conftest import gate, one_line_error
 
 pytestmark = pytest.mark.e2e

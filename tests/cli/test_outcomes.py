@@ -11,15 +11,15 @@ from typing import Any
 import boto3
 import pytest
 
-from cli.emulator.aws import AwsEmulator
-from gate.logs import emf
+from emulator.aws import AwsEmulator
+from gate.adapters.logs import emf
 from tests.cli.conftest import gate, one_line_error
 
 HOLDS = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 3600.0]
 
 
 def line(outcome: str, instance: str, held: float | None, reason: str = "r", **extra: Any) -> str:
-    """A decision line as the gate writes it (gate.logs.emf: the outcome spelled `Outcome`, once)."""
+    """A decision line as the gate writes it (gate.adapters.logs.emf: the outcome spelled `Outcome`, once)."""
     record = {
         "outcome": outcome,
         "reason": reason,
@@ -138,7 +138,7 @@ def test_every_line_carries_the_invocation(monkeypatch: pytest.MonkeyPatch) -> N
     """request_id and cold_start, bound once per invocation, on decision lines and on every other line."""
     import io
 
-    from gate import logs
+    from gate.adapters import logs
 
     monkeypatch.setattr(logs, "_invocations", 0)  # a fresh container
     stream = io.StringIO()
@@ -159,7 +159,8 @@ def test_every_line_carries_the_invocation(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_handler_binds_each_invocation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """gate.handler.handle binds the Lambda context first: even the misconfiguration line names its request."""
-    from gate import handler, logs
+    from gate import handler
+    from gate.adapters import logs
 
     for key in [k for k in os.environ if k.startswith("GATE_")]:
         monkeypatch.delenv(key)

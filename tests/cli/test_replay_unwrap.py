@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cli.replay import NotAnEvent, unwrap
-from gate.events import LifecycleEvent, ScheduledEvent, SpotInterruptionEvent, parse_event
+from gate.domain.events import LifecycleEvent, ScheduledEvent, SpotInterruptionEvent, parse_event
 from tests.cli.conftest import ROOT, gate, one_line_error
 
 EVENTS = ROOT / "examples" / "events"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.emulator.sandbox import PAT
+from emulator.sandbox import PAT
 from tests.cli.conftest import gate, one_line_error
 
 FAST = ["--instances", "2", "--busy", "1", "--build-minutes", "2", "--scale-at", "10", "--speed", "40"]
@@ -157,7 +157,7 @@ def test_unwritable_log_file(tmp_path: Path) -> None:
 
 
 def test_every_scenario_key_is_documented_in_the_readme() -> None:
-    from cli.emulator.scenario import Scenario
+    from emulator.scenario import Scenario
     from tests.cli.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()

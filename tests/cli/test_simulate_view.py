@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from cli.emulator.scenario import Run, Scenario
 from cli.simulate import COLUMNS, render
+from emulator.scenario import Run, Scenario
 
 REASONS = [
     "busy: linux-agents/agent-i-0d272e6e5e030ff84a#1 runs request 17 (build 42 of pipeline ci); heartbeat sent",

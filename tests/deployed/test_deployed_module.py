@@ -3,9 +3,9 @@ by AWS's runtime interface client under the function's IAM role -> the lifecycle
 
 Nothing here calls the gate's Python code in-process. The AWS emulator (moto + lifecycle hooks) and the fake Azure
 DevOps run on 127.0.0.1; the real hashicorp/aws provider (from a local filesystem mirror) applies the module to the
-emulator; EventBridge delivery (cli/emulator/eventbridge.py) routes the group's lifecycle events to the rule whose
+emulator; EventBridge delivery (emulator/eventbridge.py) routes the group's lifecycle events to the rule whose
 pattern matches and fires the tick rule's schedule (six times faster than rate(1 minute)); each event invokes the
-function in cli/emulator/lambda_runtime.py: the zip built by scripts/package_lambda.py for this interpreter's
+function in emulator/lambda_runtime.py: the zip built by scripts/package_lambda.py for this interpreter's
 version, unpacked and run by `awslambdaric` with the environment Terraform gave the function and the temporary
 credentials of the function's role, with moto's IAM enforcement on (every request must be signed by a known key
 and its action allowed by that principal's policies: moto evaluates actions, not resource ARNs or conditions).
@@ -154,8 +154,8 @@ class Stack:
     workdir: Path
     env: dict[str, str]
     zip_path: Path
-    auth: Any  # cli.emulator.iam.Enforcement
-    group: Any  # cli.emulator.sandbox.Group
+    auth: Any  # emulator.iam.Enforcement
+    group: Any  # emulator.sandbox.Group
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -176,8 +176,8 @@ def terraform() -> Tool:
 
 @pytest.fixture(scope="module")
 def stack(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from cli.emulator import iam, logs
-    from cli.emulator.sandbox import PAT, Sandbox
+    from emulator import iam, logs
+    from emulator.sandbox import PAT, Sandbox
 
     logs.install()  # saved Logs Insights queries (aws_cloudwatch_query_definition), which moto lacks
 
@@ -232,9 +232,9 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def deployed(stack: Stack) -> Iterator[Deployed]:
-    from cli.emulator import iam
-    from cli.emulator.eventbridge import Scheduler
-    from cli.emulator.lambda_runtime import LambdaFunction
+    from emulator import iam
+    from emulator.eventbridge import Scheduler
+    from emulator.lambda_runtime import LambdaFunction
 
     lam = stack.client("lambda")
     configuration = lam.get_function_configuration(FunctionName=stack.outputs["function_name"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.scenario import BuildSpec, FaultSpec, Run, ScaleSpec, Scenario
+from emulator.scenario import BuildSpec, FaultSpec, Run, ScaleSpec, Scenario
 
 pytestmark = pytest.mark.e2e
 SPEED = float(os.environ.get("GATE_E2E_SPEED", "20"))

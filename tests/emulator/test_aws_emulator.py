@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cli.emulator.aws import AwsEmulator
-from gate.clock import ManualClock, ScaledClock
+from emulator.aws import AwsEmulator
+from gate.domain.clock import ManualClock, ScaledClock
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
@@ -446,7 +446,7 @@ def test_port_in_use_fails_fast_and_frees_the_slot() -> None:
         assert emu.endpoint.startswith("http://127.0.0.1:")
 
 
-# --- EventBridge routing (cli/emulator/eventbridge.py) ----------------------------------------------------------
+# --- EventBridge routing (emulator/eventbridge.py) ----------------------------------------------------------
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:gate"
 
@@ -476,7 +476,7 @@ def test_lifecycle_events_reach_only_rules_whose_pattern_matches_and_lambda_targ
 
 
 def test_scheduler_fires_enabled_rate_rules_to_their_lambda_targets(aws: Aws) -> None:
-    from cli.emulator.eventbridge import Scheduler, rate_seconds
+    from emulator.eventbridge import Scheduler, rate_seconds
 
     assert (rate_seconds("rate(1 minute)"), rate_seconds("rate(5 minutes)"), rate_seconds("cron(0 * * * ? *)")) == (
         60,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate.clock import ManualClock
+from emulator.azure_devops import FakeAzureDevOps
+from gate.domain.clock import ManualClock
 
 PAT = "fake-pat-0123456789"
 AUTH = ("", PAT)
@@ -478,7 +478,8 @@ def test_server_mode_serves_a_collection_with_its_api_range(clock: ManualClock, 
 def test_official_sdk_parses_every_call_the_gate_makes(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, server: str | None
 ) -> None:
-    """Each request the gate sends (gate/azure.py), made by Microsoft's SDK against the fake in both deployments:
+    """Each request the gate sends (gate/adapters/azure.py), made by Microsoft's SDK against the fake in both
+    deployments:
     the SDK discovers locations with OPTIONS, negotiates the version down to the server's and deserializes the
     answers into its own models (TaskAgentPool, TaskAgent, TaskAgentJobRequest, WrappedException)."""
     monkeypatch.setenv("AZURE_DEVOPS_CACHE_DIR", str(tmp_path))

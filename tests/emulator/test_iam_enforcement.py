@@ -1,4 +1,4 @@
-"""cli/emulator/iam.py: moto's IAM enforcement, switched on for a test, action-level, for keys moto issued."""
+"""emulator/iam.py: moto's IAM enforcement, switched on for a test, action-level, for keys moto issued."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cli.emulator import iam
-from cli.emulator.aws import AwsEmulator
+from emulator import iam
+from emulator.aws import AwsEmulator
 
 TRUST = {
     "Version": "2012-10-17",

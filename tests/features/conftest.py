@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from moto.ec2.models.amis import AMIS
 
-from cli.emulator.sandbox import Group, Sandbox
-from gate.clock import ManualClock
+from emulator.sandbox import Group, Sandbox
+from gate.adapters.logs import Record
+from gate.domain.clock import ManualClock
 from gate.handler import dispatch
-from gate.logs import Record
-from gate.reconcile import Gate
+from gate.service.reconcile import Gate
 
 ACCOUNT = "123456789012"
 

@@ -1,4 +1,4 @@
-"""ECS container-instance draining end to end: AWS emulator (moto ECS + cli.emulator.ecs), fake Azure DevOps, the
+"""ECS container-instance draining end to end: AWS emulator (moto ECS + emulator.ecs), fake Azure DevOps, the
 real handler over HTTP. Order (docs/architecture.md): disable agent -> wait until idle -> DRAINING -> wait for the
 watched tasks -> complete."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from cli.emulator import ecs as ecs_emulator
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
+from emulator import ecs as ecs_emulator
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
 from tests.features.conftest import deliver, history, make_group, protect
 
 pytestmark = pytest.mark.e2e

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from cli.emulator.sandbox import PAT, Sandbox
-from gate.clock import ManualClock
-from gate.notify import HOLD_NOTIFIED_TAG
-from gate.reconcile import Gate
+from emulator.sandbox import PAT, Sandbox
+from gate.adapters.notify import HOLD_NOTIFIED_TAG
+from gate.domain.clock import ManualClock
+from gate.service.reconcile import Gate
 from tests.features.conftest import Receiver, deliver, history, make_group, protect, tags
 
 pytestmark = pytest.mark.e2e

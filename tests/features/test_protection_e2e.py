@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
-from gate.protection import PROTECTED_TAG
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
+from gate.service.protection import PROTECTED_TAG
 from tests.features.conftest import history, make_group, protect, protection, tags
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def test_busy_instances_are_protected_so_idle_ones_go_first(sandbox: Sandbox, cl
     assert tags(sandbox, a)[PROTECTED_TAG] == "true" and PROTECTED_TAG not in tags(sandbox, d)
 
     # rate limit: a second tick right away does not sync again (DescribeAutoScalingGroups: find_waiting's and the
-    # retained clean-up's, gate/retained.py)
+    # retained clean-up's, gate/service/retained.py)
     assert gate.protector is not None
     synced, describes = gate.protector.last_sync, gate.aws.calls["DescribeAutoScalingGroups"]
     gate.tick(budget=0)

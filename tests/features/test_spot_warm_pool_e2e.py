@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
 from gate.handler import build_gate, dispatch
 from tests.features.conftest import ACCOUNT, history, make_group, protect
 

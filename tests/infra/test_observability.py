@@ -1,7 +1,8 @@
 """The module's Logs Insights queries and dashboard, checked against real log lines from a simulated scale-in.
 
 The query strings come from the provider-free core (`terraform plan` + `show -json`, offline). The log lines come
-from the real gate on the project's emulator and fake Azure DevOps, written by gate/logs.py exactly as Lambda would
+from the real gate on the project's emulator and fake Azure DevOps, written by gate/adapters/logs.py exactly as Lambda
+would
 ship them: held, released, forced and error decisions and a round cut short. Each query's `filter` is evaluated
 on those lines (the small subset of the Logs Insights syntax the queries use) and every field it names must be in
 every line it selects, so a renamed log field fails here instead of leaving an empty query in CloudWatch.
@@ -93,9 +94,9 @@ def core_outputs(terraform: Tool, core_copy: Path) -> dict[str, Any]:
 def log_lines() -> Iterator[list[Line]]:
     import time
 
-    from cli.emulator.sandbox import Sandbox
-    from gate import logs
-    from gate.clock import ManualClock
+    from emulator.sandbox import Sandbox
+    from gate.adapters import logs
+    from gate.domain.clock import ManualClock
     from gate.settings import Settings
 
     stream = io.StringIO()

@@ -21,8 +21,8 @@ FAKE_GATE = {
     "gate/handler.py": "import json\n\nimport pydantic\nimport structlog\n\n\ndef handle(event, context):\n"
     "    return json.dumps({'ok': True})\n",
     "gate/settings.py": "import boto3\nfrom pydantic_settings import BaseSettings\n",
-    "cli/emulator/__init__.py": "import moto\n",
-    "cli/emulator/aws.py": "import werkzeug\n",
+    "emulator/__init__.py": "import moto\n",
+    "emulator/aws.py": "import werkzeug\n",
     "gate/tests/test_x.py": "def test_x():\n    pass\n",
     "gate/test_inline.py": "",
     "gate/__pycache__/handler.cpython-312.pyc": "",
@@ -61,7 +61,7 @@ def check_zip(path: Path, native_suffix: str = "cpython-312-x86_64-linux-gnu.so"
     assert names == sorted(names), "entries must be sorted"
     assert "gate/handler.py" in names
     assert "gate/__init__.py" in names
-    assert not [n for n in names if n.startswith("cli/emulator/")], "the emulator must not be shipped"
+    assert not [n for n in names if n.startswith("emulator/")], "the emulator must not be shipped"
     assert not [n for n in names if n.startswith("cli/")]
     pycs = [n for n in names if n.endswith(".pyc")]
     for pyc in pycs:  # only the bytecode package_lambda compiled: one per shipped .py, for the target's CPython
@@ -101,10 +101,10 @@ def test_fake_tree_builds_reproducibly(tmp_path: Path) -> None:
 @pytest.mark.network
 @pytest.mark.timeout(900)
 def test_unshipped_import_fails_the_build(tmp_path: Path) -> None:
-    source = make_fake_source(tmp_path / "src", {"gate/handler.py": "from cli.emulator import aws\n"})
+    source = make_fake_source(tmp_path / "src", {"gate/handler.py": "from emulator import aws\n"})
     result = build(tmp_path / "out.zip", source)
     assert result.returncode == 1
-    assert "gate/handler.py:1: imports cli.emulator" in result.stderr
+    assert "gate/handler.py:1: imports emulator" in result.stderr
     assert not (tmp_path / "out.zip").exists()
 
 

@@ -1,4 +1,4 @@
-"""gate.azure.AzureDevOps against the fake server over HTTP: paging, retries, back-off, auth, redaction."""
+"""gate.adapters.azure.AzureDevOps against the fake server over HTTP: paging, retries, back-off, auth, redaction."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from gate.azure import AzureDevOps
-from gate.clock import ManualClock
-from gate.sources import AgentSourceError, AuthError
+from emulator.azure_devops import FakeAzureDevOps
+from gate.adapters.azure import AzureDevOps
+from gate.domain.clock import ManualClock
+from gate.service.sources import AgentSourceError, AuthError
 
 PAT = "pat-for-client-tests-9f8e7d6c5b4a"
 

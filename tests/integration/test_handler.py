@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli.emulator.sandbox import PAT, Sandbox
-from gate import handler, logs, secrets
-from gate.clock import SystemClock
+from emulator.sandbox import PAT, Sandbox
+from gate import handler
+from gate.adapters import logs, secrets
+from gate.domain.clock import SystemClock
 from gate.settings import SettingsError
 
 

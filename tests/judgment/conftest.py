@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
-from gate.reconcile import Gate
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
+from gate.service.reconcile import Gate
 from tests.reliability.conftest import FAST, World
 
 LAG = 60.0

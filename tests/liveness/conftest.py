@@ -4,7 +4,7 @@ remaining time runs on the world's ManualClock, so the gate's deadlines are thos
 Latency faults on a ManualClock add up (each call advances the shared clock), so a client's per-call timeout cannot
 cut them short as it would in AWS: tests that inject latency run the judgment pass with one worker and give the
 invocation a margin of one whole call. The concurrency itself is shown on wall time (test_concurrency.py) and at
-scale by `cli/benchmarks/liveness.py`.
+scale by `bench/liveness.py`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import Sandbox
-from gate.clock import Clock, ManualClock
+from emulator.sandbox import Sandbox
+from gate.adapters.logs import Record
+from gate.domain.clock import Clock, ManualClock
 from gate.handler import dispatch, invocation_deadline
-from gate.logs import Record
-from gate.reconcile import Gate
+from gate.service.reconcile import Gate
 from tests.reliability.conftest import FAST, World
 
 TICK: dict[str, Any] = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cli.emulator.sandbox import Sandbox
-from gate.clock import SystemClock
+from emulator.sandbox import Sandbox
+from gate.domain.clock import SystemClock
 from gate.handler import dispatch, invocation_deadline
 from tests.liveness.conftest import TICK, Context
 

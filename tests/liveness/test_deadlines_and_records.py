@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gate.aws import AwsError
+from gate.adapters.aws import AwsError
+from gate.domain.model import Waiting
 from gate.handler import invocation_deadline
-from gate.model import Waiting
-from gate.reconcile import Gate
+from gate.service.reconcile import Gate
 from tests.liveness.conftest import TICK, Context, assert_live, lambda_for, make_world
 from tests.reliability.conftest import World
 

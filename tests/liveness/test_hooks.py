@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from gate.hooks import Hook, HookProblem, read_hook
+from gate.service.hooks import Hook, HookProblem, read_hook
 from tests.liveness.conftest import TICK, assert_live, busy, heartbeats, lambda_for, make_world
 from tests.reliability.conftest import World
 

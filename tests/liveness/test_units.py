@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gate.actions import Complete, SetTag
-from gate.aws import AwsError
-from gate.clock import ManualClock
-from gate.decide import Decision
-from gate.execute import execute
-from gate.heartbeats import Heartbeats
-from gate.hooks import Hook
-from gate.model import Outcome, Waiting
-from gate.workers import Workers
+from gate.adapters.aws import AwsError
+from gate.domain.actions import Complete, SetTag
+from gate.domain.clock import ManualClock
+from gate.domain.decide import Decision
+from gate.domain.model import Outcome, Waiting
+from gate.service.execute import execute
+from gate.service.heartbeats import Heartbeats
+from gate.service.hooks import Hook
+from gate.service.workers import Workers
 
 W = Waiting("g", "i-0123456789abcdef0", "hook")
 

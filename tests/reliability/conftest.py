@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.aws import AwsEmulator
-from cli.emulator.azure_devops import FakeAzureDevOps
-from cli.emulator.sandbox import Group, Sandbox
-from gate.clock import ManualClock
+from emulator.aws import AwsEmulator
+from emulator.azure_devops import FakeAzureDevOps
+from emulator.sandbox import Group, Sandbox
+from gate.adapters.logs import Record
+from gate.domain.clock import ManualClock
 from gate.handler import dispatch
-from gate.logs import Record
-from gate.reconcile import Gate
+from gate.service.reconcile import Gate
 
 FAST = {
     "recheck_interval_seconds": 5,

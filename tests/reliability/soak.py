@@ -11,10 +11,10 @@ import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ScaledClock
+from emulator.sandbox import Sandbox
+from gate.adapters.logs import DecisionLog
+from gate.domain.clock import ScaledClock
 from gate.handler import dispatch
-from gate.logs import DecisionLog
 
 TICK = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 AZURE_FAULTS = ("rate_limit", "server_error", "down", "malformed", "slow")
@@ -44,7 +44,7 @@ class SoakResult:
 def _gate_memory() -> float:
     gc.collect()
     snap = tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(True, "*/gate/*"), tracemalloc.Filter(False, "*/cli/emulator/*")]
+        [tracemalloc.Filter(True, "*/gate/*"), tracemalloc.Filter(False, "*/emulator/*")]
     )
     return sum(s.size for s in snap.statistics("filename")) / 1024
 

@@ -54,7 +54,7 @@ def test_completed_by_someone_else_is_gone(world: World) -> None:
 
 
 def _waiting(world: World, iid: str):  # type: ignore[no-untyped-def]
-    from gate.model import Waiting
+    from gate.domain.model import Waiting
 
     return Waiting("ci-agents", iid, world.group.hook)
 

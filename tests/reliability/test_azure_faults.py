@@ -99,8 +99,8 @@ def test_agent_vanishing_mid_hold_is_released_after_grace(world: World) -> None:
 
 
 def test_paginated_agent_lists_cost_one_walk_per_pool_per_round() -> None:
-    from cli.emulator.sandbox import Sandbox
-    from gate.clock import ManualClock
+    from emulator.sandbox import Sandbox
+    from gate.domain.clock import ManualClock
 
     with Sandbox(ManualClock(), page_size=2) as sb:
         group = sb.create_group("ci-agents", 5)

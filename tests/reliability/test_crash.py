@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from cli.emulator.sandbox import PAT, Sandbox
-from gate.clock import SystemClock
+from emulator.sandbox import PAT, Sandbox
+from gate.domain.clock import SystemClock
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.emulator.sandbox import PAT
-from gate import logs
+from emulator.sandbox import PAT
+from gate.adapters import logs
 from tests.reliability.conftest import World
 
 

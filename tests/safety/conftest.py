@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import PAT
+from emulator.sandbox import PAT
 from tests.cli.conftest import gate
 from tests.reliability.conftest import FAST, World, world
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from gate import handler, logs, secrets
-from gate.clock import ManualClock
+from gate import handler
+from gate.adapters import logs, secrets
+from gate.domain.clock import ManualClock
 from tests.reliability.conftest import FAST, World
 
 TICK: dict[str, Any] = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
@@ -60,7 +61,9 @@ class LambdaEnv:
         """A new container: no gate, no cached secret."""
         self.monkeypatch.setattr(handler, "_gate", None)
         self.monkeypatch.setattr(secrets, "_cache", {})
-        self.monkeypatch.setattr(logs, "_invocations", 0)  # its first invocation is a cold start (gate/logs.py)
+        self.monkeypatch.setattr(
+            logs, "_invocations", 0
+        )  # its first invocation is a cold start (gate/adapters/logs.py)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         result = handler.handle(event, Context(self.world.clock))
@@ -94,7 +97,7 @@ def lambda_env(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda
     monkeypatch.setattr(logs, "configure", lambda stream=None, level="INFO": real_configure(env.stream, level))
     # The handler builds its gate on the system clock; here, on the world's ManualClock (sleeps advance it).
     monkeypatch.setattr(handler, "SystemClock", lambda: world.clock, raising=False)
-    monkeypatch.setattr("gate.reconcile.SystemClock", lambda: world.clock)
+    monkeypatch.setattr("gate.service.reconcile.SystemClock", lambda: world.clock)
     env.cold()
     yield env
     real_configure()

@@ -22,7 +22,7 @@ from tests.safety.lambda_env import TICK, LambdaEnv, lambda_env
 
 __all__ = ["lambda_env"]
 
-PAT = "sandbox-pat-0123456789abcdef"  # what the fake Azure DevOps accepts (cli.emulator.sandbox.PAT)
+PAT = "sandbox-pat-0123456789abcdef"  # what the fake Azure DevOps accepts (emulator.sandbox.PAT)
 
 
 def _secret(world: World, value: str = PAT) -> str:
@@ -68,7 +68,9 @@ def test_a_cold_container_without_its_secret_heartbeats_holds_and_recovers(world
     # The secret is readable again: the same container (no cold start) disables the agents and releases each
     # instance once its build has ended, deleting its agent.
     sm.restore_secret(SecretId=arn)
-    lambda_env.minutes(2)  # the next read is at most a minute after the last failed one (gate.secrets.Rotation)
+    lambda_env.minutes(
+        2
+    )  # the next read is at most a minute after the last failed one (gate.adapters.secrets.Rotation)
     assert all(not world.agent(iid)["enabled"] for iid in victims)
     assert not world.history("complete")
     for request in builds.values():

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from cli.emulator.entra import FakeEntra
-from cli.emulator.github import FakeGitHub
-from gate import github
-from gate.github import GitHubRunners
+from emulator.entra import FakeEntra
+from emulator.github import FakeGitHub
+from gate.adapters import github
+from gate.adapters.github import GitHubRunners
+from gate.service.sources import AuthError
 from gate.settings import load_settings
-from gate.sources import AuthError
 from tests.reliability.conftest import World
 from tests.safety.lambda_env import LambdaEnv, lambda_env
 
@@ -43,7 +43,7 @@ __all__ = ["lambda_env"]
 OLD = "old-credential-value-0a1b2c3d4e5f6071"
 NEW = "new-credential-value-9f8e7d6c5b4a3921"
 CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-STEPS = (10, 20, 40, 80, 160, 300)  # gate.secrets.Rotation's back-off between re-reads after a refusal
+STEPS = (10, 20, 40, 80, 160, 300)  # gate.adapters.secrets.Rotation's back-off between re-reads after a refusal
 
 
 def refusal_bound(gap: float, versions: int) -> int:

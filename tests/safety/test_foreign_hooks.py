@@ -114,10 +114,11 @@ def test_hooks_that_cannot_end_the_wait_first_are_not_reported(world: World, mon
 
 
 def test_the_rule_pure_abandon_only_and_the_margin() -> None:
-    """gate.hooks' reading, as the tick and doctor use it: only ABANDON counts; a timeout within the gate's max hold
+    """gate.service.hooks' reading, as the tick and doctor use it: only ABANDON counts; a timeout within the gate's
+    max hold
     plus the 300 s margin (the hold clock may start a tick late) counts; raising the timeout is offered only when
     AWS allows one that long (7200 s)."""
-    from gate.hooks import foreign_hook_problem, read_foreign
+    from gate.service.hooks import foreign_hook_problem, read_foreign
 
     def described(timeout: int, result: str) -> list[dict[str, Any]]:
         return [

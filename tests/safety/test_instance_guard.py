@@ -1,6 +1,6 @@
 """The instance-side guard (issue #18): an agent that deregisters after each job and registers again must not come
 back on an instance Auto Scaling is taking away. `examples/instance-guard/gate-guard`, the real script run as a
-subprocess, asks the fake IMDS (`cli/emulator/imds.py`, IMDSv2 only), whose target lifecycle state follows the AWS
+subprocess, asks the fake IMDS (`emulator/imds.py`, IMDSv2 only), whose target lifecycle state follows the AWS
 emulator's view of the instance, over HTTP. Waits are bounded polls on recorded events, never fixed sleeps."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import requests
 from moto.autoscaling.models import autoscaling_backends
 
-from cli.emulator.imds import STATE_PATH, TOKEN_HEADER, TOKEN_PATH, TTL_HEADER, FakeImds, target_lifecycle_state
+from emulator.imds import STATE_PATH, TOKEN_HEADER, TOKEN_PATH, TTL_HEADER, FakeImds, target_lifecycle_state
 from tests.reliability.conftest import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "instance-guard"
@@ -57,7 +57,7 @@ def start_imds(world: World) -> Iterator[StartImds]:
 
 
 def set_lifecycle_state(world: World, instance_id: str, state: str) -> None:
-    """The AWS emulator has no warm pools (cli/emulator/aws.py): put the instance where AWS puts one that a scale-in
+    """The AWS emulator has no warm pools (emulator/aws.py): put the instance where AWS puts one that a scale-in
     sends to the group's warm pool (`Warmed:Pending:Wait`, held by the terminating hook)."""
     emu = world.emu
     with emu._lock:

@@ -2,7 +2,8 @@
 
 A hold an error keeps (the agent system or one of its routes unavailable, credentials refused, ECS unavailable, EC2 or
 tags failing) is right to hold, but must not hold silently until max hold, or for good on a retained instance. Each
-such decision carries its cause (`failsafe` on gate.decide.Decision and on the record), and every invocation writes
+such decision carries its cause (`failsafe` on gate.domain.decide.Decision and on the record), and every invocation
+writes
 one FailsafeHolds EMF line while any lasts, whether or not the unchanged hold's record was written; the Terraform
 module alarms when it stays above 0 (infra/modules/termination-gate/monitoring.tf, tests/infra). A deleted group is
 "not found", not "has no lifecycle hook". `gate doctor` asks the job-requests route with the gate's own credentials.
@@ -19,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.sandbox import Sandbox
-from gate import reconcile
-from gate.clock import ManualClock
-from gate.model import Outcome
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
+from gate.domain.model import Outcome
+from gate.service import reconcile
 from tests.liveness.conftest import busy, lambda_for
 from tests.reliability.conftest import World
 from tests.safety.conftest import doctor
@@ -156,11 +157,12 @@ def test_gate_doctor_reports_a_missing_job_requests_route(world: World, monkeypa
 
 
 def test_decide_names_the_cause_of_every_error_hold_and_only_those() -> None:
-    """The pure rule behind the records: the three error-hold branches of gate.decide carry a cause; a hold on the
+    """The pure rule behind the records: the three error-hold branches of gate.domain.decide carry a cause; a hold on
+    the
     evidence (a busy agent) does not."""
-    from gate.decide import EcsFacts, Observation, Policy, decide
-    from gate.holdstate import HOLD_TAG, HoldState, action_hash, encode
-    from gate.model import Agent, Waiting
+    from gate.domain.decide import EcsFacts, Observation, Policy, decide
+    from gate.domain.holdstate import HOLD_TAG, HoldState, action_hash, encode
+    from gate.domain.model import Agent, Waiting
 
     t0, action = 1_800_000_000.0, "8e2c1a7e-5b0f-4a51-9d0a-1f2b3c4d5e6f"
     tags = {HOLD_TAG: encode(HoldState(action_hash(action), held_since=t0, disabled_at=t0))}

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from cli.emulator.sandbox import Sandbox
-from gate.clock import ManualClock
-from gate.decide import Observation, Policy, decide
-from gate.model import Agent, Outcome, Waiting
-from gate.reconcile import Gate
+from emulator.azure_devops import FakeAzureDevOps
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
+from gate.domain.decide import Observation, Policy, decide
+from gate.domain.model import Agent, Outcome, Waiting
+from gate.service.reconcile import Gate
 from tests.reliability.conftest import FAST
 
 POOL_A, POOL_B = "pool-a", "pool-b"
@@ -363,8 +363,8 @@ def test_group_pools_setting_is_validated() -> None:
 
 # -- GitHub: each organisation or repository is a pool ----------------------------------------------------------
 def test_github_lists_each_scope_on_its_own() -> None:
-    from cli.emulator.github import FakeGitHub
-    from gate.github import GitHubRunners
+    from emulator.github import FakeGitHub
+    from gate.adapters.github import GitHubRunners
 
     token = "ghs_fakeinstallationtoken0123456789"
     with FakeGitHub(clock=ManualClock(), token=token) as github:

@@ -1,4 +1,4 @@
-"""The service hook receiver (gate/servicehook.py) and the fake's web hooks (cli/emulator/servicehooks.py)."""
+"""The service hook receiver (gate/servicehook.py) and the fake's web hooks (emulator/servicehooks.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.azure_devops import FakeAzureDevOps
-from cli.emulator.servicehooks import BUILD_COMPLETE, JOB_STATE_CHANGED, WebHooks
+from emulator.azure_devops import FakeAzureDevOps
+from emulator.servicehooks import BUILD_COMPLETE, JOB_STATE_CHANGED, WebHooks
 from gate import servicehook
-from gate.clock import ManualClock
+from gate.domain.clock import ManualClock
 from gate.servicehook import MAX_BODY_BYTES, check
 
 SECRET = "hook-secret-0123456789"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from cli.emulator.servicehooks import BUILD_COMPLETE, WebHooks
-from gate.reconcile import Gate
+from emulator.servicehooks import BUILD_COMPLETE, WebHooks
+from gate.service.reconcile import Gate
 from gate.servicehook import check, recheck
 from tests.reliability.conftest import World
 

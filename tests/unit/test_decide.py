@@ -12,12 +12,21 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gate.actions import Complete, ConfirmDisables, DeleteAgent, DisableAgent, SetTag
-from gate.aws import AwsError
-from gate.decide import Decision, Observation, Policy, decide
-from gate.execute import execute
-from gate.holdstate import HOLD_TAG, HoldState, action_hash, decode, encode
-from gate.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Agent, JobRequest, Outcome, ServiceTime, Waiting, format_ts
+from gate.adapters.aws import AwsError
+from gate.domain.actions import Complete, ConfirmDisables, DeleteAgent, DisableAgent, SetTag
+from gate.domain.decide import Decision, Observation, Policy, decide
+from gate.domain.holdstate import HOLD_TAG, HoldState, action_hash, decode, encode
+from gate.domain.model import (
+    HELD_SINCE_TAG,
+    IDLE_SINCE_TAG,
+    Agent,
+    JobRequest,
+    Outcome,
+    ServiceTime,
+    Waiting,
+    format_ts,
+)
+from gate.service.execute import execute
 
 T0 = 1_800_000_000.0
 ACTION = "8e2c1a7e-5b0f-4a51-9d0a-1f2b3c4d5e6f"

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
+from gate.domain.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
 
 LIFECYCLE: dict[str, Any] = {
     "version": "0",

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from gate.mapping import AgentIndex
-from gate.model import Agent, Waiting
+from gate.domain.mapping import AgentIndex
+from gate.domain.model import Agent, Waiting
 from gate.settings import Mapping, SettingsError, load_settings
 
 BASE = {

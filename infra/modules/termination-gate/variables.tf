@@ -543,7 +543,7 @@ variable "tick_budget_seconds" {
 
   validation {
     condition     = var.tick_budget_seconds >= 1 && var.tick_budget_seconds <= min(840, var.lambda_timeout_seconds - 20)
-    error_message = "tick_budget_seconds must be between 1 and min(840, lambda_timeout_seconds - 20): a round may overrun the budget by up to 15 s (gate.reconcile.ROUND_GRACE_SECONDS) and the last calls need headroom."
+    error_message = "tick_budget_seconds must be between 1 and min(840, lambda_timeout_seconds - 20): a round may overrun the budget by up to 15 s (gate.service.reconcile.ROUND_GRACE_SECONDS) and the last calls need headroom."
   }
 }
 

@@ -148,7 +148,7 @@ locals {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeAutoScalingInstances",
         "autoscaling:DescribeLifecycleHooks",
-        "autoscaling:DescribeScalingActivities", # the lifecycle action's identity (gate/holdstate.py)
+        "autoscaling:DescribeScalingActivities", # the lifecycle action's identity (gate/domain/holdstate.py)
       ]
       Resource = "*"
     }
@@ -172,7 +172,7 @@ locals {
       }
     }
     # Terminating:Retained instances (TerminateHookAbandon = retain) have no lifecycle action left: once their
-    # agents are idle the tick terminates them (gate/retained.py). Only instances of our groups.
+    # agents are idle the tick terminates them (gate/service/retained.py). Only instances of our groups.
     terminate_retained = {
       Sid      = "TerminateOwnRetainedInstances"
       Effect   = "Allow"

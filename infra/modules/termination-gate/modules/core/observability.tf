@@ -1,6 +1,6 @@
 # The dashboard and the Logs Insights queries, as data: the parent module only creates the resources.
 #
-# What the gate writes (gate/logs.py): one JSON line per decision (`"event": "decision"`, with Outcome, reason, group,
+# What the gate writes (gate/adapters/logs.py): one JSON line per decision (`"event": "decision"`, with Outcome, reason, group,
 # instance, hook, agents, held_seconds), which is also an Embedded Metric Format record: metrics Decisions (Count)
 # and HeldSeconds (Seconds) in var.metrics_namespace, dimensions FunctionName (the Lambda's own name, so two gates in
 # one account never share a metric or an alarm) and Outcome. Other lines name their event, e.g. round_cut_short.

@@ -95,7 +95,7 @@ output "lambda_timeout_seconds" {
 }
 
 output "failsafe_alarm" {
-  description = "The fail-safe hold alarm: metric FailsafeHolds (one EMF line per invocation while an error keeps an instance waiting, gate/logs.py), alarmed when above 0 in every 5-minute period of failsafe_hold_alarm_minutes."
+  description = "The fail-safe hold alarm: metric FailsafeHolds (one EMF line per invocation while an error keeps an instance waiting, gate/adapters/logs.py), alarmed when above 0 in every 5-minute period of failsafe_hold_alarm_minutes."
   value = {
     name               = local.names.failsafe_alarm
     metric_name        = "FailsafeHolds"

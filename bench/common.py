@@ -1,0 +1,147 @@
+"""Plumbing shared by the benchmarks: settings at their defaults, quiet decision logs, a clean environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from gate.adapters import logs
+from gate.domain.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Waiting, parse_ts
+from gate.settings import Settings
+
+BENCH_PAT = "bench-pat-0123456789abcdef"  # what the fake Azure DevOps accepts; not a secret
+
+
+class DefaultsOnlySettings(Settings):
+    """The gate's Settings from explicit values and defaults only: a GATE_* variable in the environment of
+    whoever runs the benchmark must not change what is measured ("at default settings")."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def gate_settings(
+    *, azure_org_url: str, pools: list[str], groups: list[str], hook_name: str, **overrides: Any
+) -> Settings:
+    """Default settings for one Azure DevOps org: only the wiring (where, which pool/group/hook) is given."""
+    return DefaultsOnlySettings(
+        azure_org_url=azure_org_url,
+        pools=pools,
+        groups=groups,
+        hook_name=hook_name,
+        pat=BENCH_PAT,
+        **overrides,
+    )
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """The handler prints one JSON line per decision; a benchmark makes thousands. Restores the configuration."""
+    saved = structlog.get_config()
+    with open(os.devnull, "w") as devnull:
+        logs.configure(stream=devnull)
+        try:
+            yield
+        finally:
+            structlog.configure(**saved)
+
+
+@contextmanager
+def clean_gate_env() -> Iterator[None]:
+    """Hide GATE_* variables while a benchmark builds settings through code that reads the environment."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("GATE_")}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def instance_details(private_dns: str | None, tags: Mapping[str, str]) -> dict[str, Any]:
+    """What `gate.adapters.aws.Aws.describe_instances` reports for one instance, for the in-process stand-ins: the
+    fields of
+    `gate.domain.model.Waiting` that EC2 fills (the private DNS name, the gate's tags and the clocks read from them)."""
+    known = {f.name for f in dataclasses.fields(Waiting)}
+    details: dict[str, Any] = {
+        "private_dns": private_dns,
+        "private_ip": None,
+        "held_since": parse_ts(tags.get(HELD_SINCE_TAG)),
+        "idle_since": parse_ts(tags.get(IDLE_SINCE_TAG)),
+        "tags": {k: v for k, v in tags.items() if k.startswith("gate:")},
+    }
+    return {k: v for k, v in details.items() if k in known}
+
+
+class GroupsView:
+    """The slice of boto3's Auto Scaling client that the gate's retained clean-up reads (DescribeAutoScalingGroups
+    pages), answered from `members()`: (group, instance id, lifecycle state) triples. `count(op)` counts a call."""
+
+    def __init__(self, members: Callable[[], Iterable[tuple[str, str, str]]], count: Callable[[str], None]) -> None:
+        self._members = members
+        self._count = count
+
+    def get_paginator(self, name: str) -> GroupsView:
+        if name != "describe_auto_scaling_groups":
+            raise NotImplementedError(name)
+        return self
+
+    def paginate(self, AutoScalingGroupNames: Sequence[str]) -> Iterator[dict[str, Any]]:
+        self._count("DescribeAutoScalingGroups")
+        groups: dict[str, list[dict[str, Any]]] = {g: [] for g in AutoScalingGroupNames}
+        for group, iid, state in self._members():
+            if group in groups:
+                groups[group].append({"InstanceId": iid, "LifecycleState": state})
+        yield {"AutoScalingGroups": [{"AutoScalingGroupName": g, "Instances": i} for g, i in groups.items()]}
+
+
+class TagsView:
+    """The slice of boto3's EC2 client that the retained clean-up uses: instances by tag key, CreateTags,
+    TerminateInstances; answered from `tags` (instance id -> its tags, mutated in place)."""
+
+    def __init__(
+        self,
+        tags: Callable[[], MutableMapping[str, dict[str, str]]],
+        count: Callable[[str], None],
+        terminate: Callable[[str], None] | None = None,
+    ) -> None:
+        self._tags = tags
+        self._count = count
+        self._terminate = terminate
+
+    def describe_instances(self, Filters: Sequence[dict[str, Any]], NextToken: str | None = None) -> dict[str, Any]:
+        self._count("DescribeInstances")
+        keys = {v for f in Filters if f["Name"] == "tag-key" for v in f["Values"]}
+        found = [
+            {"InstanceId": iid, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            for iid, tags in self._tags().items()
+            if keys & set(tags)
+        ]
+        return {"Reservations": [{"Instances": found}]}
+
+    def create_tags(self, Resources: Sequence[str], Tags: Sequence[dict[str, str]]) -> dict[str, Any]:
+        self._count("CreateTags")
+        for iid in Resources:
+            self._tags().setdefault(iid, {}).update({t["Key"]: t["Value"] for t in Tags})
+        return {}
+
+    def terminate_instances(self, InstanceIds: Sequence[str]) -> dict[str, Any]:
+        self._count("TerminateInstances")
+        for iid in InstanceIds:
+            if self._terminate is not None:
+                self._terminate(iid)
+        return {}

@@ -1,0 +1,1481 @@
+"""Fleet simulation: the same day of builds on one Auto Scaling group, under six scale-in strategies.
+
+Discrete-event, simulated clock, seeded; nothing touches the network. The world model (assumptions, in one place):
+
+* **Capacity**: ECS Cluster Auto Scaling style, target 100 %: every `cas_period` seconds M = queued + running
+  builds, needed = ceil(M / agents_per_instance). Scale-out sets desired = needed at once (one datapoint);
+  scale-in only to the highest `needed` of the last `scale_in_window` seconds (target tracking's 15 consecutive
+  one-minute datapoints below target). Desired is clamped to [min_size, instances].
+* **Auto Scaling group**: Pending + InService instances count toward desired; instances in `Terminating:Wait` do
+  not (as in AWS), so a held instance may get a replacement. A launch takes `launch_delay` seconds (uniform) from
+  the scale-out decision to a registered, enabled agent. Scale-in picks unprotected InService instances only, by
+  the default termination policy simplified: AZ balance first, then at random (identical launch templates make
+  "oldest launch template" a tie, and per-second billing makes "next billing hour" meaningless). The group
+  retries a blocked scale-in at every evaluation.
+* **Agents and jobs**: one queue; a job goes to the enabled, registered, idle agent that has been idle longest
+  (what the fake Azure DevOps does). A disabled agent gets no job; an agent on an instance already in
+  `Terminating:Wait` but not yet disabled does (the race the gate must survive). A build is **killed** when its
+  instance terminates while it runs; killed builds are not retried. API latency and Azure's lagging busy flag
+  are fault knobs (below), off in fair weather.
+* **none**: no hook, no protection: the victim terminates at once.
+* **protection**: a sidecar per instance polls its agent every `protection_poll_seconds` (random phase) and calls
+  SetInstanceProtection when busy-ness changed. A job that started since the last poll leaves the instance
+  unprotected, and Auto Scaling may pick it. Each poll asks Azure DevOps for the agent (one GET; a sidecar
+  watching the local worker process would make none) and each toggle is one AWS call.
+* **gate**: a terminating hook (HeartbeatTimeout `heartbeat_timeout`, DefaultResult `default_result`). The
+  lifecycle event reaches the handler after `event_delay_seconds` and the schedule ticks every `tick_seconds`;
+  both run the **real** `gate.handler.dispatch` -> `gate.service.reconcile.Gate` -> `gate.domain.decide.decide` ->
+  `gate.service.execute.execute` with the real default `Settings`; only the two edges (`gate.adapters.aws.Aws`,
+  the Azure DevOps `AgentSource`) are replaced by adapters onto the simulated world, which count the API calls the
+  real edges would make (one paginated agent list per pool per round, DescribeInstances per 200 ids, ...).
+  Each lifecycle event is a fresh Lambda container; the ticks reuse one warm container.
+* **gate+protect**: the gate with `protect_busy` on: the real `gate.service.protection.Protector` protects busy
+InService
+  instances from the tick's own agent list (no extra Azure DevOps call), so Auto Scaling picks idle instances and
+  the hook only holds the ones chosen inside the window.
+* **pool-manager**: what Azure's VMSS agent pools do, ported to AWS as a scheduled function: no ECS capacity
+  policy; every `pool_sample_seconds` (5 min) it lists the agents and the queue, launches for queued jobs, and for
+  each agent seen idle for `pool_idle_ttl_seconds` (30 min) disables it, terminates its instance and deletes it. A
+  job that lands between its list and its disable dies with the instance.
+* **drain-on-signal**: a daemon on each instance (as lifecycled does for Buildkite) gets the lifecycle notification
+  from its own queue, stops the local agent taking jobs, heartbeats every HeartbeatTimeout / 2, waits for the running
+  job and completes. It knows busy from the process itself; a lost notification leaves the hook to time out.
+
+Faults (`bench.faults.Faults`, `FleetConfig.faults`) reach each strategy through the parts it has: Azure
+DevOps latency and outages and the busy-flag lag through the REST API (the gate's adapter, the sidecar's poll, the
+pool manager's list), lost events through the lifecycle notification (the gate's event path, the daemon's queue),
+the gate outage through the scheduled functions (the gate, the pool manager), Auto Scaling throttling through every
+Auto Scaling call (attempts retried up to the SDK's `max_attempts`, back-off time not modelled). With
+`retain_on_abandon`, ABANDON keeps the instance in `Terminating:Retained`. With `service_hook`, every build end is
+delivered to the real receiver (gate/servicehook.py), which runs one round of the tick.
+"""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import json
+import math
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, TypeVar
+
+from bench.common import gate_settings, instance_details
+from bench.faults import FAIR, Faults
+from bench.stats import mean, percentile, rounded
+from bench.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
+from gate.adapters.aws import RETRY_CONFIG, ActionGone, Aws, AwsError
+from gate.adapters.logs import DecisionLog, Record
+from gate.domain.actions import Result
+from gate.domain.model import Agent, JobRequest, ServiceTime, Waiting, format_ts
+from gate.handler import dispatch
+from gate.service.protection import Protector
+from gate.service.reconcile import Gate
+from gate.service.sources import AgentSourceError
+
+Strategy = Literal["none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect"]
+STRATEGIES: tuple[Strategy, ...] = ("none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect")
+GATED: frozenset[str] = frozenset({"gate", "gate+protect"})  # the real gate runs
+HOOKED: frozenset[str] = GATED | {"drain-on-signal"}  # a terminating lifecycle hook holds the victim
+
+GROUP = "ci-agents"
+HOOK = "termination-gate"
+POOL = "ci-agents"
+POOL_ID = 1
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+MAX_GLOBAL_TIMEOUT = 172_800
+_DISPATCH_TAKES_DEADLINE = len(inspect.signature(dispatch).parameters) >= 3
+_HOOK_SECRET = "simulated-service-hook-secret"
+# Attempts per AWS call, as the gate's SDK configuration makes them.
+MAX_ATTEMPTS = int((getattr(RETRY_CONFIG, "retries", None) or {}).get("max_attempts", 5))
+TICK_EVENT: dict[str, Any] = {
+    "version": "0",
+    "source": "aws.events",
+    "detail-type": "Scheduled Event",
+    "account": ACCOUNT,
+    "region": REGION,
+    "detail": {},
+}
+
+PENDING, IN_SERVICE, WAIT, TERMINATED = "Pending", "InService", "Terminating:Wait", "Terminated"
+RETAINED = "Terminating:Retained"  # ABANDON with TerminateHookAbandon = retain: alive, outside desired capacity
+ALIVE_STATES = frozenset({PENDING, IN_SERVICE, WAIT, RETAINED})
+AUTOSCALING_OPS = frozenset(
+    {
+        "DescribeAutoScalingGroups",
+        "DescribeAutoScalingInstances",
+        "DescribeLifecycleHooks",
+        "DescribeScalingActivities",
+        "RecordLifecycleActionHeartbeat",
+        "CompleteLifecycleAction",
+        "SetInstanceProtection",
+        "SetDesiredCapacity",
+        "TerminateInstanceInAutoScalingGroup",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """Every assumption of the model, as a parameter (seconds unless named otherwise)."""
+
+    instances: int = 200  # the group's MaxSize
+    min_size: int = 2
+    agents_per_instance: int = 1
+    hours: float = 24.0
+    start_hour: float = 0.0
+    seed: int = 7
+    peak_utilisation: float = 0.8
+    night_fraction: float = 0.08
+    median_build_minutes: float = 12.0
+    build_sigma: float = 0.85
+    launch_delay: tuple[float, float] = (120.0, 180.0)
+    cas_period: float = 60.0
+    scale_in_window: float = 900.0
+    azs: int = 3
+    protection_poll_seconds: float = 30.0
+    heartbeat_timeout: int = 300
+    default_result: Result = "ABANDON"
+    event_delay_seconds: float = 2.0
+    tick_seconds: float = 60.0
+    lambda_timeout_seconds: float = 70.0  # the Terraform module's default function timeout
+    page_size: int = 1000  # agents per page of the Azure DevOps list
+    sample_seconds: float = 60.0
+    gate_settings: Mapping[str, Any] = field(default_factory=dict)  # overrides of the gate's default Settings
+    retain_on_abandon: bool = False  # the group's TerminateHookAbandon = retain (Terminating:Retained on ABANDON)
+    pool_sample_seconds: float = 300.0  # pool-manager: how often it samples the pool and the group
+    pool_idle_ttl_seconds: float = 1800.0  # pool-manager: an agent idle this long is deleted with its instance
+    daemon_poll_seconds: float = 20.0  # drain-on-signal: the daemon's SQS long poll (one ReceiveMessage per poll)
+    faults: Faults = FAIR
+    # The optional service hook (gate/servicehook.py): Azure DevOps POSTs "build completed" for every build of the
+    # project, `service_hook_delay_seconds` after it ends; each accepted call runs one round of the tick, at most
+    # `service_hook_concurrency` at a time (the function's reserved concurrency; a call beyond it is throttled).
+    service_hook: bool = False
+    service_hook_delay_seconds: float = 2.0
+    service_hook_concurrency: int = 2
+
+    def workload(self) -> WorkloadConfig:
+        return WorkloadConfig(
+            capacity=self.instances * self.agents_per_instance,
+            hours=self.hours,
+            start_hour=self.start_hour,
+            seed=self.seed,
+            peak_utilisation=self.peak_utilisation,
+            night_fraction=self.night_fraction,
+            median_build_minutes=self.median_build_minutes,
+            build_sigma=self.build_sigma,
+        )
+
+
+@dataclass
+class StrategyResult:
+    """What one strategy did to the day; hours are instance-hours, `series` is sampled every `sample_seconds`."""
+
+    strategy: str
+    faults: str = FAIR.name
+    builds: int = 0
+    builds_started: int = 0
+    builds_completed: int = 0
+    builds_killed: int = 0
+    builds_started_on_victims: int = 0  # jobs that landed on an instance already chosen for termination
+    queue_wait_mean_s: float | None = None
+    queue_wait_p95_s: float | None = None
+    instance_hours: float = 0.0
+    busy_instance_hours: float = 0.0
+    idle_instance_hours: float = 0.0
+    idle_kept_alive_hours: float = 0.0  # gate: held while idle; protection: protected while idle
+    held_instance_hours: float = 0.0
+    launches: int = 0
+    scale_in_victims: int = 0
+    holds: int = 0
+    hold_mean_s: float | None = None
+    hold_p95_s: float | None = None
+    hold_max_s: float | None = None
+    release_latency_mean_s: float | None = None  # build end (or wait start) -> CompleteLifecycleAction
+    release_latency_p95_s: float | None = None
+    release_after_build_p50_s: float | None = None  # holds whose build ended during the hold: build end -> complete
+    release_after_build_p95_s: float | None = None
+    release_idle_p95_s: float | None = None  # holds of idle victims: wait start -> complete
+    # ... of the holds whose build ended after the gate's assignment lag bound (60 s from the hold's start): the
+    # release the lag rule lets happen at the next look
+    release_after_lag_p50_s: float | None = None
+    release_after_lag_p95_s: float | None = None
+    service_hook_calls: int = 0
+    service_hook_throttled: int = 0
+    holds_open_at_end: int = 0
+    hooks_timed_out: int = 0
+    retained: int = 0  # instances moved to Terminating:Retained (ABANDON on a retaining group)
+    retained_at_end: int = 0  # ... still there when the day ends (nobody terminated them)
+    agents_left_registered: int = 0  # registrations of terminated instances nobody deleted
+    events_lost: int = 0
+    azure_calls: int = 0
+    azure_calls_by_kind: dict[str, int] = field(default_factory=dict)
+    aws_calls: int = 0
+    autoscaling_calls: int = 0  # the part of aws_calls that draws on the account's shared Auto Scaling bucket
+    aws_calls_by_operation: dict[str, int] = field(default_factory=dict)
+    lambda_invocations: int = 0
+    lambda_seconds: float = 0.0
+    decisions: dict[str, int] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    series: dict[str, list[float]] = field(default_factory=dict)
+    kill_times_h: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the time series (the table and the JSON's headline)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("series", "kill_times_h")}
+
+
+# -- the world ----------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Build:
+    spec: BuildSpec
+    start: float | None = None
+    end: float | None = None
+    agent: _Agent | None = None
+    killed: bool = False
+
+
+@dataclass(eq=False)
+class _Agent:
+    id: int
+    name: str
+    instance: _Instance
+    enabled: bool = True
+    registered: bool = False
+    online: bool = False
+    deleted: bool = False
+    build: _Build | None = None
+    last_build: _Build | None = None
+    free_since: float = 0.0
+    _snap: Agent | None = None
+    _snap_key: tuple[bool, bool, int | None] | None = None
+
+    def visible_build(self, now: float, lag: float) -> _Build | None:
+        """The running build as the REST API shows it: an assignment younger than `lag` is not visible yet."""
+        build = self.build
+        if build is None or (lag and build.start is not None and build.start > now - lag):
+            return None
+        return build
+
+    def snapshot(self, now: float, lag: float = 0.0) -> Agent:
+        """The agent as the Azure DevOps list reports it (cached until it changes: the list runs every round)."""
+        visible = self.visible_build(now, lag)
+        key = (self.enabled, self.online, visible.spec.id if visible else None)
+        if self._snap is None or key != self._snap_key:
+            self._snap_key = key
+            self._snap = Agent(
+                source="azure-devops",
+                pool_id=POOL_ID,
+                pool=POOL,
+                id=self.id,
+                name=self.name,
+                enabled=self.enabled,
+                online=self.online,
+                assigned_request=key[2],
+                computer_name=self.instance.private_dns,
+            )
+        return self._snap
+
+
+@dataclass(eq=False)
+class _Hook:
+    token: str
+    started: float
+    heartbeat_deadline: float
+    global_deadline: float
+
+
+@dataclass(eq=False)
+class _Instance:
+    index: int
+    az: int
+    launched: float
+    state: str = PENDING
+    protected: bool = False
+    agents: list[_Agent] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    hook: _Hook | None = None
+    flags: tuple[int, ...] = (0, 0, 0, 0, 0)
+
+    @property
+    def id(self) -> str:
+        return f"i-0{self.index:016x}"
+
+    @property
+    def private_dns(self) -> str:
+        return f"ip-10-{self.index >> 16 & 255}-{self.index >> 8 & 255}-{self.index & 255}.ec2.internal"
+
+    @property
+    def busy(self) -> bool:
+        return any(a.build is not None for a in self.agents)
+
+
+# Integrated quantities: alive, busy, held, held and idle, protected and idle (instance-seconds).
+_ALIVE, _BUSY, _HELD, _HELD_IDLE, _PROT_IDLE = range(5)
+
+
+class _Cancelled(BaseException):
+    """Raised in an invocation still sleeping when the day ends, so its thread unwinds (not an Exception: the
+    handler's catch-all must not turn it into an `error` record)."""
+
+
+@dataclass(eq=False)
+class _Task:
+    fn: Callable[[], None]
+    go: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    thread: threading.Thread | None = None
+    done: bool = False
+    cancelled: bool = False
+    error: BaseException | None = None
+
+
+class _Lockstep:
+    """Runs blocking code (the real `Gate.run`, which sleeps between re-checks) inside the discrete-event loop.
+
+    Each invocation gets a thread, but exactly one thread runs at a time: the loop hands control to an
+    invocation and waits until it sleeps (its wake-up becomes an event) or returns. So concurrent Lambda
+    invocations interleave in simulated time exactly as scheduled, deterministically, without locks.
+    """
+
+    def __init__(self, schedule: Callable[[float, Callable[[], None]], None], now: Callable[[], float]) -> None:
+        self._schedule = schedule
+        self._now = now
+        self._back = threading.Semaphore(0)
+        self._current: _Task | None = None
+        self._sleeping: set[_Task] = set()
+
+    def start(self, fn: Callable[[], None]) -> None:
+        task = _Task(fn)
+        task.thread = threading.Thread(target=self._body, args=(task,), name="sim-invocation", daemon=True)
+        task.thread.start()
+        self._resume(task)
+
+    def _body(self, task: _Task) -> None:
+        task.go.acquire()
+        try:
+            if not task.cancelled:
+                task.fn()
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # re-raised in the loop's thread
+            task.error = exc
+        finally:
+            task.done = True
+            self._back.release()
+
+    def _resume(self, task: _Task) -> None:
+        if task.done:  # a wake-up left in the queue for an invocation that was cancelled
+            return
+        self._sleeping.discard(task)
+        self._current = task
+        task.go.release()
+        self._back.acquire()
+        self._current = None
+        if task.done:
+            assert task.thread is not None
+            task.thread.join()
+            if task.error is not None:
+                raise RuntimeError(f"simulated invocation failed: {task.error!r}") from task.error
+
+    def sleep(self, seconds: float) -> None:
+        task = self._current
+        if task is None or task.thread is not threading.current_thread():
+            raise RuntimeError("the simulated clock can only sleep inside an invocation")
+        self._sleeping.add(task)
+        self._schedule(self._now() + max(0.0, seconds), lambda: self._resume(task))
+        self._back.release()
+        task.go.acquire()
+        if task.cancelled:
+            raise _Cancelled
+
+    def cancel_all(self) -> None:
+        for task in list(self._sleeping):
+            task.cancelled = True
+            self._resume(task)
+
+
+class _SimClock:
+    """`gate.domain.clock.Clock` on simulated time: `sleep` suspends the calling invocation until its wake-up event.
+
+    Inside a `_SimWorkers` batch the clock runs on the current lane's own time (`lane`, seconds ahead of the world):
+    a sleep there moves the lane, not the world."""
+
+    def __init__(self, world: _World) -> None:
+        self._world = world
+        self.lane: float | None = None
+
+    def now(self) -> float:
+        return self._world.now + (self.lane or 0.0)
+
+    def sleep(self, seconds: float) -> None:
+        if self.lane is not None:
+            self.lane += max(0.0, seconds)
+        else:
+            self._world.lockstep.sleep(seconds)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _SimWorkers:
+    """`gate.service.workers.Workers` on simulated time, deterministic: `size` lanes, as the real pool has threads.
+    Items run
+    one after another in the invocation's thread, each on the lane that frees first, so a slow call occupies its
+    lane and not the batch; the batch returns when its busiest lane ends, or at the deadline with the items
+    finished by then. Simplification: a call's effect on the world lands at the batch's start (its answer still
+    arrives on its lane's time), so a batch of slow calls acts up to one batch-length early."""
+
+    def __init__(self, size: int, world: _World) -> None:
+        self.size = max(1, size)
+        self.world = world
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], deadline: float) -> list[tuple[T, R]]:
+        clock, start = self.world.clock, self.world.now
+        lanes = [0.0] * self.size
+        out: list[tuple[T, R]] = []
+        for item in items:
+            k = min(range(self.size), key=lanes.__getitem__)
+            if start + lanes[k] >= deadline:
+                continue  # not started by the deadline: cancelled
+            clock.lane = lanes[k]
+            try:
+                result = fn(item)
+            finally:
+                lanes[k], clock.lane = clock.lane or 0.0, None
+            if start + lanes[k] <= deadline:
+                out.append((item, result))
+        busiest = min(max(lanes), max(0.0, deadline - start))
+        if busiest > 0:
+            clock.sleep(busiest)
+        return out
+
+
+class _World:
+    """One group, one pool, one queue, one strategy: the event loop, the world's state and its accounting."""
+
+    def __init__(self, cfg: FleetConfig, strategy: Strategy, builds: Sequence[BuildSpec]) -> None:
+        self.cfg = cfg
+        self.strategy = strategy
+        self.rng = random.Random(f"asg:{cfg.seed}")  # victim choice, launch delays, sidecar phases
+        self.faults = cfg.faults
+        # Fault draws get their own streams, so a fault changes nothing else about the day.
+        self.lost_rng = random.Random(f"lost:{cfg.seed}")
+        self.throttle_rng = random.Random(f"throttle:{cfg.seed}")
+        self.t0 = EPOCH + cfg.start_hour * 3600
+        self.end = self.t0 + cfg.hours * 3600
+        self.now = self.t0
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._last = self.t0
+        self.counts = [0] * 5
+        self.areas = [0.0] * 5
+        self.instances: list[_Instance] = []  # alive: Pending, InService, Terminating:Wait
+        self.alive: dict[int, _Instance] = {}  # the same, by index (instance ids encode it)
+        self.next_index = 1
+        self.next_agent = 1
+        self.agents: dict[int, _Agent] = {}  # registered, not deleted (what the agent list returns)
+        self.idle: set[_Agent] = set()  # can take a job now
+        self.queue: deque[_Build] = deque()
+        self.running = 0
+        self.desired = cfg.min_size
+        self.needed: deque[tuple[float, int]] = deque()
+        self.builds = [_Build(spec) for spec in builds]
+        self.result = StrategyResult(strategy)
+        # (wait start, complete, release latency, a build ended during the hold, ... after the lag bound)
+        self.holds: list[tuple[float, float, float, bool, bool]] = []
+        self.lockstep = _Lockstep(self.at, lambda: self.now)
+        self.clock = _SimClock(self)
+        self.aws_calls: Counter[str] = Counter()
+        self.azure_calls: Counter[str] = Counter()
+        self.decisions: Counter[str] = Counter()
+        self.series: dict[str, list[float]] = {
+            k: [] for k in ("t_h", "desired", "alive", "in_service", "held", "busy", "queued", "protected")
+        }
+        # One worker: the simulated world is not thread-safe and must stay deterministic (LIVENESS).
+        overrides = {"protect_busy": strategy == "gate+protect", "heartbeat_concurrency": 1, "agent_concurrency": 1}
+        overrides.update(cfg.gate_settings)
+        self._settings = gate_settings(
+            azure_org_url="https://dev.azure.com/simulated", pools=[POOL], groups=[GROUP], hook_name=HOOK, **overrides
+        )
+        self._warm_ticks: list[Gate] = []
+        self._warm_hooks: list[Gate] = []
+        self._hooks_running = 0
+        self._tokens = 0
+        self._pool_idle_since: dict[int, float] = {}  # pool-manager: instance index -> first sample seen idle
+        self._pool_draining: set[int] = set()  # pool-manager: disabled, termination not yet accepted
+
+    # -- event loop ---------------------------------------------------------------------------------------
+    def at(self, t: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (t, self._seq, fn))
+        self._seq += 1
+
+    def _integrate(self, t: float) -> None:
+        dt = t - self._last
+        if dt > 0:
+            for k, c in enumerate(self.counts):
+                self.areas[k] += c * dt
+            self._last = t
+
+    def run(self) -> StrategyResult:
+        wall, cpu = time.perf_counter(), time.process_time()
+        # The gate shuffles each round's instances with the module-level `random`; seeded here, a faulty day (whose
+        # throttled attempts are drawn in call order) replays exactly.
+        random.seed(f"gate:{self.cfg.seed}")
+        for b in self.builds:
+            self.at(b.spec.arrival, lambda b=b: self._arrive(b))  # type: ignore[misc]
+        for _ in range(self.cfg.min_size):
+            inst = self._launch(self.t0, delay=0.0)
+            self._in_service(inst)
+        if self.strategy == "pool-manager":
+            self.at(self.t0, self._pool_manager_sample)
+        else:
+            self.at(self.t0, self._evaluate)
+        self.at(self.t0, self._sample)
+        if self.strategy in GATED:
+            self.at(self.t0 + self.cfg.tick_seconds, self._tick)
+        try:
+            while self._heap and self._heap[0][0] <= self.end:
+                t, _, fn = heapq.heappop(self._heap)
+                self._integrate(t)
+                self.now = t
+                fn()
+            self._integrate(self.end)
+            self.now = self.end
+        finally:
+            self.lockstep.cancel_all()
+        self._finish(time.perf_counter() - wall, time.process_time() - cpu)
+        return self.result
+
+    # -- bookkeeping ----------------------------------------------------------------------------------------
+    def _touch(self, inst: _Instance) -> None:
+        """Keep the integrated counters in step with one instance's state (O(1) per change)."""
+        alive = inst.state in ALIVE_STATES
+        busy = alive and inst.busy
+        held = inst.state == WAIT
+        flags = (
+            int(alive),
+            int(busy),
+            int(held),
+            int(held and not busy),
+            int(alive and inst.protected and not busy),
+        )
+        for k in range(5):
+            self.counts[k] += flags[k] - inst.flags[k]
+        inst.flags = flags
+
+    def _eligible(self, agent: _Agent) -> bool:
+        return (
+            agent.registered
+            and agent.online
+            and agent.enabled
+            and not agent.deleted
+            and agent.build is None
+            and agent.instance.state in (IN_SERVICE, WAIT, RETAINED)
+        )
+
+    def refresh(self, agent: _Agent) -> None:
+        if self._eligible(agent):
+            self.idle.add(agent)
+        else:
+            self.idle.discard(agent)
+
+    def _sample(self) -> None:
+        s = self.series
+        s["t_h"].append(round((self.now - EPOCH) / 3600, 4))
+        s["desired"].append(self.desired)
+        s["alive"].append(self.counts[_ALIVE])
+        s["in_service"].append(sum(1 for i in self.instances if i.state == IN_SERVICE))
+        s["held"].append(self.counts[_HELD])
+        s["busy"].append(self.running)
+        s["queued"].append(len(self.queue))
+        s["protected"].append(sum(1 for i in self.instances if i.protected))
+        self.at(self.now + self.cfg.sample_seconds, self._sample)
+
+    # -- jobs -----------------------------------------------------------------------------------------------
+    def _arrive(self, build: _Build) -> None:
+        self.result.builds += 1
+        self.queue.append(build)
+        self._assign()
+
+    def _assign(self) -> None:
+        while self.queue and self.idle:
+            agent = min(self.idle, key=lambda a: (a.free_since, a.id))
+            build = self.queue.popleft()
+            build.start, build.agent = self.now, agent
+            agent.build = build
+            self.idle.discard(agent)
+            self.running += 1
+            self.result.builds_started += 1
+            if agent.instance.state == WAIT:
+                self.result.builds_started_on_victims += 1
+            self._touch(agent.instance)
+            self.at(self.now + build.spec.duration, lambda b=build: self._build_ends(b))  # type: ignore[misc]
+
+    def _build_ends(self, build: _Build) -> None:
+        if build.killed or build.agent is None:
+            return
+        agent = build.agent
+        build.end = self.now
+        agent.build, agent.last_build, agent.free_since = None, build, self.now
+        self.running -= 1
+        self.result.builds_completed += 1
+        self._touch(agent.instance)
+        self.refresh(agent)
+        self._assign()
+        if self.cfg.service_hook and self.strategy in GATED:
+            self.at(self.now + self.cfg.service_hook_delay_seconds, lambda: self._service_hook(build))
+
+    def _service_hook(self, build: _Build) -> None:
+        """Azure DevOps delivers "build completed" to the function URL: the real receiver checks the call (secret,
+        size, event type) and runs one round of the tick in a warm container of its own."""
+        from emulator.servicehooks import build_completed
+        from gate.servicehook import check, recheck
+
+        self.result.service_hook_calls += 1
+        if self.faults.gate_down(self.hour) or self._hooks_running >= self.cfg.service_hook_concurrency:
+            self.result.service_hook_throttled += 1
+            return
+        snapshot = {
+            "id": build.spec.id,
+            "pool_id": POOL_ID,
+            "queued_at": build.spec.arrival,
+            "assigned_at": build.start,
+            "finished_at": build.end,
+            "result": "succeeded",
+        }
+        payload = build_completed("https://dev.azure.com/simulated", snapshot, subscription="sim", notification=1)
+        event = {
+            "requestContext": {"http": {"method": "POST"}},
+            "headers": {"x-gate-secret": _HOOK_SECRET},
+            "body": json.dumps(payload),
+        }
+        if not check(event, _HOOK_SECRET).recheck:
+            raise RuntimeError("the service hook receiver refused the simulated call")
+        gate = self._warm_hooks.pop() if self._warm_hooks else self._new_gate()
+        self._hooks_running += 1
+
+        def done() -> None:
+            self._hooks_running -= 1
+            self._warm_hooks.append(gate)
+
+        self._invoke(gate, None, done, run=lambda deadline: recheck(gate, deadline))
+
+    # -- the group ------------------------------------------------------------------------------------------
+    def _launch(self, now: float, delay: float | None = None) -> _Instance:
+        per_az = Counter(i.az for i in self.instances if i.state in (PENDING, IN_SERVICE))
+        az = min(range(self.cfg.azs), key=lambda z: (per_az[z], z))
+        inst = _Instance(self.next_index, az, now)
+        self.next_index += 1
+        for k in range(self.cfg.agents_per_instance):
+            suffix = f"-{k + 1}" if self.cfg.agents_per_instance > 1 else ""
+            inst.agents.append(_Agent(self.next_agent, f"ci-agent-{inst.id}{suffix}", inst, free_since=now))
+            self.next_agent += 1
+        self.instances.append(inst)
+        self.alive[inst.index] = inst
+        self.result.launches += 1
+        self._touch(inst)
+        if delay is None:
+            delay = self.rng.uniform(*self.cfg.launch_delay)
+        if delay > 0:
+            self.at(now + delay, lambda: self._in_service(inst))
+        return inst
+
+    def _in_service(self, inst: _Instance) -> None:
+        if inst.state != PENDING:
+            return
+        inst.state = IN_SERVICE
+        for agent in inst.agents:
+            agent.registered = agent.online = True
+            agent.free_since = self.now
+            self.agents[agent.id] = agent
+            self.refresh(agent)
+        self._touch(inst)
+        if self.strategy == "protection":
+            self.at(self.now + self.rng.uniform(0, self.cfg.protection_poll_seconds), lambda: self._poll(inst))
+        self._assign()
+
+    def _evaluate(self) -> None:
+        """ECS Cluster Auto Scaling at target 100 %, then the group converges on the new desired capacity."""
+        cfg = self.cfg
+        demand = len(self.queue) + self.running
+        needed = math.ceil(demand / cfg.agents_per_instance)
+        self.needed.append((self.now, needed))
+        while self.needed and self.needed[0][0] <= self.now - cfg.scale_in_window:
+            self.needed.popleft()
+        if needed > self.desired:
+            self.desired = needed
+        elif self.now - self.t0 >= cfg.scale_in_window:
+            self.desired = min(self.desired, max(n for _, n in self.needed))
+        self.desired = max(cfg.min_size, min(cfg.instances, self.desired))
+        self._converge()
+        self.at(self.now + cfg.cas_period, self._evaluate)
+
+    def _converge(self) -> None:
+        counted = [i for i in self.instances if i.state in (PENDING, IN_SERVICE)]
+        if len(counted) < self.desired:
+            for _ in range(self.desired - len(counted)):
+                self._launch(self.now)
+            return
+        excess = len(counted) - self.desired
+        candidates = [i for i in counted if i.state == IN_SERVICE and not i.protected]
+        per_az = Counter(i.az for i in counted)
+        for _ in range(excess):
+            if not candidates:
+                return  # every candidate is protected: retried at the next evaluation
+            zones = {i.az for i in candidates}
+            az = max(sorted(zones), key=lambda z: per_az[z])
+            victim = self.rng.choice([i for i in candidates if i.az == az])
+            candidates.remove(victim)
+            per_az[victim.az] -= 1
+            self.result.scale_in_victims += 1
+            if self.strategy in HOOKED:
+                self._begin_wait(victim)
+            else:
+                self._terminate(victim)
+
+    @property
+    def hour(self) -> float:
+        """Hour of the simulated day, for the fault windows."""
+        return (self.now - EPOCH) / 3600
+
+    def aws_call(self, op: str, n: int = 1) -> bool:
+        """Count `n` calls of `op` as the SDK makes them: a throttled attempt is retried up to the gate's own
+        `max_attempts` (botocore's back-off time is not modelled). False when one call failed after every attempt."""
+        ok = True
+        for _ in range(n):
+            attempts = 1
+            throttled = op in AUTOSCALING_OPS and self.faults.throttled(self.hour, self.throttle_rng)
+            while throttled and attempts < MAX_ATTEMPTS:
+                attempts += 1
+                throttled = self.faults.throttled(self.hour, self.throttle_rng)
+            self.aws_calls[op] += attempts
+            ok = ok and not throttled
+        return ok
+
+    def kill(self, agent: _Agent) -> None:
+        """The build running on `agent` dies with its instance (or its deleted registration)."""
+        build = agent.build
+        assert build is not None
+        build.killed, build.end, agent.build = True, self.now, None
+        self.running -= 1
+        self.result.builds_killed += 1
+        self.result.kill_times_h.append(round((self.now - EPOCH) / 3600, 4))
+        self._touch(agent.instance)
+
+    def _terminate(self, inst: _Instance) -> None:
+        if inst.state == TERMINATED:
+            return
+        for agent in inst.agents:
+            if agent.build is not None:
+                self.kill(agent)
+            agent.online = False  # its registration stays (offline) unless someone deletes it
+            self.refresh(agent)
+        inst.state = TERMINATED
+        inst.hook = None
+        self.instances.remove(inst)
+        del self.alive[inst.index]
+        self._touch(inst)
+
+    # -- protection -----------------------------------------------------------------------------------------
+    def _poll(self, inst: _Instance) -> None:
+        """The sidecar asks Azure DevOps for its agent; Azure down: no answer, the protection stays as it was."""
+        if inst.state != IN_SERVICE:
+            return
+        self.azure_calls["sidecar GET agent"] += len(inst.agents)
+        if not self.faults.azure_down(self.hour):
+            busy = any(a.visible_build(self.now, self.faults.busy_lag_s) for a in inst.agents)
+            delay = self.faults.latency(self.hour)  # the answer arrives late; protection follows it
+            self.at(self.now + delay, lambda: self._set_protection(inst, busy))
+        self.at(self.now + self.cfg.protection_poll_seconds, lambda: self._poll(inst))
+
+    def _set_protection(self, inst: _Instance, busy: bool) -> None:
+        if inst.state == IN_SERVICE and busy != inst.protected and self.aws_call("SetInstanceProtection"):
+            inst.protected = busy
+            self._touch(inst)
+
+    # -- pool-manager -----------------------------------------------------------------------------------------
+    def _pool_manager_sample(self) -> None:
+        """An elastic-pool manager ported to AWS (a scheduled function, like Azure's VMSS agent pools): every
+        `pool_sample_seconds` it lists the pool's agents and the queue; it launches for queued jobs, and deletes
+        agents seen idle for `pool_idle_ttl_seconds` with their instance (disable, terminate, delete)."""
+        cfg = self.cfg
+        self.at(self.now + cfg.pool_sample_seconds, self._pool_manager_sample)
+        if self.faults.gate_down(self.hour):  # its own function is down, like the gate's
+            return
+        self.aws_call("DescribeAutoScalingGroups")
+        self.azure_calls["list agents (pages)"] += max(1, math.ceil(len(self.agents) / cfg.page_size))
+        self.azure_calls["GET jobrequests (queue)"] += 1
+        if self.faults.azure_down(self.hour):
+            return
+        lag = self.faults.busy_lag_s
+        in_service = [i for i in self.instances if i.state == IN_SERVICE]
+        victims: list[_Instance] = []
+        for inst in in_service:
+            if any(a.visible_build(self.now, lag) for a in inst.agents):
+                self._pool_idle_since.pop(inst.index, None)
+                continue
+            first = self._pool_idle_since.setdefault(inst.index, self.now)
+            if self.now - first >= cfg.pool_idle_ttl_seconds or inst.index in self._pool_draining:
+                victims.append(inst)
+        counted = len(in_service) + sum(1 for i in self.instances if i.state == PENDING)
+        victims = victims[: max(0, counted - cfg.min_size)]
+        idle_agents = sum(1 for a in self.idle if a.instance.state == IN_SERVICE)
+        pending = sum(len(i.agents) for i in self.instances if i.state == PENDING)
+        want = math.ceil(max(0, len(self.queue) - idle_agents - pending) / cfg.agents_per_instance)
+        want = min(want, cfg.instances - counted)
+        if want > 0 and self.aws_call("SetDesiredCapacity"):
+            for _ in range(want):
+                self._launch(self.now)
+        self.desired = counted + max(0, want) - len(victims)
+        delay = self.faults.latency(self.hour)  # the list answered `delay` late: act on what it said then
+        self.at(self.now + delay, lambda: self._pool_manager_remove(victims))
+
+    def _pool_manager_remove(self, victims: Sequence[_Instance]) -> None:
+        for inst in victims:
+            if inst.state != IN_SERVICE:
+                continue
+            if not self.faults.azure_down(self.hour):
+                self.azure_calls["PATCH disable"] += len(inst.agents)
+                for agent in inst.agents:
+                    agent.enabled = False
+                    self.refresh(agent)
+            self._pool_draining.add(inst.index)
+            if not self.aws_call("TerminateInstanceInAutoScalingGroup"):
+                continue  # still disabled: the next sample tries again
+            self.result.scale_in_victims += 1
+            self._terminate(inst)  # a job that landed since the list dies here
+            self._pool_draining.discard(inst.index)
+            self._pool_idle_since.pop(inst.index, None)
+            if not self.faults.azure_down(self.hour):
+                self.azure_calls["DELETE agent"] += len(inst.agents)
+                for agent in inst.agents:
+                    self._deregister(agent)
+
+    def _deregister(self, agent: _Agent) -> None:
+        if self.agents.pop(agent.id, None) is not None:
+            agent.deleted = True
+            self.refresh(agent)
+
+    # -- drain-on-signal --------------------------------------------------------------------------------------
+    def _notice(self, inst: _Instance, hook: _Hook) -> None:
+        """The instance's daemon (as lifecycled) got the termination notice from its queue: it stops the local
+        agent from taking jobs (no Azure DevOps call), heartbeats every HeartbeatTimeout / 2 and completes once the
+        running job ended. It knows busy from the agent process itself: no busy-flag lag, no Azure dependency."""
+        if inst.hook is not hook:
+            return
+        for agent in inst.agents:
+            agent.enabled = False
+            self.refresh(agent)
+        self._daemon_heartbeat(inst, hook)
+        self._daemon_check(inst, hook)
+
+    def _daemon_heartbeat(self, inst: _Instance, hook: _Hook) -> None:
+        if inst.hook is not hook:
+            return
+        if self.aws_call("RecordLifecycleActionHeartbeat"):
+            self.heartbeat(inst)
+        self.at(self.now + self.cfg.heartbeat_timeout / 2, lambda: self._daemon_heartbeat(inst, hook))
+
+    def _daemon_check(self, inst: _Instance, hook: _Hook) -> None:
+        if inst.hook is not hook:
+            return
+        running = [a.build for a in inst.agents if a.build is not None]
+        if running:  # wait for the process: wake when the last job ends
+            end = max((b.start or self.now) + b.spec.duration for b in running)
+            self.at(max(end, self.now) + 1.0, lambda: self._daemon_check(inst, hook))
+            return
+        self.azure_calls["agent remove (config.sh)"] += len(inst.agents)
+        if not self.faults.azure_down(self.hour):
+            for agent in inst.agents:
+                self._deregister(agent)
+        if self.aws_call("CompleteLifecycleAction"):
+            self.complete(inst, "CONTINUE")
+        else:
+            self.at(self.now + 10.0, lambda: self._daemon_check(inst, hook))
+
+    # -- the gate -------------------------------------------------------------------------------------------
+    def _begin_wait(self, inst: _Instance) -> None:
+        cfg = self.cfg
+        self._tokens += 1
+        token = f"{self._tokens:08x}-0000-4000-8000-{inst.index:012x}"
+        timeout = cfg.heartbeat_timeout
+        global_deadline = self.now + min(MAX_GLOBAL_TIMEOUT, 100 * timeout)
+        hook = _Hook(token, self.now, min(self.now + timeout, global_deadline), global_deadline)
+        inst.state, inst.hook = WAIT, hook
+        self._touch(inst)
+        self.at(hook.heartbeat_deadline, lambda: self._check_timeout(inst, hook))
+        if self.faults.lost(self.lost_rng):
+            self.result.events_lost += 1
+            return
+        if self.strategy == "drain-on-signal":
+            self.at(self.now + cfg.event_delay_seconds, lambda: self._notice(inst, hook))
+            return
+        event = {
+            "version": "0",
+            "id": f"sim-{token}",
+            "detail-type": "EC2 Instance-terminate Lifecycle Action",
+            "source": "aws.autoscaling",
+            "account": ACCOUNT,
+            "time": format_ts(self.now),
+            "region": REGION,
+            "resources": [f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:sim:autoScalingGroupName/{GROUP}"],
+            "detail": {
+                "LifecycleActionToken": token,
+                "AutoScalingGroupName": GROUP,
+                "LifecycleHookName": HOOK,
+                "EC2InstanceId": inst.id,
+                "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+            },
+        }
+        self.at(self.now + cfg.event_delay_seconds, lambda: self._deliver(event))
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """EventBridge invokes the function; when it is down the asynchronous retries fail too: the event is lost."""
+        if self.faults.gate_down(self.hour):
+            self.result.events_lost += 1
+            return
+        self._invoke(self._new_gate(), event)
+
+    def _check_timeout(self, inst: _Instance, hook: _Hook) -> None:
+        if inst.hook is not hook:
+            return
+        if self.now >= hook.heartbeat_deadline:
+            self.result.hooks_timed_out += 1
+            self.complete(inst, self.cfg.default_result)
+        else:
+            self.at(hook.heartbeat_deadline, lambda: self._check_timeout(inst, hook))
+
+    def heartbeat(self, inst: _Instance) -> None:
+        hook = inst.hook
+        assert hook is not None
+        hook.heartbeat_deadline = min(self.now + self.cfg.heartbeat_timeout, hook.global_deadline)
+
+    def complete(self, inst: _Instance, result: Result) -> None:
+        """Both results terminate, except ABANDON on a retaining group: the instance stays, Terminating:Retained,
+        outside the desired capacity, its agents running (and taking jobs while enabled) until someone ends it."""
+        hook = inst.hook
+        assert hook is not None
+        ends = [a.last_build.end for a in inst.agents if a.last_build and a.last_build.end is not None]
+        since = max([hook.started, *[e for e in ends if e >= hook.started]])
+        lag = float(getattr(self._settings, "assignment_lag_seconds", 0.0))
+        self.holds.append((hook.started, self.now, self.now - since, since > hook.started, since >= hook.started + lag))
+        if result == "ABANDON" and self.cfg.retain_on_abandon:
+            inst.state, inst.hook = RETAINED, None
+            self.result.retained += 1
+            self._touch(inst)
+            for agent in inst.agents:
+                self.refresh(agent)
+            self._assign()
+            return
+        self._terminate(inst)
+
+    def terminate_retained(self, inst: _Instance) -> None:
+        """TerminateInstances on a retained instance (what the gate's cleanup does once its agents are idle)."""
+        if inst.state == RETAINED:
+            self._terminate(inst)
+
+    def _new_gate(self) -> Gate:
+        """One Lambda container's Gate, wired like `gate.handler.build_gate` but onto the simulated edges."""
+        aws, log = _SimAws(self), _Tally(self)
+        protector = None
+        if self._settings.protect_busy:
+            protector = Protector(aws, self._settings.groups, self._settings.hook_name, clock=self.clock, log=log)
+        gate = Gate(
+            self._settings,
+            aws,
+            _SimAzure(self),
+            self.clock,
+            log,
+            region=REGION,
+            account=ACCOUNT,
+            protector=protector,
+        )
+        # The gate's thread pools, on simulated time (real threads would race the lockstep and the world).
+        for owner, attr in ((getattr(gate, "heartbeats", None), "workers"), (gate, "judges")):
+            pool = getattr(owner, attr, None)
+            if pool is not None and hasattr(pool, "map"):
+                setattr(owner, attr, _SimWorkers(getattr(pool, "size", 1), self))
+        return gate
+
+    def _tick(self) -> None:
+        if not self.faults.gate_down(self.hour):
+            gate = self._warm_ticks.pop() if self._warm_ticks else self._new_gate()
+            self._invoke(gate, TICK_EVENT, lambda: self._warm_ticks.append(gate))
+        self.at(self.now + self.cfg.tick_seconds, self._tick)
+
+    def _invoke(
+        self,
+        gate: Gate,
+        event: dict[str, Any] | None,
+        after: Callable[[], None] | None = None,
+        *,
+        run: Callable[[float], object] | None = None,
+    ) -> None:
+        """One Lambda invocation: `dispatch(gate, event)` (the handler), or `run(deadline)` (the service hook)."""
+        started = self.now
+
+        def body() -> None:
+            # As gate.handler.handle: the deadline is the Lambda context's time left, minus the margin.
+            margin = float(getattr(gate.settings, "invocation_margin_seconds", 0.0))
+            deadline = started + self.cfg.lambda_timeout_seconds - margin
+            if run is not None:
+                run(deadline)
+            elif _DISPATCH_TAKES_DEADLINE:
+                dispatch(gate, event, deadline)
+            else:
+                dispatch(gate, event)
+            self.result.lambda_invocations += 1
+            self.result.lambda_seconds += self.now - started
+            if after is not None:
+                after()
+
+        self.lockstep.start(body)
+
+    def waiting(self) -> Iterable[_Instance]:
+        return (i for i in self.instances if i.state == WAIT and i.hook is not None)
+
+    def by_id(self, instance_id: str) -> _Instance | None:
+        try:
+            index = int(instance_id[2:], 16)
+        except ValueError:
+            return None
+        return self.alive.get(index)
+
+    # -- results --------------------------------------------------------------------------------------------
+    def _finish(self, wall: float, cpu: float) -> None:
+        r = self.result
+        hours = [a / 3600 for a in self.areas]
+        r.instance_hours = round(hours[_ALIVE], 2)
+        r.busy_instance_hours = round(hours[_BUSY], 2)
+        r.idle_instance_hours = round(hours[_ALIVE] - hours[_BUSY], 2)
+        r.held_instance_hours = round(hours[_HELD], 2)
+        r.idle_kept_alive_hours = round(
+            {
+                "none": 0.0,
+                "protection": hours[_PROT_IDLE],
+                "gate": hours[_HELD_IDLE],
+                "gate+protect": hours[_HELD_IDLE] + hours[_PROT_IDLE],
+                "drain-on-signal": hours[_HELD_IDLE],
+                "pool-manager": 0.0,
+            }[self.strategy],
+            2,
+        )
+        waits = [b.start - b.spec.arrival for b in self.builds if b.start is not None]
+        r.queue_wait_mean_s, r.queue_wait_p95_s = rounded(mean(waits)), rounded(percentile(waits, 95))
+        holds = [end - start for start, end, *_ in self.holds]
+        latencies = [lat for _, _, lat, *_ in self.holds]
+        after_build = [lat for _, _, lat, built, _ in self.holds if built]
+        idle = [lat for _, _, lat, built, _ in self.holds if not built]
+        after_lag = [lat for _, _, lat, built, late in self.holds if built and late]
+        r.release_after_lag_p50_s = rounded(percentile(after_lag, 50))
+        r.release_after_lag_p95_s = rounded(percentile(after_lag, 95))
+        r.release_after_build_p50_s = rounded(percentile(after_build, 50))
+        r.release_after_build_p95_s = rounded(percentile(after_build, 95))
+        r.release_idle_p95_s = rounded(percentile(idle, 95))
+        r.holds = len(holds)
+        r.hold_mean_s, r.hold_p95_s = rounded(mean(holds)), rounded(percentile(holds, 95))
+        r.hold_max_s = rounded(max(holds) if holds else None)
+        r.release_latency_mean_s = rounded(mean(latencies))
+        r.release_latency_p95_s = rounded(percentile(latencies, 95))
+        r.holds_open_at_end = sum(1 for _ in self.waiting())
+        r.retained_at_end = sum(1 for i in self.instances if i.state == RETAINED)
+        r.agents_left_registered = sum(1 for a in self.agents.values() if a.instance.state == TERMINATED)
+        r.faults = self.faults.name
+        if self.strategy == "drain-on-signal":  # each instance's daemon: its own queue, long-polled
+            polls = int(self.areas[_ALIVE] / self.cfg.daemon_poll_seconds)
+            self.aws_calls["SQS ReceiveMessage (daemon long poll)"] += polls
+            self.aws_calls["SNS/SQS set-up and tear-down"] += 4 * r.launches
+        r.azure_calls_by_kind = dict(sorted(self.azure_calls.items()))
+        r.azure_calls = sum(self.azure_calls.values())
+        r.aws_calls_by_operation = dict(sorted(self.aws_calls.items()))
+        r.aws_calls = sum(self.aws_calls.values())
+        r.autoscaling_calls = sum(n for op, n in self.aws_calls.items() if op in AUTOSCALING_OPS)
+        r.lambda_seconds = round(r.lambda_seconds, 1)
+        r.decisions = dict(sorted(self.decisions.items()))
+        r.wall_seconds, r.cpu_seconds = round(wall, 2), round(cpu, 2)
+        r.series = self.series
+
+
+# -- the gate's edges, onto the simulated world --------------------------------------------------------------
+
+
+class _Tally(DecisionLog):
+    """Counts decision outcomes instead of printing a JSON line per decision (thousands per simulated day)."""
+
+    def __init__(self, world: _World) -> None:
+        super().__init__()
+        self._world = world
+
+    def decision(self, record: Record, now: float) -> None:
+        self._world.decisions[str(record["outcome"])] += 1
+
+    def info(self, event: str, **fields: Any) -> None:
+        pass
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._world.decisions[f"log:{event}"] += 1
+
+
+class _SimAws(Aws):
+    """`gate.adapters.aws.Aws` answered by the simulated group; counts the calls the real client would make."""
+
+    def __init__(self, world: _World) -> None:  # no boto3 clients: nothing leaves the process
+        self.world = world
+        self.calls = {}
+        # What `gate.service.protection.Protector` calls on the boto3 clients, answered by the world.
+        self.autoscaling = _SimAutoScalingClient(self)
+        self.ec2 = _SimEc2Client(self)
+
+    def _op(self, name: str, n: int = 1) -> None:
+        if n > 0:
+            before = self.world.aws_calls[name]
+            ok = self.world.aws_call(name, n)
+            self.calls[name] = self.calls.get(name, 0) + self.world.aws_calls[name] - before
+            if not ok:
+                raise AwsError(f"{name}: An error occurred (Throttling): Rate exceeded")
+
+    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
+        """Auto Scaling only, as the real edge: EC2 details come from `describe_instances` when the gate asks."""
+        self._op("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
+        found = [i for i in self.world.waiting()] if GROUP in groups else []
+        return [Waiting(GROUP, i.id, hook, WAIT) for i in found]
+
+    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
+        self._op("DescribeLifecycleHooks")
+        cfg = self.world.cfg
+        if group != GROUP:
+            return []
+        return [
+            {
+                "LifecycleHookName": HOOK,
+                "AutoScalingGroupName": GROUP,
+                "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                "HeartbeatTimeout": cfg.heartbeat_timeout,
+                "GlobalTimeout": min(MAX_GLOBAL_TIMEOUT, 100 * cfg.heartbeat_timeout),
+                "DefaultResult": cfg.default_result,
+            }
+        ]
+
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        """The identity of each waiting instance's lifecycle action: its terminate activity (one per hold)."""
+        self._op("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
+        out: dict[str, str] = {}
+        for group, ids in wanted.items():
+            for iid in ids:
+                inst = self.world.by_id(iid)
+                if group == GROUP and inst is not None and inst.hook is not None:
+                    out[iid] = f"activity-{inst.hook.token}"
+        return out
+
+    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
+        self._op("DescribeAutoScalingInstances")
+        inst = self.world.by_id(instance_id)
+        return (GROUP, inst.state) if inst is not None else (None, None)
+
+    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = sorted(set(instance_ids))
+        self._op("DescribeInstances", math.ceil(len(ids) / 200))
+        out: dict[str, dict[str, Any]] = {}
+        for iid in ids:
+            inst = self.world.by_id(iid)
+            if inst is not None:
+                out[iid] = instance_details(inst.private_dns, inst.tags)
+        return out
+
+    def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
+        raise NotImplementedError  # heartbeat and complete are overridden below
+
+    def _active(self, waiting: Waiting) -> _Instance:
+        inst = self.world.by_id(waiting.instance_id)
+        hook = inst.hook if inst is not None else None
+        if inst is None or hook is None or waiting.group != GROUP or waiting.hook != HOOK:
+            raise ActionGone(f"No active Lifecycle Action found with instance ID {waiting.instance_id}")
+        if waiting.token and waiting.token != hook.token:
+            raise ActionGone(f"No active Lifecycle Action found with token {waiting.token}")
+        return inst
+
+    def heartbeat(self, waiting: Waiting) -> None:
+        self._op("RecordLifecycleActionHeartbeat")
+        self.world.heartbeat(self._active(waiting))
+
+    def complete(self, waiting: Waiting, result: Result) -> None:
+        self._op("CompleteLifecycleAction")
+        self.world.complete(self._active(waiting), result)
+
+    def tag(self, instance_id: str, key: str, value: str) -> None:
+        self._op("CreateTags")
+        inst = self.world.by_id(instance_id)
+        if inst is not None:
+            inst.tags[key] = value
+
+
+class _SimPaginator:
+    def __init__(self, client: _SimAutoScalingClient) -> None:
+        self._client = client
+
+    def paginate(self, AutoScalingGroupNames: Sequence[str]) -> Iterator[dict[str, Any]]:
+        self._client.aws._op("DescribeAutoScalingGroups")
+        world = self._client.aws.world
+        instances = [
+            {"InstanceId": i.id, "LifecycleState": i.state, "ProtectedFromScaleIn": i.protected}
+            for i in world.instances
+        ]
+        groups = [{"AutoScalingGroupName": GROUP, "Instances": instances}] if GROUP in AutoScalingGroupNames else []
+        yield {"AutoScalingGroups": groups}
+
+
+class _SimAutoScalingClient:
+    """The slice of the boto3 Auto Scaling client that scale-in protection uses."""
+
+    def __init__(self, aws: _SimAws) -> None:
+        self.aws = aws
+
+    def describe_lifecycle_hooks(self, AutoScalingGroupName: str) -> dict[str, Any]:
+        """The simulated group's one terminating hook (LIVENESS: the gate reads its hook, gate/service/hooks.py)."""
+        self.aws._op("DescribeLifecycleHooks")
+        cfg = self.aws.world.cfg
+        hook = {
+            "LifecycleHookName": HOOK,
+            "AutoScalingGroupName": GROUP,
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+            "HeartbeatTimeout": cfg.heartbeat_timeout,
+            "GlobalTimeout": min(MAX_GLOBAL_TIMEOUT, 100 * cfg.heartbeat_timeout),
+            "DefaultResult": cfg.default_result,
+        }
+        return {"LifecycleHooks": [hook] if AutoScalingGroupName == GROUP else []}
+
+    def get_paginator(self, name: str) -> _SimPaginator:
+        if name != "describe_auto_scaling_groups":
+            raise NotImplementedError(name)
+        return _SimPaginator(self)
+
+    def set_instance_protection(
+        self,
+        AutoScalingGroupName: str,
+        InstanceIds: Sequence[str],
+        ProtectedFromScaleIn: bool,
+    ) -> dict[str, Any]:
+        self.aws._op("SetInstanceProtection")
+        world = self.aws.world
+        for iid in InstanceIds:
+            inst = world.by_id(iid)
+            if inst is not None and inst.state == IN_SERVICE:
+                inst.protected = ProtectedFromScaleIn
+                world._touch(inst)
+        return {}
+
+
+class _SimEc2Client:
+    """The slice of the boto3 EC2 client that scale-in protection and the retained clean-up use."""
+
+    def __init__(self, aws: _SimAws) -> None:
+        self.aws = aws
+
+    def describe_instances(self, Filters: Sequence[dict[str, Any]], NextToken: str | None = None) -> dict[str, Any]:
+        """By instance id, or by tag key (every alive instance carrying one of the keys, non-empty or not)."""
+        self.aws._op("DescribeInstances")
+        world = self.aws.world
+        ids = [v for f in Filters if f["Name"] == "instance-id" for v in f["Values"]]
+        keys = {v for f in Filters if f["Name"] == "tag-key" for v in f["Values"]}
+        if keys:
+            found = [i for i in world.instances if keys & set(i.tags)]
+        else:
+            found = [i for i in (world.by_id(iid) for iid in ids) if i is not None]
+        instances = [
+            {
+                "InstanceId": i.id,
+                "PrivateDnsName": i.private_dns,
+                "Tags": [{"Key": k, "Value": v} for k, v in i.tags.items()],
+            }
+            for i in found
+        ]
+        return {"Reservations": [{"Instances": instances}]}
+
+    def terminate_instances(self, InstanceIds: Sequence[str]) -> dict[str, Any]:
+        """EC2 TerminateInstances: here only ever for a retained instance (the gate's clean-up)."""
+        self.aws._op("TerminateInstances")
+        for iid in InstanceIds:
+            inst = self.aws.world.by_id(iid)
+            if inst is not None:
+                self.aws.world.terminate_retained(inst)
+        return {}
+
+    def create_tags(self, Resources: Sequence[str], Tags: Sequence[dict[str, str]]) -> dict[str, Any]:
+        self.aws._op("CreateTags")
+        for iid in Resources:
+            inst = self.aws.world.by_id(iid)
+            if inst is not None:
+                inst.tags.update({t["Key"]: t["Value"] for t in Tags})
+        return {}
+
+
+class _SimAzure:
+    """The Azure DevOps `AgentSource` answered by the simulated pool; counts HTTP requests as the real client."""
+
+    def __init__(self, world: _World) -> None:
+        self.world = world
+        self.calls = 0
+        self._late = 0.0
+
+    def _count(self, kind: str, n: int = 1) -> None:
+        """One REST call: counted, failed when Azure DevOps is down, slow when it is slow (the answer describes the
+        moment the request arrived: a slow list is a stale list)."""
+        self.calls += n
+        self.world.azure_calls[kind] += n
+        world = self.world
+        if world.faults.azure_down(world.hour):
+            raise AgentSourceError(f"{kind}: HTTP 503 Service Unavailable", status=503)
+        self._late += world.faults.latency(world.hour) * n
+
+    def _answer(self) -> None:
+        """Wait out the latency of the calls made for this answer (on the simulated clock)."""
+        late, self._late = self._late, 0.0
+        if late:
+            self.world.clock.sleep(late)
+
+    def list_agents(self) -> list[Agent]:
+        world = self.world
+        agents = [a.snapshot(world.now, world.faults.busy_lag_s) for a in world.agents.values()]
+        self._count("list agents (pages)", max(1, math.ceil(len(agents) / world.cfg.page_size)))
+        self._answer()
+        return agents
+
+    def _agent(self, agent: Agent) -> _Agent | None:
+        return self.world.agents.get(agent.id)
+
+    def set_deadline(self, at: float | None) -> None:
+        """The simulated calls never outlive the invocation: nothing to bound."""
+
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        world = self.world
+        self._count("GET agent", len(agent_ids))
+        found = {i: world.agents.get(i) for i in agent_ids}
+        out = {i: (a.snapshot(world.now, world.faults.busy_lag_s) if a else None) for i, a in found.items()}
+        self._answer()
+        return out
+
+    def job_requests(self, agent: Agent) -> list[JobRequest]:
+        self._count("GET jobrequests")
+        sim = self._agent(agent)
+        out: list[JobRequest] = []
+        if sim is not None:
+            running = sim.visible_build(self.world.now, self.world.faults.busy_lag_s)
+            out = [JobRequest(running.spec.id, sim.id, finished=False)] if running else []
+            if sim.last_build is not None:
+                out.append(JobRequest(sim.last_build.spec.id, sim.id, finished=True, finished_at=sim.last_build.end))
+        self._answer()
+        return out
+
+    def disable(self, agent: Agent) -> ServiceTime | None:
+        self._count("PATCH disable")
+        sim = self._agent(agent)
+        if sim is not None:
+            sim.enabled = False
+            self.world.refresh(sim)
+        self._answer()
+        # The response's Date, as the real client reads it (one clock for the simulated service and the gate).
+        return ServiceTime(math.floor(self.world.now) + 1.0, 0.0)
+
+    def delete(self, agent: Agent) -> None:
+        self._count("DELETE agent")
+        sim = self.world.agents.pop(agent.id, None)
+        if sim is not None:
+            sim.deleted = True
+            if sim.build is not None:  # the service abandons a job whose agent is deleted
+                self.world.kill(sim)
+            self.world.refresh(sim)
+        self._answer()
+
+
+# -- entry points ------------------------------------------------------------------------------------------------
+
+
+def simulate(cfg: FleetConfig, strategy: Strategy, builds: Sequence[BuildSpec] | None = None) -> StrategyResult:
+    """One strategy over the configured day; `builds` defaults to the seeded workload (pass it to share)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}")
+    return _World(cfg, strategy, generate(cfg.workload()) if builds is None else builds).run()
+
+
+def run_fleet(
+    cfg: FleetConfig, strategies: Sequence[Strategy] = STRATEGIES, *, parallel: bool = False
+) -> dict[str, StrategyResult]:
+    """Every strategy on the same seeded workload. `parallel` runs them in separate processes (2 cores)."""
+    builds = generate(cfg.workload())
+    if not parallel or len(strategies) < 2:
+        return {s: simulate(cfg, s, builds) for s in strategies}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(len(strategies), 2)) as pool:
+        futures = {s: pool.submit(simulate, cfg, s, builds) for s in strategies}
+        return {s: f.result() for s, f in futures.items()}
+
+
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    ordered = sorted(values)
+    return {"min": ordered[0], "median": percentile(ordered, 50), "max": ordered[-1], "values": list(values)}
+
+
+def fleet_benchmark(
+    cfg: FleetConfig,
+    *,
+    sweep_seeds: Sequence[int] = (),
+    poll_intervals: Sequence[float] = (),
+) -> tuple[dict[str, StrategyResult], dict[str, Any]]:
+    """The headline run (every strategy, `cfg.seed`), plus optional robustness checks: the same day with other
+    seeds (does the ranking hold?) and the protection sidecar at other poll intervals (is the window the cause?).
+    Returns the results and the JSON document written to fleet.json."""
+    start = time.perf_counter()
+    builds = generate(cfg.workload())
+    results: dict[str, StrategyResult] = {s: simulate(cfg, s, builds) for s in STRATEGIES}
+    wl = cfg.workload()
+    doc: dict[str, Any] = {
+        "benchmark": "fleet",
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "workload": {
+            "builds": len(builds),
+            "peak_builds_per_hour": round(peak_rate(wl) * 3600, 1),
+            "mean_build_minutes": round(mean_duration(wl) / 60, 1),
+            "median_build_minutes": round(percentile([b.duration / 60 for b in builds], 50) or 0.0, 1),
+        },
+        "strategies": {s: r.summary() for s, r in results.items()},
+    }
+    if sweep_seeds:
+        per: dict[str, dict[str, list[float]]] = {s: {"builds_killed": [], "instance_hours": []} for s in STRATEGIES}
+        for seed in sweep_seeds:
+            other = replace(cfg, seed=seed)
+            other_builds = generate(other.workload())
+            for s in STRATEGIES:
+                r = simulate(other, s, other_builds)
+                per[s]["builds_killed"].append(r.builds_killed)
+                per[s]["instance_hours"].append(r.instance_hours)
+        doc["seed_sweep"] = {
+            "seeds": list(sweep_seeds),
+            "strategies": {s: {k: _spread(v) for k, v in m.items()} for s, m in per.items()},
+        }
+    if poll_intervals:
+        doc["protection_poll_sweep"] = []
+        for poll in poll_intervals:
+            r = simulate(replace(cfg, protection_poll_seconds=poll), "protection", builds)
+            doc["protection_poll_sweep"].append(
+                {
+                    "poll_seconds": poll,
+                    "builds_killed": r.builds_killed,
+                    "azure_calls": r.azure_calls,
+                    "aws_calls": r.aws_calls,
+                    "idle_kept_alive_hours": r.idle_kept_alive_hours,
+                    "instance_hours": r.instance_hours,
+                }
+            )
+    doc["series"] = {s: {**r.series, "kill_times_h": r.kill_times_h} for s, r in results.items()}
+    doc["wall_seconds"] = round(time.perf_counter() - start, 2)
+    return results, doc

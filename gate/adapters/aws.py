@@ -1,0 +1,225 @@
+"""The Auto Scaling and EC2 edge: find waiting instances, heartbeat, complete, tag.
+
+Clients use botocore's adaptive retry mode: Auto Scaling throttles all its APIs from one per-account bucket,
+so Throttling / ResourceContention are retried with client-side rate limiting (NTH #1174 dropped them).
+Endpoints come from the standard `AWS_ENDPOINT_URL[_<SERVICE>]` variables, or localstack-client when asked,
+so the same code runs against AWS, the local emulator or LocalStack.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gate.domain.holdstate import lookup_actions
+from gate.domain.model import WAIT_STATES, Waiting
+
+# 5 attempts: botocore's jittered exponential back-off then totals ~7 s on average (at most ~15 s), which rides out
+# a throttling burst yet leaves a 70 s invocation time to act; the next tick retries anything still failing.
+# Control-plane calls answer in well under a second: 10 s per attempt is generous, and every attempt is further
+# bounded by the invocation's deadline (`Aws.set_deadline`), so no call outlives the Lambda timeout.
+RETRY_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "adaptive"},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=32,  # the heartbeat pass runs 16 calls at once (gate/service/heartbeats.py)
+)
+READ_TIMEOUT = 10.0
+# EC2 details only feed judgment, which the next round retries anyway: fewer attempts keep a throttled EC2 from
+# eating the invocation (the adaptive limiter is per client, so Auto Scaling's heartbeats are not slowed by it).
+EC2_CONFIG = RETRY_CONFIG.merge(Config(retries={"max_attempts": 3, "mode": "adaptive"}))
+
+
+class ActionGone(Exception):
+    """The lifecycle action is no longer active: completed by someone else, timed out, or never ours."""
+
+
+class AwsError(RuntimeError):
+    pass
+
+
+class DeadlineReached(BotoCoreError):
+    """No time left in the invocation for another attempt: the next round or tick retries."""
+
+    fmt = "invocation deadline reached before {operation}"
+
+
+def make_session(region: str | None = None) -> Any:
+    """boto3 session; with GATE_LOCALSTACK=1 a localstack-client session (LOCALSTACK_HOST honoured)."""
+    if os.environ.get("GATE_LOCALSTACK", "").lower() in ("1", "true", "yes"):
+        import localstack_client.session
+
+        return localstack_client.session.Session(region_name=region or os.environ.get("AWS_REGION", "us-east-1"))
+    return boto3.session.Session(region_name=region)
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Batches of at most `size`: the APIs' per-call limits (50 groups, 200 filter values, 50 SetInstanceProtection)."""
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _is_gone(exc: ClientError) -> bool:
+    err = exc.response.get("Error", {})
+    return err.get("Code") == "ValidationError" and "No active Lifecycle Action" in err.get("Message", "")
+
+
+class Aws:
+    # Class-level defaults: in-process stand-ins (the benchmarks) subclass Aws without calling __init__.
+    _deadline: float | None = None
+    _wall_now: Any = staticmethod(time.time)
+    _count_lock = threading.Lock()
+    # The groups the last DescribeAutoScalingGroups listed (None: not asked yet): a configured group missing from it
+    # is reported as not found (deleted), not as a group without the hook.
+    listed_groups: frozenset[str] | None = None
+
+    def __init__(self, session: Any = None, endpoint_url: str | None = None) -> None:
+        session = session or make_session()
+        kwargs: dict[str, Any] = {"config": RETRY_CONFIG}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        self.autoscaling = session.client("autoscaling", **kwargs)
+        self.ec2 = session.client("ec2", **{**kwargs, "config": EC2_CONFIG})
+        self.calls: dict[str, int] = {}
+        for client in (self.autoscaling, self.ec2):
+            client.meta.events.register("before-call", self._count)
+            client.meta.events.register("before-send", self._bound_attempt)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._count_lock:  # heartbeats run on a thread pool
+            self.calls[model.name] = self.calls.get(model.name, 0) + 1
+
+    def set_deadline(self, deadline: float | None, now: Callable[[], float] | None = None) -> None:
+        """Epoch seconds (on the gate's clock, `now`) after which no attempt starts; each attempt's read timeout is
+        cut to what is left. None: no deadline (the CLI's views)."""
+        self._deadline = deadline
+        if now is not None:
+            self._wall_now = now
+
+    def time_left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - self._wall_now()
+
+    def _bound_attempt(self, request: Any, **kwargs: Any) -> None:
+        """botocore `before-send` (every attempt, retries included): refuse to start past the deadline, and
+        bound the read timeout by the time left (botocore honours `context["read_timeout"]`)."""
+        left = self.time_left()
+        if left is None:
+            return
+        if left <= 0.05:
+            raise DeadlineReached(operation=kwargs.get("event_name", "call").rsplit(".", 1)[-1])
+        context = getattr(request, "context", None)
+        if isinstance(context, dict):
+            context["read_timeout"] = max(0.05, min(READ_TIMEOUT, left))
+
+    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
+        """All instances of the groups in a wait state: one paginated DescribeAutoScalingGroups per 50 groups and
+        nothing else (no EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come
+        later from `describe_instances`, for the judgment pass."""
+        return [
+            Waiting(group=g, instance_id=inst["InstanceId"], hook=hook, lifecycle_state=inst["LifecycleState"])
+            for g, inst in self.group_instances(groups)
+            if inst["LifecycleState"] in WAIT_STATES
+        ]
+
+    def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(group name, the instance as DescribeAutoScalingGroups lists it) for every instance of the groups: one
+        paginated call per 50 groups. The round, the retained clean-up and protection all read the groups this way."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        listed: set[str] = set()
+        paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
+        try:
+            for chunk in chunks(list(groups), 50):
+                for page in paginator.paginate(AutoScalingGroupNames=chunk):
+                    for group in page["AutoScalingGroups"]:
+                        listed.add(group["AutoScalingGroupName"])
+                        found.extend((group["AutoScalingGroupName"], inst) for inst in group.get("Instances", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
+        self.listed_groups = frozenset(listed)
+        return found
+
+    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
+        """The group's lifecycle hooks as AWS describes them (DescribeLifecycleHooks), every transition."""
+        try:
+            resp = self.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeLifecycleHooks: {exc}") from None
+        hooks: list[dict[str, Any]] = resp.get("LifecycleHooks", [])
+        return hooks
+
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
+        """{instance id: ActivityId of its unfinished terminate activity} for {group: instance ids}: the identity
+        of each lifecycle action (gate.domain.holdstate). One paginated DescribeScalingActivities per group."""
+        try:
+            return lookup_actions(self.autoscaling, wanted)
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeScalingActivities: {exc}") from None
+
+    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
+        """(group, lifecycle state) as Auto Scaling reports it; (None, None) when no group holds the instance."""
+        try:
+            resp = self.autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeAutoScalingInstances: {exc}") from None
+        for inst in resp.get("AutoScalingInstances", []):
+            return inst["AutoScalingGroupName"], inst["LifecycleState"]
+        return None, None
+
+    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Private DNS and the gate's tags, batched (200 ids per call)."""
+        ids = sorted(set(instance_ids))
+        out: dict[str, dict[str, Any]] = {}
+        paginator = self.ec2.get_paginator("describe_instances")
+        for chunk in chunks(ids, 200):
+            try:
+                pages = list(paginator.paginate(Filters=[{"Name": "instance-id", "Values": list(chunk)}]))
+            except (ClientError, BotoCoreError) as exc:
+                raise AwsError(f"DescribeInstances: {exc}") from None
+            for page in pages:
+                for reservation in page.get("Reservations", []):
+                    for inst in reservation.get("Instances", []):
+                        tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                        out[inst["InstanceId"]] = {
+                            "private_dns": inst.get("PrivateDnsName") or None,
+                            "private_ip": inst.get("PrivateIpAddress") or None,
+                            "tags": {k: v for k, v in tags.items() if k.startswith("gate:")},
+                        }
+        return out
+
+    def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
+        params: dict[str, Any] = {
+            "AutoScalingGroupName": waiting.group,
+            "LifecycleHookName": waiting.hook,
+            **extra,
+        }
+        if waiting.token:
+            params["LifecycleActionToken"] = waiting.token
+        else:
+            params["InstanceId"] = waiting.instance_id
+        try:
+            getattr(self.autoscaling, op)(**params)
+        except ClientError as exc:
+            if _is_gone(exc):
+                raise ActionGone(exc.response["Error"]["Message"]) from None
+            raise AwsError(f"{op}: {exc}") from None
+        except BotoCoreError as exc:
+            raise AwsError(f"{op}: {exc}") from None
+
+    def heartbeat(self, waiting: Waiting) -> None:
+        self._action("record_lifecycle_action_heartbeat", waiting, {})
+
+    def complete(self, waiting: Waiting, result: Literal["CONTINUE", "ABANDON"]) -> None:
+        self._action("complete_lifecycle_action", waiting, {"LifecycleActionResult": result})
+
+    def tag(self, instance_id: str, key: str, value: str) -> None:
+        try:
+            self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": value}])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"CreateTags: {exc}") from None

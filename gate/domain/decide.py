@@ -1,0 +1,588 @@
+"""The gate's judgement, pure: one waiting instance plus what its agents look like now -> actions.
+
+No I/O and no clock: every input is passed in, so the rules are tested exhaustively without servers. Heartbeats are
+not judgement: the round's heartbeat pass sends them before anything here runs. The rules (docs/judgment.md), in order:
+  leaving a warm pool -> release at once; no identity for the lifecycle action -> hold, touch nothing; not proven
+  ours (no heartbeat under our hook succeeded) and no hold of ours yet -> hold, touch nothing; max hold reached ->
+  forced; agent system unreachable -> hold (fail safe); an agent seen during this hold missing from the list -> ask
+  for it directly; any agent still enabled -> disable it and hold; any agent busy, or not known to be idle -> hold;
+  no agent ever seen -> hold until the unregistered grace, then release; before the lag bound (the latest disable +
+  assignment_lag_seconds) -> hold, unless every agent's last job finished after its disable was acknowledged (then
+  no job can have been assigned before the disable: an agent runs one job at a time); seen agents now absent ->
+  hold until absent twice idle_confirm apart; then, after a look at the job requests, release: delete the agents,
+  complete CONTINUE, clear the hold's tags.
+With ECS draining on, every release except from a warm pool first sets the container instance DRAINING (only now:
+DRAINING stops service tasks), holds one round, and with `ecs_wait_tasks` holds until no watched task runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from gate.domain.actions import (
+    Action,
+    Complete,
+    ConfirmDisables,
+    DeleteAgent,
+    DisableAgent,
+    DrainContainerInstance,
+    Result,
+    SetTag,
+)
+from gate.domain.holdstate import (
+    HOLD_TAG,
+    AgentKey,
+    HoldState,
+    action_hash,
+    action_started,
+    encode,
+    fits,
+    load,
+    stale_keys,
+)
+from gate.domain.model import Agent, JobRequest, Outcome, ServiceTime, Waiting
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    max_hold_seconds: float = 14_400
+    idle_confirm_seconds: float = 15
+    unregistered_grace_seconds: float = 300
+    # The busy flag (assignedRequest) and the job request of a job assigned just before the disable can stay
+    # invisible for ~30-60 s: no release earlier than this after the latest disable.
+    assignment_lag_seconds: float = 60
+    # The largest skew between the agent system's clock and the gate's (measured on every response: its `Date`) at
+    # which the acknowledged-disable rule is used; over it, or unknown, the lag bound applies. The rule itself
+    # compares finishTime only with the acknowledgement in the service's own time (one clock per comparison).
+    clock_skew_seconds: float = 5
+    heartbeat_interval_seconds: float = 60  # the heartbeat pass's cadence (gate.service.heartbeats); not used by decide
+    delete_agent_on_release: bool = True
+    forced_result: Result = "CONTINUE"
+    check_job_requests: bool = True
+    ecs_drain: bool = False
+    ecs_wait_tasks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EcsFacts:
+    """The instance's ECS container instance as ECS describes it, gathered at the edge only when a release is due."""
+
+    container_instance_arn: str | None  # None: not registered in the cluster (nothing to drain)
+    status: str | None = None  # ACTIVE, DRAINING, REGISTERING, DEREGISTERING, INACTIVE...
+    tasks: int = 0  # tasks not yet STOPPED (STOPPING/DEACTIVATING count), except the ignored groups
+    task_groups: tuple[str, ...] = ()  # their groups, for the reason text
+    error: str | None = None  # ECS could not be asked: hold, fail safe
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the agent system said this round. `agents is None` means it could not be asked."""
+
+    agents: Sequence[Agent] | None
+    error: str | None = None
+    # Agents seen earlier in the hold but missing from the list, asked for one by one (None = not asked yet);
+    # a None value: the agent system says it does not exist (404).
+    direct: Mapping[AgentKey, Agent | None] | None = None
+    # Job requests per agent id, fetched only when a release is about to happen (None = not fetched).
+    job_requests: Mapping[int, Sequence[JobRequest]] | None = None
+    # The ECS container instance, fetched only when a release is about to happen with ecs_drain (None = not fetched).
+    ecs: EcsFacts | None = None
+    # Failure isolation (`_isolated`): the pools that could not be listed this round (pool id, or the configured name
+    # when not even the id resolved) -> error, and the ids of those that answered.
+    failed_pools: Mapping[int | str, str] = field(default_factory=dict)
+    answered_pools: frozenset[int] = frozenset()
+    # Each pool key's configured name, and the configured pools of the instance's group (GATE_GROUP_POOLS; None: not
+    # configured, so the instance may have an agent in any pool).
+    pool_names: Mapping[int | str, str] = field(default_factory=dict)
+    group_pools: frozenset[str] | None = None
+    # Ambiguity means hands off: agents matching this instance and another, left out of `agents` (descriptions).
+    ambiguous: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+    actions: tuple[Action, ...] = ()
+    held_since: float | None = None
+    # The gate:* tags once the actions are carried out (the next round's Waiting.tags).
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # When time alone may change the decision (lag bound, absence confirmation): re-check then.
+    recheck_at: float | None = None
+    # The decision wants these seen-but-missing agents asked for directly first.
+    needs_agents: tuple[AgentKey, ...] = ()
+    # The decision would release, but wants the job requests of these agents looked at first.
+    needs_job_requests: tuple[Agent, ...] = ()
+    # The decision would release, but ECS draining is on: it wants the container instance looked at first.
+    needs_ecs: bool = False
+    # Why a hold is a fail-safe one (an error keeps it, not the agents): "agent_system", "ecs", "action_identity";
+    # None for a hold on the evidence. Counted per invocation (FailsafeHolds metric) and alarmed when it persists.
+    failsafe: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return any(isinstance(a, Complete) for a in self.actions)
+
+
+def _busy_reason(agents: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]] | None) -> str | None:
+    for agent in agents:
+        if agent.busy:
+            return f"agent {agent.label()} runs request {agent.assigned_request}"
+        for job in (job_requests or {}).get(agent.id, ()):
+            if not job.finished:
+                return f"agent {agent.label()} has unfinished job request {job.request_id}"
+    return None
+
+
+def _absent_agent(key: AgentKey, source: str) -> Agent:
+    """A seen agent the system no longer lists: enough to ask for its job requests and delete what is left."""
+    pool, agent = key
+    return Agent(source, pool, str(pool), agent, f"#{agent}", enabled=False)
+
+
+class _Hold:
+    """One decision in the making: the actions so far and the hold state they lead to."""
+
+    def __init__(self, waiting: Waiting, state: HoldState | None, now: float) -> None:
+        self.lifecycle_state = waiting.lifecycle_state
+        self.now = now
+        self.actions: list[Action] = []
+        self.tags: dict[str, str] = {k: v for k, v in waiting.tags.items() if v}
+        self.state = state
+
+    def write(self, state: HoldState) -> None:
+        """Remember the state in the tag (one CreateTags) when it changed; clear tags of other holds with it."""
+        self.state = state
+        value = encode(state)
+        if self.tags.get(HOLD_TAG) != value:
+            self.tags[HOLD_TAG] = value
+            at = [i for i, a in enumerate(self.actions) if isinstance(a, SetTag) and a.key == HOLD_TAG]
+            if at:  # one CreateTags per decision, where the first write stood (before any disable)
+                self.actions[at[0]] = SetTag(HOLD_TAG, value)
+            else:
+                self.actions.append(SetTag(HOLD_TAG, value))
+        for key in stale_keys(self.tags):
+            if key != HOLD_TAG:
+                self.actions.append(SetTag(key, ""))
+                del self.tags[key]
+
+    def clear(self) -> None:
+        """The hold ends: every hold tag goes (after the completion, which nothing may block)."""
+        for key in stale_keys(self.tags):
+            self.actions.append(SetTag(key, ""))
+            del self.tags[key]
+
+    def decision(self, outcome: Outcome, reason: str, **kw: object) -> Decision:
+        held = self.state.held_since if self.state else None
+        return Decision(outcome, reason, tuple(self.actions), held, dict(self.tags), **kw)  # type: ignore[arg-type]
+
+
+def decide(waiting: Waiting, observation: Observation, policy: Policy, now: float, *, proven: bool = False) -> Decision:
+    """`proven`: a heartbeat by token or instance id under our hook succeeded for this action (the heartbeat pass):
+    the action is ours. Needed before the first tag or disable; a hold tag of this action is proof enough later."""
+    state = load(waiting.tags, waiting.action_id, now)
+    started = action_started(waiting.action_id)  # a fact AWS keeps: the hold's clock never rests on our tag alone
+    if started is not None:
+        started = min(started, now)
+        if state is not None:
+            state = replace(state, held_since=started)
+    hold = _Hold(waiting, state, now)
+
+    if waiting.leaves_warm_pool:
+        hold.actions.append(Complete("CONTINUE"))
+        hold.clear()
+        return hold.decision(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build")
+    if waiting.action_id is None:
+        enabled = [a for a in observation.agents or () if not a.drained] if proven else []
+        if enabled:  # ours (a heartbeat under our hook succeeded): still the safe action, with nothing to bind it to
+            hold.actions.extend(DisableAgent(a) for a in enabled)
+            reason = "no identity for this lifecycle action yet: holding; disabled " + ", ".join(
+                a.label() for a in enabled
+            )
+            return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
+        reason = "no identity for this lifecycle action yet: holding, touching nothing"
+        return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
+    if state is None:
+        if not proven:
+            return hold.decision(Outcome.HELD, "not proven ours yet (no heartbeat under our hook): touching nothing")
+        state = HoldState(action_hash(waiting.action_id), held_since=now if started is None else started)
+        hold.write(state)
+    return _judge(hold, state, observation, policy)
+
+
+def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> Decision:
+    now, held = hold.now, max(0.0, hold.now - state.held_since)
+    listed = list(obs.agents or ())
+
+    if held >= policy.max_hold_seconds:
+        return _forced(hold, listed, obs, policy, held)
+    if obs.agents is None:
+        reason = f"agent system unavailable ({obs.error or 'unknown error'}): fail safe"
+        return hold.decision(Outcome.HELD, reason, failsafe="agent_system")
+    isolated = _isolated(hold, state, obs, listed)
+    if isolated is not None:
+        return isolated
+
+    # "No hold skips a safe action": whatever stops a release below (overflow, missing evidence, an error while
+    # gathering it), every enabled agent of the instance is disabled first.
+    missing = tuple(sorted(state.seen - {(a.pool_id, a.id) for a in listed}))
+    asking = bool(missing) and obs.direct is None and obs.error is None
+    state, present, gone = _account(state, listed, missing, obs.direct, now)
+    state = replace(state, confirmed_at=_plausible_ack(state, now, policy))
+    state = _note_busy(state, present, obs.job_requests)
+    if state.seen and state.listed_since is not None:  # the grace is over for good: free the tag's 27 characters
+        state = replace(state, listed_since=None)
+
+    enabled = [a for a in present if not a.drained]
+    if enabled:
+        disabled = state.disabled(now)
+        hold.write(disabled)  # the tag first (a failed write does not stop the disable: gate.service.execute)
+        hold.actions.extend(DisableAgent(a) for a in enabled)
+        # Stamp the acknowledgement only when a disabled agent visibly runs a job that may end after the disable:
+        # an idle agent's record lacks `assignedRequest` as much as one whose field is missing, and an idle victim
+        # has no job to end after it (its stamp would only cost a CreateTags and 27 characters of the tag).
+        if any(a.busy for a in enabled):
+            hold.actions.append(ConfirmDisables(disabled, policy.clock_skew_seconds))
+        reason = "draining: disabled " + ", ".join(a.label() for a in enabled)
+        if obs.error is not None:
+            return hold.decision(Outcome.HELD, f"{reason}; {obs.error}: fail safe", failsafe="agent_system")
+        if disabled.overflow:
+            reason += "; too many agents to remember in one tag: holding until max hold"
+        return hold.decision(Outcome.HELD, reason, needs_agents=missing if asking else ())
+    if obs.error is not None:  # the list came, further evidence did not
+        return hold.decision(Outcome.HELD, f"{obs.error}: fail safe", failsafe="agent_system")
+    if state.overflow:
+        hold.write(state)
+        return hold.decision(Outcome.HELD, "too many agents to remember in one tag: holding until max hold")
+    if asking:
+        reason = f"{len(missing)} agent(s) seen earlier in this hold missing from the list: asking for them"
+        return hold.decision(Outcome.HELD, reason, needs_agents=missing)
+
+    busy = _busy_reason(present + gone, obs.job_requests)
+    if busy:
+        if any(not j.finished for a in gone for j in (obs.job_requests or {}).get(a.id, ())):
+            state = replace(state, absent_since=None)  # absence only counts with no unfinished job request
+        hold.write(state)
+        return hold.decision(Outcome.HELD, f"busy: {busy}")
+    unknown = tuple(a for a in present if not a.assigned_known)
+    hold.write(state)
+    if unknown and obs.job_requests is None:
+        reason = f"agent {unknown[0].label()} reported without its busy field: checking its job requests"
+        # The absent agents' too: the edge gathers job requests once per round, and a release needs theirs.
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown + tuple(gone))
+    unproven = _unproven_idle(state, unknown, listed, obs.job_requests or {})
+    if unproven:
+        return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
+
+    if not state.seen:
+        # The grace counts only time in which the gate could see the agents: from the first complete agent list of
+        # this hold (every earlier look failed: blind), and it takes a second empty look at least idle_confirm later.
+        grace = policy.unregistered_grace_seconds
+        if state.listed_since is None:
+            state = replace(state, listed_since=now)
+            hold.write(state)
+        assert state.listed_since is not None
+        wait, looked = max(grace, policy.idle_confirm_seconds), now - state.listed_since
+        if now > state.listed_since and looked >= wait:
+            reason = f"no agent registered for the instance after {grace:.0f}s grace (agent lists complete)"
+            return _release(hold, obs, policy, reason, [], [])
+        reason = f"no agent found yet; grace {grace:.0f}s from the first complete agent list, {looked:.0f}s so far"
+        return hold.decision(Outcome.HELD, reason, recheck_at=max(state.listed_since + wait, now + 0.001))
+
+    lag_end = (state.disabled_at if state.disabled_at is not None else state.held_since) + policy.assignment_lag_seconds
+    ack = state.confirmed_at if now < lag_end and _may_end_the_bound_early(state, present, gone) else None
+    if ack is not None and obs.job_requests is None:
+        reason = "idle and drained inside the lag bound: checking whether its last job ended after the disable"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=tuple(present), recheck_at=lag_end)
+    ended = ack is not None and _last_jobs_ended_after(ack, present, obs.job_requests or {})
+    if now < lag_end and not ended:
+        reason = (
+            f"idle and drained; a job assigned just before the disable may not show yet: waiting {lag_end - now:.0f}s"
+            f" more (lag bound {policy.assignment_lag_seconds:.0f}s)"
+        )
+        return hold.decision(Outcome.HELD, reason, recheck_at=lag_end)
+    if gone:
+        if state.absent_since is None:
+            state = replace(state, absent_since=now)
+            hold.write(state)
+        assert state.absent_since is not None
+        # Two looks idle_confirm apart, and the lag bound from the first: an agent that deregistered may be back
+        # under a new id (clean-workspace re-registration) and take a job before its record shows; a new
+        # registration seen meanwhile restarts the confirmation (`_account`). A 404 alone proves nothing runs.
+        wait = max(policy.idle_confirm_seconds, policy.assignment_lag_seconds)
+        due = state.absent_since + wait
+        if state.absent_since >= now or now < due:
+            reason = f"{len(gone)} agent(s) seen earlier now absent: confirming for {wait:.0f}s"
+            return hold.decision(Outcome.HELD, reason, recheck_at=max(due, now + 0.001))
+
+    checkable = tuple(a for a in present if a.disableable) + tuple(gone)
+    if checkable and obs.job_requests is None and (policy.check_job_requests or gone or unknown):
+        reason = "idle and drained past the lag bound; checking job requests"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=checkable)
+    reason = "idle and drained past the lag bound"
+    if now < lag_end:
+        reason = "idle and drained; every agent's last job ended after the disable was acknowledged (no lag bound)"
+    if gone:
+        reason += f"; {len(gone)} agent(s) confirmed absent"
+        unproven = _unproven_gone(state, gone, obs.job_requests or {})
+        if unproven:
+            return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
+    return _release(hold, obs, policy, reason, present, gone)
+
+
+def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[Agent]) -> Decision | None:
+    """Failure isolation and ambiguity (docs/judgment.md): hold, with every safe action, an instance that may have
+    agents in a pool that failed this round, or that an ambiguous agent may belong to. Release needs positive
+    evidence, and nothing says an instance has no agent in a pool that cannot be listed: so every failing pool counts,
+    unless GATE_GROUP_POOLS lists its group's pools (then only those), and always a pool an agent of it was seen in
+    during this hold (for a pool whose id did not resolve: any seen pool that did not answer). Its listed agents are
+    still disabled; agents it cannot see are never asked for or deleted. None: judge as usual."""
+    keys = {(a.pool_id, a.id) for a in listed}
+    seen = state.seen | keys
+    pools = {p for p, _ in seen}
+
+    def depends(p: int | str) -> bool:
+        if p in pools if isinstance(p, int) else bool(pools - obs.answered_pools):
+            return True  # evidence: an agent of it was seen there, whatever the configuration says
+        name = obs.pool_names.get(p, p if isinstance(p, str) else None)
+        return obs.group_pools is None or name is None or name in obs.group_pools
+
+    failing = sorted(obs.failed_pools.items(), key=lambda item: str(item[0]))
+    blind = [f"{p} ({error})" for p, error in failing if depends(p)]
+    if not blind and not obs.ambiguous:
+        return None
+    enabled = [a for a in listed if not a.drained]
+    if enabled or keys - state.seen:
+        state = state.with_seen(keys - state.seen).disabled(hold.now)
+        if not fits(state):
+            state = replace(state, overflow=True)
+    hold.write(state)
+    hold.actions.extend(DisableAgent(a) for a in enabled)
+    if any(a.busy or not a.assigned_known for a in enabled):
+        hold.actions.append(ConfirmDisables(state))
+    parts = [f"agent pool {b} failing: the instance may have agents there" for b in blind]
+    parts += [f"hands off: {a}" for a in obs.ambiguous]
+    if enabled:
+        parts.append("disabled " + ", ".join(a.label() for a in enabled))
+    return hold.decision(Outcome.HELD, "; ".join(parts), failsafe="agent_pool" if blind else "ambiguous_agent")
+
+
+def _note_busy(
+    state: HoldState, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]] | None
+) -> HoldState:
+    """Remember the agents seen busy in this look (assignedRequest, or an unfinished job request reserved by it):
+    from now on, with the busy field missing, only a finished job request of the agent shows it idle."""
+    jobs = job_requests or {}
+    busy = {(a.pool_id, a.id) for a in present if a.busy or any(not j.finished for j in jobs.get(a.id, ()))}
+    new = (busy & state.seen) - state.busy
+    if not new or state.overflow:
+        return state
+    state = replace(state, busy=state.busy | new)
+    return state if fits(state) else replace(state, overflow=True)
+
+
+def _unproven_idle(
+    state: HoldState,
+    unknown: Sequence[Agent],
+    listed: Sequence[Agent],
+    job_requests: Mapping[int, Sequence[JobRequest]],
+) -> str | None:
+    """Positive evidence for an agent whose record lacks the busy field (docs/judgment.md, "a missing field is not
+    idleness"): its job requests must be a real answer that shows it idle. Why an agent is not shown idle, or None.
+
+    * Seen busy during this hold: a job request of it seen finished (finishTime). The request seen unfinished or
+      assigned merely missing from a list is not finished (a list can come back emptied); an absent agent (404 twice)
+      is judged by the absence rule instead.
+    * Never seen busy: an empty answer counts only when this look's agent list itself listed the agent (a list that
+      came back whole). An agent known only from a direct look-up, because the list lacked it, has its empty
+      job-request answer count for nothing: the lists of this look are not to be trusted.
+    Azure DevOps leaves `assignedRequest` out of every idle agent's record, so an empty answer for an agent that the
+    list shows must stay evidence, or an agent that never ran a job would be held until max hold."""
+    in_list = {(a.pool_id, a.id) for a in listed}
+    for agent in unknown:
+        key = (agent.pool_id, agent.id)
+        jobs = job_requests.get(agent.id)
+        if jobs is None:
+            return f"agent {agent.label()}: its job requests were not looked at"
+        if key in state.busy:
+            if not any(j.finished for j in jobs):  # its finishTime or result: when it ended need not be known
+                return (
+                    f"agent {agent.label()} was seen busy in this hold and its record lacks the busy field; no job "
+                    "request of it is seen finished (finishTime) yet"
+                )
+        elif not jobs and key not in in_list:
+            return (
+                f"agent {agent.label()} is missing from the agent list and its record lacks the busy field; an empty "
+                "job-request answer is no evidence"
+            )
+    return None
+
+
+def _unproven_gone(
+    state: HoldState, gone: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]]
+) -> str | None:
+    """An agent confirmed absent (404) that was seen busy in this hold needs a job request of it seen finished
+    (finishTime), like a present one lacking its busy field: the job it ran stays in its job requests after its
+    registration goes. An answer without one is an emptied list, and the agent lists of the same looks, which
+    confirmed that no new registration took its place, may be emptied too (chaos seed 120: the agent re-registered
+    under a new id and took a job while every list came back empty). Why not, or None."""
+    for agent in gone:
+        if (agent.pool_id, agent.id) not in state.busy:
+            continue
+        jobs = job_requests.get(agent.id)
+        if jobs is None:
+            return f"agent {agent.label()} is absent: its job requests were not looked at"
+        if not any(j.finished for j in jobs):  # its finishTime or result: when it ended need not be known
+            return (
+                f"agent {agent.label()} was seen busy in this hold and is now absent; no job request of it is seen "
+                "finished (finishTime): its job requests and the agent lists may have come back emptied"
+            )
+    return None
+
+
+def _may_end_the_bound_early(state: HoldState, present: Sequence[Agent], gone: Sequence[Agent]) -> bool:
+    """Whether job requests could end the lag bound early: the disables were acknowledged, and every agent is
+    present and can be asked for its job requests (an absent agent, a GitHub runner: only the bound)."""
+    return state.confirmed_at is not None and bool(present) and not gone and all(a.disableable for a in present)
+
+
+def _plausible_ack(state: HoldState, now: float, policy: Policy) -> float | None:
+    """The acknowledgement, unless the tag's value cannot be one: later than now or earlier than its disable by more
+    than the skew at which the edge stamps at all. A sanity check on a tag value (it compares the service's time with
+    the gate's only to throw evidence away, never to create it)."""
+    ack, disabled = state.confirmed_at, state.disabled_at
+    slack = policy.clock_skew_seconds + 1.0  # the stamp is rounded up to the next second
+    if ack is None or disabled is None or ack > now + slack or ack < disabled - slack:
+        return None
+    return ack
+
+
+def acknowledgement(acks: Sequence[ServiceTime | None], max_skew: float) -> tuple[float | None, str]:
+    """The disables' acknowledgement to stamp (`k=`), on the agent system's clock: the latest PATCH response's
+    service time. None (the lag bound applies), with why, when any disable has no service time or when the measured
+    skew is large: the rule compares finishTime only with this stamp (one clock), and a large skew is a sign that
+    something about the clocks is off, so the early release is simply not used."""
+    if not acks or any(a is None for a in acks):
+        return None, "no service time for the disables' acknowledgement (no Date): the lag bound applies"
+    known = [a for a in acks if a is not None]
+    worst = max((a.skew for a in known), key=abs)
+    if abs(worst) > max_skew:
+        return None, f"agent service clock skew {worst:+.0f}s (over {max_skew:.0f}s): the lag bound applies"
+    return max(a.at for a in known), ""
+
+
+def _last_jobs_ended_after(
+    after: float, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]]
+) -> bool:
+    """Positive evidence against the lag bound's risk, a job assigned just before the disable and not yet shown:
+    every agent's newest job finished (finishTime) after the disable was acknowledged. An agent runs one job at a
+    time, so nothing was assigned to it between that job's start and the disable, and nothing can be after.
+    An agent whose last job ended before the disable (an idle victim) proves nothing: it waits the bound.
+    `after`: the acknowledgement, on the agent system's clock like finishTime (one clock per comparison)."""
+    for agent in present:
+        jobs = job_requests.get(agent.id)
+        if not jobs or any(not j.finished for j in jobs):
+            return False
+        ends = [j.finished_at for j in jobs if j.agent_id == agent.id and j.finished_at is not None]
+        if not ends or max(ends) < after:
+            return False
+    return True
+
+
+def _account(
+    state: HoldState,
+    listed: Sequence[Agent],
+    missing: Sequence[AgentKey],
+    direct: Mapping[AgentKey, Agent | None] | None,
+    now: float,
+) -> tuple[HoldState, list[Agent], list[Agent]]:
+    """Merge the list and the direct look-ups into the hold state: (state, agents present, agents confirmed absent).
+    `direct` None: the missing agents were not asked for yet (their absence is left as it was).
+    A new registration is a new agent: seen for the first time, it counts as just disabled (a job may have landed on
+    it just before: the lag bound restarts), and any absence being confirmed starts over (the absent agent may be
+    this one under a new id). An overflowed hold remembers no agents: every one looks new, nothing restarts."""
+    found = direct or {}
+    present = list(listed) + [a for k in missing if (a := found.get(k)) is not None]
+    new = {(a.pool_id, a.id) for a in present} - state.seen
+    if new and not state.overflow:
+        state = replace(state.with_seen(new).disabled(now), absent_since=None)
+    absent = state.absent
+    if direct is not None or not missing:  # else: not asked yet, the absence stays as it was
+        absent = frozenset(k for k in missing if k in found and found[k] is None)
+        if absent != state.absent:
+            state = replace(state, absent=absent, absent_since=None)
+    if not fits(state):
+        state = replace(state, overflow=True)
+    source = present[0].source if present else (listed[0].source if listed else "azure-devops")
+    known = direct is not None or not missing
+    return state, present, [_absent_agent(k, source) for k in sorted(absent)] if known else []
+
+
+def _may_run_a_job(agent: Agent, job_requests: Mapping[int, Sequence[JobRequest]] | None) -> bool:
+    """Busy, an unfinished job request, or no evidence either way (the busy field missing, job requests unasked)."""
+    jobs = (job_requests or {}).get(agent.id)
+    if agent.busy or any(not j.finished for j in jobs or ()):
+        return True
+    return not agent.assigned_known and jobs is None
+
+
+def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Policy, held: float) -> Decision:
+    """Complete with the forced result. Agents that may run a job are disabled but never deleted: deleting a busy
+    agent's registration abandons its job on Azure DevOps' side at once (the service fails the job when its agent
+    goes), which would kill a build that ABANDON with retention keeps alive, and with CONTINUE turns a build the
+    instance's own shutdown may still let finish into a certain loss. A busy agent is left registered, disabled."""
+    deleting = policy.forced_result == "CONTINUE" and policy.delete_agent_on_release
+    unknown = tuple(a for a in agents if not a.assigned_known and a.disableable)
+    if deleting and unknown and obs.job_requests is None and obs.error is None and obs.agents is not None:
+        reason = f"max hold reached; checking the job requests of {len(unknown)} agent(s) before deleting any"
+        return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown)
+    busy = _busy_reason(agents, obs.job_requests)
+    state = f"; {busy}" if busy else ""
+    if obs.failed_pools:  # failure isolation: an agent in a failing pool cannot be seen, so it is never deleted
+        state += f"; agent pool(s) {', '.join(map(str, obs.failed_pools))} failing: any agent there left registered"
+    # Keep new jobs off an instance we are giving up on, and keep a retained (ABANDON) agent registered.
+    hold.actions.extend(DisableAgent(a) for a in agents if not a.drained)
+    hold.actions.append(Complete(policy.forced_result))  # nothing may block a forced completion
+    if deleting:
+        kept = [a for a in agents if _may_run_a_job(a, obs.job_requests)]
+        hold.actions.extend(DeleteAgent(a) for a in agents if a not in kept)
+        if kept:
+            labels = ", ".join(a.label() for a in kept)
+            state += f"; kept registered (disabled), may run a job: {labels} (deleting it would abandon the job)"
+    hold.clear()
+    return hold.decision(Outcome.FORCED, f"max hold reached ({held:.0f}s >= {policy.max_hold_seconds:.0f}s){state}")
+
+
+def _release(
+    hold: _Hold, obs: Observation, policy: Policy, reason: str, agents: Sequence[Agent], gone: Sequence[Agent]
+) -> Decision:
+    """Complete CONTINUE after deleting the agents (a failed delete holds and is retried: nothing left behind), and
+    after draining the ECS container instance when that is configured. Agents already absent are deleted after the
+    completion (a formality: their records are gone; a failure must not hold the instance)."""
+    # Not for an instance going into a warm pool: it comes back, and a DRAINING container instance stays DRAINING.
+    if policy.ecs_drain and not hold.lifecycle_state.startswith("Warmed:"):
+        ecs = obs.ecs
+        if ecs is None:
+            return hold.decision(Outcome.HELD, f"{reason}; checking the ECS container instance", needs_ecs=True)
+        if ecs.error is not None:
+            reason = f"{reason}; ECS unavailable ({ecs.error}): holding, fail safe"
+            return hold.decision(Outcome.HELD, reason, failsafe="ecs")
+        if ecs.container_instance_arn is not None:
+            if ecs.status == "ACTIVE":
+                hold.actions.append(DrainContainerInstance(ecs.container_instance_arn))
+                return hold.decision(Outcome.HELD, f"{reason}; setting the container instance DRAINING")
+            if policy.ecs_wait_tasks and ecs.tasks > 0:
+                groups = ", ".join(sorted(set(ecs.task_groups))) or "unknown"
+                return hold.decision(
+                    Outcome.HELD,
+                    f"{reason}; container instance {ecs.status}, {ecs.tasks} task(s) still running ({groups})",
+                )
+            reason = f"{reason}; container instance {ecs.status}"
+    if policy.delete_agent_on_release:
+        hold.actions.extend(DeleteAgent(a) for a in agents)
+    hold.actions.append(Complete("CONTINUE"))
+    if policy.delete_agent_on_release:
+        hold.actions.extend(DeleteAgent(a) for a in gone)
+    hold.clear()
+    return hold.decision(Outcome.RELEASED, reason)

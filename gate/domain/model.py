@@ -1,0 +1,136 @@
+"""Plain domain types shared by the decision core and the I/O edges (no I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+HELD_SINCE_TAG = "gate:held-since"
+IDLE_SINCE_TAG = "gate:idle-since"
+
+# Lifecycle states in which an instance waits for our terminating hook.
+HOLD_STATES = frozenset({"Terminating:Wait", "Warmed:Pending:Wait"})
+# Leaving a warm pool to be terminated: a stopped, warmed instance runs no build.
+RELEASE_AT_ONCE_STATES = frozenset({"Warmed:Terminating:Wait"})
+WAIT_STATES = HOLD_STATES | RELEASE_AT_ONCE_STATES
+
+
+class Outcome(StrEnum):
+    HELD = "held"
+    RELEASED = "released"
+    FORCED = "forced"
+    GONE = "gone"
+    SKIPPED = "skipped"
+    ERROR = "error"
+    SPOT = "spot"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One CI agent as its system reports it (Azure DevOps agent, GitHub runner...)."""
+
+    source: str
+    pool_id: int
+    pool: str
+    id: int
+    name: str
+    enabled: bool
+    online: bool = True
+    assigned_request: int | None = None
+    computer_name: str | None = None
+    capabilities: Mapping[str, str] = field(default_factory=dict)
+    disableable: bool = True  # GitHub runners cannot be disabled: the decision treats them as drained
+    # False when the agent system was asked for the busy field (Azure: includeAssignedRequest) and the record lacks
+    # it: absence of the field is not evidence of idleness (AZURE, issue 12; set by gate/adapters/azure.py).
+    assigned_known: bool = True
+
+    @property
+    def busy(self) -> bool:
+        return self.assigned_request is not None
+
+    @property
+    def drained(self) -> bool:
+        return not self.enabled or not self.disableable
+
+    def label(self) -> str:
+        return f"{self.pool}/{self.name}#{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    request_id: int
+    agent_id: int | None
+    finished: bool
+    finished_at: float | None = None  # finishTime, on the agent system's clock (evidence against the lag bound)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An instance waiting on our hook, as AWS (and our own tags) describe it."""
+
+    group: str
+    instance_id: str
+    hook: str
+    lifecycle_state: str = "Terminating:Wait"
+    token: str | None = None
+    private_dns: str | None = None
+    private_ip: str | None = None  # hostname mapping: the IP-derived DNS name (gate.domain.mapping.host_keys)
+    # The gate's own tags as EC2 reports them (gate:*), and the identity of the lifecycle action (the ActivityId of
+    # the terminate activity, gate.domain.holdstate): tags are only believed when they name this action.
+    tags: Mapping[str, str] = field(default_factory=dict)
+    action_id: str | None = None
+
+    @property
+    def leaves_warm_pool(self) -> bool:
+        return self.lifecycle_state in RELEASE_AT_ONCE_STATES
+
+    @property
+    def held_since(self) -> float | None:
+        """When the hold of this lifecycle action began (None: no hold tag bound to this action)."""
+        from gate.domain.holdstate import bound_held_since
+
+        return bound_held_since(self.tags, self.action_id)
+
+
+def format_ts(ts: float) -> str:
+    """Tag values are ISO 8601 UTC so an operator reading the console understands them."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ts(value: str | None) -> float | None:
+    """Inverse of format_ts; an empty or foreign value means 'not set' rather than an error. A timestamp without a
+    zone is unknown too (None): read as local or as UTC it could be hours off, and no bound may rest on a guess."""
+    from datetime import datetime
+
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTime:
+    """A moment on another system's clock (an agent service's response `Date`), with the skew measured against the
+    gate's clock at that response. Compared only with timestamps of the same system ("one clock per comparison")."""
+
+    at: float  # the service's time, rounded up (the `Date` header has one-second resolution): an upper bound
+    skew: float  # service clock minus the gate's clock at the response (positive: the service runs ahead)
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP `Date` header (RFC 9110 IMF-fixdate, always GMT) as epoch seconds; None when missing or garbled."""
+    from email.utils import parsedate_to_datetime
+
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None

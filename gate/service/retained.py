@@ -1,0 +1,193 @@
+"""The tick's clean-up of instances that left the hold: retained ones and ones back in service.
+
+* `Terminating:Retained` (a forced ABANDON on a group with `TerminateHookAbandon = retain`, or AWS's DefaultResult
+  ABANDON after a gate outage): no lifecycle action is left, and AWS keeps the instance forever. The gate judges it
+  by the same rules as a hold (disable, lag bound, positive evidence, job requests; no max hold: the point of
+  retaining is not to kill the build), then deletes its agents and terminates it (EC2 TerminateInstances).
+  Its hold state is bound to the identity `retained:<instance id>`.
+* `InService` with hold tags (put back in service, or tagged by an earlier version): the tags are cleared, so
+  they can never be mistaken for a later hold.
+
+Cost per tick: one DescribeAutoScalingGroups per 50 groups, one DescribeInstances filtered on the hold tag keys,
+and DescribeInstances for the retained instances only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gate.domain.actions import Complete, ConfirmDisables, DeleteAgent, DisableAgent, DrainContainerInstance, SetTag
+from gate.domain.decide import Decision, Observation, Policy
+from gate.domain.holdstate import HOLD_TAGS
+from gate.domain.model import Agent, Outcome, Waiting
+from gate.service.evidence import decide_with_evidence
+from gate.service.judgment import describe_action
+from gate.service.sources import AgentSource, AgentSourceError
+
+if TYPE_CHECKING:
+    from gate.adapters.aws import Aws
+    from gate.adapters.ecs import Ecs
+
+RETAINED = "Terminating:Retained"
+
+
+class Observed(Protocol):
+    """The round's agent list (gate.service.judgment.Observed): `index` None when the agent system could not be
+    asked."""
+
+    @property
+    def index(self) -> Any: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    def agents_for(self, waiting: Waiting) -> list[Agent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """One retained instance judged this tick (for the decision record)."""
+
+    waiting: Waiting
+    outcome: Outcome
+    reason: str
+    agents: list[Agent]
+    actions: list[str]
+    failsafe: str | None = (
+        None  # why an error keeps it (gate.domain.decide.Decision.failsafe), for the FailsafeHolds metric
+    )
+
+
+def retained_identity(instance_id: str) -> str:
+    return f"retained:{instance_id}"
+
+
+class RetainedCleanup:
+    def __init__(
+        self,
+        aws: Aws,
+        source: AgentSource,
+        groups: Sequence[str],
+        hook: str,
+        policy_for: Callable[[str], Policy],
+        *,
+        dry_run: bool = False,
+        ecs: Ecs | None = None,
+    ) -> None:
+        self.aws = aws
+        self.source = source
+        self.groups = list(groups)
+        self.hook = hook
+        self.policy_for = policy_for
+        self.dry_run = dry_run
+        self.ecs = ecs
+
+    def members(self) -> tuple[list[tuple[str, str]], set[str]]:
+        """([(group, instance id)] retained, {instance id} in service) of the configured groups."""
+        members = self.aws.group_instances(self.groups)
+        retained = [(group, inst["InstanceId"]) for group, inst in members if inst["LifecycleState"] == RETAINED]
+        in_service = {inst["InstanceId"] for _, inst in members if inst["LifecycleState"] == "InService"}
+        return retained, in_service
+
+    def clear_in_service(self, in_service: set[str]) -> list[str]:
+        """Clear hold tags on in-service instances of the groups; returns the instance ids cleared."""
+        tagged: dict[str, list[str]] = {}
+        token: str | None = None
+        for _ in range(100):  # 100 pages of 1,000: far beyond any fleet; a repeated token also stops it
+            page = self.aws.ec2.describe_instances(
+                Filters=[{"Name": "tag-key", "Values": list(HOLD_TAGS)}], **({"NextToken": token} if token else {})
+            )
+            for reservation in page.get("Reservations", []):
+                for inst in reservation.get("Instances", []):
+                    keys = [t["Key"] for t in inst.get("Tags", []) if t["Key"] in HOLD_TAGS and t.get("Value")]
+                    if keys and inst["InstanceId"] in in_service:
+                        tagged[inst["InstanceId"]] = keys
+            new = page.get("NextToken")
+            if not new or new == token:
+                break
+            token = new
+        if self.dry_run:
+            return sorted(tagged)
+        for iid, keys in tagged.items():
+            self.aws.ec2.create_tags(Resources=[iid], Tags=[{"Key": k, "Value": ""} for k in keys])
+        return sorted(tagged)
+
+    def run(self, observe: Callable[[], Observed], now: float) -> list[Cleaned]:
+        """One pass. `observe` lists the agents (called only when a retained instance exists)."""
+        retained, in_service = self.members()
+        if in_service:
+            self.clear_in_service(in_service)
+        if not retained:
+            return []
+        observed = observe()
+        details = self.aws.describe_instances([iid for _, iid in retained])
+        out: list[Cleaned] = []
+        for group, iid in retained:
+            w = Waiting(group, iid, self.hook, RETAINED, **details.get(iid, {}))
+            out.append(self._one(dataclasses.replace(w, action_id=retained_identity(iid)), observed, now))
+        return out
+
+    def _one(self, w: Waiting, observed: Observed, now: float) -> Cleaned:
+        agents = observed.agents_for(w) if observed.index is not None else []
+        obs = Observation(agents=agents) if observed.index is not None else Observation(None, observed.error)
+        observation = getattr(
+            observed, "observation", None
+        )  # failing pools and ambiguous agents (gate.service.judgment)
+        if callable(observation):
+            obs = observation(w)
+        # No max hold: a retained instance costs money, not builds; it goes when its agents are idle.
+        policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"))
+        decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs)
+        # No acknowledgement stamp: a retained instance costs money, not builds, so it simply waits the lag bound.
+        kept = tuple(a for a in decision.actions if not isinstance(a, ConfirmDisables))
+        decision = dataclasses.replace(decision, actions=kept)
+        actions = describe_actions(decision)
+        if self.dry_run:
+            return Cleaned(w, Outcome.SKIPPED, f"dry run: retained instance: {decision.reason}", agents, actions)
+        outcome, reason = self._carry_out(w, decision)
+        failsafe = decision.failsafe if outcome is Outcome.HELD else "error" if outcome is Outcome.ERROR else None
+        return Cleaned(w, outcome, reason, agents, actions, failsafe)
+
+    def _carry_out(self, w: Waiting, decision: Decision) -> tuple[Outcome, str]:
+        """The decision's actions, with Complete meaning: terminate the retained instance."""
+        reason = f"retained instance: {decision.reason}"
+        terminated = False
+        for action in decision.actions:
+            try:
+                match action:
+                    case SetTag(key, value):
+                        self.aws.tag(w.instance_id, key, value)
+                    case DisableAgent(agent):
+                        self.source.disable(agent)
+                    case DeleteAgent(agent):
+                        self.source.delete(agent)
+                    case DrainContainerInstance(arn):
+                        if self.ecs is not None:
+                            self.ecs.drain(arn)
+                    case Complete():
+                        if not terminated:
+                            self.aws.ec2.terminate_instances(InstanceIds=[w.instance_id])
+                            terminated = True
+            except AgentSourceError as exc:
+                if isinstance(action, DeleteAgent) and not terminated:
+                    return Outcome.HELD, f"{reason}; delete {action.agent.label()} failed: {exc}: retrying next tick"
+                reason += f"; {type(action).__name__} failed: {exc}"
+            except (ClientError, BotoCoreError, RuntimeError) as exc:
+                if isinstance(action, SetTag) and terminated:
+                    continue  # the instance is gone: its tags went with it
+                return Outcome.ERROR, f"{reason}; {type(action).__name__} failed: {exc}"
+        if terminated:
+            return Outcome.RELEASED, f"{reason}; terminated"
+        return decision.outcome, reason
+
+
+def describe_actions(decision: Decision) -> list[str]:
+    """For the record: what the decision asked for, Complete shown as the termination it means here."""
+    return [
+        "terminate the retained instance" if isinstance(a, Complete) else describe_action(a) for a in decision.actions
+    ]
