@@ -12,8 +12,16 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gate.domain.decide import Policy
+
 # AWS's global lifecycle-action limit: min(48 h, 100 x HeartbeatTimeout).
 AWS_MAX_GLOBAL_TIMEOUT = 172_800
+
+# One source of truth for each setting (issue 23): the decision defaults live in the domain's `Policy` (which must not
+# import settings), the ranges only here, in the Field bounds below. `policy_from` (gate.service.reconcile) copies
+# every field of Policy that is also a setting. The Terraform core validates against the same bounds: its
+# settings.json is generated from these fields (tests/infra/settings_json.py; tests/infra/test_settings_ranges.py).
+_POLICY = Policy()
 
 
 class Mapping(StrEnum):
@@ -93,15 +101,15 @@ class Settings(BaseSettings):
     pat: SecretStr | None = Field(default=None, description="PAT for local use; in AWS use pat_secret_arn")
     pat_secret_arn: str | None = None
 
-    max_hold_seconds: int = Field(default=14_400, ge=60, le=AWS_MAX_GLOBAL_TIMEOUT)
-    idle_confirm_seconds: float = Field(default=15, ge=0, le=3600)
-    unregistered_grace_seconds: float = Field(default=300, ge=0, le=86_400)
-    heartbeat_interval_seconds: float = Field(default=60, ge=5, le=3600)
+    max_hold_seconds: int = Field(default=int(_POLICY.max_hold_seconds), ge=60, le=AWS_MAX_GLOBAL_TIMEOUT)
+    idle_confirm_seconds: float = Field(default=_POLICY.idle_confirm_seconds, ge=0, le=3600)
+    unregistered_grace_seconds: float = Field(default=_POLICY.unregistered_grace_seconds, ge=0, le=86_400)
+    heartbeat_interval_seconds: float = Field(default=_POLICY.heartbeat_interval_seconds, ge=5, le=3600)
     recheck_interval_seconds: float = Field(default=10, ge=0.05, le=300)
     tick_budget_seconds: float = Field(default=50, ge=0, le=840)
-    delete_agent_on_release: bool = True
-    forced_result: Literal["CONTINUE", "ABANDON"] = "CONTINUE"
-    check_job_requests: bool = True
+    delete_agent_on_release: bool = _POLICY.delete_agent_on_release
+    forced_result: Literal["CONTINUE", "ABANDON"] = _POLICY.forced_result
+    check_job_requests: bool = _POLICY.check_job_requests
     dry_run: bool = False
 
     http_timeout_seconds: float = Field(default=10, gt=0, le=120)
@@ -126,8 +134,8 @@ class Settings(BaseSettings):
     # ECS: set the instance's container instance DRAINING once its agents are idle, then (optionally) wait until no
     # task runs there except those whose group matches ecs_ignore_task_groups (daemons, the agent's own task).
     ecs_cluster: str = Field(default="", max_length=255)
-    ecs_drain: bool = False
-    ecs_wait_tasks: bool = False
+    ecs_drain: bool = _POLICY.ecs_drain
+    ecs_wait_tasks: bool = _POLICY.ecs_wait_tasks
     ecs_ignore_task_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Webhook for forced and error outcomes and for holds longer than hold_notify_seconds (once per hold).
     webhook_url: SecretStr | None = None
@@ -151,7 +159,7 @@ class Settings(BaseSettings):
     # --- judgment (issue 11, docs/judgment.md) ------------------------------------------------------------------------
     # No release earlier than this after the latest disable: Azure DevOps may show a job assigned just before the
     # disable neither as the agent's assignedRequest nor as a job request for ~30-60 s.
-    assignment_lag_seconds: float = Field(default=60, ge=0, le=3600)
+    assignment_lag_seconds: float = Field(default=_POLICY.assignment_lag_seconds, ge=0, le=3600)
 
     # --- liveness (issue 10; docs/liveness.md) ---------------------------------------------------------------------
     # Heartbeats and Azure DevOps work run on bounded thread pools: a thousand waiting instances at Azure DevOps's

@@ -46,6 +46,9 @@ from gate.domain.model import Agent, JobRequest, Outcome, ServiceTime, Waiting
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """The rules' parameters. Their defaults are written here only: gate.settings.Settings (GATE_* variables) takes
+    its defaults from this class and alone holds the allowed ranges; Terraform's come from those (issue 23)."""
+
     max_hold_seconds: float = 14_400
     idle_confirm_seconds: float = 15
     unregistered_grace_seconds: float = 300

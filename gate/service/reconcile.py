@@ -42,18 +42,10 @@ ROUND_GRACE_SECONDS = 15.0
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(
-        max_hold_seconds=settings.max_hold_seconds,
-        idle_confirm_seconds=settings.idle_confirm_seconds,
-        unregistered_grace_seconds=settings.unregistered_grace_seconds,
-        heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
-        delete_agent_on_release=settings.delete_agent_on_release,
-        forced_result=settings.forced_result,
-        check_job_requests=settings.check_job_requests,
-        assignment_lag_seconds=settings.assignment_lag_seconds,
-        ecs_drain=settings.ecs_drain,
-        ecs_wait_tasks=settings.ecs_wait_tasks,
-    )
+    """The decision policy: every field of `Policy` that is also a setting comes from the settings (whose defaults
+    are Policy's own, gate/settings.py); the others (clock_skew_seconds) keep Policy's default."""
+    names = [f.name for f in dataclasses.fields(Policy) if f.name in Settings.model_fields]
+    return Policy(**{name: getattr(settings, name) for name in names})
 
 
 @dataclass
