@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gate.domain.events import TERMINATING
 from gate.settings import AgentSystem, Settings
 
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 AUTH_CODES = {
     "UnrecognizedClientException",
     "InvalidClientTokenId",
@@ -146,8 +146,7 @@ def check_aws(settings: Settings, session: Any, endpoint: str | None) -> list[Fi
 
 def _foreign_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding | None:
     """The group's other terminating hooks, judged by the gate's own reading (gate.service.hooks): one that ends the
-    wait
-    before the gate's max hold is a problem; None when the gate's hook itself is unusable (reported already)."""
+    wait before the gate's max hold is a problem; None when the gate's hook itself is unusable (reported already)."""
     from gate.service.hooks import Hook, foreign_hook_problem, read_foreign, read_hook
 
     mine = read_hook(group, settings.hook_name, hooks)
@@ -166,9 +165,16 @@ def _foreign_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]
 
 
 def _hook_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding:
+    """The gate's hook as the gate reads it (gate.service.hooks.read_hook), and the hold the gate derives from it:
+    the cadence it heartbeats at and when it ends a hold (Hook.max_hold: GATE_MAX_HOLD_SECONDS, capped a margin
+    before AWS's global timeout)."""
+    from gate.service.hooks import GLOBAL_TIMEOUT_MARGIN_SECONDS, Hook, read_hook
+
     subject = f"hook on {group}"
-    mine = next((h for h in hooks if h["LifecycleHookName"] == settings.hook_name), None)
-    if mine is None:
+    mine = read_hook(group, settings.hook_name, hooks)
+    if not isinstance(mine, Hook):
+        if any(h.get("LifecycleHookName") == settings.hook_name for h in hooks):  # ours, on another transition
+            return Finding(False, subject, mine.reason, "the gate needs a terminating hook")
         listed = _names(
             (f"{h['LifecycleHookName']}" for h in hooks if h.get("LifecycleTransition") == TERMINATING),
             settings.hook_name,
@@ -181,25 +187,17 @@ def _hook_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -
             f"group {group} has no lifecycle hook {settings.hook_name}; its terminating hooks: {listed}{extra}",
             "fix GATE_HOOK_NAME, or create the hook: the Terraform module does",
         )
-    transition = mine.get("LifecycleTransition")
-    if transition != TERMINATING:
-        return Finding(
-            False,
-            subject,
-            f"hook {settings.hook_name} on {group} is on {transition}, not {TERMINATING}",
-            "the gate needs a terminating hook",
-        )
-    heartbeat = int(mine.get("HeartbeatTimeout") or 3600)
-    global_timeout = int(mine.get("GlobalTimeout") or min(172_800, 100 * heartbeat))
-    default = mine.get("DefaultResult", "ABANDON")
+    max_hold = mine.max_hold(settings.max_hold_seconds)
     detail = (
-        f"hook {settings.hook_name} on {group}: terminating, heartbeat timeout {heartbeat} s, "
-        f"global timeout {global_timeout} s, default result {default}"
+        f"hook {mine.name} on {group}: terminating, heartbeat timeout {mine.heartbeat_timeout:.0f} s, "
+        f"global timeout {mine.global_timeout:.0f} s, default result {mine.default_result}; the gate heartbeats "
+        f"every {mine.heartbeat_every:.0f} s and ends a hold at {max_hold:.0f} s"
     )
-    if global_timeout < settings.max_hold_seconds:
+    if max_hold < settings.max_hold_seconds:
         detail += (
-            f"; GATE_MAX_HOLD_SECONDS {settings.max_hold_seconds} is beyond the global timeout: holds end at "
-            f"{global_timeout} s (raise HeartbeatTimeout to hold longer)"
+            f", not at GATE_MAX_HOLD_SECONDS {settings.max_hold_seconds}: {GLOBAL_TIMEOUT_MARGIN_SECONDS:.0f} s "
+            "before the global timeout, so that the gate and not the hook's default result ends it (raise "
+            "HeartbeatTimeout to hold longer)"
         )
     return Finding(True, subject, detail)
 
