@@ -984,7 +984,7 @@ class _World:
             self._terminate(inst)
 
     def _new_gate(self) -> Gate:
-        """One Lambda container's Gate, wired like `gate.handler.build_gate` but onto the simulated edges."""
+        """One Lambda container's Gate, wired like `gate.bootstrap.build_gate` but onto the simulated edges."""
         aws, log = _SimAws(self), _Tally(self)
         protector = None
         if self._settings.protect_busy:

@@ -33,7 +33,8 @@ from gate.service.reconcile import Gate
 from gate.service.sources import AgentSourceError
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+from gate.domain.events import TERMINATING  # noqa: E402
+
 TICK: dict[str, Any] = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
 

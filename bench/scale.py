@@ -33,7 +33,7 @@ from gate.handler import dispatch
 from gate.service.reconcile import Gate
 
 HOOK = "termination-gate"
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+from gate.domain.events import TERMINATING  # noqa: E402
 
 
 @dataclass(frozen=True, slots=True)

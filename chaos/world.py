@@ -35,8 +35,9 @@ from emulator.sandbox import Sandbox
 from gate.adapters import logs as gate_logs
 from gate.adapters import secrets as gate_secrets
 from gate.adapters.logs import DecisionLog
+from gate.bootstrap import build_gate
 from gate.domain import redact as gate_redact
-from gate.handler import build_gate, dispatch
+from gate.handler import dispatch
 from gate.service.reconcile import Gate
 from gate.settings import Settings, load_settings
 

@@ -55,7 +55,7 @@ def _gate(
     from cli.doctor import preflight as check_config
     from gate.adapters import logs
     from gate.adapters.aws import make_session
-    from gate.handler import build_gate
+    from gate.bootstrap import build_gate
 
     apply_endpoints(aws_endpoint, localstack)
     settings = settings_or_exit(**overrides)

@@ -57,7 +57,8 @@ __all__ = ["AwsEmulator"]
 
 log = logging.getLogger(__name__)
 
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+from gate.domain.events import TERMINATING  # noqa: E402
+
 WAIT = "Terminating:Wait"
 RETAINED = "Terminating:Retained"
 DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"

@@ -18,8 +18,8 @@ from botocore.config import Config
 from emulator.aws import AwsEmulator
 from emulator.azure_devops import FakeAzureDevOps
 from gate.adapters.logs import DecisionLog
+from gate.bootstrap import build_gate
 from gate.domain.clock import Clock, SystemClock
-from gate.handler import build_gate
 from gate.service.reconcile import Gate
 from gate.settings import Settings, load_settings
 

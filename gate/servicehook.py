@@ -114,7 +114,7 @@ def _runtime(context: Any) -> tuple[Any, Any]:
     global _state
     if _state is None:
         from gate.adapters import logs
-        from gate.handler import build_gate
+        from gate.bootstrap import build_gate
         from gate.settings import load_settings
 
         settings = load_settings()

@@ -218,6 +218,13 @@ class Aws:
     def complete(self, waiting: Waiting, result: Literal["CONTINUE", "ABANDON"]) -> None:
         self._action("complete_lifecycle_action", waiting, {"LifecycleActionResult": result})
 
+    def terminate(self, instance_id: str) -> None:
+        """EC2 TerminateInstances: only for a retained instance, which no lifecycle action holds any more."""
+        try:
+            self.ec2.terminate_instances(InstanceIds=[instance_id])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"TerminateInstances: {exc}") from None
+
     def tag(self, instance_id: str, key: str, value: str) -> None:
         try:
             self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": value}])

@@ -332,7 +332,7 @@ def token_credential(
 
 
 def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitHubRunners:
-    """The registry entry (gate.handler.SOURCES["github"]). Reads no secret: the token is read at the first request."""
+    """The registry entry (gate.bootstrap.SOURCES). Reads no secret: the token is read at the first request."""
     now = clock.now if clock is not None else None
     return GitHubRunners(
         settings.github_api_url,

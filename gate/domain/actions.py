@@ -58,4 +58,12 @@ class DrainContainerInstance:
     container_instance_arn: str
 
 
-Action = SetTag | DisableAgent | ConfirmDisables | Heartbeat | Complete | DeleteAgent | DrainContainerInstance
+@dataclass(frozen=True, slots=True)
+class Terminate:
+    """End a retained instance (EC2 TerminateInstances): what Complete means once no lifecycle action is left
+    (`Terminating:Retained`, gate.service.retained)."""
+
+
+Action = (
+    SetTag | DisableAgent | ConfirmDisables | Heartbeat | Complete | DeleteAgent | DrainContainerInstance | Terminate
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -127,3 +128,36 @@ def parse_event(raw: Any) -> Parsed:
             instance_id=_str_or_none(detail.get("EC2InstanceId")),
             hook=_str_or_none(detail.get("LifecycleHookName")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What is the gate's: its region and account (None: not known, not checked), its groups and its hook. Events are
+    triggers, never evidence: a lifecycle event outside the scope is skipped before any call that changes anything."""
+
+    groups: tuple[str, ...]
+    hook: str
+    region: str | None = None
+    account: str | None = None
+
+    def elsewhere(self, region: str, account: str) -> str | None:
+        """An event from another region or account is not ours, whatever it names."""
+        if self.region and region and region != self.region:
+            return f"event from region {region}, gate runs in {self.region}"
+        if self.account and account and account != self.account:
+            return f"event from account {account}, gate runs in {self.account}"
+        return None
+
+    def not_ours(self, event: LifecycleEvent) -> str | None:
+        """Why a lifecycle event is not the gate's to act on (None: it is, if the instance really waits)."""
+        d = event.detail
+        elsewhere = self.elsewhere(event.region, event.account)
+        if elsewhere:
+            return elsewhere
+        if d.group not in self.groups:
+            return f"group {d.group} is not in the allow-list"
+        if d.hook != self.hook:
+            return f"hook {d.hook} is not the gate's hook {self.hook}"
+        if d.transition != TERMINATING:
+            return f"transition {d.transition} is not a termination"
+        return None

@@ -16,6 +16,11 @@ RELEASE_AT_ONCE_STATES = frozenset({"Warmed:Terminating:Wait"})
 WAIT_STATES = HOLD_STATES | RELEASE_AT_ONCE_STATES
 
 
+# A forced ABANDON on a group that retains instances (TerminateHookAbandon = retain): no lifecycle action is left, the
+# instance runs until someone terminates it (gate.service.retained).
+RETAINED = "Terminating:Retained"
+
+
 class Outcome(StrEnum):
     HELD = "held"
     RELEASED = "released"

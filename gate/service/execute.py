@@ -1,4 +1,8 @@
-"""Carry out a decision's actions in order, turning edge failures into outcomes (never exceptions)."""
+"""The one executor: every path (the judgment pass, the retained clean-up, spot warnings) carries out a decision's
+actions here, in order, turning edge failures into outcomes (never exceptions).
+
+It consumes three ports, declared below by what it calls: the lifecycle edge (Auto Scaling and EC2), the agent
+source (gate.service.sources.AgentSource) and, with ECS draining on, the container-instance edge."""
 
 from __future__ import annotations
 
@@ -6,13 +10,42 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
-from gate.adapters.aws import ActionGone, Aws, AwsError
-from gate.domain.actions import Action, Complete, ConfirmDisables, DeleteAgent, DisableAgent, Heartbeat, SetTag
+from gate.adapters.aws import ActionGone, AwsError
+from gate.domain.actions import (
+    Action,
+    Complete,
+    ConfirmDisables,
+    DeleteAgent,
+    DisableAgent,
+    DrainContainerInstance,
+    Heartbeat,
+    SetTag,
+    Terminate,
+)
 from gate.domain.decide import Decision, acknowledgement
 from gate.domain.holdstate import HOLD_TAG, HoldState, encode, fits
-from gate.domain.model import Outcome, ServiceTime, Waiting
+from gate.domain.model import RETAINED, Outcome, ServiceTime, Waiting
 from gate.service.sources import AgentSource, AgentSourceError
+
+
+class LifecycleEdge(Protocol):
+    """What the executor asks of AWS. Errors: ActionGone (the lifecycle action is no longer ours), AwsError."""
+
+    def heartbeat(self, waiting: Waiting) -> None: ...
+
+    def complete(self, waiting: Waiting, result: Literal["CONTINUE", "ABANDON"]) -> None: ...
+
+    def tag(self, instance_id: str, key: str, value: str) -> None: ...
+
+    def terminate(self, instance_id: str) -> None: ...
+
+
+class ContainerEdge(Protocol):
+    """ECS: set a container instance DRAINING (gate.adapters.ecs)."""
+
+    def drain(self, container_instance_arn: str) -> None: ...
 
 
 @dataclass
@@ -39,26 +72,56 @@ def describe(action: Action) -> str:
             return f"complete {result}"
         case DeleteAgent(agent):
             return f"delete {agent.label()}"
+        case DrainContainerInstance(arn):
+            return f"set container instance {arn} DRAINING"
+        case Terminate():
+            return "terminate the retained instance"
     return repr(action)  # pragma: no cover
 
 
 def execute(
     decision: Decision,
     waiting: Waiting,
-    aws: Aws,
+    aws: LifecycleEdge,
     source: AgentSource,
     dry_run: bool,
     now: Callable[[], float] = time.time,
+    *,
+    ecs: ContainerEdge | None = None,
 ) -> Executed:
-    """`now`: the gate's clock (kept for callers; the disables' acknowledgement is the agent system's own time)."""
+    """`now`: the gate's clock (kept for callers; the disables' acknowledgement is the agent system's own time).
+
+    ECS drains go first (decide emits one only in a holding decision; a failure is a note, the next round retries).
+    Terminate ends a retained instance; a hold it turns into is never heartbeated (no lifecycle action is left)."""
     if dry_run:
         planned = ", ".join(describe(a) for a in decision.actions) or "nothing"
         return Executed(Outcome.SKIPPED, f"dry run: would {planned} ({decision.outcome}: {decision.reason})", done=True)
+    drains = [a for a in decision.actions if isinstance(a, DrainContainerInstance)]
+    notes = [note for note in (_drain(ecs, d) for d in drains) if note]
+    result = _execute(decision, waiting, aws, source, [a for a in decision.actions if a not in drains])
+    if notes:
+        result.reason += "; " + "; ".join(notes)
+    return result
+
+
+def _drain(ecs: ContainerEdge | None, drain: DrainContainerInstance) -> str | None:
+    try:
+        if ecs is None:
+            raise RuntimeError("no ECS client configured")
+        ecs.drain(drain.container_instance_arn)
+    except Exception as exc:  # still ACTIVE: the next round tries again
+        return f"{describe(drain)} failed: {exc}"
+    return None
+
+
+def _execute(
+    decision: Decision, waiting: Waiting, aws: LifecycleEdge, source: AgentSource, actions: list[Action]
+) -> Executed:
     result = Executed(decision.outcome, decision.reason)
     completed = False
     acks: list[ServiceTime | None] = []  # when the agent system acknowledged each disable, on its clock
     tag_failed: str | None = None
-    for action in decision.actions:
+    for action in actions:
         try:
             match action:
                 case SetTag(key, value):
@@ -83,6 +146,9 @@ def execute(
                     result.heartbeat_sent = True
                 case Complete(res):
                     aws.complete(waiting, res)
+                    completed = result.done = True
+                case Terminate():
+                    aws.terminate(waiting.instance_id)
                     completed = result.done = True
                 case DeleteAgent(agent):
                     source.delete(agent)
@@ -125,7 +191,7 @@ def _confirm(
     result: Executed,
     decision: Decision,
     waiting: Waiting,
-    aws: Aws,
+    aws: LifecycleEdge,
     state: HoldState,
     acks: list[ServiceTime | None],
     max_skew: float,
@@ -152,8 +218,10 @@ def _confirm(
         result.reason += f"; {problem}"
 
 
-def _hold_instead(decision: Decision, waiting: Waiting, aws: Aws, why: str) -> Executed:
+def _hold_instead(decision: Decision, waiting: Waiting, aws: LifecycleEdge, why: str) -> Executed:
     held = Executed(Outcome.HELD, f"{decision.reason}; {why}: holding to retry")
+    if waiting.lifecycle_state == RETAINED:
+        return held  # no lifecycle action to heartbeat: the next tick retries
     try:
         aws.heartbeat(waiting)
         held.heartbeat_sent = True

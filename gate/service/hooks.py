@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gate.adapters.aws import AwsError
+from gate.domain.events import TERMINATING
 from gate.settings import AWS_MAX_GLOBAL_TIMEOUT
 
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 # Hooks change rarely (Terraform applies); five minutes keeps DescribeLifecycleHooks off the shared Auto Scaling
 # rate bucket (one call per group per five minutes per container) while a fix to a hook is seen soon enough.
 CACHE_SECONDS = 300.0

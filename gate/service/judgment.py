@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gate.adapters.aws import Aws
-from gate.domain.actions import Action, DisableAgent, DrainContainerInstance
+from gate.domain.actions import DisableAgent
 from gate.domain.decide import Decision, Observation, Policy
 from gate.domain.holdstate import HOLD_TAG, AgentKey, Memory
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.evidence import decide_with_evidence
-from gate.service.execute import Executed, describe, execute
+from gate.service.execute import Executed, execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.sources import AgentSource
 
@@ -199,27 +199,7 @@ class Judgment:
         )
 
     def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:
-        """ECS draining first (decide emits it only in a holding decision), then everything else via `execute`."""
-        drains = [a for a in decision.actions if isinstance(a, DrainContainerInstance)]
-        rest = dataclasses.replace(decision, actions=tuple(a for a in decision.actions if a not in drains))
-        notes = [note for note in (self._drain(d) for d in drains) if note]
-        done = execute(
-            rest if drains else decision, waiting, self.aws, self.source, self.dry_run, self.heartbeats.clock.now
-        )
-        if notes:
-            done.reason += "; " + "; ".join(notes)
-        return done
-
-    def _drain(self, drain: DrainContainerInstance) -> str | None:
-        if self.dry_run:
-            return f"would {describe_action(drain)}"
-        try:
-            if self.ecs is None:
-                raise RuntimeError("no ECS client configured")
-            self.ecs.drain(drain.container_instance_arn)
-        except Exception as exc:  # still ACTIVE: the next round tries again
-            return f"{describe_action(drain)} failed: {exc}"
-        return None
+        return execute(decision, waiting, self.aws, self.source, self.dry_run, self.heartbeats.clock.now, ecs=self.ecs)
 
 
 # How recent this container's heartbeat must be (sent in this round, before the agent list) to stand as the proof of a
@@ -234,9 +214,3 @@ def _shape(reason: str) -> str:
 
 
 _SECONDS = re.compile(r"\d+(?:\.\d+)?s\b")
-
-
-def describe_action(action: Action) -> str:
-    if isinstance(action, DrainContainerInstance):
-        return f"set container instance {action.container_instance_arn} DRAINING"
-    return describe(action)

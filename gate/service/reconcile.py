@@ -16,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from gate.adapters.aws import Aws
 from gate.adapters.logs import DecisionLog, Record
+from gate.domain.actions import DisableAgent
 from gate.domain.clock import Clock, SystemClock
-from gate.domain.decide import Policy
-from gate.domain.events import TERMINATING, LifecycleEvent, SpotInterruptionEvent
+from gate.domain.decide import Decision, Policy
+from gate.domain.events import LifecycleEvent, Scope, SpotInterruptionEvent
 from gate.domain.holdstate import AgentKey, load
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import WAIT_STATES, Agent, Outcome, Waiting
+from gate.service.execute import describe, execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
-from gate.service.judgment import Judged, Judgment, Observed, describe_action, worth_logging
+from gate.service.judgment import Judged, Judgment, Observed, worth_logging
 from gate.service.records import Recorder
 from gate.service.sources import AgentSource, AgentSourceError, audited, list_pools
 from gate.service.workers import Workers
@@ -87,6 +89,7 @@ class Gate:
         self.log = log or DecisionLog(settings.metrics_namespace)
         self.region = region
         self.account = account
+        self.scope = Scope(tuple(settings.groups), settings.hook_name, region, account)
         self.ecs = ecs  # set the container instance DRAINING before release (settings.ecs_drain)
         self.protector = protector  # scale-in protection while busy (settings.protect_busy)
         self.notifier = notifier  # webhook for forced, error and long holds (settings.webhook_url)
@@ -160,9 +163,7 @@ class Gate:
     ) -> list[Record]:
         d = event.detail
         where = {"group": d.group, "instance": d.instance_id, "hook": d.hook}
-        reason = self._foreign(event.region, event.account, d.group, d.hook)
-        if reason is None and d.transition != TERMINATING:
-            reason = f"transition {d.transition} is not a termination"
+        reason = self.scope.not_ours(event)
         if reason:
             return [self.recorder.plain(Outcome.SKIPPED, reason, **where)]
         try:
@@ -184,7 +185,7 @@ class Gate:
     def on_spot(self, event: SpotInterruptionEvent) -> list[Record]:
         """Two minutes' warning, no hook can delay it: keep new jobs off the instance at once."""
         iid = event.detail.instance_id
-        elsewhere = self._elsewhere(event.region, event.account)
+        elsewhere = self.scope.elsewhere(event.region, event.account)
         if elsewhere:
             return [self.recorder.plain(Outcome.SKIPPED, elsewhere, instance=iid)]
         try:
@@ -197,13 +198,16 @@ class Gate:
         waiting = Waiting(group, iid, self.settings.hook_name, private_dns=details.get("private_dns"))
         try:
             listing = list_pools(self.source)  # a failing pool: disable what the others show
-            agents = self._index(listing.agents).agents_for(waiting)
-            todo = [a for a in agents if not a.drained]
-            if not self.settings.dry_run:
-                for agent in todo:
-                    self.source.disable(agent)
         except AgentSourceError as exc:
             return [self.recorder.decision(waiting, Outcome.ERROR, f"spot: disable failed: {exc}", [])]
+        agents = self._index(listing.agents).agents_for(waiting)
+        todo = [a for a in agents if not a.drained]
+        if not self.settings.dry_run:  # through the one executor: a failing disable does not stop the others
+            disables = Decision(Outcome.SPOT, "spot", tuple(DisableAgent(a) for a in todo))
+            done = execute(disables, waiting, self.aws, self.source, False)
+            if done.problems:
+                reason = "spot: " + "; ".join(done.problems)
+                return [self.recorder.decision(waiting, Outcome.ERROR, reason, agents)]
         verb = "would disable" if self.settings.dry_run else "disabled"
         cannot = [a for a in agents if not a.disableable]
         already = len(agents) - len(todo) - len(cannot)
@@ -427,7 +431,7 @@ class Gate:
             if done.heartbeat_sent:
                 self.heartbeats.last_sent[iid] = j.now
             if worth_logging(done, decision, run.last_reason.get(iid)):
-                actions = [describe_action(a) for a in decision.actions] if decision else []
+                actions = [describe(a) for a in decision.actions] if decision else []
                 held_since = decision.held_since if decision else None
                 failsafe = decision.failsafe if decision is not None and done.outcome is Outcome.HELD else None
                 run.records.append(
@@ -551,21 +555,3 @@ class Gate:
         if key not in run.reported:
             run.reported.add(key)
             run.records.append(self.recorder.plain(outcome, reason, **where))
-
-    def _elsewhere(self, region: str, account: str) -> str | None:
-        """An event from another region or account is not ours, whatever it names."""
-        if self.region and region and region != self.region:
-            return f"event from region {region}, gate runs in {self.region}"
-        if self.account and account and account != self.account:
-            return f"event from account {account}, gate runs in {self.account}"
-        return None
-
-    def _foreign(self, region: str, account: str, group: str, hook: str) -> str | None:
-        elsewhere = self._elsewhere(region, account)
-        if elsewhere:
-            return elsewhere
-        if group not in self.settings.groups:
-            return f"group {group} is not in the allow-list"
-        if hook != self.settings.hook_name:
-            return f"hook {hook} is not the gate's hook {self.settings.hook_name}"
-        return None

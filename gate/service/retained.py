@@ -19,21 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from gate.domain.actions import Complete, ConfirmDisables, DeleteAgent, DisableAgent, DrainContainerInstance, SetTag
+from gate.domain.actions import Complete, ConfirmDisables, Terminate
 from gate.domain.decide import Decision, Observation, Policy
 from gate.domain.holdstate import HOLD_TAGS
-from gate.domain.model import Agent, Outcome, Waiting
+from gate.domain.model import RETAINED, Agent, Outcome, Waiting
 from gate.service.evidence import decide_with_evidence
-from gate.service.judgment import describe_action
-from gate.service.sources import AgentSource, AgentSourceError
+from gate.service.execute import describe, execute
+from gate.service.sources import AgentSource
 
 if TYPE_CHECKING:
     from gate.adapters.aws import Aws
     from gate.adapters.ecs import Ecs
-
-RETAINED = "Terminating:Retained"
 
 
 class Observed(Protocol):
@@ -154,40 +150,17 @@ class RetainedCleanup:
         return Cleaned(w, outcome, reason, agents, actions, failsafe)
 
     def _carry_out(self, w: Waiting, decision: Decision) -> tuple[Outcome, str]:
-        """The decision's actions, with Complete meaning: terminate the retained instance."""
-        reason = f"retained instance: {decision.reason}"
-        terminated = False
-        for action in decision.actions:
-            try:
-                match action:
-                    case SetTag(key, value):
-                        self.aws.tag(w.instance_id, key, value)
-                    case DisableAgent(agent):
-                        self.source.disable(agent)
-                    case DeleteAgent(agent):
-                        self.source.delete(agent)
-                    case DrainContainerInstance(arn):
-                        if self.ecs is not None:
-                            self.ecs.drain(arn)
-                    case Complete():
-                        if not terminated:
-                            self.aws.ec2.terminate_instances(InstanceIds=[w.instance_id])
-                            terminated = True
-            except AgentSourceError as exc:
-                if isinstance(action, DeleteAgent) and not terminated:
-                    return Outcome.HELD, f"{reason}; delete {action.agent.label()} failed: {exc}: retrying next tick"
-                reason += f"; {type(action).__name__} failed: {exc}"
-            except (ClientError, BotoCoreError, RuntimeError) as exc:
-                if isinstance(action, SetTag) and terminated:
-                    continue  # the instance is gone: its tags went with it
-                return Outcome.ERROR, f"{reason}; {type(action).__name__} failed: {exc}"
-        if terminated:
+        """The decision's actions through the one executor, with Complete meaning: terminate the retained instance."""
+        ending = tuple(Terminate() if isinstance(a, Complete) else a for a in decision.actions)
+        done = execute(dataclasses.replace(decision, actions=ending), w, self.aws, self.source, False, ecs=self.ecs)
+        reason = f"retained instance: {done.reason}"
+        if done.done and any(isinstance(a, Terminate) for a in ending):
             return Outcome.RELEASED, f"{reason}; terminated"
-        return decision.outcome, reason
+        if done.outcome is Outcome.HELD and "holding to retry" in done.reason:
+            return Outcome.HELD, f"{reason}: retrying next tick"
+        return done.outcome, reason
 
 
 def describe_actions(decision: Decision) -> list[str]:
     """For the record: what the decision asked for, Complete shown as the termination it means here."""
-    return [
-        "terminate the retained instance" if isinstance(a, Complete) else describe_action(a) for a in decision.actions
-    ]
+    return [describe(Terminate() if isinstance(a, Complete) else a) for a in decision.actions]

@@ -159,12 +159,12 @@ def test_every_line_carries_the_invocation(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_handler_binds_each_invocation(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """gate.handler.handle binds the Lambda context first: even the misconfiguration line names its request."""
-    from gate import handler
+    from gate import bootstrap, handler
     from gate.adapters import logs
 
     for key in [k for k in os.environ if k.startswith("GATE_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setattr(handler, "_gate", None)
+    monkeypatch.setattr(bootstrap, "_gate", None)
     monkeypatch.setattr(logs, "_invocations", 0)
     context = type("Context", (), {"aws_request_id": "3f1c-request", "get_remaining_time_in_millis": lambda _: 60_000})
     for _ in range(2):

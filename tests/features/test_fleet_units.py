@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from gate.adapters.ecs import Ecs, ignored
 from gate.adapters.github import GitHubRunners
 from gate.adapters.notify import COOLDOWN_SECONDS, HOLD_NOTIFIED_TAG, Notifier
+from gate.bootstrap import SOURCES, build_gate
 from gate.domain.actions import Complete, DeleteAgent, DrainContainerInstance
 from gate.domain.clock import ManualClock
 from gate.domain.decide import EcsFacts, Observation, Policy, decide
 from gate.domain.holdstate import HOLD_TAG, HoldState, action_hash, encode
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.domain.redact import register_secret
-from gate.handler import SOURCES, build_gate
 from gate.service.protection import Member, plan
 from gate.settings import AgentSystem, SettingsError, load_settings
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from emulator.sandbox import Sandbox
+from gate.bootstrap import build_gate
 from gate.domain.clock import ManualClock
-from gate.handler import build_gate, dispatch
+from gate.handler import dispatch
 from tests.features.conftest import ACCOUNT, history, make_group, protect
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.sandbox import PAT, Sandbox
-from gate import handler
+from gate import bootstrap, handler
 from gate.adapters import logs, secrets
 from gate.domain.clock import SystemClock
 from gate.settings import SettingsError
@@ -36,7 +36,7 @@ def lambda_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[io
         "GATE_TICK_BUDGET_SECONDS": "0",
     }.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(handler, "_gate", None)
+    monkeypatch.setattr(bootstrap, "_gate", None)
     monkeypatch.setattr(secrets, "_cache", {})
     stream = io.StringIO()
     monkeypatch.setattr(logs, "configure", lambda stream_=None, level="INFO", _s=stream: _configure(_s, level))
@@ -90,7 +90,7 @@ def test_pat_from_ssm_securestring(sandbox: Sandbox, lambda_env: io.StringIO, mo
     arn = "arn:aws:ssm:us-east-1:123456789012:parameter/ci/ado-pat"
     monkeypatch.setenv("GATE_PAT_SECRET_ARN", arn)
     assert handler.handle({"Event": "autoscaling:TEST_NOTIFICATION"}, Context())["outcomes"] == {"skipped": 1}
-    assert handler._gate is not None and handler._gate.account == "123456789012"
+    assert bootstrap._gate is not None and bootstrap._gate.account == "123456789012"
 
 
 def test_unreadable_secret_and_bad_settings_raise_without_leaking(
@@ -100,7 +100,7 @@ def test_unreadable_secret_and_bad_settings_raise_without_leaking(
     # test_cold_start.py): the tick runs, and the secret is first read when the agent system is asked.
     monkeypatch.setenv("GATE_PAT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
     assert handler.handle({}, Context())["outcomes"] == {"skipped": 1}
-    monkeypatch.setattr(handler, "_gate", None)
+    monkeypatch.setattr(bootstrap, "_gate", None)
     monkeypatch.setenv("GATE_AZURE_ORG_URL", "http://dev.azure.com/acme")
     with pytest.raises(SettingsError, match="GATE_AZURE_ORG_URL"):
         handler.handle({}, Context())

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gate import handler
+from gate import bootstrap, handler
 from gate.adapters import logs, secrets
 from gate.domain.clock import ManualClock
 from tests.reliability.conftest import FAST, World
@@ -59,7 +59,7 @@ class LambdaEnv:
 
     def cold(self) -> None:
         """A new container: no gate, no cached secret."""
-        self.monkeypatch.setattr(handler, "_gate", None)
+        self.monkeypatch.setattr(bootstrap, "_gate", None)
         self.monkeypatch.setattr(secrets, "_cache", {})
         self.monkeypatch.setattr(
             logs, "_invocations", 0

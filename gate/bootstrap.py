@@ -1,0 +1,167 @@
+"""The composition root: how the gate is built for every entry point (the tick, lifecycle and spot events, the
+service hook, the CLI, tests and benchmarks), the per-container cache, and the liveness-only path.
+
+Liveness before construction (docs/liveness.md): building the gate reads no secret, signs in nowhere and calls no agent
+system; the agent source is built on its first use, after the invocation's first heartbeat pass, and its failure is a
+hold, never a dead container. Nothing here knows about the local emulator: endpoints come from the environment
+(AWS_ENDPOINT_URL...) or from the caller.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from gate.adapters import logs
+from gate.adapters.aws import Aws, make_session
+from gate.adapters.azure import AzureDevOps
+from gate.adapters.logs import DecisionLog
+from gate.adapters.secrets import azure_credential
+from gate.domain.clock import Clock, SystemClock
+from gate.service.heartbeats import Heartbeats
+from gate.service.lazy import LazySource
+from gate.service.reconcile import Gate
+from gate.service.sources import AgentSource
+from gate.settings import AgentSystem, Settings, load_settings
+
+_gate: Gate | None = None
+
+# The busy probes: GATE_AGENT_SYSTEM -> factory(settings, boto3 session, AWS endpoint, clock). A third system (say
+# GitLab runners) is one new module with a class implementing gate.service.sources.AgentSource plus a `build`
+# function, one
+# line here and one AgentSystem value in gate/settings.py (README, "Fleet features").
+SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
+
+
+def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
+    return AzureDevOps(
+        settings.azure_org_url,
+        azure_credential(settings, session, aws_endpoint, clock.now if clock is not None else None),
+        settings.pools,
+        timeout=settings.http_timeout_seconds,
+        max_retry_after=settings.max_retry_after_seconds,
+        clock=clock,
+        api_version=settings.azure_api_version,
+    )
+
+
+def _github(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
+    from gate.adapters import github
+
+    return github.build(settings, session, aws_endpoint, clock)
+
+
+SOURCES: dict[AgentSystem, SourceFactory] = {
+    AgentSystem.AZURE_DEVOPS: _azure_devops,
+    AgentSystem.GITHUB: _github,
+}
+
+
+def build_gate(
+    settings: Settings,
+    *,
+    aws_endpoint: str | None = None,
+    clock: Clock | None = None,
+    log: DecisionLog | None = None,
+    region: str | None = None,
+    account: str | None = None,
+    session: Any = None,
+) -> Gate:
+    """Wire the real edges together; the CLI and the tests use this too, with their own endpoints.
+
+    Touches no network: the agent source (and its credential) is built on first use (gate.service.lazy.LazySource)."""
+    session = session or make_session(region)
+    clock = clock or SystemClock()
+    factory = SOURCES[settings.agent_system]
+
+    def build_source() -> AgentSource:
+        return factory(settings, session, aws_endpoint, clock)
+
+    source = LazySource(build_source, clock.now, what=str(settings.agent_system))
+    aws = Aws(session, aws_endpoint)
+    log = log or DecisionLog(settings.metrics_namespace)
+    ecs = protector = notifier = None
+    if settings.ecs_drain:
+        from gate.adapters.ecs import Ecs
+
+        ecs = Ecs(
+            session,
+            settings.ecs_cluster,
+            endpoint_url=aws_endpoint,
+            wait_tasks=settings.ecs_wait_tasks,
+            ignore_task_groups=settings.ecs_ignore_task_groups,
+        )
+    if settings.protect_busy:
+        from gate.service.protection import Protector
+
+        protector = Protector(aws, settings.groups, settings.hook_name, clock=clock, log=log)
+    if settings.webhook_url is not None:
+        from gate.adapters.notify import Notifier
+
+        notifier = Notifier(
+            settings.webhook_url.get_secret_value(),
+            fmt=str(settings.webhook_format),
+            timeout=settings.webhook_timeout_seconds,
+            hold_after=settings.hold_notify_seconds,
+            aws=aws,
+            clock=clock,
+            log=log,
+        )
+    return Gate(
+        settings,
+        aws,
+        source,
+        clock,
+        log,
+        region=region,
+        account=account,
+        ecs=ecs,
+        protector=protector,
+        notifier=notifier,
+    )
+
+
+def _account_from(context: Any) -> str | None:
+    arn = getattr(context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def runtime(context: Any) -> Gate:
+    """This container's gate, built on its first invocation and reused by warm ones."""
+    global _gate
+    if _gate is None:
+        settings = load_settings()
+        logs.configure(level=settings.log_level)
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        _gate = build_gate(settings, region=region, account=_account_from(context))
+    return _gate
+
+
+def heartbeats_only(context: Any) -> int:
+    """Settings that fail validation stop judgment, never liveness: when GATE_GROUPS and GATE_HOOK_NAME can be read,
+    every instance waiting in those groups is heartbeated under that hook (Auto Scaling only) and nothing else is done:
+    no tag, no agent call, no completion. A hook that is not ours answers "no active action", which changes nothing.
+    Returns the heartbeats sent; never raises (the caller raises the settings error for the Errors alarm)."""
+    groups = [g.strip() for g in os.environ.get("GATE_GROUPS", "").split(",") if g.strip()]
+    hook = os.environ.get("GATE_HOOK_NAME", "").strip()
+    if not groups or not hook or len(hook) > 255:
+        return 0
+    log = DecisionLog()
+    try:
+        clock = SystemClock()
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        aws = Aws(make_session(region), None)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        left = float(remaining()) / 1000 - 5 if callable(remaining) else 30.0
+        deadline = clock.now() + max(1.0, left)
+        aws.set_deadline(deadline, clock.now)
+        waiting = aws.find_waiting(groups, hook)
+        beats = Heartbeats(aws, clock).run([(w, 0.0) for w in waiting], deadline)
+    except Exception as exc:  # liveness is best effort here: the settings error is what the invocation reports
+        log.error("heartbeats_only_failed", outcome="error", reason=f"{type(exc).__name__}: {exc}")
+        return 0
+    sent = sum(1 for b in beats if b.sent)
+    log.error("heartbeats_only", outcome="error", reason="invalid gate settings: heartbeats only", sent=sent)
+    return sent
