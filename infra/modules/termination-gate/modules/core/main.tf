@@ -19,6 +19,10 @@ locals {
     failsafe_alarm = "${var.name}-failsafe-holds"
     dashboard      = var.name
     query_prefix   = "${var.name}/"
+    # The optional service hook receiver (var.service_hook): a second function with its own log group.
+    service_hook_function  = "${var.name}-service-hook"
+    service_hook_log_group = "/aws/lambda/${var.name}-service-hook"
+    service_hook_policy    = "${var.name}-least-privilege-service-hook"
   }
 
   # --- ARNs (computed from names, so the policy is known before anything exists) --------------------------------
@@ -30,16 +34,16 @@ locals {
   log_group_arn    = "${local.arn}:logs:${var.region}:${var.account_id}:log-group:${local.names.log_group}"
   dlq_arn          = "${local.arn}:sqs:${var.region}:${var.account_id}:${local.names.dlq}"
   instance_arns    = "${local.arn}:ec2:${var.region}:${var.account_id}:instance/*"
-  ecs_enabled      = var.ecs_cluster_name != ""
-  ecs_cluster_arn  = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:cluster/${var.ecs_cluster_name}" : ""
-  ecs_instance_arn = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:container-instance/${var.ecs_cluster_name}/*" : ""
-  ecs_task_arn     = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:task/${var.ecs_cluster_name}/*" : ""
+  ecs_enabled      = var.ecs.cluster_name != ""
+  ecs_cluster_arn  = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:cluster/${var.ecs.cluster_name}" : ""
+  ecs_instance_arn = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:container-instance/${var.ecs.cluster_name}/*" : ""
+  ecs_task_arn     = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:task/${var.ecs.cluster_name}/*" : ""
 
   # The agent system's credential (the Azure DevOps PAT, the Entra service principal's secret with azure_auth = entra,
   # or the GitHub token with agent_system = github):
   # arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. A Secrets Manager ARN given without its random 6-character
   # suffix (a "partial ARN") gets the documented "-??????" wildcard so GetSecretValue still matches.
-  token_secret_arn = var.agent_system == "github" ? var.github_token_secret_arn : (var.azure_auth == "entra" ? var.entra_secret_arn : var.pat_secret_arn)
+  token_secret_arn = var.agent_system == "github" ? var.github.token_secret_arn : (var.azure_devops.auth == "entra" ? var.azure_devops.entra_secret_arn : var.azure_devops.pat_secret_arn)
   pat_arn_parts    = split(":", local.token_secret_arn)
   pat_service      = try(local.pat_arn_parts[2], "")
   pat_region       = try(local.pat_arn_parts[3], "")
@@ -48,8 +52,8 @@ locals {
   pat_resource     = local.pat_is_secret && !local.pat_has_suffix ? "${local.token_secret_arn}-??????" : local.token_secret_arn
 
   # --- hook arithmetic --------------------------------------------------------------------------------------------
-  global_timeout_seconds = min(172800, 100 * var.heartbeat_timeout_seconds)
-  schedule_expression    = var.tick_interval_seconds == 60 ? "rate(1 minute)" : "rate(${var.tick_interval_seconds / 60} minutes)"
+  global_timeout_seconds = min(172800, 100 * var.hook.heartbeat_timeout_seconds)
+  schedule_expression    = var.tick.interval_seconds == 60 ? "rate(1 minute)" : "rate(${var.tick.interval_seconds / 60} minutes)"
 
   # --- event patterns ---------------------------------------------------------------------------------------------
   # Only our groups' and our hook's terminate actions: ECS managed draining's hook on the same group emits the same
@@ -60,7 +64,7 @@ locals {
     account       = [var.account_id]
     detail = {
       AutoScalingGroupName = var.autoscaling_group_names
-      LifecycleHookName    = [var.hook_name]
+      LifecycleHookName    = [var.hook.name]
     }
   }
 
@@ -73,48 +77,48 @@ locals {
 
   # --- the Lambda's environment: every gate setting as GATE_<NAME> (gate/settings.py reads the GATE_ prefix) -----------
   environment = {
-    GATE_AZURE_ORG_URL              = var.azure_org_url
-    GATE_POOLS                      = join(",", var.pools)
-    GATE_MAPPING                    = var.mapping
-    GATE_CAPABILITY_NAME            = var.capability_name
-    GATE_PAT_SECRET_ARN             = var.pat_secret_arn
+    GATE_AZURE_ORG_URL              = var.azure_devops.org_url
+    GATE_POOLS                      = join(",", var.azure_devops.pools)
+    GATE_MAPPING                    = var.agents.mapping
+    GATE_CAPABILITY_NAME            = var.agents.capability_name
+    GATE_PAT_SECRET_ARN             = var.azure_devops.pat_secret_arn
     GATE_GROUPS                     = join(",", var.autoscaling_group_names)
-    GATE_HOOK_NAME                  = var.hook_name
-    GATE_MAX_HOLD_SECONDS           = tostring(var.max_hold_seconds)
-    GATE_IDLE_CONFIRM_SECONDS       = tostring(var.idle_confirm_seconds)
-    GATE_UNREGISTERED_GRACE_SECONDS = tostring(var.unregistered_grace_seconds)
-    GATE_DELETE_AGENT_ON_RELEASE    = tostring(var.delete_agent_on_release)
-    GATE_DRY_RUN                    = tostring(var.dry_run)
-    GATE_RECHECK_INTERVAL_SECONDS   = tostring(var.recheck_interval_seconds)
-    GATE_TICK_BUDGET_SECONDS        = tostring(var.tick_budget_seconds)
-    GATE_FORCED_RESULT              = var.forced_result
-    GATE_HEARTBEAT_INTERVAL_SECONDS = tostring(var.heartbeat_interval_seconds)
-    GATE_LOG_LEVEL                  = var.log_level
-    GATE_METRICS_NAMESPACE          = var.metrics_namespace
-    GATE_PROTECT_BUSY               = tostring(var.protect_busy)
-    GATE_ECS_CLUSTER                = var.ecs_cluster_name
-    GATE_ECS_DRAIN                  = tostring(var.ecs_drain)
-    GATE_WEBHOOK_URL                = var.webhook_url
-    GATE_HOLD_NOTIFY_SECONDS        = tostring(var.hold_notify_seconds)
+    GATE_HOOK_NAME                  = var.hook.name
+    GATE_MAX_HOLD_SECONDS           = tostring(var.hold.max_seconds)
+    GATE_IDLE_CONFIRM_SECONDS       = tostring(var.hold.idle_confirm_seconds)
+    GATE_UNREGISTERED_GRACE_SECONDS = tostring(var.hold.unregistered_grace_seconds)
+    GATE_DELETE_AGENT_ON_RELEASE    = tostring(var.hold.delete_agent_on_release)
+    GATE_DRY_RUN                    = tostring(var.hold.dry_run)
+    GATE_RECHECK_INTERVAL_SECONDS   = tostring(var.tick.recheck_interval_seconds)
+    GATE_TICK_BUDGET_SECONDS        = tostring(var.tick.budget_seconds)
+    GATE_FORCED_RESULT              = var.hold.forced_result
+    GATE_HEARTBEAT_INTERVAL_SECONDS = tostring(var.hold.heartbeat_interval_seconds)
+    GATE_LOG_LEVEL                  = var.monitoring.log_level
+    GATE_METRICS_NAMESPACE          = var.monitoring.metrics_namespace
+    GATE_PROTECT_BUSY               = tostring(var.hold.protect_busy)
+    GATE_ECS_CLUSTER                = var.ecs.cluster_name
+    GATE_ECS_DRAIN                  = tostring(var.ecs.drain)
+    GATE_WEBHOOK_URL                = var.notifications.webhook_url
+    GATE_HOLD_NOTIFY_SECONDS        = tostring(var.notifications.hold_notify_seconds)
     GATE_AGENT_SYSTEM               = var.agent_system
-    GATE_GITHUB_API_URL             = var.github_api_url
-    GATE_GITHUB_ORG                 = var.github_org
-    GATE_GITHUB_REPOS               = join(",", var.github_repos)
-    GATE_GITHUB_TOKEN_SECRET_ARN    = var.github_token_secret_arn
-    GATE_GROUP_POOLS                = jsonencode(var.group_pools)
-    GATE_CHECK_JOB_REQUESTS         = tostring(var.check_job_requests)
-    GATE_HTTP_TIMEOUT_SECONDS       = tostring(var.http_timeout_seconds)
-    GATE_MAX_RETRY_AFTER_SECONDS    = tostring(var.max_retry_after_seconds)
-    GATE_ECS_WAIT_TASKS             = tostring(var.ecs_wait_tasks)
-    GATE_ECS_IGNORE_TASK_GROUPS     = join(",", var.ecs_ignore_task_groups)
-    GATE_WEBHOOK_FORMAT             = var.webhook_format
-    GATE_WEBHOOK_TIMEOUT_SECONDS    = tostring(var.webhook_timeout_seconds)
-    GATE_ASSIGNMENT_LAG_SECONDS     = tostring(var.assignment_lag_seconds)
-    GATE_AZURE_AUTH                 = var.azure_auth
-    GATE_ENTRA_SECRET_ARN           = var.entra_secret_arn
-    GATE_ENTRA_AUTHORITY_HOST       = var.entra_authority_host
-    GATE_AZURE_API_VERSION          = var.azure_api_version
-    GATE_SECRET_CACHE_SECONDS       = tostring(var.secret_cache_seconds)
+    GATE_GITHUB_API_URL             = var.github.api_url
+    GATE_GITHUB_ORG                 = var.github.org
+    GATE_GITHUB_REPOS               = join(",", var.github.repos)
+    GATE_GITHUB_TOKEN_SECRET_ARN    = var.github.token_secret_arn
+    GATE_GROUP_POOLS                = jsonencode(var.agents.group_pools)
+    GATE_CHECK_JOB_REQUESTS         = tostring(var.hold.check_job_requests)
+    GATE_HTTP_TIMEOUT_SECONDS       = tostring(var.agents.http_timeout_seconds)
+    GATE_MAX_RETRY_AFTER_SECONDS    = tostring(var.agents.max_retry_after_seconds)
+    GATE_ECS_WAIT_TASKS             = tostring(var.ecs.wait_tasks)
+    GATE_ECS_IGNORE_TASK_GROUPS     = join(",", var.ecs.ignore_task_groups)
+    GATE_WEBHOOK_FORMAT             = var.notifications.webhook_format
+    GATE_WEBHOOK_TIMEOUT_SECONDS    = tostring(var.notifications.webhook_timeout_seconds)
+    GATE_ASSIGNMENT_LAG_SECONDS     = tostring(var.hold.assignment_lag_seconds)
+    GATE_AZURE_AUTH                 = var.azure_devops.auth
+    GATE_ENTRA_SECRET_ARN           = var.azure_devops.entra_secret_arn
+    GATE_ENTRA_AUTHORITY_HOST       = var.azure_devops.entra_authority_host
+    GATE_AZURE_API_VERSION          = var.azure_devops.api_version
+    GATE_SECRET_CACHE_SECONDS       = tostring(var.agents.secret_cache_seconds)
     # Liveness (docs/liveness.md): thread pools for heartbeats and Azure DevOps work, and the stop margin before the
     # Lambda timeout (the gate reads the remaining time from the invocation's context).
     GATE_HEARTBEAT_CONCURRENCY     = "16"
@@ -198,7 +202,7 @@ locals {
       Sid      = "DecryptPatViaItsService"
       Effect   = "Allow"
       Action   = ["kms:Decrypt"]
-      Resource = var.pat_kms_key_arn == null ? "" : var.pat_kms_key_arn
+      Resource = var.agents.secret_kms_key_arn == null ? "" : var.agents.secret_kms_key_arn
       Condition = {
         StringEquals = { "kms:ViaService" = "${local.pat_service}.${local.pat_region}.amazonaws.com" }
       }
@@ -265,14 +269,14 @@ locals {
 
   policy_statement_enabled = {
     lifecycle_actions            = true
-    scale_in_protection          = var.protect_busy
+    scale_in_protection          = var.hold.protect_busy
     autoscaling_read             = true
     ec2_read                     = true
     tag_instances                = true
     terminate_retained           = true
     pat_secret                   = local.pat_is_secret
     pat_parameter                = !local.pat_is_secret
-    pat_kms                      = var.pat_kms_key_arn != null
+    pat_kms                      = var.agents.secret_kms_key_arn != null
     logs                         = true
     dlq                          = var.create_dlq
     dlq_kms                      = var.create_dlq && var.kms_key_arn != null
@@ -289,6 +293,27 @@ locals {
   policy_document = {
     Version   = "2012-10-17"
     Statement = local.enabled_statements
+  }
+
+  # The service hook receiver runs under the gate's role (its round needs the same permissions) plus these: the hook's
+  # shared secret and the hook's own log group.
+  service_hook_log_group_arn = "${local.arn}:logs:${var.region}:${var.account_id}:log-group:${local.names.service_hook_log_group}"
+  service_hook_policy_document = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ServiceHookSecret"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [var.service_hook.secret_arn == null ? "" : var.service_hook.secret_arn]
+      },
+      {
+        Sid      = "ServiceHookLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${local.service_hook_log_group_arn}:*"]
+      },
+    ]
   }
 
   assume_role_policy_document = {

@@ -2,7 +2,7 @@
 #
 # What the gate writes (gate/adapters/logs.py): one JSON line per decision (`"event": "decision"`, with Outcome, reason, group,
 # instance, hook, agents, held_seconds), which is also an Embedded Metric Format record: metrics Decisions (Count)
-# and HeldSeconds (Seconds) in var.metrics_namespace, dimensions FunctionName (the Lambda's own name, so two gates in
+# and HeldSeconds (Seconds) in var.monitoring.metrics_namespace, dimensions FunctionName (the Lambda's own name, so two gates in
 # one account never share a metric or an alarm) and Outcome. Other lines name their event, e.g. round_cut_short.
 # tests/infra/test_observability.py checks every field these queries use against real lines from a simulation.
 
@@ -60,7 +60,7 @@ locals {
           view    = "timeSeries"
           stacked = true
           metrics = [
-            for o in local.outcomes : concat([var.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", o])
+            for o in local.outcomes : concat([var.monitoring.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", o])
           ]
         }
       },
@@ -72,9 +72,9 @@ locals {
           period = 300
           view   = "timeSeries"
           metrics = [
-            concat([var.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Maximum", label = "released, max" }]),
-            concat([var.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Average", label = "released, average" }]),
-            concat([var.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "forced", { stat = "Maximum", label = "forced, max" }]),
+            concat([var.monitoring.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Maximum", label = "released, max" }]),
+            concat([var.monitoring.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Average", label = "released, average" }]),
+            concat([var.monitoring.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "forced", { stat = "Maximum", label = "forced, max" }]),
           ]
         }
       },
@@ -96,7 +96,7 @@ locals {
           period = 300
           view   = "timeSeries"
           metrics = concat([
-            concat([var.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", "error", { label = "error decisions" }]),
+            concat([var.monitoring.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", "error", { label = "error decisions" }]),
             ["AWS/Lambda", "Errors", "FunctionName", local.names.function, { label = "Lambda errors" }],
             ], var.create_dlq ? [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.names.dlq, { stat = "Maximum", label = "DLQ messages" }],
@@ -115,7 +115,7 @@ locals {
             ["AWS/Lambda", "Duration", "FunctionName", local.names.function, { stat = "Maximum", label = "max" }],
           ]
           annotations = {
-            horizontal = [{ label = "timeout", value = var.lambda_timeout_seconds * 1000 }]
+            horizontal = [{ label = "timeout", value = var.lambda.timeout_seconds * 1000 }]
           }
         }
       },

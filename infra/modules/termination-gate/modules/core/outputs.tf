@@ -24,7 +24,7 @@ output "dlq_arn" {
 }
 
 output "ecs_cluster_arn" {
-  description = "ARN of the ECS cluster, \"\" when ecs_cluster_name is \"\"."
+  description = "ARN of the ECS cluster, \"\" when ecs.cluster_name is \"\"."
   value       = local.ecs_cluster_arn
 }
 
@@ -82,16 +82,16 @@ output "assume_role_policy_json" {
 output "hook" {
   description = "Settings of the lifecycle hook put on every group."
   value = {
-    name                 = var.hook_name
+    name                 = var.hook.name
     lifecycle_transition = "autoscaling:EC2_INSTANCE_TERMINATING"
-    heartbeat_timeout    = var.heartbeat_timeout_seconds
-    default_result       = var.default_result
+    heartbeat_timeout    = var.hook.heartbeat_timeout_seconds
+    default_result       = var.hook.default_result
   }
 }
 
 output "lambda_timeout_seconds" {
   description = "Lambda timeout (tick budget plus headroom)."
-  value       = var.lambda_timeout_seconds
+  value       = var.lambda.timeout_seconds
 }
 
 output "failsafe_alarm" {
@@ -101,6 +101,24 @@ output "failsafe_alarm" {
     metric_name        = "FailsafeHolds"
     statistic          = "Maximum"
     period             = 300
-    evaluation_periods = var.failsafe_hold_alarm_minutes / 5
+    evaluation_periods = var.monitoring.failsafe_hold_alarm_minutes / 5
+  }
+}
+
+output "service_hook_policy_json" {
+  description = "Extra policy of the gate's role for the service hook receiver (JSON): its shared secret and its own log group. Attach it only with service_hook.enabled."
+  value       = jsonencode(local.service_hook_policy_document)
+}
+
+output "service_hook" {
+  description = "The service hook receiver's settings: enabled, names, secret ARN, reserved concurrency, and its environment additions."
+  value = {
+    enabled       = var.service_hook.enabled
+    function_name = local.names.service_hook_function
+    log_group     = local.names.service_hook_log_group
+    policy_name   = local.names.service_hook_policy
+    secret_arn    = var.service_hook.secret_arn
+    concurrency   = var.service_hook.concurrency
+    environment   = { GATE_SERVICE_HOOK_SECRET_ARN = var.service_hook.secret_arn == null ? "" : var.service_hook.secret_arn }
   }
 }

@@ -7,9 +7,11 @@ variables {
   region                  = "eu-west-1"
   account_id              = "123456789012"
   autoscaling_group_names = ["agents-a", "agents-b"]
-  azure_org_url           = "https://dev.azure.com/contoso"
-  pools                   = ["linux", "linux-large"]
-  pat_secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+  azure_devops = {
+    org_url        = "https://dev.azure.com/contoso"
+    pools          = ["linux", "linux-large"]
+    pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+  }
 }
 
 # --- defaults -------------------------------------------------------------------------------------------------
@@ -253,12 +255,22 @@ run "policy_ssm_with_kms_ecs_protection" {
   command = plan
 
   variables {
-    pat_secret_arn   = "arn:aws:ssm:eu-west-1:123456789012:parameter/ado/pat"
-    pat_kms_key_arn  = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab"
-    ecs_cluster_name = "agents"
-    ecs_drain        = true
-    protect_busy     = true
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab"
+    hold = {
+      protect_busy = true
+    }
+    agents = {
+      secret_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+    azure_devops = {
+      pat_secret_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/ado/pat"
+      org_url        = "https://dev.azure.com/contoso"
+      pools          = ["linux", "linux-large"]
+    }
+    ecs = {
+      cluster_name = "agents"
+      drain        = true
+    }
   }
 
   assert {
@@ -342,8 +354,14 @@ run "secret_partial_arn_gets_suffix_wildcard" {
   command = plan
 
   variables {
-    pat_secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat"
-    pat_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    agents = {
+      secret_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+    azure_devops = {
+      pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat"
+      org_url        = "https://dev.azure.com/contoso"
+      pools          = ["linux", "linux-large"]
+    }
   }
 
   assert {
@@ -366,21 +384,35 @@ run "other_partition_and_settings" {
   command = plan
 
   variables {
-    partition                  = "aws-us-gov"
-    region                     = "us-gov-west-1"
-    pat_secret_arn             = "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:pat-AbC123"
-    heartbeat_timeout_seconds  = 3600
-    max_hold_seconds           = 172800
-    mapping                    = "capability"
-    capability_name            = "EC2_INSTANCE_ID"
-    forced_result              = "ABANDON"
-    default_result             = "ABANDON"
-    handle_spot_interruptions  = true
-    webhook_url                = "https://hooks.example.com/T000/B000/XXXX"
-    dry_run                    = true
-    delete_agent_on_release    = false
-    heartbeat_interval_seconds = 120
-    log_level                  = "DEBUG"
+    partition                 = "aws-us-gov"
+    region                    = "us-gov-west-1"
+    handle_spot_interruptions = true
+    hook = {
+      heartbeat_timeout_seconds = 3600
+      default_result            = "ABANDON"
+    }
+    hold = {
+      max_seconds                = 172800
+      forced_result              = "ABANDON"
+      dry_run                    = true
+      delete_agent_on_release    = false
+      heartbeat_interval_seconds = 120
+    }
+    agents = {
+      mapping         = "capability"
+      capability_name = "EC2_INSTANCE_ID"
+    }
+    azure_devops = {
+      pat_secret_arn = "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:pat-AbC123"
+      org_url        = "https://dev.azure.com/contoso"
+      pools          = ["linux", "linux-large"]
+    }
+    notifications = {
+      webhook_url = "https://hooks.example.com/T000/B000/XXXX"
+    }
+    monitoring = {
+      log_level = "DEBUG"
+    }
   }
 
   assert {
@@ -419,35 +451,49 @@ run "other_partition_and_settings" {
 run "heartbeat_below_aws_minimum" {
   command = plan
   variables {
-    heartbeat_timeout_seconds = 29
+    hook = {
+      heartbeat_timeout_seconds = 29
+    }
   }
-  expect_failures = [var.heartbeat_timeout_seconds]
+  expect_failures = [var.hook]
 }
 
 run "heartbeat_above_aws_maximum" {
   command = plan
   variables {
-    heartbeat_timeout_seconds = 7201
-    max_hold_seconds          = 3600
+    hook = {
+      heartbeat_timeout_seconds = 7201
+    }
+    hold = {
+      max_seconds = 3600
+    }
   }
-  expect_failures = [var.heartbeat_timeout_seconds]
+  expect_failures = [var.hook]
 }
 
 run "heartbeat_not_above_three_ticks" {
   command = plan
   variables {
-    heartbeat_timeout_seconds  = 180
-    max_hold_seconds           = 3600
-    heartbeat_interval_seconds = 30
+    hook = {
+      heartbeat_timeout_seconds = 180
+    }
+    hold = {
+      max_seconds                = 3600
+      heartbeat_interval_seconds = 30
+    }
   }
-  expect_failures = [var.heartbeat_timeout_seconds]
+  expect_failures = [var.hook]
 }
 
 run "heartbeat_just_above_three_ticks_is_fine" {
   command = plan
   variables {
-    heartbeat_timeout_seconds = 181
-    max_hold_seconds          = 18100
+    hook = {
+      heartbeat_timeout_seconds = 181
+    }
+    hold = {
+      max_seconds = 18100
+    }
   }
   assert {
     condition     = output.global_timeout_seconds == 18100
@@ -458,82 +504,114 @@ run "heartbeat_just_above_three_ticks_is_fine" {
 run "max_hold_above_100_heartbeats" {
   command = plan
   variables {
-    heartbeat_timeout_seconds = 300
-    max_hold_seconds          = 30001
+    hook = {
+      heartbeat_timeout_seconds = 300
+    }
+    hold = {
+      max_seconds = 30001
+    }
   }
-  expect_failures = [var.max_hold_seconds]
+  expect_failures = [var.hold]
 }
 
 run "max_hold_above_48h" {
   command = plan
   variables {
-    heartbeat_timeout_seconds = 7200
-    max_hold_seconds          = 172801
+    hook = {
+      heartbeat_timeout_seconds = 7200
+    }
+    hold = {
+      max_seconds = 172801
+    }
   }
-  expect_failures = [var.max_hold_seconds]
+  expect_failures = [var.hold]
 }
 
 run "heartbeat_interval_too_close_to_timeout" {
   command = plan
   variables {
-    heartbeat_timeout_seconds  = 300
-    heartbeat_interval_seconds = 181
+    hook = {
+      heartbeat_timeout_seconds = 300
+    }
+    hold = {
+      heartbeat_interval_seconds = 181
+    }
   }
-  expect_failures = [var.heartbeat_interval_seconds]
+  expect_failures = [var.hold]
 }
 
 run "bad_default_result" {
   command = plan
   variables {
-    default_result = "TERMINATE"
+    hook = {
+      default_result = "TERMINATE"
+    }
   }
-  expect_failures = [var.default_result]
+  expect_failures = [var.hook]
 }
 
 run "bad_forced_result" {
   command = plan
   variables {
-    forced_result = "continue"
+    hold = {
+      forced_result = "continue"
+    }
   }
-  expect_failures = [var.forced_result]
+  expect_failures = [var.hold]
 }
 
 run "bad_mapping" {
   command = plan
   variables {
-    mapping = "tag"
+    agents = {
+      mapping = "tag"
+    }
   }
-  expect_failures = [var.mapping]
+  expect_failures = [var.agents]
 }
 
 run "org_url_must_be_https" {
   command = plan
   variables {
-    azure_org_url = "http://dev.azure.com/contoso"
+    azure_devops = {
+      org_url        = "http://dev.azure.com/contoso"
+      pools          = ["linux", "linux-large"]
+      pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+    }
   }
-  expect_failures = [var.azure_org_url]
+  expect_failures = [var.azure_devops]
 }
 
 run "pools_must_not_be_empty" {
   command = plan
   variables {
-    pools = []
+    azure_devops = {
+      pools          = []
+      org_url        = "https://dev.azure.com/contoso"
+      pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+    }
   }
-  expect_failures = [var.pools]
+  expect_failures = [var.azure_devops]
 }
 
 run "pool_names_without_commas" {
   command = plan
   variables {
-    pools = ["a,b"]
+    azure_devops = {
+      pools          = ["a,b"]
+      org_url        = "https://dev.azure.com/contoso"
+      pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+    }
   }
-  expect_failures = [var.pools]
+  expect_failures = [var.azure_devops]
 }
 
 run "group_pools_reach_the_environment" {
   command = plan
   variables {
-    group_pools = { "agents-a" = ["linux"], "agents-b" = ["linux", "linux-large"] }
+    agents = {
+      group_pools = { "agents-a" = ["linux"], "agents-b" = ["linux", "linux-large"] }
+    }
   }
   assert {
     condition     = jsondecode(output.environment.GATE_GROUP_POOLS) == { "agents-a" = ["linux"], "agents-b" = ["linux", "linux-large"] }
@@ -544,25 +622,31 @@ run "group_pools_reach_the_environment" {
 run "group_pools_only_configured_groups" {
   command = plan
   variables {
-    group_pools = { "agents-c" = ["linux"] }
+    agents = {
+      group_pools = { "agents-c" = ["linux"] }
+    }
   }
-  expect_failures = [var.group_pools]
+  expect_failures = [var.agents]
 }
 
 run "group_pools_only_configured_pools" {
   command = plan
   variables {
-    group_pools = { "agents-a" = ["windows"] }
+    agents = {
+      group_pools = { "agents-a" = ["windows"] }
+    }
   }
-  expect_failures = [var.group_pools]
+  expect_failures = [var.agents]
 }
 
 run "group_pools_not_empty" {
   command = plan
   variables {
-    group_pools = { "agents-a" = [] }
+    agents = {
+      group_pools = { "agents-a" = [] }
+    }
   }
-  expect_failures = [var.group_pools]
+  expect_failures = [var.agents]
 }
 
 run "groups_must_not_be_empty" {
@@ -576,110 +660,134 @@ run "groups_must_not_be_empty" {
 run "pat_arn_must_be_secret_or_parameter" {
   command = plan
   variables {
-    pat_secret_arn = "arn:aws:s3:::bucket/pat"
+    azure_devops = {
+      pat_secret_arn = "arn:aws:s3:::bucket/pat"
+      org_url        = "https://dev.azure.com/contoso"
+      pools          = ["linux", "linux-large"]
+    }
   }
-  expect_failures = [var.pat_secret_arn]
+  expect_failures = [var.azure_devops]
 }
 
 run "kms_alias_is_not_a_key_arn" {
   command = plan
   variables {
-    pat_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:alias/pat"
+    agents = {
+      secret_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:alias/pat"
+    }
   }
-  expect_failures = [var.pat_kms_key_arn]
+  expect_failures = [var.agents]
 }
 
 run "tick_budget_needs_headroom_in_timeout" {
   command = plan
   variables {
-    tick_budget_seconds = 51
+    tick = {
+      budget_seconds = 51
+    }
   }
-  expect_failures = [var.tick_budget_seconds]
+  expect_failures = [var.tick]
 }
 
 run "recheck_interval_within_budget" {
   command = plan
   variables {
-    recheck_interval_seconds = 0
+    tick = {
+      recheck_interval_seconds = 0
+    }
   }
-  expect_failures = [var.recheck_interval_seconds]
+  expect_failures = [var.tick]
 }
 
 run "ecs_drain_needs_cluster" {
   command = plan
   variables {
-    ecs_drain = true
+    ecs = {
+      drain = true
+    }
   }
-  expect_failures = [var.ecs_drain]
+  expect_failures = [var.ecs]
 }
 
 run "webhook_must_be_https" {
   command = plan
   variables {
-    webhook_url = "http://hooks.example.com/x"
+    notifications = {
+      webhook_url = "http://hooks.example.com/x"
+    }
   }
-  expect_failures = [var.webhook_url]
+  expect_failures = [var.notifications]
 }
 
 run "hook_name_not_ecs_managed" {
   command = plan
   variables {
-    hook_name = "ecs-managed-draining-termination-hook"
+    hook = {
+      name = "ecs-managed-draining-termination-hook"
+    }
   }
-  expect_failures = [var.hook_name]
+  expect_failures = [var.hook]
 }
 
 run "negative_seconds_rejected" {
   command = plan
   variables {
-    idle_confirm_seconds       = -1
-    unregistered_grace_seconds = 3601
-    hold_notify_seconds        = -5
+    hold = {
+      idle_confirm_seconds       = -1
+      unregistered_grace_seconds = 86401
+    }
+    notifications = {
+      hold_notify_seconds = -5
+    }
   }
-  expect_failures = [var.idle_confirm_seconds, var.unregistered_grace_seconds, var.hold_notify_seconds]
+  expect_failures = [var.hold, var.notifications]
 }
 
 run "log_level_enum" {
   command = plan
   variables {
-    log_level = "TRACE"
+    monitoring = {
+      log_level = "TRACE"
+    }
   }
-  expect_failures = [var.log_level]
+  expect_failures = [var.monitoring]
 }
 
 run "metrics_namespace_not_aws" {
   command = plan
   variables {
-    metrics_namespace = "AWS/Lambda"
+    monitoring = {
+      metrics_namespace = "AWS/Lambda"
+    }
   }
-  expect_failures = [var.metrics_namespace]
+  expect_failures = [var.monitoring]
 }
 
 run "resource_settings_ranges" {
   command = plan
   variables {
-    lambda_memory_mb               = 64
-    reserved_concurrent_executions = 0
-    maximum_retry_attempts         = 3
-    maximum_event_age_seconds      = 30
-    log_retention_days             = 31
+    lambda = {
+      memory_mb                      = 64
+      reserved_concurrent_executions = 0
+      maximum_retry_attempts         = 3
+      maximum_event_age_seconds      = 30
+    }
+    monitoring = {
+      log_retention_days = 31
+    }
   }
-  expect_failures = [
-    var.lambda_memory_mb,
-    var.reserved_concurrent_executions,
-    var.maximum_retry_attempts,
-    var.maximum_event_age_seconds,
-    var.log_retention_days,
-  ]
+  expect_failures = [var.lambda, var.monitoring]
 }
 
 run "alarm_topic_either_created_or_given" {
   command = plan
   variables {
-    create_alarm_topic  = true
-    alarm_sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:ops"
+    monitoring = {
+      create_alarm_topic  = true
+      alarm_sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:ops"
+    }
   }
-  expect_failures = [var.alarm_sns_topic_arn]
+  expect_failures = [var.monitoring]
 }
 
 # --- fleet features: GitHub runners, ECS task waiting, webhook format ---------------------------------------------
@@ -688,14 +796,20 @@ run "github_runners_read_the_token_secret" {
   command = plan
 
   variables {
-    agent_system            = "github"
-    azure_org_url           = ""
-    pools                   = []
-    pat_secret_arn          = ""
-    github_org              = "acme"
-    github_repos            = ["acme/ci", "acme/web"]
-    github_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789"
-    group_pools             = { "agents-a" = ["acme"], "agents-b" = ["acme/web"] }
+    agent_system = "github"
+    agents = {
+      group_pools = { "agents-a" = ["acme"], "agents-b" = ["acme/web"] }
+    }
+    azure_devops = {
+      org_url        = ""
+      pools          = []
+      pat_secret_arn = ""
+    }
+    github = {
+      org              = "acme"
+      repos            = ["acme/ci", "acme/web"]
+      token_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token-XyZ789"
+    }
   }
 
   assert {
@@ -720,15 +834,23 @@ run "fleet_settings_reach_the_environment" {
   command = plan
 
   variables {
-    ecs_cluster_name        = "agents"
-    ecs_drain               = true
-    ecs_wait_tasks          = true
-    ecs_ignore_task_groups  = ["service:datadog-agent", "family:azp-*"]
-    webhook_format          = "json"
-    webhook_timeout_seconds = 2
-    check_job_requests      = false
-    http_timeout_seconds    = 5
-    max_retry_after_seconds = 0
+    hold = {
+      check_job_requests = false
+    }
+    agents = {
+      http_timeout_seconds    = 5
+      max_retry_after_seconds = 0
+    }
+    ecs = {
+      cluster_name       = "agents"
+      drain              = true
+      wait_tasks         = true
+      ignore_task_groups = ["service:datadog-agent", "family:azp-*"]
+    }
+    notifications = {
+      webhook_format          = "json"
+      webhook_timeout_seconds = 2
+    }
   }
 
   assert {
@@ -756,64 +878,74 @@ run "agent_system_known" {
 run "azure_devops_needs_its_settings" {
   command = plan
   variables {
-    azure_org_url  = ""
-    pools          = []
-    pat_secret_arn = ""
+    azure_devops = {
+      org_url        = ""
+      pools          = []
+      pat_secret_arn = ""
+    }
   }
-  expect_failures = [var.azure_org_url, var.pools, var.pat_secret_arn]
+  expect_failures = [var.azure_devops]
 }
 
 run "github_needs_a_scope_and_a_token" {
   command = plan
   variables {
-    agent_system   = "github"
-    azure_org_url  = ""
-    pools          = []
-    pat_secret_arn = ""
-    github_repos   = ["not-a-repo"]
+    agent_system = "github"
+    azure_devops = {
+      org_url        = ""
+      pools          = []
+      pat_secret_arn = ""
+    }
+    github = {
+      repos = ["not-a-repo"]
+    }
   }
-  expect_failures = [var.github_repos, var.github_token_secret_arn]
+  expect_failures = [var.github]
 }
 
 run "github_scope_required" {
   command = plan
   variables {
-    agent_system            = "github"
-    azure_org_url           = ""
-    pools                   = []
-    pat_secret_arn          = ""
-    github_token_secret_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/gh/token"
-    github_api_url          = "http://ghe.example.com/api/v3"
+    agent_system = "github"
+    azure_devops = {
+      org_url        = ""
+      pools          = []
+      pat_secret_arn = ""
+    }
+    github = {
+      token_secret_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/gh/token"
+      api_url          = "http://ghe.example.com/api/v3"
+    }
   }
-  expect_failures = [var.github_org, var.github_api_url]
+  expect_failures = [var.github]
 }
 
 run "ecs_wait_tasks_needs_drain" {
   command = plan
   variables {
-    ecs_cluster_name       = "agents"
-    ecs_wait_tasks         = true
-    ecs_ignore_task_groups = ["a,b"]
+    ecs = {
+      cluster_name       = "agents"
+      wait_tasks         = true
+      ignore_task_groups = ["a,b"]
+    }
   }
-  expect_failures = [var.ecs_wait_tasks, var.ecs_ignore_task_groups]
+  expect_failures = [var.ecs]
 }
 
 run "webhook_and_http_ranges" {
   command = plan
   variables {
-    webhook_format          = "xml"
-    webhook_timeout_seconds = 30
-    hold_notify_seconds     = 200000
-    http_timeout_seconds    = 0
-    max_retry_after_seconds = 301
+    agents = {
+      http_timeout_seconds    = 0
+      max_retry_after_seconds = 301
+    }
+    notifications = {
+      webhook_format          = "xml"
+      webhook_timeout_seconds = 30
+      hold_notify_seconds     = 200000
+    }
   }
-  expect_failures = [
-    var.webhook_format,
-    var.webhook_timeout_seconds,
-    var.hold_notify_seconds,
-    var.http_timeout_seconds,
-    var.max_retry_after_seconds,
-  ]
+  expect_failures = [var.notifications, var.agents]
 }
 
 # --- observability ----------------------------------------------------------------------------------------------
@@ -822,8 +954,10 @@ run "dashboard_and_queries_are_per_deployment" {
   command = plan
 
   variables {
-    name              = "gate-blue"
-    metrics_namespace = "Ci/Gates"
+    name = "gate-blue"
+    monitoring = {
+      metrics_namespace = "Ci/Gates"
+    }
   }
 
   assert {
@@ -880,9 +1014,13 @@ run "entra_auth_reads_the_service_principal_secret_not_a_pat" {
   command = plan
 
   variables {
-    azure_auth       = "entra"
-    pat_secret_arn   = ""
-    entra_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/entra-AbC123"
+    azure_devops = {
+      auth             = "entra"
+      pat_secret_arn   = ""
+      entra_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/entra-AbC123"
+      org_url          = "https://dev.azure.com/contoso"
+      pools            = ["linux", "linux-large"]
+    }
   }
 
   assert {
@@ -900,11 +1038,15 @@ run "entra_auth_without_its_secret_is_refused" {
   command = plan
 
   variables {
-    azure_auth     = "entra"
-    pat_secret_arn = ""
+    azure_devops = {
+      auth           = "entra"
+      pat_secret_arn = ""
+      org_url        = "https://dev.azure.com/contoso"
+      pools          = ["linux", "linux-large"]
+    }
   }
 
-  expect_failures = [var.entra_secret_arn]
+  expect_failures = [var.azure_devops]
 }
 
 # --- fail-safe holds that persist are alarmed (issue 18) ---------------------------------------------------------
@@ -927,7 +1069,9 @@ run "failsafe_alarm_defaults_to_three_five_minute_periods" {
 run "failsafe_alarm_minutes_set_the_periods" {
   command = plan
   variables {
-    failsafe_hold_alarm_minutes = 60
+    monitoring = {
+      failsafe_hold_alarm_minutes = 60
+    }
   }
 
   assert {
@@ -939,15 +1083,19 @@ run "failsafe_alarm_minutes_set_the_periods" {
 run "failsafe_alarm_minutes_validated" {
   command = plan
   variables {
-    failsafe_hold_alarm_minutes = 7
+    monitoring = {
+      failsafe_hold_alarm_minutes = 7
+    }
   }
-  expect_failures = [var.failsafe_hold_alarm_minutes]
+  expect_failures = [var.monitoring]
 }
 
 run "failsafe_alarm_minutes_at_most_a_day" {
   command = plan
   variables {
-    failsafe_hold_alarm_minutes = 1445
+    monitoring = {
+      failsafe_hold_alarm_minutes = 1445
+    }
   }
-  expect_failures = [var.failsafe_hold_alarm_minutes]
+  expect_failures = [var.monitoring]
 }
