@@ -39,9 +39,11 @@ module "default" {{
   region                  = "eu-west-1"
   account_id              = "123456789012"
   autoscaling_group_names = ["agents-a", "agents-b"]
-  azure_org_url           = "https://dev.azure.com/contoso"
-  pools                   = ["linux"]
-  pat_secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat"
+  azure_devops = {{
+    org_url        = "https://dev.azure.com/contoso"
+    pools          = ["linux"]
+    pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat"
+  }}
 }}
 
 module "everything" {{
@@ -51,21 +53,26 @@ module "everything" {{
   region                  = "eu-west-1"
   account_id              = "123456789012"
   autoscaling_group_names = ["agents-a", "agents-b"]
-  azure_org_url           = "https://dev.azure.com/contoso"
-  pools                   = ["linux"]
-  pat_secret_arn          = "arn:aws:ssm:eu-west-1:123456789012:parameter/ado/pat"
-  pat_kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ac"
-  ecs_cluster_name        = "agents"
-  ecs_drain               = true
-  protect_busy            = true
+  azure_devops = {{
+    org_url        = "https://dev.azure.com/contoso"
+    pools          = ["linux"]
+    pat_secret_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/ado/pat"
+  }}
+  agents = {{
+    secret_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }}
+  ecs          = {{ cluster_name = "agents", drain = true }}
+  hold         = {{ protect_busy = true }}
+  service_hook = {{ enabled = true, secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook" }}
 }}
 
 output "policies" {{
   value = {{
     default    = module.default.policy_json
-    everything = module.everything.policy_json
-    trust      = module.default.assume_role_policy_json
+    everything   = module.everything.policy_json
+    service_hook = module.everything.service_hook_policy_json
+    trust        = module.default.assume_role_policy_json
   }}
 }}
 """
@@ -79,7 +86,7 @@ def _rendered_tf(policies: dict[str, str]) -> str:
         f"  assume_role_policy = <<JSON\n{json.dumps(json.loads(policies['trust']), indent=2)}\nJSON",
         "}",
     ]
-    for name in ("default", "everything"):
+    for name in ("default", "everything", "service_hook"):
         out += [
             f'resource "aws_iam_role_policy" "{name}" {{',
             f'  name   = "{name}"',
@@ -181,7 +188,11 @@ def test_iam_checks_ran_on_the_rendered_policies(unskipped_report: dict[str, Any
     for check in unskipped_report["results"]["passed_checks"]:
         if check["resource"].startswith("aws_iam_role_policy."):
             seen.setdefault(check["resource"], set()).add(check["check_id"])
-    for resource in ("aws_iam_role_policy.default", "aws_iam_role_policy.everything"):
+    for resource in (
+        "aws_iam_role_policy.default",
+        "aws_iam_role_policy.everything",
+        "aws_iam_role_policy.service_hook",
+    ):
         assert seen.get(resource, set()) >= IAM_CHECKS, (resource, sorted(IAM_CHECKS - seen.get(resource, set())))
     failed_iam = [c for c in unskipped_report["results"]["failed_checks"] if c["resource"].startswith("aws_iam")]
     assert not failed_iam, failed_iam

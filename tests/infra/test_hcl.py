@@ -53,6 +53,34 @@ def resources(rtype: str) -> dict[str, Any]:
     return load_dir(MODULE)["resource"].get(rtype, {})
 
 
+def _split_top(text: str) -> list[str]:
+    """Split at the commas outside parentheses, brackets and braces."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return parts + ([current.strip()] if current.strip() else [])
+
+
+def optional_defaults(directory: Path, variable: str) -> dict[str, Any]:
+    """The attributes of an object variable's type -> their optional() default (None when there is none)."""
+    match = re.fullmatch(r"\$\{object\(\{(.*)\}\)\}", load_dir(directory)["variable"][variable]["type"], re.S)
+    assert match, variable
+    defaults: dict[str, Any] = {}
+    for attribute in _split_top(match.group(1)):
+        name, _, spec = attribute.partition(" = ")
+        inner = re.fullmatch(r"optional\((.*)\)", spec, re.S)
+        assert inner, f"{variable}.{name}: every attribute is optional() with a default"
+        args = _split_top(inner.group(1))
+        defaults[name] = json.loads(args[1]) if len(args) == 2 else None
+    return defaults
+
+
 def first(body: dict[str, Any], block: str) -> dict[str, Any]:
     """A nested block: a list of one dict with explicit_blocks=False."""
     value = body[block]
@@ -69,8 +97,9 @@ def test_one_terminating_hook_per_group_with_explicit_default_result() -> None:
     assert hook["for_each"] == "${toset(var.autoscaling_group_names)}"
     assert hook["autoscaling_group_name"] == "${each.value}"
     assert hook["lifecycle_transition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
-    assert hook["default_result"] == "${var.default_result}", "DefaultResult must be set (AWS defaults to ABANDON)"
-    assert hook["heartbeat_timeout"] == "${var.heartbeat_timeout_seconds}"
+    assert hook["default_result"] == "${module.core.hook.default_result}", "DefaultResult must be set (AWS: ABANDON)"
+    assert hook["heartbeat_timeout"] == "${module.core.hook.heartbeat_timeout}"
+    assert hook["name"] == "${module.core.hook.name}"
     assert "notification_target_arn" not in hook, "events must go to EventBridge, not SNS/SQS"
     for dependency in ("aws_lambda_permission.lifecycle", "aws_cloudwatch_event_target.lifecycle"):
         assert f"${{{dependency}}}" in hook["depends_on"], "the hook must only exist once the gate can receive events"
@@ -78,12 +107,15 @@ def test_one_terminating_hook_per_group_with_explicit_default_result() -> None:
 
 def test_hook_variables_default_and_are_validated_in_core() -> None:
     core_vars = load_dir(CORE)["variable"]
-    assert core_vars["default_result"]["default"] == "CONTINUE"
-    assert core_vars["heartbeat_timeout_seconds"]["default"] == 300
-    assert core_vars["max_hold_seconds"]["default"] == 14400
-    conditions = json.dumps(core_vars["heartbeat_timeout_seconds"]["validation"])
-    assert "30" in conditions and "7200" in conditions and "3 * var.tick_interval_seconds" in conditions
-    assert "min(172800, 100 * var.heartbeat_timeout_seconds)" in json.dumps(core_vars["max_hold_seconds"]["validation"])
+    assert optional_defaults(CORE, "hook") == {
+        "name": "asg-termination-gate",
+        "heartbeat_timeout_seconds": 300,
+        "default_result": "CONTINUE",
+    }
+    assert optional_defaults(CORE, "hold")["max_seconds"] == 14400
+    conditions = json.dumps(core_vars["hook"]["validation"])
+    assert "30" in conditions and "7200" in conditions and "3 * var.tick.interval_seconds" in conditions
+    assert "min(172800, 100 * var.hook.heartbeat_timeout_seconds)" in json.dumps(core_vars["hold"]["validation"])
 
 
 # --- EventBridge ---------------------------------------------------------------------------------------------
@@ -99,7 +131,7 @@ def test_event_patterns() -> None:
     assert spot["source"] == ["aws.ec2"]
     assert spot["detail-type"] == ["EC2 Spot Instance Interruption Warning"]
     assert core_locals["schedule_expression"].endswith(
-        '"rate(1 minute)" : "rate(${var.tick_interval_seconds / 60} minutes)"}'
+        '"rate(1 minute)" : "rate(${var.tick.interval_seconds / 60} minutes)"}'
     )
 
     rules = resources("aws_cloudwatch_event_rule")
@@ -131,13 +163,14 @@ def test_every_rule_targets_the_lambda_and_may_invoke_it(rule: str) -> None:
 def test_lambda_function() -> None:
     fn = resources("aws_lambda_function")["gate"]
     variables = load_dir(MODULE)["variable"]
-    assert fn["runtime"] == "${var.lambda_runtime}" and variables["lambda_runtime"]["default"] == "python3.12"
+    lambda_defaults = optional_defaults(MODULE, "lambda")
+    assert fn["runtime"] == "${var.lambda.runtime}" and lambda_defaults["runtime"] == "python3.12"
     assert fn["handler"] == "gate.handler.handle"
-    assert fn["architectures"] == ["${var.lambda_architecture}"]
-    assert variables["lambda_architecture"]["default"] == "x86_64"
+    assert fn["architectures"] == ["${var.lambda.architecture}"]
+    assert lambda_defaults["architecture"] == "x86_64" and "lambda_zip_path" in variables
     assert fn["role"] == "${local.role_arn}"
     assert fn["timeout"] == "${module.core.lambda_timeout_seconds}"
-    assert load_dir(CORE)["variable"]["lambda_timeout_seconds"]["default"] == 70
+    assert optional_defaults(CORE, "lambda")["timeout_seconds"] == 70
     assert fn["filename"] == "${var.lambda_zip_path}"
     assert (fn["s3_bucket"], fn["s3_key"], fn["s3_object_version"]) == (
         "${var.s3_bucket}",
@@ -148,60 +181,60 @@ def test_lambda_function() -> None:
         "${var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash}"
     )
     assert first(fn, "environment")["variables"] == "${module.core.environment}"
-    assert fn["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
-    assert fn["memory_size"] == "${var.lambda_memory_mb}"
+    assert fn["reserved_concurrent_executions"] == "${var.lambda.reserved_concurrent_executions}"
+    assert fn["memory_size"] == "${var.lambda.memory_mb}"
 
     invoke = resources("aws_lambda_function_event_invoke_config")["gate"]
     [dynamic] = invoke["dynamic"]
     destination = dynamic["destination_config"]
     assert destination["for_each"] == "${var.create_dlq ? [1] : []}"
     assert first(first(destination, "content"), "on_failure")["destination"] == "${aws_sqs_queue.dlq[0].arn}"
-    assert invoke["maximum_retry_attempts"] == "${var.maximum_retry_attempts}"
+    assert invoke["maximum_retry_attempts"] == "${var.lambda.maximum_retry_attempts}"
 
 
 EXPECTED_ENV = {
-    "GATE_AZURE_ORG_URL": "${var.azure_org_url}",
-    "GATE_POOLS": '${join(",", var.pools)}',
-    "GATE_MAPPING": "${var.mapping}",
-    "GATE_CAPABILITY_NAME": "${var.capability_name}",
-    "GATE_PAT_SECRET_ARN": "${var.pat_secret_arn}",
+    "GATE_AZURE_ORG_URL": "${var.azure_devops.org_url}",
+    "GATE_POOLS": '${join(",", var.azure_devops.pools)}',
+    "GATE_MAPPING": "${var.agents.mapping}",
+    "GATE_CAPABILITY_NAME": "${var.agents.capability_name}",
+    "GATE_PAT_SECRET_ARN": "${var.azure_devops.pat_secret_arn}",
     "GATE_GROUPS": '${join(",", var.autoscaling_group_names)}',
-    "GATE_HOOK_NAME": "${var.hook_name}",
-    "GATE_MAX_HOLD_SECONDS": "${tostring(var.max_hold_seconds)}",
-    "GATE_IDLE_CONFIRM_SECONDS": "${tostring(var.idle_confirm_seconds)}",
-    "GATE_UNREGISTERED_GRACE_SECONDS": "${tostring(var.unregistered_grace_seconds)}",
-    "GATE_DELETE_AGENT_ON_RELEASE": "${tostring(var.delete_agent_on_release)}",
-    "GATE_DRY_RUN": "${tostring(var.dry_run)}",
-    "GATE_RECHECK_INTERVAL_SECONDS": "${tostring(var.recheck_interval_seconds)}",
-    "GATE_TICK_BUDGET_SECONDS": "${tostring(var.tick_budget_seconds)}",
-    "GATE_FORCED_RESULT": "${var.forced_result}",
-    "GATE_HEARTBEAT_INTERVAL_SECONDS": "${tostring(var.heartbeat_interval_seconds)}",
-    "GATE_LOG_LEVEL": "${var.log_level}",
-    "GATE_METRICS_NAMESPACE": "${var.metrics_namespace}",
-    "GATE_PROTECT_BUSY": "${tostring(var.protect_busy)}",
-    "GATE_ECS_CLUSTER": "${var.ecs_cluster_name}",
-    "GATE_ECS_DRAIN": "${tostring(var.ecs_drain)}",
-    "GATE_WEBHOOK_URL": "${var.webhook_url}",
-    "GATE_HOLD_NOTIFY_SECONDS": "${tostring(var.hold_notify_seconds)}",
+    "GATE_HOOK_NAME": "${var.hook.name}",
+    "GATE_MAX_HOLD_SECONDS": "${tostring(var.hold.max_seconds)}",
+    "GATE_IDLE_CONFIRM_SECONDS": "${tostring(var.hold.idle_confirm_seconds)}",
+    "GATE_UNREGISTERED_GRACE_SECONDS": "${tostring(var.hold.unregistered_grace_seconds)}",
+    "GATE_DELETE_AGENT_ON_RELEASE": "${tostring(var.hold.delete_agent_on_release)}",
+    "GATE_DRY_RUN": "${tostring(var.hold.dry_run)}",
+    "GATE_RECHECK_INTERVAL_SECONDS": "${tostring(var.tick.recheck_interval_seconds)}",
+    "GATE_TICK_BUDGET_SECONDS": "${tostring(var.tick.budget_seconds)}",
+    "GATE_FORCED_RESULT": "${var.hold.forced_result}",
+    "GATE_HEARTBEAT_INTERVAL_SECONDS": "${tostring(var.hold.heartbeat_interval_seconds)}",
+    "GATE_LOG_LEVEL": "${var.monitoring.log_level}",
+    "GATE_METRICS_NAMESPACE": "${var.monitoring.metrics_namespace}",
+    "GATE_PROTECT_BUSY": "${tostring(var.hold.protect_busy)}",
+    "GATE_ECS_CLUSTER": "${var.ecs.cluster_name}",
+    "GATE_ECS_DRAIN": "${tostring(var.ecs.drain)}",
+    "GATE_WEBHOOK_URL": "${var.notifications.webhook_url}",
+    "GATE_HOLD_NOTIFY_SECONDS": "${tostring(var.notifications.hold_notify_seconds)}",
     "GATE_AGENT_SYSTEM": "${var.agent_system}",
-    "GATE_GITHUB_API_URL": "${var.github_api_url}",
-    "GATE_GITHUB_ORG": "${var.github_org}",
-    "GATE_GITHUB_REPOS": '${join(",", var.github_repos)}',
-    "GATE_GITHUB_TOKEN_SECRET_ARN": "${var.github_token_secret_arn}",
-    "GATE_GROUP_POOLS": "${jsonencode(var.group_pools)}",
-    "GATE_CHECK_JOB_REQUESTS": "${tostring(var.check_job_requests)}",
-    "GATE_HTTP_TIMEOUT_SECONDS": "${tostring(var.http_timeout_seconds)}",
-    "GATE_MAX_RETRY_AFTER_SECONDS": "${tostring(var.max_retry_after_seconds)}",
-    "GATE_ECS_WAIT_TASKS": "${tostring(var.ecs_wait_tasks)}",
-    "GATE_ECS_IGNORE_TASK_GROUPS": '${join(",", var.ecs_ignore_task_groups)}',
-    "GATE_WEBHOOK_FORMAT": "${var.webhook_format}",
-    "GATE_WEBHOOK_TIMEOUT_SECONDS": "${tostring(var.webhook_timeout_seconds)}",
-    "GATE_ASSIGNMENT_LAG_SECONDS": "${tostring(var.assignment_lag_seconds)}",
-    "GATE_AZURE_AUTH": "${var.azure_auth}",
-    "GATE_ENTRA_SECRET_ARN": "${var.entra_secret_arn}",
-    "GATE_ENTRA_AUTHORITY_HOST": "${var.entra_authority_host}",
-    "GATE_AZURE_API_VERSION": "${var.azure_api_version}",
-    "GATE_SECRET_CACHE_SECONDS": "${tostring(var.secret_cache_seconds)}",
+    "GATE_GITHUB_API_URL": "${var.github.api_url}",
+    "GATE_GITHUB_ORG": "${var.github.org}",
+    "GATE_GITHUB_REPOS": '${join(",", var.github.repos)}',
+    "GATE_GITHUB_TOKEN_SECRET_ARN": "${var.github.token_secret_arn}",
+    "GATE_GROUP_POOLS": "${jsonencode(var.agents.group_pools)}",
+    "GATE_CHECK_JOB_REQUESTS": "${tostring(var.hold.check_job_requests)}",
+    "GATE_HTTP_TIMEOUT_SECONDS": "${tostring(var.agents.http_timeout_seconds)}",
+    "GATE_MAX_RETRY_AFTER_SECONDS": "${tostring(var.agents.max_retry_after_seconds)}",
+    "GATE_ECS_WAIT_TASKS": "${tostring(var.ecs.wait_tasks)}",
+    "GATE_ECS_IGNORE_TASK_GROUPS": '${join(",", var.ecs.ignore_task_groups)}',
+    "GATE_WEBHOOK_FORMAT": "${var.notifications.webhook_format}",
+    "GATE_WEBHOOK_TIMEOUT_SECONDS": "${tostring(var.notifications.webhook_timeout_seconds)}",
+    "GATE_ASSIGNMENT_LAG_SECONDS": "${tostring(var.hold.assignment_lag_seconds)}",
+    "GATE_AZURE_AUTH": "${var.azure_devops.auth}",
+    "GATE_ENTRA_SECRET_ARN": "${var.azure_devops.entra_secret_arn}",
+    "GATE_ENTRA_AUTHORITY_HOST": "${var.azure_devops.entra_authority_host}",
+    "GATE_AZURE_API_VERSION": "${var.azure_devops.api_version}",
+    "GATE_SECRET_CACHE_SECONDS": "${tostring(var.agents.secret_cache_seconds)}",
     "GATE_HEARTBEAT_CONCURRENCY": "16",
     "GATE_AGENT_CONCURRENCY": "8",
     "GATE_INVOCATION_MARGIN_SECONDS": "5",
@@ -312,6 +345,10 @@ def test_arn_shapes() -> None:
 
 def test_role_uses_core_policy_built_with_jsonencode() -> None:
     assert resources("aws_iam_role_policy")["gate"]["policy"] == "${module.core.policy_json}"
+    assert resources("aws_iam_role_policy")["service_hook"]["policy"] == "${module.core.service_hook_policy_json}"
+    assert load_dir(CORE)["output"]["service_hook_policy_json"]["value"] == (
+        "${jsonencode(local.service_hook_policy_document)}"
+    )
     assert resources("aws_iam_role")["gate"]["assume_role_policy"] == "${module.core.assume_role_policy_json}"
     assert load_dir(CORE)["output"]["policy_json"]["value"] == "${jsonencode(local.policy_document)}"
     for directory in (MODULE, CORE, EXAMPLE):
@@ -334,8 +371,8 @@ def test_core_is_provider_free() -> None:
 def test_log_group_retention() -> None:
     group = resources("aws_cloudwatch_log_group")["gate"]
     assert group["name"] == "${module.core.names.log_group}"
-    assert group["retention_in_days"] == "${var.log_retention_days}"
-    assert load_dir(MODULE)["variable"]["log_retention_days"]["default"] == 30
+    assert group["retention_in_days"] == "${var.monitoring.log_retention_days}"
+    assert optional_defaults(MODULE, "monitoring")["log_retention_days"] == 30
 
 
 def test_dlq_encrypted() -> None:
@@ -353,22 +390,25 @@ def test_alarms() -> None:
     assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
     assert (dlq["namespace"], dlq["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq[0].name}"}
-    assert (forced["namespace"], forced["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
+    assert (forced["namespace"], forced["metric_name"]) == ("${var.monitoring.metrics_namespace}", "Decisions")
     assert forced["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "forced"})}'
-    assert (error_decisions["namespace"], error_decisions["metric_name"]) == ("${var.metrics_namespace}", "Decisions")
+    assert (error_decisions["namespace"], error_decisions["metric_name"]) == (
+        "${var.monitoring.metrics_namespace}",
+        "Decisions",
+    )
     assert error_decisions["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "error"})}'
-    assert load_dir(MODULE)["variable"]["metrics_namespace"]["default"] == "AsgTerminationGate"
+    assert optional_defaults(MODULE, "monitoring")["metrics_namespace"] == "AsgTerminationGate"
     # A fail-safe hold that persists (issue 18): FailsafeHolds above 0 in every period of failsafe_hold_alarm_minutes.
     failsafe = alarms["failsafe_holds"]
     assert (failsafe["namespace"], failsafe["metric_name"]) == (
-        "${var.metrics_namespace}",
+        "${var.monitoring.metrics_namespace}",
         "${module.core.failsafe_alarm.metric_name}",
     )
     assert failsafe["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
     assert failsafe["evaluation_periods"] == failsafe["datapoints_to_alarm"]
     assert failsafe["evaluation_periods"] == "${module.core.failsafe_alarm.evaluation_periods}"
-    assert load_dir(MODULE)["variable"]["failsafe_hold_alarm_minutes"]["default"] == 15
-    assert "failsafe_hold_alarm_minutes" in load_dir(CORE)["variable"]
+    assert optional_defaults(MODULE, "monitoring")["failsafe_hold_alarm_minutes"] == 15
+    assert "failsafe_hold_alarm_minutes" in json.dumps(load_dir(CORE)["variable"]["monitoring"]["validation"])
     for alarm in alarms.values():
         assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0
         assert alarm["alarm_actions"] == "${local.alarm_actions}"
@@ -391,9 +431,10 @@ def test_complete_example_ecs_capacity_provider_in_the_fail_safe_posture() -> No
     gate = example["module"]["termination_gate"]
     assert gate["source"] == "../../modules/termination-gate"
     assert gate["autoscaling_group_names"] == ["${aws_autoscaling_group.agents.name}"]
-    assert gate["ecs_cluster_name"] == "${aws_ecs_cluster.agents.name}"
-    assert (gate["default_result"], gate["forced_result"]) == ("ABANDON", "ABANDON")
-    assert {"s3_bucket", "s3_key", "lambda_architecture"} <= set(gate) and "lambda_zip_path" not in gate
+    assert gate["ecs"]["cluster_name"] == "${aws_ecs_cluster.agents.name}"
+    assert (gate["hook"]["default_result"], gate["hold"]["forced_result"]) == ("ABANDON", "ABANDON")
+    assert {"s3_bucket", "s3_key"} <= set(gate) and "lambda_zip_path" not in gate
+    assert gate["lambda"]["architecture"] == "arm64"
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -410,7 +451,7 @@ def test_each_example_calls_the_module_and_has_a_readme(name: str) -> None:
 def test_github_runners_example_uses_the_github_agent_system() -> None:
     gate = load_dir(EXAMPLES / "github-runners")["module"]["termination_gate"]
     assert gate["agent_system"] == "github"
-    assert gate["github_token_secret_arn"] == "${var.github_token_secret_arn}"
+    assert gate["github"]["token_secret_arn"] == "${var.github_token_secret_arn}"
 
 
 def test_module_outputs() -> None:
@@ -430,24 +471,27 @@ def test_module_outputs() -> None:
     } <= outputs
 
 
-# --- validations on the caller's side -------------------------------------------------------------------------
+# --- the module passes its inputs through; core validates them, once ------------------------------------------
 
 
-def test_root_variables_carry_cores_validations_verbatim() -> None:
-    """Each root variable passed to core has core's validations, identical: the caller's line is reported, and
-    core's offline `terraform test` runs still prove them."""
+def test_module_inputs_are_cores_verbatim_and_validated_only_there() -> None:
+    """Each input the module hands to core has core's type (with its optional() defaults), default, description,
+    nullability and sensitivity, and no validation of its own: every rule is written once, in core, where the
+    offline `terraform test` runs prove it."""
     core_vars, root_vars = load_dir(CORE)["variable"], load_dir(MODULE)["variable"]
     call = load_dir(MODULE)["module"]["core"]
-    checked = 0
+    objects = 0
     for name, core_var in core_vars.items():
         if call.get(name) != f"${{var.{name}}}":
             continue  # partition, region, account_id come from data sources
-        assert root_vars[name].get("validation", []) == core_var.get("validation", []), name
-        assert root_vars[name]["type"] == core_var["type"], name
-        if "default" in core_var:
-            assert root_vars[name].get("default") == core_var["default"], name
-        checked += bool(core_var.get("validation"))
-    assert checked >= 40
+        root_var = root_vars[name]
+        assert "validation" not in root_var, f"{name}: validate it in modules/core only"
+        for key in ("type", "default", "description", "nullable", "sensitive"):
+            assert root_var.get(key) == core_var.get(key), (name, key)
+        objects += str(core_var["type"]).startswith("${object(")
+    assert objects >= 10
+    for name in ("hook", "tick", "hold", "agents", "azure_devops", "github", "ecs", "notifications", "service_hook"):
+        assert load_dir(CORE)["variable"][name].get("validation"), name
 
 
 def test_every_root_variable_has_a_description_and_type() -> None:

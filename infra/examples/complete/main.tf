@@ -5,7 +5,7 @@
 #
 # Fail-safe posture: the hook's DefaultResult is ABANDON and the group retains instances whose terminate hook is
 # abandoned (instance_lifecycle_policy, TerminateHookAbandon = retain). If the gate is down (heartbeats stop) or a
-# hold reaches max_hold_seconds (forced_result = ABANDON), the instance is kept in Terminating:Retained instead of
+# hold reaches hold.max_seconds (hold.forced_result = ABANDON), the instance is kept in Terminating:Retained instead of
 # being terminated under a running build; the gate's tick deletes the agents and terminates retained instances
 # once their agents are idle.
 
@@ -85,7 +85,7 @@ resource "aws_ecs_capacity_provider" "agents" {
     #   new-instances-protected-from-scale-in); the gate's hook decides instead, from the agents' real state;
     # - managed draining adds its own hook (ecs-managed-draining-termination-hook) and sets DRAINING at once,
     #   which stops and replaces *service* tasks: an agent run as an ECS service would be killed mid-build.
-    #   The gate sets DRAINING itself (ecs_drain = true) only after the agents are idle.
+    #   The gate sets DRAINING itself (ecs.drain = true) only after the agents are idle.
     managed_termination_protection = "DISABLED"
     managed_draining               = "DISABLED"
 
@@ -117,34 +117,48 @@ module "termination_gate" {
   autoscaling_group_names = [aws_autoscaling_group.agents.name]
 
   # The package from S3 (plan needs no zip on this machine); or lambda_zip_path = "build/gate-lambda.zip".
-  s3_bucket           = var.package_bucket
-  s3_key              = var.package_key
-  s3_object_version   = var.package_version
-  lambda_runtime      = "python3.12"
-  lambda_architecture = "arm64" # scripts/package_lambda.py --runtime python3.12 --arch arm64
+  s3_bucket         = var.package_bucket
+  s3_key            = var.package_key
+  s3_object_version = var.package_version
+  lambda = {
+    runtime      = "python3.12"
+    architecture = "arm64" # scripts/package_lambda.py --runtime python3.12 --arch arm64
+  }
 
-  azure_org_url  = var.azure_org_url
-  pools          = var.pools
-  pat_secret_arn = var.pat_secret_arn
+  azure_devops = {
+    org_url        = var.azure_org_url
+    pools          = var.pools
+    pat_secret_arn = var.pat_secret_arn
+  }
   # Agents started with EC2_INSTANCE_ID exported (from IMDS) report it as a capability: robust inside containers,
   # where the agent's ComputerName is the container's hostname, not the instance's.
-  mapping         = "capability"
-  capability_name = "EC2_INSTANCE_ID"
+  agents = {
+    mapping         = "capability"
+    capability_name = "EC2_INSTANCE_ID"
+  }
 
-  # Fail safe: a gate outage or a hold at max_hold_seconds keeps the instance (Terminating:Retained) rather than
+  # Fail safe: a gate outage or a hold at hold.max_seconds keeps the instance (Terminating:Retained) rather than
   # terminating it under a build. Hold up to 4 h; 300 s heartbeats allow up to 100 x 300 s = 8.3 h.
-  heartbeat_timeout_seconds = 300
-  max_hold_seconds          = 14400
-  default_result            = "ABANDON"
-  forced_result             = "ABANDON"
+  hook = {
+    heartbeat_timeout_seconds = 300
+    default_result            = "ABANDON"
+  }
+  hold = {
+    max_seconds   = 14400
+    forced_result = "ABANDON"
+  }
 
   # After the agents are idle: container instance -> DRAINING, wait for the other tasks, then complete the hook.
-  ecs_cluster_name       = aws_ecs_cluster.agents.name
-  ecs_drain              = true
-  ecs_wait_tasks         = true
-  ecs_ignore_task_groups = ["family:azp-agent"]
+  ecs = {
+    cluster_name       = aws_ecs_cluster.agents.name
+    drain              = true
+    wait_tasks         = true
+    ignore_task_groups = ["family:azp-agent"]
+  }
 
-  create_alarm_topic = true
+  monitoring = {
+    create_alarm_topic = true
+  }
 
   tags = {
     app = "azure-devops-agents"

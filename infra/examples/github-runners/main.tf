@@ -11,16 +11,24 @@ module "termination_gate" {
   autoscaling_group_names = [var.autoscaling_group_name]
   lambda_zip_path         = var.lambda_zip_path
 
-  agent_system            = "github"
-  github_org              = var.github_org
-  github_repos            = var.github_repos
-  github_token_secret_arn = var.github_token_secret_arn
-  # GitHub Enterprise Server: github_api_url = "https://github.example.com/api/v3"
+  agent_system = "github"
+  github = {
+    org              = var.github_org
+    repos            = var.github_repos
+    token_secret_arn = var.github_token_secret_arn
+    # GitHub Enterprise Server: api_url = "https://github.example.com/api/v3"
+  }
 
   # Runners that pick up a job within a minute of the scale-in decision are held too; jobs up to 6 h (GitHub's
-  # limit for self-hosted runners is 5 days, so size max_hold_seconds to your longest job).
-  heartbeat_timeout_seconds = 600
-  max_hold_seconds          = 21600
+  # limit for self-hosted runners is 5 days, so size hold.max_seconds to your longest job).
+  hook = {
+    heartbeat_timeout_seconds = 600
+  }
+  hold = {
+    max_seconds = 21600
+  }
 
-  create_alarm_topic = true
+  monitoring = {
+    create_alarm_topic = true
+  }
 }

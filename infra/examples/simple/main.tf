@@ -9,7 +9,9 @@ module "termination_gate" {
   autoscaling_group_names = [var.autoscaling_group_name]
   lambda_zip_path         = var.lambda_zip_path # scripts/package_lambda.py (make package)
 
-  azure_org_url  = var.azure_org_url
-  pools          = var.pools
-  pat_secret_arn = var.pat_secret_arn
+  azure_devops = {
+    org_url        = var.azure_org_url
+    pools          = var.pools
+    pat_secret_arn = var.pat_secret_arn
+  }
 }

@@ -3,12 +3,12 @@
 resource "aws_autoscaling_lifecycle_hook" "gate" {
   for_each = toset(var.autoscaling_group_names)
 
-  name                   = var.hook_name
+  name                   = module.core.hook.name
   autoscaling_group_name = each.value
   lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
-  heartbeat_timeout      = var.heartbeat_timeout_seconds
+  heartbeat_timeout      = module.core.hook.heartbeat_timeout
   # Explicit: AWS's default is ABANDON. Applied when heartbeats stop (gate down) or at the global timeout.
-  default_result = var.default_result
+  default_result = module.core.hook.default_result
 
   depends_on = [
     aws_cloudwatch_event_target.lifecycle,

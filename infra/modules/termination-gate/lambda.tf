@@ -3,14 +3,14 @@ resource "aws_lambda_function" "gate" {
   description   = "Holds Auto Scaling scale-in until the instance's Azure DevOps agents are idle."
   role          = local.role_arn
 
-  runtime       = var.lambda_runtime
+  runtime       = var.lambda.runtime
   handler       = "gate.handler.handle"
-  architectures = [var.lambda_architecture]
-  # The tick re-checks for tick_budget_seconds (~50 s); the rest is headroom for the final completion calls.
+  architectures = [var.lambda.architecture]
+  # The tick re-checks for tick.budget_seconds (~50 s); the rest is headroom for the final completion calls.
   timeout     = module.core.lambda_timeout_seconds
-  memory_size = var.lambda_memory_mb
+  memory_size = var.lambda.memory_mb
 
-  reserved_concurrent_executions = var.reserved_concurrent_executions
+  reserved_concurrent_executions = var.lambda.reserved_concurrent_executions
 
   # Either a local zip built by scripts/package_lambda.py (reproducible: same sources -> same hash -> no spurious
   # update) or an S3 object (then plan needs no zip here; source_code_hash or s3_object_version redeploys).
@@ -52,8 +52,8 @@ resource "aws_lambda_function" "gate" {
 # EventBridge invokes asynchronously: few retries (the tick reconciles anyway), then the failure destination.
 resource "aws_lambda_function_event_invoke_config" "gate" {
   function_name                = aws_lambda_function.gate.function_name
-  maximum_retry_attempts       = var.maximum_retry_attempts
-  maximum_event_age_in_seconds = var.maximum_event_age_seconds
+  maximum_retry_attempts       = var.lambda.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.lambda.maximum_event_age_seconds
 
   dynamic "destination_config" {
     for_each = var.create_dlq ? [1] : []

@@ -1,11 +1,11 @@
 resource "aws_cloudwatch_log_group" "gate" {
   name              = module.core.names.log_group
-  retention_in_days = var.log_retention_days
+  retention_in_days = var.monitoring.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 
-# Failed asynchronous invocations (after maximum_retry_attempts) land here, with the error and the event.
+# Failed asynchronous invocations (after lambda.maximum_retry_attempts) land here, with the error and the event.
 resource "aws_sqs_queue" "dlq" {
   count = var.create_dlq ? 1 : 0
 
@@ -19,7 +19,7 @@ resource "aws_sqs_queue" "dlq" {
 # --- alarms --------------------------------------------------------------------------------------------------
 
 resource "aws_sns_topic" "alarms" {
-  count = var.create_alarm_topic ? 1 : 0
+  count = var.monitoring.create_alarm_topic ? 1 : 0
 
   name = module.core.names.alarm_topic
   # Only a customer managed key: CloudWatch alarms cannot publish to a topic under the AWS-managed alias/aws/sns
@@ -30,14 +30,14 @@ resource "aws_sns_topic" "alarms" {
 
 locals {
   alarm_actions = (
-    var.create_alarm_topic ? [aws_sns_topic.alarms[0].arn] :
-    var.alarm_sns_topic_arn != null ? [var.alarm_sns_topic_arn] : []
+    var.monitoring.create_alarm_topic ? [aws_sns_topic.alarms[0].arn] :
+    var.monitoring.alarm_sns_topic_arn != null ? [var.monitoring.alarm_sns_topic_arn] : []
   )
 }
 
 # Any unhandled error of the gate (its own failures, not Azure DevOps outages it holds through).
 resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  count = var.create_alarms ? 1 : 0
+  count = var.monitoring.create_alarms ? 1 : 0
 
   alarm_name          = module.core.names.errors_alarm
   alarm_description   = "${var.name}: the gate Lambda raised errors. Held instances keep waiting only until the hook's heartbeat timeout."
@@ -56,7 +56,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  count = var.create_alarms && var.create_dlq ? 1 : 0
+  count = var.monitoring.create_alarms && var.create_dlq ? 1 : 0
 
   alarm_name          = module.core.names.dlq_alarm
   alarm_description   = "${var.name}: invocations failed after all retries and went to the dead-letter queue ${module.core.names.dlq}."
@@ -74,15 +74,15 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   tags                = var.tags
 }
 
-# The gate writes one EMF line per decision: namespace metrics_namespace, dimensions [["FunctionName", "Outcome"]]
+# The gate writes one EMF line per decision: namespace monitoring.metrics_namespace, dimensions [["FunctionName", "Outcome"]]
 # (FunctionName = this deployment's Lambda, so two gates in one account never share an alarm), metric Decisions
-# (Count). "forced" = an instance reached max_hold_seconds and was completed with a build possibly running.
+# (Count). "forced" = an instance reached hold.max_seconds and was completed with a build possibly running.
 resource "aws_cloudwatch_metric_alarm" "forced_releases" {
-  count = var.create_alarms ? 1 : 0
+  count = var.monitoring.create_alarms ? 1 : 0
 
   alarm_name          = module.core.names.forced_alarm
-  alarm_description   = "${var.name}: an instance was released at max hold (${var.max_hold_seconds} s) with its agents possibly still busy."
-  namespace           = var.metrics_namespace
+  alarm_description   = "${var.name}: an instance was released at max hold (${var.hold.max_seconds} s) with its agents possibly still busy."
+  namespace           = var.monitoring.metrics_namespace
   metric_name         = "Decisions"
   dimensions          = merge(module.core.metric_dimensions, { Outcome = "forced" })
   statistic           = "Sum"
@@ -99,11 +99,11 @@ resource "aws_cloudwatch_metric_alarm" "forced_releases" {
 # An "error" decision: the gate could not judge or act (a missing or mismatched hook, AWS or agent-system failures
 # it holds through). The invocation itself returns normally, so the Lambda Errors alarm does not see these.
 resource "aws_cloudwatch_metric_alarm" "error_decisions" {
-  count = var.create_alarms ? 1 : 0
+  count = var.monitoring.create_alarms ? 1 : 0
 
   alarm_name          = module.core.names.error_alarm
   alarm_description   = "${var.name}: the gate logged error decisions (Outcome=error); query ${module.core.names.query_prefix}forced-and-error-decisions for the reasons."
-  namespace           = var.metrics_namespace
+  namespace           = var.monitoring.metrics_namespace
   metric_name         = "Decisions"
   dimensions          = merge(module.core.metric_dimensions, { Outcome = "error" })
   statistic           = "Sum"
@@ -118,16 +118,16 @@ resource "aws_cloudwatch_metric_alarm" "error_decisions" {
 }
 
 # A fail-safe hold that persists: an error (agent system or one of its routes unavailable, credentials refused, ECS
-# unavailable, EC2 or tags failing) has kept an instance waiting for failsafe_hold_alarm_minutes. The gate writes
+# unavailable, EC2 or tags failing) has kept an instance waiting for monitoring.failsafe_hold_alarm_minutes. The gate writes
 # FailsafeHolds (dimension FunctionName) every invocation while such a hold lasts, and nothing otherwise: a missing
 # period is a period without one. Every 5-minute period of the span must show one, so a single slow answer does not
 # page anyone, while a route gone for good does, long before max hold. No per-hold state is needed.
 resource "aws_cloudwatch_metric_alarm" "failsafe_holds" {
-  count = var.create_alarms ? 1 : 0
+  count = var.monitoring.create_alarms ? 1 : 0
 
   alarm_name          = module.core.failsafe_alarm.name
-  alarm_description   = "${var.name}: an error has kept instances waiting for ${var.failsafe_hold_alarm_minutes} minutes (fail-safe holds: no release until it is fixed, then max hold). The failsafe_holds log lines name the instances and causes; run gate doctor."
-  namespace           = var.metrics_namespace
+  alarm_description   = "${var.name}: an error has kept instances waiting for ${var.monitoring.failsafe_hold_alarm_minutes} minutes (fail-safe holds: no release until it is fixed, then max hold). The failsafe_holds log lines name the instances and causes; run gate doctor."
+  namespace           = var.monitoring.metrics_namespace
   metric_name         = module.core.failsafe_alarm.metric_name
   dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
   statistic           = module.core.failsafe_alarm.statistic
@@ -145,14 +145,14 @@ resource "aws_cloudwatch_metric_alarm" "failsafe_holds" {
 # --- dashboard and Logs Insights queries (bodies built and tested in modules/core) ------------------------------
 
 resource "aws_cloudwatch_dashboard" "gate" {
-  count = var.create_dashboard ? 1 : 0
+  count = var.monitoring.create_dashboard ? 1 : 0
 
   dashboard_name = module.core.names.dashboard
   dashboard_body = module.core.dashboard_body
 }
 
 resource "aws_cloudwatch_query_definition" "gate" {
-  for_each = var.create_query_definitions ? module.core.queries : {}
+  for_each = var.monitoring.create_query_definitions ? module.core.queries : {}
 
   name            = each.key
   log_group_names = [aws_cloudwatch_log_group.gate.name]

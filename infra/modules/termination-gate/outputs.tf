@@ -59,7 +59,7 @@ output "alarm_topic_arn" {
 }
 
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms ([] unless create_alarms)."
+  description = "Names of the CloudWatch alarms ([] unless monitoring.create_alarms)."
   value = concat(
     aws_cloudwatch_metric_alarm.lambda_errors[*].alarm_name,
     aws_cloudwatch_metric_alarm.dlq_not_empty[*].alarm_name,
@@ -75,7 +75,7 @@ output "policy_json" {
 }
 
 output "dashboard_name" {
-  description = "Name of the CloudWatch dashboard; null unless create_dashboard."
+  description = "Name of the CloudWatch dashboard; null unless monitoring.create_dashboard."
   value       = one(aws_cloudwatch_dashboard.gate[*].dashboard_name)
 }
 
@@ -85,6 +85,6 @@ output "query_definition_names" {
 }
 
 output "global_timeout_seconds" {
-  description = "The hooks' global timeout min(172800, 100 x heartbeat_timeout_seconds): no hold outlasts it."
+  description = "The hooks' global timeout min(172800, 100 x hook.heartbeat_timeout_seconds): no hold outlasts it."
   value       = module.core.global_timeout_seconds
 }

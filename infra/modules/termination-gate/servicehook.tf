@@ -2,89 +2,46 @@
 # behind a Lambda function URL: Azure DevOps POSTs "Build completed" / "Run job state changed" to it, and each call
 # with the shared secret runs one round of the tick at once (release in seconds instead of at the next poll). The
 # payload is a trigger only: the round uses the same agent list and rules as the tick. Its reserved concurrency is
-# its rate limit. Off by default; the tick alone is complete without it.
-
-variable "service_hook" {
-  description = "Create the Azure DevOps service hook receiver (function URL) so that a build end triggers a re-check at once."
-  type        = bool
-  default     = false
-}
-
-variable "service_hook_secret_arn" {
-  description = "Secrets Manager ARN of the shared secret Azure DevOps sends (the web hook's basic-auth password). Required with service_hook."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.service_hook_secret_arn == null || can(regex("^arn:[a-z-]+:secretsmanager:", var.service_hook_secret_arn))
-    error_message = "service_hook_secret_arn must be a Secrets Manager secret ARN."
-  }
-}
-
-variable "service_hook_concurrency" {
-  description = "Reserved concurrency of the service hook receiver: at most this many re-check rounds at once (its rate limit)."
-  type        = number
-  default     = 2
-
-  validation {
-    condition     = var.service_hook_concurrency >= 1 && var.service_hook_concurrency <= 10
-    error_message = "service_hook_concurrency must be 1-10."
-  }
-}
+# its rate limit. Off by default (service_hook.enabled); the tick alone is complete without it. Its input
+# (var.service_hook), validations, names and extra policy come from modules/core like everything else.
 
 locals {
-  service_hook          = var.service_hook ? 1 : 0
-  service_hook_function = "${module.core.names.function}-service-hook"
+  service_hook = var.service_hook.enabled ? 1 : 0
 }
 
 resource "aws_cloudwatch_log_group" "service_hook" {
   count = local.service_hook
 
-  name              = "/aws/lambda/${local.service_hook_function}"
-  retention_in_days = var.log_retention_days
+  name              = module.core.service_hook.log_group
+  retention_in_days = var.monitoring.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 
-# Same role as the gate (the round needs the same permissions), plus the hook secret and the hook's log group.
+# Same role as the gate (the round needs the same permissions), plus the hook secret and the hook's log group: the
+# policy is built with jsonencode in modules/core (tested there).
 resource "aws_iam_role_policy" "service_hook" {
-  count = var.service_hook && var.create_role ? 1 : 0
+  count = var.service_hook.enabled && var.create_role ? 1 : 0
 
-  name = "${module.core.names.policy}-service-hook"
-  role = aws_iam_role.gate[0].id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "ServiceHookSecret"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.service_hook_secret_arn]
-      },
-      {
-        Sid      = "ServiceHookLogs"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["${aws_cloudwatch_log_group.service_hook[0].arn}:*"]
-      },
-    ]
-  })
+  name   = module.core.service_hook.policy_name
+  role   = aws_iam_role.gate[0].id
+  policy = module.core.service_hook_policy_json
 }
 
 resource "aws_lambda_function" "service_hook" {
   count = local.service_hook
 
-  function_name = local.service_hook_function
+  function_name = module.core.service_hook.function_name
   description   = "Azure DevOps service hooks: a build end triggers one re-check round of the termination gate."
   role          = local.role_arn
 
-  runtime       = var.lambda_runtime
+  runtime       = var.lambda.runtime
   handler       = "gate.servicehook.handle"
-  architectures = [var.lambda_architecture]
+  architectures = [var.lambda.architecture]
   timeout       = module.core.lambda_timeout_seconds
-  memory_size   = var.lambda_memory_mb
+  memory_size   = var.lambda.memory_mb
 
-  reserved_concurrent_executions = var.service_hook_concurrency
+  reserved_concurrent_executions = module.core.service_hook.concurrency
 
   filename          = var.lambda_zip_path
   s3_bucket         = var.s3_bucket
@@ -95,7 +52,7 @@ resource "aws_lambda_function" "service_hook" {
   kms_key_arn = var.kms_key_arn
 
   environment {
-    variables = merge(module.core.environment, { GATE_SERVICE_HOOK_SECRET_ARN = var.service_hook_secret_arn })
+    variables = merge(module.core.environment, module.core.service_hook.environment)
   }
 
   dynamic "vpc_config" {
@@ -111,13 +68,6 @@ resource "aws_lambda_function" "service_hook" {
   }
 
   tags = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = var.service_hook_secret_arn != null
-      error_message = "service_hook = true needs service_hook_secret_arn: the receiver refuses every call without a secret."
-    }
-  }
 
   depends_on = [
     aws_cloudwatch_log_group.service_hook,
@@ -136,18 +86,23 @@ resource "aws_lambda_function_url" "service_hook" {
 }
 
 output "service_hook_url" {
-  description = "The function URL to give Azure DevOps (null unless service_hook)."
-  value       = var.service_hook ? aws_lambda_function_url.service_hook[0].function_url : null
+  description = "The function URL to give Azure DevOps (null unless service_hook.enabled)."
+  value       = var.service_hook.enabled ? aws_lambda_function_url.service_hook[0].function_url : null
 }
 
 output "service_hook_subscription" {
   description = "What to enter in Azure DevOps (Project settings > Service hooks > Web Hooks), once per event type."
-  value = var.service_hook ? {
+  value = var.service_hook.enabled ? {
     events                   = ["Build completed", "Run job state changed"]
     url                      = aws_lambda_function_url.service_hook[0].function_url
     basic_auth_username      = "gate"
-    basic_auth_password      = "the value of ${var.service_hook_secret_arn}"
+    basic_auth_password      = "the value of ${module.core.service_hook.secret_arn}"
     resource_details_to_send = "Minimal"
     messages_to_send         = "None"
   } : null
+}
+
+output "service_hook_policy_json" {
+  description = "The service hook receiver's extra policy (JSON): its shared secret and its log group. Attach it to your own role when create_role = false and service_hook.enabled."
+  value       = module.core.service_hook_policy_json
 }

@@ -34,11 +34,13 @@ mock_provider "aws" {
 variables {
   name                    = "gate"
   autoscaling_group_names = ["agents-a", "agents-b"]
-  azure_org_url           = "https://dev.azure.com/contoso"
-  pools                   = ["linux"]
-  pat_secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
   # Only hashed by filebase64sha256 here: any existing file will do.
   lambda_zip_path = "versions.tf"
+  azure_devops = {
+    org_url        = "https://dev.azure.com/contoso"
+    pools          = ["linux"]
+    pat_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123"
+  }
 }
 
 run "wiring" {
@@ -126,7 +128,9 @@ run "spot_and_alarm_topic" {
 
   variables {
     handle_spot_interruptions = true
-    create_alarm_topic        = true
+    monitoring = {
+      create_alarm_topic = true
+    }
   }
 
   assert {
@@ -152,10 +156,12 @@ run "code_from_s3_arm64_in_a_vpc_with_its_own_role" {
     s3_bucket              = "artifacts"
     s3_key                 = "gate/gate-lambda-arm64.zip"
     s3_object_version      = "3"
-    lambda_runtime         = "python3.13"
-    lambda_architecture    = "arm64"
     vpc_subnet_ids         = ["subnet-0123456789abcdef0"]
     vpc_security_group_ids = ["sg-0123456789abcdef0"]
+    lambda = {
+      runtime      = "python3.13"
+      architecture = "arm64"
+    }
   }
 
   assert {
@@ -184,12 +190,14 @@ run "bring_your_own_role_and_nothing_optional" {
   command = apply
 
   variables {
-    create_role              = false
-    role_arn                 = "arn:aws:iam::123456789012:role/platform/gate"
-    create_dlq               = false
-    create_alarms            = false
-    create_dashboard         = false
-    create_query_definitions = false
+    create_role = false
+    role_arn    = "arn:aws:iam::123456789012:role/platform/gate"
+    create_dlq  = false
+    monitoring = {
+      create_alarms            = false
+      create_dashboard         = false
+      create_query_definitions = false
+    }
   }
 
   assert {
@@ -213,7 +221,8 @@ run "bring_your_own_role_and_nothing_optional" {
   }
 }
 
-# Validations sit on the root module's variables: the error names the caller's variable.
+# The inputs only this module sees (code, network, role) are validated here; the settings objects are validated
+# once, in modules/core, and tested there (modules/core/tests, tests/infra/test_settings_ranges.py).
 
 run "rejects_both_code_sources" {
   command = plan
@@ -246,22 +255,43 @@ run "rejects_subnets_without_security_groups" {
   expect_failures = [var.vpc_subnet_ids]
 }
 
-run "rejects_an_unknown_architecture_at_the_callers_variable" {
-  command = plan
+run "service_hook_receiver" {
+  command = apply
 
   variables {
-    lambda_architecture = "arm"
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+    }
   }
 
-  expect_failures = [var.lambda_architecture]
-}
-
-run "rejects_a_bad_core_setting_at_the_callers_variable" {
-  command = plan
-
-  variables {
-    heartbeat_timeout_seconds = 100
+  assert {
+    condition = (
+      aws_lambda_function.service_hook[0].function_name == "gate-service-hook" &&
+      aws_lambda_function.service_hook[0].handler == "gate.servicehook.handle" &&
+      aws_lambda_function.service_hook[0].reserved_concurrent_executions == 2 &&
+      aws_lambda_function.service_hook[0].environment[0].variables["GATE_SERVICE_HOOK_SECRET_ARN"] == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" &&
+      aws_cloudwatch_log_group.service_hook[0].name == "/aws/lambda/gate-service-hook" &&
+      aws_lambda_function_url.service_hook[0].authorization_type == "NONE"
+    )
+    error_message = "The receiver: its own function and log group, the shared secret's ARN in its environment."
   }
 
-  expect_failures = [var.heartbeat_timeout_seconds]
+  assert {
+    condition = jsondecode(aws_iam_role_policy.service_hook[0].policy).Statement == [
+      {
+        Sid      = "ServiceHookSecret"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"]
+      },
+      {
+        Sid      = "ServiceHookLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gate-service-hook:*"]
+      },
+    ]
+    error_message = "The receiver's extra policy: its secret and its log group, nothing else."
+  }
 }
