@@ -123,21 +123,20 @@ module "gate" {
 
   name                    = "%(name)s"
   autoscaling_group_names = ["%(group)s"]
-  hook_name               = "%(hook)s"
-  azure_org_url           = var.azure_org_url
-  pools                   = ["%(pool)s"]
-  pat_secret_arn          = var.pat_secret_arn
-  lambda_zip_path         = var.lambda_zip_path
-  lambda_runtime          = var.lambda_runtime
+  hook                    = { name = "%(hook)s" }
+  azure_devops = {
+    org_url        = var.azure_org_url
+    pools          = ["%(pool)s"]
+    pat_secret_arn = var.pat_secret_arn
+  }
+  lambda_zip_path = var.lambda_zip_path
 
   # Short loops for a test: the tick re-checks for 5 s, an idle agent needs no second look, and the idle victim
   # waits a 20 s lag bound instead of 60 s of real time (the rule itself is tested in tests/judgment).
-  lambda_timeout_seconds   = 30
-  tick_budget_seconds      = 5
-  recheck_interval_seconds = 1
-  idle_confirm_seconds     = 0
-  assignment_lag_seconds   = 20
-  log_level                = "DEBUG"
+  lambda     = { runtime = var.lambda_runtime, timeout_seconds = 30 }
+  tick       = { budget_seconds = 5, recheck_interval_seconds = 1 }
+  hold       = { idle_confirm_seconds = 0, assignment_lag_seconds = 20 }
+  monitoring = { log_level = "DEBUG" }
 }
 
 output "function_name" { value = module.gate.lambda_function_name }
