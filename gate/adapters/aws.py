@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import boto3
@@ -217,6 +217,57 @@ class Aws:
 
     def complete(self, waiting: Waiting, result: Literal["CONTINUE", "ABANDON"]) -> None:
         self._action("complete_lifecycle_action", waiting, {"LifecycleActionResult": result})
+
+    def tags_and_dns(self, instance_ids: Sequence[str]) -> dict[str, tuple[dict[str, str], str | None]]:
+        """Every tag and the private DNS name of these instances (one DescribeInstances; a filter, not InstanceIds: an
+        instance terminated meanwhile must not fail the call). Protection reads its tag this way."""
+        try:
+            resp = self.ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": list(instance_ids)}])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeInstances: {exc}") from None
+        out: dict[str, tuple[dict[str, str], str | None]] = {}
+        for reservation in resp.get("Reservations", []):
+            for inst in reservation.get("Instances", []):
+                tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                out[inst["InstanceId"]] = (tags, inst.get("PrivateDnsName") or None)
+        return out
+
+    def tagged(self, keys: Sequence[str], max_pages: int = 100) -> dict[str, list[str]]:
+        """Instances carrying any of these tag keys with a value -> those keys (paginated; a repeated token stops)."""
+        found: dict[str, list[str]] = {}
+        token: str | None = None
+        for _ in range(max_pages):
+            try:
+                page = self.ec2.describe_instances(
+                    Filters=[{"Name": "tag-key", "Values": list(keys)}], **({"NextToken": token} if token else {})
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise AwsError(f"DescribeInstances: {exc}") from None
+            for reservation in page.get("Reservations", []):
+                for inst in reservation.get("Instances", []):
+                    have = [t["Key"] for t in inst.get("Tags", []) if t["Key"] in keys and t.get("Value")]
+                    if have:
+                        found[inst["InstanceId"]] = have
+            new = page.get("NextToken")
+            if not new or new == token:
+                break
+            token = new
+        return found
+
+    def tag_many(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> None:
+        """CreateTags on several instances at once ("" clears a value: IAM allows the gate CreateTags only)."""
+        try:
+            self.ec2.create_tags(Resources=list(instance_ids), Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"CreateTags: {exc}") from None
+
+    def set_protection(self, group: str, instance_ids: Sequence[str], protected: bool) -> None:
+        try:
+            self.autoscaling.set_instance_protection(
+                AutoScalingGroupName=group, InstanceIds=list(instance_ids), ProtectedFromScaleIn=protected
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"SetInstanceProtection: {exc}") from None
 
     def terminate(self, instance_id: str) -> None:
         """EC2 TerminateInstances: only for a retained instance, which no lifecycle action holds any more."""

@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from gate.adapters.aws import AwsError, chunks
 from gate.adapters.logs import DecisionLog
 from gate.domain.clock import Clock, SystemClock
@@ -106,15 +104,8 @@ class Protector:
         ]
         details: dict[str, tuple[bool, str | None]] = {}
         for chunk in chunks(sorted({iid for _, iid, _ in found}), DESCRIBE_MAX):
-            # A filter, not InstanceIds: an instance terminated since the describe must not fail the whole call.
-            resp = self.aws.ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": chunk}])
-            for reservation in resp.get("Reservations", []):
-                for inst in reservation.get("Instances", []):
-                    tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
-                    details[inst["InstanceId"]] = (
-                        tags.get(PROTECTED_TAG) == "true",
-                        inst.get("PrivateDnsName") or None,
-                    )
+            for iid, (tags, dns) in self.aws.tags_and_dns(chunk).items():
+                details[iid] = (tags.get(PROTECTED_TAG) == "true", dns)
         return [Member(g, iid, p, *details.get(iid, (False, None))) for g, iid, p in found]
 
     def sync(self, agents_for: Callable[[Waiting], Sequence[Any]] | None) -> Report:
@@ -129,7 +120,7 @@ class Protector:
         report = Report()
         try:
             members = self.members()
-        except (AwsError, ClientError, BotoCoreError) as exc:
+        except AwsError as exc:
             report.errors.append(f"describe: {exc}")
             self.log.error("protection_failed", error=str(exc))
             return report
@@ -154,9 +145,9 @@ class Protector:
         done: list[str] = []
         for chunk in chunks(ids, CREATE_TAGS_MAX):
             try:
-                self.aws.ec2.create_tags(Resources=chunk, Tags=[{"Key": PROTECTED_TAG, "Value": value}])
+                self.aws.tag_many(chunk, {PROTECTED_TAG: value})
                 done += chunk
-            except (ClientError, BotoCoreError) as exc:
+            except AwsError as exc:
                 report.errors.append(f"CreateTags {PROTECTED_TAG}={value or '(clear)'}: {exc}")
         return done
 
@@ -165,11 +156,9 @@ class Protector:
         for group, ids in by_group.items():
             for chunk in chunks(ids, SET_PROTECTION_MAX):
                 try:
-                    self.aws.autoscaling.set_instance_protection(
-                        AutoScalingGroupName=group, InstanceIds=chunk, ProtectedFromScaleIn=value
-                    )
+                    self.aws.set_protection(group, chunk, value)
                     done += chunk
-                except (ClientError, BotoCoreError) as exc:
+                except AwsError as exc:
                     # e.g. an instance left InService since the describe: the next tick retries from fresh state.
                     report.errors.append(f"SetInstanceProtection {value} {group} {chunk}: {exc}")
         return done

@@ -92,25 +92,11 @@ class RetainedCleanup:
 
     def clear_in_service(self, in_service: set[str]) -> list[str]:
         """Clear hold tags on in-service instances of the groups; returns the instance ids cleared."""
-        tagged: dict[str, list[str]] = {}
-        token: str | None = None
-        for _ in range(100):  # 100 pages of 1,000: far beyond any fleet; a repeated token also stops it
-            page = self.aws.ec2.describe_instances(
-                Filters=[{"Name": "tag-key", "Values": list(HOLD_TAGS)}], **({"NextToken": token} if token else {})
-            )
-            for reservation in page.get("Reservations", []):
-                for inst in reservation.get("Instances", []):
-                    keys = [t["Key"] for t in inst.get("Tags", []) if t["Key"] in HOLD_TAGS and t.get("Value")]
-                    if keys and inst["InstanceId"] in in_service:
-                        tagged[inst["InstanceId"]] = keys
-            new = page.get("NextToken")
-            if not new or new == token:
-                break
-            token = new
+        tagged = {iid: keys for iid, keys in self.aws.tagged(HOLD_TAGS).items() if iid in in_service}
         if self.dry_run:
             return sorted(tagged)
         for iid, keys in tagged.items():
-            self.aws.ec2.create_tags(Resources=[iid], Tags=[{"Key": k, "Value": ""} for k in keys])
+            self.aws.tag_many([iid], dict.fromkeys(keys, ""))
         return sorted(tagged)
 
     def run(self, observe: Callable[[], Observed], now: float) -> list[Cleaned]:

@@ -28,33 +28,33 @@ def status(gate: Gate) -> tuple[list[dict[str, Any]], str | None]:
     """Every instance of the configured groups with its state, protection and agents; and the agent error."""
     observed = gate.observe()
     rows: list[dict[str, Any]] = []
-    paginator = gate.aws.autoscaling.get_paginator("describe_auto_scaling_groups")
-    for page in paginator.paginate(AutoScalingGroupNames=list(gate.settings.groups)):
-        for group in page["AutoScalingGroups"]:
-            instances = group.get("Instances", [])
-            details = gate.aws.describe_instances(i["InstanceId"] for i in instances)
-            waits = [i["InstanceId"] for i in instances if i["LifecycleState"] in WAIT_STATES]
-            actions = _action_ids(gate, {group["AutoScalingGroupName"]: waits}) if waits else {}
-            for inst in instances:
-                iid = inst["InstanceId"]
-                w = Waiting(
-                    group["AutoScalingGroupName"],
-                    iid,
-                    gate.settings.hook_name,
-                    inst["LifecycleState"],
-                    **details.get(iid, {}),
-                    action_id=actions.get(iid),
-                )
-                rows.append(
-                    {
-                        "group": w.group,
-                        "instance": iid,
-                        "state": w.lifecycle_state,
-                        "protected": bool(inst.get("ProtectedFromScaleIn")),
-                        "agents": observed.agents_for(w) if observed.index is not None else None,
-                        "held_since": w.held_since,
-                    }
-                )
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for name, inst in gate.aws.group_instances(list(gate.settings.groups)):
+        by_group.setdefault(name, []).append(inst)
+    for name, instances in by_group.items():
+        details = gate.aws.describe_instances(i["InstanceId"] for i in instances)
+        waits = [i["InstanceId"] for i in instances if i["LifecycleState"] in WAIT_STATES]
+        actions = _action_ids(gate, {name: waits}) if waits else {}
+        for inst in instances:
+            iid = inst["InstanceId"]
+            w = Waiting(
+                name,
+                iid,
+                gate.settings.hook_name,
+                inst["LifecycleState"],
+                **details.get(iid, {}),
+                action_id=actions.get(iid),
+            )
+            rows.append(
+                {
+                    "group": w.group,
+                    "instance": iid,
+                    "state": w.lifecycle_state,
+                    "protected": bool(inst.get("ProtectedFromScaleIn")),
+                    "agents": observed.agents_for(w) if observed.index is not None else None,
+                    "held_since": w.held_since,
+                }
+            )
     return rows, observed.error
 
 
