@@ -497,3 +497,19 @@ def test_module_inputs_are_cores_verbatim_and_validated_only_there() -> None:
 def test_every_root_variable_has_a_description_and_type() -> None:
     for name, var in load_dir(MODULE)["variable"].items():
         assert var.get("description") and var.get("type"), name
+
+
+def test_upgrade_note_maps_every_v01_variable_to_an_input_that_exists() -> None:
+    """The module README's "Upgrading from v0.1" table: each old scalar -> an object attribute of this module."""
+    readme = (MODULE / "README.md").read_text()
+    note = readme.split("## Upgrading from v0.1")[1]
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)\.(\w+)` \|$", note, re.M)
+    assert len(rows) >= 55
+    variables = load_dir(MODULE)["variable"]
+    for old, group, attribute in rows:
+        assert old not in variables or old == group, f"{old} is still a variable of the module"
+        assert attribute in optional_defaults(MODULE, group), f"{old} -> {group}.{attribute} does not exist"
+    unchanged = re.search(r"Unchanged: (.*?)\.\n\n", note, re.S)
+    assert unchanged
+    names = set(re.findall(r"`(\w+)`", unchanged.group(1)))
+    assert names == {n for n, v in variables.items() if not str(v["type"]).startswith("${object(")}

@@ -110,8 +110,8 @@ resource "aws_ecs_cluster_capacity_providers" "agents" {
 
 module "termination_gate" {
   source = "../../modules/termination-gate"
-  # From a release instead of this checkout:
-  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.1.0"
+  # From a release instead of this checkout (one after v0.1, which took one variable per setting):
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=vX.Y.Z"
 
   name                    = "${var.cluster_name}-gate"
   autoscaling_group_names = [aws_autoscaling_group.agents.name]

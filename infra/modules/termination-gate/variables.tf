@@ -116,6 +116,7 @@ variable "vpc_security_group_ids" {
 variable "name" {
   description = "Base name of every resource (function, role, log group /aws/lambda/NAME, queue NAME-dlq, rules NAME-*)."
   type        = string
+  default     = "asg-termination-gate"
 }
 
 variable "autoscaling_group_names" {

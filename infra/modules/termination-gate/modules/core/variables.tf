@@ -13,6 +13,7 @@ locals {
 variable "name" {
   description = "Base name of every resource (function, role, log group /aws/lambda/NAME, queue NAME-dlq, rules NAME-*)."
   type        = string
+  default     = "asg-termination-gate"
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_-]{1,48}$", var.name))
