@@ -12,7 +12,8 @@ import structlog
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from gate.adapters import logs
-from gate.domain.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Waiting, parse_ts
+from gate.domain.model import HELD_SINCE_TAG, IDLE_SINCE_TAG, Waiting
+from gate.domain.timestamps import parse_ts
 from gate.settings import Settings
 
 BENCH_PAT = "bench-pat-0123456789abcdef"  # what the fake Azure DevOps accepts; not a secret

@@ -24,7 +24,7 @@ Discrete-event, simulated clock, seeded; nothing touches the network. The world 
   watching the local worker process would make none) and each toggle is one AWS call.
 * **gate**: a terminating hook (HeartbeatTimeout `heartbeat_timeout`, DefaultResult `default_result`). The
   lifecycle event reaches the handler after `event_delay_seconds` and the schedule ticks every `tick_seconds`;
-  both run the **real** `gate.handler.dispatch` -> `gate.service.reconcile.Gate` -> `gate.domain.decide.decide` ->
+  both run the **real** `gate.handler.dispatch` -> `gate.service.triggers.Gate` -> `gate.domain.decide.decide` ->
   `gate.service.execute.execute` with the real default `Settings`; only the two edges (`gate.adapters.aws.Aws`,
   the Azure DevOps `AgentSource`) are replaced by adapters onto the simulated world, which count the API calls the
   real edges would make (one paginated agent list per pool per round, DescribeInstances per 200 ids, ...).
@@ -71,11 +71,12 @@ from bench.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_dura
 from gate.adapters.aws import RETRY_CONFIG, ActionGone, Aws, AwsError
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.actions import Result
-from gate.domain.model import Agent, JobRequest, ServiceTime, Waiting, format_ts
+from gate.domain.model import Agent, JobRequest, ServiceTime, Waiting
+from gate.domain.timestamps import format_ts
 from gate.handler import dispatch
 from gate.service.protection import Protector
-from gate.service.reconcile import Gate
 from gate.service.sources import AgentSourceError
+from gate.service.triggers import Gate
 
 Strategy = Literal["none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect"]
 STRATEGIES: tuple[Strategy, ...] = ("none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect")

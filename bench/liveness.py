@@ -1,6 +1,6 @@
 """Liveness under a slow Azure DevOps: 1,000 busy instances waiting at once, every Azure DevOps call taking 10 s.
 
-The gate is the real one (`gate.handler.dispatch` -> `gate.service.reconcile.Gate`: heartbeat pass, thread pools, hook
+The gate is the real one (`gate.handler.dispatch` -> `gate.service.triggers.Gate`: heartbeat pass, thread pools, hook
 cache, deadlines from the invocation, judgment pass, `decide`, `execute`), invoked once a minute like the scheduled
 rule, each invocation with a deadline from a 70 s Lambda timeout. The two edges are in-process stand-ins on a
 scaled clock (`gate.domain.clock.ScaledClock`): their latencies are slept (scaled) in the calling thread, so the gate's
@@ -29,8 +29,8 @@ from gate.domain.actions import Result
 from gate.domain.clock import ScaledClock
 from gate.domain.model import Agent, JobRequest, Waiting
 from gate.handler import dispatch
-from gate.service.reconcile import Gate
 from gate.service.sources import AgentSourceError
+from gate.service.triggers import Gate
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
 from gate.domain.events import TERMINATING  # noqa: E402

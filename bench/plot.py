@@ -1,6 +1,6 @@
 """The fleet simulation's picture: capacity and holds over the day, one panel per strategy, same axes.
 
-matplotlib is a development dependency, imported here only when a plot is drawn.
+matplotlib comes with the `bench` extra, imported here only when a plot is drawn.
 """
 
 from __future__ import annotations

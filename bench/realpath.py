@@ -50,7 +50,7 @@ from gate.domain.holdstate import HOLD_TAG, HoldState, action_hash, encode
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import WAIT_STATES, Agent, Waiting
 from gate.service.lazy import LazySource
-from gate.service.reconcile import Gate, policy_from
+from gate.service.triggers import Gate, policy_from
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -304,7 +304,7 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
             gate = sandbox.gate(log=_Quiet())
             _hold_tags(gate.aws, sandbox.client("ec2"), group.agents, _pool_id(ado), clock)
             # A warm container: pool id cached, heartbeats just sent.
-            gate.last_heartbeat = dict.fromkeys(group.instances, clock.now())
+            gate.heartbeats.last_sent = dict.fromkeys(group.instances, clock.now())
             source = gate.source.get() if isinstance(gate.source, LazySource) else gate.source  # built on first use
             if isinstance(source, AzureDevOps):
                 source.pool_id(POOL)

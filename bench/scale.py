@@ -1,6 +1,6 @@
 """One tick at scale: thousands of instances waiting at once across many groups and pools, through the real gate.
 
-The gate is the real one (`gate.service.reconcile.Gate`: its heartbeat pass, thread pools, hook cache, judgment pass,
+The gate is the real one (`gate.service.triggers.Gate`: its heartbeat pass, thread pools, hook cache, judgment pass,
 `decide`, `execute`); the two edges are in-process stand-ins with a per-call latency slept in real time, so the
 thread pools overlap it as they would against AWS and Azure DevOps, and every call is counted. The clock is wall
 time with jumps: a round sees real time pass (its deadline, from the Lambda timeout, really cuts it), and between
@@ -30,7 +30,7 @@ from gate.domain.actions import Result
 from gate.domain.clock import Clock, ManualClock
 from gate.domain.model import Agent, JobRequest, Waiting
 from gate.handler import dispatch
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 
 HOOK = "termination-gate"
 from gate.domain.events import TERMINATING  # noqa: E402

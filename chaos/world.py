@@ -38,7 +38,7 @@ from gate.adapters.logs import DecisionLog
 from gate.bootstrap import build_gate
 from gate.domain import redact as gate_redact
 from gate.handler import dispatch
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from gate.settings import Settings, load_settings
 
 HOOK = "asg-termination-gate"

@@ -209,7 +209,7 @@ def check_agents(settings: Settings, session: Any, endpoint: str | None) -> list
     """The agent system answers with these credentials, and the configured pools exist. Raises Unreachable."""
     if settings.agent_system is AgentSystem.AZURE_DEVOPS:
         return check_azure_devops(settings, _pat(settings, session, endpoint))
-    from gate.handler import SOURCES
+    from gate.bootstrap import SOURCES
     from gate.service.sources import AgentSourceError
 
     try:
@@ -291,7 +291,7 @@ def check_job_requests(settings: Settings, session: Any, endpoint: str | None) -
     refused or the service cannot be reached."""
     if settings.agent_system is not AgentSystem.AZURE_DEVOPS:
         return []
-    from gate.handler import SOURCES
+    from gate.bootstrap import SOURCES
     from gate.service.sources import AgentSourceError, AuthError
 
     try:

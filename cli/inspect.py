@@ -10,9 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.common import console, emit_json, fail, short_id
-from gate.domain.model import WAIT_STATES, Agent, format_ts
+from gate.domain.model import WAIT_STATES, Agent
+from gate.domain.timestamps import format_ts
 from gate.service.execute import describe
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from gate.service.views import explain, status
 
 WIDE = 120  # below this many columns, agent names are shortened

@@ -21,7 +21,7 @@ from cli.common import (
 )
 
 if TYPE_CHECKING:
-    from gate.service.reconcile import Gate
+    from gate.service.triggers import Gate
 
 app = typer.Typer(
     cls=OneLineErrors,

@@ -20,7 +20,7 @@ from emulator.azure_devops import FakeAzureDevOps
 from gate.adapters.logs import DecisionLog
 from gate.bootstrap import build_gate
 from gate.domain.clock import Clock, SystemClock
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from gate.settings import Settings, load_settings
 
 PAT = "sandbox-pat-0123456789abcdef"

@@ -15,14 +15,14 @@ from typing import Any
 
 from gate.adapters import logs
 from gate.adapters.aws import Aws, make_session
-from gate.adapters.azure import AzureDevOps
+from gate.adapters.azure import AzureDevOps, PatCredential
 from gate.adapters.logs import DecisionLog
-from gate.adapters.secrets import azure_credential
+from gate.adapters.secrets import PAT_KEYS, Rotation, inline, versions_reader
 from gate.domain.clock import Clock, SystemClock
 from gate.service.heartbeats import Heartbeats
 from gate.service.lazy import LazySource
-from gate.service.reconcile import Gate
 from gate.service.sources import AgentSource
+from gate.service.triggers import Gate
 from gate.settings import AgentSystem, Settings, load_settings
 
 _gate: Gate | None = None
@@ -32,6 +32,36 @@ _gate: Gate | None = None
 # function, one
 # line here and one AgentSystem value in gate/settings.py (README, "Fleet features").
 SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
+
+
+def azure_credential(
+    settings: Settings, session: Any = None, endpoint_url: str | None = None, now: Callable[[], float] | None = None
+) -> Any:
+    """The Azure DevOps credential the settings name, as a `gate.adapters.azure.Credential`: a PAT or a Microsoft
+    Entra service
+    principal, each from its secret's AWSCURRENT and AWSPREVIOUS versions. Reads nothing here: the secret is read at
+    the first request (after the heartbeat pass), so an unreadable secret is a hold, never a dead container.
+    `now`: the gate's clock (TTL and back-off)."""
+    max_age = settings.secret_cache_seconds
+    if settings.azure_auth == "entra":
+        from gate.adapters.entra import EntraCredential  # msal only where Entra is used
+
+        assert settings.entra_secret_arn is not None  # settings validation guarantees it
+        what = "the Entra service principal"
+        read = versions_reader(
+            settings.entra_secret_arn, what=what, keys=(), session=session, endpoint_url=endpoint_url
+        )
+        rotation = Rotation(read, what=what, now=now, max_age=max_age)
+        return EntraCredential(
+            rotation, authority_host=settings.entra_authority_host, timeout=settings.http_timeout_seconds
+        )
+    if settings.pat is not None:
+        return PatCredential.static(inline(settings.pat))
+    assert settings.pat_secret_arn is not None  # settings validation guarantees one source
+    read = versions_reader(
+        settings.pat_secret_arn, what="the PAT", keys=PAT_KEYS, session=session, endpoint_url=endpoint_url
+    )
+    return PatCredential(Rotation(read, what="the PAT", now=now, max_age=max_age))
 
 
 def _azure_devops(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:

@@ -13,7 +13,7 @@ from gate.adapters import logs
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
 from gate.domain.model import Outcome
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 
 
 def dispatch(gate: Gate, event: Any, deadline: float | None = None) -> list[Record]:

@@ -13,27 +13,20 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gate.domain.decide import Policy
+from gate.domain.mapping import Mapping
 
 # AWS's global lifecycle-action limit: min(48 h, 100 x HeartbeatTimeout).
 AWS_MAX_GLOBAL_TIMEOUT = 172_800
 
 # One source of truth for each setting (issue 23): the decision defaults live in the domain's `Policy` (which must not
-# import settings), the ranges only here, in the Field bounds below. `policy_from` (gate.service.reconcile) copies
+# import settings), the ranges only here, in the Field bounds below. `policy_from` (gate.service.triggers) copies
 # every field of Policy that is also a setting. The Terraform core validates against the same bounds: its
 # settings.json is generated from these fields (tests/infra/settings_json.py; tests/infra/test_settings_ranges.py).
 _POLICY = Policy()
 
 
-class Mapping(StrEnum):
-    """How an instance is matched to its agents."""
-
-    NAME = "name"  # agent name contains the instance id
-    CAPABILITY = "capability"  # a capability (e.g. AWS_INSTANCE_ID) equals the instance id
-    HOSTNAME = "hostname"  # Agent.ComputerName equals the instance's private DNS name
-
-
 class AgentSystem(StrEnum):
-    """Which CI system the busy probe asks (one `gate.service.sources.AgentSource` module each; see handler.SOURCES)."""
+    """Which CI system the busy probe asks (one `gate.service.sources.AgentSource` module each; see gate.bootstrap)."""
 
     AZURE_DEVOPS = "azure-devops"
     GITHUB = "github"

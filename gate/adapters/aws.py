@@ -12,13 +12,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gate.domain.holdstate import lookup_actions
+from gate.domain.holdstate import FINAL_STATUSES, ActionId, instance_ids_in
 from gate.domain.model import WAIT_STATES, Waiting
 
 # 5 attempts: botocore's jittered exponential back-off then totals ~7 s on average (at most ~15 s), which rides out
@@ -281,3 +283,64 @@ class Aws:
             self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": value}])
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"CreateTags: {exc}") from None
+
+
+# -- the identity of each lifecycle action: its terminate activity (gate.domain.holdstate) --------------------------
+
+
+@dataclass
+class ActivityLookup:
+    """ActivityId of each instance's newest activity when it is unfinished, from one group's activities (newest
+    first). A termination reads "Terminating EC2 instance: i-..."; a scale-in into a warm pool is matched the same
+    way, by the instance id in the description: only one lifecycle transition of an instance is unfinished at once."""
+
+    found: dict[str, str] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)  # instances whose newest activity has ended
+
+    def add(self, activity: Mapping[str, Any]) -> None:
+        for iid in instance_ids_in(str(activity.get("Description") or "")):
+            if iid in self.found or iid in self.done:
+                continue  # a newer activity for the instance was seen first
+            if activity.get("StatusCode") in FINAL_STATUSES or not activity.get("ActivityId"):
+                self.done.add(iid)
+            else:
+                self.found[iid] = ActionId(str(activity["ActivityId"]), _epoch(activity.get("StartTime")))
+
+
+def _epoch(value: Any) -> float | None:
+    """StartTime as botocore parses it (an aware datetime); anything else is unknown."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.timestamp()
+    return None
+
+
+def _pages(client: Any, group: str, max_pages: int) -> Iterator[Mapping[str, Any]]:
+    token: str | None = None
+    for _ in range(max_pages):
+        resp = client.describe_scaling_activities(
+            AutoScalingGroupName=group, MaxRecords=100, **({"NextToken": token} if token else {})
+        )
+        yield from resp.get("Activities", [])
+        new = resp.get("NextToken")
+        if not new or new == token:
+            return
+        token = new
+
+
+def lookup_actions(autoscaling: Any, wanted: Mapping[str, Iterable[str]], max_pages: int = 20) -> dict[str, str]:
+    """{instance id: ActivityId (an ActionId: with its StartTime)} for the wanted instances ({group: instance ids}),
+    one paginated DescribeScalingActivities per group, stopping once every wanted instance is found (activities come
+    newest first). An instance not found has no identity: the gate holds it without tags or disables. Raises botocore
+    errors."""
+    out: dict[str, str] = {}
+    for group, ids in wanted.items():
+        want = set(ids)
+        if not want:
+            continue
+        lookup = ActivityLookup()
+        for activity in _pages(autoscaling, group, max_pages):
+            lookup.add(activity)
+            if want <= set(lookup.found) | lookup.done:
+                break
+        out.update({iid: aid for iid, aid in lookup.found.items() if iid in want})
+    return out

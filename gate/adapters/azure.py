@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
 
 from gate.adapters.secrets import Rotation, SecretCredential
-from gate.domain.model import Agent, JobRequest, ServiceTime, parse_http_date
+from gate.domain.model import Agent, JobRequest, ServiceTime
 from gate.domain.redact import redact, register_secret
+from gate.domain.timestamps import parse_http_date
 from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
 API_VERSION = "7.1"  # Azure DevOps Services; Server 2022 speaks 7.0, Server 2020 6.0 (negotiated on "out of range")

@@ -29,8 +29,8 @@ import requests
 
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.clock import Clock, SystemClock
-from gate.domain.model import format_ts
 from gate.domain.redact import redact, redact_value, register_secret
+from gate.domain.timestamps import format_ts
 
 HOLD_NOTIFIED_TAG = "gate:hold-notified"
 COOLDOWN_SECONDS = 900.0

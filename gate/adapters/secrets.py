@@ -365,35 +365,3 @@ def load_pat(settings: Settings, session: Any = None, endpoint_url: str | None =
         endpoint_url=endpoint_url,
         max_age=settings.secret_cache_seconds,
     )
-
-
-def azure_credential(
-    settings: Settings, session: Any = None, endpoint_url: str | None = None, now: Callable[[], float] | None = None
-) -> Any:
-    """The Azure DevOps credential the settings name, as a `gate.adapters.azure.Credential`: a PAT or a Microsoft
-    Entra service
-    principal, each from its secret's AWSCURRENT and AWSPREVIOUS versions. Reads nothing here: the secret is read at
-    the first request (after the heartbeat pass), so an unreadable secret is a hold, never a dead container.
-    `now`: the gate's clock (TTL and back-off)."""
-    from gate.adapters.azure import PatCredential
-
-    max_age = settings.secret_cache_seconds
-    if settings.azure_auth == "entra":
-        from gate.adapters.entra import EntraCredential
-
-        assert settings.entra_secret_arn is not None  # settings validation guarantees it
-        what = "the Entra service principal"
-        read = versions_reader(
-            settings.entra_secret_arn, what=what, keys=(), session=session, endpoint_url=endpoint_url
-        )
-        rotation = Rotation(read, what=what, now=now, max_age=max_age)
-        return EntraCredential(
-            rotation, authority_host=settings.entra_authority_host, timeout=settings.http_timeout_seconds
-        )
-    if settings.pat is not None:
-        return PatCredential.static(inline(settings.pat))
-    assert settings.pat_secret_arn is not None  # settings validation guarantees one source
-    read = versions_reader(
-        settings.pat_secret_arn, what="the PAT", keys=PAT_KEYS, session=session, endpoint_url=endpoint_url
-    )
-    return PatCredential(Rotation(read, what="the PAT", now=now, max_age=max_age))

@@ -25,12 +25,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
-from gate.domain.model import format_ts, parse_ts
+from gate.domain.timestamps import format_ts, parse_ts
 
 HOLD_TAG = "gate:hold"
 LEGACY_TAGS = ("gate:held-since", "gate:idle-since")  # written by earlier versions, bound to no action
@@ -41,6 +39,12 @@ VERSION = "2"
 # Status codes of a scaling activity that has ended: its instance no longer waits on a hook for it.
 FINAL_STATUSES = frozenset({"Successful", "Failed", "Cancelled"})
 _INSTANCE_ID = re.compile(r"(?<![0-9a-z])i-[0-9a-f]{8,17}(?![0-9a-z])")
+
+
+def instance_ids_in(text: str) -> list[str]:
+    """The instance ids a scaling activity's description names ("Terminating EC2 instance: i-...")."""
+    return _INSTANCE_ID.findall(text)
+
 
 AgentKey = tuple[int, int]  # (pool id, agent id)
 
@@ -277,61 +281,3 @@ class Memory:
 
 
 # -- the action's identity, from DescribeScalingActivities (edge) -------------------------------------------------
-
-
-@dataclass
-class ActivityLookup:
-    """ActivityId of each instance's newest activity when it is unfinished, from one group's activities (newest
-    first). A termination reads "Terminating EC2 instance: i-..."; a scale-in into a warm pool is matched the same
-    way, by the instance id in the description: only one lifecycle transition of an instance is unfinished at once."""
-
-    found: dict[str, str] = field(default_factory=dict)
-    done: set[str] = field(default_factory=set)  # instances whose newest activity has ended
-
-    def add(self, activity: Mapping[str, Any]) -> None:
-        for iid in _INSTANCE_ID.findall(str(activity.get("Description") or "")):
-            if iid in self.found or iid in self.done:
-                continue  # a newer activity for the instance was seen first
-            if activity.get("StatusCode") in FINAL_STATUSES or not activity.get("ActivityId"):
-                self.done.add(iid)
-            else:
-                self.found[iid] = ActionId(str(activity["ActivityId"]), _epoch(activity.get("StartTime")))
-
-
-def _epoch(value: Any) -> float | None:
-    """StartTime as botocore parses it (an aware datetime); anything else is unknown."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.timestamp()
-    return None
-
-
-def _pages(client: Any, group: str, max_pages: int) -> Iterator[Mapping[str, Any]]:
-    token: str | None = None
-    for _ in range(max_pages):
-        resp = client.describe_scaling_activities(
-            AutoScalingGroupName=group, MaxRecords=100, **({"NextToken": token} if token else {})
-        )
-        yield from resp.get("Activities", [])
-        new = resp.get("NextToken")
-        if not new or new == token:
-            return
-        token = new
-
-
-def lookup_actions(autoscaling: Any, wanted: Mapping[str, Iterable[str]], max_pages: int = 20) -> dict[str, str]:
-    """{instance id: ActivityId (an ActionId: with its StartTime)} for the wanted instances ({group: instance ids}),
-    one paginated DescribeScalingActivities per group, stopping once every wanted instance is found (activities come
-    newest first). An instance not found has no identity: the gate holds it without tags or disables. Raises botocore
-    errors."""
-    out: dict[str, str] = {}
-    for group, ids in wanted.items():
-        want = set(ids)
-        if not want:
-            continue
-        lookup = ActivityLookup()
-        for activity in _pages(autoscaling, group, max_pages):
-            lookup.add(activity)
-            if want <= set(lookup.found) | lookup.done:
-                break
-        out.update({iid: aid for iid, aid in lookup.found.items() if iid in want})
-    return out

@@ -6,9 +6,18 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from gate.domain.model import Agent, Waiting
-from gate.settings import Mapping
+
+
+class Mapping(StrEnum):
+    """How an instance is matched to its agents."""
+
+    NAME = "name"  # agent name contains the instance id
+    CAPABILITY = "capability"  # a capability (e.g. AWS_INSTANCE_ID) equals the instance id
+    HOSTNAME = "hostname"  # Agent.ComputerName equals the instance's private DNS name
+
 
 # An instance id as a whole token: not preceded or followed by a letter or digit ("multi-0123..." or "i-...0ab" is not
 # the id, and an 8-digit id is not the prefix of a 17-digit one).

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gate.domain.holdstate import bound_held_since
+
 HELD_SINCE_TAG = "gate:held-since"
 IDLE_SINCE_TAG = "gate:idle-since"
 
@@ -93,30 +95,7 @@ class Waiting:
     @property
     def held_since(self) -> float | None:
         """When the hold of this lifecycle action began (None: no hold tag bound to this action)."""
-        from gate.domain.holdstate import bound_held_since
-
         return bound_held_since(self.tags, self.action_id)
-
-
-def format_ts(ts: float) -> str:
-    """Tag values are ISO 8601 UTC so an operator reading the console understands them."""
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_ts(value: str | None) -> float | None:
-    """Inverse of format_ts; an empty or foreign value means 'not set' rather than an error. A timestamp without a
-    zone is unknown too (None): read as local or as UTC it could be hours off, and no bound may rest on a guess."""
-    from datetime import datetime
-
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +105,3 @@ class ServiceTime:
 
     at: float  # the service's time, rounded up (the `Date` header has one-second resolution): an upper bound
     skew: float  # service clock minus the gate's clock at the response (positive: the service runs ahead)
-
-
-def parse_http_date(value: str | None) -> float | None:
-    """An HTTP `Date` header (RFC 9110 IMF-fixdate, always GMT) as epoch seconds; None when missing or garbled."""
-    from email.utils import parsedate_to_datetime
-
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None

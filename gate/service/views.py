@@ -9,7 +9,7 @@ from gate.domain.decide import Decision
 from gate.domain.model import WAIT_STATES, Agent, Waiting
 
 if TYPE_CHECKING:
-    from gate.service.reconcile import Gate
+    from gate.service.triggers import Gate
 
 
 def explain(gate: Gate, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:

@@ -18,7 +18,7 @@ from emulator.sandbox import Group, Sandbox
 from gate.adapters.logs import Record
 from gate.domain.clock import ManualClock
 from gate.handler import dispatch
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 
 ACCOUNT = "123456789012"
 

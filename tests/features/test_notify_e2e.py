@@ -10,7 +10,7 @@ import pytest
 from emulator.sandbox import PAT, Sandbox
 from gate.adapters.notify import HOLD_NOTIFIED_TAG
 from gate.domain.clock import ManualClock
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from tests.features.conftest import Receiver, deliver, history, make_group, protect, tags
 
 pytestmark = pytest.mark.e2e

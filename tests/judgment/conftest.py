@@ -10,7 +10,7 @@ import pytest
 
 from emulator.sandbox import Sandbox
 from gate.domain.clock import ManualClock
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from tests.reliability.conftest import FAST, World
 
 LAG = 60.0

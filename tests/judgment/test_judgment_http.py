@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from gate.domain.holdstate import HOLD_TAG
-from gate.domain.model import HELD_SINCE_TAG, format_ts
+from gate.domain.model import HELD_SINCE_TAG
+from gate.domain.timestamps import format_ts
 from tests.judgment.conftest import LAG
 from tests.reliability.conftest import World, killed
 

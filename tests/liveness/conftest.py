@@ -19,7 +19,7 @@ from emulator.sandbox import Sandbox
 from gate.adapters.logs import Record
 from gate.domain.clock import Clock, ManualClock
 from gate.handler import dispatch, invocation_deadline
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from tests.reliability.conftest import FAST, World
 
 TICK: dict[str, Any] = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}

@@ -11,7 +11,7 @@ import pytest
 from gate.adapters.aws import AwsError
 from gate.domain.model import Waiting
 from gate.handler import invocation_deadline
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from tests.liveness.conftest import TICK, Context, assert_live, lambda_for, make_world
 from tests.reliability.conftest import World
 

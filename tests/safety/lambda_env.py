@@ -97,7 +97,7 @@ def lambda_env(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda
     monkeypatch.setattr(logs, "configure", lambda stream=None, level="INFO": real_configure(env.stream, level))
     # The handler builds its gate on the system clock; here, on the world's ManualClock (sleeps advance it).
     monkeypatch.setattr(handler, "SystemClock", lambda: world.clock, raising=False)
-    monkeypatch.setattr("gate.service.reconcile.SystemClock", lambda: world.clock)
+    monkeypatch.setattr("gate.service.triggers.SystemClock", lambda: world.clock)
     env.cold()
     yield env
     real_configure()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from emulator.servicehooks import BUILD_COMPLETE, WebHooks
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from gate.servicehook import check, recheck
 from tests.reliability.conftest import World
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from gate.adapters.aws import lookup_actions
 from gate.domain.holdstate import (
     HOLD_TAG,
     TAG_VALUE_MAX,
@@ -19,10 +20,10 @@ from gate.domain.holdstate import (
     encode,
     fits,
     load,
-    lookup_actions,
     stale_keys,
 )
-from gate.domain.model import HELD_SINCE_TAG, format_ts, parse_http_date, parse_ts
+from gate.domain.model import HELD_SINCE_TAG
+from gate.domain.timestamps import format_ts, parse_http_date, parse_ts
 
 T0 = 1_800_000_000.0
 ACTION = "5c2d9e0a-1111-4222-8333-944455556666"

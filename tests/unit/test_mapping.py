@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from gate.domain.mapping import AgentIndex, host_keys
+from gate.domain.mapping import AgentIndex, Mapping, host_keys
 from gate.domain.model import Agent, Waiting
-from gate.settings import Mapping
 
 VICTIM = "i-0123456789abcdef0"
 
