@@ -74,9 +74,11 @@ def core_outputs(terraform: Tool, core_copy: Path) -> dict[str, Any]:
         "region": "eu-west-1",
         "account_id": "123456789012",
         "autoscaling_group_names": ["ci-agents"],
-        "azure_org_url": "https://dev.azure.com/contoso",
-        "pools": ["linux-agents"],
-        "pat_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123",
+        "azure_devops": {
+            "org_url": "https://dev.azure.com/contoso",
+            "pools": ["linux-agents"],
+            "pat_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/pat-AbC123",
+        },
     }
     (core_copy / "observability.auto.tfvars.json").write_text(json.dumps(variables))
     result = terraform.run(["plan", "-no-color", "-input=false", "-out=obs.tfplan"], cwd=core_copy)
