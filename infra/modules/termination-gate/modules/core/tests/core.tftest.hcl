@@ -1099,3 +1099,57 @@ run "failsafe_alarm_minutes_at_most_a_day" {
   }
   expect_failures = [var.monitoring]
 }
+
+# --- the service hook receiver (issue 15): its input, names and extra policy ---------------------------------------
+
+run "service_hook_policy_is_its_secret_and_its_log_group" {
+  command = plan
+
+  variables {
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+    }
+  }
+
+  assert {
+    condition = jsondecode(output.service_hook_policy_json) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid      = "ServiceHookSecret"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"]
+        },
+        {
+          Sid      = "ServiceHookLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gate-service-hook:*"]
+        },
+      ]
+    }
+    error_message = "The receiver's extra policy: its shared secret and its own log group, nothing else."
+  }
+
+  assert {
+    condition = (
+      output.service_hook.function_name == "gate-service-hook" &&
+      output.service_hook.concurrency == 2 &&
+      output.service_hook.environment == { GATE_SERVICE_HOOK_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" }
+    )
+    error_message = "The receiver's name, default reserved concurrency and environment."
+  }
+}
+
+run "service_hook_needs_a_secret_and_a_sane_concurrency" {
+  command = plan
+  variables {
+    service_hook = {
+      enabled     = true
+      concurrency = 0
+    }
+  }
+  expect_failures = [var.service_hook]
+}
