@@ -72,7 +72,7 @@ def test_no_import_cycle_in_the_gate_package() -> None:
         path.append(module)
         for dep in sorted(_gate_deps(module)):
             if state.get(dep) == 1:
-                cycle = path[path.index(dep) :] + [dep]
+                cycle = [*path[path.index(dep) :], dep]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)
