@@ -17,7 +17,7 @@ from gate.service.triggers import Gate
 from gate.servicehook import check, recheck
 from tests.reliability.conftest import World
 
-SECRET = "e2e-hook-secret-0123456789"
+SECRET = "e2e-hook-secret-0123456789-0123456789"
 
 
 @pytest.fixture
