@@ -91,7 +91,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_GLOBAL_TIMEOUT = 172_800
 _DISPATCH_TAKES_DEADLINE = len(inspect.signature(dispatch).parameters) >= 3
-_HOOK_SECRET = "simulated-service-hook-secret"
+_HOOK_SECRET = "simulated-service-hook-secret-0123456789"
 # Attempts per AWS call, as the gate's SDK configuration makes them.
 MAX_ATTEMPTS = int((getattr(RETRY_CONFIG, "retries", None) or {}).get("max_attempts", 5))
 TICK_EVENT: dict[str, Any] = {
@@ -154,11 +154,18 @@ class FleetConfig:
     daemon_poll_seconds: float = 20.0  # drain-on-signal: the daemon's SQS long poll (one ReceiveMessage per poll)
     faults: Faults = FAIR
     # The optional service hook (gate/servicehook.py): Azure DevOps POSTs "build completed" for every build of the
-    # project, `service_hook_delay_seconds` after it ends; each accepted call runs one round of the tick, at most
-    # `service_hook_concurrency` at a time (the function's reserved concurrency; a call beyond it is throttled).
+    # project, `service_hook_delay_seconds` after it ends. The thin receiver checks the call and sends its
+    # deduplication bucket to the FIFO queue (one message per bucket); the re-check function (reserved concurrency
+    # 1) takes the queue in order, `service_hook_queue_seconds` after a send, and runs a round unless one already
+    # started after the calls, rounds `service_hook_window_seconds` apart (gate.servicehook.Coalescer).
+    # `service_hook_concurrency` is the receiver's reserved concurrency (it answers in milliseconds).
     service_hook: bool = False
     service_hook_delay_seconds: float = 2.0
     service_hook_concurrency: int = 2
+    service_hook_queue_seconds: float = 0.5
+    service_hook_window_seconds: float = 5.0
+    # A storm: (start second from the day's start, minutes, authenticated calls a minute), on top of the build ends.
+    service_hook_storm: tuple[float, float, int] | None = None
 
     def workload(self) -> WorkloadConfig:
         return WorkloadConfig(
@@ -208,6 +215,10 @@ class StrategyResult:
     release_after_lag_p95_s: float | None = None
     service_hook_calls: int = 0
     service_hook_throttled: int = 0
+    service_hook_messages: int = 0  # what reached the queue after deduplication
+    service_hook_rounds: int = 0  # rounds the re-check function ran
+    # the re-check function's calls in the busiest 60 s of the storm (service_hook_storm), by kind
+    storm_max_per_minute: dict[str, int] = field(default_factory=dict)
     holds_open_at_end: int = 0
     hooks_timed_out: int = 0
     retained: int = 0  # instances moved to Terminating:Retained (ABANDON on a retaining group)
@@ -510,6 +521,15 @@ class _World:
         self._warm_ticks: list[Gate] = []
         self._warm_hooks: list[Gate] = []
         self._hooks_running = 0
+        # The service hook's queue and its consumer (gate.servicehook.consume_batch), on simulated time.
+        from gate.servicehook import Coalescer
+
+        self._coalescer = Coalescer(cfg.service_hook_window_seconds)
+        self._recheck_gate: Gate | None = None
+        self._recheck_busy = False
+        self._queue_buckets: set[int] = set()
+        self._queued: list[float] = []  # covers_until of the messages not yet taken
+        self._recheck_calls: list[tuple[float, str, int]] = []  # (time, kind, calls) of the re-check function
         self._tokens = 0
         self._pool_idle_since: dict[int, float] = {}  # pool-manager: instance index -> first sample seen idle
         self._pool_draining: set[int] = set()  # pool-manager: disabled, termination not yet accepted
@@ -543,6 +563,10 @@ class _World:
         self.at(self.t0, self._sample)
         if self.strategy in GATED:
             self.at(self.t0 + self.cfg.tick_seconds, self._tick)
+        if self.cfg.service_hook and self.cfg.service_hook_storm and self.strategy in GATED:
+            start, minutes, per_minute = self.cfg.service_hook_storm
+            for i in range(int(minutes * per_minute)):
+                self.at(self.t0 + start + i * 60.0 / per_minute, lambda: self._service_hook(None))
         try:
             while self._heap and self._heap[0][0] <= self.end:
                 t, _, fn = heapq.heappop(self._heap)
@@ -635,22 +659,22 @@ class _World:
         if self.cfg.service_hook and self.strategy in GATED:
             self.at(self.now + self.cfg.service_hook_delay_seconds, lambda: self._service_hook(build))
 
-    def _service_hook(self, build: _Build) -> None:
-        """Azure DevOps delivers "build completed" to the function URL: the real receiver checks the call (secret,
-        size, event type) and runs one round of the tick in a warm container of its own."""
+    def _service_hook(self, build: _Build | None) -> None:
+        """Azure DevOps delivers "build completed" to the function URL (None: a storm's call): the real receiver
+        checks the call (secret, size, event type) and sends its deduplication bucket to the FIFO queue."""
         from emulator.servicehooks import build_completed
-        from gate.servicehook import check, recheck
+        from gate.servicehook import Receiver, SecretCache
 
         self.result.service_hook_calls += 1
-        if self.faults.gate_down(self.hour) or self._hooks_running >= self.cfg.service_hook_concurrency:
+        if self.faults.gate_down(self.hour):
             self.result.service_hook_throttled += 1
             return
         snapshot = {
-            "id": build.spec.id,
+            "id": build.spec.id if build else 0,
             "pool_id": POOL_ID,
-            "queued_at": build.spec.arrival,
-            "assigned_at": build.start,
-            "finished_at": build.end,
+            "queued_at": build.spec.arrival if build else self.now,
+            "assigned_at": build.start if build else self.now,
+            "finished_at": build.end if build else self.now,
             "result": "succeeded",
         }
         payload = build_completed("https://dev.azure.com/simulated", snapshot, subscription="sim", notification=1)
@@ -659,16 +683,52 @@ class _World:
             "headers": {"x-gate-secret": _HOOK_SECRET},
             "body": json.dumps(payload),
         }
-        if not check(event, _HOOK_SECRET).recheck:
+        sent: list[int] = []
+        receiver = Receiver(SecretCache(lambda: [_HOOK_SECRET], 300), sent.append, _Tally(self), clock=lambda: self.now)
+        if receiver(event)["statusCode"] != 202 or len(sent) != 1:
             raise RuntimeError("the service hook receiver refused the simulated call")
-        gate = self._warm_hooks.pop() if self._warm_hooks else self._new_gate()
-        self._hooks_running += 1
+        if sent[0] in self._queue_buckets:  # the FIFO queue's deduplication
+            return
+        self._queue_buckets.add(sent[0])
+        self.result.service_hook_messages += 1
+        from gate.servicehook import covers_until
+
+        until = covers_until(sent[0])
+        self.at(self.now + self.cfg.service_hook_queue_seconds, lambda: self._enqueued(until))
+
+    def _enqueued(self, until: float) -> None:
+        self._queued.append(until)
+        self._take()
+
+    def _take(self) -> None:
+        """The re-check function's event source mapping: one batch (up to 10 messages) at a time, in order."""
+        if self._recheck_busy or not self._queued:
+            return
+        from gate.servicehook import consume_batch
+
+        batch, self._queued = self._queued[:10], self._queued[10:]
+        until = max(batch)
+        gate = self._recheck_gate = self._recheck_gate or self._new_gate()
+        self._recheck_busy = True
+        aws, azure = gate.aws, gate.source
+        before = (dict(getattr(aws, "calls", {})), dict(getattr(azure, "kinds", {})))
+
+        def run(deadline: float) -> None:
+            last = self._coalescer.last_start
+            consume_batch(gate, self._coalescer, until, deadline)
+            if self._coalescer.last_start != last:
+                self.result.service_hook_rounds += 1
+            after = (dict(getattr(aws, "calls", {})), dict(getattr(azure, "kinds", {})))
+            for old, new in zip(before, after, strict=True):
+                for kind, n in new.items():
+                    if n - old.get(kind, 0):
+                        self._recheck_calls.append((self.now, kind, n - old.get(kind, 0)))
 
         def done() -> None:
-            self._hooks_running -= 1
-            self._warm_hooks.append(gate)
+            self._recheck_busy = False
+            self._take()
 
-        self._invoke(gate, None, done, run=lambda deadline: recheck(gate, deadline))
+        self._invoke(gate, None, done, run=run)
 
     # -- the group ------------------------------------------------------------------------------------------
     def _launch(self, now: float, delay: float | None = None) -> _Instance:
@@ -1100,6 +1160,7 @@ class _World:
         r.aws_calls_by_operation = dict(sorted(self.aws_calls.items()))
         r.aws_calls = sum(self.aws_calls.values())
         r.autoscaling_calls = sum(n for op, n in self.aws_calls.items() if op in AUTOSCALING_OPS)
+        r.storm_max_per_minute = _busiest_minute(self._recheck_calls)
         r.lambda_seconds = round(r.lambda_seconds, 1)
         r.decisions = dict(sorted(self.decisions.items()))
         r.wall_seconds, r.cpu_seconds = round(wall, 2), round(cpu, 2)
@@ -1325,12 +1386,14 @@ class _SimAzure:
     def __init__(self, world: _World) -> None:
         self.world = world
         self.calls = 0
+        self.kinds: Counter[str] = Counter()
         self._late = 0.0
 
     def _count(self, kind: str, n: int = 1) -> None:
         """One REST call: counted, failed when Azure DevOps is down, slow when it is slow (the answer describes the
         moment the request arrived: a slow list is a stale list)."""
         self.calls += n
+        self.kinds[kind] += n
         self.world.azure_calls[kind] += n
         world = self.world
         if world.faults.azure_down(world.hour):
@@ -1398,6 +1461,22 @@ class _SimAzure:
 
 
 # -- entry points ------------------------------------------------------------------------------------------------
+
+
+def _busiest_minute(calls: Sequence[tuple[float, str, int]]) -> dict[str, int]:
+    """The most calls of each kind in any 60 s (each window starting at a call)."""
+    out: dict[str, int] = {}
+    for kind in sorted({k for _, k, _ in calls}):
+        times = sorted((t, n) for t, k, n in calls if k == kind)
+        best, total, j = 0, 0, 0
+        for i, (t, _) in enumerate(times):
+            while j < len(times) and times[j][0] < t + 60:
+                total += times[j][1]
+                j += 1
+            best = max(best, total)
+            total -= times[i][1]
+        out[kind] = best
+    return out
 
 
 def simulate(cfg: FleetConfig, strategy: Strategy, builds: Sequence[BuildSpec] | None = None) -> StrategyResult:

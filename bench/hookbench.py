@@ -19,6 +19,14 @@ from bench.workload import generate
 
 TARGET_HOOK_P95_S = 5.0
 TARGET_POLLING_P95_S = 15.0
+# A storm of authenticated calls (issue 19): 600 a minute for STORM_MINUTES, on top of the day's build ends, must
+# cause at most these calls of the re-check function in any minute.
+STORM_PER_MINUTE = 600
+STORM_MINUTES = 5.0
+TARGET_STORM_AGENT_LISTS = 12
+TARGET_STORM_DESCRIBE_GROUPS = 24
+AGENT_LIST = "list agents (pages)"
+DESCRIBE_GROUPS = "DescribeAutoScalingGroups"
 
 
 def release_with_and_without_hook(
@@ -42,6 +50,8 @@ def release_with_and_without_hook(
                     "builds_killed": r.builds_killed,
                     "service_hook_calls": r.service_hook_calls,
                     "service_hook_throttled": r.service_hook_throttled,
+                    "service_hook_messages": r.service_hook_messages,
+                    "service_hook_rounds": r.service_hook_rounds,
                     "azure_calls": r.azure_calls,
                     "aws_calls": r.aws_calls,
                     "autoscaling_calls": r.autoscaling_calls,
@@ -49,9 +59,36 @@ def release_with_and_without_hook(
                 }
             )
     return {
+        "storm": storm(cfg, builds),
         "instances": cfg.instances,
         "hours": cfg.hours,
         "delivery_delay_s": cfg.service_hook_delay_seconds,
         "hook_concurrency": cfg.service_hook_concurrency,
+        "window_s": cfg.service_hook_window_seconds,
         "rows": rows,
+    }
+
+
+def storm(cfg: FleetConfig, builds: Sequence[Any] | None = None, strategy: Strategy = "gate") -> dict[str, Any]:
+    """The same day with a storm of STORM_PER_MINUTE authenticated calls a minute for STORM_MINUTES, in the middle
+    of the day's first scale-in hour (instances wait): the re-check function's calls in its busiest minute."""
+    start = max(0.0, (cfg.hours / 2) * 3600)
+    stormy = replace(cfg, service_hook=True, service_hook_storm=(start, STORM_MINUTES, STORM_PER_MINUTE))
+    r = simulate(stormy, strategy, generate(cfg.workload()) if builds is None else builds)
+    busiest = r.storm_max_per_minute
+    return {
+        "strategy": strategy,
+        "calls_per_minute": STORM_PER_MINUTE,
+        "minutes": STORM_MINUTES,
+        "start_s": start,
+        "calls": r.service_hook_calls,
+        "messages": r.service_hook_messages,
+        "rounds": r.service_hook_rounds,
+        "agent_lists_max_per_minute": busiest.get(AGENT_LIST, 0),
+        "describe_groups_max_per_minute": busiest.get(DESCRIBE_GROUPS, 0),
+        "busiest_minute": busiest,
+        "target_agent_lists": TARGET_STORM_AGENT_LISTS,
+        "target_describe_groups": TARGET_STORM_DESCRIBE_GROUPS,
+        "after_build_p95_s": r.release_after_build_p95_s,
+        "builds_killed": r.builds_killed,
     }
