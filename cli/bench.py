@@ -413,7 +413,26 @@ def _hook(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any
         "[dim]build end: holds whose build ended during the hold; after lag: those whose build ended after the "
         "assignment lag bound (60 s into the hold), which the lag rule releases at the next look.[/]"
     )
+    _storm(doc["storm"], doc["window_s"], errors)
+    for r in doc["rows"]:
+        if r["release"] != "polling alone" and (r["after_build_p95_s"] or 0) > r["target_p95_s"]:
+            errors.append(f"hook: build end -> complete p95 {r['after_build_p95_s']} s over {r['target_p95_s']} s")
     return doc
+
+
+def _storm(s: dict[str, Any], window: float, errors: list[str]) -> None:
+    """The storm of authenticated calls (bench.hookbench.storm): the re-check function's calls in its busiest minute."""
+    console.print(
+        f"Service hook storm ({s['calls_per_minute']} calls a minute for {s['minutes']:g} min, coalescing window "
+        f"{window:g} s): {s['calls']} calls -> {s['messages']} queue messages -> {s['rounds']} rounds; busiest minute: "
+        f"{s['agent_lists_max_per_minute']} agent lists (target <= {s['target_agent_lists']}), "
+        f"{s['describe_groups_max_per_minute']} DescribeAutoScalingGroups (target <= {s['target_describe_groups']}); "
+        f"build end -> complete p95 during the storm day {_fmt(s['after_build_p95_s'], ' s')}"
+    )
+    if s["agent_lists_max_per_minute"] > s["target_agent_lists"]:
+        errors.append(f"hook storm: {s['agent_lists_max_per_minute']} agent lists in a minute")
+    if s["describe_groups_max_per_minute"] > s["target_describe_groups"]:
+        errors.append(f"hook storm: {s['describe_groups_max_per_minute']} DescribeAutoScalingGroups in a minute")
 
 
 # -- real path -------------------------------------------------------------------------------------------------------
