@@ -129,7 +129,7 @@ variable "tick" {
 
   validation {
     condition     = var.tick.budget_seconds <= var.lambda.timeout_seconds - 20
-    error_message = "tick.budget_seconds must be at most lambda.timeout_seconds - 20: a round may overrun the budget by up to 15 s (gate.service.triggers.ROUND_GRACE_SECONDS) and the last calls need headroom."
+    error_message = "tick.budget_seconds must be at most lambda.timeout_seconds - 20: a round may overrun the budget by up to 15 s (gate.service.rounds.ROUND_GRACE_SECONDS) and the last calls need headroom."
   }
 
   validation {
