@@ -10,11 +10,11 @@ import pytest
 import requests
 
 from emulator.azure_devops import FakeAzureDevOps
-from emulator.entra import FakeEntra, self_signed
 from gate.adapters.entra import EntraCredential
 from gate.domain.clock import ManualClock
 from gate.service.sources import AuthError
 from tests.azure.conftest import api_calls, make_client
+from tests.support.entra import FakeEntra, self_signed
 
 CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 SECRET = "entra-client-secret-value-0123456789"

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.github import FakeGitHub
 from gate.adapters.github import GitHubRunners
 from gate.domain.clock import ManualClock
 from gate.service.sources import DeadlineExceeded
+from tests.support.github import FakeGitHub
 
 TOKEN = "ghs_fakeinstallationtoken_azuretests01"
 

@@ -104,7 +104,7 @@ def test_entra_from_settings_end_to_end(
 ) -> None:
     """GATE_AZURE_AUTH=entra: the service principal's secret from Secrets Manager, msal against the fake tenant
     (trusted through REQUESTS_CA_BUNDLE, as an operator would trust a private CA), Bearer tokens to Azure DevOps."""
-    from emulator.entra import FakeEntra
+    from tests.support.entra import FakeEntra
 
     emulator, sm = aws
     with FakeEntra(clock=clock) as entra, FakeAzureDevOps(clock=clock, token_issuer=entra) as fake:

@@ -153,7 +153,7 @@ class Stack:
     workdir: Path
     env: dict[str, str]
     zip_path: Path
-    auth: Any  # emulator.iam.Enforcement
+    auth: Any  # tests.support.iam.Enforcement
     group: Any  # emulator.sandbox.Group
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -175,8 +175,8 @@ def terraform() -> Tool:
 
 @pytest.fixture(scope="module")
 def stack(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from emulator import iam, logs
     from emulator.sandbox import PAT, Sandbox
+    from tests.support import iam, logs
 
     logs.install()  # saved Logs Insights queries (aws_cloudwatch_query_definition), which moto lacks
 
@@ -231,9 +231,9 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def deployed(stack: Stack) -> Iterator[Deployed]:
-    from emulator import iam
     from emulator.eventbridge import Scheduler
-    from emulator.lambda_runtime import LambdaFunction
+    from tests.support import iam
+    from tests.support.lambda_runtime import LambdaFunction
 
     lam = stack.client("lambda")
     configuration = lam.get_function_configuration(FunctionName=stack.outputs["function_name"])

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator import iam
 from emulator.aws import AwsEmulator
+from tests.support import iam
 
 TRUST = {
     "Version": "2012-10-17",

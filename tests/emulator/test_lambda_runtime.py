@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.lambda_runtime import LambdaFunction
+from tests.support.lambda_runtime import LambdaFunction
 
 HANDLER = """\
 import json, os, sys, time

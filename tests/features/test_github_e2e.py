@@ -1,5 +1,5 @@
 """GitHub Actions self-hosted runners as the busy probe, end to end: the AWS emulator, the fake GitHub REST API
-(emulator.github) and the real handler. Runners cannot be disabled: the gate waits while `busy`, releases
+(tests.support.github) and the real handler. Runners cannot be disabled: the gate waits while `busy`, releases
 after idle confirmation, and deletes the runner registration after completing."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from emulator.github import FakeGitHub
 from emulator.sandbox import Sandbox
 from gate.adapters.github import GitHubRunners
 from gate.domain.clock import ManualClock
 from gate.handler import dispatch
 from gate.service.sources import AgentSourceError, AuthError
 from tests.features.conftest import deliver, history, make_group, protect
+from tests.support.github import FakeGitHub
 
 pytestmark = pytest.mark.e2e
 TOKEN = "ghs_fakeinstallationtoken0123456789"

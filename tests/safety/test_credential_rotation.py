@@ -29,14 +29,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from emulator.entra import FakeEntra
-from emulator.github import FakeGitHub
 from gate.adapters import github
 from gate.adapters.github import GitHubRunners
 from gate.service.sources import AuthError
 from gate.settings import load_settings
 from tests.reliability.conftest import World
 from tests.safety.lambda_env import LambdaEnv, lambda_env
+from tests.support.entra import FakeEntra
+from tests.support.github import FakeGitHub
 
 __all__ = ["lambda_env"]
 

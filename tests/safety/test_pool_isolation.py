@@ -21,7 +21,7 @@ from emulator.sandbox import Sandbox
 from gate.domain.clock import ManualClock
 from gate.domain.decide import Observation, Policy, decide
 from gate.domain.model import Agent, Outcome, Waiting
-from gate.service.reconcile import Gate
+from gate.service.triggers import Gate
 from tests.reliability.conftest import FAST
 
 POOL_A, POOL_B = "pool-a", "pool-b"
@@ -363,8 +363,8 @@ def test_group_pools_setting_is_validated() -> None:
 
 # -- GitHub: each organisation or repository is a pool ----------------------------------------------------------
 def test_github_lists_each_scope_on_its_own() -> None:
-    from emulator.github import FakeGitHub
     from gate.adapters.github import GitHubRunners
+    from tests.support.github import FakeGitHub
 
     token = "ghs_fakeinstallationtoken0123456789"
     with FakeGitHub(clock=ManualClock(), token=token) as github:
