@@ -86,7 +86,7 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
         )
         plot_fleet(results, out / "fleet.png", title)
     except ImportError as exc:
-        errors.append(f"fleet plot: {exc} (install the dev extras: matplotlib)")
+        errors.append(f"fleet plot: {exc} (install the bench extra: matplotlib)")
     for r in results.values():
         if any(k == "error" or k.startswith("log:") for k in r.decisions):
             errors.append(f"fleet: the simulated gate logged errors: {r.decisions}")
@@ -234,7 +234,7 @@ def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, A
     try:
         plot_faults(matrix, out / "faults.png", f"{cfg.instances}-instance group, {cfg.hours:.0f} h, seed {seed}")
     except ImportError as exc:
-        errors.append(f"faults plot: {exc} (install the dev extras: matplotlib)")
+        errors.append(f"faults plot: {exc} (install the bench extra: matplotlib)")
     return doc
 
 
