@@ -278,6 +278,9 @@ EXPECTED_ACTIONS = {
     "DecryptPatViaItsService": ["kms:Decrypt"],
     "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
     "SendToOwnDlq": ["sqs:SendMessage"],
+    # the re-check function (service_hook.enabled only, issue 19)
+    "TakeServiceHookRechecks": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+    "WriteRecheckLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
     "EncryptDlqMessages": ["kms:Decrypt", "kms:GenerateDataKey"],
     "ListClusterContainerInstances": ["ecs:ListContainerInstances"],
     "DrainClusterContainerInstances": ["ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"],
@@ -383,7 +386,17 @@ def test_dlq_encrypted() -> None:
 
 def test_alarms() -> None:
     alarms = resources("aws_cloudwatch_metric_alarm")
-    assert set(alarms) == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"}
+    receiver = {  # servicehook.tf (issue 19): the receiver's errors and throttles, the re-check function's decisions
+        "service_hook_errors",
+        "service_hook_throttles",
+        "recheck_errors",
+        "recheck_forced_releases",
+        "recheck_error_decisions",
+    }
+    assert (
+        set(alarms)
+        == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"} | receiver
+    )
     errors, dlq, forced = alarms["lambda_errors"], alarms["dlq_not_empty"], alarms["forced_releases"]
     error_decisions = alarms["error_decisions"]
     assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")

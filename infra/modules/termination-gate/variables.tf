@@ -329,15 +329,16 @@ variable "monitoring" {
 }
 
 variable "service_hook" {
-  description = "The Azure DevOps service hook receiver (a second function behind a function URL: a build end triggers one re-check round at once). enabled; secret_arn: Secrets Manager ARN of the shared secret Azure DevOps sends (the web hook's basic-auth password), required when enabled (GATE_SERVICE_HOOK_SECRET_ARN); concurrency: reserved concurrency, its rate limit (1-10)."
+  description = "The Azure DevOps service hook receiver (a second function behind a function URL: a build end triggers one re-check round at once). enabled; secret_arn: Secrets Manager ARN of the shared secret Azure DevOps sends (the web hook's basic-auth password), required when enabled (GATE_SERVICE_HOOK_SECRET_ARN); concurrency: the receiver's reserved concurrency (1-10; it answers in milliseconds); window_seconds: re-check rounds at least this far apart (1-60, GATE_SERVICE_HOOK_WINDOW_SECONDS; 5 s: at most 12 rounds a minute however many calls); role_arn: the receiver's own role when create_role = false (attach the service_hook_policy_json output to it). The secret must be at least 32 characters (checked at run time, and by a check block at plan)."
   type = object({
-    enabled     = optional(bool, false)
-    secret_arn  = optional(string)
-    concurrency = optional(number, 2)
+    enabled        = optional(bool, false)
+    secret_arn     = optional(string)
+    concurrency    = optional(number, 2)
+    window_seconds = optional(number, 5)
+    role_arn       = optional(string)
   })
   default  = {}
   nullable = false
-
 
 }
 

@@ -271,27 +271,94 @@ run "service_hook_receiver" {
       aws_lambda_function.service_hook[0].handler == "gate.servicehook.handle" &&
       aws_lambda_function.service_hook[0].reserved_concurrent_executions == 2 &&
       aws_lambda_function.service_hook[0].environment[0].variables["GATE_SERVICE_HOOK_SECRET_ARN"] == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" &&
+      !contains(keys(aws_lambda_function.service_hook[0].environment[0].variables), "GATE_PAT_SECRET_ARN") &&
       aws_cloudwatch_log_group.service_hook[0].name == "/aws/lambda/gate-service-hook" &&
       aws_lambda_function_url.service_hook[0].authorization_type == "NONE"
     )
-    error_message = "The receiver: its own function and log group, the shared secret's ARN in its environment."
+    error_message = "The receiver: its own function and log group, the shared secret's ARN in its environment, none of the gate's credentials."
   }
 
   assert {
-    condition = jsondecode(aws_iam_role_policy.service_hook[0].policy).Statement == [
-      {
-        Sid      = "ServiceHookSecret"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"]
-      },
-      {
-        Sid      = "ServiceHookLogs"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gate-service-hook:*"]
-      },
-    ]
-    error_message = "The receiver's extra policy: its secret and its log group, nothing else."
+    condition = (
+      aws_lambda_function.service_hook[0].role == aws_iam_role.service_hook[0].arn &&
+      aws_iam_role.service_hook[0].name == "gate-service-hook" &&
+      aws_iam_role_policy.service_hook[0].role == aws_iam_role.service_hook[0].id &&
+      aws_lambda_function.recheck[0].role == aws_iam_role.gate[0].arn &&
+      aws_lambda_function.recheck[0].handler == "gate.servicehook.consume" &&
+      aws_lambda_function.recheck[0].reserved_concurrent_executions == 1 &&
+      aws_lambda_function.recheck[0].environment[0].variables["GATE_SERVICE_HOOK_WINDOW_SECONDS"] == "5" &&
+      aws_sqs_queue.recheck[0].fifo_queue &&
+      !aws_sqs_queue.recheck[0].content_based_deduplication &&
+      aws_lambda_event_source_mapping.recheck[0].batch_size == 10
+    )
+    error_message = "The receiver runs under its own role; the re-check function under the gate's, alone, fed by the FIFO queue."
   }
+
+  assert {
+    condition = (
+      aws_lambda_permission.service_hook_url[0].action == "lambda:InvokeFunctionUrl" &&
+      aws_lambda_permission.service_hook_url[0].principal == "*" &&
+      aws_lambda_permission.service_hook_url[0].function_url_auth_type == "NONE" &&
+      aws_lambda_permission.service_hook_url[0].function_name == "gate-service-hook"
+    )
+    error_message = "The function URL's public permission is declared, not left to the provider."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.service_hook_errors[0].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.service_hook_throttles[0].metric_name == "Throttles" &&
+      aws_cloudwatch_metric_alarm.service_hook_throttles[0].dimensions.FunctionName == "gate-service-hook" &&
+      aws_cloudwatch_metric_alarm.recheck_forced_releases[0].dimensions.FunctionName == "gate-recheck" &&
+      aws_cloudwatch_metric_alarm.recheck_forced_releases[0].dimensions.Outcome == "forced" &&
+      aws_cloudwatch_metric_alarm.recheck_error_decisions[0].dimensions.FunctionName == "gate-recheck" &&
+      aws_cloudwatch_metric_alarm.recheck_error_decisions[0].dimensions.Outcome == "error"
+    )
+    error_message = "The receiver's errors and throttles alarm; the re-check function's forced and error decisions alarm like the tick's."
+  }
+
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.gate[0].policy, "ado/hook")
+    error_message = "The gate's role does not read the hook secret."
+  }
+}
+
+run "service_hook_bring_your_own_roles" {
+  command = plan
+
+  variables {
+    create_role = false
+    role_arn    = "arn:aws:iam::123456789012:role/my-gate"
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+      role_arn   = "arn:aws:iam::123456789012:role/my-hook"
+    }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.service_hook[0].role == "arn:aws:iam::123456789012:role/my-hook" &&
+      aws_lambda_function.recheck[0].role == "arn:aws:iam::123456789012:role/my-gate" &&
+      length(aws_iam_role.service_hook) == 0 &&
+      strcontains(output.policy_json, "TakeServiceHookRechecks") &&
+      strcontains(output.service_hook_policy_json, "ServiceHookQueue")
+    )
+    error_message = "Bring your own roles: the receiver's and the gate's, each with its own policy output."
+  }
+}
+
+run "service_hook_needs_its_own_role_without_create_role" {
+  command = plan
+
+  variables {
+    create_role = false
+    role_arn    = "arn:aws:iam::123456789012:role/my-gate"
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+    }
+  }
+
+  expect_failures = [aws_lambda_function.service_hook]
 }

@@ -19,10 +19,21 @@ locals {
     failsafe_alarm = "${var.name}-failsafe-holds"
     dashboard      = var.name
     query_prefix   = "${var.name}/"
-    # The optional service hook receiver (var.service_hook): a second function with its own log group.
-    service_hook_function  = "${var.name}-service-hook"
-    service_hook_log_group = "/aws/lambda/${var.name}-service-hook"
-    service_hook_policy    = "${var.name}-least-privilege-service-hook"
+    # The optional service hook receiver (var.service_hook): a thin function behind the function URL with its own
+    # role and log group, the FIFO queue it hands re-checks to, and the re-check function (the gate's code and
+    # role, reserved concurrency 1) that takes the queue and runs the coalesced rounds.
+    service_hook_function        = "${var.name}-service-hook"
+    service_hook_log_group       = "/aws/lambda/${var.name}-service-hook"
+    service_hook_policy          = "${var.name}-least-privilege-service-hook"
+    service_hook_role            = "${var.name}-service-hook"
+    service_hook_queue           = "${var.name}-recheck.fifo"
+    recheck_function             = "${var.name}-recheck"
+    recheck_log_group            = "/aws/lambda/${var.name}-recheck"
+    service_hook_errors_alarm    = "${var.name}-service-hook-errors"
+    service_hook_throttles_alarm = "${var.name}-service-hook-throttles"
+    recheck_errors_alarm         = "${var.name}-recheck-errors"
+    recheck_forced_alarm         = "${var.name}-recheck-forced-releases"
+    recheck_error_alarm          = "${var.name}-recheck-error-decisions"
   }
 
   # --- ARNs (computed from names, so the policy is known before anything exists) --------------------------------
@@ -234,6 +245,26 @@ locals {
         StringEquals = { "kms:ViaService" = "sqs.${var.region}.amazonaws.com" }
       }
     }
+    # The re-check function (service_hook.enabled) runs under this role: it takes the receiver's queue and logs.
+    recheck_queue = {
+      Sid    = "TakeServiceHookRechecks"
+      Effect = "Allow"
+      Action = [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+      ]
+      Resource = local.service_hook_queue_arn
+    }
+    recheck_logs = {
+      Sid    = "WriteRecheckLogs"
+      Effect = "Allow"
+      Action = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+      ]
+      Resource = "${local.recheck_log_group_arn}:*"
+    }
     ecs_list_container_instances = {
       Sid      = "ListClusterContainerInstances"
       Effect   = "Allow"
@@ -279,7 +310,9 @@ locals {
     pat_kms                      = var.agents.secret_kms_key_arn != null
     logs                         = true
     dlq                          = var.create_dlq
-    dlq_kms                      = var.create_dlq && var.kms_key_arn != null
+    dlq_kms                      = (var.create_dlq || var.service_hook.enabled) && var.kms_key_arn != null
+    recheck_queue                = var.service_hook.enabled
+    recheck_logs                 = var.service_hook.enabled
     ecs_list_container_instances = local.ecs_enabled
     ecs_container_instances      = local.ecs_enabled
     ecs_describe_tasks           = local.ecs_enabled
@@ -295,17 +328,29 @@ locals {
     Statement = local.enabled_statements
   }
 
-  # The service hook receiver runs under the gate's role (its round needs the same permissions) plus these: the hook's
-  # shared secret and the hook's own log group.
+  # The service hook receiver has a role of its own (it faces the internet): its shared secret (both versions are
+  # read with the same action), the one queue it sends re-checks to, its own log group, and the queue's key when
+  # the module's KMS key encrypts it. Nothing of the gate's: no Auto Scaling, no EC2, no PAT.
   service_hook_log_group_arn = "${local.arn}:logs:${var.region}:${var.account_id}:log-group:${local.names.service_hook_log_group}"
-  service_hook_policy_document = {
-    Version = "2012-10-17"
-    Statement = [
+  recheck_log_group_arn      = "${local.arn}:logs:${var.region}:${var.account_id}:log-group:${local.names.recheck_log_group}"
+  service_hook_queue_arn     = "${local.arn}:sqs:${var.region}:${var.account_id}:${local.names.service_hook_queue}"
+  service_hook_secret_arn    = var.service_hook.secret_arn == null ? "" : var.service_hook.secret_arn
+  service_hook_secret_resource = (
+    can(regex("-[A-Za-z0-9]{6}$", local.service_hook_secret_arn)) ? local.service_hook_secret_arn : "${local.service_hook_secret_arn}-??????"
+  )
+  service_hook_statements = concat(
+    [
       {
         Sid      = "ServiceHookSecret"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.service_hook.secret_arn == null ? "" : var.service_hook.secret_arn]
+        Resource = [local.service_hook_secret_resource]
+      },
+      {
+        Sid      = "ServiceHookQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.service_hook_queue_arn]
       },
       {
         Sid      = "ServiceHookLogs"
@@ -313,7 +358,20 @@ locals {
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = ["${local.service_hook_log_group_arn}:*"]
       },
-    ]
+    ],
+    var.kms_key_arn == null ? [] : [
+      {
+        Sid       = "ServiceHookQueueKms"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "sqs.${var.region}.amazonaws.com" } }
+      },
+    ],
+  )
+  service_hook_policy_document = {
+    Version   = "2012-10-17"
+    Statement = local.service_hook_statements
   }
 
   assume_role_policy_document = {

@@ -106,19 +106,39 @@ output "failsafe_alarm" {
 }
 
 output "service_hook_policy_json" {
-  description = "Extra policy of the gate's role for the service hook receiver (JSON): its shared secret and its own log group. Attach it only with service_hook.enabled."
+  description = "The service hook receiver's own role policy (JSON): its shared secret, its queue, its log group (and the queue's KMS key). Attach it to the receiver's role (service_hook.role_arn) when create_role = false. The re-check function's statements are in policy_json."
   value       = jsonencode(local.service_hook_policy_document)
 }
 
 output "service_hook" {
-  description = "The service hook receiver's settings: enabled, names, secret ARN, reserved concurrency, and its environment additions."
+  description = "The service hook receiver's settings: enabled, names, secret ARN, reserved concurrency, coalescing window, and the environments of the receiver and of the re-check function."
   value = {
-    enabled       = var.service_hook.enabled
-    function_name = local.names.service_hook_function
-    log_group     = local.names.service_hook_log_group
-    policy_name   = local.names.service_hook_policy
-    secret_arn    = var.service_hook.secret_arn
-    concurrency   = var.service_hook.concurrency
-    environment   = { GATE_SERVICE_HOOK_SECRET_ARN = var.service_hook.secret_arn == null ? "" : var.service_hook.secret_arn }
+    enabled           = var.service_hook.enabled
+    function_name     = local.names.service_hook_function
+    log_group         = local.names.service_hook_log_group
+    policy_name       = local.names.service_hook_policy
+    role_name         = local.names.service_hook_role
+    queue_name        = local.names.service_hook_queue
+    queue_arn         = local.service_hook_queue_arn
+    recheck_function  = local.names.recheck_function
+    recheck_log_group = local.names.recheck_log_group
+    secret_arn        = var.service_hook.secret_arn
+    concurrency       = var.service_hook.concurrency
+    window_seconds    = var.service_hook.window_seconds
+    alarms = {
+      errors           = local.names.service_hook_errors_alarm
+      throttles        = local.names.service_hook_throttles_alarm
+      recheck_errors   = local.names.recheck_errors_alarm
+      recheck_forced   = local.names.recheck_forced_alarm
+      recheck_decision = local.names.recheck_error_alarm
+    }
+    # The receiver needs none of the gate's settings; the queue URL is added where the queue exists.
+    environment = {
+      GATE_SERVICE_HOOK_SECRET_ARN = local.service_hook_secret_arn
+      GATE_SECRET_CACHE_SECONDS    = tostring(var.agents.secret_cache_seconds)
+      GATE_LOG_LEVEL               = var.monitoring.log_level
+      GATE_METRICS_NAMESPACE       = var.monitoring.metrics_namespace
+    }
+    recheck_environment = { GATE_SERVICE_HOOK_WINDOW_SECONDS = tostring(var.service_hook.window_seconds) }
   }
 }

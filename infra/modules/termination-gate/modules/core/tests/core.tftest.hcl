@@ -1102,7 +1102,7 @@ run "failsafe_alarm_minutes_at_most_a_day" {
 
 # --- the service hook receiver (issue 15): its input, names and extra policy ---------------------------------------
 
-run "service_hook_policy_is_its_secret_and_its_log_group" {
+run "service_hook_policy_is_its_secret_its_queue_and_its_log_group" {
   command = plan
 
   variables {
@@ -1123,6 +1123,12 @@ run "service_hook_policy_is_its_secret_and_its_log_group" {
           Resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"]
         },
         {
+          Sid      = "ServiceHookQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = ["arn:aws:sqs:eu-west-1:123456789012:gate-recheck.fifo"]
+        },
+        {
           Sid      = "ServiceHookLogs"
           Effect   = "Allow"
           Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -1130,17 +1136,74 @@ run "service_hook_policy_is_its_secret_and_its_log_group" {
         },
       ]
     }
-    error_message = "The receiver's extra policy: its shared secret and its own log group, nothing else."
+    error_message = "The receiver's own policy: its shared secret, its queue and its own log group, nothing else."
   }
 
   assert {
     condition = (
       output.service_hook.function_name == "gate-service-hook" &&
+      output.service_hook.role_name == "gate-service-hook" &&
+      output.service_hook.recheck_function == "gate-recheck" &&
+      output.service_hook.queue_name == "gate-recheck.fifo" &&
       output.service_hook.concurrency == 2 &&
-      output.service_hook.environment == { GATE_SERVICE_HOOK_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" }
+      output.service_hook.window_seconds == 5 &&
+      output.service_hook.environment.GATE_SERVICE_HOOK_SECRET_ARN == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" &&
+      !contains(keys(output.service_hook.environment), "GATE_PAT_SECRET_ARN") &&
+      output.service_hook.recheck_environment == { GATE_SERVICE_HOOK_WINDOW_SECONDS = "5" }
     )
-    error_message = "The receiver's name, default reserved concurrency and environment."
+    error_message = "The receiver's names, default reserved concurrency and window, and an environment without the gate's credentials."
   }
+
+  assert {
+    condition = (
+      [for s in jsondecode(output.policy_json).Statement : s if s.Sid == "TakeServiceHookRechecks"][0].Resource == "arn:aws:sqs:eu-west-1:123456789012:gate-recheck.fifo" &&
+      [for s in jsondecode(output.policy_json).Statement : s if s.Sid == "WriteRecheckLogs"][0].Resource == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gate-recheck:*" &&
+      !strcontains(output.policy_json, "ado/hook")
+    )
+    error_message = "The gate's role takes the re-check queue and writes the re-check function's logs; it never reads the hook secret."
+  }
+}
+
+run "without_the_service_hook_the_gate_policy_has_no_recheck_statements" {
+  command = plan
+
+  assert {
+    condition     = !strcontains(output.policy_json, "recheck")
+    error_message = "The re-check statements exist only with service_hook.enabled."
+  }
+}
+
+run "service_hook_partial_secret_arn_and_kms" {
+  command = plan
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook"
+    }
+  }
+
+  assert {
+    condition = (
+      jsondecode(output.service_hook_policy_json).Statement[0].Resource == ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-??????"] &&
+      jsondecode(output.service_hook_policy_json).Statement[3].Sid == "ServiceHookQueueKms" &&
+      jsondecode(output.service_hook_policy_json).Statement[3].Condition.StringEquals["kms:ViaService"] == "sqs.eu-west-1.amazonaws.com"
+    )
+    error_message = "A partial secret ARN gets the -?????? suffix; the queue's KMS key only via SQS."
+  }
+}
+
+run "service_hook_window_is_bounded" {
+  command = plan
+  variables {
+    service_hook = {
+      enabled        = true
+      secret_arn     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+      window_seconds = 0
+    }
+  }
+  expect_failures = [var.service_hook]
 }
 
 run "service_hook_needs_a_secret_and_a_sane_concurrency" {
