@@ -1410,6 +1410,7 @@ class _SimAzure:
         world = self.world
         agents = [a.snapshot(world.now, world.faults.busy_lag_s) for a in world.agents.values()]
         self._count("list agents (pages)", max(1, math.ceil(len(agents) / world.cfg.page_size)))
+        self.kinds["agent list"] += 1  # one list, however many pages (the storm's target counts lists)
         self._answer()
         return agents
 

@@ -25,7 +25,8 @@ STORM_PER_MINUTE = 600
 STORM_MINUTES = 5.0
 TARGET_STORM_AGENT_LISTS = 12
 TARGET_STORM_DESCRIBE_GROUPS = 24
-AGENT_LIST = "list agents (pages)"
+AGENT_LIST = "agent list"  # one per pool per round, however many pages (bench/fleet.py _SimAzure)
+AGENT_PAGES = "list agents (pages)"
 DESCRIBE_GROUPS = "DescribeAutoScalingGroups"
 
 
@@ -85,6 +86,7 @@ def storm(cfg: FleetConfig, builds: Sequence[Any] | None = None, strategy: Strat
         "messages": r.service_hook_messages,
         "rounds": r.service_hook_rounds,
         "agent_lists_max_per_minute": busiest.get(AGENT_LIST, 0),
+        "agent_list_pages_max_per_minute": busiest.get(AGENT_PAGES, 0),
         "describe_groups_max_per_minute": busiest.get(DESCRIBE_GROUPS, 0),
         "busiest_minute": busiest,
         "target_agent_lists": TARGET_STORM_AGENT_LISTS,
