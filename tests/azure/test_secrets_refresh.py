@@ -12,6 +12,7 @@ import pytest
 
 from emulator.aws import AwsEmulator
 from emulator.azure_devops import FakeAzureDevOps
+from gate import bootstrap
 from gate.adapters import secrets
 from gate.adapters.azure import AzureDevOps
 from gate.domain.clock import ManualClock
@@ -65,7 +66,7 @@ def test_a_rotated_pat_works_at_the_next_call(aws: tuple[AwsEmulator, object], c
         fake.add_agent("linux", "agent-0")
         settings = settings_for(fake, arn)
         client = AzureDevOps(
-            fake.url, secrets.azure_credential(settings, None, emulator.endpoint), ["linux"], clock=clock
+            fake.url, bootstrap.azure_credential(settings, None, emulator.endpoint), ["linux"], clock=clock
         )
         assert len(client.list_agents()) == 1
         sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"pat": NEW_PAT}))  # type: ignore[attr-defined]
@@ -123,7 +124,7 @@ def test_entra_from_settings_end_to_end(
             entra_secret_arn=arn,
             entra_authority_host=entra.authority_host,
         )
-        credential = secrets.azure_credential(settings, None, emulator.endpoint)
+        credential = bootstrap.azure_credential(settings, None, emulator.endpoint)
         client = AzureDevOps(fake.url, credential, ["linux"], clock=clock)
         assert [a.name for a in client.list_agents()] == ["agent-0"] and entra.tokens_issued() == 1
 

@@ -96,7 +96,7 @@ def lambda_env(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda
     real_configure = logs.configure
     monkeypatch.setattr(logs, "configure", lambda stream=None, level="INFO": real_configure(env.stream, level))
     # The handler builds its gate on the system clock; here, on the world's ManualClock (sleeps advance it).
-    monkeypatch.setattr(handler, "SystemClock", lambda: world.clock, raising=False)
+    monkeypatch.setattr(bootstrap, "SystemClock", lambda: world.clock)
     monkeypatch.setattr("gate.service.triggers.SystemClock", lambda: world.clock)
     env.cold()
     yield env
