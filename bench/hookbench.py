@@ -27,6 +27,7 @@ TARGET_STORM_AGENT_LISTS = 12
 TARGET_STORM_DESCRIBE_GROUPS = 24
 AGENT_LIST = "agent list"  # one per pool per round, however many pages (bench/fleet.py _SimAzure)
 AGENT_PAGES = "list agents (pages)"
+FINAL_LOOK = "agent list (final look)"  # the fresh list the rules take before each release, not a round's
 DESCRIBE_GROUPS = "DescribeAutoScalingGroups"
 
 
@@ -87,6 +88,7 @@ def storm(cfg: FleetConfig, builds: Sequence[Any] | None = None, strategy: Strat
         "rounds": r.service_hook_rounds,
         "agent_lists_max_per_minute": busiest.get(AGENT_LIST, 0),
         "agent_list_pages_max_per_minute": busiest.get(AGENT_PAGES, 0),
+        "final_looks_max_per_minute": busiest.get(FINAL_LOOK, 0),
         "describe_groups_max_per_minute": busiest.get(DESCRIBE_GROUPS, 0),
         "busiest_minute": busiest,
         "target_agent_lists": TARGET_STORM_AGENT_LISTS,

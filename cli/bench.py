@@ -425,8 +425,8 @@ def _storm(s: dict[str, Any], window: float, errors: list[str]) -> None:
     console.print(
         f"Service hook storm ({s['calls_per_minute']} calls a minute for {s['minutes']:g} min, coalescing window "
         f"{window:g} s): {s['calls']} calls -> {s['messages']} queue messages -> {s['rounds']} rounds; busiest minute: "
-        f"{s['agent_lists_max_per_minute']} agent lists (target <= {s['target_agent_lists']}; "
-        f"{s['agent_list_pages_max_per_minute']} pages), "
+        f"{s['agent_lists_max_per_minute']} agent lists by the rounds (target <= {s['target_agent_lists']}; plus "
+        f"{s['final_looks_max_per_minute']} final looks before releases), "
         f"{s['describe_groups_max_per_minute']} DescribeAutoScalingGroups (target <= {s['target_describe_groups']}); "
         f"build end -> complete p95 during the storm day {_fmt(s['after_build_p95_s'], ' s')}"
     )

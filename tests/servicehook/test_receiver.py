@@ -279,3 +279,33 @@ def test_a_storm_of_600_calls_a_minute_causes_at_most_12_rounds() -> None:
     assert per_minute <= 12 and len(gate.rounds) <= 13  # the 13th starts after the storm's minute, covering its end
     assert all(b - a >= 5 for a, b in zip(gate.rounds, gate.rounds[1:], strict=False))
     assert max(calls) <= gate.rounds[-1]  # the last call is covered by a round that started after it
+
+
+def test_the_consumer_reads_the_latest_bucket_of_an_sqs_batch_and_ignores_anything_else() -> None:
+    records = [
+        {"body": json.dumps({"recheck": True, "bucket": 100, "every": 1.0})},
+        {"body": json.dumps({"recheck": True, "bucket": 102, "every": 1.0})},
+        {"body": "not json"},
+        {"body": json.dumps({"bucket": "x"})},
+        {},
+    ]
+    assert servicehook._until(records) == covers_until(102)
+    assert servicehook._until([{"body": "[]"}]) is None
+    clock = ManualClock(start=200.0)
+    gate = _CountingGate(clock)
+    assert consume_batch(gate, Coalescer(), None) == [] and gate.rounds == []
+
+
+def test_the_sqs_sender_uses_one_group_and_the_bucket_as_deduplication_id() -> None:
+    sent: list[dict[str, Any]] = []
+
+    class _Sqs:
+        def send_message(self, **kwargs: Any) -> None:
+            sent.append(kwargs)
+
+    send = servicehook.sqs_sender("https://sqs.example/q.fifo", client=_Sqs())
+    send(7)
+    send(7)
+    assert [m["MessageDeduplicationId"] for m in sent] == ["recheck-7", "recheck-7"]
+    assert {m["MessageGroupId"] for m in sent} == {"recheck"}
+    assert json.loads(sent[0]["MessageBody"]) == {"recheck": True, "bucket": 7, "every": 1.0}

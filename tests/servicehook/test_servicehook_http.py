@@ -1,5 +1,6 @@
 """End to end over HTTP: a build ends in the fake Azure DevOps -> its web hook POSTs "build completed" to the
-receiver -> the receiver runs one round of the real gate -> the lifecycle action completes in the AWS emulator."""
+receiver -> the thin receiver answers 202 and hands its bucket to the queue -> the consumer runs one coalesced round
+of the real gate -> the lifecycle action completes in the AWS emulator."""
 
 from __future__ import annotations
 
@@ -14,10 +15,18 @@ import pytest
 
 from emulator.servicehooks import BUILD_COMPLETE, WebHooks
 from gate.service.triggers import Gate
-from gate.servicehook import check, recheck
+from gate.servicehook import Coalescer, Receiver, SecretCache, consume_batch, covers_until
 from tests.reliability.conftest import World
 
 SECRET = "e2e-hook-secret-0123456789-0123456789"
+
+
+class _Log:
+    def info(self, event: str, **fields: Any) -> None:
+        pass
+
+    def error(self, event: str, **fields: Any) -> None:
+        raise AssertionError(f"receiver error: {event} {fields}")
 
 
 @pytest.fixture
@@ -26,14 +35,18 @@ def receiver(world: World) -> Iterator[tuple[str, list[dict[str, Any]], list[Gat
     calls: list[dict[str, Any]] = []
     gates: list[Gate] = []
 
+    coalescer = Coalescer()
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"])).decode()
             event = {"requestContext": {"http": {"method": "POST"}}, "headers": dict(self.headers), "body": body}
-            verdict = check(event, SECRET)
-            records = recheck(gates[0]) if verdict.recheck and gates else []
-            calls.append({"status": verdict.status, "outcomes": [r["outcome"] for r in records]})
-            self.send_response(verdict.status)
+            queue: list[int] = []  # the FIFO queue: what the receiver sent
+            receive = Receiver(SecretCache(lambda: [SECRET], 300), queue.append, _Log(), clock=world.clock.now)
+            reply = receive(event)
+            records = [r for k in queue for r in consume_batch(gates[0], coalescer, covers_until(k))] if gates else []
+            calls.append({"status": reply["statusCode"], "outcomes": [r["outcome"] for r in records]})
+            self.send_response(reply["statusCode"])
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:

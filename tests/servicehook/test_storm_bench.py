@@ -20,7 +20,8 @@ def test_a_storm_is_coalesced_and_a_build_end_still_releases_within_5_s() -> Non
     storm = doc["storm"]
     assert storm["calls"] >= STORM_PER_MINUTE * storm["minutes"]
     assert storm["messages"] < storm["calls"] / 5  # deduplicated per second before the queue
-    assert 0 < storm["agent_lists_max_per_minute"] <= TARGET_STORM_AGENT_LISTS
+    assert 0 < storm["agent_lists_max_per_minute"] <= TARGET_STORM_AGENT_LISTS  # the rounds; final looks apart
+    assert storm["final_looks_max_per_minute"] >= 0
     assert 0 < storm["describe_groups_max_per_minute"] <= TARGET_STORM_DESCRIBE_GROUPS
     assert storm["builds_killed"] == 0
     polling, hooked = doc["rows"]

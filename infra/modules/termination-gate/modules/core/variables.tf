@@ -526,7 +526,7 @@ variable "monitoring" {
 }
 
 variable "service_hook" {
-  description = "The Azure DevOps service hook receiver (a second function behind a function URL: a build end triggers one re-check round at once). enabled; secret_arn: Secrets Manager ARN of the shared secret Azure DevOps sends (the web hook's basic-auth password), required when enabled (GATE_SERVICE_HOOK_SECRET_ARN); concurrency: the receiver's reserved concurrency (1-10; it answers in milliseconds); window_seconds: re-check rounds at least this far apart (1-60, GATE_SERVICE_HOOK_WINDOW_SECONDS; 5 s: at most 12 rounds a minute however many calls); role_arn: the receiver's own role when create_role = false (attach the service_hook_policy_json output to it). The secret must be at least 32 characters (checked at run time, and by a check block at plan)."
+  description = "The Azure DevOps service hook receiver (a second function behind a function URL: a build end triggers one re-check round at once). enabled; secret_arn: Secrets Manager ARN of the shared secret Azure DevOps sends (the web hook's basic-auth password), required when enabled (GATE_SERVICE_HOOK_SECRET_ARN); concurrency: the receiver's reserved concurrency (1-10; it answers in milliseconds); window_seconds: re-check rounds at least this far apart (1-60, GATE_SERVICE_HOOK_WINDOW_SECONDS; 5 s: at most 12 rounds a minute however many calls); role_arn: the receiver's own role when create_role = false (attach the service_hook_policy_json output to it). The secret must be at least 32 characters: the receiver refuses shorter ones at run time (Terraform sees only the ARN)."
   type = object({
     enabled        = optional(bool, false)
     secret_arn     = optional(string)
