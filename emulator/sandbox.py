@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from emulator.aws import AwsEmulator
@@ -36,6 +37,33 @@ class Group:
     pool: str
     instances: list[str] = field(default_factory=list)
     agents: dict[str, int] = field(default_factory=dict)  # instance id -> agent id
+
+
+_LOADER: Any = None  # botocore's service-model loader, shared by every sandbox of the process
+
+
+def _botocore_session() -> Any:
+    """A fresh botocore session sharing one service-model loader: a new world then costs its clients, not re-reading
+    botocore's JSON models (about 0.25 s per service on a loaded machine)."""
+    global _LOADER
+    session = botocore.session.get_session()
+    if _LOADER is None:
+        _LOADER = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _LOADER)
+    return session
+
+
+_IMAGES: dict[str, str] = {}  # region -> an AMI id moto knows (the same in every new backend: its built-in list)
+
+
+def _image_id(ec2: Any) -> str:
+    """One AMI id, looked up once per process: listing every AMI moto knows costs seconds per call (thousands of
+    images, parsed as XML), and every test world creates a group."""
+    region = ec2.meta.region_name
+    if region not in _IMAGES:
+        _IMAGES[region] = ec2.describe_images()["Images"][0]["ImageId"]
+    return _IMAGES[region]
 
 
 class Sandbox:
@@ -66,8 +94,12 @@ class Sandbox:
             self.emulator = AwsEmulator(clock=self.clock, region=self.region).start()
         if self._azure_url is None:
             self.ado = FakeAzureDevOps(clock=self.clock, pat=PAT, page_size=self._page_size).start()
+        self._clients: dict[tuple[str, str], Any] = {}
         self.session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=self.region,
+            botocore_session=_botocore_session(),
         )
         return self
 
@@ -113,9 +145,13 @@ class Sandbox:
         return self.ado.url
 
     def client(self, service: str) -> Any:
-        # The harness's own calls must outlast the faults tests inject into the emulator (up to 3 in a row).
-        config = Config(retries={"max_attempts": 8, "mode": "standard"})
-        return self.session.client(service, endpoint_url=self.aws_endpoint, config=config)  # type: ignore[call-overload]
+        """One client per service and endpoint, kept (making one costs ~0.25 s; botocore clients are thread-safe).
+        The harness's own calls must outlast the faults tests inject into the emulator (up to 3 in a row)."""
+        key = (service, self.aws_endpoint)
+        if key not in self._clients:
+            config = Config(retries={"max_attempts": 8, "mode": "standard"})
+            self._clients[key] = self.session.client(service, endpoint_url=self.aws_endpoint, config=config)  # type: ignore[call-overload]
+        return self._clients[key]
 
     # -- world building ---------------------------------------------------------------------------------
     def create_group(
@@ -135,7 +171,7 @@ class Sandbox:
         """An ASG of `size` running instances, a terminating hook, and one agent per instance named after it.
         `image_id`: skip listing every AMI moto knows (about 2 s) when the caller knows one."""
         ec2, asg = self.client("ec2"), self.client("autoscaling")
-        image = image_id or ec2.describe_images()["Images"][0]["ImageId"]
+        image = image_id or _image_id(ec2)
         ec2.create_launch_template(
             LaunchTemplateName=f"{name}-lt", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.medium"}
         )
