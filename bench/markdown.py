@@ -252,6 +252,36 @@ def hook(doc: dict[str, Any]) -> str:
     return table(header, rows, [False, False, *([True] * 10)])
 
 
+def hook_storm(doc: dict[str, Any]) -> str:
+    """The storm of authenticated calls (bench.hookbench.storm): the re-check function's busiest minute."""
+    s = doc["storm"]
+    rows = [
+        [
+            f"{s['calls_per_minute']:,} a minute for {s['minutes']:g} min",
+            f"{doc.get('window_s', 5):g} s",
+            f"{_n(s['calls'])} → {_n(s['messages'])} → {_n(s['rounds'])}",
+            f"**{s['agent_lists_max_per_minute']}** (≤ {s['target_agent_lists']})",
+            _n(s.get("final_looks_max_per_minute")),
+            f"**{s['describe_groups_max_per_minute']}** (≤ {s['target_describe_groups']})",
+            _n(s["busiest_minute"].get("RecordLifecycleActionHeartbeat", 0)),
+            f"{_n(s['after_build_p95_s'], ' s', 1)}",
+            _n(s["builds_killed"]),
+        ]
+    ]
+    header = [
+        "storm",
+        "window",
+        "calls → queue messages → rounds (whole day)",
+        "agent lists by rounds, busiest minute",
+        "final looks",
+        "DescribeAutoScalingGroups",
+        "heartbeats",
+        "build end → complete p95",
+        "builds killed",
+    ]
+    return table(header, rows, [False, *([True] * 8)])
+
+
 def liveness(doc: dict[str, Any]) -> str:
     row = [
         _n(doc["instances"]),
@@ -378,6 +408,7 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "scale": ("scale.json", scale_tick),
     "per-held-hour": ("scale.json", per_held_hour),
     "hook": ("hook.json", hook),
+    "hook-storm": ("hook.json", hook_storm),
     "liveness": ("liveness.json", liveness),
     "release": ("real-path.json", release),
     "tick": ("real-path.json", tick),
@@ -418,6 +449,23 @@ def targets(results: Path) -> str:
                 rows.append(
                     [f"{label} ({strategy})", f"≤ {target:g} s", measured, _verdict(value, target, below=False), "(f)"]
                 )
+    storm = (hook or {}).get("storm")
+    if storm:  # issue 19: a storm of authenticated calls costs at most one round per coalescing window
+        for label, key, target in (
+            ("agent lists", "agent_lists_max_per_minute", storm["target_agent_lists"]),
+            ("DescribeAutoScalingGroups", "describe_groups_max_per_minute", storm["target_describe_groups"]),
+        ):
+            value = storm[key]
+            rows.append(
+                [
+                    f"service hook storm, {storm['calls_per_minute']} calls a minute: {label} in the busiest minute"
+                    " (issue 19)",
+                    f"≤ {target}",
+                    str(value),
+                    _verdict(float(value), float(target), below=False),
+                    "(f)",
+                ]
+            )
     if scale and "rows" in scale.get("per_held_hour", {}):
         hour = next((r for r in scale["per_held_hour"]["rows"] if r["heartbeat_timeout_s"] == 3600), None)
         long = (hour or {}).get("long_hold")
