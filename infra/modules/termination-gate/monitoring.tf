@@ -154,7 +154,8 @@ resource "aws_cloudwatch_dashboard" "gate" {
 resource "aws_cloudwatch_query_definition" "gate" {
   for_each = var.monitoring.create_query_definitions ? module.core.queries : {}
 
-  name            = each.key
-  log_group_names = [aws_cloudwatch_log_group.gate.name]
+  name = each.key
+  # With the service hook (servicehook.tf), its re-check function's decisions and the receiver's lines too.
+  log_group_names = concat([aws_cloudwatch_log_group.gate.name], aws_cloudwatch_log_group.recheck[*].name, aws_cloudwatch_log_group.service_hook[*].name)
   query_string    = each.value
 }

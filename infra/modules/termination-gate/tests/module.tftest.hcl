@@ -321,6 +321,13 @@ run "service_hook_receiver" {
     condition     = !strcontains(aws_iam_role_policy.gate[0].policy, "ado/hook")
     error_message = "The gate's role does not read the hook secret."
   }
+
+  assert {
+    condition = alltrue([
+      for q in aws_cloudwatch_query_definition.gate : join(",", q.log_group_names) == "/aws/lambda/gate,/aws/lambda/gate-recheck,/aws/lambda/gate-service-hook"
+    ])
+    error_message = "The saved Logs Insights queries read the re-check function's and the receiver's log groups too."
+  }
 }
 
 run "service_hook_bring_your_own_roles" {
