@@ -392,7 +392,8 @@ def handle(event: Any, context: Any = None) -> dict[str, Any]:
             _receiver = _build_receiver(os.environ)
         return _receiver(event)
     except Exception as exc:  # never a function error (502): the caller gets a 503 and Azure DevOps retries
-        print(json.dumps({"event": "service_hook_failed", "outcome": "error", "error": type(exc).__name__}))
+        line = {"event": "service_hook_failed", "outcome": "error", "error": type(exc).__name__}
+        print(json.dumps({**line, "request_id": getattr(context, "aws_request_id", None)}))
         return answer(Verdict(503, UNAVAILABLE))
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -309,3 +311,39 @@ def test_the_sqs_sender_uses_one_group_and_the_bucket_as_deduplication_id() -> N
     assert [m["MessageDeduplicationId"] for m in sent] == ["recheck-7", "recheck-7"]
     assert {m["MessageGroupId"] for m in sent} == {"recheck"}
     assert json.loads(sent[0]["MessageBody"]) == {"recheck": True, "bucket": 7, "every": 1.0}
+
+
+class _Context:
+    aws_request_id = "req-19"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The receiver configures structlog for the container: put the previous configuration back afterwards."""
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_every_receiver_line_carries_the_request_id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(servicehook, "_receiver", None)
+    monkeypatch.setattr(servicehook, "sqs_sender", lambda url, every: sent.append)
+    env = {"GATE_SERVICE_HOOK_SECRET": SECRET, "GATE_SERVICE_HOOK_QUEUE_URL": "https://sqs.example/q.fifo"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GATE_SERVICE_HOOK_SECRET_ARN", raising=False)
+    assert servicehook.handle(_event(), _Context())["statusCode"] == 202
+    assert servicehook.handle(_event(secret="wrong"), _Context())["statusCode"] == 401
+    assert servicehook.handle(_event("[" * 100), _Context())["statusCode"] == 400
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 3 and all(line["request_id"] == "req-19" for line in lines)
+    assert SECRET not in json.dumps(lines) and len(sent) == 1
