@@ -433,8 +433,13 @@ def consume_batch(gate: Any, coalescer: Coalescer, until: float | None, deadline
         start = max(now, deadline - 1)
     if start > now:
         gate.clock.sleep(start - now)
+    previous = coalescer.last_start
     coalescer.started(gate.clock.now())
-    records = recheck(gate, deadline)
+    try:
+        records = recheck(gate, deadline)
+    except BaseException:  # the queue redelivers the batch: it must not count as covered by a round that failed
+        coalescer.last_start = previous
+        raise
     gate.log.info("service_hook_recheck", outcome="round", decisions=len(records), waited=round(start - now, 3))
     return records
 

@@ -347,3 +347,18 @@ def test_every_receiver_line_carries_the_request_id(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(lines) == 3 and all(line["request_id"] == "req-19" for line in lines)
     assert SECRET not in json.dumps(lines) and len(sent) == 1
+
+
+def test_a_failed_round_does_not_cover_the_redelivered_batch() -> None:
+    clock = ManualClock(start=1_000.0)
+    coalescer = Coalescer(window=5)
+
+    class _Failing(_CountingGate):
+        def run(self, waiting: None, budget: float, *, deadline: float | None = None) -> list[dict[str, Any]]:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        consume_batch(_Failing(clock), coalescer, 1_000.5)
+    gate = _CountingGate(clock)
+    consume_batch(gate, coalescer, 1_000.5)  # the queue's redelivery
+    assert len(gate.rounds) == 1
