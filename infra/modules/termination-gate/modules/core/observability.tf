@@ -48,8 +48,43 @@ locals {
 
   metric_dimensions = ["FunctionName", local.names.function]
 
+  service_hook_widgets = [
+    # The service hook (servicehook.tf): the re-check function's decisions as the gate's, and the receiver.
+    {
+      type = "metric", x = 0, y = 18, width = 12, height = 6
+      properties = {
+        title   = "Service hook: re-check decisions by outcome"
+        region  = var.region
+        stat    = "Sum"
+        period  = 300
+        view    = "timeSeries"
+        stacked = true
+        metrics = [
+          for o in local.outcomes : [var.monitoring.metrics_namespace, "Decisions", "FunctionName", local.names.recheck_function, "Outcome", o]
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 18, width = 12, height = 6
+      properties = {
+        title  = "Service hook: receiver calls, errors, throttles; queue"
+        region = var.region
+        stat   = "Sum"
+        period = 300
+        view   = "timeSeries"
+        metrics = [
+          ["AWS/Lambda", "Invocations", "FunctionName", local.names.service_hook_function],
+          ["AWS/Lambda", "Errors", "FunctionName", local.names.service_hook_function],
+          ["AWS/Lambda", "Throttles", "FunctionName", local.names.service_hook_function],
+          ["AWS/Lambda", "Errors", "FunctionName", local.names.recheck_function, { label = "re-check errors" }],
+          ["AWS/SQS", "NumberOfMessagesSent", "QueueName", local.names.service_hook_queue, { label = "re-checks queued" }],
+        ]
+      }
+    },
+  ]
+
   dashboard = {
-    widgets = [
+    widgets = concat([
       {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
@@ -133,7 +168,7 @@ locals {
           ]
         }
       },
-    ]
+    ], [for w in local.service_hook_widgets : w if var.service_hook.enabled])
   }
 }
 

@@ -1164,12 +1164,32 @@ run "service_hook_policy_is_its_secret_its_queue_and_its_log_group" {
   }
 }
 
+run "service_hook_dashboard_widgets" {
+  command = plan
+
+  variables {
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+    }
+  }
+
+  assert {
+    condition = (
+      length(jsondecode(output.dashboard_body).widgets) == 8 &&
+      contains(jsondecode(output.dashboard_body).widgets[6].properties.metrics[0], "gate-recheck") &&
+      contains(jsondecode(output.dashboard_body).widgets[7].properties.metrics[2], "Throttles")
+    )
+    error_message = "With the service hook, the dashboard shows the re-check function's decisions and the receiver's calls, errors and throttles."
+  }
+}
+
 run "without_the_service_hook_the_gate_policy_has_no_recheck_statements" {
   command = plan
 
   assert {
-    condition     = !strcontains(output.policy_json, "recheck")
-    error_message = "The re-check statements exist only with service_hook.enabled."
+    condition     = !strcontains(output.policy_json, "recheck") && length(jsondecode(output.dashboard_body).widgets) == 6
+    error_message = "The re-check statements and dashboard widgets exist only with service_hook.enabled."
   }
 }
 
