@@ -60,7 +60,6 @@ class Gate:
         self.log = log or DecisionLog(settings.metrics_namespace)
         self.region = region
         self.account = account
-        self.scope = Scope(tuple(settings.groups), settings.hook_name, region, account)
         self.ecs = ecs  # set the container instance DRAINING before release (settings.ecs_drain)
         self.protector = protector  # scale-in protection while busy (settings.protect_busy)
         self.notifier = notifier  # webhook for forced, error and long holds (settings.webhook_url)
@@ -82,6 +81,11 @@ class Gate:
             protector,
         )
         self.rounds = Rounds(self.passes)
+
+    @property
+    def scope(self) -> Scope:
+        """What is this gate's (its region and account as known now: the handler learns the account from its ARN)."""
+        return Scope(tuple(self.settings.groups), self.settings.hook_name, self.region, self.account)
 
     def observe(self, instances: Sequence[Waiting] = ()) -> Observed:
         """One agent list per pool, audited (gate.service.passes.Passes.observe): the views and the clean-up use it."""
