@@ -362,3 +362,19 @@ def test_a_failed_round_does_not_cover_the_redelivered_batch() -> None:
     gate = _CountingGate(clock)
     consume_batch(gate, coalescer, 1_000.5)  # the queue's redelivery
     assert len(gate.rounds) == 1
+
+
+def test_the_consume_handler_runs_one_round_for_an_sqs_batch(
+    monkeypatch: pytest.MonkeyPatch, restored_logging: None
+) -> None:
+    clock = ManualClock(start=2_000_000_000.0)
+    gate = _CountingGate(clock)
+    gate.settings = type("S", (), {"invocation_margin_seconds": 5})()  # type: ignore[attr-defined]
+    monkeypatch.setattr(servicehook, "_consumer", (gate, Coalescer(window=5)))
+    body = json.dumps({"recheck": True, "bucket": bucket(clock.now() - 2), "every": 1.0})
+    event = {"Records": [{"body": body, "eventSource": "aws:sqs"}] * 3}
+    assert servicehook.consume(event, _Context()) == {"batchItemFailures": [], "decisions": 0}
+    assert servicehook.consume(event, _Context())["decisions"] == 0  # the same calls: covered, no second round
+    assert len(gate.rounds) == 1
+    assert servicehook.consume({"Records": "nonsense"}, _Context())["decisions"] == 0
+    assert len(gate.rounds) == 1
