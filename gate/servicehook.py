@@ -37,6 +37,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gate.adapters.recheck_queue import DEDUP_SECONDS as DEDUP_SECONDS
+from gate.adapters.recheck_queue import sqs_sender as sqs_sender
+
 # The largest real payload (build.complete with messages and links) is ~6 KB; 64 KiB leaves room for long names.
 MAX_BODY_BYTES = 64 * 1024
 # A real payload nests 6 deep; anything past this is refused before it is parsed (no RecursionError).
@@ -52,8 +55,7 @@ RECHECK_EVENTS = frozenset(
         "ms.vss-pipelines.run-state-changed-event",
     }
 )
-# The receiver's deduplication bucket (SQS FIFO MessageDeduplicationId) and the consumer's coalescing window.
-DEDUP_SECONDS = 1.0
+# The consumer's coalescing window (the receiver's deduplication bucket, DEDUP_SECONDS, is the queue adapter's).
 WINDOW_SECONDS = 5.0
 UNAUTHORIZED = "unauthorized"  # the one body for every authentication failure
 UNAVAILABLE = "temporarily unavailable"
@@ -345,24 +347,6 @@ class Receiver:
         return answer(verdict)
 
 
-def sqs_sender(queue_url: str, every: float = DEDUP_SECONDS, client: Any = None) -> Callable[[int], None]:
-    """send(bucket): one message per bucket (FIFO deduplication), one message group (the consumer runs in order)."""
-    if client is None:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
-        client = boto3.client("sqs", config=config)
-
-    def send(index: int) -> None:
-        body = json.dumps({"recheck": True, "bucket": index, "every": every})
-        client.send_message(
-            QueueUrl=queue_url, MessageBody=body, MessageGroupId="recheck", MessageDeduplicationId=f"recheck-{index}"
-        )
-
-    return send
-
-
 _receiver: Receiver | None = None
 
 
@@ -401,9 +385,10 @@ def handle(event: Any, context: Any = None) -> dict[str, Any]:
 
 
 def recheck(gate: Any, deadline: float | None = None) -> list[Any]:
-    """One round of the tick (budget 0): heartbeats due, one agent list per pool, judgment. Not the tick's
-    clean-up of retained instances: the scheduled tick does that, a build end changes nothing for it."""
-    records: list[Any] = gate.run(None, 0, deadline=deadline)
+    """One round of the tick (budget 0) without its heartbeat pass: one agent list per pool, judgment. The tick
+    keeps every hook alive (every minute, whatever else runs); a re-check only makes a release sooner. Not the tick's
+    clean-up of retained instances either: a build end changes nothing for it."""
+    records: list[Any] = gate.run(None, 0, deadline=deadline, heartbeats=False)
     return records
 
 

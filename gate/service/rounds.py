@@ -36,6 +36,8 @@ class Run:
     records: list[Record] = field(default_factory=list)
     recheck: dict[str, float] = field(default_factory=dict)  # when time alone may change a decision (lag bound)
     failsafe: dict[str, str] = field(default_factory=dict)  # instance -> why an error keeps it waiting (latest round)
+    # False for the service hook's re-check rounds (gate/servicehook.py): judgment only, the tick keeps the hooks alive
+    heartbeats: bool = True
 
 
 class Rounds:
@@ -49,8 +51,10 @@ class Rounds:
         *,
         leave_busy_to_tick: bool = False,
         deadline: float | None = None,
+        heartbeats: bool = True,
     ) -> Run:
         run = self.start(waiting, budget, deadline, leave_busy_to_tick)
+        run.heartbeats = heartbeats
         try:
             first = True
             while True:
@@ -78,7 +82,7 @@ class Rounds:
         found = self.p.find(run)
         if found is None:
             run.pending = []
-            if self.p.last_found and not self.p.settings.dry_run:  # liveness without judgment: heartbeats only
+            if self.p.last_found and not self.p.settings.dry_run and run.heartbeats:  # liveness without judgment
                 kept = self.p.with_our_hook(run, list(self.p.last_found))
                 self.p.heartbeat_pass(run, kept)
                 for w in kept:  # held by the error, unjudged: counted until DescribeAutoScalingGroups answers
@@ -88,7 +92,7 @@ class Rounds:
         listed = self.p.aws.listed_groups if run.follow is None else None  # set by this round's _find
         ours = self.p.with_our_hook(run, found, listed)
         random.shuffle(ours)  # when time runs out mid-round, a different tail waits each time
-        if not self.p.settings.dry_run:
+        if not self.p.settings.dry_run and run.heartbeats:
             self.p.heartbeat_pass(run, ours)
         live = [w for w in ours if w.instance_id not in self.p.heartbeats.gone]
         judgeable = self.p.with_details(run, live)

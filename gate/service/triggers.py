@@ -212,6 +212,7 @@ class Gate:
         *,
         leave_busy_to_tick: bool = False,
         deadline: float | None = None,
+        heartbeats: bool = True,
     ) -> list[Record]:
         """Rounds until nothing of ours waits, or the budget. `waiting`: follow these instances (the event path);
         None re-reads the groups each round. `deadline` (the Lambda context's, on this clock) caps the budget.
@@ -219,9 +220,13 @@ class Gate:
         `leave_busy_to_tick` (the event fast path): stop following an instance once a build is seen running on it;
         the tick re-checks every waiting instance with one agent list per pool.
 
+        `heartbeats=False` (the service hook's re-check round): no heartbeat pass; the tick keeps the hooks alive.
+
         Ends with the invocation's FailsafeHolds line when an error keeps an instance waiting (gate.adapters.logs).
         """
-        run = self.rounds.run(waiting, budget, leave_busy_to_tick=leave_busy_to_tick, deadline=deadline)
+        run = self.rounds.run(
+            waiting, budget, leave_busy_to_tick=leave_busy_to_tick, deadline=deadline, heartbeats=heartbeats
+        )
         self.log.failsafe_holds(run.failsafe, self.clock.now())
         return run.records
 

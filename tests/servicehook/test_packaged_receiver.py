@@ -132,7 +132,9 @@ def test_a_build_end_goes_through_the_packaged_receiver_and_the_queue_and_releas
     sqs = world.sb.client("sqs")
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert len(messages) == 1
+    heartbeats = sum(len(h) for h in world.history("heartbeat").values())
     records = consume_batch(gate, Coalescer(), _until([{"body": m["Body"]} for m in messages]))
+    assert sum(len(h) for h in world.history("heartbeat").values()) == heartbeats  # the tick keeps hooks alive
     assert "released" in [r["outcome"] for r in records if r.get("instance") == iid]
     [completed] = world.history("complete")[iid]
     assert json.dumps(completed).count("CONTINUE") >= 1

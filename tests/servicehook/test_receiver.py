@@ -260,8 +260,10 @@ class _CountingGate:
         self.log = _Log()
         self.rounds: list[float] = []
 
-    def run(self, waiting: None, budget: float, *, deadline: float | None = None) -> list[dict[str, Any]]:
-        assert waiting is None and budget == 0  # one round of the tick
+    def run(
+        self, waiting: None, budget: float, *, deadline: float | None = None, heartbeats: bool = True
+    ) -> list[dict[str, Any]]:
+        assert waiting is None and budget == 0 and not heartbeats  # one round of the tick, without heartbeats
         self.rounds.append(self.clock.now())
         return []
 
@@ -354,7 +356,9 @@ def test_a_failed_round_does_not_cover_the_redelivered_batch() -> None:
     coalescer = Coalescer(window=5)
 
     class _Failing(_CountingGate):
-        def run(self, waiting: None, budget: float, *, deadline: float | None = None) -> list[dict[str, Any]]:
+        def run(
+            self, waiting: None, budget: float, *, deadline: float | None = None, heartbeats: bool = True
+        ) -> list[dict[str, Any]]:
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
