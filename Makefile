@@ -37,8 +37,10 @@ test: $(STAMP) infra-tools
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# The unit layer only (tests/unit: pure, no servers), under a minute; `make test` runs every layer.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -x -m 'not e2e and not slow'
+	$(PY) -m pytest -q -x -p no:cacheprovider -m unit; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gate cli emulator bench chaos tests scripts

@@ -4,5 +4,5 @@ Each seed draws a world (gate groups, pools, agents per instance, builds, scale-
 re-registration) and a fault schedule over the classes in `chaos.classes`, runs the real handler (dispatch ->
 rounds -> decide -> execute, through the same clients) against the AWS emulator and the fake Azure DevOps over
 HTTP, and checks the invariant from the servers' records only (`chaos.checker`). `make chaos` runs many seeds;
-a violating seed becomes a regression test (tests/chaos/test_chaos.py). Never packaged into the Lambda zip.
+a violating seed becomes a regression test (tests/functional/chaos/test_chaos.py). Never packaged into the Lambda zip.
 """

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Microsoft's SDK caches discovery data under $HOME; keep test runs hermetic.
 os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest-sdk-cache"))
@@ -16,3 +19,18 @@ from gate.adapters import logs  # noqa: E402
 
 # Decision lines as JSON (pytest shows captured output only for failing tests).
 logs.configure()
+
+# The shared HTTP world (`world` fixture: the AWS emulator and the fake Azure DevOps on a ManualClock) for every layer.
+pytest_plugins = ["tests.support.world"]
+
+
+_LAYERS = ("unit", "integration", "functional", "e2e", "infra", "performance")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers follow the folders: tests/<layer>/... is marked <layer> (`-m unit`, `-m "not e2e"`...)."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.path)).relative_to(root).parts
+        if parts and parts[0] in _LAYERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))

@@ -161,7 +161,7 @@ class Judgment:
         heartbeat did not see would have to fit between the heartbeat and the end of this decision (seconds): the
         residual window is of the same kind as the one left today between the proof and the record's write. Every
         other claim (busy, idle inside the lag bound, absent agents...) can be overtaken by a concurrent release and
-        is still proven after its decision (tests/liveness/test_deadlines_and_records.py)."""
+        is still proven after its decision (tests/functional/liveness/test_deadlines_and_records.py)."""
         last = self.heartbeats.last_sent.get(waiting.instance_id)
         if last is None or waiting.instance_id in self.heartbeats.gone:
             return False

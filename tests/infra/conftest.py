@@ -25,12 +25,6 @@ EXAMPLE_NAMES = ("simple", "complete", "github-runners")
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "network: needs a package registry (PyPI through pip's configured index); runs in `make test`"
-    )
-
-
 @dataclass(frozen=True)
 class Result:
     returncode: int

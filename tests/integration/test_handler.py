@@ -96,7 +96,7 @@ def test_pat_from_ssm_securestring(sandbox: Sandbox, lambda_env: io.StringIO, mo
 def test_unreadable_secret_and_bad_settings_raise_without_leaking(
     lambda_env: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An unreadable secret no longer stops the container (liveness before construction, tests/safety/
+    # An unreadable secret no longer stops the container (liveness before construction, tests/functional/safety/
     # test_cold_start.py): the tick runs, and the secret is first read when the agent system is asked.
     monkeypatch.setenv("GATE_PAT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
     assert handler.handle({}, Context())["outcomes"] == {"skipped": 1}

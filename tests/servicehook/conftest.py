@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.reliability.conftest import FAST, World, world
+from tests.support.world import FAST, World, world
 
 __all__ = ["FAST", "World", "world"]

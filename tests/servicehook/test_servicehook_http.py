@@ -16,7 +16,7 @@ import pytest
 from emulator.servicehooks import BUILD_COMPLETE, WebHooks
 from gate.service.triggers import Gate
 from gate.servicehook import Coalescer, Receiver, SecretCache, consume_batch, covers_until
-from tests.reliability.conftest import World
+from tests.support.world import World
 
 SECRET = "e2e-hook-secret-0123456789-0123456789"
 

@@ -24,8 +24,8 @@ from gate.domain.model import (
     Outcome,
     ServiceTime,
     Waiting,
-    format_ts,
 )
+from gate.domain.timestamps import format_ts
 from gate.service.execute import execute
 
 T0 = 1_800_000_000.0

@@ -1,0 +1,129 @@
+"""Real processes: `gate emulator` in the foreground (ports 0: it prints the real ones), used with boto3 and the
+fake's control API, then by a second process, `gate simulate --aws-endpoint ... --azure-url ...`; SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import requests
+
+from tests.functional.cli.conftest import ROOT, check_output, gate, gate_command, one_line_error, run_process
+
+SPEED = 40
+
+
+@dataclass
+class Emulator:
+    proc: subprocess.Popen[str]
+    aws: str
+    azure: str
+    banner: str
+
+
+def _read_banner(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    text, deadline = "", time.monotonic() + timeout
+    while "scripting:" not in text and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if sel.select(timeout=0.2):
+            text += proc.stdout.readline()
+    return text
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    proc = subprocess.Popen(
+        [*gate_command(), "emulator", "--aws-port", "0", "--azure-port", "0", "--speed", str(SPEED)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        banner = _read_banner(proc)
+        aws = re.search(r"AWS emulator:\s+(http://127\.0\.0\.1:\d+)", banner)
+        azure = re.search(r"fake Azure DevOps:\s+(http://127\.0\.0\.1:\d+/\w+)", banner)
+        assert aws and azure, banner
+        yield Emulator(proc, aws.group(1), azure.group(1), banner)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_emulator_serves_aws_and_the_fake_azure_devops(emulator: Emulator) -> None:
+    assert ":0" not in emulator.aws and ":0/" not in emulator.azure  # the real ports were printed
+    assert f"export AWS_ENDPOINT_URL={emulator.aws}" in emulator.banner
+    session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+    ec2 = session.client("ec2", endpoint_url=emulator.aws)
+    asg = session.client("autoscaling", endpoint_url=emulator.aws)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="manual-lt", LaunchTemplateData={"ImageId": image})
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="manual",
+        LaunchTemplate={"LaunchTemplateName": "manual-lt"},
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=2,
+        AvailabilityZones=["us-east-1a"],
+    )
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["manual"])["AutoScalingGroups"]
+    assert len(groups[0]["Instances"]) == 2
+
+    base = emulator.azure.rsplit("/", 1)[0]
+    assert requests.post(f"{base}/_fake/pools", json={"name": "manual-pool"}, timeout=5).status_code == 201
+    state = requests.get(f"{base}/_fake/state", timeout=5).json()
+    assert [p["name"] for p in state["pools"]] == ["manual-pool"] and state["agents"] == []
+    api = requests.get(f"{emulator.azure}/_apis/distributedtask/pools", auth=("", "local-pat"), timeout=5)
+    assert api.status_code == 200 and api.json()["value"][0]["name"] == "manual-pool"
+
+
+def test_simulate_process_against_the_running_emulator(emulator: Emulator) -> None:
+    """The same scenario logic on servers that already run: scripted through /_fake/, clock aligned with theirs."""
+    args = ["simulate", "--aws-endpoint", emulator.aws, "--azure-url", emulator.azure, "--speed", SPEED]
+    proc = run_process(*args, "--instances", "2", "--build-minutes", "2", "--scale-at", "10", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["builds"] == 1 and data["builds_killed"] == 0 and data["released"] == 1
+    assert sorted(i["state"] for i in data["instances"]) == ["InService", "Terminated"]
+
+    again = gate(*args)  # same group name on the same server
+    one_line_error(again, "group ci-agents already exists", "--scenario")
+
+    wrong_speed = gate("simulate", "--azure-url", emulator.azure, "--speed", "5")
+    line = one_line_error(wrong_speed, "runs its clock at about", "but --speed is 5", "pass the --speed it was")
+    measured = re.search(r"about (\d+)x", line)
+    assert measured and 0.75 * SPEED <= int(measured.group(1)) <= 1.25 * SPEED
+
+
+def test_emulator_port_in_use_is_one_line_exit_2(emulator: Emulator) -> None:
+    port = emulator.aws.rsplit(":", 1)[1]
+    proc = run_process("emulator", "--aws-port", port, "--azure-port", "0", timeout=60)
+    assert proc.returncode == 2, proc
+    assert proc.stderr.startswith("error: cannot start the emulator") and len(proc.stderr.splitlines()) == 1
+
+
+def test_sigterm_stops_the_emulator_cleanly(emulator: Emulator) -> None:
+    """Last in the module: stops the shared process."""
+    emulator.proc.send_signal(signal.SIGTERM)
+    out, err = emulator.proc.communicate(timeout=20)
+    check_output(out + err)
+    assert emulator.proc.returncode == 0, err
+    assert err.strip() == "", err
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{emulator.azure.rsplit('/', 1)[0]}/_fake/state", timeout=2)
