@@ -40,6 +40,7 @@ class Observed:
     pool_names: Mapping[int | str, str] = field(default_factory=dict)  # pool key -> configured name
     group_pools: Mapping[str, frozenset[str]] = field(default_factory=dict)  # GATE_GROUP_POOLS
     asked: Mapping[AgentKey, Agent | None] = field(default_factory=dict)  # the list audit's direct answers
+    listed_pools: frozenset[str] = frozenset()  # the (configured names of) pools that listed at least one agent
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:
         return self.index.agents_for(waiting) if self.index is not None else []
@@ -48,13 +49,15 @@ class Observed:
         """What `decide` sees of this instance: its agents, the failing pools, the ambiguous agents naming it."""
         if self.index is None:
             return Observation(agents=None, error=self.error)
+        pools = self.group_pools.get(waiting.group)
         return Observation(
             agents=self.index.agents_for(waiting),
             failed_pools=self.failed_pools,
             answered_pools=self.answered_pools,
             pool_names=self.pool_names,
-            group_pools=self.group_pools.get(waiting.group),
+            group_pools=pools,
             ambiguous=tuple(a.describe() for a in self.index.ambiguous_for(waiting)),
+            listed_any=bool(self.listed_pools if pools is None else self.listed_pools & pools),
         )
 
 

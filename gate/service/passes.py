@@ -228,6 +228,7 @@ class Passes:
         return Observed(
             index,
             asked=asked,
+            listed_pools=frozenset(listing.names.get(a.pool_id, a.pool) for a in listing.agents),
             failed_pools=dict(listing.failed),
             answered_pools=listing.answered,
             pool_names=dict(listing.names),

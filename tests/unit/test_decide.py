@@ -787,6 +787,21 @@ def test_the_grace_start_survives_the_tag_and_a_zero_grace_still_takes_two_looks
     assert again.outcome is Outcome.RELEASED
 
 
+def test_an_empty_answer_neither_starts_nor_ends_the_grace() -> None:
+    """Seed 550: every list the instance may depend on came back empty (`count` 0). That is no evidence that nothing
+    is registered: a fail-safe hold (alarmed), the grace not started; once a list shows agents again, the grace
+    starts from that look."""
+    w = waiting()
+    empty = decide(w, Observation([], listed_any=False), POLICY, T0 + 300)
+    assert empty.outcome is Outcome.HELD and empty.failsafe == "agent_pool" and not empty.final
+    assert "came back empty" in empty.reason
+    assert state_of(empty) is None or state_of(empty).listed_since is None
+    later = decide(step(w, empty), Observation([], listed_any=False), POLICY, T0 + 900)  # long past the grace
+    assert later.outcome is Outcome.HELD and not later.final
+    seen = decide(step(w, later), Observation([]), POLICY, T0 + 1000)  # the fleet's agents listed, none of it
+    assert seen.outcome is Outcome.HELD and state_of(seen).listed_since == T0 + 1000
+
+
 # -- issue #18: with the busy field missing, idle needs positive evidence from the job requests ------------------
 def _unknown(id: int = 1, **kw: Any) -> Agent:
     return agent(id, assigned_known=False, **kw)

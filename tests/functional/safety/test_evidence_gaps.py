@@ -126,3 +126,27 @@ def test_a_list_that_leaves_out_an_agent_which_exists_is_not_evidence_that_an_in
     assert build["result"] == "succeeded" and build["finished_at"] <= released  # not killed
     snapshot = world.ado.agent(world.group.agents[second])
     assert snapshot is not None and snapshot["deleted"]  # not left behind
+
+
+def test_an_emptied_list_with_nothing_to_check_it_against_does_not_start_the_grace(world: World) -> None:
+    """Seed 550 (missing_fields with tag failures): the only waiting instance's agent runs a build, and every agent
+    list comes back empty (`count` 0) for longer than the unregistered grace. No hold has seen an agent, so the audit
+    has nothing to ask for; an empty answer is still no evidence that nothing is registered: held (an alarmed fail-safe
+    hold) until the lists show the agent again, then released only after its build, which is not killed."""
+    victim = world.group.instances[0]
+    job = world.ado.start_build(world.group.agents[victim], 200)
+    world.ado.inject("empty_list", seconds=150, path_contains="/agents")
+    [iid] = world.scale_in(2, protect=[1, 2])
+    assert iid == victim
+    gate = world.gate(unregistered_grace_seconds=60)
+    records = gate.tick(budget=140)  # every list empty for more than twice the grace
+    assert "released" not in outcomes(records, iid), "released on an emptied list"
+    assert any("came back empty" in r["reason"] for r in records if r["instance"] == iid)
+    assert iid not in world.history("complete")
+    records = gate.tick(budget=300)
+    assert outcomes(records, iid)[-1] == "released"
+    released = float(world.history("complete")[iid][0]["time"])
+    build = world.ado.build(job)
+    assert build["result"] == "succeeded" and build["finished_at"] <= released  # not killed
+    snapshot = world.ado.agent(world.group.agents[victim])
+    assert snapshot is not None and snapshot["deleted"]  # not left behind
