@@ -101,9 +101,9 @@ class Observation:
     group_pools: frozenset[str] | None = None
     # Ambiguity means hands off: agents matching this instance and another, left out of `agents` (descriptions).
     ambiguous: tuple[str, ...] = ()
-    # The pools this instance may use listed at least one agent this round. An empty answer (every list emptied, a
-    # `count` of 0 that agrees) is no evidence that nothing is registered: the unregistered grace needs a list that
-    # shows the fleet's agents (chaos seed 550).
+    # The pools this instance may use gave an answer that can be believed: they listed agents, or their empty answer
+    # is explained (every agent they listed before confirmed gone). An unexplained empty answer (every list emptied,
+    # a `count` of 0 that agrees) is no evidence that nothing is registered (chaos seed 550).
     listed_any: bool = True
 
 
@@ -285,8 +285,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if not state.seen:
         if not obs.listed_any:
             reason = (
-                "every agent list this instance may depend on came back empty: no evidence that it has no agent "
-                "(an emptied answer looks the same); holding"
+                "every agent list this instance may depend on came back empty, and nothing explains it (agents it "
+                "listed before confirmed gone): no evidence that it has no agent; holding"
             )
             return hold.decision(Outcome.HELD, reason, failsafe="agent_pool")
         # The grace counts only time in which the gate could see the agents: from the first complete agent list of

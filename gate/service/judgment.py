@@ -40,7 +40,9 @@ class Observed:
     pool_names: Mapping[int | str, str] = field(default_factory=dict)  # pool key -> configured name
     group_pools: Mapping[str, frozenset[str]] = field(default_factory=dict)  # GATE_GROUP_POOLS
     asked: Mapping[AgentKey, Agent | None] = field(default_factory=dict)  # the list audit's direct answers
-    listed_pools: frozenset[str] = frozenset()  # the (configured names of) pools that listed at least one agent
+    # The (configured names of) pools whose answer can be believed: they listed agents, or their empty answer is
+    # explained (gate.service.sources.ListingMemory).
+    listed_pools: frozenset[str] = frozenset()
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:
         return self.index.agents_for(waiting) if self.index is not None else []

@@ -20,7 +20,7 @@ from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
 from gate.service.judgment import Judged, Judgment, Observed, worth_logging
 from gate.service.records import Recorder
-from gate.service.sources import AgentSource, AgentSourceError, audited, list_pools
+from gate.service.sources import AgentSource, AgentSourceError, ListingMemory, audited, list_pools
 from gate.service.workers import Workers
 from gate.settings import Settings
 
@@ -59,6 +59,7 @@ class Passes:
         # The tick's last answer from DescribeAutoScalingGroups: when that call fails (throttled), a warm container
         # still heartbeats what was waiting then. A heartbeat for an instance no longer waiting is only a `gone`.
         self.last_found: list[Waiting] = []
+        self.listed = ListingMemory()  # what each pool listed: when an empty answer is evidence (gate.service.sources)
 
     def find(self, run: Run) -> list[Waiting] | None:
         """The round's one DescribeAutoScalingGroups (Auto Scaling only), or the followed instance."""
@@ -221,14 +222,15 @@ class Passes:
             listing = list_pools(self.source)
         except AgentSourceError as exc:
             return Observed(None, str(exc))
-        listing, asked = audited(listing, self.source, self.seen(instances))
+        listing, asked = audited(listing, self.source, self.seen(instances) | self.listed.expected())
+        believed = self.listed.update(listing, asked)
         if listing.failed and not listing.answered:
             return Observed(None, "; ".join(listing.failed.values()))
         index = self.index(listing.agents, instances)
         return Observed(
             index,
             asked=asked,
-            listed_pools=frozenset(listing.names.get(a.pool_id, a.pool) for a in listing.agents),
+            listed_pools=frozenset(listing.names.get(p, str(p)) for p in believed),
             failed_pools=dict(listing.failed),
             answered_pools=listing.answered,
             pool_names=dict(listing.names),

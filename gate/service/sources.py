@@ -119,6 +119,42 @@ def audited(
     return Listing(listing.agents, answered, failed, listing.names), answers
 
 
+@dataclass
+class ListingMemory:
+    """This container's memory of what each pool listed, which decides when an empty answer is evidence.
+
+    An answer with no agent at all (`count` 0) looks the same whether the pool is empty or the answer was emptied
+    (chaos seed 550). A pool's empty answer is believed only once every agent this container last saw it list is
+    confirmed gone (404, asked by the audit); a container that never saw the pool list anything has no such evidence,
+    so an instance that may depend on it is held (an alarmed fail-safe hold) rather than released by the grace."""
+
+    last: dict[int, set[int]] = field(default_factory=dict)  # pool id -> agent ids it listed, not yet confirmed gone
+    empty: set[int] = field(default_factory=set)  # pools whose empty answer is explained
+
+    def expected(self) -> frozenset[AgentKey]:
+        """The agents the pools listed last time: the audit asks for the ones now missing."""
+        return frozenset((pool, agent) for pool, ids in self.last.items() for agent in ids)
+
+    def update(self, listing: Listing, asked: Mapping[AgentKey, Agent | None]) -> frozenset[int]:
+        """The answered pools whose answer can be believed this round (listed agents, or an explained empty)."""
+        now: dict[int, set[int]] = {}
+        for a in listing.agents:
+            now.setdefault(a.pool_id, set()).add(a.id)
+        believed: set[int] = set()
+        for pool in listing.answered:
+            if now.get(pool):
+                self.last[pool] = now[pool]
+                self.empty.discard(pool)
+                believed.add(pool)
+            elif pool in self.last:
+                remaining = {i for i in self.last[pool] if not ((pool, i) in asked and asked[(pool, i)] is None)}
+                self.last[pool] = remaining
+                if not remaining:
+                    self.empty.add(pool)
+                    believed.add(pool)
+        return frozenset(believed)
+
+
 class Deadline:
     """The time bound of one invocation, shared by every call a source makes.
 
