@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gate.settings import Settings
-from tests.infra.conftest import CORE, MODULE
+from tests.infra.conftest import CORE
 from tests.infra.test_hcl import load_dir
 
 # Secrets in plain environment variables: for local use only.
@@ -20,31 +20,12 @@ def test_every_setting_is_in_the_lambda_environment() -> None:
 
 
 def test_the_service_hook_receiver_gets_its_secret_arn() -> None:
-    text = (MODULE / "servicehook.tf").read_text()
-    assert "merge(module.core.environment, { GATE_SERVICE_HOOK_SECRET_ARN = var.service_hook_secret_arn })" in text
+    """The receiver's own environment (the core's service_hook output) carries the secret's ARN; the gate's does not
+    (the tick's role no longer reads the hook secret, issue 19)."""
+    outputs = (CORE / "outputs.tf").read_text()
+    assert "GATE_SERVICE_HOOK_SECRET_ARN = local.service_hook_secret_arn" in outputs
+    assert "GATE_SERVICE_HOOK_SECRET_ARN" not in load_dir(CORE)["locals"]["environment"]
 
 
-def test_fleet_variables_are_module_inputs_with_safe_defaults() -> None:
-    variables = load_dir(MODULE)["variable"]
-    defaults = {
-        "agent_system": "azure-devops",
-        "protect_busy": False,
-        "ecs_cluster_name": "",
-        "ecs_drain": False,
-        "ecs_wait_tasks": False,
-        "ecs_ignore_task_groups": [],
-        "webhook_url": "",
-        "webhook_format": "slack",
-        "webhook_timeout_seconds": 3,
-        "hold_notify_seconds": 3600,
-        "github_api_url": "https://api.github.com",
-        "github_org": "",
-        "github_repos": [],
-        "github_token_secret_arn": "",
-        "check_job_requests": True,
-        "http_timeout_seconds": 10,
-        "max_retry_after_seconds": 20,
-        "handle_spot_interruptions": False,
-    }
-    assert {name: variables[name]["default"] for name in defaults} == defaults
-    assert variables["webhook_url"]["sensitive"] is True
+# The fleet settings' module defaults: tests/infra/test_settings_ranges.py applies the core and compares every GATE_*
+# default with the Python one (one source of truth, issue 23), which replaces the per-variable list kept here before.

@@ -20,9 +20,9 @@ import pytest
 
 from emulator.servicehooks import BUILD_COMPLETE, WebHooks
 from gate.servicehook import Coalescer, _until, consume_batch
-from tests.servicehook.conftest import World  # the shared world, wherever the reorganisation puts it
+from tests.functional.servicehook.conftest import World  # the shared world, wherever the reorganisation puts it
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 OLD = "old-hook-secret-" + "o" * 32
 NEW = "new-hook-secret-" + "n" * 32
 
