@@ -21,7 +21,7 @@ from gate.adapters import logs  # noqa: E402
 logs.configure()
 
 # The shared HTTP world (`world` fixture: the AWS emulator and the fake Azure DevOps on a ManualClock) for every layer.
-pytest_plugins = ["tests.support.world"]
+pytest_plugins = ["tests.support.world", "tests.support.package"]
 
 
 _LAYERS = ("unit", "integration", "functional", "e2e", "infra", "performance")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.infra.conftest import MODULE, REPO_ROOT, Tool, copy_tree, mirror_cli_env
+from tests.infra.conftest import MODULE, Tool, copy_tree, mirror_cli_env
 
 # One stack for the whole module: under `pytest -n` every test here goes to the same worker (--dist loadgroup).
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("deployed")]
@@ -71,20 +70,6 @@ class LogGroupWriter:
                 )
             except Exception as exc:  # a denied write is a finding: the test reports it
                 self.failures.append(f"{type(exc).__name__}: {exc}")
-
-
-def build_zip(out: Path) -> Path:
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    script = REPO_ROOT / "scripts" / "package_lambda.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--output", str(out), "--python-version", version],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
 
 
 def b64sha256(path: Path) -> str:
@@ -174,7 +159,7 @@ def terraform() -> Tool:
 
 
 @pytest.fixture(scope="module")
-def stack(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(terraform: Tool, tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path) -> Iterator[Stack]:
     from emulator.sandbox import PAT, Sandbox
     from tests.support import iam, logs
 
@@ -182,7 +167,7 @@ def stack(terraform: Tool, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
     base = tmp_path_factory.mktemp("deployed")
     env = mirror_cli_env(base)  # skips with the reason when the provider mirror is absent
-    zip_path = build_zip(base / "gate-lambda.zip")
+    zip_path = lambda_zip  # built once per session (tests/support/package.py)
     workdir = base / "root"
     copy_tree(MODULE, workdir / "termination-gate")
     (workdir / "main.tf").write_text(

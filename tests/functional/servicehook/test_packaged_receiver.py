@@ -7,7 +7,6 @@ queue and runs one round -> the held instance is released."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -25,22 +24,6 @@ from tests.functional.servicehook.conftest import World  # the shared world, whe
 REPO_ROOT = Path(__file__).resolve().parents[3]
 OLD = "old-hook-secret-" + "o" * 32
 NEW = "new-hook-secret-" + "n" * 32
-
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("zip") / "gate-lambda.zip"
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    script = str(REPO_ROOT / "scripts" / "package_lambda.py")
-    proc = subprocess.run(
-        [sys.executable, script, "--output", str(out), "--python-version", version],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
 
 
 def _function_url_front(invoke: Any) -> tuple[ThreadingHTTPServer, str]:
@@ -73,7 +56,7 @@ def _function_url_front(invoke: Any) -> tuple[ThreadingHTTPServer, str]:
 
 
 @pytest.fixture
-def receiver(world: World, package: Path) -> Iterator[tuple[str, str, list[str], list[Any]]]:
+def receiver(world: World, lambda_zip: Path) -> Iterator[tuple[str, str, list[str], list[Any]]]:
     from tests.support.lambda_runtime import LambdaFunction
 
     sb = world.sb
@@ -94,7 +77,9 @@ def receiver(world: World, package: Path) -> Iterator[tuple[str, str, list[str],
     lines: list[str] = []
     invocations: list[Any] = []
 
-    with LambdaFunction(package, configuration, credentials, endpoint_url=sb.aws_endpoint, log_sink=lines.append) as fn:
+    with LambdaFunction(
+        lambda_zip, configuration, credentials, endpoint_url=sb.aws_endpoint, log_sink=lines.append
+    ) as fn:
 
         def invoke(event: dict[str, Any]) -> Any:
             invocation = fn.invoke(event)
