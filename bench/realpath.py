@@ -53,7 +53,7 @@ from gate.service.lazy import LazySource
 from gate.service.triggers import Gate, policy_from
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- (a) release latency ------------------------------------------------------------------------------------------

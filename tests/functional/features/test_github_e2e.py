@@ -68,7 +68,14 @@ def test_busy_runner_is_held_until_its_job_ends_then_released_and_deleted(
 
     pages = [c for c in github.calls if c["method"] == "GET" and c["path"] == "/orgs/acme/actions/runners"]
     assert {c["query"].get("page") for c in pages} == {"1", "2"}  # Link rel="next" followed
-    assert all(c["status"] in (200, 204) for c in github.calls)
+    # Every call succeeded, except the list audit confirming that a runner the gate deleted is gone (one 404 each:
+    # an empty or shortened list is believed only on such evidence, gate.service.sources).
+    deleted_ids = {str(r) for r in runners.values() if github.runner(r)["deleted"]}
+    failed = [c for c in github.calls if c["status"] not in (200, 204)]
+    assert all(
+        c["method"] == "GET" and c["status"] == 404 and c["path"].rsplit("/", 1)[-1] in deleted_ids for c in failed
+    )
+    assert len(failed) <= len(deleted_ids)
     assert TOKEN not in str(sandbox.log.records)
 
 

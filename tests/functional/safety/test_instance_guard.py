@@ -33,7 +33,7 @@ def guard(endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run([str(GUARD), *args], env=environment, capture_output=True, text=True, timeout=60)
 
 
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 180.0) -> None:
     """Bounded poll on an event; the limit only stops a broken test, it is never the expected path."""
     deadline = time.monotonic() + limit
     while not condition():
