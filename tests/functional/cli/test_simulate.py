@@ -177,6 +177,7 @@ def test_ctrl_c_prints_the_table_and_a_partial_summary(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a worker may have left it ignored
     )
     # Interrupt once the run is in its loop: the gate has recorded a decision (the scale-in happened). A fixed sleep
     # was too short on a loaded CI host, and the interrupt then landed while the servers were starting.

@@ -33,6 +33,15 @@ def guard(endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run([str(GUARD), *args], env=environment, capture_output=True, text=True, timeout=60)
 
 
+def _default_signals() -> None:
+    """Children start with SIGINT and SIGQUIT at their defaults: a shell cannot trap a signal ignored on entry, and
+    a pytest worker may have left one ignored (the suite passed alone and failed in a full run)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def wait_for(condition: Callable[[], bool], what: str, limit: float = 180.0) -> None:
     """Bounded poll on an event; the limit only stops a broken test, it is never the expected path."""
     deadline = time.monotonic() + limit
@@ -252,14 +261,15 @@ def test_watch_sends_sigquit_once_the_instance_is_leaving(world: World, start_im
     received, ready = tmp_path / "signals", tmp_path / "ready"
     # A stand-in for gitlab-runner: records each SIGQUIT it gets (and exits, as gitlab-runner does once idle).
     stand_in = subprocess.Popen(
-        [
+        preexec_fn=_default_signals,
+        args=[
             "sh",
             "-c",
             'trap \'echo QUIT >> "$1"; exit 0\' QUIT; : > "$2"; while :; do sleep 0.05; done',
             "stand-in",
             str(received),
             str(ready),
-        ]
+        ],
     )
     iid = world.group.instances[0]
     server = start_imds(iid)
@@ -267,6 +277,7 @@ def test_watch_sends_sigquit_once_the_instance_is_leaving(world: World, start_im
     command = ["sh", "-c", 'kill -QUIT "$1"', "kill", str(stand_in.pid)]
     watcher = subprocess.Popen(
         [str(GUARD), "--watch", "--interval", "0.05", "--", *command],
+        preexec_fn=_default_signals,
         env=env,
         stderr=subprocess.PIPE,
         text=True,
