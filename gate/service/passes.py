@@ -6,7 +6,7 @@ found, what was reported once)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gate.adapters.aws import Aws
@@ -20,7 +20,7 @@ from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
 from gate.service.judgment import Judged, Judgment, Observed, worth_logging
 from gate.service.records import Recorder
-from gate.service.sources import AgentSource, AgentSourceError, ListingMemory, audited, list_pools
+from gate.service.sources import AgentSource, AgentSourceError, Listing, ListingMemory, audited, list_pools
 from gate.service.workers import Workers
 from gate.settings import Settings
 
@@ -165,7 +165,7 @@ class Passes:
         """Judge every instance concurrently (bounded) by the deadline; returns the ids needing no further round."""
 
         def judge(w: Waiting) -> Judged:
-            look = lambda: self.observe(waiting)  # noqa: E731  (the final look before a release: gate.service.evidence)
+            look = lambda: self.final_look(waiting)  # noqa: E731  (just before a release: gate.service.evidence)
             return self.judgment.judge(w, observed, self.clock.now(), run.last_reason.get(w.instance_id), look)
 
         judged = self.judges.map(judge, waiting, run.hard)
@@ -224,6 +224,25 @@ class Passes:
             return Observed(None, str(exc))
         listing, asked = audited(listing, self.source, self.seen(instances) | self.listed.expected())
         believed = self.listed.update(listing, asked)
+        return self._observed(listing, instances, asked, believed)
+
+    def final_look(self, instances: Sequence[Waiting]) -> Observed:
+        """The list once more, just before a release (gate.service.evidence): the round's `observe` already audited
+        it and updated this container's memory, so this look does neither. It runs on the judgment pass's threads,
+        one per release, and only a change from the round's list matters (a change means no release this round)."""
+        try:
+            listing = list_pools(self.source)
+        except AgentSourceError as exc:
+            return Observed(None, str(exc))
+        return self._observed(listing, instances, {}, frozenset(a.pool_id for a in listing.agents))
+
+    def _observed(
+        self,
+        listing: Listing,
+        instances: Sequence[Waiting],
+        asked: Mapping[AgentKey, Agent | None],
+        believed: frozenset[int],
+    ) -> Observed:
         if listing.failed and not listing.answered:
             return Observed(None, "; ".join(listing.failed.values()))
         index = self.index(listing.agents, instances)

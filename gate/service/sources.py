@@ -90,8 +90,9 @@ def audited(
 ) -> tuple[Listing, dict[AgentKey, Agent | None]]:
     """A list that leaves out an agent which still exists is not a complete list, whatever its `count` says (an
     emptied or shortened answer): its pool counts as failed this round, so no instance is released on it (no agent
-    "never registered", no absence). Checked on the agents the round's holds have seen that the list lacks, asked for
-    one by one (their answers are returned, for the holds' own evidence: one ask each). An ask that fails proves
+    "never registered", no absence). Checked on the agents the list lacks that the round's holds have seen or that
+    this container saw it list last time (`ListingMemory.expected`), asked for one by one (their answers are
+    returned, for the holds' own evidence: one ask each). An ask that fails proves
     nothing either way; the holds' own evidence step asks again and holds on a failure."""
     listed = {(a.pool_id, a.id) for a in listing.agents}
     wanted = sorted(k for k in seen - listed if k[0] in listing.answered)[:AUDIT_LIMIT]
