@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gate.domain.decide import Policy
 from gate.domain.mapping import Mapping
+from gate.domain.tiers import Tier, parse_tiers
 
 # AWS's global lifecycle-action limit: min(48 h, 100 x HeartbeatTimeout).
 AWS_MAX_GLOBAL_TIMEOUT = 172_800
@@ -30,6 +31,7 @@ class AgentSystem(StrEnum):
 
     AZURE_DEVOPS = "azure-devops"
     GITHUB = "github"
+    GITLAB = "gitlab"
 
 
 class WebhookFormat(StrEnum):
@@ -141,6 +143,14 @@ class Settings(BaseSettings):
     github_repos: Annotated[list[str], NoDecode] = Field(default_factory=list, description="OWNER/REPO, ...")
     github_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
     github_token_secret_arn: str | None = None
+    # GitLab CI runners (agent_system = gitlab; gate/adapters/gitlab.py). gitlab_runners: "owned" lists GET /runners
+    # (the runners the token's user may manage), "all" GET /runners/all (administrators of self-managed GitLab);
+    # gitlab_tag_list narrows the list to runners carrying every one of these tags.
+    gitlab_url: str = "https://gitlab.com"
+    gitlab_token: SecretStr | None = Field(default=None, description="token for local use; in AWS use the ARN")
+    gitlab_token_secret_arn: str | None = None
+    gitlab_runners: Literal["owned", "all"] = "owned"
+    gitlab_tag_list: Annotated[list[str], NoDecode] = Field(default_factory=list, description="tag, ...")
 
     # --- failure isolation (issue 18, docs/judgment.md) ------------------------------------------------------------
     # Which configured pools (GitHub: the organisation login or OWNER/REPO) each group's agents register in, as a JSON
@@ -153,6 +163,12 @@ class Settings(BaseSettings):
     # No release earlier than this after the latest disable: Azure DevOps may show a job assigned just before the
     # disable neither as the agent's assignedRequest nor as a job request for ~30-60 s.
     assignment_lag_seconds: float = Field(default=_POLICY.assignment_lag_seconds, ge=0, le=3600)
+
+    # --- priority tiers (issue 22, gate/domain/tiers.py) ------------------------------------------------------------
+    # A JSON list, first match wins: [{"name": "release", "max_hold_seconds": 172800, "forced_result": "ABANDON",
+    # "pipeline": ["release-*"]}, {"name": "pr", "max_hold_seconds": 1800, "forced_result": "CONTINUE",
+    # "branch": ["refs/pull/*"]}]. Empty: every instance is held under max_hold_seconds and forced_result.
+    tiers: Annotated[tuple[Tier, ...], NoDecode] = _POLICY.tiers
 
     # --- liveness (issue 10; docs/liveness.md) ---------------------------------------------------------------------
     # Heartbeats and Azure DevOps work run on bounded thread pools: a thousand waiting instances at Azure DevOps's
@@ -169,7 +185,7 @@ class Settings(BaseSettings):
     service_hook_secret: SecretStr | None = Field(default=None, description="for local use; in AWS use the ARN")
     service_hook_secret_arn: str | None = None
 
-    @field_validator("pools", "groups", "ecs_ignore_task_groups", "github_repos", mode="before")
+    @field_validator("pools", "groups", "ecs_ignore_task_groups", "github_repos", "gitlab_tag_list", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)
@@ -191,6 +207,26 @@ class Settings(BaseSettings):
             raise ValueError('must map each group to a non-empty list of pool names: {"ci-linux": ["linux-agents"]}')
         return {str(group).strip(): [p.strip() for p in pools] for group, pools in value.items()}
 
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers_json(cls, value: object) -> object:
+        if isinstance(value, tuple) and all(isinstance(t, Tier) for t in value):
+            return value
+        if isinstance(value, str):
+            if not value.strip():
+                return ()
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON list such as [{"name": "pr", "max_hold_seconds": 1800, ...}]'
+                ) from None
+        # A tier's max hold has GATE_MAX_HOLD_SECONDS's bounds (written once, in that Field).
+        meta = Settings.model_fields["max_hold_seconds"].metadata
+        low = next(float(m.ge) for m in meta if isinstance(getattr(m, "ge", None), int | float))
+        high = next(float(m.le) for m in meta if isinstance(getattr(m, "le", None), int | float))
+        return parse_tiers(value, (low, high))
+
     @field_validator("azure_org_url")
     @classmethod
     def _org_url(cls, value: str) -> str:
@@ -208,6 +244,14 @@ class Settings(BaseSettings):
         url = urlparse(_https_url(value, "https://api.github.com (or https://HOST/api/v3 for GitHub Enterprise)"))
         if url.query or url.fragment:
             raise ValueError("must not carry a query or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("gitlab_url")
+    @classmethod
+    def _gitlab_url(cls, value: str) -> str:
+        url = urlparse(_https_url(value, "https://gitlab.com (or https://gitlab.example.com for self-managed)"))
+        if url.query or url.fragment or url.path.rstrip("/").endswith("/api/v4"):
+            raise ValueError("must be GitLab's base URL (no /api/v4, query or fragment), such as https://gitlab.com")
         return value.strip().rstrip("/")
 
     @field_validator("webhook_url", mode="before")
@@ -257,7 +301,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an https URL such as https://login.microsoftonline.com (msal requires https)")
         return value.strip().rstrip("/")
 
-    @field_validator("pat_secret_arn", "github_token_secret_arn", "entra_secret_arn")
+    @field_validator("pat_secret_arn", "github_token_secret_arn", "gitlab_token_secret_arn", "entra_secret_arn")
     @classmethod
     def _secret_arn(cls, value: str | None) -> str | None:
         return _secret_arn_or_none(value)
@@ -274,11 +318,18 @@ class Settings(BaseSettings):
                 problems.append("GATE_AZURE_AUTH=entra needs GATE_ENTRA_SECRET_ARN")
             if self.azure_auth == "pat" and self.pat is None and self.pat_secret_arn is None:
                 problems.append("set GATE_PAT_SECRET_ARN (in AWS) or GATE_PAT (local use)")
+        elif self.agent_system is AgentSystem.GITLAB:
+            if self.gitlab_token is None and self.gitlab_token_secret_arn is None:
+                problems.append("set GATE_GITLAB_TOKEN_SECRET_ARN (in AWS) or GATE_GITLAB_TOKEN (local use)")
+            if self.mapping is Mapping.HOSTNAME:
+                problems.append("GATE_MAPPING=hostname does not apply to GitLab runners: use name, capability or ip")
         else:
             if not self.github_org and not self.github_repos:
                 problems.append("GATE_GITHUB_ORG or GATE_GITHUB_REPOS is required with GATE_AGENT_SYSTEM=github")
             if self.github_token is None and self.github_token_secret_arn is None:
                 problems.append("set GATE_GITHUB_TOKEN_SECRET_ARN (in AWS) or GATE_GITHUB_TOKEN (local use)")
+        if self.mapping is Mapping.IP and self.agent_system is not AgentSystem.GITLAB:
+            problems.append("GATE_MAPPING=ip applies to GitLab runner managers only (GATE_AGENT_SYSTEM=gitlab)")
         if self.mapping is Mapping.CAPABILITY and not self.capability_name:
             problems.append("GATE_CAPABILITY_NAME is required with GATE_MAPPING=capability")
         if self.ecs_drain and not self.ecs_cluster:
@@ -294,6 +345,8 @@ class Settings(BaseSettings):
         """The pool names `group_pools` may use: GATE_POOLS, or the GitHub organisation and repositories."""
         if self.agent_system is AgentSystem.AZURE_DEVOPS:
             return list(self.pools)
+        if self.agent_system is AgentSystem.GITLAB:
+            return ["runners"]  # one runner list (gate.adapters.gitlab.POOL_NAME)
         return ([self.github_org] if self.github_org else []) + list(self.github_repos)
 
     def _group_pools_problems(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ class Mapping(StrEnum):
     NAME = "name"  # agent name contains the instance id
     CAPABILITY = "capability"  # a capability (e.g. AWS_INSTANCE_ID) equals the instance id
     HOSTNAME = "hostname"  # Agent.ComputerName equals the instance's private DNS name
+    IP = "ip"  # the agent's `ip_address` capability equals the instance's private IP (GitLab runner managers)
 
 
 # An instance id as a whole token: not preceded or followed by a letter or digit ("multi-0123..." or "i-...0ab" is not
@@ -29,6 +31,14 @@ _PRIVATE_DNS = re.compile(r"^(?:ip-[0-9-]+|i-[0-9a-f]+)\.(?P<suffix>ec2\.interna
 
 def _host(name: str | None) -> str:
     return (name or "").strip().lower().rstrip(".")
+
+
+def _ip(value: str | None) -> str | None:
+    """An IP address in its canonical text, or None (not an address: never a key)."""
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
 
 
 def host_keys(private_dns: str | None, private_ip: str | None = None) -> set[str]:
@@ -85,7 +95,7 @@ class AgentIndex:
                 continue
             for key in keys:
                 self._by_key[key].append(agent)
-        if mapping is Mapping.HOSTNAME:
+        if mapping in (Mapping.HOSTNAME, Mapping.IP):
             self._shared_hosts(instances)
 
     def _keys(self, agent: Agent, capability_name: str) -> tuple[set[str], str]:
@@ -99,15 +109,18 @@ class AgentIndex:
             if not ids or ids == {value}:
                 return ({value} if value else set()), ""
             return ids, "has a capability naming instances but not exactly one instance id"
+        if self.mapping is Mapping.IP:
+            ip = _ip(agent.capabilities.get("ip_address"))
+            return ({f"ip:{ip}"} if ip else set()), ""
         host = _host(agent.computer_name)
         return ({host} if "." in host else set()), ""  # a short name is ambiguous: never a key
 
     def _shared_hosts(self, instances: Sequence[Waiting]) -> None:
-        """A host name that two instances answer to (the same private IP in two VPCs, a resource name's IP-derived
-        twin) matches both: its agents become ambiguous."""
+        """A host name or private IP that two instances answer to (the same private IP in two VPCs, a resource name's
+        IP-derived twin) matches both: its agents become ambiguous."""
         claims: dict[str, set[str]] = defaultdict(set)
         for w in instances:
-            for key in host_keys(w.private_dns, w.private_ip):
+            for key in self._lookup_keys(w):
                 claims[key].add(w.instance_id.lower())
         for key, ids in claims.items():
             if len(ids) > 1 and key in self._by_key:
@@ -119,6 +132,9 @@ class AgentIndex:
     def _lookup_keys(self, waiting: Waiting) -> set[str]:
         if self.mapping is Mapping.HOSTNAME:
             return host_keys(waiting.private_dns, waiting.private_ip) if waiting.private_dns else set()
+        if self.mapping is Mapping.IP:
+            ip = _ip(waiting.private_ip)
+            return {f"ip:{ip}"} if ip else set()
         return {waiting.instance_id.lower()}
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:

@@ -1,0 +1,563 @@
+"""GitLab CI runners as a busy probe (GATE_AGENT_SYSTEM=gitlab), behind `gate.service.sources.AgentSource`.
+
+REST v4 (GitLab.com and self-managed): `GET /runners` (the runners the token's user owns) or `GET /runners/all`
+(administrator) -> [{"id", "description", "paused", "active", "is_shared", "runner_type", "online", "status"}],
+paginated (`per_page`, `page`; `X-Next-Page` and `Link: <...>; rel="next"`); `GET /runners/:id` (adds `tag_list`);
+`GET /runners/:id/managers` -> [{"id", "system_id", "ip_address", "status", "version", ...}];
+`GET /runners/:id/jobs?status=running` -> [{"id", "status", "finished_at", "runner_manager": {"id", ...}}];
+`PUT /runners/:id` (`paused=true`); `DELETE /runners/:id`. Auth: `PRIVATE-TOKEN` (a personal, group or project
+access token with the `manage_runner` scope where the instance offers it, else `api`, of a user with the Owner role
+on the runners' group or project, or an administrator for `/runners/all`).
+
+Two set-ups, told apart by GATE_MAPPING (docs/gitlab.md):
+
+* **A runner per instance** (`name`: the runner's description names the instance id; `capability`: one of its tags
+  is the instance id, or `AWS_INSTANCE_ID=i-...`): the agent is the runner. Drain pauses it (`paused=true`: GitLab
+  hands a paused runner no new job), busy is its running jobs, release deletes it.
+* **One runner shared by many instances** (`ip`: a runner manager's `ip_address` equals the instance's private IP):
+  the agent is the manager. Pausing the runner would stop the whole fleet, so the gate never pauses it: the instance
+  guard (examples/instance-guard, gate-guard-gitlab.service) sends gitlab-runner SIGQUIT, and the gate waits while a
+  running job names that manager (`runner_manager`; a running job that names none counts for every manager of its
+  runner). The runner stays registered; GitLab removes a manager record itself once it stops contacting (a token
+  user cannot delete one: `DELETE /runners/managers` takes the runner's own authentication token).
+
+Neither list carries busyness: every agent comes with `assigned_known=False`, so the decision core asks for its jobs
+(`job_requests`) and releases only on that positive evidence (a running job holds; an agent seen busy needs a job of
+it seen finished). An ask for a runner answers None only on 404.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from pydantic import BaseModel, ConfigDict, ValidationError
+from requests.adapters import HTTPAdapter
+
+from gate.adapters import secrets
+from gate.adapters.secrets import Rotation, SecretCredential
+from gate.domain.mapping import Mapping
+from gate.domain.model import Agent, JobRequest
+from gate.domain.redact import redact, register_secret
+from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
+
+SOURCE = "gitlab"
+PER_PAGE = 100
+RECENT = 20  # finished jobs looked at per agent: evidence that a job seen running has ended
+RUNNERS_POOL = 1  # the pool id of a runner-per-instance listing
+POOL_NAME = "runners"  # the configured name of the runner list (GATE_GROUP_POOLS)
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+FINISHED = frozenset({"success", "failed", "canceled", "skipped"})
+_INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{17}|[0-9a-f]{8})", re.IGNORECASE)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RunnerPayload(_Payload):
+    id: int
+    description: str | None = None
+    paused: bool | None = None  # GitLab 14.8+; `active` (its negation) before
+    active: bool | None = None
+    is_shared: bool = False
+    online: bool | None = None
+    status: str = "offline"
+    tag_list: list[str] | None = None  # GET /runners/:id only
+
+    @property
+    def is_paused(self) -> bool:
+        if self.paused is not None:
+            return self.paused
+        return self.active is False
+
+
+class ManagerPayload(_Payload):
+    id: int
+    system_id: str = ""
+    ip_address: str | None = None
+    status: str = "offline"
+
+
+class JobManager(_Payload):
+    id: int
+
+
+class JobPayload(_Payload):
+    id: int
+    status: str
+    finished_at: str | None = None
+    runner_manager: JobManager | None = None
+
+
+def _manager_pool(runner_id: int) -> str:
+    return f"runner:{runner_id}"
+
+
+class GitLabRunners:
+    """The runners one token sees (`/runners`, or `/runners/all` with `all_runners`), one agent per runner or per
+    runner manager as the mapping says (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | SecretCredential,
+        *,
+        mapping: Mapping = Mapping.NAME,
+        capability_name: str = "AWS_INSTANCE_ID",
+        all_runners: bool = False,
+        tag_list: Sequence[str] = (),
+        timeout: float = 10.0,
+        max_retry_after: float = 20.0,
+        clock: Any = None,
+    ) -> None:
+        self.base_url = url.rstrip("/")
+        self.api_url = f"{self.base_url}/api/v4"
+        self.mapping = mapping
+        self.per_manager = mapping is Mapping.IP
+        self.capability_name = capability_name
+        self.list_path = "/runners/all" if all_runners else "/runners"
+        self.tag_list = list(tag_list)
+        self.timeout = timeout
+        self.max_retry_after = max_retry_after
+        self.retries = 2
+        self.backoff = 0.5
+        self.calls = 0
+        self._now: Callable[[], float] = clock.now if clock is not None else time.time
+        self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
+        self.deadline = Deadline(self._now)
+        self._backoff_until = 0.0
+        self._lock = threading.Lock()
+        self._version: tuple[int, int] | None = None
+        if isinstance(token, str):
+            register_secret(token)
+            token = _static(token)
+        self.credential = token
+        token.use_deadline(self.deadline)
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "asg-termination-gate"})
+        adapter = HTTPAdapter(max_retries=0)  # retries are ours: on the injected clock, within the deadline
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._host = urlparse(self.api_url).netloc
+
+    # -- HTTP -------------------------------------------------------------------------------------------------
+    def _request(
+        self, method: str, url: str, params: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+    ) -> requests.Response:
+        now = self._now()
+        if now < self._backoff_until:
+            raise AgentSourceError(
+                f"rate limited by GitLab: backing off for {self._backoff_until - now:.0f}s more",
+                status=429,
+                retry_after=self._backoff_until - now,
+            )
+        if urlparse(url).netloc != self._host:  # a Link header must never send the token to another host
+            raise AgentSourceError(f"{method}: refusing to follow a link to another host ({urlparse(url).netloc})")
+        what = f"{method} {url.removeprefix(self.api_url)}"
+        attempt = refreshes = waited = 0
+        while True:
+            limit = self.deadline.timeout(self.timeout, what)
+            header = self.credential.authorization()  # AuthError when the token cannot be read or was refused
+            with self._lock:
+                self.calls += 1
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers={"PRIVATE-TOKEN": header.partition(" ")[2]},
+                    timeout=(min(3.05, limit), limit),
+                    allow_redirects=False,
+                )
+            except requests.ConnectionError as exc:
+                if attempt < self.retries and not isinstance(exc, requests.ConnectTimeout):
+                    self._retry_wait(self.backoff * 2**attempt, what)
+                    attempt += 1
+                    continue
+                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            except requests.RequestException as exc:
+                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+            if resp.status_code == 401:  # bad credentials: re-read the token (bounded); another version, one try
+                if refreshes < 2 and self.credential.refresh(header):
+                    refreshes += 1
+                    continue
+            else:
+                self.credential.accepted(header)
+            if resp.status_code == 429:
+                wait = self._rate_limit_wait(resp)
+                # A short wait GitLab asks for is slept on (the injected clock), once, if the deadline allows it.
+                if not waited and wait <= self.max_retry_after and self.deadline.allows_wait(wait):
+                    self._sleep(wait)
+                    waited += 1
+                    continue
+                self._backoff_until = self._now() + wait
+                raise AgentSourceError(f"{what}: rate limited (HTTP 429)", status=429, retry_after=wait)
+            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
+                self._retry_wait(self.backoff * 2**attempt, what)
+                attempt += 1
+                continue
+            self._note_remaining(resp)
+            return self._check(resp, what)
+
+    def _retry_wait(self, wait: float, what: str) -> None:
+        if not self.deadline.allows_wait(wait):
+            raise DeadlineExceeded(f"{what}: no time left before the invocation's deadline to retry")
+        self._sleep(wait)
+
+    def _note_remaining(self, resp: requests.Response) -> None:
+        """`RateLimit-Remaining: 0` on an answer: the next call would be refused, so none starts before the reset."""
+        if resp.headers.get("RateLimit-Remaining") == "0":
+            self._backoff_until = self._now() + self._rate_limit_wait(resp)
+
+    def _check(self, resp: requests.Response, what: str) -> requests.Response:
+        if resp.status_code in (401, 403):
+            raise AuthError(
+                f"{what}: HTTP {resp.status_code}: the token is invalid, expired or lacks the rights on these runners",
+                status=resp.status_code,
+            )
+        if resp.status_code >= 500:
+            raise AgentSourceError(f"{what}: HTTP {resp.status_code} after retries", status=resp.status_code)
+        if 300 <= resp.status_code < 400:
+            raise AgentSourceError(f"{what}: unexpected redirect (HTTP {resp.status_code})", status=resp.status_code)
+        return resp
+
+    def _rate_limit_wait(self, resp: requests.Response) -> float:
+        """Retry-After (seconds), else RateLimit-Reset (epoch seconds, on the clock: wall time in AWS), else 60 s."""
+        try:
+            if resp.headers.get("Retry-After"):
+                return max(1.0, float(resp.headers["Retry-After"]))
+            if resp.headers.get("RateLimit-Reset"):
+                return max(1.0, float(resp.headers["RateLimit-Reset"]) - self._now())
+        except ValueError:
+            pass
+        return 60.0
+
+    def _pages(self, path: str, params: dict[str, Any], what: str) -> Iterator[Any]:
+        """Every item of a paginated list: `Link rel="next"` when given, else `X-Next-Page`."""
+        url = f"{self.api_url}{path}"
+        query: dict[str, Any] = {**params, "per_page": PER_PAGE, "page": 1}
+        seen: set[str] = set()
+        for _ in range(1000):
+            resp = self._request("GET", url, query)
+            if resp.status_code == 404:
+                raise AgentSourceError(f"{what}: HTTP 404", status=404)
+            if resp.status_code >= 400:
+                raise AgentSourceError(f"{what}: HTTP {resp.status_code}", status=resp.status_code)
+            try:
+                items = resp.json()
+            except ValueError:
+                raise AgentSourceError(f"{what}: unexpected response shape (not JSON)") from None
+            if not isinstance(items, list):
+                raise AgentSourceError(f"{what}: unexpected response shape (not a list)")
+            yield from items
+            link = resp.links.get("next", {}).get("url")
+            following = (resp.headers.get("X-Next-Page") or "").strip()
+            if link:
+                url, query = link, {}
+                key = link
+            elif following:
+                if not following.isdigit():
+                    raise AgentSourceError(f"{what}: X-Next-Page is not a page number")
+                query = {**query, "page": int(following)}
+                key = following
+            else:
+                return
+            if key in seen:
+                raise AgentSourceError(f"{what}: the next page repeats: pagination would not end")
+            seen.add(key)
+        raise AgentSourceError(f"{what}: pagination did not end")
+
+    def version(self) -> tuple[int, int]:
+        """GitLab's (major, minor) from `GET /version`, once: routes and fields differ by version (`paused`
+        since 14.8, runner managers since 15.10, a job's `runner_manager` since 17.1). Unknown -> the newest."""
+        if self._version is None:
+            resp = self._request("GET", f"{self.api_url}/version")
+            found = re.match(r"(\d+)\.(\d+)", str(_json_or_none(resp).get("version", ""))) if resp.ok else None
+            self._version = (int(found[1]), int(found[2])) if found else (99, 0)
+        return self._version
+
+    # -- listing ----------------------------------------------------------------------------------------------
+    def _runners(self) -> list[RunnerPayload]:
+        params: dict[str, Any] = {"tag_list": ",".join(self.tag_list)} if self.tag_list else {}
+        try:
+            return [RunnerPayload.model_validate(r) for r in self._pages(self.list_path, params, "the runner list")]
+        except ValidationError:
+            raise AgentSourceError("the runner list: unexpected response shape") from None
+
+    def _runner(self, runner_id: int) -> RunnerPayload | None:
+        resp = self._request("GET", f"{self.api_url}/runners/{runner_id}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise AgentSourceError(f"runner {runner_id}: HTTP {resp.status_code}", status=resp.status_code)
+        try:
+            return RunnerPayload.model_validate(resp.json())
+        except (ValueError, ValidationError):
+            raise AgentSourceError(f"runner {runner_id}: unexpected response shape") from None
+
+    def _managers(self, runner_id: int) -> list[ManagerPayload] | None:
+        """The runner's managers; None when the runner is gone (404)."""
+        what = f"managers of runner {runner_id}"
+        try:
+            return [ManagerPayload.model_validate(m) for m in self._pages(f"/runners/{runner_id}/managers", {}, what)]
+        except ValidationError:
+            raise AgentSourceError(f"{what}: unexpected response shape") from None
+        except AgentSourceError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _runner_agent(self, r: RunnerPayload) -> Agent:
+        if self.mapping is Mapping.CAPABILITY and r.tag_list is None:
+            found = self._runner(r.id)  # the list leaves tags out: one look each
+            if found is None:
+                raise AgentSourceError(f"runner {r.id}: listed, then 404: the list is not to be trusted")
+            r = found
+        caps: dict[str, str] = {}
+        ids: list[str] = []
+        for tag in r.tag_list or ():
+            key, sep, value = tag.partition("=")
+            caps[tag] = tag
+            if sep:
+                caps[key.strip()] = value.strip()
+            elif _INSTANCE_ID.fullmatch(tag.strip()):
+                ids.append(tag.strip())
+        if ids:  # several instance ids in tags: joined, so the capability mapping finds it ambiguous
+            caps.setdefault(self.capability_name, ",".join(sorted(set(ids))))
+        return Agent(
+            source=SOURCE,
+            pool_id=RUNNERS_POOL,
+            pool=POOL_NAME,
+            id=r.id,
+            name=r.description or f"runner-{r.id}",
+            enabled=not r.is_paused,
+            online=r.status.lower() == "online" or bool(r.online),
+            computer_name=None,
+            capabilities=caps,
+            disableable=True,
+            assigned_known=False,  # the runner record says nothing of jobs: its jobs are the evidence
+        )
+
+    def list_agents(self) -> list[Agent]:
+        listing = self.list_pools()
+        if listing.failed:
+            raise AgentSourceError("; ".join(listing.failed.values()))
+        return listing.agents
+
+    def list_pools(self) -> Listing:
+        """One runner list per round. Per runner (a runner per instance): pool 1. Per manager (`ip`): each runner
+        is a pool (its managers, one call each); a runner whose managers cannot be read fails alone."""
+        names: dict[int | str, str] = {RUNNERS_POOL: POOL_NAME} if not self.per_manager else {}
+        try:
+            runners = self._runners()
+            if not self.per_manager:
+                agents = [self._runner_agent(r) for r in runners]
+                return Listing(agents, frozenset({RUNNERS_POOL}), {}, names)
+        except AgentSourceError as exc:
+            key: int | str = POOL_NAME if self.per_manager else RUNNERS_POOL
+            return Listing([], frozenset(), {key: f"{POOL_NAME}: {exc}"}, {key: POOL_NAME})
+        agents = []
+        answered: set[int] = set()
+        failed: dict[int | str, str] = {}
+        for runner in runners:
+            names[runner.id] = POOL_NAME
+            try:
+                managers = self._managers(runner.id)
+            except AgentSourceError as exc:
+                failed[runner.id] = f"runner {runner.id}: {exc}"
+                continue
+            if managers is None:  # deleted since the list: it has no managers to judge
+                failed[runner.id] = f"runner {runner.id}: listed, then 404"
+                continue
+            public = [m for m in managers if m.ip_address and not _private(m.ip_address)]
+            if public:  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
+                failed[runner.id] = (
+                    f"runner {runner.id}: manager {public[0].system_id or public[0].id} reports a non-private IP "
+                    "address: GitLab does not see the instances' private IPs, so GATE_MAPPING=ip cannot map them"
+                )
+                continue
+            agents += [_manager_agent(runner.id, m) for m in managers]
+            answered.add(runner.id)
+        return Listing(agents, frozenset(answered), failed, names)
+
+    # -- AgentSource ------------------------------------------------------------------------------------------
+    def set_deadline(self, at: float | None) -> None:
+        self.deadline.set(at)
+
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        """Runners: GET /runners/:id each, None on 404. Managers: the runner's manager list, every one None when the
+        runner is 404; a manager its runner no longer lists is no evidence (an error: hold)."""
+        out: dict[int, Agent | None] = {}
+        if pool_id == RUNNERS_POOL and not self.per_manager:
+            for runner_id in agent_ids:
+                found = self._runner(runner_id)
+                out[runner_id] = None if found is None else self._runner_agent(found)
+            return out
+        managers = self._managers(pool_id)
+        if managers is None:
+            return dict.fromkeys(agent_ids)
+        by_id = {m.id: m for m in managers}
+        for manager_id in agent_ids:
+            if manager_id not in by_id:
+                raise AgentSourceError(
+                    f"manager {manager_id} of runner {pool_id}: not among the runner's managers, and a manager "
+                    "cannot be asked for alone: no evidence that it is gone"
+                )
+            out[manager_id] = _manager_agent(pool_id, by_id[manager_id])
+        return out
+
+    def job_requests(self, agent: Agent) -> list[JobRequest]:
+        """Its running jobs (every page) and its latest finished ones (evidence that a job seen running ended). A
+        manager's: the runner's jobs that name it, and running ones that name no manager (they may be its)."""
+        runner_id = int(agent.capabilities["runner_id"]) if self._is_manager(agent) else agent.id
+        what = f"jobs of runner {runner_id}"
+        path = f"/runners/{runner_id}/jobs"
+        try:
+            running = [JobPayload.model_validate(j) for j in self._pages(path, {"status": "running"}, what)]
+            resp = self._request("GET", f"{self.api_url}{path}", {"order_by": "id", "sort": "desc", "per_page": RECENT})
+            if resp.status_code == 404:
+                raise AgentSourceError(f"{what}: HTTP 404", status=404)
+            if resp.status_code >= 400:
+                raise AgentSourceError(f"{what}: HTTP {resp.status_code}", status=resp.status_code)
+            recent = [JobPayload.model_validate(j) for j in resp.json()]
+        except (ValueError, ValidationError):
+            raise AgentSourceError(f"{what}: unexpected response shape") from None
+        except AgentSourceError as exc:
+            if exc.status == 404:
+                return []  # the runner is gone: its absence is judged by the absence rule, and a job seen
+                # running on it needs a finished one (never shown now), so the instance is held
+            raise
+        out: dict[int, JobRequest] = {}
+        for job in running:
+            if self._is_manager(agent) and job.runner_manager is not None and job.runner_manager.id != agent.id:
+                continue
+            out[job.id] = JobRequest(job.id, agent.id, finished=False)
+        for job in recent:
+            if job.id in out or job.status not in FINISHED:
+                continue
+            if self._is_manager(agent) and (job.runner_manager is None or job.runner_manager.id != agent.id):
+                continue
+            out[job.id] = JobRequest(job.id, agent.id, finished=True, finished_at=_epoch(job.finished_at))
+        return list(out.values())
+
+    def disable(self, agent: Agent) -> None:
+        """Pause a runner of its own instance (`paused=true`; `active=false` before GitLab 14.8). A manager of a
+        shared runner is never paused: the instance guard drains it."""
+        if self._is_manager(agent):
+            return
+        major, minor = self.version()
+        data = {"paused": "true"} if (major, minor) >= (14, 8) else {"active": "false"}
+        resp = self._request("PUT", f"{self.api_url}/runners/{agent.id}", data=data)
+        if resp.status_code != 200:
+            raise AgentSourceError(f"pause {agent.label()}: HTTP {resp.status_code}", status=resp.status_code)
+
+    def delete(self, agent: Agent) -> None:
+        """Delete the runner registration (404: already gone). A shared runner's manager: nothing to delete with a
+        user token; GitLab drops the record once the manager stops contacting it."""
+        if self._is_manager(agent):
+            return
+        resp = self._request("DELETE", f"{self.api_url}/runners/{agent.id}")
+        if resp.status_code not in (200, 204, 404):
+            raise AgentSourceError(f"delete {agent.label()}: HTTP {resp.status_code}", status=resp.status_code)
+
+    def _is_manager(self, agent: Agent) -> bool:
+        return "runner_id" in agent.capabilities and agent.pool.startswith("runner:")
+
+
+def _manager_agent(runner_id: int, m: ManagerPayload) -> Agent:
+    caps = {"runner_id": str(runner_id), "system_id": m.system_id}
+    if m.ip_address:
+        caps["ip_address"] = m.ip_address.strip()  # the mapping reads it as an address (or maps it to nothing)
+    return Agent(
+        source=SOURCE,
+        pool_id=runner_id,
+        pool=_manager_pool(runner_id),
+        id=m.id,
+        name=m.system_id or f"manager-{m.id}",
+        enabled=True,
+        online=m.status.lower() == "online",
+        computer_name=None,
+        capabilities=caps,
+        disableable=False,  # pausing a shared runner would stop the fleet: the instance guard drains
+        assigned_known=False,
+    )
+
+
+def _private(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip()).is_private
+    except ValueError:
+        return False
+
+
+def _json_or_none(resp: requests.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _epoch(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# -- the token ------------------------------------------------------------------------------------------------
+class _StaticToken(SecretCredential):
+    def refresh(self, refused: str | None = None) -> bool:
+        return False  # nothing to re-read
+
+
+def _header(token: str) -> str:
+    return f"PRIVATE-TOKEN {token}"  # the request sends the part after the space as the PRIVATE-TOKEN header
+
+
+def _static(token: str) -> SecretCredential:
+    return _StaticToken(Rotation(lambda _force: token, what="the GitLab token", max_age=None), _header)
+
+
+def token_credential(
+    settings: Any, session: Any = None, endpoint_url: str | None = None, now: Callable[[], float] | None = None
+) -> SecretCredential:
+    """GATE_GITLAB_TOKEN (local use) or the secret GATE_GITLAB_TOKEN_SECRET_ARN names (AWSCURRENT and AWSPREVIOUS),
+    read at the first request, never at start-up; re-read after a TTL and whenever GitLab refuses it (bounded)."""
+    if settings.gitlab_token is not None:
+        return _static(secrets.inline(settings.gitlab_token))
+    arn = settings.gitlab_token_secret_arn
+    if not arn:
+        raise AgentSourceError("no GitLab token configured")
+    what = "the GitLab token"
+    read = secrets.versions_reader(
+        arn, what=what, keys=("token", "gitlab_token", "GITLAB_TOKEN"), session=session, endpoint_url=endpoint_url
+    )
+    return SecretCredential(Rotation(read, what=what, now=now, max_age=settings.secret_cache_seconds), _header)
+
+
+def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitLabRunners:
+    """The registry entry (gate.bootstrap.SOURCES). Reads no secret: the token is read at the first request."""
+    now = clock.now if clock is not None else None
+    return GitLabRunners(
+        settings.gitlab_url,
+        token_credential(settings, session, aws_endpoint, now),
+        mapping=settings.mapping,
+        capability_name=settings.capability_name,
+        all_runners=settings.gitlab_runners == "all",
+        tag_list=list(settings.gitlab_tag_list),
+        timeout=settings.http_timeout_seconds,
+        max_retry_after=settings.max_retry_after_seconds,
+        clock=clock,
+    )
