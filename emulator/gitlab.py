@@ -1,0 +1,489 @@
+"""A fake GitLab REST API v4 for CI runners, served on 127.0.0.1 (werkzeug, like the fake Azure DevOps and GitHub).
+
+Speaks what `gate.adapters.gitlab` uses, in GitLab's shapes (docs.gitlab.com/api/runners, /api/rest, rate limits):
+`GET /api/v4/runners` (runners the token's user owns) and `/runners/all` (administrator; 403 otherwise), filtered
+by `scope`, `type`, `status`, `paused` and `tag_list`, each item {"id", "description", "ip_address", "active",
+"paused", "is_shared", "runner_type", "name", "online", "status"}; `GET /runners/:id` adds "tag_list", "contacted_at",
+"version"...; `PUT /runners/:id` (`paused`, or the older `active`) answers the runner; `DELETE /runners/:id` 204;
+`GET /runners/:id/managers` [{"id", "system_id", "version", "revision", "platform", "architecture", "created_at",
+"contacted_at", "ip_address", "status", "job_execution_status"}]; `GET /runners/:id/jobs` (`status`, `order_by`,
+`sort`) [{"id", "status", "name", "stage", "created_at", "started_at", "finished_at", "duration", "project",
+"pipeline", "runner_manager"}] (`runner_manager` from GitLab 17.1: leave it out with `job_manager=False`);
+`GET /version`. Lists paginate (`per_page` default 20, max 100; `page`) with `X-Page`, `X-Per-Page`, `X-Total`,
+`X-Total-Pages`, `X-Next-Page`, `X-Prev-Page` and `Link` (`prev`, `next`, `first`, `last`). Every answer carries
+`RateLimit-Limit`, `-Observed`, `-Remaining`, `-Reset` and `-ResetTime` (a per-minute window on the clock); past the
+limit, or under the `rate_limit` fault, 429 with `Retry-After`. Auth: `PRIVATE-TOKEN` or `Authorization: Bearer`;
+401 {"message": "401 Unauthorized"}; missing objects 404 {"message": "404 Runner Not Found"}.
+
+Behaviour: a paused or deleted runner takes no new job (`start_job` refuses it); jobs run on the injected clock
+(finished once `started_at + duration` has passed), so a `ManualClock` drives a scenario without threads;
+`before_pause` lets a job land between the gate's last look and its pause. `calls` records method, path, query and
+status, never headers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from emulator.httpserver import LocalServer
+from gate.domain.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+Json = dict[str, Any]
+RUNNER_TYPES = ("instance_type", "group_type", "project_type")
+JOB_STATUSES = ("running", "success", "failed", "canceled")
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Manager:
+    id: int
+    system_id: str
+    ip_address: str
+    created_at: float
+    online: bool = True
+
+
+@dataclass
+class _Job:
+    id: int
+    runner_id: int
+    manager_id: int | None
+    created_at: float
+    started_at: float
+    duration: float
+    status: str = "running"
+    finished_at: float | None = None
+
+    @property
+    def ends_at(self) -> float:
+        return self.started_at + self.duration
+
+
+@dataclass
+class _Runner:
+    id: int
+    description: str
+    tags: list[str]
+    runner_type: str
+    owned: bool
+    created_at: float
+    paused: bool = False
+    deleted_at: float | None = None
+    managers: list[_Manager] = field(default_factory=list)
+
+
+@dataclass
+class _Fault:
+    kind: str
+    count: int | None
+    until: float | None
+    method: str | None
+    status: int
+    retry_after: int
+
+
+_URLS = Map(
+    [
+        Rule("/api/v4/version", endpoint="version", methods=["GET"]),
+        Rule("/api/v4/runners", endpoint="owned", methods=["GET"]),
+        Rule("/api/v4/runners/all", endpoint="all", methods=["GET"]),
+        Rule("/api/v4/runners/<int:runner_id>", endpoint="runner", methods=["GET", "PUT", "DELETE"]),
+        Rule("/api/v4/runners/<int:runner_id>/managers", endpoint="managers", methods=["GET"]),
+        Rule("/api/v4/runners/<int:runner_id>/jobs", endpoint="jobs", methods=["GET"]),
+    ],
+    strict_slashes=False,
+)
+
+
+def _bool(value: str) -> bool:
+    """A boolean parameter as GitLab's API (Grape) reads it: true/false, 1/0, yes/no, in any case."""
+    return value.strip().lower() in ("true", "1", "t", "yes", "y", "on")
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+class FakeGitLab(LocalServer):
+    """Runners (one per instance, or shared with a manager per instance), scripted jobs and fault injection."""
+
+    thread_name = "fake-gitlab"
+
+    def __init__(
+        self,
+        port: int = 0,
+        clock: Clock | None = None,
+        token: str | None = None,
+        *,
+        admin: bool = False,
+        version: str = "17.5.2-ee",
+        job_manager: bool = True,
+        rate_limit: int = 2000,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.token = token
+        self.admin = admin  # may the token list /runners/all
+        self.version = version
+        self.job_manager = job_manager  # jobs name their runner_manager (GitLab 17.1+)
+        self.rate_limit = rate_limit  # requests per minute, as GitLab.com's authenticated API limit
+        self.url = ""
+        self.calls: list[Json] = []
+        self._port = port
+        self._lock = threading.RLock()
+        self._runners: dict[int, _Runner] = {}
+        self._jobs: dict[int, _Job] = {}
+        self._faults: list[_Fault] = []
+        self._ids = {"runner": 0, "manager": 0, "job": 0}
+        self._window = (0, 0)  # (minute, requests in it)
+        # Called with the runner id just before a pause is applied: lets a test land a job between the gate's last
+        # look and its pause (GitLab hands out the job a runner asked for before the pause).
+        self.before_pause: Callable[[int], None] | None = None
+
+    def _on_started(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+
+    # -- scripting --------------------------------------------------------------------------------------------
+    def add_runner(
+        self,
+        description: str,
+        *,
+        tags: list[str] | None = None,
+        runner_type: str = "project_type",
+        owned: bool = True,
+        paused: bool = False,
+    ) -> int:
+        """`owned`: listed by GET /runners (else only by /runners/all)."""
+        if runner_type not in RUNNER_TYPES:
+            raise ValueError(f"runner_type must be one of {RUNNER_TYPES}")
+        with self._lock:
+            self._ids["runner"] += 1
+            rid = self._ids["runner"]
+            self._runners[rid] = _Runner(
+                rid, description, list(tags or []), runner_type, owned, self.clock.now(), paused=paused
+            )
+            return rid
+
+    def add_manager(self, runner_id: int, ip_address: str, system_id: str | None = None) -> int:
+        """A machine running this runner (`gitlab-runner run` with its authentication token) contacts GitLab."""
+        with self._lock:
+            self._ids["manager"] += 1
+            mid = self._ids["manager"]
+            sid = system_id or f"s_{mid:012x}"
+            self._runners[runner_id].managers.append(_Manager(mid, sid, ip_address, self.clock.now()))
+            return mid
+
+    def start_job(self, runner_id: int, duration: float, manager_id: int | None = None) -> int:
+        """The runner (through `manager_id`, or its first manager) picks up a job now; ValueError if the runner is
+        paused or deleted: GitLab gives a paused runner no job."""
+        with self._lock:
+            self._advance()
+            runner = self._runners[runner_id]
+            if runner.deleted_at is not None or runner.paused:
+                raise ValueError(f"runner {runner_id} takes no job (paused or deleted)")
+            if manager_id is None and runner.managers:
+                manager_id = runner.managers[0].id
+            now = self.clock.now()
+            self._ids["job"] += 1
+            job = _Job(self._ids["job"], runner_id, manager_id, now, now, duration)
+            self._jobs[job.id] = job
+            return job.id
+
+    def finish_job(self, job_id: int, status: str = "success") -> None:
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.finished_at is None:
+                job.finished_at, job.status = self.clock.now(), status
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        count: int | None = None,
+        seconds: float | None = None,
+        method: str | None = None,
+        status: int = 503,
+        retry_after: int = 60,
+    ) -> None:
+        """Faults: `rate_limit` (429 + Retry-After), `server_error` (`status`), `unauthorized` (401), `forbidden`
+        (403), `not_found` (404 for every runner path)."""
+        if kind not in ("rate_limit", "server_error", "unauthorized", "forbidden", "not_found"):
+            raise ValueError(f"unknown fault {kind!r}")
+        until = self.clock.now() + seconds if seconds is not None else None
+        with self._lock:
+            self._faults.append(_Fault(kind, count, until, method, status, retry_after))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    # -- inspection -------------------------------------------------------------------------------------------
+    def runner(self, runner_id: int) -> Json:
+        with self._lock:
+            self._advance()
+            r = self._runners[runner_id]
+            return {**self._detail(r), "deleted": r.deleted_at is not None, "deleted_at": r.deleted_at}
+
+    def jobs(self) -> list[Json]:
+        with self._lock:
+            self._advance()
+            return [self._job_json(j) | {"ends_at": j.ends_at, "runner_id": j.runner_id} for j in self._jobs.values()]
+
+    # -- internals --------------------------------------------------------------------------------------------
+    def _advance(self) -> None:
+        now = self.clock.now()
+        for job in self._jobs.values():
+            if job.finished_at is None and now >= job.ends_at:
+                job.finished_at, job.status = job.ends_at, "success"
+
+    def _status(self, r: _Runner) -> str:
+        if not r.managers:
+            return "never_contacted"
+        return "online" if any(m.online for m in r.managers) else "offline"
+
+    def _summary(self, r: _Runner) -> Json:
+        status = self._status(r)
+        return {
+            "id": r.id,
+            "description": r.description,
+            "ip_address": r.managers[-1].ip_address if r.managers else None,
+            "active": not r.paused,
+            "paused": r.paused,
+            "is_shared": r.runner_type == "instance_type",
+            "runner_type": r.runner_type,
+            "name": "gitlab-runner",
+            "online": status == "online",
+            "status": status,
+        }
+
+    def _detail(self, r: _Runner) -> Json:
+        last = max((m.created_at for m in r.managers), default=None)
+        return {
+            **self._summary(r),
+            "architecture": "amd64",
+            "platform": "linux",
+            "contacted_at": _iso(last),
+            "maintenance_note": None,
+            "projects": [],
+            "revision": "66a723c3",
+            "tag_list": list(r.tags),
+            "version": "17.5.0",
+            "access_level": "not_protected",
+            "maximum_timeout": 3600,
+            "run_untagged": not r.tags,
+            "locked": False,
+        }
+
+    def _manager_json(self, r: _Runner, m: _Manager) -> Json:
+        busy = any(j.manager_id == m.id and j.finished_at is None for j in self._jobs.values())
+        return {
+            "id": m.id,
+            "system_id": m.system_id,
+            "version": "17.5.0",
+            "revision": "66a723c3",
+            "platform": "linux",
+            "architecture": "amd64",
+            "created_at": _iso(m.created_at),
+            "contacted_at": _iso(self.clock.now()) if m.online else _iso(m.created_at),
+            "ip_address": m.ip_address,
+            "status": "online" if m.online else "offline",
+            "job_execution_status": "active" if busy else "idle",
+        }
+
+    def _job_json(self, j: _Job) -> Json:
+        body: Json = {
+            "id": j.id,
+            "status": j.status,
+            "stage": "test",
+            "name": f"job-{j.id}",
+            "ref": "main",
+            "tag": False,
+            "coverage": None,
+            "created_at": _iso(j.created_at),
+            "started_at": _iso(j.started_at),
+            "finished_at": _iso(j.finished_at),
+            "duration": (j.finished_at or self.clock.now()) - j.started_at,
+            "project": {"id": 1, "name": "app", "path_with_namespace": "acme/app"},
+            "pipeline": {"id": 100 + j.id, "project_id": 1, "ref": "main", "status": j.status},
+        }
+        if self.job_manager:
+            runner = self._runners[j.runner_id]
+            manager = next((m for m in runner.managers if m.id == j.manager_id), None)
+            body["runner_manager"] = self._manager_json(runner, manager) if manager else None
+        return body
+
+    # -- HTTP -------------------------------------------------------------------------------------------------
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self._serve(request)
+        self.record_call(request.method, request.path, request.args.to_dict(), response.status_code)
+        return response(environ, start_response)
+
+    def _rate_headers(self) -> tuple[dict[str, str], bool]:
+        """GitLab's RateLimit-* headers for a per-minute window on the clock, and whether this request is over."""
+        now = self.clock.now()
+        minute = int(now // 60)
+        with self._lock:
+            seen = self._window[1] + 1 if self._window[0] == minute else 1
+            self._window = (minute, seen)
+        reset = (minute + 1) * 60
+        headers = {
+            "RateLimit-Limit": str(self.rate_limit),
+            "RateLimit-Observed": str(seen),
+            "RateLimit-Remaining": str(max(0, self.rate_limit - seen)),
+            "RateLimit-Reset": str(reset),
+            "RateLimit-ResetTime": formatdate(reset, usegmt=True),
+        }
+        return headers, seen > self.rate_limit
+
+    def _fault(self, request: Request) -> _Fault | None:
+        with self._lock:
+            now = self.clock.now()
+            self._faults = [f for f in self._faults if f.count != 0 and (f.until is None or now < f.until)]
+            fault = next((f for f in self._faults if f.method in (None, request.method)), None)
+            if fault is not None and fault.count is not None:
+                fault.count -= 1
+            return fault
+
+    def _authorized(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        value = request.headers.get("PRIVATE-TOKEN")
+        if value is None:
+            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer":
+                return False
+        return hmac.compare_digest(value.encode(), self.token.encode())
+
+    def _serve(self, request: Request) -> Response:
+        limits, over = self._rate_headers()
+        response = self._answer(request, over, limits)
+        for key, value in limits.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    def _answer(self, request: Request, over: bool, limits: dict[str, str]) -> Response:
+        fault = self._fault(request)
+        if over or (fault is not None and fault.kind == "rate_limit"):
+            retry = fault.retry_after if fault is not None else int(limits["RateLimit-Reset"]) - int(self.clock.now())
+            limits["RateLimit-Remaining"] = "0"
+            return Response("Retry later\n", status=429, headers={"Retry-After": str(max(1, retry))})
+        if fault is not None and fault.kind == "unauthorized":
+            return _json({"message": "401 Unauthorized"}, 401)
+        if fault is not None and fault.kind == "forbidden":
+            return _json({"message": "403 Forbidden"}, 403)
+        if fault is not None and fault.kind == "server_error":
+            return _json({"message": "500 Internal Server Error"}, fault.status)
+        if not self._authorized(request):
+            return _json({"message": "401 Unauthorized"}, 401)
+        try:
+            endpoint, values = _URLS.bind_to_environ(request.environ).match(request.path, method=request.method)
+        except Exception:
+            return _json({"error": "404 Not Found"}, 404)
+        if fault is not None and fault.kind == "not_found" and endpoint != "version":
+            return _json({"message": "404 Runner Not Found"}, 404)
+        with self._lock:
+            self._advance()
+            if endpoint == "version":
+                return _json({"version": self.version, "revision": "6b1fb2ed0c2", "kas": {"enabled": False}})
+            if endpoint in ("owned", "all"):
+                return self._list(request, endpoint == "all")
+            runner = self._runners.get(int(values["runner_id"]))
+            if runner is None or runner.deleted_at is not None:
+                return _json({"message": "404 Runner Not Found"}, 404)
+            if endpoint == "managers":
+                return _json([self._manager_json(runner, m) for m in runner.managers])
+            if endpoint == "jobs":
+                return self._runner_jobs(request, runner)
+            if request.method == "PUT":
+                return self._update(request, runner)
+            if request.method == "DELETE":
+                runner.deleted_at = self.clock.now()
+                return Response(status=204)
+            return _json(self._detail(runner))
+
+    def _update(self, request: Request, runner: _Runner) -> Response:
+        form = dict(request.form)
+        if request.is_json:
+            form.update({k: str(v).lower() for k, v in (request.get_json(silent=True) or {}).items()})
+        if "paused" not in form and "active" not in form:
+            return _json({"error": "at least one parameter must be provided"}, 400)
+        paused = _bool(form["paused"]) if "paused" in form else not _bool(form["active"])
+        if paused and self.before_pause is not None:
+            self.before_pause(runner.id)
+        runner.paused = paused
+        return _json(self._detail(runner))
+
+    def _list(self, request: Request, everything: bool) -> Response:
+        if everything and not self.admin:
+            return _json({"message": "403 Forbidden"}, 403)
+        args = request.args
+        runners = [r for r in self._runners.values() if r.deleted_at is None and (everything or r.owned)]
+        if "tag_list" in args:
+            wanted = {t.strip() for t in args["tag_list"].split(",") if t.strip()}
+            runners = [r for r in runners if wanted <= set(r.tags)]
+        if "paused" in args:
+            runners = [r for r in runners if r.paused == _bool(args["paused"])]
+        if "type" in args:
+            runners = [r for r in runners if r.runner_type == args["type"]]
+        if "status" in args:
+            runners = [r for r in runners if self._status(r) == args["status"]]
+        runners.sort(key=lambda r: r.id)
+        return self._paged(request, [self._summary(r) for r in runners])
+
+    def _runner_jobs(self, request: Request, runner: _Runner) -> Response:
+        status = request.args.get("status")
+        if status is not None and status not in JOB_STATUSES:
+            return _json({"error": "status does not have a valid value"}, 400)
+        jobs = [j for j in self._jobs.values() if j.runner_id == runner.id and status in (None, j.status)]
+        jobs.sort(key=lambda j: j.id, reverse=request.args.get("sort", "desc") == "desc")
+        return self._paged(request, [self._job_json(j) for j in jobs])
+
+    def _paged(self, request: Request, items: list[Json]) -> Response:
+        try:
+            per_page = max(1, min(100, int(request.args.get("per_page", 20))))
+            page = max(1, int(request.args.get("page", 1)))
+        except ValueError:
+            return _json({"error": "page is invalid"}, 400)
+        pages = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        base = f"{self.url}{request.path}"
+        query = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+
+        def link(p: int, rel: str) -> str:
+            return f'<{base}?{urlencode({**query, "page": p, "per_page": per_page})}>; rel="{rel}"'
+
+        links = []
+        if page > 1:
+            links.append(link(page - 1, "prev"))
+        if page < pages:
+            links.append(link(page + 1, "next"))
+        links += [link(1, "first"), link(pages, "last")]
+        headers = {
+            "X-Page": str(page),
+            "X-Per-Page": str(per_page),
+            "X-Total": str(len(items)),
+            "X-Total-Pages": str(pages),
+            "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Prev-Page": str(page - 1) if page > 1 else "",
+            "Link": ", ".join(links),
+        }
+        return _json(chunk, 200, headers)
