@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
 
 from gate.adapters.secrets import Rotation, SecretCredential
-from gate.domain.model import Agent, JobRequest, ServiceTime
+from gate.domain.model import Agent, JobMeta, JobRequest, ServiceTime
 from gate.domain.redact import redact, register_secret
 from gate.domain.timestamps import parse_http_date
 from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
@@ -42,7 +42,30 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-class RequestRef(_Payload):
+class JobMetaFields(_Payload):
+    """The fields of a TaskAgentJobRequest the priority tiers read (gate.domain.tiers), typed loosely on purpose: a
+    field of an unexpected shape is unknown metadata (the default tier), never a malformed record (a failed list).
+    There is no branch: the job request does not carry one (the build's sourceBranch is on the Build API, which the
+    gate does not call)."""
+
+    definition: Any = None  # TaskOrchestrationOwner {id, name}: the pipeline
+    plan_type: Any = Field(default=None, alias="planType")
+    job_name: Any = Field(default=None, alias="jobName")
+    orchestration_id: Any = Field(default=None, alias="orchestrationId")
+    demands: Any = None
+
+    def meta(self) -> JobMeta:
+        definition = self.definition.get("name") if isinstance(self.definition, dict) else None
+        return JobMeta(
+            pipeline=_text(definition),
+            plan_type=_text(self.plan_type),
+            stage=_stage(_text(self.orchestration_id)),
+            job=_text(self.job_name),
+            demands=_demands(self.demands),
+        )
+
+
+class RequestRef(JobMetaFields):
     request_id: int = Field(alias="requestId")
 
 
@@ -57,12 +80,30 @@ class TaskAgentPayload(_Payload):
     assigned_request: RequestRef | None = Field(default=None, alias="assignedRequest")
 
 
-class JobRequestPayload(_Payload):
+class JobRequestPayload(JobMetaFields):
     request_id: int = Field(alias="requestId")
     reserved_agent: dict[str, Any] | None = Field(default=None, alias="reservedAgent")
     assign_time: datetime | None = Field(default=None, alias="assignTime")
     finish_time: datetime | None = Field(default=None, alias="finishTime")
     result: str | None = None
+
+
+def _stage(orchestration_id: str | None) -> str | None:
+    """The stage's reference name from a multi-stage pipeline's orchestrationId, `{planId}.{stage}.{job}.{config}`
+    (reference names have no dots). Any other shape (classic builds: `{planId}.{phase}.{config}`) says no stage."""
+    parts = (orchestration_id or "").split(".")
+    return parts[1] if len(parts) == 4 and all(parts) else None
+
+
+def _demands(raw: Any) -> tuple[str, ...] | None:
+    """Demands as the service writes them ("npm", "Agent.OS -equals Linux"); any other shape: unknown (None)."""
+    if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
+        return None
+    return tuple(raw)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _epoch(at: datetime) -> float | None:
@@ -481,7 +522,7 @@ class AzureDevOps:
             if mine:
                 finished = job.finish_time is not None or job.result is not None
                 at = _epoch(job.finish_time) if job.finish_time is not None else None
-                out.append(JobRequest(job.request_id, agent.id, finished=finished, finished_at=at))
+                out.append(JobRequest(job.request_id, agent.id, finished=finished, finished_at=at, meta=job.meta()))
         return out
 
     def _record(self, agent: Agent) -> dict[str, Any]:
@@ -550,4 +591,5 @@ def _to_agent(p: TaskAgentPayload, pool_id: int, pool: str, *, assigned_known: b
         computer_name=caps.get("Agent.ComputerName"),
         capabilities=caps,
         assigned_known=assigned_known,
+        job=p.assigned_request.meta() if p.assigned_request else None,
     )

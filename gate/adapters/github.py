@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from gate.adapters import secrets
 from gate.adapters.secrets import Rotation, SecretCredential
-from gate.domain.model import Agent, JobRequest
+from gate.domain.model import Agent, JobMeta, JobRequest
 from gate.domain.redact import redact, register_secret
 from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
@@ -297,6 +297,9 @@ def _to_agent(r: RunnerPayload, pool_id: int, scope: str) -> Agent:
         computer_name=r.name,  # a runner is named after its host unless told otherwise
         capabilities=caps,
         disableable=False,
+        # Priority tiers: the runner list names no workflow or branch, only the runner's labels, which the job's
+        # `runs-on` had to match; the other fields stay unknown (gate.domain.tiers).
+        job=JobMeta(labels=tuple(label.name for label in r.labels)) if r.busy else None,
     )
 
 

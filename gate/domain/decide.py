@@ -4,7 +4,8 @@ No I/O and no clock: every input is passed in, so the rules are tested exhaustiv
 not judgement: the round's heartbeat pass sends them before anything here runs. The rules (docs/judgment.md), in order:
   leaving a warm pool -> release at once; no identity for the lifecycle action -> hold, touch nothing; not proven
   ours (no heartbeat under our hook succeeded) and no hold of ours yet -> hold, touch nothing; max hold reached ->
-  forced; agent system unreachable -> hold (fail safe); an agent seen during this hold missing from the list -> ask
+  forced (the max hold and forced result of the instance's priority tier, gate.domain.tiers; by default the
+  policy's); agent system unreachable -> hold (fail safe); an agent seen during this hold missing from the list -> ask
   for it directly; any agent still enabled -> disable it and hold; any agent busy, or not known to be idle -> hold;
   no agent ever seen -> hold until the unregistered grace, then release; before the lag bound (the latest disable +
   assignment_lag_seconds) -> hold, unless every agent's last job finished after its disable was acknowledged (then
@@ -41,7 +42,8 @@ from gate.domain.holdstate import (
     load,
     stale_keys,
 )
-from gate.domain.model import Agent, JobRequest, Outcome, ServiceTime, Waiting
+from gate.domain.model import Agent, JobMeta, JobRequest, Outcome, ServiceTime, Waiting
+from gate.domain.tiers import Tier, default_tier, resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,12 @@ class Policy:
     check_job_requests: bool = True
     ecs_drain: bool = False
     ecs_wait_tasks: bool = False
+    # Priority tiers (gate.domain.tiers): per-job max hold and forced result; the two fields above are the default.
+    tiers: tuple[Tier, ...] = ()
+
+    @property
+    def default_tier(self) -> Tier:
+        return default_tier(self.max_hold_seconds, self.forced_result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,8 @@ class Decision:
     # Why a hold is a fail-safe one (an error keeps it, not the agents): "agent_system", "ecs", "action_identity";
     # None for a hold on the evidence. Counted per invocation (FailsafeHolds metric) and alarmed when it persists.
     failsafe: str | None = None
+    # The priority tier that applied (gate.domain.tiers): "default" unless a configured tier matched the jobs.
+    tier: str | None = None
 
     @property
     def final(self) -> bool:
@@ -151,8 +161,9 @@ def _absent_agent(key: AgentKey, source: str) -> Agent:
 class _Hold:
     """One decision in the making: the actions so far and the hold state they lead to."""
 
-    def __init__(self, waiting: Waiting, state: HoldState | None, now: float) -> None:
+    def __init__(self, waiting: Waiting, state: HoldState | None, now: float, tier: Tier) -> None:
         self.lifecycle_state = waiting.lifecycle_state
+        self.tier = tier
         self.now = now
         self.actions: list[Action] = []
         self.tags: dict[str, str] = {k: v for k, v in waiting.tags.items() if v}
@@ -182,6 +193,7 @@ class _Hold:
 
     def decision(self, outcome: Outcome, reason: str, **kw: object) -> Decision:
         held = self.state.held_since if self.state else None
+        kw.setdefault("tier", self.tier.name)
         return Decision(outcome, reason, tuple(self.actions), held, dict(self.tags), **kw)  # type: ignore[arg-type]
 
 
@@ -194,7 +206,7 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
         started = min(started, now)
         if state is not None:
             state = replace(state, held_since=started)
-    hold = _Hold(waiting, state, now)
+    hold = _Hold(waiting, state, now, _tier(policy, observation, state.seen if state is not None else frozenset()))
 
     if waiting.leaves_warm_pool:
         hold.actions.append(Complete("CONTINUE"))
@@ -222,7 +234,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     now, held = hold.now, max(0.0, hold.now - state.held_since)
     listed = list(obs.agents or ())
 
-    if held >= policy.max_hold_seconds:
+    if held >= hold.tier.max_hold_seconds:
         return _forced(hold, listed, obs, policy, held)
     if obs.agents is None:
         reason = f"agent system unavailable ({obs.error or 'unknown error'}): fail safe"
@@ -545,7 +557,8 @@ def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Poli
     agent's registration abandons its job on Azure DevOps' side at once (the service fails the job when its agent
     goes), which would kill a build that ABANDON with retention keeps alive, and with CONTINUE turns a build the
     instance's own shutdown may still let finish into a certain loss. A busy agent is left registered, disabled."""
-    deleting = policy.forced_result == "CONTINUE" and policy.delete_agent_on_release
+    tier = hold.tier
+    deleting = tier.forced_result == "CONTINUE" and policy.delete_agent_on_release
     unknown = tuple(a for a in agents if not a.assigned_known and a.disableable)
     if deleting and unknown and obs.job_requests is None and obs.error is None and obs.agents is not None:
         reason = f"max hold reached; checking the job requests of {len(unknown)} agent(s) before deleting any"
@@ -556,7 +569,7 @@ def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Poli
         state += f"; agent pool(s) {', '.join(map(str, obs.failed_pools))} failing: any agent there left registered"
     # Keep new jobs off an instance we are giving up on, and keep a retained (ABANDON) agent registered.
     hold.actions.extend(DisableAgent(a) for a in agents if not a.drained)
-    hold.actions.append(Complete(policy.forced_result))  # nothing may block a forced completion
+    hold.actions.append(Complete(tier.forced_result))  # nothing may block a forced completion
     if deleting:
         kept = [a for a in agents if _may_run_a_job(a, obs.job_requests)]
         hold.actions.extend(DeleteAgent(a) for a in agents if a not in kept)
@@ -564,7 +577,29 @@ def _forced(hold: _Hold, agents: Sequence[Agent], obs: Observation, policy: Poli
             labels = ", ".join(a.label() for a in kept)
             state += f"; kept registered (disabled), may run a job: {labels} (deleting it would abandon the job)"
     hold.clear()
-    return hold.decision(Outcome.FORCED, f"max hold reached ({held:.0f}s >= {policy.max_hold_seconds:.0f}s){state}")
+    bound = f"{held:.0f}s >= {tier.max_hold_seconds:.0f}s" + ("" if tier.name == "default" else f", tier {tier.name}")
+    return hold.decision(Outcome.FORCED, f"max hold reached ({bound}){state}")
+
+
+def _tier(policy: Policy, obs: Observation, seen: frozenset[AgentKey]) -> Tier:
+    """The priority tier for this look (gate.domain.tiers), from the jobs the instance's agents run now: each busy
+    agent's assigned request and every unfinished job request looked at. Anything that may hide a job (the list
+    failed or came back doubtful, a failing pool, an ambiguous agent, a seen agent missing and not yet asked for, a
+    busy field missing with its job requests unasked) counts as a job that said nothing: the strictest tier it may be
+    in, never less than the default."""
+    if obs.agents is None:
+        return resolve(policy.tiers, policy.default_tier, [], complete=False)
+    present = list(obs.agents)
+    direct = obs.direct or {}
+    missing = seen - {(a.pool_id, a.id) for a in present}
+    complete = obs.error is None and not obs.failed_pools and not obs.ambiguous and obs.listed_any
+    complete = complete and all(k in direct for k in missing)
+    present += [a for k in missing if (a := direct.get(k)) is not None]
+    requests = obs.job_requests or {}
+    jobs: list[JobMeta | None] = [a.job for a in present if a.busy]
+    jobs += [j.meta for js in requests.values() for j in js if not j.finished]
+    complete = complete and all(a.assigned_known or a.id in requests for a in present)
+    return resolve(policy.tiers, policy.default_tier, jobs, complete)
 
 
 def _release(

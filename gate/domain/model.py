@@ -34,6 +34,21 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class JobMeta:
+    """What a running job says about itself, for the priority tiers (gate.domain.tiers). None: the agent system did
+    not say (unknown, never "no match"): Azure DevOps job requests carry no branch; GitHub's runner list names only
+    the runner's labels (the job's `runs-on` had to match them)."""
+
+    pipeline: str | None = None  # Azure DevOps: definition.name; GitHub: the workflow's name
+    plan_type: str | None = None  # Azure DevOps: planType (Build, Release)
+    branch: str | None = None
+    stage: str | None = None  # Azure DevOps: the stage's reference name, from orchestrationId (multi-stage YAML)
+    job: str | None = None  # Azure DevOps: jobName
+    demands: tuple[str, ...] | None = None  # Azure DevOps: demands ("npm", "Agent.OS -equals Linux")
+    labels: tuple[str, ...] | None = None  # GitHub: the runner's labels
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     """One CI agent as its system reports it (Azure DevOps agent, GitHub runner...)."""
 
@@ -51,6 +66,7 @@ class Agent:
     # False when the agent system was asked for the busy field (Azure: includeAssignedRequest) and the record lacks
     # it: absence of the field is not evidence of idleness (AZURE, issue 12; set by gate/adapters/azure.py).
     assigned_known: bool = True
+    job: JobMeta | None = None  # its running job's metadata (priority tiers); None: not running one, or not said
 
     @property
     def busy(self) -> bool:
@@ -70,6 +86,7 @@ class JobRequest:
     agent_id: int | None
     finished: bool
     finished_at: float | None = None  # finishTime, on the agent system's clock (evidence against the lag bound)
+    meta: JobMeta | None = None  # pipeline, stage, job, demands... (priority tiers, gate.domain.tiers)
 
 
 @dataclass(frozen=True, slots=True)

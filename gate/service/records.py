@@ -30,9 +30,11 @@ class Recorder:
         actions: Sequence[str] = (),
         now: float | None = None,
         failsafe: str | None = None,
+        tier: str | None = None,
     ) -> Record:
         """About one waiting instance: its agents, how long it has been held, what was done. `failsafe`: the cause
-        of a hold an error keeps (gate.domain.decide.Decision.failsafe), recorded as the field `failsafe`."""
+        of a hold an error keeps (gate.domain.decide.Decision.failsafe), recorded as the field `failsafe`. `tier`:
+        the priority tier whose max hold and forced result applied (gate.domain.tiers), recorded as `tier`."""
         now = self.clock.now() if now is None else now
         held_since = w.held_since if held_since is None else held_since
         record: Record = {
@@ -50,6 +52,8 @@ class Recorder:
             record["actions"] = list(actions)
         if failsafe is not None:
             record["failsafe"] = failsafe
+        if tier is not None:
+            record["tier"] = tier
         self.log.decision(record, now)
         if self.notifier is not None:
             self.notifier.on_record(record, held_since)

@@ -123,7 +123,7 @@ class RetainedCleanup:
         if callable(observation):
             obs = observation(w)
         # No max hold: a retained instance costs money, not builds; it goes when its agents are idle.
-        policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"))
+        policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"), tiers=())
         decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs)
         # No acknowledgement stamp: a retained instance costs money, not builds, so it simply waits the lag bound.
         kept = tuple(a for a in decision.actions if not isinstance(a, ConfirmDisables))
