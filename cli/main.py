@@ -226,6 +226,40 @@ def outcomes(
 
 
 @app.command()
+def audit(
+    since: Annotated[str, typer.Option(help="how far back, e.g. 6h, 24h, 7d")] = "24h",
+    log_file: Annotated[
+        Path | None, typer.Option(help="the handler's JSON decision lines (default: CloudWatch Logs)")
+    ] = None,
+    log_group: Annotated[str, typer.Option(help="CloudWatch log group")] = "/aws/lambda/asg-termination-gate",
+    tolerance: Annotated[
+        float, typer.Option(min=0, max=3600, help="seconds of clock skew allowed between AWS and the agent system")
+    ] = 60,
+    aws_endpoint: AwsEndpoint = None,
+    localstack: Localstack = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Builds killed by scale-in (should be 0), builds lost for other reasons, and what the holds cost, from the
+    agent system's finished jobs, the groups' scaling activities and the gate's decision records. Exit 1 if a
+    build was killed by scale-in."""
+    from cli.audit import run_audit
+    from cli.outcomes import parse_since
+
+    since_seconds = parse_since(since)
+    apply_endpoints(aws_endpoint, localstack)
+    endpoint = aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    require_reachable(endpoint, "the AWS endpoint")
+    run_audit(
+        since_seconds,
+        log_file=log_file,
+        log_group=log_group,
+        endpoint=endpoint,
+        tolerance=tolerance,
+        json_out=json_out,
+    )
+
+
+@app.command()
 def doctor(
     function: Annotated[
         str | None, typer.Option("--function", help="a deployed gate: read its GATE_* settings from the function")

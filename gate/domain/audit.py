@@ -157,6 +157,7 @@ class Report:
                 "agent": x.job.agent,
                 "instance": x.job.instance_id,
                 "result": x.job.result,
+                "agent_lost": x.job.says_agent_lost,
                 "assigned_at": x.job.assigned_at,
                 "finished_at": x.job.finished_at,
                 "why": x.why,

@@ -1,0 +1,187 @@
+"""Reads what `gate audit` needs from AWS and Azure DevOps, as the pure types of gate.domain.audit.
+
+Terminations: DescribeScalingActivities per group ("Terminating EC2 instance: i-...", its Cause, StartTime, EndTime,
+StatusCode), newest first, read back to the audit window. Jobs: each pool's job requests (assignTime, finishTime,
+result, reservedAgent), and for a job that did not end normally the messages on its timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from gate.adapters.aws import Aws, _pages
+from gate.adapters.azure import AzureDevOps
+from gate.domain.audit import FINISHED_NORMALLY, Job, Termination
+from gate.domain.holdstate import instance_ids_in
+from gate.service.sources import AgentSourceError
+
+MAX_ACTIVITY_PAGES = 50  # 5,000 activities per group: far more than a day of scale-ins
+MAX_TIMELINES = 200  # timeline reads per audit: only jobs that did not end normally are read
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp() if value.tzinfo is not None else None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    return None
+
+
+def pool_job_requests(ado: AzureDevOps, pool: str) -> list[dict[str, Any]]:
+    """Every job request the pool keeps (no `agentId`: the pool's job history, as its Jobs page lists it)."""
+    return ado._list(
+        f"pools/{ado.pool_id(pool)}/jobrequests",
+        {},
+        f"job requests of pool {pool!r}",
+        version=lambda: ado.job_requests_version,
+        on_out_of_range=ado._negotiate_job_requests,
+    )
+
+
+def job_issues(ado: AzureDevOps, request: dict[str, Any]) -> list[str] | None:
+    """The error and warning messages on a build job's timeline ("We stopped hearing from agent ..." is one): GET
+    `{the request's owner link}/timeline` (the Build API). None when the request names no build or the call fails:
+    the audit then has the job's result only."""
+    href = ((request.get("owner") or {}).get("_links") or {}).get("self", {}).get("href")
+    if not isinstance(href, str) or request.get("planType", "Build") != "Build":
+        return None
+    try:
+        resp = ado.session.get(
+            f"{href}/timeline",
+            params={"api-version": ado.api_version},
+            headers={"Authorization": ado.credential.authorization()},
+            timeout=ado.deadline.timeout(ado.timeout, "timeline"),
+            allow_redirects=False,
+        )
+        body = resp.json() if resp.status_code == 200 else None
+    except (requests.RequestException, ValueError, AgentSourceError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    job_id = request.get("jobId")
+    messages = []
+    for record in body.get("records") or []:
+        if not isinstance(record, dict):
+            continue
+        if job_id and job_id not in (record.get("id"), record.get("parentId")):
+            continue  # another job of the same build (the timeline holds every job's records)
+        for issue in record.get("issues") or []:
+            if isinstance(issue, dict) and isinstance(issue.get("message"), str):
+                messages.append(issue["message"])
+    return messages
+
+
+def terminations(aws: Aws, groups: Sequence[str], since: float) -> list[Termination]:
+    """Every terminate activity of the groups that ended (or is still under way) after `since`."""
+    out: list[Termination] = []
+    for group in groups:
+        for activity in _pages(aws.autoscaling, group, MAX_ACTIVITY_PAGES):
+            description = str(activity.get("Description") or "")
+            started = _epoch(activity.get("StartTime"))
+            if started is None or not description.lower().startswith("terminating"):
+                continue
+            ended = _epoch(activity.get("EndTime"))
+            if started < since and ended is not None and ended < since:
+                break  # newest first: what lies further back ended before the window
+            for iid in instance_ids_in(description):
+                out.append(
+                    Termination(
+                        group=group,
+                        instance_id=iid,
+                        started_at=started,
+                        ended_at=ended,
+                        cause=str(activity.get("Cause") or ""),
+                        status=str(activity.get("StatusCode") or ""),
+                    )
+                )
+    return out
+
+
+def jobs(
+    ado: AzureDevOps,
+    pools: Iterable[str],
+    since: float,
+    instance_of: Callable[[int | None, str], str | None],
+) -> list[Job]:
+    """The assigned jobs of the pools that were running at or after `since`; `instance_of(agent id, agent name)`
+    names the instance an agent ran on (None: unknown)."""
+    out: list[Job] = []
+    timelines = 0
+    for pool in pools:
+        for raw in pool_job_requests(ado, pool):
+            assigned = _epoch(raw.get("assignTime"))
+            if assigned is None:
+                continue  # never ran on an agent: no instance could have killed it
+            finished = _epoch(raw.get("finishTime"))
+            if finished is not None and finished < since:
+                continue
+            agent = raw.get("reservedAgent") or {}
+            name = str(agent.get("name") or "")
+            agent_id = agent.get("id") if isinstance(agent.get("id"), int) else None
+            result = raw.get("result")
+            messages: tuple[str, ...] = ()
+            normal = finished is not None and str(result or "").lower() in FINISHED_NORMALLY
+            if not normal and finished is not None and timelines < MAX_TIMELINES:
+                timelines += 1
+                messages = tuple(job_issues(ado, raw) or ())
+            definition = raw.get("definition") or {}
+            out.append(
+                Job(
+                    job_id=f"{pool}/{raw.get('requestId')}",
+                    agent=name,
+                    instance_id=instance_of(agent_id, name),
+                    assigned_at=assigned,
+                    finished_at=finished,
+                    result=str(result) if result is not None else None,
+                    messages=messages,
+                    pipeline=str(definition.get("name") or ""),
+                )
+            )
+    return out
+
+
+def instance_from_name(name: str) -> str | None:
+    """The instance id the agent's name holds as a whole token (exactly one, or None)."""
+    found = set(instance_ids_in(name.lower()))
+    return found.pop() if len(found) == 1 else None
+
+
+def instance_mapper(ado: AzureDevOps, mapping: str, capability_name: str) -> Callable[[int | None, str], str | None]:
+    """Agent -> instance for the audit: by `capability`, from the agents still registered (a deleted agent's jobs fall
+    back to its name); otherwise by the name. Hostname mapping would need every terminated instance's private DNS
+    name, which EC2 forgets within the hour: those jobs are matched by name, when the name holds the instance id."""
+    by_id: dict[int, str] = {}
+    if mapping == "capability":
+        for agent in ado.list_agents():
+            value = (agent.capabilities.get(capability_name) or "").strip().lower()
+            if instance_ids_in(value) == [value]:
+                by_id[agent.id] = value
+
+    def instance_of(agent_id: int | None, name: str) -> str | None:
+        return by_id.get(agent_id) if agent_id in by_id else instance_from_name(name)
+
+    return instance_of
+
+
+def collect(
+    aws: Aws,
+    ado: AzureDevOps,
+    *,
+    groups: Sequence[str],
+    pools: Sequence[str],
+    mapping: str,
+    capability_name: str,
+    since: float,
+) -> tuple[list[Job], list[Termination]]:
+    """Both systems' facts for the window: the jobs first, then the terminations, so a job read as running whose
+    instance dies between the two reads is still paired with that death."""
+    found = jobs(ado, pools, since, instance_mapper(ado, mapping, capability_name))
+    return found, terminations(aws, groups, since)
