@@ -348,46 +348,48 @@ class GitLabRunners:
         )
 
     def list_agents(self) -> list[Agent]:
-        listing = self.list_pools()
-        if listing.failed:
-            raise AgentSourceError("; ".join(listing.failed.values()))
-        return listing.agents
+        """Every agent, or the first failure as raised (AuthError, DeadlineExceeded, a rate limit...)."""
+        runners = self._runners()
+        if not self.per_manager:
+            return [self._runner_agent(r) for r in runners]
+        return [agent for r in runners for agent in self._manager_agents(r.id)]
 
     def list_pools(self) -> Listing:
         """One runner list per round. Per runner (a runner per instance): pool 1. Per manager (`ip`): each runner
         is a pool (its managers, one call each); a runner whose managers cannot be read fails alone."""
-        names: dict[int | str, str] = {RUNNERS_POOL: POOL_NAME} if not self.per_manager else {}
+        key: int | str = POOL_NAME if self.per_manager else RUNNERS_POOL
         try:
             runners = self._runners()
             if not self.per_manager:
                 agents = [self._runner_agent(r) for r in runners]
-                return Listing(agents, frozenset({RUNNERS_POOL}), {}, names)
+                return Listing(agents, frozenset({RUNNERS_POOL}), {}, {RUNNERS_POOL: POOL_NAME})
         except AgentSourceError as exc:
-            key: int | str = POOL_NAME if self.per_manager else RUNNERS_POOL
             return Listing([], frozenset(), {key: f"{POOL_NAME}: {exc}"}, {key: POOL_NAME})
         agents = []
         answered: set[int] = set()
         failed: dict[int | str, str] = {}
+        names: dict[int | str, str] = {}
         for runner in runners:
             names[runner.id] = POOL_NAME
             try:
-                managers = self._managers(runner.id)
+                agents += self._manager_agents(runner.id)
             except AgentSourceError as exc:
-                failed[runner.id] = f"runner {runner.id}: {exc}"
+                failed[runner.id] = str(exc)
                 continue
-            if managers is None:  # deleted since the list: it has no managers to judge
-                failed[runner.id] = f"runner {runner.id}: listed, then 404"
-                continue
-            public = [m for m in managers if m.ip_address and not _private(m.ip_address)]
-            if public:  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
-                failed[runner.id] = (
-                    f"runner {runner.id}: manager {public[0].system_id or public[0].id} reports a non-private IP "
-                    "address: GitLab does not see the instances' private IPs, so GATE_MAPPING=ip cannot map them"
-                )
-                continue
-            agents += [_manager_agent(runner.id, m) for m in managers]
             answered.add(runner.id)
         return Listing(agents, frozenset(answered), failed, names)
+
+    def _manager_agents(self, runner_id: int) -> list[Agent]:
+        managers = self._managers(runner_id)
+        if managers is None:  # deleted since the list: nothing to judge it by
+            raise AgentSourceError(f"runner {runner_id}: listed, then 404", status=404)
+        public = [m for m in managers if m.ip_address and not _private(m.ip_address)]
+        if public:  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
+            raise AgentSourceError(
+                f"runner {runner_id}: manager {public[0].system_id or public[0].id} reports a non-private IP "
+                "address: GitLab does not see the instances' private IPs, so GATE_MAPPING=ip cannot map them"
+            )
+        return [_manager_agent(runner_id, m) for m in managers]
 
     # -- AgentSource ------------------------------------------------------------------------------------------
     def set_deadline(self, at: float | None) -> None:
