@@ -157,7 +157,7 @@ def test_a_manager_is_none_only_when_its_runner_is_404(gitlab: FakeGitLab, clock
     assert client.get_agents(shared, [mid]) == {mid: None}
 
 
-# -- the service: auth, rate limits, retries, deadline ------------------------------------------------------------------
+# -- the service: auth, rate limits, retries, deadline ----------------------------------------------------------
 def test_bad_token_is_an_auth_error_never_logged_and_404_is_distinct(gitlab: FakeGitLab, clock: ManualClock) -> None:
     gitlab.add_runner("x")
     with pytest.raises(AuthError) as err:
