@@ -115,9 +115,9 @@ READY = (Readiness.DRAINED, Readiness.IDLE, Readiness.AGENTLESS)  # in this orde
 
 def readiness(obs: Observation, launched_at: float | None, now: float, grace: float) -> Readiness:
     """One candidate, from this invocation's agent list (`obs`, as the gate's rules see an instance) and, for an
-    instance without agents, when it was launched (None: not known). The same caution as the rules: a pool that
-    failed and that the instance may use, or an ambiguous agent, means unknown; so does an empty answer that is not
-    explained, and an instance younger than the grace (its agent may be registering now)."""
+    instance without agents, when it was launched (None: not known). The rules' caution where it decides the pick: a
+    pool that failed and that the instance may use, or an ambiguous agent, means unknown; so does an empty answer
+    that is not explained, and an instance younger than the grace (its agent may be registering now)."""
     if obs.agents is None or obs.ambiguous:
         return Readiness.UNKNOWN
     for pool in obs.failed_pools:
@@ -128,8 +128,9 @@ def readiness(obs: Observation, launched_at: float | None, now: float, grace: fl
     if agents:
         if any(a.busy for a in agents):
             return Readiness.BUSY
-        if not all(a.assigned_known for a in agents):
-            return Readiness.UNKNOWN
+        # No `assignedRequest` field (Azure DevOps leaves it out of an idle agent's record) is taken as idle here,
+        # unlike in the rules: a wrong pick costs a hold (the hook checks the job requests before any release), and a
+        # service that drops the field for every agent makes this policy no worse than the group's own choice.
         return Readiness.DRAINED if all(a.drained for a in agents) else Readiness.IDLE
     if not obs.listed_any or launched_at is None or now - launched_at < grace:
         return Readiness.UNKNOWN

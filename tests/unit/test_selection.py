@@ -108,7 +108,9 @@ def test_readiness_from_the_agents() -> None:
     assert ready([agent(enabled=False)]) is Readiness.DRAINED
     assert ready([agent(enabled=False), agent("b")]) is Readiness.IDLE
     assert ready([agent(), agent("b", busy=True)]) is Readiness.BUSY
-    assert ready([agent(known=False)]) is Readiness.UNKNOWN  # no assignedRequest field: not evidence of idle
+    # No assignedRequest field (how Azure DevOps lists an idle agent): idle for the pick; the hook still checks the
+    # job requests before it releases anything.
+    assert ready([agent(known=False)]) is Readiness.IDLE
     assert readiness(Observation(agents=None, error="down"), None, now, 300) is Readiness.UNKNOWN
     assert readiness(Observation(agents=[agent()], ambiguous=("x",)), None, now, 300) is Readiness.UNKNOWN
 
