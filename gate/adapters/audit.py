@@ -7,6 +7,7 @@ result, reservedAgent), and for a job that did not end normally the messages on 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,8 @@ import requests
 
 from gate.adapters.aws import Aws, _pages
 from gate.adapters.azure import AzureDevOps
-from gate.domain.audit import FINISHED_NORMALLY, Job, Termination
+from gate.adapters.logs import DecisionLog
+from gate.domain.audit import FINISHED_NORMALLY, Job, Termination, attribute, audit_emf
 from gate.domain.holdstate import instance_ids_in
 from gate.service.sources import AgentSourceError
 
@@ -185,3 +187,46 @@ def collect(
     instance dies between the two reads is still paired with that death."""
     found = jobs(ado, pools, since, instance_mapper(ado, mapping, capability_name))
     return found, terminations(aws, groups, since)
+
+
+def scheduled(
+    aws: Aws,
+    source: object,
+    log: DecisionLog,
+    *,
+    groups: Sequence[str],
+    pools: Sequence[str],
+    mapping: str,
+    capability_name: str,
+    namespace: str,
+    window: float,
+    now: float,
+) -> dict[str, Any]:
+    """The scheduled audit in the Lambda (Terraform `audit.enabled`): the kill count of the last `window` seconds as
+    an EMF line (metric BuildsKilledByScaleIn, alarmed above 0). Holds are left to `gate audit`: the function does
+    not read its own logs. A run that cannot read a system logs `audit_failed` and publishes no count."""
+    if not isinstance(source, AzureDevOps):
+        log.info("audit_skipped", reason=f"the audit reads Azure DevOps job history, not {type(source).__name__}")
+        return {"audit": "skipped"}
+    try:
+        found, ended = collect(
+            aws,
+            source,
+            groups=groups,
+            pools=pools,
+            mapping=mapping,
+            capability_name=capability_name,
+            since=now - window,
+        )
+    except Exception as exc:  # the agent system or AWS unavailable: this run has no count
+        log.error("audit_failed", reason=f"{type(exc).__name__}: {exc}")
+        return {"audit": "failed"}
+    report = attribute(found, ended, [], since=now - window, until=now)
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    line = audit_emf(report, function, namespace, int(now * 1000))
+    (log.error if report.killed_by_scale_in else log.info)("audit", **line)
+    return {
+        "audit": "done",
+        "builds_killed_by_scale_in": len(report.killed_by_scale_in),
+        "builds_lost_other": len(report.lost_other),
+    }

@@ -297,3 +297,47 @@ def holds_from_records(records: Iterable[dict[str, object]], until: float) -> li
         holds.append(Hold(key[0], key[1], first, ts, str(r["outcome"])))
     holds += [Hold(g, i, first, until, "held") for (g, i), (first, _, _) in open_.items()]
     return holds
+
+
+AUDIT_EVENT_KEY = "gate-audit"  # the scheduled audit's EventBridge input: {"gate-audit": {"window_seconds": N}}
+MAX_WINDOW_SECONDS = 7 * 86400
+
+
+def audit_request(event: object) -> float | None:
+    """The window (seconds) of a scheduled audit event, or None when the event is not one (the handler's other
+    paths take it). A malformed window falls back to a day rather than failing the run."""
+    if not isinstance(event, dict) or AUDIT_EVENT_KEY not in event:
+        return None
+    body = event[AUDIT_EVENT_KEY]
+    window = body.get("window_seconds") if isinstance(body, dict) else None
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window <= MAX_WINDOW_SECONDS:
+        return 86400.0
+    return float(window)
+
+
+def audit_emf(report: Report, function_name: str, namespace: str, timestamp_ms: int) -> dict[str, object]:
+    """The scheduled audit's result as one EMF line: metrics `BuildsKilledByScaleIn` (the alarm's, above 0 is a
+    build the gate did not save) and `BuildsLostOther`, dimension FunctionName; the killed jobs named (at most 20)."""
+    summary = report.as_dict()
+    return {
+        "FunctionName": function_name,
+        "BuildsKilledByScaleIn": summary["builds_killed_by_scale_in"],
+        "BuildsLostOther": summary["builds_lost_other"],
+        "window_seconds": round(report.until - report.since),
+        "jobs": report.jobs,
+        "terminations": report.terminations,
+        "killed": summary["killed_by_scale_in"][:20] if isinstance(summary["killed_by_scale_in"], list) else [],
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [
+                        {"Name": "BuildsKilledByScaleIn", "Unit": "Count"},
+                        {"Name": "BuildsLostOther", "Unit": "Count"},
+                    ],
+                }
+            ],
+        },
+    }

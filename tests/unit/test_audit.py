@@ -12,6 +12,8 @@ from gate.domain.audit import (
     Termination,
     agent_lost,
     attribute,
+    audit_emf,
+    audit_request,
     hold_cost,
     holds_from_records,
     termination_kind,
@@ -152,3 +154,27 @@ def test_holds_from_decision_records() -> None:
     ]
     holds = sorted(holds_from_records(records, until=1000), key=lambda h: h.instance_id)
     assert holds == [Hold("g", IID, 100, 700, "released"), Hold("g", OTHER, 200, 1000, "held")]
+
+
+def test_the_scheduled_audit_event_and_its_metric_line() -> None:
+    assert audit_request({"gate-audit": {"window_seconds": 3600}}) == 3600
+    assert audit_request({"gate-audit": {"window_seconds": "x"}}) == 86400  # malformed: a day
+    assert audit_request({"gate-audit": {"window_seconds": 10**9}}) == 86400
+    assert audit_request({"source": "aws.events", "detail-type": "Scheduled Event"}) is None
+    assert audit_request(["gate-audit"]) is None
+    r = attribute([job(100, None, None)], [term(500)], [], since=0, until=3600)
+    line = audit_emf(r, "fn", "Ns", 3_600_000)
+    assert (line["BuildsKilledByScaleIn"], line["BuildsLostOther"], line["FunctionName"]) == (1, 0, "fn")
+    assert line["_aws"] == {
+        "Timestamp": 3_600_000,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": "Ns",
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [
+                    {"Name": "BuildsKilledByScaleIn", "Unit": "Count"},
+                    {"Name": "BuildsLostOther", "Unit": "Count"},
+                ],
+            }
+        ],
+    }
