@@ -17,7 +17,8 @@ limit, or under the `rate_limit` fault, 429 with `Retry-After`. Auth: `PRIVATE-T
 
 Behaviour: a paused or deleted runner takes no new job (`start_job` refuses it); jobs run on the injected clock
 (finished once `started_at + duration` has passed), so a `ManualClock` drives a scenario without threads;
-`before_pause` lets a job land between the gate's last look and its pause. `calls` records method, path, query and
+`before_pause` lets a job land between the gate's last look and its pause; `hidden` runners are left out of the
+lists (a shortened answer) while still found one by one. `calls` records method, path, query and
 status, never headers.
 """
 
@@ -157,6 +158,8 @@ class FakeGitLab(LocalServer):
         # Called with the runner id just before a pause is applied: lets a test land a job between the gate's last
         # look and its pause (GitLab hands out the job a runner asked for before the pause).
         self.before_pause: Callable[[int], None] | None = None
+        # Runners the lists leave out while `GET /runners/:id` still finds them: a shortened (or emptied) answer.
+        self.hidden: set[int] = set()
 
     def _on_started(self, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -436,7 +439,11 @@ class FakeGitLab(LocalServer):
         if everything and not self.admin:
             return _json({"message": "403 Forbidden"}, 403)
         args = request.args
-        runners = [r for r in self._runners.values() if r.deleted_at is None and (everything or r.owned)]
+        runners = [
+            r
+            for r in self._runners.values()
+            if r.deleted_at is None and (everything or r.owned) and r.id not in self.hidden
+        ]
         if "tag_list" in args:
             wanted = {t.strip() for t in args["tag_list"].split(",") if t.strip()}
             runners = [r for r in runners if wanted <= set(r.tags)]
