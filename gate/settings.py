@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gate.domain.decide import Policy
+from gate.domain.errors import Misconfigured
 from gate.domain.mapping import Mapping
 from gate.domain.tiers import Tier, parse_tiers
 
@@ -39,7 +40,7 @@ class WebhookFormat(StrEnum):
     JSON = "json"  # the text plus the decision's fields, for your own receiver
 
 
-class SettingsError(ValueError):
+class SettingsError(Misconfigured, ValueError):
     """Settings that cannot work; the message names each bad variable."""
 
 

@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gate.domain.errors import DeadlineExceeded, Gone, Unavailable
 from gate.domain.holdstate import FINAL_STATUSES, ActionId, instance_ids_in
 from gate.domain.model import WAIT_STATES, Waiting
 
@@ -39,16 +40,17 @@ READ_TIMEOUT = 10.0
 EC2_CONFIG = RETRY_CONFIG.merge(Config(retries={"max_attempts": 3, "mode": "adaptive"}))
 
 
-class ActionGone(Exception):
+class ActionGone(Gone):
     """The lifecycle action is no longer active: completed by someone else, timed out, or never ours."""
 
 
-class AwsError(RuntimeError):
-    pass
+class AwsError(Unavailable):
+    """An Auto Scaling or EC2 call failed after its retries."""
 
 
-class DeadlineReached(BotoCoreError):
-    """No time left in the invocation for another attempt: the next round or tick retries."""
+class BotoDeadlineExceeded(BotoCoreError, DeadlineExceeded):
+    """`DeadlineExceeded` raised inside botocore (before an attempt is sent): a BotoCoreError too, so callers that
+    catch botocore's failures see it as one."""
 
     fmt = "invocation deadline reached before {operation}"
 
@@ -115,7 +117,7 @@ class Aws:
         if left is None:
             return
         if left <= 0.05:
-            raise DeadlineReached(operation=kwargs.get("event_name", "call").rsplit(".", 1)[-1])
+            raise BotoDeadlineExceeded(operation=kwargs.get("event_name", "call").rsplit(".", 1)[-1])
         context = getattr(request, "context", None)
         if isinstance(context, dict):
             context["read_timeout"] = max(0.05, min(READ_TIMEOUT, left))

@@ -22,13 +22,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gate.adapters.aws import RETRY_CONFIG
 from gate.domain.decide import EcsFacts
+from gate.domain.errors import Unavailable
 
 DESCRIBE_TASKS_MAX = 100  # DescribeTasks takes at most 100 task ids
 PAGE_SIZE = 100  # ListContainerInstances / ListTasks maxResults
 
 
-class EcsError(RuntimeError):
-    pass
+class EcsError(Unavailable):
+    """An ECS call failed: the instance is held (fail safe) and the next round asks again."""
 
 
 def ignored(group: str, patterns: Sequence[str]) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from gate.domain.errors import Unavailable
 from gate.domain.redact import register_secret
 from gate.service.sources import AuthError, Deadline
 from gate.settings import Settings
@@ -43,8 +44,9 @@ CURRENT, PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
 _CLIENT_CONFIG = {"connect_timeout": 3, "read_timeout": 10, "retries": {"max_attempts": 2, "mode": "standard"}}
 
 
-class SecretError(RuntimeError):
-    pass
+class SecretError(Unavailable):
+    """The secret could not be read (names the ARN and the AWS error code, never a value): a hold, retried with
+    back-off."""
 
 
 def _extract(value: str, what: str, keys: tuple[str, ...]) -> str:

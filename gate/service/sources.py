@@ -7,12 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gate.domain import errors
+from gate.domain.errors import Misconfigured, Unavailable
 from gate.domain.holdstate import AgentKey
 from gate.domain.model import Agent, JobRequest, ServiceTime
 from gate.domain.redact import redact
 
 
-class AgentSourceError(RuntimeError):
+class AgentSourceError(Unavailable):
     """The agent system could not answer; the gate holds (fail safe). Text is always redacted."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
@@ -21,11 +23,11 @@ class AgentSourceError(RuntimeError):
         self.retry_after = retry_after
 
 
-class AuthError(AgentSourceError):
+class AuthError(AgentSourceError, Misconfigured):
     """Bad or expired credentials (401/403, or Azure's 203 sign-in page): never treated as data."""
 
 
-class DeadlineExceeded(AgentSourceError):
+class DeadlineExceeded(AgentSourceError, errors.DeadlineExceeded):
     """The invocation's deadline left no time for the call (or the wait the service asked for): hold, retry later."""
 
 
