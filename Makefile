@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check --no-input --quiet
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-emulator
 
-.PHONY: venv demo test test-fast lint package bench soak chaos infra-tools clean
+.PHONY: venv demo test test-fast lint package release bench soak chaos infra-tools clean
 
 venv: $(STAMP)
 
@@ -50,6 +50,13 @@ lint: $(STAMP)
 # PACKAGE_ARGS: e.g. --runtime python3.12 --compile-python /path/to/python3.12 (bytecode for the runtime's Python)
 package: $(STAMP)
 	$(PY) scripts/package_lambda.py $(PACKAGE_ARGS)
+
+# dist/: a reproducible Lambda zip per runtime and architecture the module accepts, the CLI wheel, a manifest and
+# SHA256SUMS; the notes (CHANGELOG.md's section of the version) in build/release-notes.md (docs/releases.md).
+# RELEASE_TAG: the tag being released (must be v + gate/__init__.py's __version__); RELEASE_ARGS: e.g.
+# --require-bytecode (fail unless a CPython of every runtime compiles its zip's bytecode), --targets python3.12-arm64.
+release: $(STAMP)
+	$(PY) scripts/release.py $(if $(RELEASE_TAG),--tag $(RELEASE_TAG)) $(RELEASE_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/gate bench
