@@ -38,9 +38,19 @@ variable "create_dlq" {
 # --- the code: a local zip or an S3 object --------------------------------------------------------------------------
 
 variable "lambda_zip_path" {
-  description = "Local deployment package built by scripts/package_lambda.py (make package), e.g. build/gate-lambda.zip. null when the code comes from S3."
+  description = "Local deployment package: a release's gate-lambda-VERSION-RUNTIME-ARCH.zip (docs/releases.md; its name must match lambda.runtime and lambda.architecture), or one built by make package, e.g. build/gate-lambda.zip. null when the code comes from S3."
   type        = string
   default     = null
+
+  # A released zip names what it was built for: pydantic-core is compiled for one CPython version and one
+  # architecture, so a mismatch would fail every invocation (and the hooks would time out to default_result).
+  validation {
+    condition = var.lambda_zip_path == null ? true : (
+      !can(regex("gate-lambda-([^/]*-)?python3\\.[0-9]+-[a-z0-9_]+\\.zip$", var.lambda_zip_path)) ||
+      endswith(var.lambda_zip_path, "-${var.lambda.runtime}-${var.lambda.architecture}.zip")
+    )
+    error_message = "lambda_zip_path is a released package for another runtime or architecture: use the gate-lambda-VERSION-RUNTIME-ARCH.zip whose RUNTIME and ARCH are lambda.runtime and lambda.architecture."
+  }
 }
 
 variable "s3_bucket" {
@@ -60,9 +70,17 @@ variable "s3_bucket" {
 }
 
 variable "s3_key" {
-  description = "S3 key of the deployment package."
+  description = "S3 key of the deployment package; a release's gate-lambda-VERSION-RUNTIME-ARCH.zip must match lambda.runtime and lambda.architecture."
   type        = string
   default     = null
+
+  validation {
+    condition = var.s3_key == null ? true : (
+      !can(regex("gate-lambda-([^/]*-)?python3\\.[0-9]+-[a-z0-9_]+\\.zip$", var.s3_key)) ||
+      endswith(var.s3_key, "-${var.lambda.runtime}-${var.lambda.architecture}.zip")
+    )
+    error_message = "s3_key is a released package for another runtime or architecture: use the gate-lambda-VERSION-RUNTIME-ARCH.zip whose RUNTIME and ARCH are lambda.runtime and lambda.architecture."
+  }
 }
 
 variable "s3_object_version" {

@@ -255,6 +255,57 @@ run "rejects_subnets_without_security_groups" {
   expect_failures = [var.vpc_subnet_ids]
 }
 
+# A released package (docs/releases.md) names its runtime and architecture; the module takes it from S3 (or as a
+# local file) without any build step, and refuses one built for another runtime or architecture.
+run "released_package_from_s3" {
+  command = plan
+
+  variables {
+    lambda_zip_path   = null
+    s3_bucket         = "releases"
+    s3_key            = "asg-termination-gate/v0.1.0/gate-lambda-0.1.0-python3.13-arm64.zip"
+    s3_object_version = "7"
+    source_code_hash  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    lambda = {
+      runtime      = "python3.13"
+      architecture = "arm64"
+    }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.gate.s3_key == "asg-termination-gate/v0.1.0/gate-lambda-0.1.0-python3.13-arm64.zip" &&
+      aws_lambda_function.gate.s3_object_version == "7" &&
+      aws_lambda_function.gate.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" &&
+      aws_lambda_function.gate.runtime == "python3.13" &&
+      aws_lambda_function.gate.architectures == tolist(["arm64"])
+    )
+    error_message = "A released zip from S3, with its hash, for the runtime and architecture it names."
+  }
+}
+
+run "rejects_a_released_package_for_another_architecture" {
+  command = plan
+
+  variables {
+    lambda_zip_path = null
+    s3_bucket       = "releases"
+    s3_key          = "asg-termination-gate/v0.1.0/gate-lambda-0.1.0-python3.12-arm64.zip"
+  }
+
+  expect_failures = [var.s3_key]
+}
+
+run "rejects_a_released_zip_file_for_another_runtime" {
+  command = plan
+
+  variables {
+    lambda_zip_path = "dist/gate-lambda-0.1.0-python3.11-x86_64.zip"
+  }
+
+  expect_failures = [var.lambda_zip_path]
+}
+
 run "service_hook_receiver" {
   command = apply
 
