@@ -21,8 +21,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import DISCARD, check_url, console, emit_json, fail, require_reachable, short_id
-from emulator.scenario import BuildSpec, Result, Run, ScaleSpec, Scenario, ScenarioError, load_scenario
+from cli.common import DISCARD, check_url, console, emit_json, fail, one_line, require_reachable, short_id
+from emulator.scenario import (
+    BuildSpec,
+    Result,
+    Run,
+    ScaleSpec,
+    Scenario,
+    ScenarioError,
+    ctrl_c_sets,
+    load_scenario,
+)
 from gate.adapters import logs
 from gate.domain.clock import Clock, ScaledClock
 
@@ -96,6 +105,31 @@ def render(run: Run, *, final: bool = False, width: int | None = None) -> Render
     return Group(table, *reasons)
 
 
+TIMELINE_LINES = 30  # the rest is in --json
+
+
+def timeline(result: Result, run: Run, width: int | None = None) -> Text:
+    """What happened, one line per step: `   615s  i-…43f9b479  forced ABANDON  max hold reached …`, the reason cut
+    to the terminal's width (never wrapped mid-word); long runs show their first lines and say how many more."""
+    width = width or console.width
+    moments = result.timeline
+    shown = moments[:TIMELINE_LINES]
+    out = Text("timeline (simulated seconds):\n", style="bold")
+    for m in shown:
+        who = short_id(m.instance) if m.instance else "-"
+        head = f"{m.t:>7.0f}s  {who:<12} {m.what}"
+        room = width - len(head) - 2
+        text = one_line(m.detail)
+        detail = text if len(text) <= room else (text[: max(room - 1, 0)].rsplit(" ", 1)[0] + "…")
+        out.append(head)
+        if detail and room > 10:
+            out.append(f"  {detail}", style="dim")
+        out.append("\n")
+    if len(moments) > len(shown):
+        out.append(f"  … {len(moments) - len(shown)} more (--json lists all)\n", style="dim")
+    return out
+
+
 def summary(result: Result, run: Run, speed: float) -> str:
     p50, p95 = result.percentile(50), result.percentile(95)
     lat = f"p50 {p50:.1f}s  p95 {p95:.1f}s" if p50 is not None and p95 is not None else "n/a"
@@ -107,10 +141,17 @@ def summary(result: Result, run: Run, speed: float) -> str:
         verdict = f"[bold green]builds killed 0[/] of {result.builds} (must be 0): OK"
     if run.interrupted:
         verdict = f"[bold yellow]interrupted at t={result.simulated_seconds:.0f}s: partial result[/]; " + verdict
+    forced = f"forced {result.forced}"
+    if result.forced_results:
+        forced += " (" + ", ".join(f"{k} {v}" for k, v in sorted(result.forced_results.items())) + ")"
     lines = [
         verdict,
-        f"released {result.released}  held {result.held}  forced {result.forced}  gone {result.gone}  "
-        f"errors {result.errors}  hooks timed out {result.hooks_timed_out}  heartbeats {result.heartbeats}",
+        f"decisions: released {result.released}  {forced}  gone {result.gone}  "
+        f"skipped {result.decisions.get('skipped', 0)}  errors {result.errors}",
+        f"instances: held {result.instances_held}  still held {result.held}  retained {result.retained}  "
+        f"hooks timed out {result.hooks_timed_out}  heartbeats {result.heartbeats}",
+        f"events: delivered {result.events_delivered}  dropped {result.events_dropped}  "
+        f"duplicated {result.events_duplicated}",
         f"release latency {lat}  simulated {result.simulated_seconds:.0f}s in {result.wall_seconds:.1f}s "
         f"(speed {speed:g}x)",
     ]
@@ -294,31 +335,32 @@ def run_simulation(
         sc = sc.model_copy(update={"settings": {"pat": os.environ.get("GATE_PAT", LOCAL_PAT), **sc.settings}})
 
     show = live and not json_out and console.is_terminal
-    if not json_out:
-        longest = max((b.duration for b in sc.builds), default=0)
-        scale = ", ".join(f"to {s.desired} at {s.at:g}s" for s in sc.scale) or "none"
-        console.print(
-            f"simulating {sc.group}: {sc.instances} instances, {len(sc.builds)} build(s) (longest {longest:g}s), "
-            f"scale {scale}, {'with' if gate else 'WITHOUT'} the gate, speed {speed:g}x",
-            highlight=False,
-        )
-    log_stream = _open_log(log_file)
-    logs.configure(stream=log_stream)
     run = Run(sc, speed=speed, gate=gate, aws_endpoint=aws_endpoint, azure_url=azure_url, clock=clock)
     if fake is not None:
         run.sandbox.ado = fake  # type: ignore[assignment]  # the scripting surface Run and Sandbox use
-    try:
-        if show:
-            with Live(console=console, refresh_per_second=4, transient=True) as view:
-                result = run.run(on_step=lambda r: view.update(render(r)))
-        else:
-            result = run.run()
-    except Exception as exc:
-        fail(f"simulation failed: {type(exc).__name__}: {exc}", code=1)
-    finally:
-        logs.configure(stream=DISCARD)
-        if log_stream is not DISCARD:
-            log_stream.close()
+    with ctrl_c_sets(run.stop):  # from here on Ctrl-C ends the run with its partial account (see Run.run)
+        if not json_out:
+            longest = max((b.duration for b in sc.builds), default=0)
+            scale = ", ".join(f"to {s.desired} at {s.at:g}s" for s in sc.scale) or "none"
+            console.print(
+                f"simulating {sc.group}: {sc.instances} instances, {len(sc.builds)} build(s) (longest {longest:g}s), "
+                f"scale {scale}, {'with' if gate else 'WITHOUT'} the gate, speed {speed:g}x",
+                highlight=False,
+            )
+        log_stream = _open_log(log_file)
+        logs.configure(stream=log_stream)
+        try:
+            if show:
+                with Live(console=console, refresh_per_second=4, transient=True) as view:
+                    result = run.run(on_step=lambda r: view.update(render(r)))
+            else:
+                result = run.run()
+        except Exception as exc:
+            fail(f"simulation failed: {type(exc).__name__}: {exc}", code=1)
+        finally:
+            logs.configure(stream=DISCARD)
+            if log_stream is not DISCARD:
+                log_stream.close()
     if json_out:
         emit_json(
             result.model_dump()
@@ -334,6 +376,7 @@ def run_simulation(
         )
     else:
         console.print(render(run, final=True))
+        console.print(timeline(result, run), highlight=False, end="")
         console.print(summary(result, run, speed), highlight=False)
     if result.builds_killed:
         raise typer.Exit(1)

@@ -26,6 +26,8 @@ from typing import Any, cast
 
 from moto.events.models import Rule, events_backends
 
+from emulator.guard import OnceLog
+
 __all__ = ["Scheduler", "Targets", "deliver", "rate_seconds"]
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,7 @@ class Scheduler:
         self._due: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="eventbridge-scheduler", daemon=True)
+        self.errors = OnceLog(log, "the EventBridge scheduler")
 
     def start(self) -> Scheduler:
         self._thread.start()
@@ -175,8 +178,8 @@ class Scheduler:
         while not self._stop.wait(self.poll):
             try:
                 self.fire_due()
-            except Exception:  # the scheduler must survive a bad rule
-                log.exception("eventbridge scheduler pass failed")
+            except Exception as exc:  # the scheduler must survive a bad rule, and log it once, not every pass
+                self.errors.failed(exc)
 
     def fire_due(self) -> None:
         now = self.now()

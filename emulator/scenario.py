@@ -4,11 +4,15 @@ independent account of what happened (builds killed, release latency) taken from
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import statistics
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -82,6 +86,9 @@ class Scenario(BaseModel):
     retain_on_abandon: bool = Field(default=False, description="group retains instances whose hook is abandoned")
     drop_events: bool = Field(default=False, description="lose every lifecycle event: only the tick sees them")
     duplicate_events: bool = Field(default=False, description="deliver every lifecycle event twice")
+    duplicate_after: float = Field(
+        default=0, ge=0, description="seconds between an event and its duplicate (an EventBridge retry comes later)"
+    )
 
     @field_validator("settings")
     @classmethod
@@ -150,12 +157,32 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"invalid scenario {path}: {type(exc).__name__}{where}: {first}") from None
 
 
+class Moment(BaseModel):
+    """One line of the timeline: simulated seconds since the start, the instance (if any), what happened."""
+
+    t: float
+    instance: str = ""
+    what: str
+    detail: str = ""
+
+
 class Result(BaseModel):
+    """`released`/`forced`/`gone`/`errors` count decisions over the whole run (every invocation's), `held` the
+    instances still held at the end; `retained`, `events_*` and `timeline` come from the servers and the script."""
+
     released: int = 0
     forced: int = 0
+    forced_results: dict[str, int] = Field(default_factory=dict, description="forced completions by result")
     held: int = 0
+    instances_held: int = Field(default=0, description="instances held at least once")
     gone: int = 0
     errors: int = 0
+    retained: int = 0
+    events_delivered: int = Field(default=0, description="handler invocations for lifecycle events")
+    events_dropped: int = 0
+    events_duplicated: int = 0
+    decisions: dict[str, int] = Field(default_factory=dict, description="every decision logged, by outcome")
+    timeline: list[Moment] = Field(default_factory=list)
     builds: int = 0
     builds_killed: int = 0
     hooks_timed_out: int = 0
@@ -200,7 +227,13 @@ class Run:
         self.t0: float | None = None
         self.final_rows: list[dict[str, Any]] | None = None
         self.delivered = 0  # handler invocations for lifecycle events
+        self.dropped = 0  # lifecycle events lost on purpose (drop_events)
+        self.duplicated = 0  # extra deliveries (duplicate_events)
+        self.records: list[tuple[float, Record]] = []  # every decision with an instance, on the simulation's clock
+        self.script: list[Moment] = []  # what the scenario did: builds started, scale changes, faults, lost events
         self.interrupted = False  # Ctrl-C ended the run early: the result is partial
+        self.stop = threading.Event()  # set by Ctrl-C (SIGINT): the loop ends at its next step
+        self._later: list[tuple[float, dict[str, Any]]] = []  # (when, event): duplicates still to deliver
         self.build_ids: dict[int, str] = {}  # fake Azure DevOps build id -> instance id
 
     def elapsed(self) -> float:
@@ -216,6 +249,7 @@ class Run:
         """
         with self._lock:
             iid = record.get("instance")
+            self.records.append((self.elapsed(), record))
             if not iid:
                 return
             if self.last.get(iid, {}).get("outcome") in FINAL and record["outcome"] not in FINAL:
@@ -270,16 +304,21 @@ class Run:
 
     # -- running ----------------------------------------------------------------------------------------
     def run(self, on_step: Callable[[Run], None] | None = None, step_wall: float = 0.25) -> Result:
-        """Build the world, script the scenario, account for it. Ctrl-C (KeyboardInterrupt) at any point after the
-        servers are up stops the scripting but still accounts for what happened so far (`interrupted`)."""
+        """Build the world, script the scenario, account for it. Ctrl-C at any point stops the scripting but still
+        accounts for what happened so far (`interrupted`).
+
+        Ctrl-C only sets `stop` (see `ctrl_c_sets`): a KeyboardInterrupt raised wherever the main thread happens to
+        be can be swallowed (inside a `__del__` or a garbage-collector callback Python prints "Exception ignored"
+        and carries on), which is how one Ctrl-C in three was lost. A second Ctrl-C raises at once."""
         import time
 
         wall0 = time.monotonic()
-        with self.sandbox:
+        with ctrl_c_sets(self.stop), self.sandbox:
             try:
                 self._script(on_step, step_wall)
             except KeyboardInterrupt:
-                self.interrupted = True
+                self.stop.set()
+            self.interrupted = self.stop.is_set()
             if self.t0 is None:
                 self.t0 = self.clock.now()
             # Invocations still running finish first (their records are part of the account), within a bound.
@@ -292,9 +331,13 @@ class Run:
                 on_step(self)
         return self.result
 
-    def _script(self, on_step: Callable[[Run], None] | None, step_wall: float) -> None:
-        import time
+    def _moment(self, instance: str, what: str, detail: str = "", at: float | None = None) -> None:
+        """A step of the script at `at` seconds after the start (default: now)."""
+        t = self.elapsed() if at is None else at
+        with self._lock:
+            self.script.append(Moment(t=round(t, 1), instance=instance, what=what, detail=detail))
 
+    def _script(self, on_step: Callable[[Run], None] | None, step_wall: float) -> None:
         sc = self.scenario
         group = self.sandbox.create_group(
             sc.group,
@@ -305,6 +348,8 @@ class Run:
             retain_on_abandon=sc.retain_on_abandon,
         )
         self.instances, self.agents = list(group.instances), dict(group.agents)
+        if self.stop.is_set():  # Ctrl-C while the world was being built
+            return
         if sc.protect:
             self.sandbox.client("autoscaling").set_instance_protection(
                 AutoScalingGroupName=sc.group,
@@ -323,15 +368,20 @@ class Run:
                 b = pending_builds.pop(0)
                 iid = self.instances[b.instance]
                 assert self.sandbox.ado is not None
-                self.build_ids[self.sandbox.ado.start_build(self.agents[iid], b.duration)] = iid
+                build_id = self.sandbox.ado.start_build(self.agents[iid], b.duration)
+                self.build_ids[build_id] = iid
+                self._moment(iid, "build starts", f"build {build_id}, {b.duration:g}s", now - t0)
             while pending_scale and now - t0 >= pending_scale[0].at:
-                self.sandbox.scale_to(sc.group, pending_scale.pop(0).desired)
+                desired = pending_scale.pop(0).desired
+                self._moment("", "scale", f"desired capacity {desired}", now - t0)
+                self.sandbox.scale_to(sc.group, desired)
             while pending_faults and now - t0 >= pending_faults[0].at:
                 f = pending_faults.pop(0)
                 assert self.sandbox.ado is not None
                 self.sandbox.ado.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
+                self._moment("", "Azure DevOps fault", f"{f.kind} for {f.seconds:g}s", now - t0)
             if self.with_gate:
-                self._deliver(settings)
+                self._deliver(settings, now)
                 if now >= next_tick:
                     next_tick += sc.tick_seconds
                     gate = self.sandbox.gate(settings, self.log)
@@ -340,31 +390,89 @@ class Run:
                     self._threads.append(t)
             if on_step:
                 on_step(self)
-            if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds:
+            if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds or self.stop.is_set():
                 return
-            time.sleep(step_wall)
+            self.stop.wait(step_wall)
 
-    def _deliver(self, settings: Any) -> None:
-        """Invoke the handler per event, each in its own thread and Gate (like concurrent Lambda invocations)."""
+    def _deliver(self, settings: Any, now: float) -> None:
+        """Invoke the handler per event, each in its own thread and Gate (like concurrent Lambda invocations).
+        `drop_events` loses each event; `duplicate_events` delivers it again `duplicate_after` seconds later."""
         sc = self.scenario
-        events = self.sandbox.receive_events()
-        if sc.drop_events:
-            return
-        for event in events * (2 if sc.duplicate_events else 1):
-            self.delivered += 1
-            gate = self.sandbox.gate(settings, self.log)
-            t = threading.Thread(target=dispatch, args=(gate, event), daemon=True, name="gate-event")
-            t.start()
-            self._threads.append(t)
+        for event in self.sandbox.receive_events():
+            instance = event.get("detail", {}).get("EC2InstanceId", "")
+            if sc.drop_events:
+                self.dropped += 1
+                self._moment(instance, "event dropped", "lifecycle event lost: only the tick can find it")
+                continue
+            self._invoke(settings, event)
+            if sc.duplicate_events:
+                self._later.append((now + sc.duplicate_after, event))
+        for due, event in [d for d in self._later if d[0] <= now]:
+            self._later.remove((due, event))
+            self.duplicated += 1
+            instance = event.get("detail", {}).get("EC2InstanceId", "")
+            self._moment(instance, "event duplicated", "the same lifecycle event delivered again")
+            self._invoke(settings, event)
+
+    def _invoke(self, settings: Any, event: dict[str, Any]) -> None:
+        self.delivered += 1
+        gate = self.sandbox.gate(settings, self.log)
+        t = threading.Thread(target=dispatch, args=(gate, event), daemon=True, name="gate-event")
+        t.start()
+        self._threads.append(t)
 
     def _finished(self, pending_builds: list[BuildSpec], pending_scale: list[ScaleSpec]) -> bool:
-        if pending_builds or pending_scale:
+        if pending_builds or pending_scale or self._later:
             return False
         states = self.sandbox.lifecycle_states(self.scenario.group)
         if any(s.endswith(":Wait") or s == "Terminating:Proceed" for s in states.values()):
             return False
         assert self.sandbox.ado is not None
         return all(b["finished_at"] is not None for b in self.sandbox.ado.builds()) or not self.with_gate
+
+    def _timeline(
+        self,
+        t0: float,
+        history: list[dict[str, Any]],
+        builds: list[dict[str, Any]],
+        records: list[tuple[float, Record]],
+    ) -> list[Moment]:
+        """What happened, in order: the script's steps, the lifecycle (wait, timeout, retained, terminated), builds
+        ending, and each instance's decisions when they change (a run of `held` is one line, with its first reason)."""
+        moments = list(self.script)
+        lifecycle = {
+            "wait": "waits on the hook",
+            "timeout": "hook timed out",
+            "retained": "retained",
+            "terminated": "terminated",
+        }
+        for h in history:
+            if h["what"] in lifecycle and h.get("instance_id") in self.instances:
+                detail = " ".join(str(x) for x in (h.get("result"), f"by {h['by']}" if h.get("by") else "") if x)
+                moments.append(
+                    Moment(
+                        t=round(h["time"] - t0, 1), instance=h["instance_id"], what=lifecycle[h["what"]], detail=detail
+                    )
+                )
+        for b in builds:
+            if b["finished_at"] is not None:
+                moments.append(
+                    Moment(
+                        t=round(b["finished_at"] - t0, 1),
+                        instance=self.build_ids.get(b["id"], ""),
+                        what="build ends",
+                        detail=f"build {b['id']}, {b['result']}",
+                    )
+                )
+        previous: dict[str, str] = {}
+        for at, rec in records:
+            iid, outcome = str(rec.get("instance") or ""), str(rec.get("outcome"))
+            if previous.get(iid) == outcome and outcome in ("held", "error"):
+                continue
+            previous[iid] = outcome
+            what = f"forced {_forced_result(rec)}" if outcome == "forced" else outcome
+            moments.append(Moment(t=round(at, 1), instance=iid, what=what, detail=str(rec.get("reason") or "")))
+        return sorted(moments, key=lambda m: m.t)
 
     def _account(self, t0: float, wall: float) -> None:
         """Judge from the servers' own records: when did each instance die, and was a build still running?"""
@@ -397,12 +505,49 @@ class Run:
                 ends = [b["finished_at"] for b in mine if b["finished_at"] is not None]
                 start = max([waited.get(iid, completed[iid]), *ends])
                 r.latencies.append(round(max(0.0, completed[iid] - start), 3))
-        outcomes = [rec["outcome"] for rec in self.last.values()]
-        r.released, r.forced = outcomes.count("released"), outcomes.count("forced")
-        r.held, r.gone, r.errors = outcomes.count("held"), outcomes.count("gone"), outcomes.count("error")
+        with self._lock:
+            records = list(self.records)
+            final = [rec["outcome"] for rec in self.last.values()]
+        decided = Counter(str(rec.get("outcome")) for _, rec in records)
+        r.decisions = dict(sorted(decided.items()))
+        r.released, r.forced, r.gone, r.errors = (decided[o] for o in ("released", "forced", "gone", "error"))
+        r.forced_results = dict(Counter(_forced_result(rec) for _, rec in records if rec.get("outcome") == "forced"))
+        r.held = final.count("held")  # still held when the run ended
+        r.instances_held = len({rec.get("instance") for _, rec in records if rec.get("outcome") == "held"})
+        r.retained = sum(1 for h in history if h["what"] == "retained")
+        r.events_delivered, r.events_dropped, r.events_duplicated = self.delivered, self.dropped, self.duplicated
+        r.timeline = self._timeline(t0, history, builds, records)
         r.simulated_seconds = round(self.clock.now() - t0, 1)
         r.wall_seconds = round(wall, 2)
         r.azure_calls = sum(1 for c in self.sandbox.ado.calls if "/_apis/" in c["path"])
+
+
+def _forced_result(record: Record) -> str:
+    """The result a forced completion sent (`complete ABANDON` among the record's actions)."""
+    for action in record.get("actions") or []:
+        if str(action).startswith("complete "):
+            return str(action).split(" ", 1)[1]
+    return "?"
+
+
+@contextlib.contextmanager
+def ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While the run lasts, the first Ctrl-C (SIGINT) sets `stop` and the second raises KeyboardInterrupt. Only the
+    main thread may install a handler; elsewhere (a test's worker thread) KeyboardInterrupt still works as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _agent_state(agent: dict[str, Any] | None) -> str:

@@ -43,7 +43,11 @@ def test_smoke_example_runs() -> None:
     assert result.exit_code == 0, result
     assert "simulating smoke: 2 instances" in result.stdout
     assert "builds killed 0 of 1 (must be 0): OK" in result.stdout
-    assert "released 1  held 0  forced 0" in result.stdout and "hooks timed out 0" in result.stdout
+    assert "decisions: released 1  forced 0  gone 0  skipped 0  errors 0" in result.stdout
+    assert "still held 0" in result.stdout and "hooks timed out 0" in result.stdout
+    timeline = result.stdout.split("timeline (simulated seconds):", 1)[1]
+    for step in ("build starts", "scale", "waits on the hook", "held", "build ends", "released"):
+        assert step in timeline, timeline
 
 
 def documented_speed(path: Path) -> str:
@@ -64,3 +68,13 @@ def test_example_passes_at_the_speed_its_header_documents(path: Path) -> None:
     assert data["builds_killed"] == 0 and data["hooks_timed_out"] == 0, data
     last = [(i["outcome"], i["reason"]) for i in data["instances"]]
     assert data["errors"] == 0 and data["held"] == 0, last  # every hold ended; no stale `held` survives a release
+    # What the example is about shows in the counts and on the timeline, not only in the final states.
+    steps = {m["what"] for m in data["timeline"]}
+    if path.stem == "retain-on-abandon":
+        assert data["forced_results"] == {"ABANDON": 1} and data["retained"] == 1, data["timeline"]
+        assert {"forced ABANDON", "retained", "build ends", "released"} <= steps
+    if path.stem == "duplicate-events":
+        assert data["events_duplicated"] == 3 and data["events_delivered"] == 6
+        assert data["decisions"].get("skipped", 0) + data["gone"] >= 1, data["decisions"]  # copies after releases
+    if path.stem == "lost-events":
+        assert data["events_dropped"] == 2 and data["events_delivered"] == 0 and "event dropped" in steps

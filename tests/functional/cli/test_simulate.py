@@ -192,3 +192,32 @@ def test_ctrl_c_prints_the_table_and_a_partial_summary(tmp_path: Path) -> None:
     assert proc.returncode == 130, (out, err)
     assert "gate simulate: with the gate" in out and "interrupted at t=" in out and "partial result" in out
     assert "builds killed 0 of" in out and err.strip() == ""
+
+
+def test_ctrl_c_while_the_world_is_being_built_is_honoured() -> None:
+    """A Ctrl-C at any moment ends the run: here during start-up (servers, group, agents), the moment it was once
+    lost. The interrupt only sets a flag (a KeyboardInterrupt raised inside a `__del__` or a garbage-collector
+    callback is swallowed), so the run stops at its next step and still prints its (empty) account."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.functional.cli.conftest import EXAMPLES, ROOT, check_output, gate_command
+
+    proc = subprocess.Popen(
+        [*gate_command(), "simulate", "--scenario", EXAMPLES / "long-build.yaml", "--speed", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a worker may have left it ignored
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # printed once Ctrl-C is ours, before the servers start
+    assert first.startswith("simulating"), first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)  # a bound for a broken run, not the expected path
+    check_output(first + out + err)
+    assert proc.returncode == 130, (first, out, err)
+    assert "interrupted at t=" in out and "partial result" in out and err.strip() == ""
