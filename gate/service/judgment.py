@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class Observed:
+class RoundAgents:
     """This round's agent list (indexed), or why the agent system could not be asked; and, when only some pools
     answered, which failed (failure isolation: they hold the instances that may have agents there: every instance,
     unless GATE_GROUP_POOLS names the pools of its group)."""
@@ -102,10 +102,10 @@ class Judgment:
     def judge(
         self,
         waiting: Waiting,
-        observed: Observed,
+        observed: RoundAgents,
         now: float,
         last_reason: str | None = None,
-        look: Callable[[], Observed] | None = None,
+        look: Callable[[], RoundAgents] | None = None,
     ) -> Judged:
         """`look`: a fresh agent list for the final look before a release (gate.service.evidence); None skips it."""
         read = waiting.tags
@@ -188,7 +188,7 @@ class Judgment:
         return done
 
     def decide(
-        self, waiting: Waiting, observed: Observed, now: float, look: Callable[[], Observed] | None = None
+        self, waiting: Waiting, observed: RoundAgents, now: float, look: Callable[[], RoundAgents] | None = None
     ) -> Decision:
         """`decide`, asking the edges for the extra evidence it wants before a release (gate.service.evidence).
 

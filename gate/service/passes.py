@@ -18,7 +18,7 @@ from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.execute import describe
 from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
-from gate.service.judgment import Judged, Judgment, Observed, worth_logging
+from gate.service.judgment import Judged, Judgment, RoundAgents, worth_logging
 from gate.service.records import Recorder
 from gate.service.sources import AgentSource, AgentSourceError, Listing, ListingMemory, audited, list_pools
 from gate.service.workers import Workers
@@ -161,7 +161,7 @@ class Passes:
             if iid in run.known:
                 run.known[iid] = dataclasses.replace(run.known[iid], action_id=action_id)
 
-    def judgment_pass(self, run: Run, waiting: list[Waiting], observed: Observed) -> set[str]:
+    def judgment_pass(self, run: Run, waiting: list[Waiting], observed: RoundAgents) -> set[str]:
         """Judge every instance concurrently (bounded) by the deadline; returns the ids needing no further round."""
 
         def judge(w: Waiting) -> Judged:
@@ -213,7 +213,7 @@ class Passes:
                 finished.add(iid)
         return finished
 
-    def observe(self, instances: Sequence[Waiting] = ()) -> Observed:
+    def observe(self, instances: Sequence[Waiting] = ()) -> RoundAgents:
         """One agent list per pool for the whole round. A pool that fails is named in `failed_pools` and holds the
         instances that may have agents there (every instance unless GATE_GROUP_POOLS names its group's pools); only
         when every pool fails is the agent system unavailable.
@@ -221,19 +221,19 @@ class Passes:
         try:
             listing = list_pools(self.source)
         except AgentSourceError as exc:
-            return Observed(None, str(exc))
+            return RoundAgents(None, str(exc))
         listing, asked = audited(listing, self.source, self.seen(instances) | self.listed.expected())
         believed = self.listed.update(listing, asked)
         return self._observed(listing, instances, asked, believed)
 
-    def final_look(self, instances: Sequence[Waiting]) -> Observed:
+    def final_look(self, instances: Sequence[Waiting]) -> RoundAgents:
         """The list once more, just before a release (gate.service.evidence): the round's `observe` already audited
         it and updated this container's memory, so this look does neither. It runs on the judgment pass's threads,
         one per release, and only a change from the round's list matters (a change means no release this round)."""
         try:
             listing = list_pools(self.source)
         except AgentSourceError as exc:
-            return Observed(None, str(exc))
+            return RoundAgents(None, str(exc))
         return self._observed(listing, instances, {}, frozenset(a.pool_id for a in listing.agents))
 
     def _observed(
@@ -242,11 +242,11 @@ class Passes:
         instances: Sequence[Waiting],
         asked: Mapping[AgentKey, Agent | None],
         believed: frozenset[int],
-    ) -> Observed:
+    ) -> RoundAgents:
         if listing.failed and not listing.answered:
-            return Observed(None, "; ".join(listing.failed.values()))
+            return RoundAgents(None, "; ".join(listing.failed.values()))
         index = self.index(listing.agents, instances)
-        return Observed(
+        return RoundAgents(
             index,
             asked=asked,
             listed_pools=frozenset(listing.names.get(p, str(p)) for p in believed),
@@ -269,7 +269,7 @@ class Passes:
     def index(self, agents: Sequence[Agent], instances: Sequence[Waiting] = ()) -> AgentIndex:
         return AgentIndex(agents, self.settings.mapping, self.settings.capability_name, instances)
 
-    def report_observed(self, run: Run, observed: Observed) -> None:
+    def report_observed(self, run: Run, observed: RoundAgents) -> None:
         """Failure isolation and ambiguity are loud: one `error` per failing pool per invocation, and one per
         ambiguous agent per container (it stays ambiguous until renamed; each hold it touches says so too)."""
         if observed.index is None and observed.error:  # no answer at all (its credential, sign-in, client set-up)
@@ -286,7 +286,7 @@ class Passes:
                 self.reported_ambiguous.add(key)
                 run.records.append(self.recorder.plain(Outcome.ERROR, f"ambiguous mapping: {amb.describe()}"))
 
-    def protect(self, observed: Observed) -> None:
+    def protect(self, observed: RoundAgents) -> None:
         assert self.protector is not None
         if self.settings.dry_run:
             return

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from gate.adapters.ecs import Ecs
 
 
-class Observed(Protocol):
-    """The round's agent list (gate.service.judgment.Observed): `index` None when the agent system could not be
+class RoundAgents(Protocol):
+    """The round's agent list (gate.service.judgment.RoundAgents): `index` None when the agent system could not be
     asked."""
 
     @property
@@ -99,7 +99,7 @@ class RetainedCleanup:
             self.aws.tag_many([iid], dict.fromkeys(keys, ""))
         return sorted(tagged)
 
-    def run(self, observe: Callable[[], Observed], now: float) -> list[Cleaned]:
+    def run(self, observe: Callable[[], RoundAgents], now: float) -> list[Cleaned]:
         """One pass. `observe` lists the agents (called only when a retained instance exists)."""
         retained, in_service = self.members()
         if in_service:
@@ -114,7 +114,7 @@ class RetainedCleanup:
             out.append(self._one(dataclasses.replace(w, action_id=retained_identity(iid)), observed, now))
         return out
 
-    def _one(self, w: Waiting, observed: Observed, now: float) -> Cleaned:
+    def _one(self, w: Waiting, observed: RoundAgents, now: float) -> Cleaned:
         agents = observed.agents_for(w) if observed.index is not None else []
         obs = Observation(agents=agents) if observed.index is not None else Observation(None, observed.error)
         observation = getattr(

@@ -25,7 +25,7 @@ from gate.domain.clock import Clock
 from gate.domain.mapping import AgentIndex, Mapping
 from gate.domain.model import Waiting
 from gate.domain.selection import CAUSES, Readiness, Request, Selection, choose, fallback, parse_request, readiness
-from gate.service.judgment import Observed
+from gate.service.judgment import RoundAgents
 from gate.service.sources import AgentSource, AgentSourceError, list_pools
 from gate.settings import Settings
 
@@ -128,7 +128,7 @@ class Selector:
             if agentless:
                 details, problem = self._details(agentless)
         listed = {a.pool_id for a in listing.agents}
-        observed = Observed(
+        observed = RoundAgents(
             index,
             failed_pools=dict(listing.failed),
             answered_pools=listing.answered,

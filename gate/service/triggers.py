@@ -18,7 +18,7 @@ from gate.domain.model import WAIT_STATES, Outcome, Waiting
 from gate.service.execute import execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook, Hooks
-from gate.service.judgment import Judgment, Observed
+from gate.service.judgment import Judgment, RoundAgents
 from gate.service.passes import Passes
 from gate.service.records import Recorder
 from gate.service.rounds import Rounds
@@ -87,7 +87,7 @@ class Gate:
         """What is this gate's (its region and account as known now: the handler learns the account from its ARN)."""
         return Scope(tuple(self.settings.groups), self.settings.hook_name, self.region, self.account)
 
-    def observe(self, instances: Sequence[Waiting] = ()) -> Observed:
+    def observe(self, instances: Sequence[Waiting] = ()) -> RoundAgents:
         """One agent list per pool, audited (gate.service.passes.Passes.observe): the views and the clean-up use it."""
         return self.passes.observe(instances)
 
