@@ -205,6 +205,19 @@ class _Agent:
     history: list[Json] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """A job's own metadata as its job request shows it (`definition`, `planType`, `jobName`, `demands`, and the
+    stage inside `orchestrationId`); the defaults are a one-stage build pipeline named "ci"."""
+
+    definition: str = "ci"
+    definition_id: int = 1
+    plan_type: str = "Build"  # "Release" for a classic release pipeline
+    stage: str | None = None  # a multi-stage YAML pipeline's stage reference name
+    job_name: str = "Job"
+    demands: tuple[str, ...] = ()
+
+
 @dataclass
 class _Build:
     id: int
@@ -216,6 +229,8 @@ class _Build:
     finished_at: float | None = None
     result: str | None = None
     matched: tuple[int, ...] = ()  # agents that could take it when it was queued (matchedAgents)
+    # What the job request says about its job (priority tiers): definition name, planType, stage, jobName, demands.
+    job: JobSpec = field(default_factory=lambda: JobSpec())
 
     @property
     def ends_at(self) -> float:
@@ -385,7 +400,7 @@ class FakeAzureDevOps(LocalServer):
             self._assign(now)
             return agent.id
 
-    def start_build(self, agent_id: int, duration: float) -> int:
+    def start_build(self, agent_id: int, duration: float, job: JobSpec | None = None) -> int:
         """Assign a job to this agent now; ValueError if deleted, disabled, offline or busy, KeyError if unknown."""
         with self._lock:
             self._advance()
@@ -399,18 +414,18 @@ class FakeAzureDevOps(LocalServer):
             if any(problems.values()):
                 raise ValueError(f"agent {agent_id} is {', '.join(k for k, v in problems.items() if v)}")
             now = self.clock.now()
-            build = _Build(self._next_id("build"), agent.pool_id, duration, now, agent.id, now)
+            build = _Build(self._next_id("build"), agent.pool_id, duration, now, agent.id, now, job=job or JobSpec())
             self._builds[build.id] = self._running[agent.id] = build
             return build.id
 
-    def queue_build(self, pool: str | int, duration: float) -> int:
+    def queue_build(self, pool: str | int, duration: float, job: JobSpec | None = None) -> int:
         """Queue a job for the pool; the first enabled, online, idle agent takes it (FIFO)."""
         with self._lock:
             self._advance()
             now = self.clock.now()
             pool_id = self._pool_ref(pool).id
             matched = tuple(a.id for a in self._live_agents() if a.pool_id == pool_id)
-            build = _Build(self._next_id("build"), pool_id, duration, now, matched=matched)
+            build = _Build(self._next_id("build"), pool_id, duration, now, matched=matched, job=job or JobSpec())
             self._builds[build.id] = build
             self._assign(now)
             return build.id
@@ -728,11 +743,11 @@ class FakeAzureDevOps(LocalServer):
             "serviceOwner": BUILD_SERVICE_OWNER,
             "hostId": _guid("host", self.org),
             "scopeId": _guid("project", self.org),
-            "planType": "Build",
+            "planType": b.job.plan_type,
             "planId": plan,
             "jobId": _guid("job", b.id),
-            "jobName": "Job",
-            "demands": [f"Agent.Version -gtVersion {AGENT_VERSION}"],
+            "jobName": b.job.job_name,
+            "demands": [*b.job.demands, f"Agent.Version -gtVersion {AGENT_VERSION}"],
         }
         agent = self._agents.get(b.agent_id) if b.agent_id is not None else None
         if agent is not None:
@@ -742,11 +757,14 @@ class FakeAzureDevOps(LocalServer):
             body["matchedAgents"] = [self._agent_ref(a) for a in matched]
         return body | {
             "definition": {"_links": self._links("build/Definitions/1", "_build/definition?definitionId=1")}
-            | {"id": 1, "name": "ci"},
+            | {"id": b.job.definition_id, "name": b.job.definition},
             "owner": {"_links": self._links(f"build/Builds/{b.id}", f"_build/results?buildId={b.id}")} | owner,
             "data": {"ParallelismTag": "Private", "IsScheduledKey": "False"},
             "poolId": b.pool_id,
-            "orchestrationId": f"{plan}.build.__default",
+            # Classic: {plan}.{phase}.{config}; multi-stage YAML: {plan}.{stage}.{job}.{config}.
+            "orchestrationId": f"{plan}.{b.job.stage}.{b.job.job_name}.__default"
+            if b.job.stage
+            else f"{plan}.build.__default",
             "matchesAllAgentsInPool": True,
             "priority": 0,
         }

@@ -98,7 +98,9 @@ class Passes:
                 bad.add(group)
                 self.once(run, f"hook:{group}", Outcome.ERROR, hook.reason, group=group, hook=self.settings.hook_name)
             elif isinstance(hook, Hook):
-                max_hold = hook.max_hold(self.settings.max_hold_seconds)
+                # The longest hold any priority tier may ask for (gate.domain.tiers).
+                longest = max([self.settings.max_hold_seconds, *(t.max_hold_seconds for t in self.settings.tiers)])
+                max_hold = hook.max_hold(longest)
                 foreign = foreign_hook_problem(group, self.hooks.foreign(group), max_hold)
                 if foreign is not None:
                     self.once(run, f"foreign-hooks:{group}", Outcome.ERROR, foreign, group=group, hook=hook.name)
@@ -191,6 +193,7 @@ class Passes:
                         actions=actions,
                         now=j.now,
                         failsafe=failsafe,
+                        tier=decision.tier if decision is not None else None,
                     )
                 )
             run.last_reason[iid] = done.reason

@@ -95,7 +95,8 @@ class Gate:
         self.log.error("hook_lookup_failed", group=group, error=error)
 
     def policy_for(self, group: str) -> Policy:
-        """The settings' policy, with the max hold capped below the hook's global timeout and its cadence."""
+        """The settings' policy, with the max hold (every priority tier's too) capped below the hook's global timeout
+        and its cadence."""
         hook = self.hooks.lookup(group)
         if not isinstance(hook, Hook):
             return self.policy
@@ -103,6 +104,9 @@ class Gate:
             self.policy,
             max_hold_seconds=hook.max_hold(self.settings.max_hold_seconds),
             heartbeat_interval_seconds=hook.heartbeat_every,
+            tiers=tuple(
+                dataclasses.replace(t, max_hold_seconds=hook.max_hold(t.max_hold_seconds)) for t in self.policy.tiers
+            ),
         )
 
     # -- triggers ---------------------------------------------------------------------------------------

@@ -235,6 +235,7 @@ EXPECTED_ENV = {
     "GATE_ENTRA_AUTHORITY_HOST": "${var.azure_devops.entra_authority_host}",
     "GATE_AZURE_API_VERSION": "${var.azure_devops.api_version}",
     "GATE_SECRET_CACHE_SECONDS": "${tostring(var.agents.secret_cache_seconds)}",
+    "GATE_TIERS": "${jsonencode(var.tiers)}",
     "GATE_HEARTBEAT_CONCURRENCY": "16",
     "GATE_AGENT_CONCURRENCY": "8",
     "GATE_INVOCATION_MARGIN_SECONDS": "5",
@@ -525,4 +526,5 @@ def test_upgrade_note_maps_every_v01_variable_to_an_input_that_exists() -> None:
     unchanged = re.search(r"Unchanged: (.*?)\.\n\n", note, re.S)
     assert unchanged
     names = set(re.findall(r"`(\w+)`", unchanged.group(1)))
-    assert names == {n for n, v in variables.items() if not str(v["type"]).startswith("${object(")}
+    objects = ("${object(", "${list(object(")  # object inputs, and lists of them (tiers): none is a v0.1 scalar
+    assert names == {n for n, v in variables.items() if not str(v["type"]).startswith(objects)}

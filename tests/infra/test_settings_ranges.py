@@ -95,6 +95,8 @@ def _as_environment(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, list):
         return ",".join(value)
+    if isinstance(value, tuple):  # a JSON list setting (GATE_TIERS)
+        return json.dumps(list(value), separators=(",", ":"))
     if isinstance(value, dict):
         return json.dumps(value, separators=(",", ":"))
     if isinstance(value, float) and value.is_integer():

@@ -19,6 +19,7 @@ module "core" {
   hook          = var.hook
   tick          = var.tick
   hold          = var.hold
+  tiers         = var.tiers
   agents        = var.agents
   azure_devops  = var.azure_devops
   github        = var.github

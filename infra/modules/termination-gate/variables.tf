@@ -195,6 +195,24 @@ variable "hold" {
 
 }
 
+variable "tiers" {
+  description = "Priority tiers, first match wins (GATE_TIERS): per running job, the max hold and the forced result at max hold. Each tier: name (in every decision record; \"default\" is the built-in tier, which is hold.max_seconds and hold.forced_result); max_hold_seconds (the range of hold.max_seconds, at most the hook's global timeout); forced_result: CONTINUE or ABANDON (ABANDON keeps the instance when the group retains on abandon); glob patterns (case-insensitive; a field left empty matches anything) on the job's own metadata: pipeline (Azure DevOps definition name), plan_type (Build, Release), branch (not in Azure DevOps job requests), stage, job, demands, labels (GitHub runner labels). An instance running several jobs takes the strictest of their tiers (longest hold, ABANDON over CONTINUE); a job the gate cannot place for sure takes the strictest tier it may be in, never less than the default. E.g. [{ name = \"release\", max_hold_seconds = 172800, forced_result = \"ABANDON\", plan_type = [\"Release\"] }, { name = \"pr\", max_hold_seconds = 1800, forced_result = \"CONTINUE\", pipeline = [\"*-pr\"] }]."
+  type = list(object({
+    name             = string
+    max_hold_seconds = number
+    forced_result    = string
+    pipeline         = optional(list(string), [])
+    plan_type        = optional(list(string), [])
+    branch           = optional(list(string), [])
+    stage            = optional(list(string), [])
+    job              = optional(list(string), [])
+    demands          = optional(list(string), [])
+    labels           = optional(list(string), [])
+  }))
+  default  = []
+  nullable = false
+}
+
 variable "agent_system" {
   description = "CI system whose agents the gate waits for: azure-devops (see azure_devops) or github (see github) (GATE_AGENT_SYSTEM)."
   type        = string

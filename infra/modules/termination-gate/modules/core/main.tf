@@ -130,6 +130,7 @@ locals {
     GATE_ENTRA_AUTHORITY_HOST       = var.azure_devops.entra_authority_host
     GATE_AZURE_API_VERSION          = var.azure_devops.api_version
     GATE_SECRET_CACHE_SECONDS       = tostring(var.agents.secret_cache_seconds)
+    GATE_TIERS                      = jsonencode(var.tiers)
     # Liveness (docs/liveness.md): thread pools for heartbeats and Azure DevOps work, and the stop margin before the
     # Lambda timeout (the gate reads the remaining time from the invocation's context).
     GATE_HEARTBEAT_CONCURRENCY     = "16"

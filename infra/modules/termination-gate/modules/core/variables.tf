@@ -181,6 +181,53 @@ variable "hold" {
   }
 }
 
+variable "tiers" {
+  description = "Priority tiers, first match wins (GATE_TIERS): per running job, the max hold and the forced result at max hold. Each tier: name (in every decision record; \"default\" is the built-in tier, which is hold.max_seconds and hold.forced_result); max_hold_seconds (the range of hold.max_seconds, at most the hook's global timeout); forced_result: CONTINUE or ABANDON (ABANDON keeps the instance when the group retains on abandon); glob patterns (case-insensitive; a field left empty matches anything) on the job's own metadata: pipeline (Azure DevOps definition name), plan_type (Build, Release), branch (not in Azure DevOps job requests), stage, job, demands, labels (GitHub runner labels). An instance running several jobs takes the strictest of their tiers (longest hold, ABANDON over CONTINUE); a job the gate cannot place for sure takes the strictest tier it may be in, never less than the default. E.g. [{ name = \"release\", max_hold_seconds = 172800, forced_result = \"ABANDON\", plan_type = [\"Release\"] }, { name = \"pr\", max_hold_seconds = 1800, forced_result = \"CONTINUE\", pipeline = [\"*-pr\"] }]."
+  type = list(object({
+    name             = string
+    max_hold_seconds = number
+    forced_result    = string
+    pipeline         = optional(list(string), [])
+    plan_type        = optional(list(string), [])
+    branch           = optional(list(string), [])
+    stage            = optional(list(string), [])
+    job              = optional(list(string), [])
+    demands          = optional(list(string), [])
+    labels           = optional(list(string), [])
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = length(var.tiers) <= 20 && length(distinct([for t in var.tiers : t.name])) == length(var.tiers)
+    error_message = "tiers: at most 20, each with its own name."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tiers : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", t.name)) && t.name != "default"])
+    error_message = "tiers: each name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit, and not \"default\" (the built-in tier)."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in var.tiers : t.max_hold_seconds >= local.settings.ranges.hold.max_seconds.min && t.max_hold_seconds <= local.settings.ranges.hold.max_seconds.max && t.max_hold_seconds <= min(172800, 100 * var.hook.heartbeat_timeout_seconds)
+    ])
+    error_message = "tiers: each max_hold_seconds must be ${local.settings.ranges.hold.max_seconds.text} and at most the hook's global timeout min(172800, 100 x hook.heartbeat_timeout_seconds)."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tiers : contains(local.settings.choices.hold.forced_result.values, t.forced_result)])
+    error_message = "tiers: each forced_result must be one of ${join(", ", local.settings.choices.hold.forced_result.values)}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in var.tiers : [for p in concat(t.pipeline, t.plan_type, t.branch, t.stage, t.job, t.demands, t.labels) : length(trimspace(p)) > 0 && length(p) <= 256]
+    ]))
+    error_message = "tiers: every pattern must be a non-empty glob of at most 256 characters."
+  }
+}
+
 # --- the CI system: Azure DevOps (default) or GitHub Actions ----------------------------------------------------
 
 variable "agent_system" {

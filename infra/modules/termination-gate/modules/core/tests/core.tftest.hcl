@@ -63,6 +63,7 @@ run "defaults_environment" {
       GATE_ENTRA_AUTHORITY_HOST       = "https://login.microsoftonline.com"
       GATE_AZURE_API_VERSION          = "7.1"
       GATE_SECRET_CACHE_SECONDS       = "300"
+      GATE_TIERS                      = "[]"
       GATE_HEARTBEAT_CONCURRENCY      = "16"
       GATE_AGENT_CONCURRENCY          = "8"
       GATE_INVOCATION_MARGIN_SECONDS  = "5"
@@ -617,6 +618,69 @@ run "group_pools_reach_the_environment" {
     condition     = jsondecode(output.environment.GATE_GROUP_POOLS) == { "agents-a" = ["linux"], "agents-b" = ["linux", "linux-large"] }
     error_message = "group_pools must reach the gate as JSON (GATE_GROUP_POOLS)."
   }
+}
+
+# --- priority tiers (GATE_TIERS, gate/domain/tiers.py) ---------------------------------------------------------
+
+run "tiers_reach_the_environment" {
+  command = plan
+  variables {
+    hook = { heartbeat_timeout_seconds = 1800 }
+    tiers = [
+      { name = "release", max_hold_seconds = 172800, forced_result = "ABANDON", plan_type = ["Release"] },
+      { name = "pr", max_hold_seconds = 1800, forced_result = "CONTINUE", pipeline = ["*-pr"] },
+    ]
+  }
+  assert {
+    condition = jsondecode(output.environment.GATE_TIERS) == [
+      { name = "release", max_hold_seconds = 172800, forced_result = "ABANDON", pipeline = [], plan_type = ["Release"], branch = [], stage = [], job = [], demands = [], labels = [] },
+      { name = "pr", max_hold_seconds = 1800, forced_result = "CONTINUE", pipeline = ["*-pr"], plan_type = [], branch = [], stage = [], job = [], demands = [], labels = [] },
+    ]
+    error_message = "tiers must reach the gate as a JSON list (GATE_TIERS), in order."
+  }
+}
+
+run "tiers_hold_within_the_hooks_global_timeout" {
+  command = plan
+  variables {
+    tiers = [{ name = "release", max_hold_seconds = 172800, forced_result = "ABANDON" }]
+  }
+  expect_failures = [var.tiers]
+}
+
+run "tiers_forced_result_is_a_lifecycle_result" {
+  command = plan
+  variables {
+    tiers = [{ name = "pr", max_hold_seconds = 1800, forced_result = "KEEP" }]
+  }
+  expect_failures = [var.tiers]
+}
+
+run "tiers_names_unique_and_not_default" {
+  command = plan
+  variables {
+    tiers = [
+      { name = "pr", max_hold_seconds = 1800, forced_result = "CONTINUE" },
+      { name = "pr", max_hold_seconds = 3600, forced_result = "CONTINUE" },
+    ]
+  }
+  expect_failures = [var.tiers]
+}
+
+run "tiers_no_default_name" {
+  command = plan
+  variables {
+    tiers = [{ name = "default", max_hold_seconds = 1800, forced_result = "CONTINUE" }]
+  }
+  expect_failures = [var.tiers]
+}
+
+run "tiers_no_empty_pattern" {
+  command = plan
+  variables {
+    tiers = [{ name = "pr", max_hold_seconds = 1800, forced_result = "CONTINUE", branch = [""] }]
+  }
+  expect_failures = [var.tiers]
 }
 
 run "group_pools_only_configured_groups" {
