@@ -82,9 +82,16 @@ def _github(settings: Settings, session: Any, aws_endpoint: str | None, clock: C
     return github.build(settings, session, aws_endpoint, clock)
 
 
+def _gitlab(settings: Settings, session: Any, aws_endpoint: str | None, clock: Clock | None) -> AgentSource:
+    from gate.adapters import gitlab
+
+    return gitlab.build(settings, session, aws_endpoint, clock)
+
+
 SOURCES: dict[AgentSystem, SourceFactory] = {
     AgentSystem.AZURE_DEVOPS: _azure_devops,
     AgentSystem.GITHUB: _github,
+    AgentSystem.GITLAB: _gitlab,
 }
 
 
