@@ -1,0 +1,71 @@
+# 5. Optional: the scheduled audit (var.audit, issue 22). The gate's function counts the builds scale-in killed over
+# the last window from the agent system's job requests and the groups' scaling activities, and publishes
+# BuildsKilledByScaleIn (should stay 0); the alarm fires above 0. `gate audit` gives the same count, and the holds'
+# cost, from a shell.
+
+# The input; validated once, in modules/core (modules/core/audit.tf).
+variable "audit" {
+  description = "The scheduled audit (`gate audit` in the function): enabled; schedule: an EventBridge schedule expression, rate(...) or cron(...) (default hourly); window_hours: how far back each run looks (1-168; a kill keeps the count above 0 for this long); alarm_period_seconds: the alarm's period, at least the schedule's interval (3600 for the hourly default, 60-86400, a multiple of 60). The run publishes BuildsKilledByScaleIn and BuildsLostOther (namespace monitoring.metrics_namespace, dimension FunctionName); with monitoring.create_alarms an alarm fires when a build was killed by scale-in. The function reads job requests with its own credential; a job's agent-lost message also needs the Build read scope (vso.build), without which the run counts from results and times only."
+  type = object({
+    enabled              = optional(bool, false)
+    schedule             = optional(string, "rate(1 hour)")
+    window_hours         = optional(number, 24)
+    alarm_period_seconds = optional(number, 3600)
+  })
+  default  = {}
+  nullable = false
+}
+
+resource "aws_cloudwatch_event_rule" "audit" {
+  count = module.core.audit.enabled ? 1 : 0
+
+  name                = module.core.audit.rule
+  description         = "Scheduled kill-rate audit of ${var.name}"
+  schedule_expression = module.core.audit.schedule
+  state               = "ENABLED"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "audit" {
+  count = module.core.audit.enabled ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.audit[0].name
+  target_id = "gate"
+  arn       = aws_lambda_function.gate.arn
+  input     = module.core.audit.input
+
+  # A run that could not be delivered within the hour is superseded by the next one.
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 0
+  }
+}
+
+resource "aws_lambda_permission" "audit" {
+  count = module.core.audit.enabled ? 1 : 0
+
+  statement_id  = "AllowAuditRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.gate.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.audit[0].arn
+}
+
+resource "aws_cloudwatch_metric_alarm" "builds_killed_by_scale_in" {
+  count = module.core.audit.enabled && var.monitoring.create_alarms ? 1 : 0
+
+  alarm_name          = module.core.audit.alarm
+  alarm_description   = "${var.name}: the scheduled audit found a build killed by scale-in (its agent's instance terminated while it ran). Run `gate audit` for the jobs and instances."
+  namespace           = var.monitoring.metrics_namespace
+  metric_name         = module.core.audit.metric_name
+  dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
+  statistic           = "Maximum"
+  period              = module.core.audit.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}

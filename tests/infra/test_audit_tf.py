@@ -1,0 +1,55 @@
+"""The scheduled audit's Terraform (audit.tf, modules/core/audit.tf; issue 22): opt-in, one schedule rule that
+invokes the gate's function with the audit input, and an alarm on BuildsKilledByScaleIn above 0."""
+
+from __future__ import annotations
+
+import json
+
+from gate.domain.audit import AUDIT_EVENT_KEY, audit_request
+from tests.infra.conftest import CORE, MODULE
+from tests.infra.test_hcl import load_dir, optional_defaults, resources
+
+ENABLED = "${module.core.audit.enabled ? 1 : 0}"
+
+
+def test_the_audit_is_opt_in_and_validated_in_core() -> None:
+    assert optional_defaults(MODULE, "audit") == {
+        "enabled": False,
+        "schedule": "rate(1 hour)",
+        "window_hours": 24,
+        "alarm_period_seconds": 3600,
+    }
+    assert len(load_dir(CORE)["variable"]["audit"]["validation"]) == 3
+    assert load_dir(MODULE)["module"]["core"]["audit"] == "${var.audit}"
+
+
+def test_the_rule_invokes_the_function_with_the_audit_input() -> None:
+    rule = resources("aws_cloudwatch_event_rule")["audit"]
+    target = resources("aws_cloudwatch_event_target")["audit"]
+    permission = resources("aws_lambda_permission")["audit"]
+    assert rule["count"] == target["count"] == permission["count"] == ENABLED
+    assert rule["schedule_expression"] == "${module.core.audit.schedule}"
+    assert target["arn"] == "${aws_lambda_function.gate.arn}" and target["input"] == "${module.core.audit.input}"
+    assert target["rule"] == "${aws_cloudwatch_event_rule.audit[0].name}"
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.audit[0].arn}"
+    # the input core builds is the event the handler recognises (checked against core's expression)
+    core_input = load_dir(CORE)["locals"]["audit"]["input"]
+    assert f'"{AUDIT_EVENT_KEY}"' in core_input and "window_seconds" in core_input
+    assert audit_request(json.loads(json.dumps({AUDIT_EVENT_KEY: {"window_seconds": 24 * 3600}}))) == 86400
+
+
+def test_the_alarm_fires_on_a_build_killed_by_scale_in() -> None:
+    alarm = resources("aws_cloudwatch_metric_alarm")["builds_killed_by_scale_in"]
+    assert alarm["count"] == "${module.core.audit.enabled && var.monitoring.create_alarms ? 1 : 0}"
+    assert (alarm["namespace"], alarm["metric_name"]) == (
+        "${var.monitoring.metrics_namespace}",
+        "${module.core.audit.metric_name}",
+    )
+    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
+    assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["treat_missing_data"] == "notBreaching" and alarm["alarm_actions"] == "${local.alarm_actions}"
