@@ -29,6 +29,13 @@ Discrete-event, simulated clock, seeded; nothing touches the network. The world 
   the Azure DevOps `AgentSource`) are replaced by adapters onto the simulated world, which count the API calls the
   real edges would make (one paginated agent list per pool per round, DescribeInstances per 200 ids, ...).
   Each lifecycle event is a fresh Lambda container; the ticks reuse one warm container.
+* **idle-first**: the gate plus its custom termination policy (gate.service.selection, the real `Selector`): at
+  each scale-in Auto Scaling invokes the function with the capacity per zone (from the same zone balancing) and that
+  zone's candidates; the function lists the agents once (the REST API, so its latency, outages and busy-flag lag
+  apply) and answers the idle ones, or every candidate when it cannot tell (then the random pick above, and the hook
+  holds). A call slower than the function's deadline is a "cannot tell"; a function that is down (the gate outage)
+  makes Auto Scaling wait and ask again at the next evaluation, as AWS documents. Fewer answered than needed: those go
+  and the rest waits for the next evaluation.
 * **gate+protect**: the gate with `protect_busy` on: the real `gate.service.protection.Protector` protects busy
 InService
   instances from the tick's own agent list (no extra Azure DevOps call), so Auto Scaling picks idle instances and
@@ -77,12 +84,21 @@ from gate.domain.model import Agent, JobRequest, ServiceTime, Waiting
 from gate.domain.timestamps import format_ts
 from gate.handler import dispatch
 from gate.service.protection import Protector
-from gate.service.sources import AgentSourceError
+from gate.service.selection import Selector
+from gate.service.sources import AgentSourceError, DeadlineExceeded
 from gate.service.triggers import Gate
 
-Strategy = Literal["none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect"]
-STRATEGIES: tuple[Strategy, ...] = ("none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect")
-GATED: frozenset[str] = frozenset({"gate", "gate+protect"})  # the real gate runs
+Strategy = Literal["none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect", "idle-first"]
+STRATEGIES: tuple[Strategy, ...] = (
+    "none",
+    "protection",
+    "pool-manager",
+    "drain-on-signal",
+    "gate",
+    "gate+protect",
+    "idle-first",
+)
+GATED: frozenset[str] = frozenset({"gate", "gate+protect", "idle-first"})  # the real gate runs
 HOOKED: frozenset[str] = GATED | {"drain-on-signal"}  # a terminating lifecycle hook holds the victim
 
 GROUP = "ci-agents"
@@ -234,6 +250,11 @@ class StrategyResult:
     aws_calls_by_operation: dict[str, int] = field(default_factory=dict)
     lambda_invocations: int = 0
     lambda_seconds: float = 0.0
+    # idle-first: the termination policy's invocations, those answered with every candidate (could not tell, or
+    # nothing idle), and those that failed (the function down: the scale-in waited for the next evaluation)
+    selection_invocations: int = 0
+    selection_fallbacks: int = 0
+    selection_failures: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -535,6 +556,7 @@ class _World:
         self._tokens = 0
         self._pool_idle_since: dict[int, float] = {}  # pool-manager: instance index -> first sample seen idle
         self._pool_draining: set[int] = set()  # pool-manager: disabled, termination not yet accepted
+        self._selector: Selector | None = None  # idle-first: the termination policy's warm container
 
     # -- event loop ---------------------------------------------------------------------------------------
     def at(self, t: float, fn: Callable[[], None]) -> None:
@@ -790,20 +812,82 @@ class _World:
             return
         excess = len(counted) - self.desired
         candidates = [i for i in counted if i.state == IN_SERVICE and not i.protected]
-        per_az = Counter(i.az for i in counted)
-        for _ in range(excess):
-            if not candidates:
-                return  # every candidate is protected: retried at the next evaluation
-            zones = {i.az for i in candidates}
-            az = max(sorted(zones), key=lambda z: per_az[z])
-            victim = self.rng.choice([i for i in candidates if i.az == az])
-            candidates.remove(victim)
-            per_az[victim.az] -= 1
+        if self.strategy == "idle-first" and excess > 0 and candidates:
+            victims = self._policy_pick(candidates, counted, excess)
+        else:
+            victims = self._default_pick(candidates, counted, excess)
+        for victim in victims:
             self.result.scale_in_victims += 1
             if self.strategy in HOOKED:
                 self._begin_wait(victim)
             else:
                 self._terminate(victim)
+
+    def _default_pick(self, candidates: list[_Instance], counted: Sequence[_Instance], excess: int) -> list[_Instance]:
+        """The default termination policy, simplified: the zone with the most instances, then at random."""
+        per_az = Counter(i.az for i in counted)
+        victims: list[_Instance] = []
+        for _ in range(excess):
+            if not candidates:
+                break  # every candidate is protected: retried at the next evaluation
+            zones = {i.az for i in candidates}
+            az = max(sorted(zones), key=lambda z: per_az[z])
+            victim = self.rng.choice([i for i in candidates if i.az == az])
+            candidates.remove(victim)
+            per_az[victim.az] -= 1
+            victims.append(victim)
+        return victims
+
+    def _policy_pick(self, candidates: list[_Instance], counted: Sequence[_Instance], excess: int) -> list[_Instance]:
+        """The custom termination policy (idle-first): Auto Scaling sends the capacity per zone its balancing would
+        take and the candidates of those zones; it terminates what the function answers (the default pick among them
+        when they are more than asked), waits for the next evaluation when the function fails, and asks again there
+        for the rest when fewer were answered."""
+        per_az, left = Counter(i.az for i in counted), Counter(i.az for i in candidates)
+        capacity: Counter[int] = Counter()
+        for _ in range(min(excess, len(candidates))):
+            az = max(sorted(z for z, n in left.items() if n > 0), key=lambda z: per_az[z])
+            capacity[az] += 1
+            per_az[az] -= 1
+            left[az] -= 1
+        offered = [i for i in candidates if i.az in capacity]
+        event = {
+            "AutoScalingGroupARN": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:sim:autoScalingGroupName/"
+            f"{GROUP}",
+            "AutoScalingGroupName": GROUP,
+            "CapacityToTerminate": [
+                {"AvailabilityZone": _zone(z), "Capacity": n, "InstanceMarketOption": "on-demand"}
+                for z, n in sorted(capacity.items())
+            ],
+            "Instances": [
+                {
+                    "AvailabilityZone": _zone(i.az),
+                    "InstanceId": i.id,
+                    "InstanceType": "m5.large",
+                    "InstanceMarketOption": "on-demand",
+                }
+                for i in offered
+            ],
+            "Cause": "SCALE_IN",
+        }
+        self.result.selection_invocations += 1
+        self.result.lambda_invocations += 1
+        if self.faults.gate_down(self.hour):  # the function fails: Auto Scaling waits and asks again
+            self.result.selection_failures += 1
+            return []
+        if self._selector is None:
+            self._selector = Selector(
+                self._settings, _SelectionAzure(self), _SimAws(self), self.clock, _Tally(self), threaded=False
+            )
+        selection = self._selector.select(event)
+        self.result.selection_fallbacks += int(selection.fallback)
+        answered = set(selection.instance_ids)
+        chosen = [i for i in offered if i.id in answered]
+        victims: list[_Instance] = []
+        for az, n in sorted(capacity.items()):
+            there = [i for i in chosen if i.az == az]
+            victims += self._default_pick(there, there, n) if len(there) > n else there
+        return victims
 
     @property
     def hour(self) -> float:
@@ -1127,6 +1211,7 @@ class _World:
                 "protection": hours[_PROT_IDLE],
                 "gate": hours[_HELD_IDLE],
                 "gate+protect": hours[_HELD_IDLE] + hours[_PROT_IDLE],
+                "idle-first": hours[_HELD_IDLE],
                 "drain-on-signal": hours[_HELD_IDLE],
                 "pool-manager": 0.0,
             }[self.strategy],
@@ -1253,6 +1338,17 @@ class _SimAws(Aws):
             inst = self.world.by_id(iid)
             if inst is not None:
                 out[iid] = instance_details(inst.private_dns, inst.tags)
+        return out
+
+    def launch_details(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What the termination policy asks EC2 (hostname mapping, or candidates without an agent)."""
+        ids = sorted(set(instance_ids))
+        self._op("DescribeInstances", math.ceil(len(ids) / 200))
+        out: dict[str, dict[str, Any]] = {}
+        for iid in ids:
+            inst = self.world.by_id(iid)
+            if inst is not None:
+                out[iid] = {"private_dns": inst.private_dns, "private_ip": None, "launched_at": inst.launched}
         return out
 
     def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
@@ -1463,6 +1559,48 @@ class _SimAzure:
                 self.world.kill(sim)
             self.world.refresh(sim)
         self._answer()
+
+
+class _SelectionAzure:
+    """The agent list as the termination policy's function gets it: one call per invocation, within its deadline
+    (a call slower than what is left fails as the real client's bounded timeout would), down when Azure DevOps is."""
+
+    def __init__(self, world: _World) -> None:
+        self.world = world
+        self.calls = 0
+        self._deadline: float | None = None
+
+    def set_deadline(self, at: float | None) -> None:
+        self._deadline = at
+
+    def list_agents(self) -> list[Agent]:
+        world = self.world
+        self.calls += 1
+        world.azure_calls["list agents (termination policy)"] += max(
+            1, math.ceil(len(world.agents) / world.cfg.page_size)
+        )
+        if world.faults.azure_down(world.hour):
+            raise AgentSourceError("list agents: HTTP 503 Service Unavailable", status=503)
+        left = None if self._deadline is None else self._deadline - world.now
+        if left is not None and world.faults.latency(world.hour) >= left:
+            raise DeadlineExceeded("list agents: the termination policy's deadline passed")
+        return [a.snapshot(world.now, world.faults.busy_lag_s) for a in world.agents.values()]
+
+    def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
+        raise AgentSourceError("the termination policy asks for no agent by id")
+
+    def job_requests(self, agent: Agent) -> list[JobRequest]:
+        raise AgentSourceError("the termination policy asks for no job requests")
+
+    def disable(self, agent: Agent) -> ServiceTime | None:
+        raise AgentSourceError("the termination policy disables nothing")
+
+    def delete(self, agent: Agent) -> None:
+        raise AgentSourceError("the termination policy deletes nothing")
+
+
+def _zone(az: int) -> str:
+    return f"{REGION}{chr(ord('a') + az)}"
 
 
 # -- entry points ------------------------------------------------------------------------------------------------

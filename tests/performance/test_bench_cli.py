@@ -19,8 +19,17 @@ def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
     run_bench(tmp_path, quick=True)
 
     fleet = json.loads((tmp_path / "fleet.json").read_text())
-    assert set(fleet["strategies"]) == {"none", "protection", "pool-manager", "drain-on-signal", "gate", "gate+protect"}
+    assert set(fleet["strategies"]) == {
+        "none",
+        "protection",
+        "pool-manager",
+        "drain-on-signal",
+        "gate",
+        "gate+protect",
+        "idle-first",
+    }
     assert fleet["strategies"]["gate"]["builds_killed"] == fleet["strategies"]["gate+protect"]["builds_killed"] == 0
+    assert fleet["strategies"]["idle-first"]["builds_killed"] == 0
     assert fleet["strategies"]["none"]["builds_killed"] > 0
     assert set(fleet["series"]["gate"]) >= {"t_h", "alive", "held", "busy", "desired", "kill_times_h"}
     assert (tmp_path / "fleet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
