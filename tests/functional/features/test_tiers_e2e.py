@@ -86,3 +86,25 @@ def test_release_job_retained_at_its_tier_while_pull_request_job_is_released_aft
     assert not world.agent(release_iid)["deleted"]  # still registered (disabled): deleting it would fail the job
     assert world.ado.build(pr)["agent_id"] == world.group.agents[pr_iid]
     assert world.sb.lifecycle_states(world.group.name)[kept] == "InService"
+
+
+def test_the_azure_devops_client_reads_the_job_metadata_the_tiers_match_on(world: World) -> None:
+    """Over HTTP, from the agent list's assignedRequest and from the job requests: definition name, planType, the
+    stage inside a multi-stage orchestrationId, jobName and demands; no branch (a job request carries none)."""
+    iid = world.group.instances[0]
+    agent_id = world.group.agents[iid]
+    spec = JobSpec(definition="web", stage="Validate", job_name="Unit", demands=("npm",), plan_type="Build")
+    world.ado.start_build(agent_id, 600, spec)
+    client = world.sb.gate(world.sb.settings(**FAST)).source
+    [agent] = [a for a in client.list_agents() if a.id == agent_id]
+    assert agent.job is not None
+    assert (agent.job.pipeline, agent.job.plan_type, agent.job.stage, agent.job.job) == (
+        "web",
+        "Build",
+        "Validate",
+        "Unit",
+    )
+    assert agent.job.demands is not None and "npm" in agent.job.demands
+    assert agent.job.branch is None and agent.job.labels is None
+    [running] = [j for j in client.job_requests(agent) if not j.finished]
+    assert running.meta == agent.job
