@@ -50,13 +50,14 @@ def run_audit(
     from gate.adapters.audit import collect
     from gate.adapters.aws import Aws, make_session
     from gate.adapters.azure import AzureDevOps
+    from gate.adapters.github import GitHubRunners
     from gate.bootstrap import SOURCES
     from gate.domain.audit import attribute, holds_from_records
     from gate.service.sources import AgentSourceError
 
     settings = settings_or_exit()
-    if str(settings.agent_system) != "azure-devops":
-        fail(f"gate audit reads Azure DevOps job history; GATE_AGENT_SYSTEM={settings.agent_system} is not covered yet")
+    if str(settings.agent_system) not in ("azure-devops", "github"):
+        fail(f"gate audit reads Azure DevOps and GitHub jobs; GATE_AGENT_SYSTEM={settings.agent_system} is not covered")
     until = time.time()
     since = until - since_seconds
     region = os.environ.get("AWS_DEFAULT_REGION")
@@ -65,9 +66,10 @@ def run_audit(
     try:
         ado = SOURCES[settings.agent_system](settings, session, endpoint, None)
     except Exception as exc:  # the PAT's secret unreadable, a sign-in refused
-        fail(f"cannot set up Azure DevOps: {exc}")
-    if not isinstance(ado, AzureDevOps):
-        fail("gate audit reads Azure DevOps job history only")
+        fail(f"cannot set up {settings.agent_system}: {exc}")
+    if not isinstance(ado, AzureDevOps | GitHubRunners):
+        fail(f"gate audit cannot read the jobs of {type(ado).__name__}")
+    skipped: list[str] = []
     try:
         jobs, terminations = collect(
             Aws(session, endpoint),
@@ -77,6 +79,7 @@ def run_audit(
             mapping=str(settings.mapping),
             capability_name=settings.capability_name,
             since=since,
+            skipped=skipped,
         )
     except AgentSourceError as exc:
         fail(f"cannot read the job history: {exc}", code=1)
@@ -88,7 +91,11 @@ def run_audit(
         records, note = _records_from_cloudwatch(log_group, since, endpoint)
     holds = [h for h in holds_from_records(records, until) if h.end >= since]
     report = attribute(jobs, terminations, holds, since=since, until=until, tolerance=tolerance)
-    data: dict[str, Any] = report.as_dict() | {"groups": settings.groups, "pools": settings.pools, "note": note}
+    if skipped:
+        unread = f"no jobs read for {', '.join(skipped)}: an organisation has no jobs list; set GATE_GITHUB_REPOS"
+        note = f"{note}; {unread}" if note else unread
+    pools = ado.scopes if isinstance(ado, GitHubRunners) else settings.pools
+    data: dict[str, Any] = report.as_dict() | {"groups": settings.groups, "pools": pools, "note": note}
     if json_out:
         emit_json(data)
     else:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
 from gate.adapters.aws import Aws, _pages
 from gate.adapters.azure import AzureDevOps
+from gate.adapters.github import GitHubRunners, scope_path
 from gate.adapters.logs import DecisionLog
 from gate.domain.audit import FINISHED_NORMALLY, Job, Termination, attribute, audit_emf
 from gate.domain.holdstate import instance_ids_in
@@ -150,6 +151,89 @@ def jobs(
     return out
 
 
+def github_jobs(
+    gh: GitHubRunners,
+    since: float,
+    instance_of: Callable[[int | None, str], str | None],
+    skipped: list[str] | None = None,
+) -> list[Job]:
+    """The jobs of the repositories' workflow runs created since `since` (`GET /repos/R/actions/runs`, then each run's
+    jobs: `started_at`, `completed_at`, `conclusion`, `runner_name`), and the annotations of a job that did not end
+    normally ("The self-hosted runner: X lost communication with the server ..."). An organisation has no jobs
+    list of its own: its scopes are named in `skipped` (give the repositories in GATE_GITHUB_REPOS)."""
+    out: list[Job] = []
+    reads = 0
+    created = datetime.fromtimestamp(since, UTC).strftime(">=%Y-%m-%dT%H:%M:%SZ")
+    for scope in gh.scopes:
+        if not scope.startswith("repo:"):
+            if skipped is not None:
+                skipped.append(scope)
+            continue
+        base = f"{gh.api_url}/{scope_path(scope)}"
+        for run in _github_list(gh, f"{base}/actions/runs", {"created": created}, "workflow_runs"):
+            for raw in _github_list(gh, f"{base}/actions/runs/{run.get('id')}/jobs", {"filter": "all"}, "jobs"):
+                started = _epoch(raw.get("started_at"))
+                name = str(raw.get("runner_name") or "")
+                if started is None or not name:
+                    continue  # never ran on a runner
+                finished = _epoch(raw.get("completed_at"))
+                if finished is not None and finished < since:
+                    continue
+                conclusion = raw.get("conclusion")
+                messages: tuple[str, ...] = ()
+                normal = finished is not None and str(conclusion or "").lower() in FINISHED_NORMALLY
+                if not normal and finished is not None and reads < MAX_TIMELINES:
+                    reads += 1
+                    annotations = _github_json(gh, f"{base}/check-runs/{raw.get('id')}/annotations", {})
+                    if isinstance(annotations, list):
+                        messages = tuple(str(a.get("message")) for a in annotations if isinstance(a, dict))
+                runner_id = raw.get("runner_id") if isinstance(raw.get("runner_id"), int) else None
+                out.append(
+                    Job(
+                        job_id=f"{scope.removeprefix('repo:')}/{raw.get('id')}",
+                        agent=name,
+                        instance_id=instance_of(runner_id, name),
+                        assigned_at=started,
+                        finished_at=finished,
+                        result=str(conclusion) if conclusion is not None else None,
+                        messages=messages,
+                        pipeline=str(raw.get("workflow_name") or ""),
+                    )
+                )
+    return out
+
+
+def _github_json(gh: GitHubRunners, url: str, params: dict[str, Any]) -> Any:
+    resp = gh._request("GET", url, params)
+    if resp.status_code >= 400:
+        raise AgentSourceError(f"GET {url.removeprefix(gh.api_url)}: HTTP {resp.status_code}", status=resp.status_code)
+    try:
+        return resp.json()
+    except ValueError:
+        raise AgentSourceError(f"GET {url.removeprefix(gh.api_url)}: not JSON") from None
+
+
+def _github_list(gh: GitHubRunners, url: str, params: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """Every page (`per_page=100`, Link rel="next"), at most MAX_ACTIVITY_PAGES."""
+    items: list[dict[str, Any]] = []
+    next_url: str | None = url
+    query: dict[str, Any] | None = {**params, "per_page": 100}
+    for _ in range(MAX_ACTIVITY_PAGES):
+        assert next_url is not None
+        resp = gh._request("GET", next_url, query)
+        if resp.status_code >= 400:
+            raise AgentSourceError(f"GET {next_url.removeprefix(gh.api_url)}: HTTP {resp.status_code}")
+        try:
+            page = resp.json()
+        except ValueError:
+            raise AgentSourceError(f"GET {next_url.removeprefix(gh.api_url)}: not JSON") from None
+        items += [i for i in (page.get(key) or []) if isinstance(i, dict)] if isinstance(page, dict) else []
+        next_url, query = resp.links.get("next", {}).get("url"), None
+        if not next_url:
+            break
+    return items
+
+
 def instance_from_name(name: str) -> str | None:
     """The instance id the agent's name holds as a whole token (exactly one, or None)."""
     found = set(instance_ids_in(name.lower()))
@@ -175,17 +259,21 @@ def instance_mapper(ado: AzureDevOps, mapping: str, capability_name: str) -> Cal
 
 def collect(
     aws: Aws,
-    ado: AzureDevOps,
+    ado: AzureDevOps | GitHubRunners,
     *,
     groups: Sequence[str],
     pools: Sequence[str],
     mapping: str,
     capability_name: str,
     since: float,
+    skipped: list[str] | None = None,
 ) -> tuple[list[Job], list[Termination]]:
     """Both systems' facts for the window: the jobs first, then the terminations, so a job read as running whose
     instance dies between the two reads is still paired with that death."""
-    found = jobs(ado, pools, since, instance_mapper(ado, mapping, capability_name))
+    if isinstance(ado, GitHubRunners):
+        found = github_jobs(ado, since, lambda _, name: instance_from_name(name), skipped)
+    else:
+        found = jobs(ado, pools, since, instance_mapper(ado, mapping, capability_name))
     return found, terminations(aws, groups, since)
 
 
@@ -205,9 +293,10 @@ def scheduled(
     """The scheduled audit in the Lambda (Terraform `audit.enabled`): the kill count of the last `window` seconds as
     an EMF line (metric BuildsKilledByScaleIn, alarmed above 0). Holds are left to `gate audit`: the function does
     not read its own logs. A run that cannot read a system logs `audit_failed` and publishes no count."""
-    if not isinstance(source, AzureDevOps):
-        log.info("audit_skipped", reason=f"the audit reads Azure DevOps job history, not {type(source).__name__}")
+    if not isinstance(source, AzureDevOps | GitHubRunners):
+        log.info("audit_skipped", reason=f"the audit reads Azure DevOps and GitHub jobs, not {type(source).__name__}")
         return {"audit": "skipped"}
+    skipped: list[str] = []
     try:
         found, ended = collect(
             aws,
@@ -217,13 +306,14 @@ def scheduled(
             mapping=mapping,
             capability_name=capability_name,
             since=now - window,
+            skipped=skipped,
         )
     except Exception as exc:  # the agent system or AWS unavailable: this run has no count
         log.error("audit_failed", reason=f"{type(exc).__name__}: {exc}")
         return {"audit": "failed"}
     report = attribute(found, ended, [], since=now - window, until=now)
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
-    line = audit_emf(report, function, namespace, int(now * 1000))
+    line = audit_emf(report, function, namespace, int(now * 1000)) | ({"scopes_not_read": skipped} if skipped else {})
     (log.error if report.killed_by_scale_in else log.info)("audit", **line)
     return {
         "audit": "done",

@@ -19,6 +19,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -35,6 +36,15 @@ Json = dict[str, Any]
 DOCS = "https://docs.github.com/rest/actions/self-hosted-runners"
 
 
+# A job whose runner vanished is failed some minutes later with this annotation (GitHub's wording).
+RUNNER_LOST_SECONDS = 600.0
+RUNNER_LOST_MESSAGE = (
+    "The self-hosted runner: {name} lost communication with the server. Verify the machine is running and has a "
+    "healthy network connection. Anything in your workflow that terminates the runner process, starves it for CPU/"
+    "Memory, or blocks its network access can cause this error."
+)
+
+
 @dataclass
 class _Job:
     id: int
@@ -42,9 +52,14 @@ class _Job:
     started_at: float
     duration: float
     finished_at: float | None = None
+    conclusion: str | None = None  # success, or failure once a vanished runner's job is given up
+    lost_at: float | None = None  # its runner vanished mid-job (`lose_runner`)
+    annotations: list[str] = field(default_factory=list)
 
     @property
     def ends_at(self) -> float:
+        if self.lost_at is not None:
+            return self.lost_at + RUNNER_LOST_SECONDS
         return self.started_at + self.duration
 
 
@@ -76,6 +91,10 @@ _URLS = Map(
         Rule("/repos/<owner>/<repo>/actions/runners", endpoint="list", methods=["GET"]),
         Rule("/orgs/<org>/actions/runners/<int:runner_id>", endpoint="runner", methods=["GET", "DELETE"]),
         Rule("/repos/<owner>/<repo>/actions/runners/<int:runner_id>", endpoint="runner", methods=["GET", "DELETE"]),
+        # Workflow runs and their jobs (`gate audit`): one run per job here; a job's check run has its id.
+        Rule("/repos/<owner>/<repo>/actions/runs", endpoint="runs", methods=["GET"]),
+        Rule("/repos/<owner>/<repo>/actions/runs/<int:run_id>/jobs", endpoint="run_jobs", methods=["GET"]),
+        Rule("/repos/<owner>/<repo>/check-runs/<int:job_id>/annotations", endpoint="annotations", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -83,6 +102,10 @@ _URLS = Map(
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers, content_type="application/json; charset=utf-8")
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _scope(values: Mapping[str, Any]) -> str:
@@ -157,7 +180,19 @@ class FakeGitHub(LocalServer):
         with self._lock:
             job = self._jobs[job_id]
             if job.finished_at is None:
-                job.finished_at = self.clock.now()
+                job.finished_at, job.conclusion = self.clock.now(), "success"
+
+    def lose_runner(self, runner_id: int) -> None:
+        """The runner's machine is gone: it goes offline, and its running job fails with the lost-communication
+        annotation some minutes later, as GitHub does."""
+        with self._lock:
+            self._advance()
+            runner = self._runners[runner_id]
+            runner.online = False
+            job = self._running(runner_id)
+            if job is not None and job.lost_at is None:
+                job.lost_at = self.clock.now()
+                job.annotations.append(RUNNER_LOST_MESSAGE.format(name=runner.name))
 
     def set_online(self, runner_id: int, online: bool) -> None:
         with self._lock:
@@ -205,6 +240,7 @@ class FakeGitHub(LocalServer):
                     "started_at": j.started_at,
                     "ends_at": j.ends_at,
                     "finished_at": j.finished_at,
+                    "conclusion": j.conclusion,
                 }
                 for j in self._jobs.values()
             ]
@@ -215,6 +251,7 @@ class FakeGitHub(LocalServer):
         for job in self._jobs.values():
             if job.finished_at is None and now >= job.ends_at:
                 job.finished_at = job.ends_at
+                job.conclusion = "failure" if job.lost_at is not None else "success"
 
     def _running(self, runner_id: int) -> _Job | None:
         return next((j for j in self._jobs.values() if j.runner_id == runner_id and j.finished_at is None), None)
@@ -286,6 +323,8 @@ class FakeGitHub(LocalServer):
             self._advance()
             if endpoint == "list":
                 return self._list(request, _scope(values))
+            if endpoint in ("runs", "run_jobs", "annotations"):
+                return self._workflow(request, str(endpoint), _scope(values), values)
             return self._one(request, _scope(values), int(values["runner_id"]))
 
     def _list(self, request: Request, scope: str) -> Response:
@@ -313,6 +352,68 @@ class FakeGitHub(LocalServer):
             links += [link(page + 1, "next"), link(last, "last")]
         headers = {"Link": ", ".join(links)} if links else None
         return _json({"total_count": len(runners), "runners": [self._runner_json(r) for r in chunk]}, 200, headers)
+
+    def _repo_jobs(self, scope: str) -> list[_Job]:
+        return [j for j in self._jobs.values() if self._runners[j.runner_id].scope == scope]
+
+    def _job_json(self, j: _Job, scope: str) -> Json:
+        runner = self._runners[j.runner_id]
+        return {
+            "id": j.id,
+            "run_id": j.id,
+            "name": "build",
+            "workflow_name": "ci",
+            "status": "completed" if j.finished_at is not None else "in_progress",
+            "conclusion": j.conclusion,
+            "created_at": _iso(j.started_at),
+            "started_at": _iso(j.started_at),
+            "completed_at": _iso(j.finished_at) if j.finished_at is not None else None,
+            "runner_id": runner.id,
+            "runner_name": runner.name,
+            "labels": list(runner.labels),
+            "check_run_url": f"{self.url}/{scope}/check-runs/{j.id}",
+        }
+
+    def _workflow(self, request: Request, endpoint: str, scope: str, values: Mapping[str, Any]) -> Response:
+        """Runs (one per job; `created=>=ISO`), a run's jobs, a job's check-run annotations: what `gate audit`
+        reads. Unpaginated: a test world has fewer than 100 of each."""
+        if scope not in self._scopes:
+            return _json({"message": "Not Found", "documentation_url": DOCS}, 404)
+        jobs = {j.id: j for j in self._repo_jobs(scope)}
+        if endpoint == "runs":
+            since = request.args.get("created", "").removeprefix(">=")
+            runs = [
+                {
+                    "id": j.id,
+                    "name": "ci",
+                    "status": self._job_json(j, scope)["status"],
+                    "conclusion": j.conclusion,
+                    "created_at": _iso(j.started_at),
+                    "run_started_at": _iso(j.started_at),
+                }
+                for j in sorted(jobs.values(), key=lambda j: -j.id)
+                if not since or _iso(j.started_at) >= since
+            ]
+            return _json({"total_count": len(runs), "workflow_runs": runs})
+        job = jobs.get(int(values.get("run_id", values.get("job_id", 0))))
+        if job is None:
+            return _json({"message": "Not Found", "documentation_url": DOCS}, 404)
+        if endpoint == "run_jobs":
+            return _json({"total_count": 1, "jobs": [self._job_json(job, scope)]})
+        return _json(
+            [
+                {
+                    "path": ".github",
+                    "start_line": 1,
+                    "end_line": 1,
+                    "annotation_level": "failure",
+                    "message": m,
+                    "title": "",
+                    "raw_details": "",
+                }
+                for m in job.annotations
+            ]
+        )
 
     def _one(self, request: Request, scope: str, runner_id: int) -> Response:
         runner = self._runners.get(runner_id)
