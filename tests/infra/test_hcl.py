@@ -394,9 +394,10 @@ def test_alarms() -> None:
         "recheck_forced_releases",
         "recheck_error_decisions",
     }
+    audit = {"builds_killed_by_scale_in"}  # audit.tf (issue 22): tests/infra/test_audit_tf.py
     assert (
         set(alarms)
-        == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"} | receiver
+        == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"} | receiver | audit
     )
     errors, dlq, forced = alarms["lambda_errors"], alarms["dlq_not_empty"], alarms["forced_releases"]
     error_decisions = alarms["error_decisions"]

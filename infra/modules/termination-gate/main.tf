@@ -28,6 +28,7 @@ module "core" {
   lambda        = var.lambda
   monitoring    = var.monitoring
   service_hook  = var.service_hook
+  audit         = var.audit
 
   handle_spot_interruptions = var.handle_spot_interruptions
   kms_key_arn               = var.kms_key_arn
