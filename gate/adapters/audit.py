@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,7 +106,28 @@ def terminations(aws: Aws, groups: Sequence[str], since: float) -> list[Terminat
                         status=str(activity.get("StatusCode") or ""),
                     )
                 )
-    return out
+    alive = still_running(aws, {t.instance_id for t in out})
+    return [replace(t, status="Retained") if t.instance_id in alive else t for t in out]
+
+
+ALIVE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
+
+
+def still_running(aws: Aws, instance_ids: Iterable[str]) -> set[str]:
+    """The instances EC2 still has (a terminate activity ended, but the instance was kept: `Terminating:Retained`,
+    which AWS lists as a finished activity): their builds were not killed. EC2 forgets a terminated instance within
+    about an hour; an instance it does not list is gone."""
+    ids = sorted(set(instance_ids))
+    alive: set[str] = set()
+    paginator = aws.ec2.get_paginator("describe_instances")
+    for start in range(0, len(ids), 200):
+        chunk = ids[start : start + 200]
+        for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": chunk}]):
+            for reservation in page.get("Reservations", []):
+                for inst in reservation.get("Instances", []):
+                    if (inst.get("State") or {}).get("Name") in ALIVE_STATES:
+                        alive.add(str(inst.get("InstanceId")))
+    return alive
 
 
 def jobs(
