@@ -7,8 +7,9 @@ tier it might be in, and never less than the default tier (the settings' max hol
 behaviour):
   * a job whose metadata lacks a field some tier matches on is undecided for that tier: it counts with that tier and
     with the default, and matching goes on down the list;
-  * an instance whose jobs cannot all be seen (agent list failed, an agent missing, its busy field unknown) may run a
-    job of any tier: it counts as one job that said nothing, beside the jobs it can see;
+  * a job that said nothing at all, and an instance whose jobs cannot all be seen (agent list failed, an agent
+    missing, its busy field unknown), which counts as one such job beside those it can see: every tier with
+    patterns is undecided for it, and the default always counts;
   * an instance running no job at all takes the default (the normal rules release it once idle).
 """
 
@@ -71,12 +72,13 @@ def matches(tier: Tier, job: JobMeta | None) -> bool | None:
 
 def tiers_for(tiers: Sequence[Tier], default: Tier, job: JobMeta | None) -> list[Tier]:
     """The tiers one job may be in: the first that matches, every undecided one before it, and the default when
-    anything was undecided or nothing matched."""
+    anything was undecided, nothing matched, or the job said nothing at all (None: even a tier without patterns,
+    which takes every job that reaches it, does not take it below the default)."""
     found: list[Tier] = []
     for tier in tiers:
         verdict = matches(tier, job)
         if verdict is True:
-            return [*found, tier, *([default] if found else [])]
+            return [*found, tier, *([default] if found or job is None else [])]
         if verdict is None:
             found.append(tier)
     return [*found, default]

@@ -9,6 +9,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.domain.actions import Complete, DeleteAgent
 from gate.domain.decide import Observation, Policy, decide
@@ -55,6 +57,7 @@ def test_a_tier_without_patterns_matches_every_job() -> None:
     everything = Tier("rest", 600, "CONTINUE")
     assert matches(everything, None) is True
     assert tiers_for((everything,), DEFAULT_TIER, JobMeta()) == [everything]
+    assert tiers_for((everything,), DEFAULT_TIER, None) == [everything, DEFAULT_TIER]
 
 
 def test_first_match_wins() -> None:
@@ -99,9 +102,11 @@ def test_unknown_takes_the_strictest_tier_it_might_be_in_and_never_less_than_the
     assert resolve(TIERS, DEFAULT_TIER, [], complete=True) == DEFAULT_TIER  # no job running
     assert resolve(TIERS, DEFAULT_TIER, [], complete=False) == RELEASE  # nothing seen: any job may run there
     assert resolve((), DEFAULT_TIER, [PR_JOB], complete=True) == DEFAULT_TIER  # no tiers configured
-    # A catch-all tier is where every job that reaches it goes, known or not.
+    # A catch-all tier takes every job that reaches it; one that said nothing at all never below the default.
     rest = Tier("rest", 600, "CONTINUE")
-    assert resolve((rest,), DEFAULT_TIER, [None], complete=True) == rest
+    assert resolve((rest,), DEFAULT_TIER, [JobMeta(pipeline="web")], complete=True) == rest
+    assert resolve((rest,), DEFAULT_TIER, [None], complete=True) == DEFAULT_TIER
+    assert resolve((rest,), DEFAULT_TIER, [JobMeta(pipeline="web")], complete=False) == DEFAULT_TIER
 
 
 # -- configuration ------------------------------------------------------------------------------------------------
@@ -249,3 +254,59 @@ def test_without_tiers_every_decision_names_the_default() -> None:
     d = decide(held(), Observation(agents=[busy_agent(PR_JOB)]), policy, T0 + 3600, proven=True)
     assert (d.outcome, d.tier, completion(d)) == (Outcome.FORCED, DEFAULT, "CONTINUE")
     assert "tier" not in d.reason
+
+
+# -- property: never laxer than what is known -------------------------------------------------------------------
+_values = st.sampled_from(["release-web", "web-pr", "nightly", "Build", "Release", "refs/pull/1/merge", "main"])
+_maybe = st.one_of(st.none(), _values)
+_jobs = st.one_of(
+    st.none(),
+    st.builds(JobMeta, pipeline=_maybe, plan_type=_maybe, branch=_maybe, stage=_maybe, job=_maybe),
+)
+_patterns = st.lists(st.sampled_from(["release-*", "*-pr", "nightly", "Release", "refs/pull/*", "*"]), max_size=2)
+_tiers = st.lists(
+    st.builds(
+        lambda i, hold, result, fields: Tier(f"t{i}", hold, result, tuple((f, tuple(p)) for f, p in fields if p)),
+        st.integers(0, 10**6),
+        st.sampled_from([600.0, 1800.0, 14_400.0, 172_800.0]),
+        st.sampled_from(["CONTINUE", "ABANDON"]),
+        st.lists(
+            st.tuples(st.sampled_from(["pipeline", "plan_type", "branch"]), _patterns),
+            max_size=2,
+            unique_by=lambda x: x[0],
+        ),
+    ),
+    max_size=4,
+    unique_by=lambda t: t.name,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tiers=_tiers, jobs=st.lists(_jobs, max_size=3), complete=st.booleans(), default_retains=st.booleans())
+def test_the_tier_is_never_laxer_than_a_tier_a_job_may_be_in(
+    tiers: list[Tier], jobs: list[JobMeta | None], complete: bool, default_retains: bool
+) -> None:
+    default = default_tier(14_400, "ABANDON" if default_retains else "CONTINUE")
+    chosen = resolve(tiers, default, jobs, complete)
+    possible = [t for job in jobs for t in tiers_for(tiers, default, job)]
+    for tier in possible:  # every tier some running job may be in
+        assert chosen.max_hold_seconds >= tier.max_hold_seconds
+        assert chosen.retains or not tier.retains
+
+    def undecided(job: JobMeta | None) -> bool:  # a tier before the job's first sure match cannot tell
+        for tier in tiers:
+            verdict = matches(tier, job)
+            if verdict is True:
+                return False
+            if verdict is None:
+                return True
+        return False
+
+    unknown = not complete or None in jobs or any(undecided(j) for j in jobs)
+    if tiers and unknown:  # anything unknown: at least the default
+        assert chosen.max_hold_seconds >= default.max_hold_seconds and (chosen.retains or not default.retains)
+    if tiers and jobs and complete and all(j is not None for j in jobs):
+        for job in jobs:  # a job that surely matches a tier: that tier at least
+            first = next((t for t in tiers if matches(t, job) is not False), None)
+            if first is not None and matches(first, job):
+                assert chosen.max_hold_seconds >= first.max_hold_seconds
