@@ -101,6 +101,7 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
         "strategy",
         "builds killed",
         "instance-h",
+        "vs none",
         "idle inst-h",
         "idle kept alive",
         "hold mean",
@@ -112,11 +113,13 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
         "agents left",
     ):
         table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=col == "strategy")
+    base = results["none"].instance_hours if "none" in results else 0.0
     for name, r in results.items():
         table.add_row(
             name,
             _fmt(r.builds_killed),
             _fmt(r.instance_hours, digits=0),
+            f"{(r.instance_hours / base - 1) * 100:+.1f} %" if base else "-",
             _fmt(r.idle_instance_hours, digits=0),
             _fmt(r.idle_kept_alive_hours, " h"),
             _minutes(r.hold_mean_s),
