@@ -9,10 +9,9 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, emit_json, fail, short_id
+from cli.common import AwsTarget, console, emit_json, fail, print_target, say, short_id
 from gate.domain.model import WAIT_STATES, Agent
 from gate.domain.timestamps import format_ts
-from gate.service.execute import describe
 from gate.service.triggers import Gate
 from gate.service.views import explain, status
 
@@ -63,16 +62,23 @@ def _agent_json(a: Agent) -> dict[str, Any]:
 def _confirmed(lines: list[str]) -> None:
     """What the preflight checked and found (the hook's name, transition and timeouts; the pools), one dim line each."""
     for line in lines:
-        console.print(f"[dim]confirmed: {escape(line)}[/]", highlight=False)  # wrapped at the terminal width
+        console.print(f"[dim]confirmed: {escape(line)}[/]", highlight=False)  # wrapped at word boundaries
 
 
-def show_check(gate: Gate, instance_id: str, json_out: bool, confirmed: list[str] | None = None) -> None:
+def _in(target: AwsTarget | None) -> str:
+    return f" in {target.where()}" if target is not None else ""
+
+
+def show_check(
+    gate: Gate, instance_id: str, json_out: bool, confirmed: list[str] | None = None, target: AwsTarget | None = None
+) -> None:
     try:
-        waiting, agents, decision, error = explain(gate, instance_id)
+        seen = explain(gate, instance_id)
     except Exception as exc:
-        fail(f"cannot look at {instance_id}: {exc}")
+        fail(f"cannot look at {instance_id}{_in(target)}: {exc}")
+    waiting, agents, decision, error = seen.waiting, seen.agents, seen.decision, seen.agent_error
     if waiting.lifecycle_state == "(not in a group)":
-        fail(f"{instance_id} is not in any Auto Scaling group (or does not exist)")
+        fail(f"{instance_id} is not in any Auto Scaling group (or does not exist){_in(target)}")
     configured = waiting.group in gate.settings.groups
     is_waiting = waiting.lifecycle_state in WAIT_STATES
     if not configured:
@@ -96,18 +102,20 @@ def show_check(gate: Gate, instance_id: str, json_out: bool, confirmed: list[str
         "agent_error": error,
         "decision": str(decision.outcome),
         "reason": decision.reason,
-        "would": [describe(a) for a in decision.actions] if configured else [],
+        "would": seen.plan if configured else [],  # a real round's calls, in order, then hold or release
         "verdict": verdict,
         "dry_run": True,
         "confirmed": confirmed or [],
+        "aws": target.as_json() if target else None,
     }
     if json_out:
         emit_json(data)
         return
+    if target is not None:
+        print_target(target)
     busy = "unknown" if error else ("busy" if data["busy"] else "idle")
 
-    def print_(text: str) -> None:  # one line per fact, never broken by rich (grep-able; the terminal wraps)
-        console.print(text, highlight=False, soft_wrap=True)
+    print_ = say  # one line per fact (grep-able), wrapped at word boundaries on a terminal
 
     print_(f"[bold]{instance_id}[/] in {escape(waiting.group)}: {escape(waiting.lifecycle_state)}")
     print_(f"  {escape(verdict)}")
@@ -118,16 +126,23 @@ def show_check(gate: Gate, instance_id: str, json_out: bool, confirmed: list[str
     print_(f"  busy:     {busy}")
     if configured:
         print_(f"  decision: [bold]{decision.outcome}[/]: {escape(decision.reason)}")
-        print_(f"  would:    {escape(', '.join(data['would']) or 'nothing')}")
+        if not data["would"]:
+            print_("  would:    nothing")
+        else:  # the plan of one real round, in its order (gate.service.execute's plan mode)
+            print_("  would:")
+            for n, step in enumerate(data["would"], 1):
+                print_(f"    {n}. {escape(step)}")
     print_("  dry run: nothing was done")
     _confirmed(confirmed or [])
 
 
-def show_status(gate: Gate, json_out: bool, confirmed: list[str] | None = None) -> None:
+def show_status(
+    gate: Gate, json_out: bool, confirmed: list[str] | None = None, target: AwsTarget | None = None
+) -> None:
     try:
         rows, error = status(gate)
     except Exception as exc:
-        fail(f"cannot read the groups: {exc}")
+        fail(f"cannot read the groups{_in(target)}: {exc}")
     if json_out:
         out = [
             dict(
@@ -144,9 +159,12 @@ def show_status(gate: Gate, json_out: bool, confirmed: list[str] | None = None) 
                 "instances": out,
                 "agent_error": error,
                 "confirmed": confirmed or [],
+                "aws": target.as_json() if target else None,
             }
         )
         return
+    if target is not None:
+        print_target(target)
     compact = console.width < WIDE
     groups = sorted({r["group"] for r in rows} | set(gate.settings.groups))
     single_group = len(groups) == 1
@@ -173,5 +191,5 @@ def show_status(gate: Gate, json_out: bool, confirmed: list[str] | None = None) 
     else:
         console.print(f"no instances in the configured groups ({', '.join(gate.settings.groups)})", highlight=False)
     if error:
-        console.print(f"[yellow]agent system unavailable:[/] {escape(error)}", highlight=False, soft_wrap=True)
+        say(f"[yellow]agent system unavailable:[/] {escape(error)}")
     _confirmed(confirmed or [])

@@ -2,13 +2,16 @@
 actions here, in order, turning edge failures into outcomes (never exceptions).
 
 It consumes three ports, declared below by what it calls: the lifecycle edge (Auto Scaling and EC2), the agent
-source (gate.service.sources.AgentSource) and, with ECS draining on, the container-instance edge."""
+edge (what it asks of gate.service.sources.AgentSource) and, with ECS draining on, the container-instance edge.
+
+A dry run is the same executor in plan mode: the ports are a `Plan`, which records each call it receives instead
+of making it, so the plan a dry run prints is the order in which a real invocation would make those calls."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -26,8 +29,8 @@ from gate.domain.actions import (
 )
 from gate.domain.decide import Decision, acknowledgement
 from gate.domain.holdstate import HOLD_TAG, HoldState, encode, fits
-from gate.domain.model import RETAINED, Outcome, ServiceTime, Waiting
-from gate.service.sources import AgentSource, AgentSourceError
+from gate.domain.model import RETAINED, Agent, Outcome, ServiceTime, Waiting
+from gate.service.sources import AgentSourceError
 
 
 class LifecycleEdge(Protocol):
@@ -42,10 +45,53 @@ class LifecycleEdge(Protocol):
     def terminate(self, instance_id: str) -> None: ...
 
 
+class AgentEdge(Protocol):
+    """What the executor asks of the agent source (gate.service.sources.AgentSource): its two writes."""
+
+    def disable(self, agent: Agent) -> ServiceTime | None: ...
+
+    def delete(self, agent: Agent) -> None: ...
+
+
 class ContainerEdge(Protocol):
     """ECS: set a container instance DRAINING (gate.adapters.ecs)."""
 
     def drain(self, container_instance_arn: str) -> None: ...
+
+
+# The last step of a plan: what the instance's hook is left in (a completion is already a step of its own).
+_THEN = {Outcome.HELD: "hold", Outcome.RELEASED: "release", Outcome.FORCED: "end the hold (max hold reached)"}
+PROOF_STEP = "heartbeat (proves the lifecycle action is the gate's; if AWS refuses it, nothing below happens)"
+
+
+class Plan:
+    """Every port of the executor at once, recording instead of calling: a dry run's lifecycle, agent and container
+    edges. `steps`: each call, described as the record of a real run describes the action (`describe`)."""
+
+    def __init__(self, before: Sequence[str] = ()) -> None:
+        self.steps: list[str] = list(before)
+
+    def heartbeat(self, waiting: Waiting) -> None:
+        self.steps.append(describe(Heartbeat()))
+
+    def complete(self, waiting: Waiting, result: Literal["CONTINUE", "ABANDON"]) -> None:
+        self.steps.append(describe(Complete(result)))
+
+    def tag(self, instance_id: str, key: str, value: str) -> None:
+        self.steps.append(describe(SetTag(key, value)))
+
+    def terminate(self, instance_id: str) -> None:
+        self.steps.append(describe(Terminate()))
+
+    def disable(self, agent: Agent) -> ServiceTime | None:
+        self.steps.append(describe(DisableAgent(agent)))
+        return None  # no acknowledgement: nothing was sent (the plan names the stamp itself, `_execute`)
+
+    def delete(self, agent: Agent) -> None:
+        self.steps.append(describe(DeleteAgent(agent)))
+
+    def drain(self, container_instance_arn: str) -> None:
+        self.steps.append(describe(DrainContainerInstance(container_instance_arn)))
 
 
 @dataclass
@@ -56,6 +102,7 @@ class Executed:
     done: bool = False  # the instance needs no further rounds (completed, gone)
     problems: list[str] = field(default_factory=list)
     tags: Mapping[str, str] | None = None  # the gate:* tags as written, when they differ from the decision's
+    planned: list[str] | None = None  # a dry run: the calls a real run would make, in order (`Plan`)
 
 
 def describe(action: Action) -> str:
@@ -83,22 +130,43 @@ def execute(
     decision: Decision,
     waiting: Waiting,
     aws: LifecycleEdge,
-    source: AgentSource,
+    source: AgentEdge,
     dry_run: bool,
     now: Callable[[], float] = time.time,
     *,
     ecs: ContainerEdge | None = None,
+    before: Sequence[str] = (),
 ) -> Executed:
     """`now`: the gate's clock (kept for callers; the disables' acknowledgement is the agent system's own time).
 
     ECS drains go first (decide emits one only in a holding decision; a failure is a note, the next round retries).
-    Terminate ends a retained instance; a hold it turns into is never heartbeated (no lifecycle action is left)."""
+    Terminate ends a retained instance; a hold it turns into is never heartbeated (no lifecycle action is left).
+
+    `dry_run`: plan mode. Every port is a `Plan` and nothing is sent; the result is `skipped`, done, and says what a
+    real run would do, in order: `before` (what this round already planned for the instance: the heartbeat pass's
+    proof step), then the executor's own calls, then whether the hook is held or released."""
     if dry_run:
-        planned = ", ".join(describe(a) for a in decision.actions) or "nothing"
-        return Executed(Outcome.SKIPPED, f"dry run: would {planned} ({decision.outcome}: {decision.reason})", done=True)
+        plan = Plan(before)
+        planned = _run(decision, waiting, plan, plan, plan, plan=plan)
+        steps = plan.steps + ([_THEN[decision.outcome]] if decision.outcome in _THEN else [])
+        would = ", ".join(steps) or "nothing"
+        reason = f"dry run: would {would} ({decision.outcome}: {planned.reason})"
+        return Executed(Outcome.SKIPPED, reason, done=True, planned=steps)
+    return _run(decision, waiting, aws, source, ecs)
+
+
+def _run(
+    decision: Decision,
+    waiting: Waiting,
+    aws: LifecycleEdge,
+    source: AgentEdge,
+    ecs: ContainerEdge | None,
+    *,
+    plan: Plan | None = None,
+) -> Executed:
     drains = [a for a in decision.actions if isinstance(a, DrainContainerInstance)]
     notes = [note for note in (_drain(ecs, d) for d in drains) if note]
-    result = _execute(decision, waiting, aws, source, [a for a in decision.actions if a not in drains])
+    result = _execute(decision, waiting, aws, source, [a for a in decision.actions if a not in drains], plan)
     if notes:
         result.reason += "; " + "; ".join(notes)
     return result
@@ -115,7 +183,12 @@ def _drain(ecs: ContainerEdge | None, drain: DrainContainerInstance) -> str | No
 
 
 def _execute(
-    decision: Decision, waiting: Waiting, aws: LifecycleEdge, source: AgentSource, actions: list[Action]
+    decision: Decision,
+    waiting: Waiting,
+    aws: LifecycleEdge,
+    source: AgentEdge,
+    actions: list[Action],
+    plan: Plan | None = None,
 ) -> Executed:
     result = Executed(decision.outcome, decision.reason)
     completed = False
@@ -140,7 +213,10 @@ def _execute(
                 case DisableAgent(agent):
                     acks.append(source.disable(agent))
                 case ConfirmDisables(state, max_skew):
-                    _confirm(result, decision, waiting, aws, state, acks, max_skew)
+                    if plan is not None:  # stamped only from a real acknowledgement: the plan names the step
+                        plan.steps.append(f"{describe(action)} (once the agent system acknowledges the disables)")
+                    else:
+                        _confirm(result, decision, waiting, aws, state, acks, max_skew)
                 case Heartbeat():
                     aws.heartbeat(waiting)
                     result.heartbeat_sent = True

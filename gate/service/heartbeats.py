@@ -28,8 +28,13 @@ class Beat:
 
 
 class Heartbeats:
-    def __init__(self, aws: Aws, clock: Clock, workers: int = 16) -> None:
+    def __init__(self, aws: Aws, clock: Clock, workers: int = 16, *, plan: bool = False) -> None:
         self.aws = aws
+        # A dry run (GATE_DRY_RUN, `gate check`, `gate replay`): a due heartbeat is planned, not sent, and counts as
+        # sent, so the judgment that follows is the one a real round would make after its proof step. `planned`: the
+        # instances whose heartbeat this round planned (taken by the plan of their judgment: `take_planned`).
+        self.plan = plan
+        self.planned: set[str] = set()
         self.clock = clock
         self.workers = Workers(workers, clock, "heartbeat")
         self.last_sent: dict[str, float] = {}  # instance id -> when this container's last heartbeat succeeded
@@ -58,7 +63,10 @@ class Heartbeats:
         iid = waiting.instance_id
         self.last_tried[iid] = self.clock.now()
         try:
-            self.aws.heartbeat(waiting)
+            if self.plan:
+                self.planned.add(iid)
+            else:
+                self.aws.heartbeat(waiting)
         except ActionGone as exc:
             self.gone[iid] = str(exc)
             self.last_sent[iid] = self.clock.now()  # re-probed at the normal cadence, not every round
@@ -75,6 +83,13 @@ class Heartbeats:
         self.failing.discard(iid)
         return Beat(waiting, sent=True)
 
+    def take_planned(self, instance_id: str) -> bool:
+        """Whether this round planned the instance's heartbeat (a dry run), once."""
+        if instance_id in self.planned:
+            self.planned.discard(instance_id)
+            return True
+        return False
+
     def ended(self, instance_id: str, why: str) -> None:
         """The gate completed the action itself: no more heartbeats (re-probed at the cadence should AWS still list
         the instance as waiting, e.g. on another hook)."""
@@ -87,3 +102,4 @@ class Heartbeats:
             for iid in [i for i in memory if i not in waiting]:
                 del memory[iid]
         self.failing &= waiting
+        self.planned &= waiting

@@ -19,7 +19,7 @@ from gate.domain.holdstate import HOLD_TAG, AgentKey, Memory
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.evidence import decide_with_evidence
-from gate.service.execute import Executed, execute
+from gate.service.execute import PROOF_STEP, Executed, execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.sources import AgentSource
 
@@ -204,7 +204,18 @@ class Judgment:
         )
 
     def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:
-        return execute(decision, waiting, self.aws, self.source, self.dry_run, self.heartbeats.clock.now, ecs=self.ecs)
+        """A dry run's plan starts with the heartbeat pass's proof step when this round planned one."""
+        before = (PROOF_STEP,) if self.dry_run and self.heartbeats.take_planned(waiting.instance_id) else ()
+        return execute(
+            decision,
+            waiting,
+            self.aws,
+            self.source,
+            self.dry_run,
+            self.heartbeats.clock.now,
+            ecs=self.ecs,
+            before=before,
+        )
 
 
 # How recent this container's heartbeat must be (sent in this round, before the agent list) to stand as the proof of a

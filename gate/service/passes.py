@@ -180,7 +180,7 @@ class Passes:
             if done.heartbeat_sent:
                 self.heartbeats.last_sent[iid] = j.now
             if worth_logging(done, decision, run.last_reason.get(iid)):
-                actions = [describe(a) for a in decision.actions] if decision else []
+                actions = done.planned or ([describe(a) for a in decision.actions] if decision else [])
                 held_since = decision.held_since if decision else None
                 failsafe = decision.failsafe if decision is not None and done.outcome is Outcome.HELD else None
                 run.records.append(

@@ -66,7 +66,7 @@ class Gate:
         self.recorder = Recorder(self.log, self.clock, notifier)
         self.policy = policy_from(settings)
         self.hooks = Hooks(aws, settings.hook_name, self.clock.now, self._hook_lookup_failed)
-        self.heartbeats = Heartbeats(aws, self.clock, settings.heartbeat_concurrency)
+        self.heartbeats = Heartbeats(aws, self.clock, settings.heartbeat_concurrency, plan=settings.dry_run)
         self.judgment = Judgment(aws, source, self.heartbeats, self.policy_for, dry_run=settings.dry_run, ecs=ecs)
         self.passes = Passes(
             settings,

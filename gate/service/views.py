@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gate.domain.decide import Decision
@@ -12,16 +13,43 @@ if TYPE_CHECKING:
     from gate.service.triggers import Gate
 
 
-def explain(gate: Gate, instance_id: str) -> tuple[Waiting, list[Agent], Decision, str | None]:
-    """What the gate would decide for this instance right now: (instance, its agents, decision, agent error)."""
+@dataclass(frozen=True)
+class Explained:
+    """What the gate would do for one instance now: its decision, and the plan a real round would carry out."""
+
+    waiting: Waiting
+    agents: list[Agent]
+    decision: Decision
+    plan: list[str]  # the calls a real round would make, in order, then hold or release (empty: nothing)
+    agent_error: str | None
+
+
+def explain(gate: Gate, instance_id: str) -> Explained:
+    """One round of the gate for this instance, in plan mode (the gate must be a dry-run one: it acts on nothing).
+
+    The steps a real round takes, in its order and through its code: the heartbeat pass (the proof that the action
+    is the gate's, planned: gate.service.heartbeats), the agent list, the judgment and the executor (gate.service
+    .execute's plan mode). An instance that does not wait on a configured group's hook is not heartbeated: its
+    decision is what would apply were it scaled in now, and the plan is empty (the gate does nothing now)."""
+    if not gate.settings.dry_run:
+        raise ValueError("explain needs a dry-run gate (settings.dry_run): it must act on nothing")
     group, state = gate.aws.instance_state(instance_id)
     group, state = group or "(no group)", state or "(not in a group)"
     details = gate.aws.describe_instances([instance_id]).get(instance_id, {})
     waiting = Waiting(group, instance_id, gate.settings.hook_name, state, **details)
     waiting = dataclasses.replace(waiting, action_id=_action_ids(gate, {group: [instance_id]}).get(instance_id))
-    observed = gate.observe()
-    decision = gate.judgment.decide(waiting, observed, gate.clock.now())
-    return waiting, observed.agents_for(waiting), decision, observed.error
+    observed = gate.observe([waiting])
+    agents = observed.agents_for(waiting)
+    if group not in gate.settings.groups or state not in WAIT_STATES:
+        return Explained(waiting, agents, gate.judgment.decide(waiting, observed, gate.clock.now()), [], observed.error)
+    gate.heartbeats.run([(waiting, gate.hooks.heartbeat_every(group))], gate.clock.now() + PLAN_SECONDS)
+    judged = gate.judgment.judge(waiting, observed, gate.clock.now())
+    if judged.decision is None:  # judge never raises: an unexpected failure is its record's reason
+        raise RuntimeError(judged.done.reason)
+    return Explained(waiting, agents, judged.decision, judged.done.planned or [], observed.error)
+
+
+PLAN_SECONDS = 30.0  # the planned heartbeat's deadline (nothing is sent: it only bounds the worker pool's wait)
 
 
 def status(gate: Gate) -> tuple[list[dict[str, Any]], str | None]:
