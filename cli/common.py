@@ -10,6 +10,7 @@ failure).
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 import os
@@ -17,6 +18,7 @@ import socket
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO, cast
 from urllib.parse import urlparse
 
@@ -59,7 +61,7 @@ def one_line(text: str) -> str:
 
 
 def error_line(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {one_line(message)}", highlight=False, soft_wrap=True, markup=True)
+    say(f"[bold red]error:[/] {one_line(message)}", to=err_console)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -133,6 +135,134 @@ def apply_endpoints(aws_endpoint: str | None, localstack: bool) -> None:
     if localstack:
         os.environ["GATE_LOCALSTACK"] = "1"
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    if os.environ.get("AWS_PROFILE"):
+        check_profile(os.environ["AWS_PROFILE"])
+    check_region(os.environ["AWS_DEFAULT_REGION"])
+
+
+def apply_aws_options(region: str | None, profile: str | None) -> None:
+    """The global `--region` and `--profile`, as the standard variables (every command and the gate code read them).
+
+    A profile named on the command line wins over credentials in the environment, as with the AWS CLI: the
+    AWS_ACCESS_KEY_ID/SECRET/SESSION_TOKEN variables would otherwise be used before it."""
+    if region is not None:
+        region = region.strip()
+        check_region(region, "--region")
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+    if profile is not None:
+        check_profile(profile, "--profile")
+        os.environ["AWS_PROFILE"] = profile
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            os.environ.pop(key, None)
+
+
+def check_profile(profile: str, what: str = "AWS_PROFILE") -> None:
+    """A profile of this machine's AWS config files (~/.aws/config, ~/.aws/credentials), else one line naming it
+    (botocore would fail every session with "The config profile (x) could not be found")."""
+    import botocore.session
+
+    known = sorted(botocore.session.Session().available_profiles)
+    if profile not in known:
+        listed = _listed(known, profile)
+        fail(f"{what} {profile!r}: no such profile in this machine's AWS config files; profiles: {listed}")
+
+
+def closest(wanted: str, names: Sequence[str]) -> str | None:
+    """The name a typo most likely meant: difflib on lower case, then a name that contains it or that it contains
+    (`linux` for `linux-agents`, which difflib's ratio alone misses)."""
+    lowered = {n.lower(): n for n in names}
+    match = difflib.get_close_matches(wanted.lower(), list(lowered), n=1, cutoff=0.6)
+    if match:
+        return lowered[match[0]]
+    w = wanted.lower()
+    near = [n for low, n in lowered.items() if w and (w in low or low in w)]
+    return min(near, key=len) if near else None
+
+
+LISTED = 12  # at most this many existing names in one line
+
+
+def _listed(names: Sequence[str], wanted: str = "") -> str:
+    """`a, b, c; did you mean b?`: what exists (at most LISTED), and the closest to what was asked for."""
+    names = sorted(set(names))
+    if not names:
+        return "none"
+    close = closest(wanted, names) if wanted else None
+    shown = ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
+    return shown + (f"; did you mean {close}?" if close else "")
+
+
+def check_region(region: str, what: str = "AWS_DEFAULT_REGION") -> None:
+    """A region botocore knows in some partition (aws, aws-cn, aws-us-gov...), else one line naming it: a typo'd
+    region otherwise surfaces later as an unreachable endpoint, or as groups and hooks that do not exist."""
+    from gate.adapters.aws import make_session
+
+    session = make_session(None)
+    known: set[str] = set()
+    for partition in session.get_available_partitions():
+        known.update(session.get_available_regions("autoscaling", partition_name=partition))
+    if known and region not in known:
+        close = closest(region, sorted(known))
+        hint = f"; did you mean {close}?" if close else " (e.g. us-east-1, eu-west-1)"
+        fail(f"{what} {region!r} is not an AWS region{hint}")
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Which AWS a command talks to: named in its output and in every error about AWS."""
+
+    region: str | None
+    endpoint: str | None
+    account: str | None = None
+    profile: str | None = None
+
+    def where(self) -> str:
+        parts = [f"account {self.account}"] if self.account else []
+        parts.append(f"region {self.region}" if self.region else "no region (set AWS_DEFAULT_REGION or --region)")
+        if self.endpoint:
+            parts.append(f"endpoint {self.endpoint}")
+        if self.profile:
+            parts.append(f"profile {self.profile}")
+        return ", ".join(parts)
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"account": self.account, "region": self.region, "endpoint": self.endpoint, "profile": self.profile}
+
+
+def aws_target(endpoint: str | None, session: Any = None) -> AwsTarget:
+    """The region, endpoint and profile in use, and the account the credentials belong to (STS GetCallerIdentity,
+    one quick try: None when it cannot say, and the checks that follow report why)."""
+    from gate.adapters.aws import make_session
+
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+    session = session or make_session(region)
+    account = None
+    try:
+        from botocore.config import Config
+
+        config = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1})
+        account = str(session.client("sts", endpoint_url=endpoint, config=config).get_caller_identity()["Account"])
+    except Exception:  # no credentials, refused, unreachable: said by the check that needs them
+        account = None
+    return AwsTarget(session.region_name or region, endpoint, account, os.environ.get("AWS_PROFILE"))
+
+
+def print_target(target: AwsTarget) -> None:
+    """The line that says which AWS the output is about (wrapped at word boundaries, like the other notes)."""
+    console.print(f"[dim]AWS: {escape_text(target.where())}[/]", highlight=False)
+
+
+def escape_text(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def say(text: str, *, to: Console | None = None) -> None:
+    """One fact per line (rich markup allowed). On a terminal rich wraps it at word boundaries within the width (a
+    terminal would cut it mid-word); piped or captured (CI logs, `grep`, the tests) it stays one line."""
+    out = to or console
+    out.print(text, highlight=False, soft_wrap=not out.is_terminal)
 
 
 def check_url(url: str, what: str) -> None:
@@ -150,17 +280,29 @@ def require_reachable(url: str | None, what: str, timeout: float = 3.0) -> None:
 
     Without this, botocore's retries would spend tens of seconds before saying the same thing.
     """
+    problem = reachable(url, what, timeout)
+    if problem is not None:
+        fail(problem)
+
+
+def reachable(url: str | None, what: str, timeout: float = 3.0) -> str | None:
+    """Why an explicit endpoint does not accept a TCP connection, in words (None: it does, or none is set)."""
     if not url:
-        return
+        return None
     parsed = urlparse(url)
     if not parsed.hostname:
-        return
+        return None
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         with socket.create_connection((parsed.hostname, port), timeout=timeout):
             pass
+    except socket.gaierror:
+        return f"cannot reach {what} {url}: the host name {parsed.hostname} does not resolve (DNS)"
+    except TimeoutError:
+        return f"cannot reach {what} {url}: no connection within {timeout:.0f} s (a firewall, the wrong host?)"
     except OSError as exc:
-        fail(f"cannot reach {what} {url}: {exc.strerror or exc}")
+        return f"cannot reach {what} {url}: {exc.strerror or exc}"
+    return None
 
 
 # Required settings without a default, and a stand-in for each: see settings_or_exit.
@@ -168,7 +310,10 @@ _STAND_INS: dict[str, Any] = {"groups": ["stand-in"], "hook_name": "stand-in"}
 
 
 def _problems(exc: SettingsError) -> list[str]:
-    lines = [line.strip().removeprefix("settings: Value error, ") for line in str(exc).splitlines()[1:]]
+    lines = [
+        line.strip().removeprefix("settings: Value error, ").replace(": Value error, ", ": ")
+        for line in str(exc).splitlines()[1:]
+    ]
     return [line for line in lines if line] or [str(exc)]
 
 

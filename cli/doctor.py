@@ -7,12 +7,12 @@ asks the real service once and, when something is missing, lists what does exist
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from gate.domain.events import TERMINATING
 from gate.settings import AgentSystem, Settings
@@ -28,7 +28,6 @@ AUTH_CODES = {
     "AccessDeniedException",
     "UnauthorizedOperation",
 }
-LISTED = 12  # at most this many existing names in one line
 FOREIGN_SUBJECT = "other hooks on "
 
 
@@ -40,6 +39,7 @@ class Finding:
     subject: str
     detail: str
     fix: str = ""
+    skipped: bool = False  # not checked: it depends on a check that failed (reported on its own line)
 
     def line(self) -> str:
         return f"{self.detail} ({self.fix})" if self.fix and not self.ok else self.detail
@@ -50,12 +50,52 @@ class Unreachable(RuntimeError):
 
 
 def _names(names: Iterable[str], wanted: str = "") -> str:
-    names = sorted(set(names))
-    if not names:
-        return "none"
-    close = difflib.get_close_matches(wanted, names, n=1) if wanted else []
-    shown = ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
-    return shown + (f"; did you mean {close[0]}?" if close else "")
+    """What exists (at most a dozen names) and, for a typo, the likely meant one (cli.common.closest)."""
+    from cli.common import _listed
+
+    return _listed(list(names), wanted)
+
+
+def network_words(exc: BaseException, url: str, timeout: float) -> str:
+    """A failed HTTP call (requests) in words: which host, and what went wrong, instead of `ConnectionError`."""
+    import requests
+
+    parsed = urlparse(url)
+    host = parsed.hostname or url
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return (
+            f"{host}:{port} did not accept a connection within {timeout:.0f} s (a firewall, a proxy, the wrong host?)"
+        )
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"{host}:{port} accepted the connection but did not answer within {timeout:.0f} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"the TLS handshake with {host}:{port} failed (certificate not trusted or wrong host?)"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return f"the HTTP(S) proxy refused or failed the connection to {host}:{port} (check HTTPS_PROXY)"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if any(
+            s in text
+            for s in (
+                "Name or service not known",
+                "nodename nor servname",
+                "getaddrinfo failed",
+                "Temporary failure in name resolution",
+                "No address associated",
+            )
+        ):
+            return f"the host name {host} does not resolve (DNS): check the URL"
+        if "Connection refused" in text:
+            return f"{host}:{port} refused the connection (nothing listens there)"
+        if "Network is unreachable" in text or "No route to host" in text:
+            return f"no network route to {host}:{port}"
+        if "Connection reset" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
+            return f"{host}:{port} closed the connection without answering"
+        return f"could not connect to {host}:{port}"
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return f"{host} redirected too many times"
+    return f"the request to {host}:{port} failed ({type(exc).__name__})"
 
 
 # -- AWS ----------------------------------------------------------------------------------------------------------
@@ -85,11 +125,11 @@ def _aws_call(what: str, where: str, call: Callable[[], Any]) -> Any:
         raise Unreachable(f"cannot reach AWS ({where}): {exc}") from None
     except NoCredentialsError:
         raise Unreachable(
-            "no AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
-            "any value works against the emulator)"
+            f"no AWS credentials for {what} ({where}): set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (any value works against the emulator)"
         ) from None
     except NoRegionError:
-        raise Unreachable("no AWS region (set AWS_DEFAULT_REGION)") from None
+        raise Unreachable("no AWS region (set AWS_DEFAULT_REGION or --region)") from None
     except ClientError as exc:
         err = exc.response.get("Error", {})
         code, message = str(err.get("Code", "")), str(err.get("Message", ""))
@@ -98,10 +138,16 @@ def _aws_call(what: str, where: str, call: Callable[[], Any]) -> Any:
         raise Unreachable(f"{what} failed ({where}): {code}: {message}") from None
 
 
-def check_aws(settings: Settings, session: Any, endpoint: str | None) -> list[Finding]:
-    """The groups exist, and each has the gate's hook on the terminating transition. Raises Unreachable."""
-    region = session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "?"
-    where = endpoint or f"region {region}"
+def aws_where(session: Any, endpoint: str | None) -> str:
+    """`region R, endpoint E`: what every AWS finding and error names (a wrong region looks like a wrong name)."""
+    region = session.region_name or os.environ.get("AWS_DEFAULT_REGION")
+    return (f"region {region}" if region else "no region") + (f", endpoint {endpoint}" if endpoint else "")
+
+
+def check_aws(settings: Settings, session: Any, endpoint: str | None, where: str | None = None) -> list[Finding]:
+    """The groups exist, and each has the gate's hook on the terminating transition. Raises Unreachable.
+    `where`: how errors name the AWS in use (default: region and endpoint; cli.common.AwsTarget adds the account)."""
+    where = where or aws_where(session, endpoint)
     asg = _aws_client(session, "autoscaling", endpoint)
     wanted = list(settings.groups)
     found: dict[str, dict[str, Any]] = {}
@@ -125,7 +171,7 @@ def check_aws(settings: Settings, session: Any, endpoint: str | None) -> list[Fi
                     False,
                     f"group {name}",
                     f"Auto Scaling group {name} not found in {where}; groups there: {_names(existing, name)}",
-                    "fix GATE_GROUPS",
+                    "fix GATE_GROUPS, or the account or region (AWS_PROFILE, AWS_DEFAULT_REGION, --profile, --region)",
                 )
             )
     for name in wanted:
@@ -245,7 +291,8 @@ def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
             allow_redirects=False,
         )
     except requests.RequestException as exc:
-        raise Unreachable(f"cannot reach Azure DevOps at {org}: {type(exc).__name__}") from None
+        words = network_words(exc, url, min(settings.http_timeout_seconds, 10))
+        raise Unreachable(f"cannot reach Azure DevOps at {org}: {words}") from None
     status = resp.status_code
     is_html = "html" in resp.headers.get("Content-Type", "")
     if status == 401 or (status in (203, 302) and is_html) or (status == 200 and is_html):
@@ -336,12 +383,13 @@ def check_job_requests(settings: Settings, session: Any, endpoint: str | None) -
 
 
 def preflight(
-    settings: Settings, session: Any, endpoint: str | None, *, agents: bool = True
+    settings: Settings, session: Any, endpoint: str | None, *, agents: bool = True, where: str | None = None
 ) -> tuple[Finding | None, list[Finding]]:
     """The first problem that stops the gate from working as configured (or None), and every finding. Used by check,
-    status and replay: they stop at the problem, and show what they confirmed (the hook's timeouts, the pools)."""
+    status and replay: they stop at the problem, and show what they confirmed (the hook's timeouts, the pools).
+    `where`: the AWS in use as errors name it (cli.common.AwsTarget.where)."""
     try:
-        findings = check_aws(settings, session, endpoint)
+        findings = check_aws(settings, session, endpoint, where)
         if agents:
             findings += check_agents(settings, session, endpoint)
     except Unreachable as exc:
@@ -354,7 +402,9 @@ def function_environment(session: Any, name: str, endpoint: str | None) -> tuple
     """A deployed function's GATE_* variables, and what its configuration says (state, timeout). Raises Unreachable."""
     lam = _aws_client(session, "lambda", endpoint)
     config = _aws_call(
-        "GetFunctionConfiguration", endpoint or "AWS", lambda: lam.get_function_configuration(FunctionName=name)
+        "GetFunctionConfiguration",
+        aws_where(session, endpoint),
+        lambda: lam.get_function_configuration(FunctionName=name),
     )
     env = {k: v for k, v in config.get("Environment", {}).get("Variables", {}).items() if k.startswith("GATE_")}
     findings = [
@@ -371,17 +421,63 @@ def function_environment(session: Any, name: str, endpoint: str | None) -> tuple
     return env, findings
 
 
+# Valid stand-ins for one side's settings, so that a mistake on the other side does not stop this side's checks.
+_AGENT_STAND_INS: dict[str, Any] = {
+    "agent_system": "azure-devops",
+    "azure_auth": "pat",
+    "azure_org_url": "https://dev.azure.com/stand-in",
+    "pools": ["stand-in"],
+    "pat": "stand-in",
+    "group_pools": {},
+}
+_AWS_STAND_INS: dict[str, Any] = {"groups": ["stand-in"], "hook_name": "stand-in", "group_pools": {}}
+
+
+def _one_side(stand_ins: dict[str, Any]) -> Settings | None:
+    """The settings with the other side's fields replaced by valid stand-ins; None when this side is invalid too."""
+    from gate.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(**stand_ins)
+    except SettingsError:
+        return None
+
+
+def check_identity(session: Any, endpoint: str | None) -> tuple[Finding, str | None]:
+    """Which account the credentials belong to (STS GetCallerIdentity), in which region, at which endpoint: the
+    first line of the report, so every later one is read against it. Returns the account too (None: not known)."""
+    from cli.common import AwsTarget
+
+    where = aws_where(session, endpoint)
+    sts = _aws_client(session, "sts", endpoint)
+    try:
+        account = str(_aws_call("GetCallerIdentity", where, sts.get_caller_identity)["Account"])
+    except Unreachable as exc:
+        return Finding(False, "aws", str(exc)), None
+    target = AwsTarget(session.region_name, endpoint, account, os.environ.get("AWS_PROFILE"))
+    return Finding(True, "aws", f"AWS: {target.where()}"), account
+
+
+def _skipped(subject: str, why: str) -> Finding:
+    return Finding(False, subject, f"{subject} not checked: {why}", skipped=True)
+
+
 def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> None:
-    """`gate doctor`: every check, one line each (ok / FIX), then exit 0 if all pass, 2 otherwise."""
+    """`gate doctor`: every check, one line each (ok / FIX / skip), then exit 0 if all pass, 2 otherwise.
+
+    Every check runs that can: a mistake in the agent system's settings does not stop the AWS checks and the other
+    way round; a check that depends on one that failed says it was not checked, and why."""
     import typer
     from rich.markup import escape
 
-    from cli.common import console, emit_json, fail, settings_or_problems
+    from cli.common import AwsTarget, emit_json, fail, reachable, require_reachable, say, settings_or_problems
     from gate.adapters.aws import make_session
 
     session = make_session(os.environ.get("AWS_DEFAULT_REGION"))
     findings: list[Finding] = []
-    if function:
+    aws_up, account = True, None
+    if function:  # the settings come from the function: nothing can be checked without it
+        require_reachable(endpoint, "the AWS endpoint")
         try:
             env, findings = function_environment(session, function, endpoint)
         except Unreachable as exc:
@@ -389,6 +485,15 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
         for key in [k for k in os.environ if k.startswith("GATE_")]:  # the function's settings, not this shell's
             del os.environ[key]
         os.environ.update(env)
+    problem = reachable(endpoint, "the AWS endpoint")
+    if problem is not None:
+        findings.append(Finding(False, "aws", problem))
+        aws_up = False
+    else:
+        identity, account = check_identity(session, endpoint)
+        findings.insert(0, identity)
+        aws_up = identity.ok
+    where = AwsTarget(session.region_name, endpoint, account if aws_up else None).where()
     settings, problems = settings_or_problems()
     findings += [Finding(False, "settings", part) for p in problems for part in p.split("; ")]
     if settings is not None:
@@ -400,24 +505,43 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
                 f"hook {settings.hook_name}, agent system {settings.agent_system}",
             )
         )
-        agents_ok = False
-        for check in (check_aws, check_agents, check_job_requests):
-            if check is check_job_requests and not agents_ok:
-                break  # the agent system is unreachable or refused already: one line says so
-            try:
-                found = check(settings, session, endpoint)
-                findings += found
-                agents_ok = agents_ok or (check is check_agents and all(f.ok for f in found))  # pools exist
-            except Unreachable as exc:
-                findings.append(Finding(False, "reachability", str(exc)))
-    bad = [f for f in findings if not f.ok]
+    aws_side = settings or _one_side(_AGENT_STAND_INS)
+    agent_side = settings or _one_side(_AWS_STAND_INS)
+    if aws_side is None:
+        findings.append(_skipped("groups and hooks", "fix the settings above (GATE_GROUPS, GATE_HOOK_NAME...)"))
+    elif not aws_up:
+        findings.append(_skipped("groups and hooks", "AWS did not answer (above)"))
+    else:
+        try:
+            findings += check_aws(aws_side, session, endpoint, where)
+        except Unreachable as exc:
+            findings.append(Finding(False, "reachability", str(exc)))
+    agents_ok = False
+    if agent_side is None:
+        findings.append(_skipped("agent system", "fix the settings above (its URL, pools, credentials)"))
+    else:
+        try:
+            found = check_agents(agent_side, session, endpoint)
+            findings += found
+            agents_ok = all(f.ok for f in found)  # it answered, and the pools exist
+        except Unreachable as exc:
+            findings.append(Finding(False, "reachability", str(exc)))
+        if agent_side.agent_system is AgentSystem.AZURE_DEVOPS:
+            if agents_ok:
+                try:
+                    findings += check_job_requests(agent_side, session, endpoint)
+                except Unreachable as exc:
+                    findings.append(Finding(False, "reachability", str(exc)))
+            else:
+                findings.append(_skipped("job requests", "the agent system or its pools failed (above)"))
+    bad = [f for f in findings if not f.ok and not f.skipped]
     if json_out:
         emit_json({"ok": not bad, "findings": [f.__dict__ for f in findings]})
     else:
         for f in findings:
-            mark = "[green]ok[/] " if f.ok else "[bold red]FIX[/]"
-            console.print(f"{mark} {escape(f.line())}", highlight=False, soft_wrap=True)
+            mark = "[yellow]skip[/]" if f.skipped else "[green]ok[/] " if f.ok else "[bold red]FIX[/]"
+            say(f"{mark} {escape(f.line())}")
         verdict = "all checks passed" if not bad else f"{len(bad)} problem(s): the gate cannot work as configured"
-        console.print(verdict, highlight=False)
+        say(verdict)
     if bad:
         raise typer.Exit(2)

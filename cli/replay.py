@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from cli.common import console
+from cli.common import say
 
 
 class NotAnEvent(ValueError):
@@ -42,13 +42,11 @@ def unwrap(data: Any, depth: int = 0) -> tuple[Any, str | None]:
 
 def print_records(records: list[dict[str, Any]], dry_run: bool) -> None:
     for r in records:
-        console.print(
+        say(
             f"[bold]{escape(r['outcome'])}[/] {escape(r.get('group') or '-')} {escape(r.get('instance') or '-')}: "
-            f"{escape(r['reason'])}",
-            highlight=False,
-            soft_wrap=True,
+            f"{escape(r['reason'])}"
         )
     if not records:
-        console.print("no decision (nothing waiting)")
+        say("no decision (nothing waiting)")
     if dry_run:
-        console.print("dry run: nothing was done (--execute acts)")
+        say("dry run: nothing was done (--execute acts)")

@@ -255,6 +255,18 @@ class Settings(BaseSettings):
             raise ValueError("must be GitLab's base URL (no /api/v4, query or fragment), such as https://gitlab.com")
         return value.strip().rstrip("/")
 
+    @field_validator("pat", "github_token", "gitlab_token", mode="before")
+    @classmethod
+    def _secret_given(cls, value: object) -> object:
+        """An inline secret set but empty (`GATE_PAT=`) is refused, never sent: it would only come back as a 401 that
+        reads like a wrong token. Surrounding whitespace (a pasted newline) goes, as for a secret read by ARN."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str):
+            if not raw.strip():
+                raise ValueError("is set but empty: give the token, or unset the variable and use its _SECRET_ARN")
+            return raw.strip()
+        return value
+
     @field_validator("webhook_url", mode="before")
     @classmethod
     def _webhook(cls, value: object) -> object:

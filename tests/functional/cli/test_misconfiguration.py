@@ -186,10 +186,13 @@ def test_every_missing_setting_is_named_in_one_run(monkeypatch: pytest.MonkeyPat
     for variable in ("GATE_GROUPS", "GATE_HOOK_NAME", "GATE_AZURE_ORG_URL", "GATE_POOLS", "GATE_PAT"):
         assert variable in line, line
     assert "Value error" not in line
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # doctor checks AWS too: nothing listens here
     doctor = gate("doctor")
     assert doctor.exit_code == 2, doctor
     fixes = [x for x in doctor.stdout.splitlines() if x.startswith("FIX")]
-    assert len(fixes) == 5 and "5 problem(s)" in doctor.stdout, doctor  # one line per variable
+    assert len(fixes) == 6 and "6 problem(s)" in doctor.stdout, doctor  # one line per variable, and AWS's
+    assert "FIX cannot reach the AWS endpoint http://127.0.0.1:1" in doctor.stdout
+    assert "skip groups and hooks not checked" in doctor.stdout and "skip agent system not checked" in doctor.stdout
 
 
 def test_no_aws_credentials_is_one_line_exit_2(env: tuple[Sandbox, Group], monkeypatch: pytest.MonkeyPatch) -> None:
