@@ -21,11 +21,13 @@ from gate.adapters.secrets import PAT_KEYS, Rotation, inline, versions_reader
 from gate.domain.clock import Clock, SystemClock
 from gate.service.heartbeats import Heartbeats
 from gate.service.lazy import LazySource
+from gate.service.selection import Selector
 from gate.service.sources import AgentSource
 from gate.service.triggers import Gate
 from gate.settings import AgentSystem, Settings, load_settings
 
 _gate: Gate | None = None
+_selector: Selector | None = None
 
 # The busy probes: GATE_AGENT_SYSTEM -> factory(settings, boto3 session, AWS endpoint, clock). A third system (say
 # GitLab runners) is one new module with a class implementing gate.service.sources.AgentSource plus a `build`
@@ -174,6 +176,20 @@ def runtime(context: Any) -> Gate:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         _gate = build_gate(settings, region=region, account=_account_from(context))
     return _gate
+
+
+def selector(context: Any) -> Selector:
+    """This container's custom termination policy (gate.service.selection): the gate's own settings, agent source
+    (built on first use) and AWS clients, built once like `runtime`."""
+    global _selector
+    if _selector is None:
+        _selector = build_selector(runtime(context))
+    return _selector
+
+
+def build_selector(gate: Gate) -> Selector:
+    """The termination policy on a gate's edges (the Lambda, the tests and the simulator wire it the same way)."""
+    return Selector(gate.settings, gate.source, gate.aws, gate.clock, gate.log)
 
 
 def heartbeats_only(context: Any) -> int:

@@ -236,6 +236,25 @@ class Aws:
                 out[inst["InstanceId"]] = (tags, inst.get("PrivateDnsName") or None)
         return out
 
+    def launch_details(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Private DNS and IP (hostname mapping) and launch time (epoch seconds) of these instances: one
+        DescribeInstances per 200 ids, by filter (an instance gone meanwhile is left out, not an error). The
+        termination policy (gate.service.selection) reads them; its deadline bounds the call like any other."""
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(sorted(set(instance_ids)), 200):
+            try:
+                resp = self.ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": chunk}])
+            except (ClientError, BotoCoreError) as exc:
+                raise AwsError(f"DescribeInstances: {exc}") from None
+            for reservation in resp.get("Reservations", []):
+                for inst in reservation.get("Instances", []):
+                    out[inst["InstanceId"]] = {
+                        "private_dns": inst.get("PrivateDnsName") or None,
+                        "private_ip": inst.get("PrivateIpAddress") or None,
+                        "launched_at": _epoch(inst.get("LaunchTime")),
+                    }
+        return out
+
     def tagged(self, keys: Sequence[str], max_pages: int = 100) -> dict[str, list[str]]:
         """Instances carrying any of these tag keys with a value -> those keys (paginated; a repeated token stops)."""
         found: dict[str, list[str]] = {}

@@ -46,6 +46,10 @@ resource "aws_autoscaling_group" "agents" {
     version = "$Latest"
   }
 
+  # Idle-first: Auto Scaling asks the gate's policy function which instances are idle (selection below), then its
+  # Default policy chooses among them, or among all when the function cannot tell; the hook gates either way.
+  termination_policies = [module.termination_gate.termination_policy_arn, "Default"]
+
   # Keep instances whose terminate hook is abandoned (the gate's DefaultResult and forced result below).
   instance_lifecycle_policy {
     retention_triggers {
@@ -154,6 +158,11 @@ module "termination_gate" {
     drain              = true
     wait_tasks         = true
     ignore_task_groups = ["family:azp-agent"]
+  }
+
+  # The custom termination policy the group names first (termination_policies above): idle instances go first.
+  selection = {
+    enabled = true
   }
 
   monitoring = {

@@ -88,3 +88,8 @@ output "global_timeout_seconds" {
   description = "The hooks' global timeout min(172800, 100 x hook.heartbeat_timeout_seconds): no hold outlasts it."
   value       = module.core.global_timeout_seconds
 }
+
+output "termination_policy_arn" {
+  description = "ARN of the idle-first custom termination policy function (selection.enabled; null otherwise). Put it first in a group's termination_policies: [module.NAME.termination_policy_arn, \"Default\"]. Built from the module's name, not from the function, so a group passed in autoscaling_group_names can use it without a dependency cycle."
+  value       = var.selection.enabled ? "${module.core.function_arn}-selection" : null
+}
