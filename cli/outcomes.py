@@ -91,11 +91,20 @@ def summarise(records: list[Record]) -> dict[str, Any]:
         q = statistics.quantiles(holds, n=100, method="inclusive") if len(holds) > 1 else [holds[0]] * 99
         dist = {"min": holds[0], "p50": q[49], "p95": q[94], "max": holds[-1]}
     notable = [
-        {k: r.get(k) for k in ("ts", "outcome", "group", "instance", "reason", "held_seconds", "request_id")}
+        {k: r.get(k) for k in ("ts", "outcome", "group", "instance", "reason", "held_seconds", "tier", "request_id")}
         for r in records
         if r["outcome"] in ("forced", "error")
     ]
-    return {"decisions": len(records), "outcomes": dict(counts), "hold_seconds": dist, "forced_and_errors": notable}
+    # Priority tiers (GATE_TIERS): the judged decisions per tier that applied, and the forced ones per tier.
+    tiers = Counter(str(r["tier"]) for r in records if r.get("tier"))
+    forced = Counter(str(r["tier"]) for r in records if r.get("tier") and r["outcome"] == "forced")
+    return {
+        "decisions": len(records),
+        "outcomes": dict(counts),
+        "hold_seconds": dist,
+        "forced_and_errors": notable,
+        "tiers": {t: {"decisions": n, "forced": forced.get(t, 0)} for t, n in sorted(tiers.items())},
+    }
 
 
 def show(records: list[Record], json_out: bool) -> None:
@@ -120,6 +129,9 @@ def show(records: list[Record], json_out: bool) -> None:
             f"p95 {d['p95']:.0f}s  max {d['max']:.0f}s",
             highlight=False,
         )
+    if set(s["tiers"]) - {"default"}:  # only worth a line when priority tiers are configured
+        parts = [f"{t} {v['decisions']} ({v['forced']} forced)" for t, v in s["tiers"].items()]
+        console.print("tiers: " + ", ".join(parts), highlight=False)
     for r in s["forced_and_errors"]:
         where = " ".join(str(r.get(k) or "-") for k in ("ts", "group", "instance"))
         text = f"[red]{r['outcome']}[/] {escape(where)}: {escape(str(r.get('reason')))}"

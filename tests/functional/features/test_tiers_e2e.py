@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cli.outcomes import summarise
 from emulator.azure_devops import JobSpec
 from emulator.sandbox import Sandbox
 from gate.adapters.logs import Record
@@ -86,6 +87,10 @@ def test_release_job_retained_at_its_tier_while_pull_request_job_is_released_aft
     assert not world.agent(release_iid)["deleted"]  # still registered (disabled): deleting it would fail the job
     assert world.ado.build(pr)["agent_id"] == world.group.agents[pr_iid]
     assert world.sb.lifecycle_states(world.group.name)[kept] == "InService"
+
+    # `gate outcomes` counts the judged decisions and the forced ones per tier.
+    tiers = summarise(seen[release_iid] + seen[pr_iid])["tiers"]
+    assert tiers["pr"]["forced"] == 1 and tiers["release"]["forced"] == 1 and "default" not in tiers
 
 
 def test_the_azure_devops_client_reads_the_job_metadata_the_tiers_match_on(world: World) -> None:
