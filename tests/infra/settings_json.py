@@ -43,6 +43,7 @@ TERRAFORM: dict[tuple[str, str], str] = {
     ("agents", "max_retry_after_seconds"): "max_retry_after_seconds",
     ("agents", "secret_cache_seconds"): "secret_cache_seconds",
     ("azure_devops", "auth"): "azure_auth",
+    ("gitlab", "runners"): "gitlab_runners",
     ("notifications", "webhook_format"): "webhook_format",
     ("notifications", "webhook_timeout_seconds"): "webhook_timeout_seconds",
     ("notifications", "hold_notify_seconds"): "hold_notify_seconds",

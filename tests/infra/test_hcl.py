@@ -221,6 +221,10 @@ EXPECTED_ENV = {
     "GATE_GITHUB_ORG": "${var.github.org}",
     "GATE_GITHUB_REPOS": '${join(",", var.github.repos)}',
     "GATE_GITHUB_TOKEN_SECRET_ARN": "${var.github.token_secret_arn}",
+    "GATE_GITLAB_URL": "${var.gitlab.url}",
+    "GATE_GITLAB_TOKEN_SECRET_ARN": "${var.gitlab.token_secret_arn}",
+    "GATE_GITLAB_RUNNERS": "${var.gitlab.runners}",
+    "GATE_GITLAB_TAG_LIST": '${join(",", var.gitlab.tag_list)}',
     "GATE_GROUP_POOLS": "${jsonencode(var.agents.group_pools)}",
     "GATE_CHECK_JOB_REQUESTS": "${tostring(var.hold.check_job_requests)}",
     "GATE_HTTP_TIMEOUT_SECONDS": "${tostring(var.agents.http_timeout_seconds)}",
@@ -469,6 +473,12 @@ def test_github_runners_example_uses_the_github_agent_system() -> None:
     assert gate["github"]["token_secret_arn"] == "${var.github_token_secret_arn}"
 
 
+def test_gitlab_runners_example_uses_the_gitlab_agent_system() -> None:
+    gate = load_dir(EXAMPLES / "gitlab-runners")["module"]["termination_gate"]
+    assert gate["agent_system"] == "gitlab"
+    assert gate["gitlab"]["token_secret_arn"] == "${var.gitlab_token_secret_arn}"
+
+
 def test_module_outputs() -> None:
     outputs = set(load_dir(MODULE)["output"])
     assert {
@@ -505,7 +515,7 @@ def test_module_inputs_are_cores_verbatim_and_validated_only_there() -> None:
             assert root_var.get(key) == core_var.get(key), (name, key)
         objects += str(core_var["type"]).startswith("${object(")
     assert objects >= 10
-    for name in ("hook", "tick", "hold", "agents", "azure_devops", "github", "ecs", "notifications", "service_hook"):
+    for name in ("hook", "tick", "hold", "agents", "azure_devops", "github", "gitlab", "ecs", "notifications", "service_hook"):
         assert load_dir(CORE)["variable"][name].get("validation"), name
 
 

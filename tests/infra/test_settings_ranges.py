@@ -156,6 +156,7 @@ BASELINE: dict[str, dict[str, Any]] = {
         "entra_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/entra",
     },
     "github": {"org": "acme", "token_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh/token"},
+    "gitlab": {"token_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gl/token"},
 }
 
 

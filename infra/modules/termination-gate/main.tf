@@ -23,6 +23,7 @@ module "core" {
   agents        = var.agents
   azure_devops  = var.azure_devops
   github        = var.github
+  gitlab        = var.gitlab
   ecs           = var.ecs
   notifications = var.notifications
   lambda        = var.lambda

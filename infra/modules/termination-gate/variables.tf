@@ -214,13 +214,13 @@ variable "tiers" {
 }
 
 variable "agent_system" {
-  description = "CI system whose agents the gate waits for: azure-devops (see azure_devops) or github (see github) (GATE_AGENT_SYSTEM)."
+  description = "CI system whose agents the gate waits for: azure-devops (see azure_devops), github (see github) or gitlab (see gitlab) (GATE_AGENT_SYSTEM)."
   type        = string
   default     = "azure-devops"
 }
 
 variable "agents" {
-  description = "How the agents are found. mapping: name (agent name contains the instance id), capability (capability_name holds it) or hostname (GATE_MAPPING, GATE_CAPABILITY_NAME); group_pools: failure isolation, the pools (GitHub: the organisation login or OWNER/REPO) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS); http_timeout_seconds, max_retry_after_seconds (a longer Retry-After is not slept on), secret_cache_seconds (a credential is re-read after this, and at once after a 401) (GATE_<NAME>); secret_kms_key_arn: customer managed KMS key of the credential's secret or parameter (grants kms:Decrypt via that service), null for AWS-managed keys."
+  description = "How the agents are found. mapping: name (agent name contains the instance id), capability (capability_name holds it), hostname, or ip (GitLab: a shared runner's manager reports the instance's private IP) (GATE_MAPPING, GATE_CAPABILITY_NAME); group_pools: failure isolation, the pools (GitHub: the organisation login or OWNER/REPO; GitLab: runners) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS); http_timeout_seconds, max_retry_after_seconds (a longer Retry-After is not slept on), secret_cache_seconds (a credential is re-read after this, and at once after a 401) (GATE_<NAME>); secret_kms_key_arn: customer managed KMS key of the credential's secret or parameter (grants kms:Decrypt via that service), null for AWS-managed keys."
   type = object({
     mapping                 = optional(string, "name")
     capability_name         = optional(string, "AWS_INSTANCE_ID")
@@ -275,6 +275,18 @@ variable "github" {
 
 
 
+}
+
+variable "gitlab" {
+  description = "GitLab CI runners (agent_system = gitlab; docs/gitlab.md). url: https://gitlab.com, or a self-managed GitLab's base URL without /api/v4 (GATE_GITLAB_URL); token_secret_arn: Secrets Manager secret or SSM parameter ARN of a group, project or personal access token (Owner role; scope manage_runner, else api) (GATE_GITLAB_TOKEN_SECRET_ARN); runners: owned (GET /runners) or all (GET /runners/all, an administrator's token) (GATE_GITLAB_RUNNERS); tag_list: only runners carrying all these tags (GATE_GITLAB_TAG_LIST). agents.mapping picks the set-up: name or capability for a runner per instance (paused, then deleted), ip for one runner shared by the fleet (never paused; install the instance guard)."
+  type = object({
+    url              = optional(string, "https://gitlab.com")
+    token_secret_arn = optional(string, "")
+    runners          = optional(string, "owned")
+    tag_list         = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "ecs" {

@@ -51,10 +51,10 @@ locals {
   ecs_task_arn     = local.ecs_enabled ? "${local.arn}:ecs:${var.region}:${var.account_id}:task/${var.ecs.cluster_name}/*" : ""
 
   # The agent system's credential (the Azure DevOps PAT, the Entra service principal's secret with azure_auth = entra,
-  # or the GitHub token with agent_system = github):
+  # the GitHub token with agent_system = github, or the GitLab token with agent_system = gitlab):
   # arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. A Secrets Manager ARN given without its random 6-character
   # suffix (a "partial ARN") gets the documented "-??????" wildcard so GetSecretValue still matches.
-  token_secret_arn = var.agent_system == "github" ? var.github.token_secret_arn : (var.azure_devops.auth == "entra" ? var.azure_devops.entra_secret_arn : var.azure_devops.pat_secret_arn)
+  token_secret_arn = var.agent_system == "github" ? var.github.token_secret_arn : var.agent_system == "gitlab" ? var.gitlab.token_secret_arn : (var.azure_devops.auth == "entra" ? var.azure_devops.entra_secret_arn : var.azure_devops.pat_secret_arn)
   pat_arn_parts    = split(":", local.token_secret_arn)
   pat_service      = try(local.pat_arn_parts[2], "")
   pat_region       = try(local.pat_arn_parts[3], "")
@@ -116,6 +116,10 @@ locals {
     GATE_GITHUB_ORG                 = var.github.org
     GATE_GITHUB_REPOS               = join(",", var.github.repos)
     GATE_GITHUB_TOKEN_SECRET_ARN    = var.github.token_secret_arn
+    GATE_GITLAB_URL                 = var.gitlab.url
+    GATE_GITLAB_TOKEN_SECRET_ARN    = var.gitlab.token_secret_arn
+    GATE_GITLAB_RUNNERS             = var.gitlab.runners
+    GATE_GITLAB_TAG_LIST            = join(",", var.gitlab.tag_list)
     GATE_GROUP_POOLS                = jsonencode(var.agents.group_pools)
     GATE_CHECK_JOB_REQUESTS         = tostring(var.hold.check_job_requests)
     GATE_HTTP_TIMEOUT_SECONDS       = tostring(var.agents.http_timeout_seconds)

@@ -231,7 +231,7 @@ variable "tiers" {
 # --- the CI system: Azure DevOps (default) or GitHub Actions ----------------------------------------------------
 
 variable "agent_system" {
-  description = "CI system whose agents the gate waits for: azure-devops (see azure_devops) or github (see github) (GATE_AGENT_SYSTEM)."
+  description = "CI system whose agents the gate waits for: azure-devops (see azure_devops), github (see github) or gitlab (see gitlab) (GATE_AGENT_SYSTEM)."
   type        = string
   default     = "azure-devops"
 
@@ -242,7 +242,7 @@ variable "agent_system" {
 }
 
 variable "agents" {
-  description = "How the agents are found. mapping: name (agent name contains the instance id), capability (capability_name holds it) or hostname (GATE_MAPPING, GATE_CAPABILITY_NAME); group_pools: failure isolation, the pools (GitHub: the organisation login or OWNER/REPO) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS); http_timeout_seconds, max_retry_after_seconds (a longer Retry-After is not slept on), secret_cache_seconds (a credential is re-read after this, and at once after a 401) (GATE_<NAME>); secret_kms_key_arn: customer managed KMS key of the credential's secret or parameter (grants kms:Decrypt via that service), null for AWS-managed keys."
+  description = "How the agents are found. mapping: name (agent name contains the instance id), capability (capability_name holds it), hostname, or ip (GitLab: a shared runner's manager reports the instance's private IP) (GATE_MAPPING, GATE_CAPABILITY_NAME); group_pools: failure isolation, the pools (GitHub: the organisation login or OWNER/REPO; GitLab: runners) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS); http_timeout_seconds, max_retry_after_seconds (a longer Retry-After is not slept on), secret_cache_seconds (a credential is re-read after this, and at once after a 401) (GATE_<NAME>); secret_kms_key_arn: customer managed KMS key of the credential's secret or parameter (grants kms:Decrypt via that service), null for AWS-managed keys."
   type = object({
     mapping                 = optional(string, "name")
     capability_name         = optional(string, "AWS_INSTANCE_ID")
@@ -286,10 +286,15 @@ variable "agents" {
   validation {
     condition = alltrue([
       for g, ps in var.agents.group_pools : length(ps) > 0 && alltrue([
-        for p in ps : contains(var.agent_system == "github" ? concat(var.github.org == "" ? [] : [var.github.org], var.github.repos) : var.azure_devops.pools, p)
+        for p in ps : contains(var.agent_system == "github" ? concat(var.github.org == "" ? [] : [var.github.org], var.github.repos) : (var.agent_system == "gitlab" ? ["runners"] : var.azure_devops.pools), p)
       ])
     ])
-    error_message = "Each agents.group_pools entry must list at least one pool, each one of azure_devops.pools (agent_system = github: github.org or github.repos)."
+    error_message = "Each agents.group_pools entry must list at least one pool, each one of azure_devops.pools (agent_system = github: github.org or github.repos; gitlab: runners)."
+  }
+
+  validation {
+    condition     = var.agent_system != "gitlab" || var.agents.mapping != "hostname"
+    error_message = "GitLab runners map by name, capability or ip (agents.mapping), not hostname."
   }
 }
 
@@ -382,6 +387,38 @@ variable "github" {
   validation {
     condition     = (var.agent_system != "github" && var.github.token_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.github.token_secret_arn))
     error_message = "github.token_secret_arn must be a Secrets Manager secret ARN or an SSM parameter ARN (required with agent_system = github, \"\" otherwise)."
+  }
+}
+
+variable "gitlab" {
+  description = "GitLab CI runners (agent_system = gitlab; docs/gitlab.md). url: https://gitlab.com, or a self-managed GitLab's base URL without /api/v4 (GATE_GITLAB_URL); token_secret_arn: Secrets Manager secret or SSM parameter ARN of a group, project or personal access token (Owner role; scope manage_runner, else api) (GATE_GITLAB_TOKEN_SECRET_ARN); runners: owned (GET /runners) or all (GET /runners/all, an administrator's token) (GATE_GITLAB_RUNNERS); tag_list: only runners carrying all these tags (GATE_GITLAB_TAG_LIST). agents.mapping picks the set-up: name or capability for a runner per instance (paused, then deleted), ip for one runner shared by the fleet (never paused; install the instance guard)."
+  type = object({
+    url              = optional(string, "https://gitlab.com")
+    token_secret_arn = optional(string, "")
+    runners          = optional(string, "owned")
+    tag_list         = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%-]+)*/?$", var.gitlab.url)) && !can(regex("/api/v4/?$", var.gitlab.url))
+    error_message = "gitlab.url must be GitLab's https:// base URL (no /api/v4), such as https://gitlab.com."
+  }
+
+  validation {
+    condition     = alltrue([for k, c in local.settings.choices.gitlab : contains(c.values, var.gitlab[k])])
+    error_message = "gitlab: ${join("; ", [for k, c in local.settings.choices.gitlab : "${k} must be one of ${join(", ", c.values)}"])}."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.gitlab.tag_list : length(trimspace(t)) > 0 && !strcontains(t, ",")])
+    error_message = "Each gitlab.tag_list entry must be a non-empty tag without commas."
+  }
+
+  validation {
+    condition     = (var.agent_system != "gitlab" && var.gitlab.token_secret_arn == "") || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$", var.gitlab.token_secret_arn))
+    error_message = "gitlab.token_secret_arn must be a Secrets Manager secret ARN or an SSM parameter ARN (required with agent_system = gitlab, \"\" otherwise)."
   }
 }
 

@@ -49,6 +49,10 @@ run "defaults_environment" {
       GATE_GITHUB_ORG                 = ""
       GATE_GITHUB_REPOS               = ""
       GATE_GITHUB_TOKEN_SECRET_ARN    = ""
+      GATE_GITLAB_URL                 = "https://gitlab.com"
+      GATE_GITLAB_TOKEN_SECRET_ARN    = ""
+      GATE_GITLAB_RUNNERS             = "owned"
+      GATE_GITLAB_TAG_LIST            = ""
       GATE_GROUP_POOLS                = "{}"
       GATE_CHECK_JOB_REQUESTS         = "true"
       GATE_HTTP_TIMEOUT_SECONDS       = "10"
@@ -934,7 +938,7 @@ run "fleet_settings_reach_the_environment" {
 run "agent_system_known" {
   command = plan
   variables {
-    agent_system = "gitlab"
+    agent_system = "jenkins"
   }
   expect_failures = [var.agent_system]
 }
