@@ -34,7 +34,8 @@ class Recorder:
     ) -> Record:
         """About one waiting instance: its agents, how long it has been held, what was done. `failsafe`: the cause
         of a hold an error keeps (gate.domain.decide.Decision.failsafe), recorded as the field `failsafe`. `tier`:
-        the priority tier whose max hold and forced result applied (gate.domain.tiers), recorded as `tier`."""
+        the priority tier whose max hold and forced result applied (gate.domain.tiers), recorded as `tier` on every
+        record (None where no judgment chose one: gone, spot, errors before a decision)."""
         now = self.clock.now() if now is None else now
         held_since = w.held_since if held_since is None else held_since
         record: Record = {
@@ -47,13 +48,12 @@ class Recorder:
                 {"pool": a.pool, "id": a.id, "name": a.name, "enabled": a.enabled, "busy": a.busy} for a in agents
             ],
             "held_seconds": round(now - held_since, 3) if held_since is not None else None,
+            "tier": tier,
         }
         if actions:
             record["actions"] = list(actions)
         if failsafe is not None:
             record["failsafe"] = failsafe
-        if tier is not None:
-            record["tier"] = tier
         self.log.decision(record, now)
         if self.notifier is not None:
             self.notifier.on_record(record, held_since)
@@ -69,6 +69,7 @@ class Recorder:
             "hook": where.get("hook"),
             "agents": [],
             "held_seconds": None,
+            "tier": None,
         }
         self.log.decision(record, self.clock.now())
         if self.notifier is not None:

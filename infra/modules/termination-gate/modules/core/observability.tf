@@ -25,7 +25,7 @@ locals {
       "limit 50",
     ])
     forced-and-error-decisions = join("\n| ", [
-      "fields @timestamp, Outcome, group, instance, hook, held_seconds, reason, request_id",
+      "fields @timestamp, Outcome, group, instance, hook, held_seconds, tier, reason, request_id",
       "filter event = \"decision\" and Outcome in [\"forced\", \"error\"]",
       "sort @timestamp desc",
       "limit 200",
