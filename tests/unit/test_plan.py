@@ -59,7 +59,7 @@ def unheld() -> Waiting:
 def test_a_first_hold_plans_proof_tag_disable_stamp_hold_and_calls_nothing() -> None:
     decision = decide(unheld(), Observation([busy_agent()]), Policy(), T0, proven=True)
     assert [type(a) for a in decision.actions] == [SetTag, DisableAgent, ConfirmDisables]
-    done = execute(decision, unheld(), Edge(), Edge(), dry_run=True, before=(PROOF_STEP,))  # type: ignore[arg-type]
+    done = execute(decision, unheld(), Edge(), Edge(), dry_run=True, before=(PROOF_STEP,))
     assert done.outcome is Outcome.SKIPPED and done.done and done.planned is not None
     steps = [s.split(" (")[0].split("=")[0] for s in done.planned]
     assert steps == [
@@ -83,9 +83,9 @@ def test_the_plan_is_the_real_runs_calls_in_order() -> None:
         (DeleteAgent(busy_agent()), Complete("CONTINUE"), SetTag(HOLD_TAG, "")),
         held_since=state.held_since,
     )
-    planned = execute(decision, unheld(), Edge(), Edge(), dry_run=True)  # type: ignore[arg-type]
+    planned = execute(decision, unheld(), Edge(), Edge(), dry_run=True)
     real = Recording()
-    done = execute(decision, unheld(), real, real, dry_run=False)  # type: ignore[arg-type]
+    done = execute(decision, unheld(), real, real, dry_run=False)
     assert done.outcome is Outcome.RELEASED
     assert planned.planned is not None and planned.planned[-1] == "release"
     assert [s.split("=")[0] for s in planned.planned[:-1]] == real.calls
