@@ -63,7 +63,8 @@ def from_file(path: Path) -> list[Record]:
         fail(f"cannot read {path}: {exc.strerror or exc}")
 
 
-def from_cloudwatch(log_group: str, since_seconds: float, endpoint: str | None) -> list[Record]:
+def from_cloudwatch(log_group: str, since_seconds: float, endpoint: str | None, where: str = "") -> list[Record]:
+    """`where`: the account, region and endpoint, as an error names them (cli.common.AwsTarget.where)."""
     from gate.adapters.aws import make_session
 
     start = int((time.time() - since_seconds) * 1000)
@@ -75,7 +76,7 @@ def from_cloudwatch(log_group: str, since_seconds: float, endpoint: str | None) 
         ):
             lines.extend(e["message"] for e in page.get("events", []))
     except Exception as exc:  # botocore: no credentials, no such group, unreachable endpoint
-        fail(f"cannot read CloudWatch Logs group {log_group}: {exc}")
+        fail(f"cannot read CloudWatch Logs group {log_group}{f' in {where}' if where else ''}: {exc}")
     return decisions(lines)
 
 
