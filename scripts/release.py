@@ -177,7 +177,7 @@ def build_zip(dist: Path, version: str, target: pl.Target, compiler: pl.Compiler
             f"NO bytecode: no CPython {target.python_version} on the build machine; every cold start compiles the "
             f"modules from source (slower, otherwise the same)"
         )
-    facts = {
+    facts: dict[str, object] = {
         "runtime": target.runtime,
         "architecture": target.arch,
         "requirements": result.requirements,

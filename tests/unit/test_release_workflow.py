@@ -47,7 +47,7 @@ def _filter_regex(pattern: str) -> re.Pattern[str]:
 
 def test_it_runs_on_the_convention_tags_only(workflow: dict[Any, Any]) -> None:
     notes = _load("release_notes")
-    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as true
+    on: dict[str, Any] = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1: a bare `on` is true
     assert set(on) == {"push"} and set(on["push"]) == {"tags"}
     patterns = [_filter_regex(p) for p in on["push"]["tags"]]
     for tag in TAGS:
@@ -73,7 +73,9 @@ def test_it_uploads_exactly_dist_with_the_changelog_notes(workflow: dict[Any, An
     words = shlex.split(run)
     assert words[:4] == ["gh", "release", "create", "${GITHUB_REF_NAME}"]
     takes_value = {"--title", "--notes-file"}
-    files, options, i = [], {}, 4
+    files: list[str] = []
+    options: dict[str, str] = {}
+    i = 4
     while i < len(words):
         if words[i] in takes_value:
             options[words[i]], i = words[i + 1], i + 2

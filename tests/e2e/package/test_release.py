@@ -45,7 +45,10 @@ def without_other_pythons(tmp_path: Path) -> tuple[str, dict[str, str]]:
 
 def check_sums(dist: Path) -> dict[str, str]:
     lines = (dist / "SHA256SUMS").read_text().splitlines()
-    sums = dict(reversed(line.split("  ", 1)) for line in lines)
+    sums: dict[str, str] = {}
+    for line in lines:
+        digest, name = line.split("  ", 1)
+        sums[name] = digest
     assert set(sums) == {p.name for p in dist.iterdir()} - {"SHA256SUMS"}
     for name, digest in sums.items():
         assert hashlib.sha256((dist / name).read_bytes()).hexdigest() == digest, name
