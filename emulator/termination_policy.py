@@ -9,9 +9,12 @@
   time (`retry_seconds`, on the emulator's clock) and invokes it again while the group is above desired capacity.
 
 The function is the one registered for its ARN in `AwsEmulator.targets` (as for EventBridge's Lambda targets), called
-with the payload and expected to return the answer. Not emulated: instance refresh, maximum instance lifetime and
-rebalancing (the emulator has none of them), mixed-instances purchase options (every instance is on-demand), and the
-30,000-instance cap (`HasMoreInstances`).
+with the payload and expected to return the answer. As in AWS, the scale-in of such a group is asynchronous: the
+emulator's timer invokes the function, never an API request (a request that waited for it would hold the server's
+request lock against the function's own calls, e.g. DescribeInstances); `wait` lets a test wait for it.
+
+Not emulated: instance refresh, maximum instance lifetime and rebalancing (the emulator has none of them),
+mixed-instances purchase options (every instance is on-demand), and the 30,000-instance cap (`HasMoreInstances`).
 """
 
 from __future__ import annotations
@@ -81,18 +84,35 @@ class CustomPolicies:
         self.time_limit = time_limit  # wall-clock seconds, like the real limit
         self.invocations: list[dict[str, Any]] = []  # payload, answer, outcome: ok | empty | error | timeout | invalid
         self._next: dict[str, float] = {}  # group ARN -> earliest next invocation (emulator clock)
+        self._applied = 0  # invocations whose answer the scale-in has acted on
+        self._changed = threading.Condition()
 
     def reset(self) -> None:
-        self.invocations.clear()
-        self._next.clear()
+        with self._changed:
+            self.invocations.clear()
+            self._next.clear()
+            self._applied = 0
 
-    def victims(self, group: FakeAutoScalingGroup, count: int, default: DefaultPick, now: float) -> list[InstanceState]:
-        """The instances to take out for `count`: the default policy's when the group names no function (or its
-        function is not registered here: Auto Scaling would fail the call too, so nothing goes)."""
+    def applied(self) -> None:
+        """The emulator acted on every answer so far (its victims wait on their hooks): wake `wait`."""
+        with self._changed:
+            self._applied = len(self.invocations)
+            self._changed.notify_all()
+
+    def wait(self, count: int, timeout: float = 30.0) -> bool:
+        """Until `count` invocations have been answered and acted on (False: not within `timeout`, a broken run)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._applied >= count, timeout)
+
+    def victims(
+        self, group: FakeAutoScalingGroup, count: int, default: DefaultPick, now: float, *, invoke: bool = True
+    ) -> list[InstanceState]:
+        """The instances to take out for `count`: the default policy's when the group names no function; none when
+        it does and `invoke` is False (an API request: the timer asks), or it is not yet time to ask again."""
         arn = function_arn(group)
         if arn is None:
             return default(group, count)
-        if now < self._next.get(group.arn, 0.0):
+        if not invoke or now < self._next.get(group.arn, 0.0):
             return []
         picks = default(group, count)
         if not picks:

@@ -43,6 +43,14 @@ def register(sandbox: Sandbox, selector: Selector) -> list[Selection]:
     return answers
 
 
+def scale_in(sandbox: Sandbox, desired: int, invocations: int = 1) -> None:
+    """Lower the desired capacity and wait until the emulator has asked the policy `invocations` times in all and
+    acted on the answers (Auto Scaling's scale-in is asynchronous)."""
+    sandbox.scale_to("ci-agents", desired)
+    assert sandbox.emulator is not None
+    assert sandbox.emulator.policies.wait(invocations), "the emulator never invoked the termination policy"
+
+
 def busy_and_idle(sandbox: Sandbox) -> tuple[str, str, Gate]:
     """Two instances; the older one (the Default policy's pick) runs a build."""
     group = make_group(sandbox, size=2)
@@ -57,7 +65,7 @@ def test_scale_in_takes_the_idle_instance_not_the_busy_one(sandbox: Sandbox, clo
     busy, idle, gate = busy_and_idle(sandbox)
     answers = register(sandbox, build_selector(gate))
 
-    sandbox.scale_to("ci-agents", 1)
+    scale_in(sandbox, 1)
 
     assert sandbox.emulator is not None
     [call] = sandbox.emulator.policies.invocations
@@ -87,7 +95,7 @@ def test_agent_system_down_hands_the_choice_back_and_the_hook_holds_the_busy_pic
     assert sandbox.ado is not None
     sandbox.ado.inject("server_error", seconds=60)
 
-    sandbox.scale_to("ci-agents", 1)
+    scale_in(sandbox, 1)
 
     assert answers[0].fallback and "agent system unavailable" in answers[0].reason
     assert sorted(answers[0].instance_ids) == sorted([busy, idle])  # every instance offered, never []
@@ -109,7 +117,7 @@ def test_an_agent_system_slower_than_the_deadline_hands_the_choice_back(sandbox:
     assert sandbox.ado is not None
     sandbox.ado.inject("slow", count=None, delay=1.0)
 
-    sandbox.scale_to("ci-agents", 1)
+    scale_in(sandbox, 1)
 
     assert answers[0].fallback and sorted(answers[0].instance_ids) == sorted([busy, idle])
     assert sandbox.emulator is not None and sandbox.emulator.policies.invocations[0]["outcome"] == "ok"
@@ -133,17 +141,17 @@ def test_a_failing_function_terminates_nothing_and_is_invoked_again(
         raise RuntimeError("function error")
 
     sandbox.emulator.targets.register(FUNCTION, broken)
-    sandbox.scale_to("ci-agents", 1)
+    scale_in(sandbox, 1)
     release.set()
     assert [c["outcome"] for c in policies.invocations] == [failure]
     assert sandbox.lifecycle_states("ci-agents") == {busy: "InService", idle: "InService"}  # the scale-in waits
 
-    gate.tick()  # Auto Scaling calls in the same moment do not invoke it again: it waits `retry_seconds`
+    gate.tick()  # nothing is asked again before `retry_seconds` (on the emulator's clock)
     assert len(policies.invocations) == 1
 
     register(sandbox, build_selector(gate))  # fixed
     clock.advance(policies.retry_seconds)
-    gate.tick()
+    assert policies.wait(2)
     assert [c["outcome"] for c in policies.invocations] == [failure, "ok"]
     assert policies.invocations[-1]["answer"] == [idle] and idle in history(sandbox, "wait")
     assert sandbox.lifecycle_states("ci-agents")[busy] == "InService"
@@ -161,3 +169,27 @@ def test_the_lambda_entry_answers_every_instance_when_misconfigured(monkeypatch:
     }
     assert handler.select_instances(event, None) == {"InstanceIDs": ["i-1"]}
     assert handler.select_instances({"nonsense": True}, None) == {"InstanceIDs": []}
+
+
+def test_an_instance_without_agent_goes_first_only_past_the_grace(sandbox: Sandbox, clock: ManualClock) -> None:
+    """Three instances: a busy one, one whose agent never registered (removed here), one busy too. The agentless one
+    is ready only once it was launched longer than GATE_UNREGISTERED_GRACE_SECONDS ago (EC2's LaunchTime)."""
+    group = make_group(sandbox, size=3)
+    a, b, c = group.instances
+    assert sandbox.ado is not None
+    for iid in (a, c):
+        sandbox.ado.start_build(group.agents[iid], 3600)
+    sandbox.ado.remove_agent(group.agents[b])
+    with_policy(sandbox)
+    gate = sandbox.gate(sandbox.settings(assignment_lag_seconds=LAG, unregistered_grace_seconds=300))
+    answers = register(sandbox, build_selector(gate))
+
+    scale_in(sandbox, 2)  # just launched: its agent may be registering now
+    assert answers[0].fallback and "1 unknown" in answers[0].reason and "2 busy" in answers[0].reason
+    assert sandbox.lifecycle_states("ci-agents")[a] == "Terminating:Wait"  # the Default pick; the hook holds it
+
+    clock.advance(301)  # past the grace since its launch (EC2's LaunchTime)
+    scale_in(sandbox, 1, invocations=2)
+    assert answers[-1].instance_ids == (b,) and not answers[-1].fallback
+    assert sandbox.lifecycle_states("ci-agents")[b] == "Terminating:Wait"
+    assert sandbox.lifecycle_states("ci-agents")[c] == "InService"
