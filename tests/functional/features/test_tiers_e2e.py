@@ -28,7 +28,7 @@ TIERS = [
     },
     {"name": "pr", "max_hold_seconds": PR_HOLD, "forced_result": "CONTINUE", "pipeline": ["*-pr"]},
 ]
-STEP = 300.0  # between ticks; the hook's HeartbeatTimeout (1800 s) is heartbeated every 600 s
+STEP = 500.0  # between ticks; the hook's HeartbeatTimeout (1800 s) is heartbeated every 600 s
 
 
 @pytest.fixture
