@@ -50,7 +50,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from emulator import eventbridge
+from emulator import eventbridge, logs
+from emulator.guard import Guard, OnceLog
 from gate.domain.clock import Clock, SystemClock
 
 __all__ = ["AwsEmulator"]
@@ -100,11 +101,14 @@ class _MotoServer(ThreadedMotoServer):
     error: BaseException | None = None
 
     faults: _Faults | None = None
+    guard: Guard | None = None
 
     def _server_entry(self) -> None:
         app: Any = DomainDispatcherApplication(create_backend_app)
         if self.faults is not None:
             app = self.faults.wrap(app)
+        if self.guard is not None:
+            app = self.guard.wrap(app)
         try:
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         except BaseException as exc:
@@ -219,6 +223,8 @@ class AwsEmulator:
         self._stopping = threading.Event()
         self.faults = _Faults()  # inject(action, code=..., status=..., count=...): AWS-side fault injection
         self.targets = eventbridge.Targets()  # function ARN -> local function, for rules' Lambda targets
+        self.guard = Guard(log)  # unknown regions refused, a failing request answered (AWS-shaped), logged once
+        self.tick_errors = OnceLog(log, "the AWS emulator's lifecycle timer")
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -231,6 +237,7 @@ class AwsEmulator:
                     "stop it first (moto's state is process-global, so two cannot coexist)"
                 )
             _install()
+            logs.install()  # Logs Insights query definitions (aws_cloudwatch_query_definition), which moto lacks
             _current = self
         try:
             self.reset()
@@ -239,6 +246,7 @@ class AwsEmulator:
                 werkzeug_log.setLevel(logging.WARNING)
             self._server = _MotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
             self._server.faults = self.faults
+            self._server.guard = self.guard
             self._server.start()
             if self._server.error is not None:
                 raise OSError(f"cannot serve on 127.0.0.1:{self.port}: {self._server.error}") from self._server.error
@@ -320,8 +328,8 @@ class AwsEmulator:
             try:
                 with self._lock:
                     self._tick()
-            except Exception:  # a bug here must not silently stop every later timeout
-                log.exception("aws emulator timer tick failed")
+            except Exception as exc:  # a bug here must not stop later timeouts, nor log a traceback every 0.2 s
+                self.tick_errors.failed(exc)
 
     def _tick(self) -> None:
         """Apply expired timeouts, then keep hooked groups scaling in while above desired capacity (AWS retries
@@ -337,6 +345,9 @@ class AwsEmulator:
             elif now >= action.heartbeat_deadline:
                 self._complete(action, action.default_result, by="timeout", what="timeout")
         for account_id, region in list(self._seen):
+            if region not in autoscaling_backends[account_id]:  # never remember a region moto cannot serve
+                self._seen.discard((account_id, region))
+                continue
             for group in list(autoscaling_backends[account_id][region].autoscaling_groups.values()):
                 excess = len(group.active_instances()) - (group.desired_capacity or 0)
                 hooks = self._hooks(group)
@@ -666,7 +677,8 @@ def _call_action(self: AutoScalingResponse) -> Any:
     if emu is None:
         return _orig["call_action"](self)
     with emu._lock:
-        emu._seen.add((self.current_account, self.region))
+        if self.region in autoscaling_backends[self.current_account]:
+            emu._seen.add((self.current_account, self.region))
         emu._tick()
         response = _orig["call_action"](self)
         emu._tick()

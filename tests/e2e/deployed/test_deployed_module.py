@@ -161,9 +161,7 @@ def terraform() -> Tool:
 @pytest.fixture(scope="module")
 def stack(terraform: Tool, tmp_path_factory: pytest.TempPathFactory, lambda_zip: Path) -> Iterator[Stack]:
     from emulator.sandbox import PAT, Sandbox
-    from tests.support import iam, logs
-
-    logs.install()  # saved Logs Insights queries (aws_cloudwatch_query_definition), which moto lacks
+    from tests.support import iam
 
     base = tmp_path_factory.mktemp("deployed")
     env = mirror_cli_env(base)  # skips with the reason when the provider mirror is absent

@@ -1,5 +1,5 @@
 """CloudWatch Logs saved queries (query definitions), which moto 5.2.5 lacks, so `terraform apply` of the module's
-`aws_cloudwatch_query_definition`s works against the emulator.
+`aws_cloudwatch_query_definition`s works against the emulator (`AwsEmulator.start()` installs it).
 
 After the CloudWatch Logs API reference: PutQueryDefinition (create, or update when queryDefinitionId is given)
 returns the id; DescribeQueryDefinitions filters by name prefix, newest first, paginated; DeleteQueryDefinition
