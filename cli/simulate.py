@@ -270,11 +270,16 @@ def build_scenario(
     scale_to: int,
     scale_at: float,
     scenario: Path | None,
+    agent_system: str | None = None,
 ) -> Scenario:
+    """`agent_system`: the CI system (azure-devops or gitlab), over the scenario file's own."""
     if scenario is not None:
         try:
-            return load_scenario(scenario)
-        except ScenarioError as exc:
+            loaded = load_scenario(scenario)
+            if agent_system is not None and agent_system != loaded.agent_system:
+                loaded = Scenario.model_validate(loaded.model_dump() | {"agent_system": agent_system}).check()
+            return loaded
+        except (ScenarioError, ValueError) as exc:
             fail(str(exc))
     if busy > instances:
         fail(f"--busy {busy} is more than --instances {instances}")
@@ -284,6 +289,7 @@ def build_scenario(
         instances=instances,
         builds=[BuildSpec(instance=i, start=0, duration=build_minutes * 60) for i in range(busy)],
         scale=[ScaleSpec(at=scale_at, desired=scale_to)],
+        agent_system=agent_system or "azure-devops",
     )
 
 
@@ -311,7 +317,10 @@ def run_simulation(
     live: bool,
     json_out: bool,
     log_file: Path | None = None,
+    agent_system: str | None = None,
 ) -> None:
+    if agent_system not in (None, "azure-devops", "gitlab"):
+        fail(f"--agent-system {agent_system}: azure-devops or gitlab")
     sc = build_scenario(
         instances=instances,
         busy=busy,
@@ -319,7 +328,10 @@ def run_simulation(
         scale_to=scale_to,
         scale_at=scale_at,
         scenario=scenario,
+        agent_system=agent_system,
     )
+    if azure_url and sc.agent_system != "azure-devops":
+        fail("--azure-url drives a fake Azure DevOps: a GitLab simulation runs its own fake GitLab")
     clock: Clock | None = None
     fake: RemoteFake | None = None
     if aws_endpoint:
@@ -343,7 +355,9 @@ def run_simulation(
             longest = max((b.duration for b in sc.builds), default=0)
             scale = ", ".join(f"to {s.desired} at {s.at:g}s" for s in sc.scale) or "none"
             console.print(
-                f"simulating {sc.group}: {sc.instances} instances, {len(sc.builds)} build(s) (longest {longest:g}s), "
+                f"simulating {sc.group}: {sc.instances} instances"
+                + (" (GitLab runners)" if sc.agent_system == "gitlab" else "")
+                + f", {len(sc.builds)} build(s) (longest {longest:g}s), "
                 f"scale {scale}, {'with' if gate else 'WITHOUT'} the gate, speed {speed:g}x",
                 highlight=False,
             )

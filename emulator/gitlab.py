@@ -248,7 +248,17 @@ class FakeGitLab(LocalServer):
     def jobs(self) -> list[Json]:
         with self._lock:
             self._advance()
-            return [self._job_json(j) | {"ends_at": j.ends_at, "runner_id": j.runner_id} for j in self._jobs.values()]
+            # the API's shape, with the times as epoch seconds on the fake's clock (for accounting)
+            return [
+                self._job_json(j)
+                | {
+                    "started_at": j.started_at,
+                    "finished_at": j.finished_at,
+                    "ends_at": j.ends_at,
+                    "runner_id": j.runner_id,
+                }
+                for j in self._jobs.values()
+            ]
 
     # -- internals --------------------------------------------------------------------------------------------
     def _advance(self) -> None:
@@ -494,3 +504,70 @@ class FakeGitLab(LocalServer):
             "Link": ", ".join(links),
         }
         return _json(chunk, 200, headers)
+
+
+class GitLabScript:
+    """What a scripted scale-in (`emulator.scenario.Run`) does to its CI system, on a FakeGitLab: the surface it
+    uses of the fake Azure DevOps (`start_build`, `agent`, `builds`, `inject`, `calls`), so a GitLab world runs the
+    same scripts. `shared=False`: a runner per instance named after it (`ci-<instance id>`, the `name` mapping);
+    `shared=True`: one runner for the fleet and a manager per instance at its private IP (the `ip` mapping)."""
+
+    def __init__(self, fake: FakeGitLab, *, shared: bool = False) -> None:
+        self.fake = fake
+        self.shared = shared
+        self._runner_of: dict[int, int] = {}  # agent key (runner id, or manager id when shared) -> runner id
+        self._shared_runner: int | None = None
+
+    @property
+    def calls(self) -> list[Json]:
+        return self.fake.calls
+
+    def add_instances(self, private_ips: dict[str, str]) -> dict[str, int]:
+        """Register the instances' runners (or managers); returns instance id -> agent key."""
+        out: dict[str, int] = {}
+        if self.shared and self._shared_runner is None:
+            self._shared_runner = self.fake.add_runner("autoscaled-fleet", tags=["docker"])
+        for iid, ip in private_ips.items():
+            if self.shared:
+                assert self._shared_runner is not None
+                out[iid] = self.fake.add_manager(self._shared_runner, ip)
+                self._runner_of[out[iid]] = self._shared_runner
+            else:
+                runner = self.fake.add_runner(f"ci-{iid}", tags=["docker"])
+                self.fake.add_manager(runner, ip)
+                out[iid] = self._runner_of[runner] = runner
+        return out
+
+    def start_build(self, agent_id: int, duration: float) -> int:
+        """A job on the instance's runner (ValueError if it is paused or deleted, as Azure DevOps refuses a
+        disabled agent)."""
+        runner = self._runner_of[agent_id]
+        return self.fake.start_job(runner, duration, manager_id=agent_id if self.shared else None)
+
+    def agent(self, agent_id: int) -> Json | None:
+        """`name`, `enabled`, `busy`, `deleted`: the row the simulation's table shows."""
+        runner = self.fake.runner(self._runner_of[agent_id])
+        mine = [
+            j
+            for j in self.fake.jobs()
+            if j["runner_id"] == runner["id"] and (not self.shared or _manager_id(j) == agent_id)
+        ]
+        return {
+            "id": agent_id,
+            "name": runner["description"] if not self.shared else f"{runner['description']}/manager {agent_id}",
+            "enabled": not runner["paused"],
+            "busy": any(j["finished_at"] is None for j in mine),
+            "deleted": runner["deleted"],
+        }
+
+    def builds(self) -> list[Json]:
+        """Jobs as the simulation accounts builds: `id`, `finished_at`, `result`."""
+        return [{"id": j["id"], "finished_at": j["finished_at"], "result": j["status"]} for j in self.fake.jobs()]
+
+    def inject(self, kind: str, *, seconds: float, retry_after: int = 60) -> None:
+        self.fake.inject(kind, seconds=seconds, retry_after=retry_after)
+
+
+def _manager_id(job: Json) -> int | None:
+    manager = job.get("runner_manager")
+    return int(manager["id"]) if isinstance(manager, dict) else None

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from emulator.sandbox import Sandbox
 from gate.adapters.logs import DecisionLog, Record
@@ -40,7 +40,7 @@ class ScaleSpec(BaseModel):
 
 
 class FaultSpec(BaseModel):
-    """An Azure DevOps fault window (see FakeAzureDevOps.inject)."""
+    """A fault window of the CI system (FakeAzureDevOps.inject; GitLab: rate_limit, server_error, unauthorized)."""
 
     model_config = ConfigDict(extra="forbid")
     at: float = Field(ge=0, description="seconds after the scenario starts")
@@ -53,7 +53,12 @@ class FaultSpec(BaseModel):
 
 
 # Settings the simulation wires itself (its own servers, group, hook, pool and PAT): a scenario cannot set them.
-WIRED_SETTINGS = frozenset({"azure_org_url", "pools", "groups", "hook_name", "pat", "pat_secret_arn", "agent_system"})
+WIRED_SETTINGS = frozenset(
+    {"azure_org_url", "pools", "groups", "hook_name", "pat", "pat_secret_arn", "agent_system"}
+    | {"gitlab_url", "gitlab_token", "gitlab_token_secret_arn"}
+)
+GITLAB_FAULTS = frozenset({"rate_limit", "server_error", "unauthorized"})  # what the fake GitLab injects
+GITLAB_TOKEN = "glpat-simulated-0123456789abcdef"  # the embedded fake GitLab's token
 
 
 class Scenario(BaseModel):
@@ -75,6 +80,12 @@ class Scenario(BaseModel):
     )
     tick_seconds: float = Field(default=60, gt=0, description="the scheduled tick's period, seconds")
     max_seconds: float = Field(default=3 * 3600, gt=0, description="stop the simulation after this much time")
+    agent_system: str = Field(
+        default="azure-devops",
+        pattern="^(azure-devops|gitlab)$",
+        description="azure-devops, or gitlab: a runner per instance (mapping name), or with `settings: {mapping: ip}` "
+        "one runner shared by the fleet, a manager per instance",
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="gate settings by their name without `GATE_`, lower case (e.g. `max_hold_seconds`)",
@@ -92,7 +103,7 @@ class Scenario(BaseModel):
 
     @field_validator("settings")
     @classmethod
-    def _gate_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _gate_settings(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """Checked here, by the scenario's own key names (a typo is not silently ignored)."""
         from gate.settings import Settings
 
@@ -109,6 +120,8 @@ class Scenario(BaseModel):
             "hook_name": "h",
             "pat": "x",
         }
+        if info.data.get("agent_system") == "gitlab":
+            wiring |= {"agent_system": "gitlab", "gitlab_url": "http://127.0.0.1/x", "gitlab_token": "x"}
         try:
             Settings(**wiring, **value)
         except ValidationError as exc:
@@ -120,6 +133,12 @@ class Scenario(BaseModel):
         for index in [b.instance for b in self.builds] + self.protect:
             if index >= self.instances:
                 raise ValueError(f"instance index {index}, but the group has {self.instances} instances")
+        if self.agent_system == "gitlab":
+            kinds = sorted({f.kind for f in self.faults} - GITLAB_FAULTS)
+            if kinds:
+                raise ValueError(
+                    f"fault {', '.join(kinds)} is not one the fake GitLab injects ({sorted(GITLAB_FAULTS)})"
+                )
         return self
 
 
@@ -191,6 +210,7 @@ class Result(BaseModel):
     simulated_seconds: float = 0
     wall_seconds: float = 0
     azure_calls: int = 0
+    gitlab_calls: int = 0
 
     def percentile(self, p: float) -> float | None:
         if not self.latencies:
@@ -234,7 +254,14 @@ class Run:
         self.interrupted = False  # Ctrl-C ended the run early: the result is partial
         self.stop = threading.Event()  # set by Ctrl-C (SIGINT): the loop ends at its next step
         self._later: list[tuple[float, dict[str, Any]]] = []  # (when, event): duplicates still to deliver
-        self.build_ids: dict[int, str] = {}  # fake Azure DevOps build id -> instance id
+        self.build_ids: dict[int, str] = {}  # fake Azure DevOps build id (GitLab: job id) -> instance id
+        self.gitlab: Any = None  # the embedded fake GitLab (emulator.gitlab.FakeGitLab) of a GitLab world
+        self._gitlab_script: Any = None  # its scripting surface (emulator.gitlab.GitLabScript)
+
+    @property
+    def ci(self) -> Any:
+        """The CI system the script drives: the fake Azure DevOps, or a GitLab world's scripting surface."""
+        return self._gitlab_script if self._gitlab_script is not None else self.sandbox.ado
 
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None else self.clock.now() - self.t0
@@ -266,7 +293,7 @@ class Run:
         hb = self._heartbeats()
         out = []
         for iid in self.instances:
-            agent = self.sandbox.ado.agent(self.agents[iid]) if self.sandbox.ado and iid in self.agents else None
+            agent = self.ci.agent(self.agents[iid]) if self.ci is not None and iid in self.agents else None
             rec = self.last.get(iid, {})
             out.append(
                 {
@@ -313,7 +340,13 @@ class Run:
         import time
 
         wall0 = time.monotonic()
-        with ctrl_c_sets(self.stop), self.sandbox:
+        with ctrl_c_sets(self.stop), self.sandbox, contextlib.ExitStack() as servers:
+            if self.scenario.agent_system == "gitlab":
+                from emulator.gitlab import FakeGitLab, GitLabScript
+
+                self.gitlab = servers.enter_context(FakeGitLab(clock=self.clock, token=GITLAB_TOKEN))
+                shared = self.scenario.settings.get("mapping") == "ip"
+                self._gitlab_script = GitLabScript(self.gitlab, shared=shared)
             try:
                 self._script(on_step, step_wall)
             except KeyboardInterrupt:
@@ -346,8 +379,13 @@ class Run:
             default_result=sc.default_result,
             with_hook=self.with_gate,
             retain_on_abandon=sc.retain_on_abandon,
+            agents=self._gitlab_script is None,
         )
         self.instances, self.agents = list(group.instances), dict(group.agents)
+        wiring: dict[str, Any] = {}
+        if self._gitlab_script is not None:
+            self.agents = self._gitlab_script.add_instances(self._private_ips(self.instances))
+            wiring = {"agent_system": "gitlab", "gitlab_url": self.gitlab.url, "gitlab_token": GITLAB_TOKEN}
         if self.stop.is_set():  # Ctrl-C while the world was being built
             return
         if sc.protect:
@@ -356,7 +394,7 @@ class Run:
                 InstanceIds=[self.instances[i] for i in sc.protect],
                 ProtectedFromScaleIn=True,
             )
-        settings = self.sandbox.settings(**sc.settings)
+        settings = self.sandbox.settings(**sc.settings, **wiring)
         t0 = self.t0 = self.clock.now()
         pending_builds = sorted(sc.builds, key=lambda b: b.start)
         pending_scale = sorted(sc.scale, key=lambda s: s.at)
@@ -367,8 +405,8 @@ class Run:
             while pending_builds and now - t0 >= pending_builds[0].start:
                 b = pending_builds.pop(0)
                 iid = self.instances[b.instance]
-                assert self.sandbox.ado is not None
-                build_id = self.sandbox.ado.start_build(self.agents[iid], b.duration)
+                assert self.ci is not None
+                build_id = self.ci.start_build(self.agents[iid], b.duration)
                 self.build_ids[build_id] = iid
                 self._moment(iid, "build starts", f"build {build_id}, {b.duration:g}s", now - t0)
             while pending_scale and now - t0 >= pending_scale[0].at:
@@ -377,9 +415,10 @@ class Run:
                 self.sandbox.scale_to(sc.group, desired)
             while pending_faults and now - t0 >= pending_faults[0].at:
                 f = pending_faults.pop(0)
-                assert self.sandbox.ado is not None
-                self.sandbox.ado.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
-                self._moment("", "Azure DevOps fault", f"{f.kind} for {f.seconds:g}s", now - t0)
+                assert self.ci is not None
+                self.ci.inject(f.kind, seconds=f.seconds, retry_after=f.retry_after)
+                system = "GitLab" if sc.agent_system == "gitlab" else "Azure DevOps"
+                self._moment("", f"{system} fault", f"{f.kind} for {f.seconds:g}s", now - t0)
             if self.with_gate:
                 self._deliver(settings, now)
                 if now >= next_tick:
@@ -393,6 +432,10 @@ class Run:
             if self._finished(pending_builds, pending_scale) or now - t0 > sc.max_seconds or self.stop.is_set():
                 return
             self.stop.wait(step_wall)
+
+    def _private_ips(self, instances: list[str]) -> dict[str, str]:
+        resp = self.sandbox.client("ec2").describe_instances(InstanceIds=instances)
+        return {i["InstanceId"]: i["PrivateIpAddress"] for r in resp["Reservations"] for i in r["Instances"]}
 
     def _deliver(self, settings: Any, now: float) -> None:
         """Invoke the handler per event, each in its own thread and Gate (like concurrent Lambda invocations).
@@ -427,8 +470,8 @@ class Run:
         states = self.sandbox.lifecycle_states(self.scenario.group)
         if any(s.endswith(":Wait") or s == "Terminating:Proceed" for s in states.values()):
             return False
-        assert self.sandbox.ado is not None
-        return all(b["finished_at"] is not None for b in self.sandbox.ado.builds()) or not self.with_gate
+        assert self.ci is not None
+        return all(b["finished_at"] is not None for b in self.ci.builds()) or not self.with_gate
 
     def _timeline(
         self,
@@ -476,7 +519,7 @@ class Run:
 
     def _account(self, t0: float, wall: float) -> None:
         """Judge from the servers' own records: when did each instance die, and was a build still running?"""
-        assert self.sandbox.ado is not None
+        assert self.ci is not None
         r = self.result
         history = self.sandbox.emulator.history() if self.sandbox.emulator else []
         died = {h["instance_id"]: h["time"] for h in history if h["what"] == "terminated"}
@@ -484,7 +527,7 @@ class Run:
         waited = {h["instance_id"]: h["time"] for h in history if h["what"] == "wait"}
         r.hooks_timed_out = sum(1 for h in history if h["what"] == "timeout")
         r.heartbeats = sum(1 for h in history if h["what"] == "heartbeat")
-        builds = self.sandbox.ado.builds()
+        builds = self.ci.builds()
         r.builds = len(builds)
         by_instance: dict[str, list[dict[str, Any]]] = {}
         for b in builds:
@@ -519,7 +562,10 @@ class Run:
         r.timeline = self._timeline(t0, history, builds, records)
         r.simulated_seconds = round(self.clock.now() - t0, 1)
         r.wall_seconds = round(wall, 2)
-        r.azure_calls = sum(1 for c in self.sandbox.ado.calls if "/_apis/" in c["path"])
+        if self.gitlab is not None:
+            r.gitlab_calls = sum(1 for c in self.gitlab.calls if c["path"].startswith("/api/v4/"))
+        else:
+            r.azure_calls = sum(1 for c in self.ci.calls if "/_apis/" in c["path"])
 
 
 def _forced_result(record: Record) -> str:
