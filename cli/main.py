@@ -96,8 +96,12 @@ def simulate(
     live: Annotated[bool, typer.Option(help="live table")] = True,
     log_file: Annotated[Path | None, typer.Option(help="write the handler's JSON decision lines here")] = None,
     json_out: JsonOut = False,
+    agent_system: Annotated[
+        str | None,
+        typer.Option("--agent-system", help="azure-devops (default) or gitlab (an embedded fake GitLab)"),
+    ] = None,
 ) -> None:
-    """Run a scale-in on the embedded AWS emulator and fake Azure DevOps, with the real handler.
+    """Run a scale-in on the embedded AWS emulator and fake Azure DevOps (or GitLab), with the real handler.
 
     Live table on a terminal; otherwise (CI) the final table and the summary. Exit 1 if a build was killed.
     """
@@ -117,6 +121,7 @@ def simulate(
         live=live,
         json_out=json_out,
         log_file=log_file,
+        agent_system=agent_system,
     )
 
 
