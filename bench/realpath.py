@@ -43,6 +43,7 @@ from bench.stats import median, percentile, rounded
 from gate.adapters.aws import ActionGone, Aws
 from gate.adapters.azure import AzureDevOps
 from gate.adapters.logs import DecisionLog, Record
+from gate.bootstrap import aws_of
 from gate.domain.actions import Result
 from gate.domain.clock import Clock, ManualClock
 from gate.domain.decide import Observation, decide
@@ -302,7 +303,7 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
             sandbox.scale_to(GROUP, 0)
             states = Counter(sandbox.lifecycle_states(GROUP).values())
             gate = sandbox.gate(log=_Quiet())
-            _hold_tags(gate.aws, sandbox.client("ec2"), group.agents, _pool_id(ado), clock)
+            _hold_tags(aws_of(gate), sandbox.client("ec2"), group.agents, _pool_id(ado), clock)
             # A warm container: pool id cached, heartbeats just sent.
             gate.heartbeats.last_sent = dict.fromkeys(group.instances, clock.now())
             source = gate.source.get() if isinstance(gate.source, LazySource) else gate.source  # built on first use
@@ -310,12 +311,12 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
                 source.pool_id(POOL)
             clock.advance(30)
             setup = time.perf_counter() - setup0
-            waiting = _judgeable(gate.aws, gate.settings.groups, gate.settings.hook_name)
+            waiting = _judgeable(aws_of(gate), gate.settings.groups, gate.settings.hook_name)
             pat = gate.settings.pat.get_secret_value() if gate.settings.pat else ""
             probe = AzureDevOps(gate.settings.azure_org_url, pat, gate.settings.pools, clock=clock)
             cpu = _decision_cpu(gate, waiting, probe.list_agents())
-            gate.aws.calls.clear()
-            tick = _measure_tick(gate, gate.aws.calls, ado, "steady hold (all HTTP)", cpu)
+            aws_of(gate).calls.clear()
+            tick = _measure_tick(gate, aws_of(gate).calls, ado, "steady hold (all HTTP)", cpu)
     finally:
         emulator.stop()
     waiting_count = sum(n for s, n in states.items() if s in WAIT_STATES)

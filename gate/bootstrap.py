@@ -187,9 +187,17 @@ def selector(context: Any) -> Selector:
     return _selector
 
 
+def aws_of(gate: Gate) -> Aws:
+    """The gate's AWS edge as the real client. The round needs only its port (gate.service.triggers.GateEdge); the
+    entry points beyond it (the termination policy, the audit, benchmarks that count calls) need the client."""
+    if not isinstance(gate.aws, Aws):
+        raise TypeError(f"this entry point needs gate.adapters.aws.Aws, not {type(gate.aws).__name__}")
+    return gate.aws
+
+
 def build_selector(gate: Gate) -> Selector:
     """The termination policy on a gate's edges (the Lambda, the tests and the simulator wire it the same way)."""
-    return Selector(gate.settings, gate.source, gate.aws, gate.clock, gate.log)
+    return Selector(gate.settings, gate.source, aws_of(gate), gate.clock, gate.log)
 
 
 def heartbeats_only(context: Any) -> int:

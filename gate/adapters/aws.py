@@ -20,9 +20,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gate.domain.errors import DeadlineExceeded, Gone, Unavailable
+from gate.domain.errors import ActionGone, AwsError, DeadlineExceeded
 from gate.domain.holdstate import FINAL_STATUSES, ActionId, instance_ids_in
 from gate.domain.model import WAIT_STATES, Waiting
+from gate.service.workers import chunks
 
 # 5 attempts: botocore's jittered exponential back-off then totals ~7 s on average (at most ~15 s), which rides out
 # a throttling burst yet leaves a 70 s invocation time to act; the next tick retries anything still failing.
@@ -38,14 +39,6 @@ READ_TIMEOUT = 10.0
 # EC2 details only feed judgment, which the next round retries anyway: fewer attempts keep a throttled EC2 from
 # eating the invocation (the adaptive limiter is per client, so Auto Scaling's heartbeats are not slowed by it).
 EC2_CONFIG = RETRY_CONFIG.merge(Config(retries={"max_attempts": 3, "mode": "adaptive"}))
-
-
-class ActionGone(Gone):
-    """The lifecycle action is no longer active: completed by someone else, timed out, or never ours."""
-
-
-class AwsError(Unavailable):
-    """An Auto Scaling or EC2 call failed after its retries."""
 
 
 class BotoDeadlineExceeded(BotoCoreError, DeadlineExceeded):
@@ -64,15 +57,12 @@ def make_session(region: str | None = None) -> Any:
     return boto3.session.Session(region_name=region)
 
 
-def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    """Batches of at most `size`: the APIs' per-call limits (50 groups, 200 filter values, 50 SetInstanceProtection)."""
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
-
-
 def _is_gone(exc: ClientError) -> bool:
     err = exc.response.get("Error", {})
     return err.get("Code") == "ValidationError" and "No active Lifecycle Action" in err.get("Message", "")
+
+
+__all__ = ["ActionGone", "Aws", "AwsError", "BotoDeadlineExceeded", "chunks", "make_session"]
 
 
 class Aws:

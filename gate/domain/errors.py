@@ -30,5 +30,13 @@ class DeadlineExceeded(Unavailable):
     retries."""
 
 
+class ActionGone(Gone):
+    """The lifecycle action is no longer active: completed by someone else, timed out, or never ours."""
+
+
+class AwsError(Unavailable):
+    """An Auto Scaling or EC2 call failed after its retries."""
+
+
 class Misconfigured(GateError):
     """It cannot work as configured (settings, credentials, permissions)."""

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from gate.adapters.aws import ActionGone, AwsError
 from gate.domain.actions import (
     Action,
     Complete,
@@ -28,6 +27,7 @@ from gate.domain.actions import (
     Terminate,
 )
 from gate.domain.decide import Decision, acknowledgement
+from gate.domain.errors import ActionGone, AwsError
 from gate.domain.holdstate import HOLD_TAG, HoldState, encode, fits
 from gate.domain.model import RETAINED, Agent, Outcome, ServiceTime, Waiting
 from gate.service.sources import AgentSourceError

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from gate.adapters.aws import ActionGone, Aws, AwsError
 from gate.domain.clock import Clock
+from gate.domain.errors import ActionGone, AwsError
 from gate.domain.model import Waiting
 from gate.service.workers import Workers
+
+
+class HeartbeatEdge(Protocol):
+    """What the heartbeat pass asks of Auto Scaling: nothing else. Errors: ActionGone (not ours, or ended), AwsError."""
+
+    def heartbeat(self, waiting: Waiting) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +35,7 @@ class Beat:
 
 
 class Heartbeats:
-    def __init__(self, aws: Aws, clock: Clock, workers: int = 16, *, plan: bool = False) -> None:
+    def __init__(self, aws: HeartbeatEdge, clock: Clock, workers: int = 16, *, plan: bool = False) -> None:
         self.aws = aws
         # A dry run (GATE_DRY_RUN, `gate check`, `gate replay`): a due heartbeat is planned, not sent, and counts as
         # sent, so the judgment that follows is the one a real round would make after its proof step. `planned`: the

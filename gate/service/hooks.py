@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gate.adapters.aws import AwsError
+from gate.domain.errors import AwsError
 from gate.domain.events import TERMINATING
 from gate.settings import AWS_MAX_GLOBAL_TIMEOUT
 
@@ -83,7 +83,9 @@ class ForeignHook:
         return self.heartbeat_timeout if self.default_result == "ABANDON" else None
 
 
-class _HookSource(Protocol):
+class HookSource(Protocol):
+    """What reading the hook asks of Auto Scaling (DescribeLifecycleHooks). Errors: AwsError."""
+
     def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]: ...
 
 
@@ -157,7 +159,7 @@ class Hooks:
 
     def __init__(
         self,
-        aws: _HookSource,
+        aws: HookSource,
         name: str,
         now: Callable[[], float],
         on_failure: Callable[[str, str], None] | None = None,

@@ -12,14 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gate.adapters.aws import Aws
 from gate.domain.actions import DisableAgent
 from gate.domain.decide import Decision, Observation, Policy
 from gate.domain.holdstate import HOLD_TAG, AgentKey, Memory
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.evidence import decide_with_evidence
-from gate.service.execute import PROOF_STEP, Executed, execute
+from gate.service.execute import PROOF_STEP, Executed, LifecycleEdge, execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.sources import AgentSource
 
@@ -80,7 +79,7 @@ def worth_logging(done: Executed, decision: Decision | None, last_reason: str | 
 class Judgment:
     def __init__(
         self,
-        aws: Aws,
+        aws: LifecycleEdge,
         source: AgentSource,
         heartbeats: Heartbeats,
         policy_for: Callable[[str], Policy],

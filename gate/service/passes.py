@@ -6,20 +6,20 @@ found, what was reported once)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from gate.adapters.aws import Aws
 from gate.adapters.logs import DecisionLog
 from gate.domain.clock import Clock
 from gate.domain.holdstate import AgentKey, load
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.execute import describe
-from gate.service.heartbeats import Heartbeats
-from gate.service.hooks import Hook, HookProblem, Hooks, foreign_hook_problem
+from gate.service.heartbeats import HeartbeatEdge, Heartbeats
+from gate.service.hooks import Hook, HookProblem, Hooks, HookSource, foreign_hook_problem
 from gate.service.judgment import Judged, Judgment, RoundAgents, worth_logging
 from gate.service.records import Recorder
+from gate.service.retained import RetainedEdge
 from gate.service.sources import AgentSource, AgentSourceError, Listing, ListingMemory, audited, list_pools
 from gate.service.workers import Workers
 from gate.settings import Settings
@@ -29,11 +29,27 @@ if TYPE_CHECKING:
     from gate.service.rounds import Run
 
 
+class RoundEdge(HeartbeatEdge, HookSource, RetainedEdge, Protocol):
+    """What a round asks of Auto Scaling and EC2 (gate.adapters.aws.Aws implements it; bench/memory_aws.py is the
+    in-memory one): the passes' own calls, and those of the parts it drives (heartbeats, hooks, executor, clean-up).
+    Every call is bounded by `set_deadline`. Errors: ActionGone, AwsError."""
+
+    listed_groups: frozenset[str] | None  # the groups the last DescribeAutoScalingGroups listed (None: not yet)
+
+    def set_deadline(self, deadline: float | None, now: Callable[[], float] | None = None) -> None: ...
+
+    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]: ...
+
+    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]: ...
+
+
 class Passes:
     def __init__(
         self,
         settings: Settings,
-        aws: Aws,
+        aws: RoundEdge,
         source: AgentSource,
         clock: Clock,
         log: DecisionLog,

@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from gate.adapters.aws import AwsError, chunks
 from gate.adapters.logs import DecisionLog
 from gate.domain.clock import Clock, SystemClock
+from gate.domain.errors import AwsError
 from gate.domain.model import Waiting
+from gate.service.workers import chunks
 
 PROTECTED_TAG = "gate:protected"
 SET_PROTECTION_MAX = 50  # SetInstanceProtection: at most 50 instance ids per call
@@ -77,10 +78,22 @@ class Report:
     skipped: str | None = None
 
 
+class ProtectionEdge(Protocol):
+    """What protection asks of Auto Scaling and EC2. Errors: AwsError."""
+
+    def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def tags_and_dns(self, instance_ids: Sequence[str]) -> dict[str, tuple[dict[str, str], str | None]]: ...
+
+    def tag_many(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> None: ...
+
+    def set_protection(self, group: str, instance_ids: Sequence[str], protected: bool) -> None: ...
+
+
 class Protector:
     def __init__(
         self,
-        aws: Any,
+        aws: ProtectionEdge,
         groups: Sequence[str],
         hook: str,
         *,

@@ -15,7 +15,7 @@ and DescribeInstances for the retained instances only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,12 +24,23 @@ from gate.domain.decide import Decision, Observation, Policy
 from gate.domain.holdstate import HOLD_TAGS
 from gate.domain.model import RETAINED, Agent, Outcome, Waiting
 from gate.service.evidence import decide_with_evidence
-from gate.service.execute import describe, execute
+from gate.service.execute import LifecycleEdge, describe, execute
 from gate.service.sources import AgentSource
 
 if TYPE_CHECKING:
-    from gate.adapters.aws import Aws
     from gate.adapters.ecs import Ecs
+
+
+class RetainedEdge(LifecycleEdge, Protocol):
+    """What the retained clean-up asks of Auto Scaling and EC2 besides the executor's calls. Errors: AwsError."""
+
+    def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+    def tagged(self, keys: Sequence[str], max_pages: int = 100) -> dict[str, list[str]]: ...
+
+    def tag_many(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> None: ...
 
 
 class RoundAgents(Protocol):
@@ -66,7 +77,7 @@ def retained_identity(instance_id: str) -> str:
 class RetainedCleanup:
     def __init__(
         self,
-        aws: Aws,
+        aws: RetainedEdge,
         source: AgentSource,
         groups: Sequence[str],
         hook: str,

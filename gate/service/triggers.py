@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from gate.adapters.aws import Aws
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.actions import DisableAgent
 from gate.domain.clock import Clock, SystemClock
@@ -19,7 +18,7 @@ from gate.service.execute import execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook, Hooks
 from gate.service.judgment import Judgment, RoundAgents
-from gate.service.passes import Passes
+from gate.service.passes import Passes, RoundEdge
 from gate.service.records import Recorder
 from gate.service.rounds import Rounds
 from gate.service.sources import AgentSource, AgentSourceError, list_pools
@@ -38,11 +37,18 @@ def policy_from(settings: Settings) -> Policy:
     return Policy(**{name: getattr(settings, name) for name in names})
 
 
+class GateEdge(RoundEdge, Protocol):
+    """What the gate asks of Auto Scaling and EC2: a round's calls, and the event path's check that the instance
+    really waits (DescribeAutoScalingInstances). Errors: ActionGone, AwsError."""
+
+    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]: ...
+
+
 class Gate:
     def __init__(
         self,
         settings: Settings,
-        aws: Aws,
+        aws: GateEdge,
         source: AgentSource,
         clock: Clock | None = None,
         log: DecisionLog | None = None,

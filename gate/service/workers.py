@@ -8,7 +8,7 @@ threads heartbeats need. With one worker everything runs inline (deterministic s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -19,6 +19,12 @@ R = TypeVar("R")
 
 # How often a wait re-reads the clock: the deadline is on the gate's clock, which a simulation may scale.
 _POLL_SECONDS = 0.05
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Batches of at most `size`: the APIs' per-call limits (50 groups, 200 filter values, 50 SetInstanceProtection)."""
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
 
 
 class Workers:

@@ -63,6 +63,14 @@ def test_the_service_layer_does_not_import_http_clients() -> None:
             assert not {m for m in imports if m.split(".")[0] in ("requests", "msal", "urllib3")}, module
 
 
+def test_the_service_layer_reaches_aws_through_its_ports() -> None:
+    """Each consumer declares the calls it makes as a Protocol (HeartbeatEdge, RoundEdge, GateEdge...); the AWS adapter
+    implements them, and an in-memory world (bench/memory_aws.py) can stand in without subclassing the client."""
+    for module, imports in MODULES.items():
+        if module.startswith("gate.service"):
+            assert not {m for m in imports if m.startswith("gate.adapters.aws")}, module
+
+
 def test_no_import_cycle_in_the_gate_package() -> None:
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     path: list[str] = []
