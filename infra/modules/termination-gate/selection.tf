@@ -36,6 +36,8 @@ resource "aws_lambda_function" "selection" {
   timeout       = 2 # Auto Scaling's limit for a custom termination policy; the code answers after 1.2 s at most
   memory_size   = var.lambda.memory_mb
 
+  reserved_concurrent_executions = var.selection.concurrency
+
   filename          = var.lambda_zip_path
   s3_bucket         = var.s3_bucket
   s3_key            = var.s3_key

@@ -403,10 +403,11 @@ variable "tags" {
 }
 
 variable "selection" {
-  description = "Idle-first selection (docs/features.md): a second function on the same code and role (handler gate.handler.select_instances, timeout 2 s) that Auto Scaling invokes as a group's custom termination policy; it answers the instances offered whose agents are idle, or all of them when it cannot tell (the group's next policies then choose, and the hook gates what they choose). Serves SCALE_IN, INSTANCE_REFRESH, MAX_INSTANCE_LIFETIME and REBALANCE alike. enabled; invoker_role_arns: the Auto Scaling service-linked roles allowed to invoke it ([] = the account's AWSServiceRoleForAutoScaling; name a group's custom-suffix role here). The groups opt in themselves: termination_policies = [module.NAME.termination_policy_arn, \"Default\"]."
+  description = "Idle-first selection (docs/features.md): a second function on the same code and role (handler gate.handler.select_instances, timeout 2 s) that Auto Scaling invokes as a group's custom termination policy; it answers the instances offered whose agents are idle, or all of them when it cannot tell (the group's next policies then choose, and the hook gates what they choose). Serves SCALE_IN, INSTANCE_REFRESH, MAX_INSTANCE_LIFETIME and REBALANCE alike. enabled; invoker_role_arns: the Auto Scaling service-linked roles allowed to invoke it ([] = the account's AWSServiceRoleForAutoScaling; name a group's custom-suffix role here); concurrency: its reserved concurrency (null for none; 1-100: a throttled invocation makes Auto Scaling ask again a little later, nothing is terminated meanwhile). The groups opt in themselves: termination_policies = [module.NAME.termination_policy_arn, \"Default\"]."
   type = object({
     enabled           = optional(bool, false)
     invoker_role_arns = optional(list(string), [])
+    concurrency       = optional(number)
   })
   default  = {}
   nullable = false
@@ -414,5 +415,10 @@ variable "selection" {
   validation {
     condition     = alltrue([for a in var.selection.invoker_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/aws-service-role/autoscaling\\.amazonaws\\.com/AWSServiceRoleForAutoScaling[A-Za-z0-9_+=,.@-]*$", a))])
     error_message = "selection.invoker_role_arns must be Auto Scaling service-linked role ARNs (arn:aws:iam::ACCOUNT:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling[_SUFFIX])."
+  }
+
+  validation {
+    condition     = var.selection.concurrency == null || try(var.selection.concurrency >= 1 && var.selection.concurrency <= 100 && floor(var.selection.concurrency) == var.selection.concurrency, false)
+    error_message = "selection.concurrency must be null or a whole number between 1 and 100."
   }
 }
