@@ -52,6 +52,7 @@ SOURCE = "gitlab"
 PER_PAGE = 100
 RECENT = 20  # finished jobs looked at per agent: evidence that a job seen running has ended
 RUNNERS_POOL = 1  # the pool id of a runner-per-instance listing
+BUSY = 0  # a manager reporting job_execution_status "active": assigned_request is a marker
 POOL_NAME = "runners"  # the configured name of the runner list (GATE_GROUP_POOLS)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 FINISHED = frozenset({"success", "failed", "canceled", "skipped"})
@@ -84,6 +85,7 @@ class ManagerPayload(_Payload):
     system_id: str = ""
     ip_address: str | None = None
     status: str = "offline"
+    job_execution_status: str | None = None  # "idle" or "active" (GitLab 17.x): only "active" is used, as busy
 
 
 class JobManager(_Payload):
@@ -419,7 +421,8 @@ class GitLabRunners:
 
     def job_requests(self, agent: Agent) -> list[JobRequest]:
         """Its running jobs (every page) and its latest finished ones (evidence that a job seen running ended). A
-        manager's: the runner's jobs that name it, and running ones that name no manager (they may be its)."""
+        manager's: the runner's jobs that name it, and those that name no manager (GitLab before 17.1: they may be
+        its)."""
         runner_id = int(agent.capabilities["runner_id"]) if self._is_manager(agent) else agent.id
         what = f"jobs of runner {runner_id}"
         path = f"/runners/{runner_id}/jobs"
@@ -446,7 +449,9 @@ class GitLabRunners:
         for job in recent:
             if job.id in out or job.status not in FINISHED:
                 continue
-            if self._is_manager(agent) and (job.runner_manager is None or job.runner_manager.id != agent.id):
+            # A finished job naming no manager counts for every manager, as a running one does: once no job of
+            # the runner runs, none of this manager's does.
+            if self._is_manager(agent) and job.runner_manager is not None and job.runner_manager.id != agent.id:
                 continue
             out[job.id] = JobRequest(job.id, agent.id, finished=True, finished_at=_epoch(job.finished_at))
         return list(out.values())
@@ -487,6 +492,9 @@ def _manager_agent(runner_id: int, m: ManagerPayload) -> Agent:
         name=m.system_id or f"manager-{m.id}",
         enabled=True,
         online=m.status.lower() == "online",
+        # GitLab's own word that the manager runs a job is evidence of busy; "idle" is not evidence of idle (the
+        # decision still asks for its jobs: assigned_known=False).
+        assigned_request=BUSY if (m.job_execution_status or "").lower() == "active" else None,
         computer_name=None,
         capabilities=caps,
         disableable=False,  # pausing a shared runner would stop the fleet: the instance guard drains

@@ -115,6 +115,8 @@ def test_shared_runner_managers_map_by_private_ip_and_are_never_paused(gitlab: F
 
     other_job = gitlab.start_job(shared, 60, manager_id=theirs)
     assert client.job_requests(agent) == []  # the other machine's job is not this instance's
+    listed = {a.id: a for a in client.list_agents()}
+    assert listed[theirs].busy and not listed[mine].busy  # the manager's job_execution_status: "active"
     job = gitlab.start_job(shared, 60, manager_id=mine)
     assert [(j.request_id, j.finished) for j in client.job_requests(agent)] == [(job, False)]
     client.disable(agent)
@@ -132,7 +134,8 @@ def test_a_job_without_its_manager_counts_for_every_manager(clock: ManualClock) 
         agents = {x.id: x for x in client.list_agents()}
         assert [j.finished for j in client.job_requests(agents[b])] == [False]  # may be b's: busy
         clock.advance(61)
-        assert client.job_requests(agents[b]) == []  # a finished job naming no manager is nobody's evidence
+        # finished, and naming no manager: evidence for every manager that no job of the runner runs any more
+        assert [j.finished for j in client.job_requests(agents[b])] == [True]
 
 
 def test_a_public_manager_address_fails_its_runner_instead_of_mapping_nothing(
