@@ -24,6 +24,7 @@ status, never headers.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import threading
@@ -100,6 +101,8 @@ class _Fault:
     method: str | None
     status: int
     retry_after: int
+    delay: float = 0.0  # `latency`: seconds of the fake's clock before the answer
+    path: str | None = None  # only requests whose path contains this
 
 
 _URLS = Map(
@@ -160,6 +163,8 @@ class FakeGitLab(LocalServer):
         self.before_pause: Callable[[int], None] | None = None
         # Runners the lists leave out while `GET /runners/:id` still finds them: a shortened (or emptied) answer.
         self.hidden: set[int] = set()
+        # The largest page a list answers, whatever `per_page` asks (GitLab's is 100): small pages force pagination.
+        self.max_per_page = 100
 
     def _on_started(self, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -225,18 +230,37 @@ class FakeGitLab(LocalServer):
         method: str | None = None,
         status: int = 503,
         retry_after: int = 60,
+        delay: float = 0.0,
+        path_contains: str | None = None,
     ) -> None:
         """Faults: `rate_limit` (429 + Retry-After), `server_error` (`status`), `unauthorized` (401), `forbidden`
-        (403), `not_found` (404 for every runner path)."""
-        if kind not in ("rate_limit", "server_error", "unauthorized", "forbidden", "not_found"):
+        (403), `not_found` (404 for every runner path), `latency` (sleep `delay` seconds of the fake's clock, then
+        answer normally), `malformed` (200 with an HTML body). `path_contains`: only requests whose path contains it."""
+        if kind not in ("rate_limit", "server_error", "unauthorized", "forbidden", "not_found", "latency", "malformed"):
             raise ValueError(f"unknown fault {kind!r}")
         until = self.clock.now() + seconds if seconds is not None else None
         with self._lock:
-            self._faults.append(_Fault(kind, count, until, method, status, retry_after))
+            self._faults.append(_Fault(kind, count, until, method, status, retry_after, delay, path_contains))
 
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def set_online(self, runner_id: int, online: bool, manager_id: int | None = None) -> None:
+        """The runner's managers (or one of them) stop or resume contacting GitLab: connectivity only, a running
+        job keeps running."""
+        with self._lock:
+            for m in self._runners[runner_id].managers:
+                if manager_id in (None, m.id):
+                    m.online = online
+
+    def remove_runner(self, runner_id: int) -> None:
+        """The registration vanishes outside the user API (`gitlab-runner unregister` with the runner's own token,
+        or an administrator): not recorded in `calls`."""
+        with self._lock:
+            runner = self._runners[runner_id]
+            if runner.deleted_at is None:
+                runner.deleted_at = self.clock.now()
 
     # -- inspection -------------------------------------------------------------------------------------------
     def runner(self, runner_id: int) -> Json:
@@ -371,7 +395,14 @@ class FakeGitLab(LocalServer):
         with self._lock:
             now = self.clock.now()
             self._faults = [f for f in self._faults if f.count != 0 and (f.until is None or now < f.until)]
-            fault = next((f for f in self._faults if f.method in (None, request.method)), None)
+            fault = next(
+                (
+                    f
+                    for f in self._faults
+                    if f.method in (None, request.method) and (f.path is None or f.path in request.path)
+                ),
+                None,
+            )
             if fault is not None and fault.count is not None:
                 fault.count -= 1
             return fault
@@ -395,6 +426,9 @@ class FakeGitLab(LocalServer):
 
     def _answer(self, request: Request, over: bool, limits: dict[str, str]) -> Response:
         fault = self._fault(request)
+        if fault is not None and fault.kind == "latency":
+            self.clock.sleep(fault.delay)  # a slow answer: on the fake's clock, outside the lock
+            fault = None
         if over or (fault is not None and fault.kind == "rate_limit"):
             retry = fault.retry_after if fault is not None else int(limits["RateLimit-Reset"]) - int(self.clock.now())
             limits["RateLimit-Remaining"] = "0"
@@ -407,6 +441,8 @@ class FakeGitLab(LocalServer):
             return _json({"message": "500 Internal Server Error"}, fault.status)
         if not self._authorized(request):
             return _json({"message": "401 Unauthorized"}, 401)
+        if fault is not None and fault.kind == "malformed":
+            return Response("<html><body>502 Bad Gateway</body></html>", status=200, content_type="text/html")
         try:
             endpoint, values = _URLS.bind_to_environ(request.environ).match(request.path, method=request.method)
         except Exception:
@@ -476,7 +512,7 @@ class FakeGitLab(LocalServer):
 
     def _paged(self, request: Request, items: list[Json]) -> Response:
         try:
-            per_page = max(1, min(100, int(request.args.get("per_page", 20))))
+            per_page = max(1, min(self.max_per_page, int(request.args.get("per_page", 20))))
             page = max(1, int(request.args.get("page", 1)))
         except ValueError:
             return _json({"error": "page is invalid"}, 400)
@@ -571,3 +607,80 @@ class GitLabScript:
 def _manager_id(job: Json) -> int | None:
     manager = job.get("runner_manager")
     return int(manager["id"]) if isinstance(manager, dict) else None
+
+
+# -- `python -m emulator.gitlab`: a fake GitLab in the foreground, beside `gate emulator` --------------------------
+
+LOCAL_TOKEN = "glpat-local-gitlab-token"  # what `python -m emulator.gitlab` accepts unless told otherwise
+SEED_JOB_SECONDS = 4 * 3600  # as emulator.seed's builds: nothing ends while someone reads along
+
+
+def seed_runners(fake: FakeGitLab, autoscaling: Any, ec2: Any, group: str, busy: Iterable[str] = ()) -> dict[str, int]:
+    """A runner per instance of `group` (description `ci-<instance id>`, a manager at the instance's private IP), as
+    `gate emulator --seed` gives each instance an Azure DevOps agent; the `busy` instances run a long job. Reads the
+    group from any AWS endpoint (boto3 clients); returns instance id -> runner id."""
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    if not groups:
+        raise LookupError(f"no Auto Scaling group {group}")
+    ids = [i["InstanceId"] for i in groups[0]["Instances"]]
+    reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"] if ids else []
+    ips = {i["InstanceId"]: i.get("PrivateIpAddress", "") for r in reservations for i in r["Instances"]}
+    runners: dict[str, int] = {}
+    for iid in ids:
+        runners[iid] = fake.add_runner(f"ci-{iid}", tags=["docker"])
+        if ips.get(iid):
+            fake.add_manager(runners[iid], ips[iid])
+    for iid in busy:
+        if iid in runners:
+            fake.start_job(runners[iid], SEED_JOB_SECONDS)
+    return runners
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a fake GitLab on 127.0.0.1 until Ctrl-C; `--seed` gives the instances of `gate emulator --seed`'s group a
+    runner each (its two busy instances run a job) and prints the exports that point the gate at it."""
+    import argparse
+    import signal
+
+    import boto3
+
+    from gate.domain.clock import ScaledClock
+
+    parser = argparse.ArgumentParser(prog="python -m emulator.gitlab", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=5002, help="port (0 = any free port)")
+    parser.add_argument("--token", default=LOCAL_TOKEN, help="the access token it accepts")
+    parser.add_argument("--speed", type=float, default=1.0, help="clock acceleration (as gate emulator's)")
+    parser.add_argument("--seed", action="store_true", help="a runner per instance of --group, read from AWS")
+    parser.add_argument("--aws-endpoint", default="http://127.0.0.1:5000", help="the AWS emulator (for --seed)")
+    parser.add_argument("--group", default="ci-agents", help="the group whose instances get runners (for --seed)")
+    args = parser.parse_args(argv)
+    clock: Clock = ScaledClock(args.speed) if args.speed != 1 else SystemClock()
+    fake = FakeGitLab(port=args.port, clock=clock, token=args.token).start()
+    print(f"fake GitLab:        {fake.url}   (export GATE_GITLAB_URL={fake.url})", flush=True)
+    try:
+        if args.seed:
+            from emulator.seed import INSTANCE_IDS
+
+            session = boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+            )
+            clients = [session.client(s, endpoint_url=args.aws_endpoint) for s in ("autoscaling", "ec2")]
+            busy = (INSTANCE_IDS[0], INSTANCE_IDS[2])  # emulator.seed's busy instances: waiting, and in service
+            runners = seed_runners(fake, *clients, args.group, busy)
+            print(f"seeded: {len(runners)} runner(s), one per instance of {args.group}", flush=True)
+            print("in another shell (with gate emulator --seed's AWS exports):", flush=True)
+            print(
+                f"  export GATE_AGENT_SYSTEM=gitlab GATE_GITLAB_URL={fake.url} GATE_GITLAB_TOKEN={args.token}",
+                flush=True,
+            )
+        print("ready (Ctrl-C stops)", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
