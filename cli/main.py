@@ -11,8 +11,11 @@ import typer
 
 from cli.common import (
     DISCARD,
+    AwsTarget,
     OneLineErrors,
+    apply_aws_options,
     apply_endpoints,
+    aws_target,
     console,
     emit_json,
     fail,
@@ -45,12 +48,14 @@ def _gate(
     *,
     preflight: str = "all",
     confirmed: list[str] | None = None,
+    target: list[AwsTarget] | None = None,
     **overrides: Any,
 ) -> Gate:
     """The gate as the handler builds it, after checking that what the settings name exists (exit 2 if not).
 
     `preflight`: "all" (groups, hook, agent system and pools), "aws" (groups and hook only), "" (none).
     `confirmed`: receives what was checked and found (the hooks with their timeouts, the pools).
+    `target`: receives the AWS in use (account, region, endpoint), which the command prints and its errors name.
     """
     from cli.doctor import preflight as check_config
     from gate.adapters import logs
@@ -63,8 +68,12 @@ def _gate(
     require_reachable(endpoint, "the AWS endpoint")
     logs.configure(stream=DISCARD)  # records are shown by the CLI itself
     region = os.environ.get("AWS_DEFAULT_REGION")
+    session = make_session(region)
+    where = aws_target(endpoint, session)
+    if target is not None:
+        target.append(where)
     if preflight:
-        problem, findings = check_config(settings, make_session(region), endpoint, agents=preflight == "all")
+        problem, findings = check_config(settings, session, endpoint, agents=preflight == "all", where=where.where())
         if problem is not None:
             fail(problem.line() + " (`gate doctor` checks everything)")
         if confirmed is not None:
@@ -72,7 +81,7 @@ def _gate(
     try:
         return build_gate(settings, aws_endpoint=endpoint, region=region)
     except Exception as exc:
-        fail(f"cannot set up the gate: {exc}")
+        fail(f"cannot set up the gate ({where.where()}): {exc}")
 
 
 @app.command()
@@ -138,7 +147,9 @@ def check(
     if not instance_id.startswith("i-"):
         fail(f"{instance_id!r} is not an EC2 instance id (i-...)")
     confirmed: list[str] = []
-    show_check(_gate(aws_endpoint, localstack, confirmed=confirmed, dry_run=True), instance_id, json_out, confirmed)
+    target: list[AwsTarget] = []
+    gate = _gate(aws_endpoint, localstack, confirmed=confirmed, target=target, dry_run=True)
+    show_check(gate, instance_id, json_out, confirmed, target[0])
 
 
 @app.command()
@@ -147,7 +158,13 @@ def status(aws_endpoint: AwsEndpoint = None, localstack: Localstack = False, jso
     from cli.inspect import show_status
 
     confirmed: list[str] = []
-    show_status(_gate(aws_endpoint, localstack, confirmed=confirmed, dry_run=True), json_out, confirmed)
+    target: list[AwsTarget] = []
+    show_status(
+        _gate(aws_endpoint, localstack, confirmed=confirmed, target=target, dry_run=True),
+        json_out,
+        confirmed,
+        target[0],
+    )
 
 
 @app.command()
@@ -168,6 +185,7 @@ def replay(
 
     A record from the function's on-failure destination (DLQ) is unwrapped: its `requestPayload` is replayed.
     """
+    from cli.common import print_target
     from cli.replay import NotAnEvent, print_records, unwrap
     from gate.adapters import logs
     from gate.domain.events import Skipped, parse_event
@@ -185,7 +203,10 @@ def replay(
     if isinstance(parsed, Skipped) and not parsed.reason.startswith("autoscaling test notification"):
         # Not an event the handler acts on (the handler would log it as skipped): a replay of it is a mistake.
         fail(f"{event_file} is not a lifecycle, scheduled or spot event: {parsed.reason}")
-    gate = _gate(aws_endpoint, localstack, preflight="aws", dry_run=not execute, tick_budget_seconds=budget)
+    target: list[AwsTarget] = []
+    gate = _gate(
+        aws_endpoint, localstack, preflight="aws", target=target, dry_run=not execute, tick_budget_seconds=budget
+    )
     if log_file is not None:
         try:
             stream = log_file.open("a", encoding="utf-8")
@@ -199,8 +220,9 @@ def replay(
             logs.configure(stream=DISCARD)
             stream.close()
     if json_out:
-        emit_json({"dry_run": not execute, "records": records, "unwrapped_from": found_in})
+        emit_json({"dry_run": not execute, "records": records, "unwrapped_from": found_in, "aws": target[0].as_json()})
     else:
+        print_target(target[0])
         if found_in:
             console.print(f"replaying the event found in {found_in}", highlight=False)
         print_records(records, dry_run=not execute)
@@ -218,6 +240,7 @@ def outcomes(
     json_out: JsonOut = False,
 ) -> None:
     """Summarise hook outcomes from the handler's JSON logs (a file, or CloudWatch Logs)."""
+    from cli.common import print_target
     from cli.outcomes import from_cloudwatch, from_file, parse_since, show
 
     since_seconds = parse_since(since)
@@ -225,8 +248,12 @@ def outcomes(
         records = from_file(log_file)
     else:
         apply_endpoints(aws_endpoint, localstack)
-        require_reachable(aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"), "the AWS endpoint")
-        records = from_cloudwatch(log_group, since_seconds, aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"))
+        endpoint = aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        require_reachable(endpoint, "the AWS endpoint")
+        target = aws_target(endpoint)
+        records = from_cloudwatch(log_group, since_seconds, endpoint, where=target.where())
+        if not json_out:
+            print_target(target)
     show(records, json_out)
 
 
@@ -280,9 +307,7 @@ def doctor(
     from cli.doctor import run_doctor
 
     apply_endpoints(aws_endpoint, localstack)
-    endpoint = aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
-    require_reachable(endpoint, "the AWS endpoint")
-    run_doctor(function, endpoint, json_out)
+    run_doctor(function, aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"), json_out)  # reachability: a finding
 
 
 @app.command()
@@ -352,8 +377,18 @@ def _options(
     version: Annotated[
         bool, typer.Option("--version", callback=_show_version, is_eager=True, help="show the version and exit")
     ] = False,
+    region: Annotated[
+        str | None, typer.Option("--region", help="AWS region for every command (default: AWS_DEFAULT_REGION)")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="AWS profile for every command (default: AWS_PROFILE; wins over AWS_ACCESS_KEY_ID)"
+        ),
+    ] = None,
 ) -> None:
     """asg-termination-gate: hold Auto Scaling scale-in until CI agents are idle."""
+    apply_aws_options(region, profile)
 
 
 if __name__ == "__main__":  # pragma: no cover
