@@ -664,9 +664,10 @@ def main(argv: list[str] | None = None) -> None:
             session = boto3.session.Session(
                 aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
             )
-            clients = [session.client(s, endpoint_url=args.aws_endpoint) for s in ("autoscaling", "ec2")]
+            autoscaling = session.client("autoscaling", endpoint_url=args.aws_endpoint)
+            ec2 = session.client("ec2", endpoint_url=args.aws_endpoint)
             busy = (INSTANCE_IDS[0], INSTANCE_IDS[2])  # emulator.seed's busy instances: waiting, and in service
-            runners = seed_runners(fake, *clients, args.group, busy)
+            runners = seed_runners(fake, autoscaling, ec2, args.group, busy)
             print(f"seeded: {len(runners)} runner(s), one per instance of {args.group}", flush=True)
             print("in another shell (with gate emulator --seed's AWS exports):", flush=True)
             print(
