@@ -273,9 +273,14 @@ _URLS = Map(
         Rule(
             "/<org>/_apis/distributedtask/pools/<int:pool_id>/agents/<int:agent_id>",
             endpoint="agent",
-            methods=["GET", "PATCH", "DELETE"],
+            methods=["GET", "PATCH", "PUT", "DELETE"],  # PUT: ReplaceAgent
         ),
         Rule("/<org>/_apis/distributedtask/pools/<int:pool_id>/jobrequests", endpoint="jobrequests", methods=["GET"]),
+        Rule(
+            "/<org>/_apis/distributedtask/pools/<int:pool_id>/jobrequests/<int:request_id>",
+            endpoint="jobrequest",
+            methods=["GET"],  # GetAgentRequest
+        ),
     ],
     strict_slashes=False,
 )
@@ -669,9 +674,7 @@ class FakeAzureDevOps(LocalServer):
             "createdOn": iso(p.created_at),
             "autoProvision": False,
             "autoUpdate": True,
-            "autoSize": True,
-            "targetSize": None,
-            "agentCloudId": None,
+            "autoSize": True,  # targetSize and agentCloudId: absent, as the service omits nulls (never null ints)
             "createdBy": self._identity(),
             "owner": self._identity(),
             "id": p.id,
@@ -824,7 +827,18 @@ class FakeAzureDevOps(LocalServer):
         response = self._dispatch(request, control=False)
         if response.status_code == 200 and modifiers:
             self._modify(request, response, modifiers)
+        if response.mimetype == "application/json":  # answers and errors name the version the request negotiated
+            negotiated = self._negotiated_version(request)
+            response.headers["Content-Type"] = f"application/json; charset=utf-8; api-version={negotiated}"
         return response
+
+    def _negotiated_version(self, request: Request) -> str:
+        """The api-version asked for (query, else Accept header), or the latest released one when none was."""
+        version = request.args.get("api-version")
+        if version is None:
+            accept = re.search(r"api-version=([^;,\s]+)", request.headers.get("Accept", ""))
+            version = accept.group(1) if accept else None
+        return version.strip() if version else self.released_version
 
     def _modify(self, request: Request, response: Response, modifiers: list[_Fault]) -> None:
         """Apply the answer-altering faults to a normal 200 answer."""
@@ -1095,9 +1109,21 @@ class FakeAzureDevOps(LocalServer):
         if request.method == "DELETE":
             self._delete(agent, "api")
             return Response(status=200)  # Agents_Delete in the spec (7.1, 7.0, 6.0): 200, no body
-        if request.method == "PATCH":
+        if request.method in ("PATCH", "PUT"):  # UpdateAgent, ReplaceAgent: a TaskAgent body is required
+            if not request.get_data():
+                message = "Value cannot be null.\r\nParameter name: agent"
+                raise _Abort(_json(error_body("ArgumentNullException", message, "System"), 400))
             self._patch_agent(agent, self._body(request))
         return _json(self._agent_json(agent, *self._agent_flags(request)))
+
+    def _h_jobrequest(self, request: Request, pool_id: int, request_id: int) -> Response:
+        """GetAgentRequest: one job request of the pool, as the list shows it."""
+        self._rest_pool(pool_id)
+        b = self._builds.get(request_id)
+        if b is None or b.pool_id != pool_id:
+            message = f"No job request found in pool {pool_id} with identifier {request_id}."
+            raise _Abort(_json(error_body("TaskAgentJobNotFoundException", message), 404))
+        return _json(self._request_json(b))
 
     def _patch_agent(self, agent: _Agent, body: Json) -> None:
         """UpdateAgent: `enabled` and `maxParallelism` change; identity, version and status belong to the agent."""

@@ -544,3 +544,37 @@ def test_official_sdk_parses_every_call_the_gate_makes(
         client.delete_agent(pool, idle)  # DELETE agent
         with pytest.raises(AzureDevOpsServiceError, match="No agent found"):
             client.get_agent(pool, idle)
+
+
+def test_contract_details_of_the_published_api(fake: FakeAzureDevOps, clock: ManualClock) -> None:
+    """After MicrosoftDocs/vsts-rest-api-specs (distributedTask 7.1): pool answers carry no null integers (the
+    service omits null fields), ReplaceAgent (PUT) and GetAgentRequest (GET one job request) are served, an
+    UpdateAgent without a body is refused, and every JSON answer, errors included, names the negotiated version."""
+    pool = fake.add_pool("linux")
+    agent = fake.add_agent(pool, "a1")
+    request_id = fake.start_build(agent, 600)
+
+    pools = get(fake, "distributedtask/pools")
+    assert pools.headers["Content-Type"] == "application/json; charset=utf-8; api-version=7.1"
+    for record in pools.json()["value"]:
+        assert None not in record.values(), record
+    one = requests.get(
+        f"{fake.url}/_apis/distributedtask/pools/{pool}", params={"api-version": "7.1-preview.1"}, auth=AUTH, timeout=5
+    )
+    assert one.headers["Content-Type"].endswith("api-version=7.1-preview.1") and None not in one.json().values()
+
+    job = get(fake, f"distributedtask/pools/{pool}/jobrequests/{request_id}")
+    assert job.status_code == 200 and job.json()["requestId"] == request_id
+    assert job.json()["reservedAgent"]["id"] == agent
+    missing = get(fake, f"distributedtask/pools/{pool}/jobrequests/{request_id + 100}", **{"api-version": "7.0"})
+    assert missing.status_code == 404 and missing.json()["typeKey"] == "TaskAgentJobNotFoundException"
+    assert missing.headers["Content-Type"] == "application/json; charset=utf-8; api-version=7.0"
+
+    path = f"distributedtask/pools/{pool}/agents/{agent}"
+    empty = _write(fake, "PATCH", path, "?api-version=7.1")
+    assert empty.status_code == 400 and empty.json()["typeKey"] == "ArgumentNullException"
+    assert empty.headers["Content-Type"].endswith("api-version=7.1")
+    assert fake.agent(agent)["enabled"] is True  # type: ignore[index]
+    replaced = _write(fake, "PUT", path, "?api-version=7.1-preview.1", json={"id": agent, "enabled": False})
+    assert replaced.status_code == 200 and replaced.json()["enabled"] is False
+    assert _write(fake, "PUT", path, "?api-version=7.1-preview.1").status_code == 400
