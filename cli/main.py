@@ -310,8 +310,13 @@ def doctor(
     run_doctor(function, aws_endpoint or os.environ.get("AWS_ENDPOINT_URL"), json_out)  # reachability: a finding
 
 
-@app.command()
+emulator_app = typer.Typer(no_args_is_help=False)
+app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.callback(invoke_without_command=True)
 def emulator(
+    ctx: typer.Context,
     aws_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port (printed)")] = 5000,
     azure_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port (printed)")] = 5001,
     speed: Annotated[float, typer.Option(min=1, max=1000, help="clock acceleration")] = 1,
@@ -319,12 +324,20 @@ def emulator(
     seed: Annotated[
         bool, typer.Option("--seed", help="also create a hooked group, a pool and agents, and print the exports")
     ] = False,
+    seed_unhooked: Annotated[
+        bool,
+        typer.Option("--seed-unhooked", help="a group without the hook, agents and a PAT secret, for terraform apply"),
+    ] = False,
 ) -> None:
     """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C or SIGTERM stops).
 
     With --seed: group ci-agents (hook asg-termination-gate, 4 instances, one agent each, two busy), scaled in so
     that one busy and one idle instance wait on the hook; it prints the export block for `gate status` and friends.
+    With --seed-unhooked: the world to apply the Terraform module to (infra/README.md). Lambda functions deployed
+    to the emulator run when their rules fire. `gate emulator finish-build INSTANCE` ends a job by hand.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import socket
 
     from emulator.__main__ import serve
@@ -338,10 +351,38 @@ def emulator(
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
                 fail(f"cannot start the emulator: 127.0.0.1:{port}: {exc.strerror or exc}")
+    if seed and seed_unhooked:
+        fail("--seed and --seed-unhooked build different worlds: choose one")
     try:
-        serve(aws_port, azure_port, speed, pat, seed)
+        serve(aws_port, azure_port, speed, pat, seed, seed_unhooked)
     except OSError as exc:  # port in use, address not available
         fail(f"cannot start the emulator: {exc.strerror or exc}")
+
+
+@emulator_app.command("finish-build")
+def emulator_finish_build(
+    instance: Annotated[str, typer.Argument(help="the instance whose agent runs the job, e.g. i-d272e6e5e030ff84a")],
+    azure_url: Annotated[
+        str | None, typer.Option(help="the fake Azure DevOps (default: GATE_AZURE_ORG_URL)", show_default=False)
+    ] = None,
+    result: Annotated[str, typer.Option(help="the job's result: succeeded, failed, canceled")] = "succeeded",
+) -> None:
+    """Finish the job running on an instance's agent in `gate emulator`'s fake Azure DevOps (the hand tour's busy
+    instance is otherwise held for hours): the gate releases it at its next look."""
+    import requests
+
+    from emulator.__main__ import finish_build
+
+    url = azure_url or os.environ.get("GATE_AZURE_ORG_URL")
+    if not url:
+        fail("no fake Azure DevOps: pass --azure-url or export GATE_AZURE_ORG_URL (as `gate emulator` prints it)")
+    try:
+        finished = finish_build(url, instance, result)
+    except LookupError as exc:
+        fail(str(exc))
+    except (requests.RequestException, ValueError) as exc:
+        fail(f"the fake Azure DevOps at {url} did not answer: {type(exc).__name__}: {exc}")
+    console.print(f"finished job request {', '.join(map(str, finished))} on {instance} ({result})", highlight=False)
 
 
 @app.command()

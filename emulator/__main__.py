@@ -9,15 +9,30 @@ import threading
 from gate.domain.clock import ScaledClock, SystemClock
 
 
-def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "local-pat", seed: bool = False) -> None:
-    """`seed`: also build the world of `emulator.seed` and print one export block for a second shell."""
+def serve(
+    aws_port: int,
+    azure_port: int | None,
+    speed: float = 1,
+    pat: str = "local-pat",
+    seed: bool = False,
+    seed_unhooked: bool = False,
+) -> None:
+    """`seed`: also build the world of `emulator.seed` and print one export block for a second shell;
+    `seed_unhooked`: the world for `terraform apply` of the module (a group without the hook, a PAT secret).
+
+    Lambda functions deployed to the emulator run when their rules fire (`emulator.functions`), and `rate(...)`
+    schedules fire in every region (`--speed` times faster), so an applied module acts as deployed."""
     from emulator.aws import AwsEmulator
+    from emulator.eventbridge import Scheduler
+    from emulator.functions import LocalFunctions
 
     clock = ScaledClock(speed) if speed != 1 else SystemClock()
     from emulator import ecs
 
     ecs.install()  # ListContainerInstances' ec2InstanceId filter and tasks that stay RUNNING, as ECS behaves
     aws = AwsEmulator(port=aws_port, clock=clock).start()
+    aws.targets.fallback = LocalFunctions(aws.endpoint).lookup
+    scheduler = Scheduler(aws.account_id, "*", aws.targets, speedup=speed).start()  # real time, `speed` times faster
     ado = None
     print(f"AWS emulator:       {aws.endpoint}   (export AWS_ENDPOINT_URL={aws.endpoint})", flush=True)
     if azure_port is not None:
@@ -26,7 +41,15 @@ def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "l
         ado = FakeAzureDevOps(port=azure_port, clock=clock, pat=pat).start()
         print(f"fake Azure DevOps:  {ado.url}   (export GATE_AZURE_ORG_URL={ado.url} GATE_PAT={pat})", flush=True)
         print(f"  scripting:        {ado.url.rsplit('/', 1)[0]}/_fake/state", flush=True)
-    if seed:
+    if seed_unhooked:
+        from emulator.seed import seed_unhooked as build_bare
+
+        if ado is None:
+            raise SystemExit("--seed-unhooked needs the fake Azure DevOps (--azure-port)")
+        bare = build_bare(aws, ado, pat)
+        for line in bare.describe(aws.endpoint, ado.url, pat):
+            print(line, flush=True)
+    elif seed:
         from emulator.seed import seed as build_world
 
         if ado is None:
@@ -49,9 +72,36 @@ def serve(aws_port: int, azure_port: int | None, speed: float = 1, pat: str = "l
     except KeyboardInterrupt:
         pass
     finally:
+        scheduler.stop()
         if ado is not None:
             ado.stop()
         aws.stop()
+
+
+def finish_build(azure_url: str, instance: str, result: str = "succeeded") -> list[int]:
+    """Finish the jobs running on the agent(s) of `instance` in a running fake Azure DevOps (its `/_fake/` control
+    API): the agent is named after the instance or carries it as the AWS_INSTANCE_ID capability. Returns the job
+    request ids finished; raises LookupError when the instance has no agent or no running job."""
+    import requests
+
+    base = azure_url.rstrip("/").rsplit("/", 1)[0] if "/_fake" not in azure_url else azure_url.split("/_fake")[0]
+    state = requests.get(f"{base}/_fake/state", timeout=10).json()
+    agents = [
+        a
+        for a in state.get("agents", [])
+        if not a.get("deleted")
+        and (instance in a["name"] or a.get("capabilities", {}).get("AWS_INSTANCE_ID") == instance)
+    ]
+    if not agents:
+        raise LookupError(f"no agent of instance {instance} in the fake Azure DevOps at {base}")
+    running = [a["request_id"] for a in agents if a.get("request_id") is not None]
+    if not running:
+        names = ", ".join(a["name"] for a in agents)
+        raise LookupError(f"no job is running on {names} (instance {instance})")
+    for request_id in running:
+        answer = requests.post(f"{base}/_fake/builds/{request_id}/finish", json={"result": result}, timeout=10)
+        answer.raise_for_status()
+    return [int(r) for r in running]
 
 
 def main() -> None:
@@ -63,8 +113,13 @@ def main() -> None:
     parser.add_argument(
         "--seed", action="store_true", help="a hooked group, a pool, agents, a scale-in (needs --azure-port)"
     )
+    parser.add_argument(
+        "--seed-unhooked",
+        action="store_true",
+        help="a group without the hook, a pool, agents, a PAT secret: for terraform apply (needs --azure-port)",
+    )
     args = parser.parse_args()
-    serve(args.port, args.azure_port, args.speed, args.pat, args.seed)
+    serve(args.port, args.azure_port, args.speed, args.pat, args.seed, args.seed_unhooked)
 
 
 if __name__ == "__main__":

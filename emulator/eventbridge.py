@@ -8,7 +8,7 @@ event pattern, a schedule, or both, and a schedule-only rule (the gate's tick) n
 * `deliver` hands a bus event to each ENABLED rule whose event pattern matches; rules without a pattern get nothing;
   Lambda targets go to the registered function (`Targets.register`), the others to moto's own delivery;
 * `Scheduler` fires each ENABLED rule's `rate(...)` schedule as "Scheduled Event" events to that rule's targets
-  (`speedup` shortens the period for tests: rate(1 minute) at speedup 6 fires every 10 s).
+  (`speedup` shortens the period for tests: rate(1 minute) at speedup 6 fires every 10 s; region `*`: every region).
 
 Input transformers and per-target retry policies are not emulated for Lambda targets (the module uses neither).
 """
@@ -41,6 +41,8 @@ class Targets:
     def __init__(self) -> None:
         self._functions: dict[str, LambdaInvoke] = {}
         self._lock = threading.Lock()
+        # Asked for functions nobody registered: `gate emulator` runs the ones deployed to it (emulator.functions).
+        self.fallback: Callable[[str], LambdaInvoke | None] | None = None
 
     def register(self, function_arn: str, invoke: LambdaInvoke) -> None:
         with self._lock:
@@ -52,7 +54,10 @@ class Targets:
 
     def lookup(self, arn: str) -> LambdaInvoke | None:
         with self._lock:
-            return self._functions.get(_function_arn(arn))
+            found = self._functions.get(_function_arn(arn))
+        if found is None and self.fallback is not None:
+            return self.fallback(_function_arn(arn))
+        return found
 
 
 def _function_arn(arn: str) -> str:
@@ -181,11 +186,16 @@ class Scheduler:
             except Exception as exc:  # the scheduler must survive a bad rule, and log it once, not every pass
                 self.errors.failed(exc)
 
+    def _rules(self) -> list[Rule]:
+        """The default bus's rules in `region`, or in every region EventBridge was used in when it is `*`."""
+        backends = events_backends[self.account_id]
+        regions = list(backends.keys()) if self.region == "*" else [self.region]
+        return [rule for region in regions for rule in list(backends[region].event_buses["default"].rules.values())]
+
     def fire_due(self) -> None:
         now = self.now()
-        bus = events_backends[self.account_id][self.region].event_buses["default"]
         seen = set()
-        for rule in list(bus.rules.values()):
+        for rule in self._rules():
             period = rate_seconds(rule.scheduled_expression or "") if rule.state == "ENABLED" else None
             if period is None:
                 continue
@@ -207,7 +217,7 @@ class Scheduler:
             "source": "aws.events",
             "account": self.account_id,
             "time": _iso(now),
-            "region": self.region,
+            "region": rule.region_name,
             "resources": [rule.arn],
             "detail": {},
         }

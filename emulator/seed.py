@@ -77,3 +77,58 @@ def seed(aws: AwsEmulator, ado: FakeAzureDevOps, timeout: float = 20) -> Seeded:
             raise RuntimeError(f"the seeded scale-in did not happen: {states}")
         time.sleep(0.1)
     return Seeded(GROUP, DEFAULT_HOOK, POOL, busy_waiting, idle_waiting, busy_in_service, idle_in_service)
+
+
+SECRET_NAME = "gate/pat"  # the Secrets Manager secret `--seed-unhooked` creates (JSON {"pat": ...})
+
+
+@dataclass(frozen=True)
+class Unhooked:
+    """`gate emulator --seed-unhooked`: what `terraform apply` of the module needs, and the ids to watch."""
+
+    group: str
+    pool: str
+    busy: str  # runs a long build: the gate must hold it once scaled in
+    idle: str  # idle: released once drained
+    protected: str  # protected from scale-in: stays
+    secret_arn: str
+
+    def describe(self, aws_endpoint: str, azure_url: str, pat: str) -> list[str]:
+        return [
+            f"seeded for the module: group {self.group} (no hook yet), pool {self.pool}; {self.busy} (busy), "
+            f"{self.idle} (idle), {self.protected} (protected); PAT secret {self.secret_arn}",
+            "in another shell:",
+            f"  export AWS_ENDPOINT_URL={aws_endpoint} AWS_DEFAULT_REGION={REGION}",
+            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true",
+            f"  export TF_VAR_region={REGION} TF_VAR_autoscaling_group_name={self.group} "
+            f"TF_VAR_pools='[\"{self.pool}\"]'",
+            f"  export TF_VAR_azure_org_url={azure_url} TF_VAR_pat_secret_arn={self.secret_arn}",
+            f"  export GATE_AZURE_ORG_URL={azure_url} GATE_PAT={pat}",
+            f"  export GATE_GROUPS={self.group} GATE_HOOK_NAME={DEFAULT_HOOK} GATE_POOLS={self.pool}",
+        ]
+
+
+def seed_unhooked(aws: AwsEmulator, ado: FakeAzureDevOps, pat: str) -> Unhooked:
+    """A group of three instances (fixed ids) with one agent each and no lifecycle hook (the module adds it), a
+    long build on the first, scale-in protection on the third, and the PAT in Secrets Manager."""
+    import json
+
+    from moto.ec2.models import instances as moto_instances
+
+    sandbox = Sandbox(aws.clock, aws_endpoint=aws.endpoint, azure_url=ado.url, region=REGION).start()
+    sandbox.ado = ado
+    fixed = iter(INSTANCE_IDS[:3])
+    generator = "random_instance_id"
+    original = getattr(moto_instances, generator)
+    setattr(moto_instances, generator, lambda: next(fixed))
+    try:
+        group = sandbox.create_group(GROUP, 3, pool=POOL, with_hook=False)
+    finally:
+        setattr(moto_instances, generator, original)
+    busy, idle, protected = INSTANCE_IDS[:3]
+    ado.start_build(group.agents[busy], BUILD_SECONDS)
+    sandbox.client("autoscaling").set_instance_protection(
+        AutoScalingGroupName=GROUP, InstanceIds=[protected], ProtectedFromScaleIn=True
+    )
+    secret = sandbox.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=json.dumps({"pat": pat}))
+    return Unhooked(GROUP, POOL, busy, idle, protected, secret["ARN"])

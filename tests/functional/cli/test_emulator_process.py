@@ -118,6 +118,77 @@ def test_emulator_port_in_use_is_one_line_exit_2(emulator: Emulator) -> None:
     assert proc.stderr.startswith("error: cannot start the emulator") and len(proc.stderr.splitlines()) == 1
 
 
+def test_an_unknown_region_is_one_clear_error_and_breaks_nothing(emulator: Emulator) -> None:
+    """`AWS_DEFAULT_REGION=us-east-9x` once made every later call fail and the log grow by a traceback per tick:
+    now that call alone is refused by name, the next ones are served, and stderr stays empty (the SIGTERM test)."""
+    from botocore.exceptions import ClientError
+
+    def client(region: str) -> object:
+        session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name=region)
+        return session.client("autoscaling", endpoint_url=emulator.aws)
+
+    for _ in range(3):
+        with pytest.raises(ClientError) as refused:
+            client("us-east-9x").describe_auto_scaling_groups()  # type: ignore[attr-defined]
+        assert refused.value.response["Error"]["Code"] == "InvalidRegion"
+        assert "us-east-9x" in refused.value.response["Error"]["Message"]
+    settings = {"GATE_GROUPS": "manual", "GATE_HOOK_NAME": "h", "GATE_POOLS": "manual-pool", "GATE_PAT": "local-pat"}
+    env = {"AWS_ENDPOINT_URL": emulator.aws, "AWS_DEFAULT_REGION": "us-east-9x", "GATE_AZURE_ORG_URL": emulator.azure}
+    proc = run_process("status", env={**env, **settings, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"})
+    assert proc.returncode != 0 and "us-east-9x" in proc.stderr and "Traceback" not in proc.stderr, proc
+    assert client("us-east-1").describe_auto_scaling_groups()["AutoScalingGroups"]  # type: ignore[attr-defined]
+
+
+def test_finish_build_ends_the_job_on_an_instances_agent(emulator: Emulator) -> None:
+    base = emulator.azure.rsplit("/", 1)[0]
+    requests.post(f"{base}/_fake/pools", json={"name": "finish-pool"}, timeout=5).raise_for_status()
+    agent = requests.post(
+        f"{base}/_fake/agents", json={"pool": "finish-pool", "name": "agent-i-0f1n15h"}, timeout=5
+    ).json()["id"]
+    build = requests.post(f"{base}/_fake/builds", json={"agent_id": agent, "duration": 3600}, timeout=5).json()["id"]
+
+    done = gate("emulator", "finish-build", "i-0f1n15h", "--azure-url", emulator.azure)
+    assert done.exit_code == 0, done
+    assert f"finished job request {build} on i-0f1n15h (succeeded)" in done.stdout
+    state = requests.get(f"{base}/_fake/state", timeout=5).json()
+    [finished] = [b for b in state["builds"] if b["id"] == build]
+    assert finished["result"] == "succeeded" and finished["finished_at"] is not None
+    one_line_error(gate("emulator", "finish-build", "i-0f1n15h", "--azure-url", emulator.azure), "no job is running")
+    one_line_error(gate("emulator", "finish-build", "i-nobody", "--azure-url", emulator.azure), "no agent of")
+
+
+def test_seed_unhooked_builds_the_world_terraform_applies_to() -> None:
+    """`gate emulator --seed-unhooked`: a group without the hook (the module adds it), agents, one busy, and the PAT
+    secret; the export block names what `terraform apply` and `gate status` need."""
+    proc = subprocess.Popen(
+        [*gate_command(), "emulator", "--aws-port", "0", "--azure-port", "0", "--seed-unhooked"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "ready" not in banner and proc.poll() is None:
+            banner += proc.stdout.readline()
+        aws = re.search(r"^  export AWS_ENDPOINT_URL=(\S+)", banner, re.MULTILINE)
+        secret = re.search(r"TF_VAR_pat_secret_arn=(\S+)", banner)
+        assert aws and secret and "TF_VAR_autoscaling_group_name=ci-agents" in banner, banner
+        assert "GATE_HOOK_NAME=asg-termination-gate" in banner
+        session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1")
+        asg = session.client("autoscaling", endpoint_url=aws.group(1))
+        assert asg.describe_lifecycle_hooks(AutoScalingGroupName="ci-agents")["LifecycleHooks"] == []
+        value = session.client("secretsmanager", endpoint_url=aws.group(1)).get_secret_value(SecretId=secret.group(1))
+        assert json.loads(value["SecretString"]) == {"pat": "local-pat"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    check_output(out + err)
+    assert proc.returncode == 0 and err.strip() == "", err
+
+
 def test_sigterm_stops_the_emulator_cleanly(emulator: Emulator) -> None:
     """Last in the module: stops the shared process."""
     emulator.proc.send_signal(signal.SIGTERM)
