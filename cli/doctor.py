@@ -258,13 +258,26 @@ def check_agents(settings: Settings, session: Any, endpoint: str | None) -> list
     from gate.bootstrap import SOURCES
     from gate.service.sources import AgentSourceError
 
+    system = "GitLab" if settings.agent_system is AgentSystem.GITLAB else "GitHub"
     try:
-        agents = SOURCES[settings.agent_system](settings, session, endpoint, None).list_agents()
+        source = SOURCES[settings.agent_system](settings, session, endpoint, None)
+        agents = source.list_agents()
     except AgentSourceError as exc:
-        raise Unreachable(f"GitHub: {exc}") from None
+        raise Unreachable(f"{system}: {exc}") from None
     except Exception as exc:  # the token secret, a bad URL
-        raise Unreachable(f"GitHub: {type(exc).__name__}: {exc}") from None
-    return [Finding(True, "GitHub", f"GitHub runners: {len(agents)} found")]
+        raise Unreachable(f"{system}: {type(exc).__name__}: {exc}") from None
+    findings = [Finding(True, system, f"{system} runners: {len(agents)} found")]
+    if settings.agent_system is AgentSystem.GITLAB and agents:
+        # A release needs the jobs of the instance's runner (gate.adapters.gitlab): without that route every idle
+        # instance is held to max hold. One runner's jobs, asked as a release would.
+        try:
+            source.job_requests(agents[0])
+        except AgentSourceError as exc:
+            fix = "give the token's user the Owner role where the runners are registered (scope manage_runner or api)"
+            findings.append(Finding(False, f"{system} jobs", f"the jobs of runner {agents[0].label()}: {exc}", fix))
+        else:
+            findings.append(Finding(True, f"{system} jobs", f"the jobs of runner {agents[0].label()} can be read"))
+    return findings
 
 
 def _pat(settings: Settings, session: Any, endpoint: str | None) -> str:
