@@ -22,18 +22,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.common import GroupsView, TagsView, gate_settings, instance_details
-from gate.adapters.aws import ActionGone, Aws
+from bench.common import gate_settings
+from bench.memory_aws import Member, MemoryAws
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.actions import Result
 from gate.domain.clock import ScaledClock
-from gate.domain.model import Agent, JobRequest, Waiting
+from gate.domain.model import Agent, JobRequest
 from gate.handler import dispatch
 from gate.service.sources import AgentSourceError
 from gate.service.triggers import Gate
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
-from gate.domain.events import TERMINATING  # noqa: E402
 
 TICK: dict[str, Any] = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
@@ -66,6 +65,7 @@ class _Instance:
     ended: str = ""  # released | forced | timed out
     ended_at: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    group: str = GROUP
 
 
 @dataclass
@@ -117,10 +117,26 @@ class _World:
         self.killed = 0
         self.deadline: float | None = None  # the running invocation's, as the gate set it on the Azure client
 
-    def aws(self, op: str) -> None:
+    def aws(self, op: str, n: int = 1) -> None:
         with self.lock:
-            self.aws_calls[op] += 1
-        time.sleep(self.cfg.aws_latency_s / self.cfg.speed)
+            self.aws_calls[op] += n
+        time.sleep(n * self.cfg.aws_latency_s / self.cfg.speed)
+
+    # -- bench.memory_aws.World: the gate's AWS edge answered from these instances
+    def members(self) -> Iterable[_Instance]:
+        return list(self.instances.values())
+
+    def heartbeat(self, member: Member) -> None:
+        with self.lock:
+            inst = self.instances[member.id]
+            inst.hb_deadline = min(self.clock.now() + self.cfg.heartbeat_timeout, inst.global_deadline)
+
+    def complete(self, member: Member, result: Result) -> None:
+        with self.lock:
+            self.end(self.instances[member.id], "released", self.clock.now())
+
+    def before_action(self, member: Member) -> None:
+        self.expire(self.instances[member.id])
 
     def azure(self, kind: str) -> None:
         """One Azure DevOps call: its latency, cut short (an error) when the invocation's deadline comes first."""
@@ -153,72 +169,6 @@ class _World:
         busy = inst.build_ends > self.clock.now()
         return Agent("azure-devops", 1, POOL, inst.agent_id, f"agent-{inst.id}", inst.enabled,
                      assigned_request=inst.agent_id if busy else None)  # fmt: skip
-
-
-class _Aws(Aws):
-    """`gate.adapters.aws.Aws` answered by the world (no boto3): each call slept and counted."""
-
-    def __init__(self, world: _World) -> None:
-        self.world = world
-        self.calls = {}
-        members = lambda: [(GROUP, i.id, "Terminating:Wait") for i in world.instances.values() if i.waiting]  # noqa: E731
-        self.autoscaling = GroupsView(members, world.aws)
-        self.ec2 = TagsView(lambda: {iid: i.tags for iid, i in world.instances.items()}, world.aws)
-
-    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        self.world.aws("DescribeAutoScalingGroups")
-        return [Waiting(GROUP, i.id, hook, "Terminating:Wait") for i in self.world.instances.values() if i.waiting]
-
-    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
-        self.world.aws("DescribeLifecycleHooks")
-        timeout = int(self.world.cfg.heartbeat_timeout)
-        spec = {"LifecycleHookName": HOOK, "LifecycleTransition": TERMINATING, "HeartbeatTimeout": timeout}
-        return [spec | {"GlobalTimeout": min(172_800, 100 * timeout), "DefaultResult": "ABANDON"}]
-
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        self.world.aws("DescribeScalingActivities")
-        found = (self.world.instances.get(iid) for ids in wanted.values() for iid in ids)
-        return {i.id: f"activity-{i.id}" for i in found if i is not None and i.waiting}
-
-    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
-        self.world.aws("DescribeAutoScalingInstances")
-        inst = self.world.instances.get(instance_id)
-        return (GROUP, "Terminating:Wait") if inst is not None and inst.waiting else (None, None)
-
-    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        self.world.aws("DescribeInstances")
-        return {iid: instance_details(None, self.world.instances[iid].tags) for iid in set(instance_ids)}
-
-    def _active(self, waiting: Waiting) -> _Instance:
-        inst = self.world.instances.get(waiting.instance_id)
-        if inst is not None:
-            self.world.expire(inst)
-        if inst is None or not inst.waiting:
-            raise ActionGone(f"No active Lifecycle Action found with instance ID {waiting.instance_id}")
-        return inst
-
-    def heartbeat(self, waiting: Waiting) -> None:
-        self.world.aws("RecordLifecycleActionHeartbeat")
-        inst = self._active(waiting)
-        with self.world.lock:
-            inst.hb_deadline = min(self.world.clock.now() + self.world.cfg.heartbeat_timeout, inst.global_deadline)
-
-    def complete(self, waiting: Waiting, result: Result) -> None:
-        self.world.aws("CompleteLifecycleAction")
-        inst = self._active(waiting)
-        with self.world.lock:
-            self.world.end(inst, "released", self.world.clock.now())
-
-    def tag(self, instance_id: str, key: str, value: str) -> None:
-        self.world.aws("CreateTags")
-        with self.world.lock:
-            self.world.instances[instance_id].tags[key] = value
-
-    def untag(self, instance_id: str, keys: Sequence[str]) -> None:
-        self.world.aws("DeleteTags")
-        with self.world.lock:
-            for key in keys:
-                self.world.instances[instance_id].tags.pop(key, None)
 
 
 class _Azure:
@@ -275,7 +225,8 @@ def liveness_benchmark(cfg: LivenessConfig | None = None, *, echo: bool = False)
     clock = ScaledClock(cfg.speed)
     world = _World(cfg, clock)
     settings = gate_settings(azure_org_url="https://dev.azure.com/bench", pools=[POOL], groups=[GROUP], hook_name=HOOK)
-    gate = Gate(settings, _Aws(world), _Azure(world), clock, _Quiet())  # one warm container
+    aws = MemoryAws(world, HOOK, cfg.heartbeat_timeout, private_dns=lambda iid: None, before_action=world.before_action)
+    gate = Gate(settings, aws, _Azure(world), clock, _Quiet())  # one warm container
     end = world.started + cfg.minutes * 60
     durations: list[float] = []
     walls: list[float] = []  # wall seconds per invocation: CPU time is scaled by `speed` too on the scaled clock

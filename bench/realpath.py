@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import statistics
 import subprocess
@@ -27,20 +26,19 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
     BENCH_PAT,
-    GroupsView,
-    TagsView,
     clean_gate_env,
     gate_settings,
-    instance_details,
     quiet_logs,
 )
+from bench.memory_aws import Member, MemoryAws
 from bench.stats import median, percentile, rounded
-from gate.adapters.aws import ActionGone, Aws
+from gate.adapters.aws import Aws
 from gate.adapters.azure import AzureDevOps
 from gate.adapters.logs import DecisionLog, Record
 from gate.bootstrap import aws_of
@@ -51,7 +49,7 @@ from gate.domain.holdstate import HOLD_TAG, HoldState, action_hash, encode
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import WAIT_STATES, Agent, Waiting
 from gate.service.lazy import LazySource
-from gate.service.triggers import Gate, policy_from
+from gate.service.triggers import Gate, GateEdge, policy_from
 
 GROUP, HOOK, POOL = "ci-agents", "termination-gate", "linux-agents"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -113,74 +111,36 @@ class _Quiet(DecisionLog):
         pass
 
 
-class _CountingAws(Aws):
-    """The Auto Scaling / EC2 edge answered in process for N waiting instances; counts calls like `Aws.calls`
-    (one DescribeAutoScalingGroups per 50 groups, one DescribeInstances per 200 ids, one call per action)."""
+@dataclass
+class _Member:
+    id: str
+    group: str = GROUP
+    waiting: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
 
-    def __init__(self, instance_ids: Sequence[str], clock: Clock, heartbeat_timeout: int = 180) -> None:
-        self.calls = {}  # no boto3 clients
-        self.clock = clock
-        self.heartbeat_timeout = heartbeat_timeout
-        self.tags: dict[str, dict[str, str]] = {iid: {} for iid in instance_ids}
-        self.waiting: set[str] = set(instance_ids)
+
+class _CountingWorld:
+    """N waiting instances for `bench.memory_aws.MemoryAws`; counts calls like `Aws.calls` (one
+    DescribeAutoScalingGroups per 50 groups, one DescribeInstances per 200 ids, one call per action)."""
+
+    def __init__(self, instance_ids: Sequence[str]) -> None:
+        self.calls: dict[str, int] = {}
+        self.instances = {iid: _Member(iid) for iid in instance_ids}
         self.completed: dict[str, Result] = {}
-        # What the retained clean-up reads through the boto3 clients.
-        self.autoscaling = GroupsView(lambda: [(GROUP, i, "Terminating:Wait") for i in sorted(self.waiting)], self._op)
-        self.ec2 = TagsView(lambda: self.tags, self._op)
 
-    def _op(self, name: str, n: int = 1) -> None:
+    def members(self) -> Iterable[_Member]:
+        return self.instances.values()
+
+    def aws(self, op: str, n: int = 1) -> None:
         if n:
-            self.calls[name] = self.calls.get(name, 0) + n
+            self.calls[op] = self.calls.get(op, 0) + n
 
-    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        self._op("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
-        ids = sorted(self.waiting) if GROUP in groups else []
-        return [Waiting(GROUP, iid, hook, "Terminating:Wait") for iid in ids]
+    def heartbeat(self, member: Member) -> None:
+        pass
 
-    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
-        self._op("DescribeLifecycleHooks")
-        timeout = self.heartbeat_timeout
-        return [
-            {
-                "LifecycleHookName": HOOK,
-                "AutoScalingGroupName": group,
-                "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-                "HeartbeatTimeout": timeout,
-                "GlobalTimeout": min(172_800, 100 * timeout),
-                "DefaultResult": "ABANDON",
-            }
-        ]
-
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        self._op("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
-        return {iid: f"activity-{iid}" for ids in wanted.values() for iid in ids if iid in self.waiting}
-
-    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
-        self._op("DescribeAutoScalingInstances")
-        return (GROUP, "Terminating:Wait") if instance_id in self.waiting else (None, None)
-
-    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        ids = sorted(set(instance_ids))
-        self._op("DescribeInstances", math.ceil(len(ids) / 200))
-        return {iid: instance_details(f"ip-{iid[2:10]}", self.tags.get(iid, {})) for iid in ids}
-
-    def _active(self, waiting: Waiting) -> None:
-        if waiting.instance_id not in self.waiting:
-            raise ActionGone(f"No active Lifecycle Action found with instance ID {waiting.instance_id}")
-
-    def heartbeat(self, waiting: Waiting) -> None:
-        self._op("RecordLifecycleActionHeartbeat")
-        self._active(waiting)
-
-    def complete(self, waiting: Waiting, result: Result) -> None:
-        self._op("CompleteLifecycleAction")
-        self._active(waiting)
-        self.waiting.discard(waiting.instance_id)
-        self.completed[waiting.instance_id] = result
-
-    def tag(self, instance_id: str, key: str, value: str) -> None:
-        self._op("CreateTags")
-        self.tags.setdefault(instance_id, {})[key] = value
+    def complete(self, member: Member, result: Result) -> None:
+        member.waiting = False
+        self.completed[member.id] = result
 
 
 def _azure_kind(call: dict[str, Any]) -> str:
@@ -198,7 +158,7 @@ def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
 
 
-def _judgeable(aws: Aws, groups: Sequence[str], hook: str) -> list[Waiting]:
+def _judgeable(aws: GateEdge, groups: Sequence[str], hook: str) -> list[Waiting]:
     """The waiting instances as the judgment pass sees them: EC2 details and the lifecycle action's identity."""
     found = aws.find_waiting(groups, hook)
     details = aws.describe_instances(w.instance_id for w in found)
@@ -260,7 +220,8 @@ def tick_sequence(instances: int = 1000) -> dict[str, Any]:
         ado.add_pool(POOL)
         _seed_agents(ado, ids, short=45, long=3600)
         settings = gate_settings(azure_org_url=ado.url, pools=[POOL], groups=[GROUP], hook_name=HOOK)
-        aws = _CountingAws(ids, clock)
+        world = _CountingWorld(ids)
+        aws = MemoryAws(world, HOOK, 180, private_dns=lambda iid: f"ip-{iid[2:10]}")
         source = AzureDevOps(settings.azure_org_url, BENCH_PAT, settings.pools, clock=clock)
         gate = Gate(settings, aws, source, clock, _Quiet())
         probe = AzureDevOps(settings.azure_org_url, BENCH_PAT, settings.pools, clock=clock)
@@ -269,12 +230,12 @@ def tick_sequence(instances: int = 1000) -> dict[str, Any]:
         # t=60 heartbeats due, the short builds have ended (idle seen); t=90 idle confirmed: release those.
         for label, advance in (("first sight", 0), ("steady hold", 30), ("heartbeats due", 30), ("release", 30)):
             clock.advance(advance)
-            before = dict(aws.calls)
+            before = dict(world.calls)
             waiting = _judgeable(aws, settings.groups, settings.hook_name)
             cpu = _decision_cpu(gate, waiting, probe.list_agents())
-            aws.calls = before  # the probe above is not part of the tick
-            ticks.append(_measure_tick(gate, aws.calls, ado, label, cpu))
-        released = sum(1 for r in aws.completed.values() if r == "CONTINUE")
+            world.calls = before  # the probe above is not part of the tick
+            ticks.append(_measure_tick(gate, world.calls, ado, label, cpu))
+        released = sum(1 for r in world.completed.values() if r == "CONTINUE")
         state = ado.state()
     killed = sum(1 for b in state["builds"] if b["result"] == "abandoned")
     return {"instances": instances, "pools": 1, "ticks": ticks, "released": released, "builds_killed": killed}

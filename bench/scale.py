@@ -22,13 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bench.common import GroupsView, TagsView, gate_settings, instance_details, quiet_logs
+from bench.common import gate_settings, quiet_logs
 from bench.fleet import FleetConfig, simulate
-from gate.adapters.aws import ActionGone, Aws
+from bench.memory_aws import Member, MemoryAws
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.actions import Result
 from gate.domain.clock import Clock, ManualClock
-from gate.domain.model import Agent, JobRequest, Waiting
+from gate.domain.model import Agent, JobRequest
 from gate.handler import dispatch
 from gate.service.triggers import Gate
 
@@ -116,6 +116,28 @@ class _Fleet:
         if n and self.cfg.aws_latency_s:
             time.sleep(self.cfg.aws_latency_s * n)
 
+    # -- bench.memory_aws.World: the gate's AWS edge answered from these instances
+    def members(self) -> Iterable[_Instance]:
+        return list(self.instances.values())
+
+    def heartbeat(self, member: Member) -> None:
+        now = self.clock.now()
+        with self.lock:
+            inst = self.instances[member.id]
+            if now > inst.heartbeat_deadline:
+                self.late.append(now - inst.heartbeat_deadline)
+            inst.heartbeat_deadline = now + self.cfg.heartbeat_timeout
+            self.heartbeats_at.append(now)
+            if threading.current_thread().name.startswith("heartbeat"):
+                self.pass_at.append(now)
+
+    def complete(self, member: Member, result: Result) -> None:
+        self.instances[member.id].waiting = False
+
+    def edge(self) -> MemoryAws:
+        """The gate's AWS port on this fleet (one per gate: it keeps the groups it listed)."""
+        return MemoryAws(self, HOOK, self.cfg.heartbeat_timeout)
+
     def azure(self, kind: str, n: int = 1) -> None:
         with self.lock:
             self.azure_calls[kind] += n
@@ -133,92 +155,6 @@ class _Fleet:
             enabled=inst.enabled,
             assigned_request=inst.agent_id if busy else None,
         )
-
-
-class _ScaleAws(Aws):
-    """`gate.adapters.aws.Aws` answered by the fleet: the calls the real client makes, each with its latency."""
-
-    def __init__(self, fleet: _Fleet) -> None:  # no boto3 clients: views for what the retained clean-up reads
-        self.fleet = fleet
-        self.calls = {}
-        members = lambda: [(i.group, i.id, "Terminating:Wait") for i in fleet.instances.values() if i.waiting]  # noqa: E731
-        self.autoscaling = GroupsView(members, fleet.aws)
-        self.ec2 = TagsView(lambda: {iid: i.tags for iid, i in fleet.instances.items()}, fleet.aws)
-
-    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        self.fleet.aws("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
-        wanted = set(groups)
-        return [
-            Waiting(i.group, i.id, hook, "Terminating:Wait")
-            for i in self.fleet.instances.values()
-            if i.waiting and i.group in wanted
-        ]
-
-    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
-        self.fleet.aws("DescribeLifecycleHooks")
-        timeout = self.fleet.cfg.heartbeat_timeout
-        return [
-            {
-                "LifecycleHookName": HOOK,
-                "AutoScalingGroupName": group,
-                "LifecycleTransition": TERMINATING,
-                "HeartbeatTimeout": int(timeout),
-                "GlobalTimeout": int(min(172_800, 100 * timeout)),
-                "DefaultResult": "ABANDON",
-            }
-        ]
-
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        self.fleet.aws("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
-        found = (self.fleet.instances.get(iid) for ids in wanted.values() for iid in ids)
-        return {i.id: f"activity-{i.id}" for i in found if i is not None and i.waiting}
-
-    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
-        self.fleet.aws("DescribeAutoScalingInstances")
-        inst = self.fleet.instances.get(instance_id)
-        return (inst.group, "Terminating:Wait") if inst and inst.waiting else (None, None)
-
-    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        ids = sorted(set(instance_ids))
-        self.fleet.aws("DescribeInstances", math.ceil(len(ids) / 200))
-        out: dict[str, dict[str, Any]] = {}
-        for iid in ids:
-            inst = self.fleet.instances[iid]
-            out[iid] = instance_details(f"ip-{iid[2:10]}.ec2.internal", inst.tags)
-        return out
-
-    def _active(self, waiting: Waiting) -> _Instance:
-        inst = self.fleet.instances.get(waiting.instance_id)
-        if inst is None or not inst.waiting:
-            raise ActionGone(f"No active Lifecycle Action found with instance ID {waiting.instance_id}")
-        return inst
-
-    def heartbeat(self, waiting: Waiting) -> None:
-        self.fleet.aws("RecordLifecycleActionHeartbeat")
-        inst = self._active(waiting)
-        now = self.fleet.clock.now()
-        with self.fleet.lock:
-            if now > inst.heartbeat_deadline:
-                self.fleet.late.append(now - inst.heartbeat_deadline)
-            inst.heartbeat_deadline = now + self.fleet.cfg.heartbeat_timeout
-            self.fleet.heartbeats_at.append(now)
-            if threading.current_thread().name.startswith("heartbeat"):
-                self.fleet.pass_at.append(now)
-
-    def complete(self, waiting: Waiting, result: Result) -> None:
-        self.fleet.aws("CompleteLifecycleAction")
-        self._active(waiting).waiting = False
-
-    def tag(self, instance_id: str, key: str, value: str) -> None:
-        self.fleet.aws("CreateTags")
-        with self.fleet.lock:
-            self.fleet.instances[instance_id].tags[key] = value
-
-    def untag(self, instance_id: str, keys: Sequence[str]) -> None:
-        self.fleet.aws("DeleteTags")
-        with self.fleet.lock:
-            for key in keys:
-                self.fleet.instances[instance_id].tags.pop(key, None)
 
 
 class _ScaleAzure:
@@ -315,7 +251,7 @@ def tick_at_scale(cfg: ScaleConfig | None = None) -> dict[str, Any]:
     log = _Collect()
     rounds = []
     with quiet_logs():
-        gate = Gate(settings, _ScaleAws(fleet), _ScaleAzure(fleet), clock, log)
+        gate = Gate(settings, fleet.edge(), _ScaleAzure(fleet), clock, log)
         every = cfg.heartbeat_timeout / 3
         for label, jump in (
             ("first sight", 0.0),
@@ -435,9 +371,9 @@ def long_hold_calls(
         dispatch(gate, event, clock.now() + cfg.lambda_timeout_s - settings.invocation_margin_seconds)
 
     with quiet_logs():
-        ticks = Gate(settings, _ScaleAws(fleet), _ScaleAzure(fleet), clock, log)
+        ticks = Gate(settings, fleet.edge(), _ScaleAzure(fleet), clock, log)
         clock.advance(2.0)
-        invoke(Gate(settings, _ScaleAws(fleet), _ScaleAzure(fleet), clock, log), _lifecycle_event(inst))
+        invoke(Gate(settings, fleet.edge(), _ScaleAzure(fleet), clock, log), _lifecycle_event(inst))
         minute = 0
         while inst.waiting and minute < build_hours * 60 + 30:
             at = start + 60.0 * (minute + 1)
