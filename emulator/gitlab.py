@@ -309,6 +309,10 @@ class FakeGitLab(LocalServer):
             "name": "gitlab-runner",
             "online": status == "online",
             "status": status,
+            "created_at": _iso(r.created_at),
+            "job_execution_status": "active"
+            if any(j.runner_id == r.id and j.finished_at is None for j in self._jobs.values())
+            else "idle",
         }
 
     def _detail(self, r: _Runner) -> Json:

@@ -72,6 +72,7 @@ class RunnerPayload(_Payload):
     online: bool | None = None
     status: str = "offline"
     tag_list: list[str] | None = None  # GET /runners/:id only
+    job_execution_status: str | None = None  # "idle" or "active" (recent GitLab): only "active" is used, as busy
 
     @property
     def is_paused(self) -> bool:
@@ -280,7 +281,7 @@ class GitLabRunners:
 
     def version(self) -> tuple[int, int]:
         """GitLab's (major, minor) from `GET /version`, once: routes and fields differ by version (`paused`
-        since 14.8, runner managers since 15.10, a job's `runner_manager` since 17.1). Unknown -> the newest."""
+        since 14.8, a job's `runner_manager` since 17.1). Unknown -> the newest."""
         if self._version is None:
             resp = self._request("GET", f"{self.api_url}/version")
             found = re.match(r"(\d+)\.(\d+)", str(_json_or_none(resp).get("version", ""))) if resp.ok else None
@@ -343,6 +344,9 @@ class GitLabRunners:
             name=r.description or f"runner-{r.id}",
             enabled=not r.is_paused,
             online=r.status.lower() == "online" or bool(r.online),
+            # GitLab's word that the runner runs a job is busy evidence (protection, the status view); "idle" is
+            # not evidence of idle: the decision asks for its jobs (assigned_known=False).
+            assigned_request=BUSY if (r.job_execution_status or "").lower() == "active" else None,
             computer_name=None,
             capabilities=caps,
             disableable=True,
@@ -383,8 +387,12 @@ class GitLabRunners:
 
     def _manager_agents(self, runner_id: int) -> list[Agent]:
         managers = self._managers(runner_id)
-        if managers is None:  # deleted since the list: nothing to judge it by
-            raise AgentSourceError(f"runner {runner_id}: listed, then 404", status=404)
+        if managers is None:  # deleted since the list, or a GitLab without the route: nothing to judge it by
+            raise AgentSourceError(
+                f"runner {runner_id}: its managers answer 404 (deleted since the list, or a GitLab without "
+                "GET /runners/:id/managers, which GATE_MAPPING=ip needs)",
+                status=404,
+            )
         public = [m for m in managers if m.ip_address and not _private(m.ip_address)]
         if public:  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
             raise AgentSourceError(

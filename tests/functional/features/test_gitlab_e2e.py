@@ -64,6 +64,7 @@ def test_busy_runner_is_held_and_heartbeated_then_released_and_deleted(
     assert completes[idle][0]["result"] == "CONTINUE" and busy not in completes
     assert gitlab.runner(runners[idle])["deleted"] and not gitlab.runner(runners[busy])["deleted"]
     assert gitlab.runner(runners[busy])["paused"]  # drained: GitLab hands it no new job
+    gate.tick()  # the next look after the pause: its running job holds it
     held = [r for r in sandbox.log.records if r["instance"] == busy]
     assert held and {r["outcome"] for r in held} == {"held"} and "busy" in held[-1]["reason"]
 

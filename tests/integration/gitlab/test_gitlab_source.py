@@ -71,6 +71,7 @@ def test_running_jobs_are_busy_and_finished_ones_are_evidence(gitlab: FakeGitLab
     [agent] = client.list_agents()
     assert client.job_requests(agent) == []  # never ran a job
     job = gitlab.start_job(rid, 120)
+    assert client.list_agents()[0].busy  # the list's job_execution_status "active": busy evidence
     [running] = client.job_requests(agent)
     assert (running.request_id, running.finished) == (job, False)
     assert gets(gitlab, f"/api/v4/runners/{rid}/jobs")[-2]["query"]["status"] == "running"
