@@ -100,6 +100,13 @@ MODIFIER_FAULTS = (
     "empty_list",
 )
 FAULT_KINDS = ANSWER_FAULTS + MODIFIER_FAULTS
+# A job whose agent stopped renewing its lock is failed when the lock (5 minutes, `lockedUntil`) runs out, with this
+# message on its timeline (the service's wording; older: "The agent: X lost communication with the server ...").
+LOST_AGENT_SECONDS = 300.0
+LOST_AGENT_MESSAGE = (
+    "We stopped hearing from agent {name}. Verify the agent machine is running and has a healthy network connection. "
+    "Anything that terminates an agent process, starves it for CPU, or blocks its network access can cause this error."
+)
 RESULTS = ("succeeded", "succeededWithIssues", "failed", "canceled", "skipped", "abandoned")
 _NS = uuid.UUID("6f1c0f9e-2d7b-4a55-9b7e-5a1d2c3e4f50")
 _DT_NS = "Microsoft.TeamFoundation.DistributedTask.WebApi"
@@ -231,9 +238,13 @@ class _Build:
     matched: tuple[int, ...] = ()  # agents that could take it when it was queued (matchedAgents)
     # What the job request says about its job (priority tiers): definition name, planType, stage, jobName, demands.
     job: JobSpec = field(default_factory=lambda: JobSpec())
+    lost_at: float | None = None  # its agent vanished mid-build (`lose_agent`): it fails once the job lock expires
+    issues: list[str] = field(default_factory=list)  # the job's timeline issues (the agent-lost message)
 
     @property
     def ends_at(self) -> float:
+        if self.lost_at is not None:
+            return self.lost_at + LOST_AGENT_SECONDS
         return (self.assigned_at or self.queued_at) + self.duration
 
 
@@ -281,6 +292,7 @@ _URLS = Map(
             endpoint="jobrequest",
             methods=["GET"],  # GetAgentRequest
         ),
+        Rule("/<org>/_apis/build/builds/<int:build_id>/timeline", endpoint="timeline", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -469,6 +481,19 @@ class FakeAzureDevOps(LocalServer):
             self._advance()
             self._delete(self._live_agent(agent_id), "script")
 
+    def lose_agent(self, agent_id: int) -> None:
+        """The agent's machine is gone (terminated mid-build): it goes offline, and its running job fails with the
+        agent-lost message once the job lock expires, as the service does. The registration stays (offline)."""
+        with self._lock:
+            self._advance()
+            agent = self._live_agent(agent_id)
+            now = self.clock.now()
+            agent.online, agent.status_changed_at = False, now
+            build = self._running.get(agent.id)
+            if build is not None and build.lost_at is None:
+                build.lost_at = now
+                build.issues.append(LOST_AGENT_MESSAGE.format(name=agent.name))
+
     def agent(self, agent_id: int) -> Json | None:
         with self._lock:
             self._advance()
@@ -584,7 +609,7 @@ class FakeAzureDevOps(LocalServer):
         while due := [b for b in self._running.values() if b.ends_at <= now]:
             build = min(due, key=lambda b: b.ends_at)
             at = build.ends_at
-            self._finish(build, at, "succeeded")
+            self._finish(build, at, "failed" if build.lost_at is not None else "succeeded")
             self._assign(at)
 
     def _assign(self, at: float) -> None:
@@ -1159,6 +1184,28 @@ class FakeAzureDevOps(LocalServer):
         done = [b for b in mine if b.finished_at is not None]
         keep = [b for b in mine if b.finished_at is None] + (done if completed is None else done[:completed])
         return _collection([self._request_json(b) for b in keep])
+
+    def _h_timeline(self, request: Request, build_id: int) -> Response:
+        """The build's timeline (Build API): one Job record per job request (the fake runs one job per build), with
+        its issues; the job request's `owner` link plus `/timeline` leads here, as on the service."""
+        b = self._builds.get(build_id)
+        if b is None:
+            raise _Abort(_json(error_body("BuildNotFoundException", f"Build {build_id} not found."), 404))
+        state = "completed" if b.finished_at is not None else ("inProgress" if b.assigned_at else "pending")
+        record: Json = {
+            "id": _guid("job", b.id),
+            "parentId": None,
+            "type": "Job",
+            "name": "Job",
+            "state": state,
+            "result": b.result,
+            "startTime": self._svc_iso(b.assigned_at) if b.assigned_at is not None else None,
+            "finishTime": self._svc_iso(b.finished_at) if b.finished_at is not None else None,
+            "workerName": self._agents[b.agent_id].name if b.agent_id in self._agents else None,
+            "errorCount": len(b.issues),
+            "issues": [{"type": "error", "category": "General", "message": m, "data": {}} for m in b.issues],
+        }
+        return _json({"records": [record], "lastChangedOn": self._svc_iso(self.clock.now()), "id": _guid("tl", b.id)})
 
     # Control handlers: the scripting API over HTTP for out-of-process use (CLI simulator).
 
