@@ -199,6 +199,10 @@ class FakeGitLab(LocalServer):
             self._runners[runner_id].managers.append(_Manager(mid, sid, ip_address, self.clock.now()))
             return mid
 
+    def manager_system_id(self, manager_id: int) -> str:
+        with self._lock:
+            return next(m.system_id for r in self._runners.values() for m in r.managers if m.id == manager_id)
+
     def start_job(self, runner_id: int, duration: float, manager_id: int | None = None) -> int:
         """The runner (through `manager_id`, or its first manager) picks up a job now; ValueError if the runner is
         paused or deleted: GitLab gives a paused runner no job."""
@@ -556,6 +560,7 @@ class GitLabScript:
         self.fake = fake
         self.shared = shared
         self._runner_of: dict[int, int] = {}  # agent key (runner id, or manager id when shared) -> runner id
+        self.system_ids: dict[str, str] = {}  # instance id -> its manager's system_id
         self._shared_runner: int | None = None
 
     @property
@@ -572,6 +577,7 @@ class GitLabScript:
                 assert self._shared_runner is not None
                 out[iid] = self.fake.add_manager(self._shared_runner, ip)
                 self._runner_of[out[iid]] = self._shared_runner
+                self.system_ids[iid] = self.fake.manager_system_id(out[iid])
             else:
                 runner = self.fake.add_runner(f"ci-{iid}", tags=["docker"])
                 self.fake.add_manager(runner, ip)

@@ -345,7 +345,7 @@ class Run:
                 from emulator.gitlab import FakeGitLab, GitLabScript
 
                 self.gitlab = servers.enter_context(FakeGitLab(clock=self.clock, token=GITLAB_TOKEN))
-                shared = self.scenario.settings.get("mapping") == "ip"
+                shared = self.scenario.settings.get("mapping") in ("ip", "system-id")
                 self._gitlab_script = GitLabScript(self.gitlab, shared=shared)
             try:
                 self._script(on_step, step_wall)
@@ -385,6 +385,11 @@ class Run:
         wiring: dict[str, Any] = {}
         if self._gitlab_script is not None:
             self.agents = self._gitlab_script.add_instances(self._private_ips(self.instances))
+            if sc.settings.get("mapping") == "system-id":  # each instance names its manager, as its boot script would
+                for iid, sid in self._gitlab_script.system_ids.items():
+                    self.sandbox.client("ec2").create_tags(
+                        Resources=[iid], Tags=[{"Key": "gate:gitlab-system-id", "Value": sid}]
+                    )
             wiring = {"agent_system": "gitlab", "gitlab_url": self.gitlab.url, "gitlab_token": GITLAB_TOKEN}
         if self.stop.is_set():  # Ctrl-C while the world was being built
             return

@@ -335,14 +335,18 @@ class Settings(BaseSettings):
             if self.gitlab_token is None and self.gitlab_token_secret_arn is None:
                 problems.append("set GATE_GITLAB_TOKEN_SECRET_ARN (in AWS) or GATE_GITLAB_TOKEN (local use)")
             if self.mapping is Mapping.HOSTNAME:
-                problems.append("GATE_MAPPING=hostname does not apply to GitLab runners: use name, capability or ip")
+                problems.append(
+                    "GATE_MAPPING=hostname does not apply to GitLab runners: use name, capability, ip or system-id"
+                )
         else:
             if not self.github_org and not self.github_repos:
                 problems.append("GATE_GITHUB_ORG or GATE_GITHUB_REPOS is required with GATE_AGENT_SYSTEM=github")
             if self.github_token is None and self.github_token_secret_arn is None:
                 problems.append("set GATE_GITHUB_TOKEN_SECRET_ARN (in AWS) or GATE_GITHUB_TOKEN (local use)")
-        if self.mapping is Mapping.IP and self.agent_system is not AgentSystem.GITLAB:
-            problems.append("GATE_MAPPING=ip applies to GitLab runner managers only (GATE_AGENT_SYSTEM=gitlab)")
+        if self.mapping in (Mapping.IP, Mapping.SYSTEM_ID) and self.agent_system is not AgentSystem.GITLAB:
+            problems.append(
+                f"GATE_MAPPING={self.mapping} applies to GitLab runner managers only (GATE_AGENT_SYSTEM=gitlab)"
+            )
         if self.mapping is Mapping.CAPABILITY and not self.capability_name:
             problems.append("GATE_CAPABILITY_NAME is required with GATE_MAPPING=capability")
         if self.ecs_drain and not self.ecs_cluster:

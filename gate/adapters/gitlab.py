@@ -14,12 +14,13 @@ Two set-ups, told apart by GATE_MAPPING (docs/gitlab.md):
 * **A runner per instance** (`name`: the runner's description names the instance id; `capability`: one of its tags
   is the instance id, or `AWS_INSTANCE_ID=i-...`): the agent is the runner. Drain pauses it (`paused=true`: GitLab
   hands a paused runner no new job), busy is its running jobs, release deletes it.
-* **One runner shared by many instances** (`ip`: a runner manager's `ip_address` equals the instance's private IP):
-  the agent is the manager. Pausing the runner would stop the whole fleet, so the gate never pauses it: the instance
-  guard (examples/instance-guard, gate-guard-gitlab.service) sends gitlab-runner SIGQUIT, and the gate waits while a
-  running job names that manager (`runner_manager`; a running job that names none counts for every manager of its
-  runner). The runner stays registered; GitLab removes a manager record itself once it stops contacting (a token
-  user cannot delete one: `DELETE /runners/managers` takes the runner's own authentication token).
+* **One runner shared by many instances** (`ip`: a runner manager's `ip_address` equals the instance's private IP;
+  `system-id`: its `system_id` equals the instance's `gate:gitlab-system-id` tag): the agent is the manager.
+  Pausing the runner would stop the whole fleet, so the gate never pauses it: the instance guard
+  (examples/instance-guard, gate-guard-gitlab.service) sends gitlab-runner SIGQUIT, and the gate waits while a
+  running job names that manager (`runner_manager`; a job that names none counts for every manager of its runner).
+  The runner stays registered; GitLab removes a manager record itself once it stops contacting (a token user cannot
+  delete one: `DELETE /runners/managers` takes the runner's own authentication token).
 
 Neither list carries busyness: every agent comes with `assigned_known=False`, so the decision core asks for its jobs
 (`job_requests`) and releases only on that positive evidence (a running job holds; an agent seen busy needs a job of
@@ -124,7 +125,7 @@ class GitLabRunners:
         self.base_url = url.rstrip("/")
         self.api_url = f"{self.base_url}/api/v4"
         self.mapping = mapping
-        self.per_manager = mapping is Mapping.IP
+        self.per_manager = mapping in (Mapping.IP, Mapping.SYSTEM_ID)
         self.capability_name = capability_name
         self.list_path = "/runners/all" if all_runners else "/runners"
         self.tag_list = list(tag_list)
@@ -394,7 +395,9 @@ class GitLabRunners:
                 status=404,
             )
         public = [m for m in managers if m.ip_address and not _private(m.ip_address)]
-        if public:  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
+        if (
+            public and self.mapping is Mapping.IP
+        ):  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
             raise AgentSourceError(
                 f"runner {runner_id}: manager {public[0].system_id or public[0].id} reports a non-private IP "
                 "address: GitLab does not see the instances' private IPs, so GATE_MAPPING=ip cannot map them"

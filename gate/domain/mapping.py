@@ -19,6 +19,12 @@ class Mapping(StrEnum):
     CAPABILITY = "capability"  # a capability (e.g. AWS_INSTANCE_ID) equals the instance id
     HOSTNAME = "hostname"  # Agent.ComputerName equals the instance's private DNS name
     IP = "ip"  # the agent's `ip_address` capability equals the instance's private IP (GitLab runner managers)
+    SYSTEM_ID = "system-id"  # the agent's `system_id` capability equals the instance's gate:gitlab-system-id tag
+
+
+# The instance tag naming its GitLab Runner system_id (GATE_MAPPING=system-id): set by the instance itself at boot,
+# from gitlab-runner's .runner_system_id file (docs/gitlab.md).
+SYSTEM_ID_TAG = "gate:gitlab-system-id"
 
 
 # An instance id as a whole token: not preceded or followed by a letter or digit ("multi-0123..." or "i-...0ab" is not
@@ -95,7 +101,7 @@ class AgentIndex:
                 continue
             for key in keys:
                 self._by_key[key].append(agent)
-        if mapping in (Mapping.HOSTNAME, Mapping.IP):
+        if mapping in (Mapping.HOSTNAME, Mapping.IP, Mapping.SYSTEM_ID):
             self._shared_hosts(instances)
 
     def _keys(self, agent: Agent, capability_name: str) -> tuple[set[str], str]:
@@ -112,12 +118,16 @@ class AgentIndex:
         if self.mapping is Mapping.IP:
             ip = _ip(agent.capabilities.get("ip_address"))
             return ({f"ip:{ip}"} if ip else set()), ""
+        if self.mapping is Mapping.SYSTEM_ID:
+            sid = (agent.capabilities.get("system_id") or "").strip()
+            return ({f"sid:{sid}"} if sid else set()), ""
         host = _host(agent.computer_name)
         return ({host} if "." in host else set()), ""  # a short name is ambiguous: never a key
 
     def _shared_hosts(self, instances: Sequence[Waiting]) -> None:
-        """A host name or private IP that two instances answer to (the same private IP in two VPCs, a resource name's
-        IP-derived twin) matches both: its agents become ambiguous."""
+        """A host name, private IP or system id that two instances answer to (the same private IP in two VPCs, a
+        resource name's IP-derived twin, a system id baked into an image) matches both: its agents become
+        ambiguous."""
         claims: dict[str, set[str]] = defaultdict(set)
         for w in instances:
             for key in self._lookup_keys(w):
@@ -135,6 +145,9 @@ class AgentIndex:
         if self.mapping is Mapping.IP:
             ip = _ip(waiting.private_ip)
             return {f"ip:{ip}"} if ip else set()
+        if self.mapping is Mapping.SYSTEM_ID:
+            sid = (waiting.tags.get(SYSTEM_ID_TAG) or "").strip()
+            return {f"sid:{sid}"} if sid else set()
         return {waiting.instance_id.lower()}
 
     def agents_for(self, waiting: Waiting) -> list[Agent]:

@@ -41,7 +41,7 @@ def test_defaults_and_token_sources(env: pytest.MonkeyPatch) -> None:
         ({"GATE_GITLAB_TOKEN": "t", "GATE_GITLAB_URL": "http://gitlab.example.com"}, "GATE_GITLAB_URL: "),
         ({"GATE_GITLAB_TOKEN": "t", "GATE_GITLAB_URL": "https://gitlab.com/api/v4"}, "no /api/v4"),
         ({"GATE_GITLAB_TOKEN": "t", "GATE_GITLAB_RUNNERS": "mine"}, "GATE_GITLAB_RUNNERS: "),
-        ({"GATE_GITLAB_TOKEN": "t", "GATE_MAPPING": "hostname"}, "use name, capability or ip"),
+        ({"GATE_GITLAB_TOKEN": "t", "GATE_MAPPING": "hostname"}, "use name, capability, ip or system-id"),
         ({"GATE_GITLAB_TOKEN_SECRET_ARN": "gate-gitlab"}, "GATE_GITLAB_TOKEN_SECRET_ARN: "),
     ],
 )
@@ -77,3 +77,32 @@ def test_ip_mapping_is_exact_and_a_shared_address_is_ambiguous() -> None:
     index = AgentIndex(agents, Mapping.IP, instances=[a, twin])
     assert index.agents_for(a) == [] and [x.agent.id for x in index.ambiguous_for(twin)] == [1]
     assert AgentIndex(agents, Mapping.IP).agents_for(Waiting("g", "i-0123456789abcdef0", "h")) == []
+
+
+def test_system_id_mapping_reads_the_instance_tag_and_a_baked_in_id_is_ambiguous() -> None:
+    from gate.domain.mapping import SYSTEM_ID_TAG
+
+    a = Waiting("g", "i-0123456789abcdef0", "h", tags={SYSTEM_ID_TAG: "s_0123456789ab"})
+    b = Waiting("g", "i-0fedcba9876543210", "h", tags={SYSTEM_ID_TAG: "s_ba9876543210"})
+    agents = [
+        Agent("gitlab", 1, "runner:1", 1, "s_0123456789ab", True, capabilities={"system_id": "s_0123456789ab"}),
+        Agent("gitlab", 2, "runner:2", 7, "s_0123456789ab", True, capabilities={"system_id": "s_0123456789ab"}),
+        Agent("gitlab", 1, "runner:1", 2, "s_ba9876543210", True, capabilities={"system_id": "s_ba9876543210"}),
+    ]
+    index = AgentIndex(agents, Mapping.SYSTEM_ID, instances=[a, b])
+    # one machine running two runners: both managers share its system_id, and both are its
+    assert sorted(x.id for x in index.agents_for(a)) == [1, 7] and [x.id for x in index.agents_for(b)] == [2]
+    untagged = Waiting("g", "i-00000000000000002", "h")
+    assert AgentIndex(agents, Mapping.SYSTEM_ID).agents_for(untagged) == []
+    clone = Waiting("g", "i-00000000000000001", "h", tags={SYSTEM_ID_TAG: "s_0123456789ab"})  # an image with the id
+    index = AgentIndex(agents, Mapping.SYSTEM_ID, instances=[a, clone])
+    assert index.agents_for(a) == [] and {x.agent.id for x in index.ambiguous_for(clone)} == {1, 7}
+
+
+def test_system_id_mapping_is_for_gitlab_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match="GATE_MAPPING=system-id applies to GitLab"):
+        load_settings(
+            pools="p", azure_org_url="https://dev.azure.com/a", pat="x", groups="g", hook_name="h", mapping="system-id"
+        )
+    s = load_settings(agent_system="gitlab", gitlab_token="t", groups="g", hook_name="h", mapping="system-id")
+    assert s.mapping is Mapping.SYSTEM_ID

@@ -180,17 +180,26 @@ def test_a_refused_token_is_read_again_from_secrets_manager(
     assert TOKEN not in str(sandbox.log.records) and "glpat-old-revoked-00" not in str(sandbox.log.records)
 
 
+@pytest.mark.parametrize("mapping", ["ip", "system-id"])
 def test_a_shared_runner_is_never_paused_and_its_managers_jobs_hold(
-    sandbox: Sandbox, clock: ManualClock, gitlab: FakeGitLab
+    sandbox: Sandbox, clock: ManualClock, gitlab: FakeGitLab, mapping: str
 ) -> None:
     group = make_group(sandbox, size=3, agents=False)
     busy, idle, survivor = group.instances
     ips = private_ips(sandbox, list(group.instances))
     shared = gitlab.add_runner("autoscaled-fleet", tags=["docker"])
-    managers = {iid: gitlab.add_manager(shared, ips[iid]) for iid in group.instances}
+    managers = {}
+    for n, iid in enumerate(group.instances):
+        # system-id: GitLab.com sees one NAT address for all; each instance tags itself with its manager's id
+        address = ips[iid] if mapping == "ip" else "34.120.5.7"
+        managers[iid] = gitlab.add_manager(shared, address, system_id=f"s_{n:012d}")
+        if mapping == "system-id":
+            sandbox.client("ec2").create_tags(
+                Resources=[iid], Tags=[{"Key": "gate:gitlab-system-id", "Value": f"s_{n:012d}"}]
+            )
     gitlab.start_job(shared, 300, manager_id=managers[busy])
     protect(sandbox, "ci-agents", [survivor])
-    gate = sandbox.gate(settings(sandbox, gitlab, mapping="ip"))
+    gate = sandbox.gate(settings(sandbox, gitlab, mapping=mapping))
     sandbox.scale_to("ci-agents", 1)
     deliver(gate, sandbox)
     assert history(sandbox, "complete")[idle][0]["result"] == "CONTINUE" and busy not in history(sandbox, "complete")

@@ -148,6 +148,16 @@ def test_a_public_manager_address_fails_its_runner_instead_of_mapping_nothing(
     assert not listing.answered and "non-private IP" in listing.failed[shared]
 
 
+def test_system_id_mapping_works_where_gitlab_sees_a_nat_address(gitlab: FakeGitLab, clock: ManualClock) -> None:
+    shared = gitlab.add_runner("fleet")
+    mid = gitlab.add_manager(shared, "34.120.5.7", system_id="s_0123456789ab")  # GitLab.com: the NAT's address
+    listing = source(gitlab, clock, mapping=Mapping.SYSTEM_ID).list_pools()
+    assert listing.answered == {shared} and [a.id for a in listing.agents] == [mid]
+    tagged = Waiting("g", IID, "h", tags={"gate:gitlab-system-id": "s_0123456789ab"})
+    [agent] = AgentIndex(listing.agents, Mapping.SYSTEM_ID, instances=[tagged]).agents_for(tagged)
+    assert agent.id == mid and not agent.disableable
+
+
 def test_a_manager_is_none_only_when_its_runner_is_404(gitlab: FakeGitLab, clock: ManualClock) -> None:
     shared = gitlab.add_runner("fleet")
     mid = gitlab.add_manager(shared, "10.0.1.5")
