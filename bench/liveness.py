@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.common import gate_settings
 from bench.memory_aws import Member, MemoryAws
-from gate.adapters.logs import DecisionLog, Record
+from gate.adapters.logs import DecisionLog
 from gate.domain.actions import Result
 from gate.domain.clock import ScaledClock
 from gate.domain.model import Agent, JobRequest
@@ -207,17 +207,6 @@ class _Azure:
         self.world.by_agent[agent.id].deleted = True
 
 
-class _Quiet(DecisionLog):
-    def decision(self, record: Record, now: float) -> None:
-        self.records.append({"outcome": record["outcome"]})
-
-    def info(self, event: str, **fields: Any) -> None:
-        pass
-
-    def error(self, event: str, **fields: Any) -> None:
-        pass
-
-
 def liveness_benchmark(cfg: LivenessConfig | None = None, *, echo: bool = False) -> dict[str, Any]:
     """Run the scenario; returns (and with `echo` prints) the numbers as a dict."""
     cfg = cfg or LivenessConfig()
@@ -226,7 +215,7 @@ def liveness_benchmark(cfg: LivenessConfig | None = None, *, echo: bool = False)
     world = _World(cfg, clock)
     settings = gate_settings(azure_org_url="https://dev.azure.com/bench", pools=[POOL], groups=[GROUP], hook_name=HOOK)
     aws = MemoryAws(world, HOOK, cfg.heartbeat_timeout, private_dns=lambda iid: None, before_action=world.before_action)
-    gate = Gate(settings, aws, _Azure(world), clock, _Quiet())  # one warm container
+    gate = Gate(settings, aws, _Azure(world), clock, DecisionLog(echo=False, keep=0))  # one warm container
     end = world.started + cfg.minutes * 60
     durations: list[float] = []
     walls: list[float] = []  # wall seconds per invocation: CPU time is scaled by `speed` too on the scaled clock

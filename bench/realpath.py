@@ -40,7 +40,7 @@ from bench.memory_aws import Member, MemoryAws
 from bench.stats import median, percentile, rounded
 from gate.adapters.aws import Aws
 from gate.adapters.azure import AzureDevOps
-from gate.adapters.logs import DecisionLog, Record
+from gate.adapters.logs import DecisionLog
 from gate.bootstrap import aws_of
 from gate.domain.actions import Result
 from gate.domain.clock import Clock, ManualClock
@@ -96,19 +96,6 @@ def release_latency(instances: int = 60, stagger: float = 5.0, speed: float = 5.
 
 
 # -- (b) one tick at scale ----------------------------------------------------------------------------------------
-
-
-class _Quiet(DecisionLog):
-    """Collect records without printing them (1,000 JSON lines per tick would time the terminal)."""
-
-    def decision(self, record: Record, now: float) -> None:
-        self.records.append(record)
-
-    def info(self, event: str, **fields: Any) -> None:
-        pass
-
-    def error(self, event: str, **fields: Any) -> None:
-        pass
 
 
 @dataclass
@@ -223,7 +210,7 @@ def tick_sequence(instances: int = 1000) -> dict[str, Any]:
         world = _CountingWorld(ids)
         aws = MemoryAws(world, HOOK, 180, private_dns=lambda iid: f"ip-{iid[2:10]}")
         source = AzureDevOps(settings.azure_org_url, BENCH_PAT, settings.pools, clock=clock)
-        gate = Gate(settings, aws, source, clock, _Quiet())
+        gate = Gate(settings, aws, source, clock, DecisionLog(echo=False))
         probe = AzureDevOps(settings.azure_org_url, BENCH_PAT, settings.pools, clock=clock)
         ticks = []
         # t=0 first sight (cold container: pool lookup, tag, disable, heartbeat each); t=30 nothing due;
@@ -263,7 +250,7 @@ def steady_tick_over_http(instances: int = 1000) -> dict[str, Any]:
                 ado.set_enabled(agent_id, False)
             sandbox.scale_to(GROUP, 0)
             states = Counter(sandbox.lifecycle_states(GROUP).values())
-            gate = sandbox.gate(log=_Quiet())
+            gate = sandbox.gate(log=DecisionLog(echo=False))
             _hold_tags(aws_of(gate), sandbox.client("ec2"), group.agents, _pool_id(ado), clock)
             # A warm container: pool id cached, heartbeats just sent.
             gate.heartbeats.last_sent = dict.fromkeys(group.instances, clock.now())

@@ -25,7 +25,7 @@ from typing import Any
 from bench.common import gate_settings, quiet_logs
 from bench.fleet import FleetConfig, simulate
 from bench.memory_aws import Member, MemoryAws
-from gate.adapters.logs import DecisionLog, Record
+from gate.adapters.logs import DecisionLog
 from gate.domain.actions import Result
 from gate.domain.clock import Clock, ManualClock
 from gate.domain.model import Agent, JobRequest
@@ -194,18 +194,14 @@ class _ScaleAzure:
         self.fleet.by_agent[agent.id].deleted = True
 
 
-class _Collect(DecisionLog):
-    def decision(self, record: Record, now: float) -> None:
-        self.records.append(record)
-
-    def info(self, event: str, **fields: Any) -> None:
-        self.records.append({"outcome": f"log:{event}", **fields})
-
-    def error(self, event: str, **fields: Any) -> None:
-        self.records.append({"outcome": f"log:{event}", **fields})
+def _collecting_log() -> DecisionLog:
+    """Every decision record, and every info or error line as a record (`log:<event>`), kept and not written."""
+    log = DecisionLog(echo=False, keep=10**9)
+    log.events = lambda event, fields: log.records.append({"outcome": f"log:{event}", **fields})
+    return log
 
 
-def _round(gate: Gate, fleet: _Fleet, log: _Collect, label: str) -> dict[str, Any]:
+def _round(gate: Gate, fleet: _Fleet, log: DecisionLog, label: str) -> dict[str, Any]:
     """One round of a tick (the first of the invocation), with the Lambda's deadline."""
     aws0, azure0, n0 = Counter(fleet.aws_calls), Counter(fleet.azure_calls), len(log.records)
     late0 = len(fleet.late)
@@ -248,7 +244,7 @@ def tick_at_scale(cfg: ScaleConfig | None = None) -> dict[str, Any]:
     groups = sorted({i.group for i in fleet.instances.values()})
     pools = [f"pool-{p:02d}" for p in range(cfg.pools)]
     settings = gate_settings(azure_org_url="https://dev.azure.com/bench", pools=pools, groups=groups, hook_name=HOOK)
-    log = _Collect()
+    log = _collecting_log()
     rounds = []
     with quiet_logs():
         gate = Gate(settings, fleet.edge(), _ScaleAzure(fleet), clock, log)
@@ -362,7 +358,7 @@ def long_hold_calls(
     )
     start = clock.now()
     marks: dict[str, Counter[str]] = {}
-    log = _Collect()
+    log = _collecting_log()
 
     def per_instance() -> Counter[str]:
         return Counter({op: n for op, n in fleet.aws_calls.items() if op in PER_INSTANCE_OPS})

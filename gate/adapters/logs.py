@@ -119,16 +119,24 @@ def failsafe_emf(holds: Mapping[str, str], namespace: str, timestamp_ms: int) ->
 
 
 class DecisionLog:
-    """Writes decision records; also keeps them in memory (the simulator's table and the tests read them)."""
+    """Writes decision records; also keeps them in memory (the simulator's table and the tests read them).
+
+    `sink` sees every decision record, `events` every info and error line; `echo=False` writes no line at all (the
+    benchmarks count thousands of decisions a simulated day: a JSON line each would time the terminal)."""
 
     def __init__(
         self,
         namespace: str = "AsgTerminationGate",
         sink: Callable[[Record], None] | None = None,
         keep: int = 10_000,
+        *,
+        echo: bool = True,
+        events: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.namespace = namespace
         self.sink = sink
+        self.echo = echo
+        self.events = events
         self.records: list[Record] = []
         self.failsafe_lines: list[Record] = []  # every FailsafeHolds line written (the tests read them)
         self.keep = keep
@@ -141,6 +149,8 @@ class DecisionLog:
             del self.records[: len(self.records) - self.keep]
         if self.sink is not None:
             self.sink(record)
+        if not self.echo:
+            return
         level = "error" if record["outcome"] == "error" else "info"
         getattr(self._log, level)("decision", **emf(record, self.namespace, int(now * 1000)))
 
@@ -153,10 +163,17 @@ class DecisionLog:
         self.failsafe_lines.append(line)
         if len(self.failsafe_lines) > self.keep:
             del self.failsafe_lines[: len(self.failsafe_lines) - self.keep]
-        self._log.warning("failsafe_holds", **line)
+        if self.echo:
+            self._log.warning("failsafe_holds", **line)
 
     def info(self, event: str, **fields: Any) -> None:
-        self._log.info(event, **fields)
+        if self.events is not None:
+            self.events(event, fields)
+        if self.echo:
+            self._log.info(event, **fields)
 
     def error(self, event: str, **fields: Any) -> None:
-        self._log.error(event, **fields)
+        if self.events is not None:
+            self.events(event, fields)
+        if self.echo:
+            self._log.error(event, **fields)
