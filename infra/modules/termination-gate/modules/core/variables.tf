@@ -242,7 +242,7 @@ variable "agent_system" {
 }
 
 variable "agents" {
-  description = "How the agents are found. mapping: name (agent name contains the instance id), capability (capability_name holds it), hostname, or ip (GitLab: a shared runner's manager reports the instance's private IP) (GATE_MAPPING, GATE_CAPABILITY_NAME); group_pools: failure isolation, the pools (GitHub: the organisation login or OWNER/REPO; GitLab: runners) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS); http_timeout_seconds, max_retry_after_seconds (a longer Retry-After is not slept on), secret_cache_seconds (a credential is re-read after this, and at once after a 401) (GATE_<NAME>); secret_kms_key_arn: customer managed KMS key of the credential's secret or parameter (grants kms:Decrypt via that service), null for AWS-managed keys."
+  description = "How the agents are found. mapping: name (agent name contains the instance id), capability (capability_name holds it), hostname, ip (GitLab: a shared runner's manager reports the instance's private IP) or system-id (GitLab: its system_id is the instance's gate:gitlab-system-id tag) (GATE_MAPPING, GATE_CAPABILITY_NAME); group_pools: failure isolation, the pools (GitHub: the organisation login or OWNER/REPO; GitLab: runners) each group's agents register in, e.g. {\"agents-gpu\" = [\"gpu\"]} (GATE_GROUP_POOLS); http_timeout_seconds, max_retry_after_seconds (a longer Retry-After is not slept on), secret_cache_seconds (a credential is re-read after this, and at once after a 401) (GATE_<NAME>); secret_kms_key_arn: customer managed KMS key of the credential's secret or parameter (grants kms:Decrypt via that service), null for AWS-managed keys."
   type = object({
     mapping                 = optional(string, "name")
     capability_name         = optional(string, "AWS_INSTANCE_ID")
@@ -294,7 +294,7 @@ variable "agents" {
 
   validation {
     condition     = var.agent_system != "gitlab" || var.agents.mapping != "hostname"
-    error_message = "GitLab runners map by name, capability or ip (agents.mapping), not hostname."
+    error_message = "GitLab runners map by name, capability, ip or system-id (agents.mapping), not hostname."
   }
 }
 
