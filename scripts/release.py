@@ -3,7 +3,7 @@
 
     python scripts/release.py [--tag vX.Y.Z] [--dist dist] [--notes build/release-notes.md]
                               [--targets python3.12-x86_64 ...] [--compile-python 3.12=/path/to/python3.12 ...]
-                              [--require-bytecode] [--no-wheel]
+                              [--require-bytecode] [--no-wheel] [--source-dir REPO_ROOT]
 
 dist/ holds, for the version in gate/__init__.py (the one version source):
 * gate-lambda-VERSION-RUNTIME-ARCH.zip: the Lambda package (scripts/package_lambda.py) for every runtime and
@@ -157,10 +157,12 @@ class Artifact:
     facts: dict[str, object]
 
 
-def build_zip(dist: Path, version: str, target: pl.Target, compiler: pl.Compiler | None) -> Artifact:
+def build_zip(
+    dist: Path, version: str, target: pl.Target, compiler: pl.Compiler | None, source: Path = REPO_ROOT
+) -> Artifact:
     result = pl.build(
         dist / zip_name(version, target),
-        REPO_ROOT,
+        source,
         for_lambda=target,
         bytecode=compiler is not None,
         compile_python=compiler.python if compiler else None,
@@ -189,26 +191,26 @@ def build_zip(dist: Path, version: str, target: pl.Target, compiler: pl.Compiler
     return Artifact(result.path.name, result.sha256, result.size, facts)
 
 
-def _copy_sources(target: Path) -> None:
+def _copy_sources(source: Path, target: Path) -> None:
     """The wheel's inputs only, every file 0644: setuptools writes build/ and *.egg-info beside its input, and a
     stale build/lib (a module deleted since) would ship; file modes would otherwise follow the umask."""
     for name in WHEEL_SOURCES:
-        shutil.copyfile(REPO_ROOT / name, target / name)
+        shutil.copyfile(source / name, target / name)
     for package in WHEEL_PACKAGES:
-        shutil.copytree(REPO_ROOT / package, target / package, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
+        shutil.copytree(source / package, target / package, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
     for path in target.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def build_wheel(dist: Path) -> Artifact:
+def build_wheel(dist: Path, source: Path = REPO_ROOT) -> Artifact:
     env = dict(os.environ)
     env.setdefault("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)
     with tempfile.TemporaryDirectory(prefix="gate-wheel-") as tmp:
-        source, out = Path(tmp) / "source", Path(tmp) / "out"
-        source.mkdir()
-        _copy_sources(source)
+        copy, out = Path(tmp) / "source", Path(tmp) / "out"
+        copy.mkdir()
+        _copy_sources(source, copy)
         cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check"]
-        proc = subprocess.run([*cmd, str(source), "-w", str(out)], capture_output=True, text=True, env=env, check=False)
+        proc = subprocess.run([*cmd, str(copy), "-w", str(out)], capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             raise ReleaseError(f"building the wheel failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         [built] = out.glob("*.whl")
@@ -256,9 +258,11 @@ def release(
     compile_python: dict[str, str] | None = None,
     require_bytecode: bool = False,
     wheel: bool = True,
+    source: Path = REPO_ROOT,
 ) -> list[Artifact]:
-    version = release_notes.read_version()
-    notes = check_version(version, tag)
+    """source: the checkout to release (its gate/, the wheel's packages, CHANGELOG.md and docs)."""
+    version = release_notes.read_version(source / "gate" / "__init__.py")
+    notes = check_version(version, tag, source)
     chosen = targets or supported_targets()
     compilers = {t: find_compiler(t, compile_python or {}) for t in chosen}
     missing = sorted({t.python_version for t, c in compilers.items() if c is None})
@@ -270,11 +274,11 @@ def release(
     prepare_dist(dist)
     artifacts: list[Artifact] = []
     for target in chosen:
-        artifact = build_zip(dist, version, target, compilers[target])
+        artifact = build_zip(dist, version, target, compilers[target], source)
         print(f"release: {artifact.file}: {artifact.facts['note']}", flush=True)
         artifacts.append(artifact)
     if wheel:
-        built = build_wheel(dist)
+        built = build_wheel(dist, source)
         print(f"release: {built.file}: the CLI (`gate`); extras {built.facts['extras']}")
         artifacts.append(built)
     write_manifest(dist, version, tag or f"v{version}", artifacts)
@@ -307,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         "--require-bytecode", action="store_true", help="fail unless every zip ships bytecode (a CPython per runtime)"
     )
     parser.add_argument("--no-wheel", action="store_true", help="the Lambda zips only")
+    parser.add_argument(
+        "--source-dir", type=Path, default=REPO_ROOT, help="the checkout to release (default: this repository)"
+    )
     args = parser.parse_args(argv)
     try:
         artifacts = release(
@@ -317,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             compile_python=dict(args.compile_python),
             require_bytecode=args.require_bytecode,
             wheel=not args.no_wheel,
+            source=args.source_dir.resolve(),
         )
     except (ReleaseError, release_notes.NotesError, pl.PackageError) as exc:
         print(f"release: {exc}", file=sys.stderr)
