@@ -515,7 +515,8 @@ def test_module_inputs_are_cores_verbatim_and_validated_only_there() -> None:
             assert root_var.get(key) == core_var.get(key), (name, key)
         objects += str(core_var["type"]).startswith("${object(")
     assert objects >= 10
-    for name in ("hook", "tick", "hold", "agents", "azure_devops", "github", "gitlab", "ecs", "notifications", "service_hook"):
+    validated = ("hook", "tick", "hold", "agents", "azure_devops", "github", "gitlab", "ecs", "notifications")
+    for name in (*validated, "service_hook"):
         assert load_dir(CORE)["variable"][name].get("validation"), name
 
 
