@@ -29,10 +29,9 @@ from gate.settings import AgentSystem, Settings, load_settings
 _gate: Gate | None = None
 _selector: Selector | None = None
 
-# The busy probes: GATE_AGENT_SYSTEM -> factory(settings, boto3 session, AWS endpoint, clock). A third system (say
-# GitLab runners) is one new module with a class implementing gate.service.sources.AgentSource plus a `build`
-# function, one
-# line here and one AgentSystem value in gate/settings.py (README, "Fleet features").
+# The busy probes: GATE_AGENT_SYSTEM -> factory(settings, boto3 session, AWS endpoint, clock). Another system is one
+# new module with a class implementing gate.service.sources.AgentSource plus a `build` function (as gitlab.py), one
+# line here and one AgentSystem value in gate/settings.py (docs/features.md, "Adding another CI system").
 SourceFactory = Callable[[Settings, Any, str | None, Clock | None], AgentSource]
 
 
