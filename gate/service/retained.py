@@ -140,8 +140,11 @@ class RetainedCleanup:
         kept = tuple(a for a in decision.actions if not isinstance(a, ConfirmDisables))
         decision = dataclasses.replace(decision, actions=kept)
         actions = describe_actions(decision)
-        if self.dry_run:
-            return Cleaned(w, Outcome.SKIPPED, f"dry run: retained instance: {decision.reason}", agents, actions)
+        if self.dry_run:  # the one executor in plan mode: what a real tick would call, in order
+            ending = tuple(Terminate() if isinstance(a, Complete) else a for a in decision.actions)
+            plan = execute(dataclasses.replace(decision, actions=ending), w, self.aws, self.source, True, ecs=self.ecs)
+            reason = f"retained instance: {plan.reason}"
+            return Cleaned(w, Outcome.SKIPPED, reason, agents, plan.planned or actions)
         outcome, reason = self._carry_out(w, decision)
         failsafe = decision.failsafe if outcome is Outcome.HELD else "error" if outcome is Outcome.ERROR else None
         return Cleaned(w, outcome, reason, agents, actions, failsafe)

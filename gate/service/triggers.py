@@ -128,10 +128,16 @@ class Gate:
         (gate/service/retained.py). After the round, so it never delays a heartbeat; a failure is one `error` record."""
         from gate.service.retained import RetainedCleanup
 
-        if self.settings.dry_run or (deadline is not None and self.clock.now() >= deadline):
+        if deadline is not None and self.clock.now() >= deadline:
             return []
-        cleanup = RetainedCleanup(
-            self.aws, self.source, self.settings.groups, self.settings.hook_name, self.policy_for, ecs=self.ecs
+        cleanup = RetainedCleanup(  # a dry run plans (gate.service.execute's plan mode) and writes nothing
+            self.aws,
+            self.source,
+            self.settings.groups,
+            self.settings.hook_name,
+            self.policy_for,
+            dry_run=self.settings.dry_run,
+            ecs=self.ecs,
         )
         self.passes.bound_calls(deadline)
         try:
