@@ -362,8 +362,8 @@ class GitLabRunners:
         return [agent for r in runners for agent in self._manager_agents(r.id)]
 
     def list_pools(self) -> Listing:
-        """One runner list per round. Per runner (a runner per instance): pool 1. Per manager (`ip`): each runner
-        is a pool (its managers, one call each); a runner whose managers cannot be read fails alone."""
+        """One runner list per round. Per runner (a runner per instance): pool 1. Per manager (`ip`, `system-id`):
+        each runner is a pool (its managers, one call each); a runner whose managers cannot be read fails alone."""
         key: int | str = POOL_NAME if self.per_manager else RUNNERS_POOL
         try:
             runners = self._runners()
@@ -391,13 +391,12 @@ class GitLabRunners:
         if managers is None:  # deleted since the list, or a GitLab without the route: nothing to judge it by
             raise AgentSourceError(
                 f"runner {runner_id}: its managers answer 404 (deleted since the list, or a GitLab without "
-                "GET /runners/:id/managers, which GATE_MAPPING=ip needs)",
+                f"GET /runners/:id/managers, which GATE_MAPPING={self.mapping} needs)",
                 status=404,
             )
         public = [m for m in managers if m.ip_address and not _private(m.ip_address)]
-        if (
-            public and self.mapping is Mapping.IP
-        ):  # GitLab sees a NAT or public address: no instance would ever match, and none may be released
+        # GitLab sees a NAT or public address: no instance would ever match by IP, and none may be released for it
+        if public and self.mapping is Mapping.IP:
             raise AgentSourceError(
                 f"runner {runner_id}: manager {public[0].system_id or public[0].id} reports a non-private IP "
                 "address: GitLab does not see the instances' private IPs, so GATE_MAPPING=ip cannot map them"
