@@ -259,13 +259,14 @@ def check_agents(settings: Settings, session: Any, endpoint: str | None) -> list
     from gate.service.sources import AgentSourceError
 
     system = "GitLab" if settings.agent_system is AgentSystem.GITLAB else "GitHub"
+    url = settings.gitlab_url if settings.agent_system is AgentSystem.GITLAB else settings.github_api_url
     try:
         source = SOURCES[settings.agent_system](settings, session, endpoint, None)
         agents = source.list_agents()
     except AgentSourceError as exc:
-        raise Unreachable(f"{system}: {exc}") from None
+        raise Unreachable(f"{system}: {exc} (at {url})") from None
     except Exception as exc:  # the token secret, a bad URL
-        raise Unreachable(f"{system}: {type(exc).__name__}: {exc}") from None
+        raise Unreachable(f"{system}: {type(exc).__name__}: {exc} (at {url})") from None
     findings = [Finding(True, system, f"{system} runners: {len(agents)} found")]
     if settings.agent_system is AgentSystem.GITLAB and agents:
         # A release needs the jobs of the instance's runner (gate.adapters.gitlab): without that route every idle
