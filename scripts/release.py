@@ -57,7 +57,7 @@ WHEEL_PACKAGES = ("gate", "cli", "emulator", "bench", "chaos")  # pyproject.toml
 OWN_FILES = re.compile(r"^(gate-lambda-.+\.zip|asg_termination_gate-.+\.whl|release-manifest\.json|SHA256SUMS)$")
 # The docs that may pin the module to a release: every such pin must be the current version.
 PIN = re.compile(r"\?ref=v(\d+\.\d+\.\d+)\b")
-PINNING_DOCS = ("README.md", "CHANGELOG.md", "docs/*.md", "infra/**/*.md", "infra/**/*.tf")
+PINNING_DOCS = ("README.md", "CHANGELOG.md", "docs/*.md", "examples/**/*.md", "infra/**/*.md", "infra/**/*.tf")
 
 
 class ReleaseError(RuntimeError):
