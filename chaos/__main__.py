@@ -1,4 +1,5 @@
-"""`python -m chaos --seeds N --start S [--seed S] [--faults a,b] [--without c] [--mix K|all] [--json]`."""
+"""`python -m chaos --seeds N --start S [--seed S] [--faults a,b] [--without c] [--mix K|all]
+[--agent-system azure-devops|gitlab|mix] [--unguarded] [--no-gate] [--json]`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 import sys
 import time
 
-from chaos.classes import CLASSES, parse
+from chaos.classes import CLASSES, GITLAB, parse
 from chaos.runner import SeedResult, first_line, replay_command, run_seeds, summarize
+from chaos.world import AGENT_SYSTEMS, GITLAB_SHARE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +36,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="instances without the instance-side guard: agents register even while their instance is terminating",
     )
+    ap.add_argument(
+        "--agent-system",
+        choices=AGENT_SYSTEMS,
+        default="mix",
+        help=f"the CI service of the worlds: mix (default) draws GitLab for {GITLAB_SHARE:.0%} of seeds, by the seed",
+    )
+    ap.add_argument(
+        "--no-gate",
+        action="store_true",
+        help="run no gate at all: the worlds' damage must show as violations (is the checker blind?)",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for name, what in CLASSES.items():
             print(f"{name:22} {what}")
+            if name in GITLAB:
+                print(f"{'':22} GitLab: {GITLAB[name]}")
         return 0
     try:
         enabled = parse(args.faults, args.without)
@@ -49,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     all_classes = tuple(CLASSES)
     sets = "".join(f" --set {x}" for x in args.set)  # a replay runs the same (possibly weakened) gate
     sets += " --unguarded" if args.unguarded else ""
+    sets += f" --agent-system {args.agent_system}" if args.agent_system != "mix" else ""
+    sets += " --no-gate" if args.no_gate else ""
     started = time.monotonic()
 
     done: list[SeedResult] = []
@@ -63,14 +80,26 @@ def main(argv: list[str] | None = None) -> int:
             return
         replay = replay_command(r.seed, enabled, mix, all_classes) + sets
         for v in r.violations:
-            print(f"seed {r.seed} [{','.join(r.classes)}] {first_line(v)}  replay: {replay}", flush=True)
+            print(
+                f"seed {r.seed} {r.agent_system} [{','.join(r.classes)}] {first_line(v)}  replay: {replay}", flush=True
+            )
         if r.error:
-            print(f"seed {r.seed} [{','.join(r.classes)}] ERROR {r.error}  replay: {replay}", flush=True)
+            print(
+                f"seed {r.seed} {r.agent_system} [{','.join(r.classes)}] ERROR {r.error}  replay: {replay}", flush=True
+            )
 
     overrides = dict(item.split("=", 1) for item in args.set)
     workers = args.workers if len(seeds) > 1 else 0
     results = run_seeds(
-        seeds, enabled, mix, workers=workers, on_result=report, overrides=overrides, guarded=not args.unguarded
+        seeds,
+        enabled,
+        mix,
+        workers=workers,
+        on_result=report,
+        overrides=overrides,
+        guarded=not args.unguarded,
+        agent_system=args.agent_system,
+        gate=not args.no_gate,
     )
     wall = time.monotonic() - started
     summary = summarize(results)
@@ -94,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key}: {count} seed(s)")
         if summary["errors"]:
             print(f"{summary['errors']} seed(s) could not run (harness errors above)")
+        systems = ", ".join(f"{n} {k}" for k, n in sorted(summary["by_agent_system"].items()))
+        print(f"worlds: {systems}")
         print(f"{summary['wall_seconds']} s, {summary['seeds_per_minute']} seeds/min")
         print(f"{summary['seeds']} seeds, {summary['violations']} violations")
     if summary["violations"]:

@@ -2,6 +2,11 @@
 Azure DevOps' agents, their enable/delete history and its job records) and the captured output, never from the
 gate's own decision log.
 
+A GitLab world's records (the fake GitLab's runners or managers, jobs, and the PUT/DELETE calls it served) come in
+the same shape (chaos.gitlab_world.gitlab_records): a runner is an agent, pausing it is disabling it, a job is a
+build; a shared runner's managers are agents that no user token can delete (exempt from clause 3), and any pause or
+deletion of a shared runner is a foreign action (it would stop the whole fleet).
+
 1. `build_killed`: an instance of a gate group ended (terminated by AWS after a completion or a timeout, or by EC2
    TerminateInstances) while a job assigned to one of its agents was still running; or the gate deleted an agent
    while it ran a job.
@@ -120,7 +125,8 @@ def check(rec: RunRecords) -> list[Violation]:
     for a in agents:
         iid = host.get(a["id"], "")
         ambiguous = len({m.lower() for m in _INSTANCE.findall(a["name"])}) > 1
-        if not a["deleted"] and ours(iid) and iid in ended and not ambiguous:
+        manager = a.get("registration") == "manager"  # a shared GitLab runner's: GitLab drops it, no user token can
+        if not a["deleted"] and ours(iid) and iid in ended and not ambiguous and not manager:
             out.append(Violation("agent_left_behind", f"{iid} agent {a['id']}", f"{a['name']} still registered"))
 
     # 4: actions that are not the gate's to take
@@ -162,6 +168,9 @@ def check(rec: RunRecords) -> list[Violation]:
         ec2_ended = h["what"] == "terminated" and h["by"] == "ec2" and ours(h["instance_id"])
         if ec2_ended and h["result"] != "Terminating:Retained":
             out.append(Violation("foreign_action", h["instance_id"], f"EC2 terminated it in state {h['result']}"))
+    for act in rec.ado.get("shared_runner_actions", []):
+        what = "paused" if act["what"] == "PUT" else "deleted"
+        out.append(Violation("foreign_action", f"runner {act['runner']}", f"the gate {what} a shared runner"))
     for iid, tags in rec.gate_tags.items():
         if rec.instance_group.get(iid) == FOREIGN_GROUP:
             out.append(Violation("foreign_action", iid, f"gate tags on another group's instance: {sorted(tags)}"))

@@ -28,6 +28,29 @@ CLASSES: dict[str, str] = {
     "agent_churn": "agents go offline and online; new instances register late, some never",
 }
 
+# What a class does in a GitLab world (chaos.gitlab_world), where it differs from the Azure DevOps wording above.
+# Every class not listed acts on AWS or on the world the same way for both services.
+GITLAB: dict[str, str] = {
+    "latency": "GitLab answers late (1-8 s of virtual time per call) for minutes",
+    "ado_errors": "GitLab 5xx (500, 502, 503) for minutes",
+    "ado_throttling": "429 with Retry-After (1-40 s), or a per-minute limit of 3-12 requests: RateLimit-Remaining 0,"
+    " then 429 until RateLimit-Reset",
+    "pagination": "runner and job lists of 1-3 per page (Link and X-Next-Page), and windows of pages of one",
+    "lagging_flags": "a job is picked up between the gate's last look and its pause (a runner per instance); jobs"
+    " that name no runner manager (a shared runner)",
+    "missing_fields": "runner lists shortened (one runner left out) or emptied, jobs without runner_manager, HTML"
+    " answers with status 200",
+    "clock_skew": "the fake GitLab's clock (its job times, RateLimit-Reset) is 10-300 s off",
+    "auth_failures": "GitLab answers 401 or 403 for minutes",
+    "credential_rotation": "the access token rotates: secret store first or GitLab first, 0-120 s apart",
+    "failing_pool": "one runner's jobs and managers answer 5xx for minutes",
+    "reregistration": "a runner of a waiting instance is unregistered and registered again (new id, same"
+    " description); with a shared runner, a new manager at the same IP; late registrations",
+    "ambiguous_names": "a runner whose description names its own instance and another one (runner per instance)",
+    "agent_churn": "runner managers stop and resume contacting GitLab; new instances register late, some never",
+    "foreign_hooks": "as for Azure DevOps; the other team's runners (or shared runner) are in the token's list",
+}
+
 # Classes the gate handles today (`--faults today`: the CI run and the in-process test; extend as fixes land).
 CLEAN_TODAY: tuple[str, ...] = (
     "latency",

@@ -1,4 +1,5 @@
-"""Run many seeds: one Sandbox (AWS emulator + fake Azure DevOps) per worker process, reset between seeds."""
+"""Run many seeds: one Sandbox (AWS emulator + fake Azure DevOps) per worker process, reset between seeds; a GitLab
+world starts its own fake GitLab for the seed."""
 
 from __future__ import annotations
 
@@ -11,15 +12,23 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chaos.checker import Violation, check, notes
-from chaos.world import SeedRun, draw, install_container_scope
+from chaos.gitlab_world import GitLabRun
+from chaos.world import Plan, SeedRun, draw, install_container_scope
 from emulator.sandbox import Sandbox
 from gate.domain.clock import ManualClock
+
+
+def seed_run(sb: Sandbox, plan: Plan, image_id: str | None, *, gate: bool = True) -> SeedRun:
+    """The world for the plan's agent system."""
+    kind = GitLabRun if plan.agent_system == "gitlab" else SeedRun
+    return kind(sb, plan, image_id, gate=gate)
 
 
 @dataclass
 class SeedResult:
     seed: int
     classes: list[str]
+    agent_system: str = "azure-devops"  # "gitlab" or "gitlab+shared" (one runner, managers mapped by IP)
     violations: list[dict[str, str]] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
@@ -56,16 +65,21 @@ class Worker:
         mix: int | None,
         overrides: dict[str, Any] | None = None,
         guarded: bool = True,
+        agent_system: str = "azure-devops",
+        gate: bool = True,
     ) -> SeedResult:
         """`overrides`: gate settings to change (experiments: does the simulation notice a weakened rule?).
-        `guarded`: the instance-side guard runs before every agent registration (False: `--unguarded`)."""
+        `guarded`: the instance-side guard runs before every agent registration (False: `--unguarded`).
+        `agent_system`: azure-devops, gitlab or mix (drawn from the seed). `gate=False`: no invocation runs at all
+        (`--no-gate`: the checker must then see the damage)."""
         start = time.monotonic()
-        plan = draw(seed, enabled, mix)
+        plan = draw(seed, enabled, mix, agent_system)
         plan.overrides = dict(overrides or {})
         plan.guarded = guarded
-        result = SeedResult(seed, list(plan.classes))
+        system = plan.agent_system + ("+shared" if plan.shared else "")
+        result = SeedResult(seed, list(plan.classes), system)
         try:
-            run = SeedRun(self._start(), plan, self.image_id)
+            run = seed_run(self._start(), plan, self.image_id, gate=gate)
             records = run.run()
             result.violations = [asdict(v) for v in check(records)]
             result.notes = notes(records)
@@ -87,7 +101,7 @@ def _init() -> None:
     _worker = Worker()
 
 
-def _task(args: tuple[int, tuple[str, ...], int | None, dict[str, Any] | None, bool]) -> SeedResult:
+def _task(args: tuple[int, tuple[str, ...], int | None, dict[str, Any] | None, bool, str, bool]) -> SeedResult:
     assert _worker is not None
     return _worker.run(*args)
 
@@ -100,9 +114,11 @@ def run_seeds(
     on_result: Callable[[SeedResult], None] | None = None,
     overrides: dict[str, Any] | None = None,
     guarded: bool = True,
+    agent_system: str = "azure-devops",
+    gate: bool = True,
 ) -> list[SeedResult]:
     """Every seed's result, in completion order. `workers=0`: in this process (tests)."""
-    tasks = [(s, enabled, mix, overrides, guarded) for s in seeds]
+    tasks = [(s, enabled, mix, overrides, guarded, agent_system, gate) for s in seeds]
     results: list[SeedResult] = []
 
     def collect(items: Iterator[SeedResult]) -> None:
@@ -147,6 +163,8 @@ def summarize(results: list[SeedResult]) -> dict[str, Any]:
         "violating_seeds": sum(1 for r in results if r.violations),
         "violations": sum(len(r.violations) for r in results),
         "errors": sum(1 for r in results if r.error),
+        "by_agent_system": dict(Counter(r.agent_system for r in results)),
+        "violating_by_agent_system": dict(Counter(r.agent_system for r in results if r.violations)),
         "by_kind": dict(by_kind),
         "by_class_and_kind": dict(sorted(by_class.items(), key=lambda kv: -kv[1])),
     }

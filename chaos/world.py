@@ -148,9 +148,15 @@ class Plan:
     # (`--unguarded`): agents register whatever the state, the set-up the docs warn about (docs/safety.md).
     guarded: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)  # gate settings changed by hand (never drawn)
+    # The CI service of the world: "azure-devops" (the fake Azure DevOps) or "gitlab" (the fake GitLab: a runner
+    # per instance named after it, or with `shared` one runner whose managers map by IP: GATE_MAPPING=ip).
+    agent_system: str = "azure-devops"
+    shared: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {
+            "agent_system": self.agent_system,
+            "shared_runner": self.shared,
             "classes": list(self.classes),
             "groups": [g.__dict__ for g in self.groups],
             "foreign_group": self.foreign.__dict__ if self.foreign else None,
@@ -165,8 +171,35 @@ def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
-def draw(seed: int, enabled: tuple[str, ...], mix: int | None = 3) -> Plan:
-    """The world and its fault schedule for a seed. `mix`: at most this many classes active (None: all enabled)."""
+AGENT_SYSTEMS = ("azure-devops", "gitlab", "mix")
+GITLAB_SHARE = 1 / 3  # under `mix`, this share of seeds draws a GitLab world
+SHARED_SHARE = 1 / 3  # of GitLab worlds, this share runs one shared runner (managers mapped by IP)
+
+
+def draw_agent_system(seed: int, agent_system: str = "mix") -> tuple[str, bool]:
+    """(system, shared runner) for a seed, from a generator of its own: the rest of the plan (groups, builds,
+    faults) is the same draw whichever system a seed runs, and Azure DevOps seeds keep their worlds."""
+    if agent_system not in AGENT_SYSTEMS:
+        raise ValueError(f"agent system must be one of {', '.join(AGENT_SYSTEMS)}")
+    rng = random.Random(seed * 1_000_003 + 21)
+    gitlab = rng.random() < GITLAB_SHARE
+    shared = rng.random() < SHARED_SHARE
+    system = agent_system if agent_system != "mix" else ("gitlab" if gitlab else "azure-devops")
+    return system, system == "gitlab" and shared
+
+
+def draw(seed: int, enabled: tuple[str, ...], mix: int | None = 3, agent_system: str = "azure-devops") -> Plan:
+    """The world and its fault schedule for a seed. `mix`: at most this many classes active (None: all enabled).
+    `agent_system`: azure-devops, gitlab, or mix (drawn from the seed, `draw_agent_system`)."""
+    system, shared = draw_agent_system(seed, agent_system)
+    plan = _draw(seed, enabled, mix)
+    plan.agent_system, plan.shared = system, shared
+    if system == "gitlab":
+        plan.pools = ["runners"]  # one runner list (a second pool's faults become one runner's failing calls)
+    return plan
+
+
+def _draw(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
     rng = random.Random(seed)
     pool_classes = list(enabled)
     if mix is None or mix >= len(pool_classes):
@@ -296,6 +329,9 @@ class RunRecords:
     skew: float  # how far the fake's own records (build and agent times) are ahead of AWS's
     output: str
     stats: dict[str, Any] = field(default_factory=dict)
+    # `ado` holds the CI service's records in the fake Azure DevOps' shape (agents, builds), whichever service ran:
+    # a GitLab world's runners (or managers) and jobs are translated by chaos.gitlab_world.
+    agent_system: str = "azure-devops"
 
 
 class _Capture(logging.Handler):
@@ -389,9 +425,35 @@ class SeedRun:
         # time), else the whole fake on a shifted clock (its records too: the checker shifts them back).
         service_clock = getattr(sb.ado, "set_service_clock", None)
         self.record_skew = 0.0 if service_clock is not None else plan.skew
+        self._reset_servers()
+        assert sb.ado is not None
+        if service_clock is not None:
+            service_clock(plan.skew)
+        sb.ado.page_size = plan.page_size
+        for pool in plan.pools:
+            sb.ado.add_pool(pool)
+        self._create_groups()
+        if "ambiguous_names" in self.on:
+            first = self.order[plan.groups[0].name]
+            if len(first) >= 2:
+                host, other = first[0], first[1]
+                self._add_agent(host, f"agent-{host}-{other}", plan.pools[0])
+        sm = self.client("secretsmanager")
+        self.secret_arn = sm.create_secret(Name="chaos/azure-devops-pat", SecretString=self.pat)["ARN"]
+        self.settings = self._load(
+            azure_org_url=sb.azure_url,
+            pools=plan.pools,
+            pat_secret_arn=self.secret_arn,
+            service_hook_secret=plan.secrets["hook_secret"],
+        )
+
+    def _reset_servers(self) -> None:
+        """Empty the AWS emulator and the fake Azure DevOps onto the world's clocks; the emulator's timers fire at
+        the clock's stops; the redactor and the secret cache start empty."""
+        sb = self.sb
         ado_clock = SkewedClock(self.clock, self.record_skew) if self.record_skew else self.clock
         sb.reset(self.clock, ado_clock=ado_clock, pat=self.pat)
-        assert sb.ado is not None and sb.emulator is not None
+        assert sb.emulator is not None
         emu = sb.emulator
 
         def on_time() -> None:
@@ -400,14 +462,13 @@ class SeedRun:
 
         self.clock.deadlines = lambda: [a["heartbeat_deadline"] for a in emu.lifecycle_actions()]
         self.clock.on_time = on_time
-        if service_clock is not None:
-            service_clock(plan.skew)
-        sb.ado.page_size = plan.page_size
         gate_redact._literals.clear()
         gate_redact._patterns.clear()
         gate_secrets._cache.clear()
-        for pool in plan.pools:
-            sb.ado.add_pool(pool)
+
+    def _create_groups(self) -> None:
+        """The gate's groups and the other team's, each instance's agents registered."""
+        plan = self.plan
         for g in [*plan.groups, *([plan.foreign] if plan.foreign else [])]:
             instances = self._create_group(g)
             if g.foreign_hook:
@@ -422,25 +483,18 @@ class SeedRun:
             for iid in instances:
                 self._discover(g.name, iid)
                 self._register(iid)
-        if "ambiguous_names" in self.on:
-            first = self.order[plan.groups[0].name]
-            if len(first) >= 2:
-                host, other = first[0], first[1]
-                self._add_agent(host, f"agent-{host}-{other}", plan.pools[0])
-        sm = self.client("secretsmanager")
-        self.secret_arn = sm.create_secret(Name="chaos/azure-devops-pat", SecretString=self.pat)["ARN"]
-        self.settings = load_settings(
-            azure_org_url=sb.azure_url,
-            pools=plan.pools,
-            groups=[g.name for g in plan.groups],
+
+    def _load(self, **ci: Any) -> Settings:
+        """The gate's settings: the world's groups and hook, the CI service's `ci` settings, the overrides."""
+        return load_settings(
+            groups=[g.name for g in self.plan.groups],
             hook_name=HOOK,
-            pat_secret_arn=self.secret_arn,
             heartbeat_concurrency=1,
             agent_concurrency=1,
             unregistered_grace_seconds=120,
-            recheck_interval_seconds=plan.recheck,
-            service_hook_secret=plan.secrets["hook_secret"],
-            **plan.overrides,
+            recheck_interval_seconds=self.plan.recheck,
+            **ci,
+            **self.plan.overrides,
         )
 
     def _create_group(self, g: GroupPlan) -> list[str]:
@@ -729,8 +783,12 @@ class SeedRun:
                         emu._complete(action, "CONTINUE", by="world")
                 if a["group"] == FOREIGN_GROUP:  # the other team deletes its own agent
                     for aid in self.registered.get(a["instance_id"], []):
-                        with contextlib.suppress(KeyError):
-                            self.sb.ado.remove_agent(aid)  # type: ignore[union-attr]
+                        self._remove_agent(aid)
+
+    def _remove_agent(self, aid: int) -> None:
+        """The agent's registration vanishes outside the gate (its owner removes it)."""
+        with contextlib.suppress(KeyError):
+            self.sb.ado.remove_agent(aid)  # type: ignore[union-attr]
 
     def _desired(self, group: str, desired: int) -> None:
         self.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
@@ -858,11 +916,17 @@ class SeedRun:
         return RunRecords(
             plan=self.plan,
             history=self.sb.emulator.history(),
-            ado=self.sb.ado.state(),
+            ado=self._ci_records(),
             instance_group=dict(self.instance_group),
             configured=[g.name for g in self.plan.groups],
             gate_tags=tags,
             skew=self.record_skew,
             output=output + "\n".join(json.dumps(r, default=str) for r in self.log.records),
             stats=dict(self.stats),
+            agent_system=self.plan.agent_system,
         )
+
+    def _ci_records(self) -> dict[str, Any]:
+        """The CI service's records: agents (with their enable/delete history) and builds."""
+        assert self.sb.ado is not None
+        return self.sb.ado.state()
