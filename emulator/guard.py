@@ -176,7 +176,13 @@ class Guard:
             return start_response(*args)
 
         try:
-            return list(app(environ, tracking_start_response))
+            result = app(environ, tracking_start_response)
+            try:
+                return list(result)  # materialised here, so a failure while producing the body is caught too
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()  # the app's own teardown (WSGI: the server would have called it)
         except Exception as exc:
             self.errors.failed(exc, key=f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: ")
             if started:  # too late for a clean error: let the server drop the connection
