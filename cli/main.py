@@ -328,6 +328,10 @@ def emulator(
         bool,
         typer.Option("--seed-unhooked", help="a group without the hook, agents and a PAT secret, for terraform apply"),
     ] = False,
+    gitlab_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="also a fake GitLab on this port (0: any free port); --seed adds runners"),
+    ] = None,
 ) -> None:
     """Run the AWS emulator and the fake Azure DevOps in the foreground (Ctrl-C or SIGTERM stops).
 
@@ -335,6 +339,7 @@ def emulator(
     that one busy and one idle instance wait on the hook; it prints the export block for `gate status` and friends.
     With --seed-unhooked: the world to apply the Terraform module to (infra/README.md). Lambda functions deployed
     to the emulator run when their rules fire. `gate emulator finish-build INSTANCE` ends a job by hand.
+    With --gitlab-port: a fake GitLab too; with --seed each seeded instance also gets a runner (docs/gitlab.md).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -342,9 +347,10 @@ def emulator(
 
     from emulator.__main__ import serve
 
-    for port in {aws_port, azure_port} - {0}:
-        if aws_port == azure_port:
-            fail(f"--aws-port and --azure-port are both {port}")
+    ports = [p for p in (aws_port, azure_port, gitlab_port) if p]
+    for port in set(ports):
+        if ports.count(port) > 1:
+            fail(f"two of --aws-port, --azure-port and --gitlab-port are both {port}")
         with socket.socket() as probe:  # werkzeug would print its own multi-line complaint
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
             try:
@@ -354,7 +360,7 @@ def emulator(
     if seed and seed_unhooked:
         fail("--seed and --seed-unhooked build different worlds: choose one")
     try:
-        serve(aws_port, azure_port, speed, pat, seed, seed_unhooked)
+        serve(aws_port, azure_port, speed, pat, seed, seed_unhooked, gitlab_port)
     except OSError as exc:  # port in use, address not available
         fail(f"cannot start the emulator: {exc.strerror or exc}")
 
@@ -396,7 +402,10 @@ def bench(
     run_bench(out, quick)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    add_help_option=False,  # --help goes to the simulation's own parser, which knows its options
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def chaos(ctx: typer.Context) -> None:
     """The seeded fault simulation (the project's red team): `gate chaos --seeds N --start S [--seed S] [--json]`,
     options as `python -m chaos --help`. Exit 1 on a violation of the invariant."""

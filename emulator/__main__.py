@@ -16,9 +16,11 @@ def serve(
     pat: str = "local-pat",
     seed: bool = False,
     seed_unhooked: bool = False,
+    gitlab_port: int | None = None,
 ) -> None:
     """`seed`: also build the world of `emulator.seed` and print one export block for a second shell;
-    `seed_unhooked`: the world for `terraform apply` of the module (a group without the hook, a PAT secret).
+    `seed_unhooked`: the world for `terraform apply` of the module (a group without the hook, a PAT secret);
+    `gitlab_port`: also a fake GitLab (emulator.gitlab), whose runners `seed` gives the seeded instances too.
 
     Lambda functions deployed to the emulator run when their rules fire (`emulator.functions`), and `rate(...)`
     schedules fire in every region (`--speed` times faster), so an applied module acts as deployed."""
@@ -41,6 +43,12 @@ def serve(
         ado = FakeAzureDevOps(port=azure_port, clock=clock, pat=pat).start()
         print(f"fake Azure DevOps:  {ado.url}   (export GATE_AZURE_ORG_URL={ado.url} GATE_PAT={pat})", flush=True)
         print(f"  scripting:        {ado.url.rsplit('/', 1)[0]}/_fake/state", flush=True)
+    gitlab = None
+    if gitlab_port is not None:
+        from emulator.gitlab import LOCAL_TOKEN, FakeGitLab
+
+        gitlab = FakeGitLab(port=gitlab_port, clock=clock, token=LOCAL_TOKEN).start()
+        print(f"fake GitLab:        {gitlab.url}   (export GATE_GITLAB_URL={gitlab.url})", flush=True)
     if seed_unhooked:
         from emulator.seed import seed_unhooked as build_bare
 
@@ -64,6 +72,14 @@ def serve(
         print("in another shell:", flush=True)
         for line in world.exports(aws.endpoint, ado.url, pat):
             print(f"  {line}", flush=True)
+        if gitlab is not None:
+            from emulator.gitlab import exports, seed_from
+
+            seed_from(gitlab, aws.endpoint, world.group, (world.busy_waiting, world.busy_in_service))
+            print(
+                "  # GitLab runners instead of Azure DevOps agents (one per instance, the same two busy):", flush=True
+            )
+            print(f"  {exports(gitlab)}", flush=True)
     print("ready (Ctrl-C stops)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -73,6 +89,8 @@ def serve(
         pass
     finally:
         scheduler.stop()
+        if gitlab is not None:
+            gitlab.stop()
         if ado is not None:
             ado.stop()
         aws.stop()
@@ -118,8 +136,9 @@ def main() -> None:
         action="store_true",
         help="a group without the hook, a pool, agents, a PAT secret: for terraform apply (needs --azure-port)",
     )
+    parser.add_argument("--gitlab-port", type=int, default=None, help="also run a fake GitLab on this port")
     args = parser.parse_args()
-    serve(args.port, args.azure_port, args.speed, args.pat, args.seed, args.seed_unhooked)
+    serve(args.port, args.azure_port, args.speed, args.pat, args.seed, args.seed_unhooked, args.gitlab_port)
 
 
 if __name__ == "__main__":

@@ -646,13 +646,27 @@ def seed_runners(fake: FakeGitLab, autoscaling: Any, ec2: Any, group: str, busy:
     return runners
 
 
+def seed_from(fake: FakeGitLab, aws_endpoint: str, group: str, busy: Iterable[str] = ()) -> dict[str, int]:
+    """`seed_runners` on the AWS emulator at `aws_endpoint` (its dummy credentials)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    autoscaling = session.client("autoscaling", endpoint_url=aws_endpoint)
+    ec2 = session.client("ec2", endpoint_url=aws_endpoint)
+    return seed_runners(fake, autoscaling, ec2, group, busy)
+
+
+def exports(fake: FakeGitLab, token: str = LOCAL_TOKEN) -> str:
+    return f"export GATE_AGENT_SYSTEM=gitlab GATE_GITLAB_URL={fake.url} GATE_GITLAB_TOKEN={token}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run a fake GitLab on 127.0.0.1 until Ctrl-C; `--seed` gives the instances of `gate emulator --seed`'s group a
     runner each (its two busy instances run a job) and prints the exports that point the gate at it."""
     import argparse
     import signal
-
-    import boto3
 
     from gate.domain.clock import ScaledClock
 
@@ -671,13 +685,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.seed:
             from emulator.seed import INSTANCE_IDS
 
-            session = boto3.session.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-            )
-            autoscaling = session.client("autoscaling", endpoint_url=args.aws_endpoint)
-            ec2 = session.client("ec2", endpoint_url=args.aws_endpoint)
             busy = (INSTANCE_IDS[0], INSTANCE_IDS[2])  # emulator.seed's busy instances: waiting, and in service
-            runners = seed_runners(fake, autoscaling, ec2, args.group, busy)
+            runners = seed_from(fake, args.aws_endpoint, args.group, busy)
             print(f"seeded: {len(runners)} runner(s), one per instance of {args.group}", flush=True)
             print("in another shell (with gate emulator --seed's AWS exports):", flush=True)
             print(
