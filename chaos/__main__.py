@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         "--agent-system",
         choices=AGENT_SYSTEMS,
         default="mix",
-        help=f"the CI service of the worlds: mix (default) draws GitLab for {GITLAB_SHARE:.0%} of seeds, by the seed",
+        help=(
+            f"the CI service of the worlds: mix (default) draws GitLab for {round(GITLAB_SHARE * 100)}%% of seeds,"
+            " by the seed"
+        ),
     )
     ap.add_argument(
         "--no-gate",
