@@ -148,11 +148,22 @@ def execute(
     if dry_run:
         plan = Plan(before)
         planned = _run(decision, waiting, plan, plan, plan, plan=plan)
-        steps = plan.steps + ([_THEN[decision.outcome]] if decision.outcome in _THEN else [])
+        steps = plan.steps + _then(decision)
         would = ", ".join(steps) or "nothing"
         reason = f"dry run: would {would} ({decision.outcome}: {planned.reason})"
         return Executed(Outcome.SKIPPED, reason, done=True, planned=steps)
     return _run(decision, waiting, aws, source, ecs)
+
+
+def _then(decision: Decision) -> list[str]:
+    """The plan's last step: hold or release; a hold over a running build says so (the first round's reason is the
+    disable, and a dry run never gets past its first round)."""
+    if decision.outcome not in _THEN:
+        return []
+    busy = [a.agent for a in decision.actions if isinstance(a, DisableAgent) and a.agent.busy]
+    if decision.outcome is Outcome.HELD and busy:
+        return [f"hold (busy: agent {busy[0].label()} runs request {busy[0].assigned_request})"]
+    return [_THEN[decision.outcome]]
 
 
 def _run(
