@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 
 from chaos.checker import check
-from chaos.classes import CLASSES, CLEAN_TODAY, parse
-from chaos.runner import Worker
-from chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, SeedRun, draw
+from chaos.classes import CLASSES, CLEAN_TODAY, GITLAB, parse
+from chaos.runner import Worker, seed_run
+from chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, draw, draw_agent_system
 
 # Fault classes the gate handles today: the clean-seed test draws from these. Add a class once its fix has landed
 # (its seeds must then stay clean), e.g. "clock_skew", "tag_failures", "reregistration".
 CLEAN_CLASSES: tuple[str, ...] = CLEAN_TODAY
 CLEAN_SEEDS = (3, 11)
+# GitLab worlds (issue 21): seed 2 runs a runner per instance, seed 1 a shared runner whose managers map by IP.
+GITLAB_CLEAN_SEEDS = (1, 2)
 
 # Seeds that broke the invariant, with the classes they ran under (`python -m chaos --seed S --faults ...`; the
 # class list decides the draw, so it is spelled out), and whether the instances run the instance-side guard (False:
@@ -85,7 +87,7 @@ def _plan(**overrides: Any) -> Plan:
 
 
 def _run(worker: Worker, plan: Plan, *, gate: bool = True) -> RunRecords:
-    return SeedRun(worker._start(), plan, worker.image_id, gate=gate).run()
+    return seed_run(worker._start(), plan, worker.image_id, gate=gate).run()
 
 
 def test_without_a_gate_the_checker_sees_the_killed_build_and_the_agents_left_behind(worker: Worker) -> None:
@@ -102,6 +104,42 @@ def test_the_same_world_with_the_gate_is_clean(worker: Worker) -> None:
     assert [h for h in records.history if h["what"] == "terminated"], "the scale-in completed"
     assert all(a["deleted"] for a in records.ado["agents"]), "the gate deleted both registrations"
     assert '"Outcome": "released"' in records.output, "the gate's JSON lines are captured for the secret check"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["runner-per-instance", "shared-runner"])
+def test_a_gitlab_world_without_a_gate_shows_the_killed_job(worker: Worker, shared: bool) -> None:
+    found = check(_run(worker, _plan(agent_system="gitlab", shared=shared, pools=["runners"]), gate=False))
+    kinds = [v.kind for v in found]
+    assert kinds.count("build_killed") == 1, found
+    assert kinds.count("timeout_during_build") == 1, found
+    # runners of their own instances stay registered; a shared runner's managers are GitLab's to drop
+    assert kinds.count("agent_left_behind") == (0 if shared else 2), found
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["runner-per-instance", "shared-runner"])
+def test_the_same_gitlab_world_with_the_gate_is_clean(worker: Worker, shared: bool) -> None:
+    records = _run(worker, _plan(agent_system="gitlab", shared=shared, pools=["runners"]))
+    assert check(records) == []
+    assert records.agent_system == "gitlab"
+    assert [h for h in records.history if h["what"] == "terminated"], "the scale-in completed"
+    assert [b["finished_at"] for b in records.ado["builds"]] and all(
+        b["result"] == "success" for b in records.ado["builds"]
+    )
+    if shared:
+        assert records.ado["shared_runner_actions"] == [] and all(
+            a["registration"] == "manager" for a in records.ado["agents"]
+        )
+    else:
+        assert all(a["deleted_by"] == "api" for a in records.ado["agents"]), "the gate deleted both runners"
+        assert all(a["history"] for a in records.ado["agents"]), "and paused them first"
+
+
+@pytest.mark.parametrize("seed", GITLAB_CLEAN_SEEDS)
+def test_gitlab_seeds_of_the_classes_handled_today_are_clean(worker: Worker, seed: int) -> None:
+    result = worker.run(seed, parse(",".join(CLEAN_CLASSES), None), 3, agent_system="gitlab")
+    assert result.error is None and result.agent_system.startswith("gitlab")
+    replay = f"python -m chaos --seed {seed} --faults {','.join(CLEAN_CLASSES)} --agent-system gitlab"
+    assert result.violations == [], f"replay: {replay}"
 
 
 @pytest.mark.parametrize("seed", CLEAN_SEEDS)
@@ -184,6 +222,30 @@ def test_checker_finds_actions_that_are_not_the_gates() -> None:
     assert sorted(v.subject for v in found) == sorted(
         [f"{ours} agent 1", f"{theirs} agent 2", f"{ours} agent 3", ours]
     ), found
+
+
+def test_checker_judges_a_shared_runner_and_its_managers() -> None:
+    ours = "i-0123456789abcdef0"
+    ended = {"what": "terminated", "hook": HOOK, "instance_id": ours, "group": "ci-0", "time": 200.0, "by": "instance"}
+    manager = {**_agent(7, ours, name="manager 7 of runner 1"), "registration": "manager"}
+    gitlab = {"agents": [manager], "builds": [], "shared_runner_actions": [{"time": 150.0, "what": "PUT", "runner": 1}]}
+    found = check(_records(history=[ended | {"result": "CONTINUE"}], ado=gitlab, agent_system="gitlab"))
+    assert [(v.kind, v.subject) for v in found] == [("foreign_action", "runner 1")], found  # no left-behind manager
+
+
+def test_a_seed_draws_its_agent_system_and_keeps_its_world() -> None:
+    every = tuple(CLASSES)
+    systems = [draw_agent_system(seed)[0] for seed in range(1, 301)]
+    assert 70 <= systems.count("gitlab") <= 130  # about 1 in 3
+    for seed in range(1, 30):
+        mixed = draw(seed, every, 3, "mix")
+        assert draw(seed, every, 3, "mix").describe() == mixed.describe()
+        forced = draw(seed, every, 3, "gitlab")
+        assert forced.actions == draw(seed, every, 3).actions and forced.classes == draw(seed, every, 3).classes
+        assert forced.agent_system == "gitlab" and draw(seed, every, 3).agent_system == "azure-devops"
+    shared = {draw(seed, every, 3, "gitlab").shared for seed in range(1, 30)}
+    assert shared == {True, False}
+    assert set(GITLAB) <= set(CLASSES)
 
 
 def test_every_class_is_drawn_and_a_plan_is_the_same_for_a_seed() -> None:
