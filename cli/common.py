@@ -163,7 +163,7 @@ def check_profile(profile: str, what: str = "AWS_PROFILE") -> None:
 
     known = sorted(botocore.session.Session().available_profiles)
     if profile not in known:
-        listed = _listed(known, profile)
+        listed = names_line(known, profile)
         fail(f"{what} {profile!r}: no such profile in this machine's AWS config files; profiles: {listed}")
 
 
@@ -182,7 +182,7 @@ def closest(wanted: str, names: Sequence[str]) -> str | None:
 LISTED = 12  # at most this many existing names in one line
 
 
-def _listed(names: Sequence[str], wanted: str = "") -> str:
+def names_line(names: Sequence[str], wanted: str = "") -> str:
     """`a, b, c; did you mean b?`: what exists (at most LISTED), and the closest to what was asked for."""
     names = sorted(set(names))
     if not names:

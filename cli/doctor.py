@@ -51,9 +51,9 @@ class Unreachable(RuntimeError):
 
 def _names(names: Iterable[str], wanted: str = "") -> str:
     """What exists (at most a dozen names) and, for a typo, the likely meant one (cli.common.closest)."""
-    from cli.common import _listed
+    from cli.common import names_line
 
-    return _listed(list(names), wanted)
+    return names_line(list(names), wanted)
 
 
 def network_words(exc: BaseException, url: str, timeout: float) -> str:
