@@ -343,6 +343,8 @@ def emulator(
     """
     if ctx.invoked_subcommand is not None:
         return
+    if seed and seed_unhooked:
+        fail("--seed and --seed-unhooked build different worlds: choose one")
     import socket
 
     from emulator.__main__ import serve
@@ -357,8 +359,6 @@ def emulator(
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
                 fail(f"cannot start the emulator: 127.0.0.1:{port}: {exc.strerror or exc}")
-    if seed and seed_unhooked:
-        fail("--seed and --seed-unhooked build different worlds: choose one")
     try:
         serve(aws_port, azure_port, speed, pat, seed, seed_unhooked, gitlab_port)
     except OSError as exc:  # port in use, address not available
