@@ -104,3 +104,35 @@ def test_a_stale_held_after_the_release_does_not_count() -> None:
     run._on_record({"instance": "i-0fedcba9876543210", "outcome": "forced", "reason": "max hold"})
     run._on_record({"instance": "i-0fedcba9876543210", "outcome": "held", "reason": "late"})
     assert {r["outcome"] for r in run.last.values()} == {"released", "forced"}
+
+
+def test_the_timeline_shows_changes_and_forced_results_and_prints_within_the_width() -> None:
+    """A run of `held` is one line (with its first reason), a forced completion names its result, the script's
+    steps and the lifecycle come in time order, and each line fits 80 columns (the reason is cut at a word)."""
+    from cli.simulate import timeline
+    from emulator.scenario import Moment, Result
+
+    run = Run(Scenario(instances=2))
+    run.instances = ["i-0123456789abcdef0"]
+    iid = run.instances[0]
+    records: list[tuple[float, dict[str, Any]]] = [
+        (5.0, {"instance": iid, "outcome": "held", "reason": "draining: disabled agent " + "x" * 90}),
+        (65.0, {"instance": iid, "outcome": "held", "reason": "busy"}),
+        (605.0, {"instance": iid, "outcome": "forced", "reason": "max hold", "actions": ["complete ABANDON"]}),
+        (606.0, {"outcome": "error", "reason": "heartbeat pass cut short"}),
+    ]
+    run.script = [Moment(t=0, instance=iid, what="build starts"), Moment(t=2, what="scale")]
+    history = [{"time": 1002.0, "instance_id": iid, "what": "retained", "result": "ABANDON", "by": "instance"}]
+    moments = run._timeline(1000.0, history, [], records)
+    steps = [(m.t, m.what) for m in moments]
+    assert steps == [
+        (0, "build starts"),
+        (2, "scale"),
+        (2, "retained"),
+        (5, "held"),
+        (605, "forced ABANDON"),
+        (606, "error"),
+    ]
+    text = timeline(Result(timeline=moments), run, width=80).plain
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert "forced ABANDON  max hold" in text and "draining: disabled agent…" in text
