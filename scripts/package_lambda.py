@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,7 +248,34 @@ def constraints_from_environment() -> list[str]:
     return sorted(v for k, v in seen.items() if k not in runtime)
 
 
+CACHE_ENV = "GATE_PACKAGE_CACHE"
+
+
+def cached_dependencies(
+    cache: Path, requirements: list[str], constraints: list[str], platform: Target, install: Callable[[Path], None]
+) -> Path:
+    """The installed dependencies for these pins and this target, from `cache` (GATE_PACKAGE_CACHE) when an earlier
+    build made them: pip's answer is a function of exactly these inputs, so the test suite's dozen builds share one
+    install per target instead of running pip a dozen times. Read-only once made; concurrent builds (test workers)
+    each install into a private directory and the first rename wins."""
+    key = hashlib.sha256(json.dumps([requirements, constraints, platform.pip_args()]).encode()).hexdigest()[:24]
+    done = cache / key
+    if not done.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        private = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=cache))
+        try:
+            install(private / "site")
+            private.rename(done)  # atomic: `done` exists only complete
+        except OSError:
+            if not done.is_dir():  # not "another build finished first"
+                raise
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+    return done / "site"
+
+
 def install_dependencies(target: Path, requirements: list[str], constraints: list[str], platform: Target) -> None:
+    target.mkdir(parents=True, exist_ok=True)
     constraints_file = target.parent / "constraints.txt"
     constraints_file.write_text("\n".join(constraints) + "\n")
     cmd = [
@@ -433,7 +460,6 @@ def build(
     pyc_files = 0
     with tempfile.TemporaryDirectory(prefix="gate-lambda-") as tmp:
         target = Path(tmp) / "site"
-        target.mkdir()
         if pin:
             requirements, unpinned = pinned_requirements(RUNTIME_REQUIREMENTS)
             constraints = constraints_from_environment()
@@ -441,7 +467,17 @@ def build(
                 print(f"warning: {name} is not installed here; pip picks its newest version", file=sys.stderr)
         else:
             requirements, constraints = list(RUNTIME_REQUIREMENTS), []
-        install_dependencies(target, requirements, constraints, lambda_target)
+        cache = os.environ.get(CACHE_ENV)
+        if cache:
+            target = cached_dependencies(
+                Path(cache),
+                requirements,
+                constraints,
+                lambda_target,
+                lambda into: install_dependencies(into, requirements, constraints, lambda_target),
+            )
+        else:
+            install_dependencies(target, requirements, constraints, lambda_target)
         for name, path in dependency_files(target):
             entries[name] = path
         snapshot = Path(tmp) / "source"  # one read of each source: its .pyc and its .py in the zip are the same text

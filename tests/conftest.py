@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
+# Every Lambda zip the suite builds (a dozen, for several runtimes) installs the same pinned dependencies: one pip
+# install per target, shared by the test workers and later runs (scripts/package_lambda.py, cached_dependencies).
+os.environ.setdefault("GATE_PACKAGE_CACHE", os.path.join(tempfile.gettempdir(), f"gate-package-cache-{os.getuid()}"))
 
 from gate.adapters import logs  # noqa: E402
 
