@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from emulator.guard import OnceLog
+
+log = logging.getLogger(__name__)
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -17,7 +23,8 @@ class QuietHandler(WSGIRequestHandler):
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The `Date` header on the fake's own clock (`service_now()`: its clock fault included) when it has one, as
         a real service stamps its answers with its clock: the gate reads it as the service's time."""
-        now = getattr(getattr(self.server, "app", None), "service_now", None)
+        app = getattr(self.server, "app", None)
+        now = getattr(getattr(app, "__self__", app), "service_now", None)  # the app is LocalServer._guarded
         if timestamp is None and callable(now):
             timestamp = now()
         return super().date_time_string(timestamp)
@@ -38,6 +45,7 @@ class LocalServer:
     ssl_context: Any = None  # (certfile, keyfile) to serve https (the fake Entra token endpoint: msal needs https)
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
+    errors: OnceLog | None = None  # this fake's own failures, each distinct one logged once
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:  # pragma: no cover - subclass's
         raise NotImplementedError
@@ -52,9 +60,32 @@ class LocalServer:
                 {"time": self.clock.now(), "method": method, "path": path, "query": query, "status": status}
             )
 
+    def _guarded(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """The fake itself, with a failure of its own answered as one JSON 500 naming it (logged once per distinct
+        failure), so a bug or an unforeseen request fails that request only. A deliberately dropped connection
+        (ConnectionError, the `down` fault) still propagates."""
+        try:
+            return self(environ, start_response)
+        except ConnectionError:
+            raise
+        except Exception as exc:
+            if self.errors is None:
+                self.errors = OnceLog(log, f"a request to {type(self).__name__}")
+            self.errors.failed(exc, key=f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: ")
+            message = f"the fake {type(self).__name__} failed on this request: {type(exc).__name__}: {exc}"
+            body = json.dumps({"message": message, "typeKey": "InternalServerError"}).encode()
+            headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))]
+            start_response("500 Internal Server Error", headers)
+            return [body]
+
     def start(self) -> Self:
         self._server = make_server(
-            "127.0.0.1", self._port, self, threaded=True, request_handler=QuietHandler, ssl_context=self.ssl_context
+            "127.0.0.1",
+            self._port,
+            self._guarded,
+            threaded=True,
+            request_handler=QuietHandler,
+            ssl_context=self.ssl_context,
         )
         self._on_started(self._server.server_port)
         self._thread = threading.Thread(

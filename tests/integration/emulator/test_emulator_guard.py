@@ -26,7 +26,7 @@ def emu() -> Iterator[AwsEmulator]:
 
 
 def client(emu: AwsEmulator, service: str, region: str = "us-east-1") -> Any:
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]
         service,
         region_name=region,
         endpoint_url=emu.endpoint,
@@ -127,3 +127,28 @@ def test_query_definitions_are_served(emu: AwsEmulator) -> None:
     ]
     assert logs.delete_query_definition(queryDefinitionId=made["queryDefinitionId"])["success"] is True
     assert logs.describe_query_definitions()["queryDefinitions"] == []
+
+
+def test_a_fake_that_fails_on_one_request_answers_it_and_serves_the_next(caplog: pytest.LogCaptureFixture) -> None:
+    """The fakes on emulator/httpserver.py (Azure DevOps, GitLab, IMDS): a failure of their own is one JSON 500
+    naming it, logged once however often it repeats, and the next request is served."""
+    import requests
+
+    from emulator.azure_devops import FakeAzureDevOps
+
+    caplog.set_level(logging.ERROR, logger="emulator.httpserver")
+    with FakeAzureDevOps(pat="p") as fake:
+        fake.add_pool("linux")
+        original = fake._h_pools
+
+        def broken(request: Any) -> Any:
+            raise RuntimeError("pool listing exploded")
+
+        fake._h_pools = broken  # type: ignore[method-assign]
+        url = f"{fake.url}/_apis/distributedtask/pools"
+        for _ in range(3):
+            failed = requests.get(url, auth=("", "p"), timeout=5)
+            assert failed.status_code == 500 and "RuntimeError: pool listing exploded" in failed.json()["message"]
+        fake._h_pools = original  # type: ignore[method-assign]
+        assert requests.get(url, auth=("", "p"), timeout=5).json()["value"][0]["name"] == "linux"
+    assert len([r for r in caplog.records if "pool listing exploded" in r.getMessage()]) == 1
