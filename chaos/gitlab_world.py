@@ -220,8 +220,8 @@ class GitLabRun(SeedRun):
             return
         key = next((a.key for a in self.agents.values() if a.runner == runner_id), None)
         busy = any(self.job_agent.get(j["id"]) == key and j["finished_at"] is None for j in self.gl.jobs())
-        if key is not None and not busy:
-            self._start(key, self.race_rng.uniform(60, 300))
+        if key is not None and not busy and self._start(key, self.race_rng.uniform(60, 300)) is not None:
+            self.stats["pause_races"] = self.stats.get("pause_races", 0) + 1
 
     def _settled(self, states: dict[str, str]) -> bool:
         if self.late_events or self.queue or any(j["finished_at"] is None for j in self.gl.jobs()):
@@ -368,6 +368,7 @@ class GitLabRun(SeedRun):
     # -- records ----------------------------------------------------------------------------------------------------
 
     def _ci_records(self) -> dict[str, Any]:
+        self.stats["jobs"] = len(self.job_agent)
         return gitlab_records(
             self.gl, self.agents, self.job_agent, shared=self.plan.shared, fleet=set(self.fleet.values())
         )
