@@ -15,7 +15,9 @@ lifecycle action", "Control instance retention with instance lifecycle policies"
 * one "EC2 Instance-terminate Lifecycle Action" event per hook on the default bus (moto rules and targets receive it);
 * heartbeat and complete by token or instance id; the instance goes only when all its hooks are done, an ABANDON ends
   the other hooks at once; timeouts apply the hook's DefaultResult; DeleteLifecycleHook completes with CONTINUE;
-* `InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon = retain`: ABANDON -> `Terminating:Retained`.
+* `InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon = retain`: ABANDON -> `Terminating:Retained`;
+* a Lambda function ARN first in a group's TerminationPolicies (a custom termination policy) is invoked to choose the
+  scale-in victims, with its documented payload, answer and two seconds (emulator/termination_policy.py).
 
 Not emulated: launching hooks (`Pending:Wait`), warm pools, SNS/SQS notification targets and the test notification,
 instance refresh / health replacement / rebalancing, the ELB deregistration delay, and parameter range validation.
@@ -50,7 +52,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from emulator import eventbridge, logs
+from emulator import eventbridge, logs, termination_policy
 from emulator.guard import Guard, OnceLog
 from gate.domain.clock import Clock, SystemClock
 
@@ -223,6 +225,8 @@ class AwsEmulator:
         self._stopping = threading.Event()
         self.faults = _Faults()  # inject(action, code=..., status=..., count=...): AWS-side fault injection
         self.targets = eventbridge.Targets()  # function ARN -> local function, for rules' Lambda targets
+        # A Lambda ARN in a group's TerminationPolicies: invoked (from `targets`) to choose scale-in victims.
+        self.policies = termination_policy.CustomPolicies(self.targets)
         self.guard = Guard(log)  # unknown regions refused, a failing request answered (AWS-shaped), logged once
         self.tick_errors = OnceLog(log, "the AWS emulator's lifecycle timer")
 
@@ -289,6 +293,7 @@ class AwsEmulator:
             self._actions.clear()
             self._history.clear()
             self._activities.clear()
+            self.policies.reset()
             self.events.clear()
 
     # -- inspection ------------------------------------------------------------------------------------------------
@@ -380,8 +385,10 @@ class AwsEmulator:
         return chosen
 
     def _scale_in(self, group: FakeAutoScalingGroup, count: int, hooks: list[LifecycleHook]) -> None:
-        for state in self._pick_victims(group, count):
+        timer = threading.current_thread() is self._timer  # a custom policy is asked by the timer only
+        for state in self.policies.victims(group, count, self._pick_victims, self.clock.now(), invoke=timer):
             self._begin_wait(group, state, hooks)
+        self.policies.applied()
         if group.name in group.autoscaling_backend.autoscaling_groups:
             group.autoscaling_backend.update_attached_elbs(group.name)
 
@@ -729,6 +736,10 @@ def _update_auto_scaling_group(self: AutoScalingResponse) -> Any:
     policy = self._get_param("InstanceLifecyclePolicy")
     if policy is not None:
         _set_policy(self.autoscaling_backend.autoscaling_groups[self._get_param("AutoScalingGroupName")], policy)
+    termination = self._get_param("TerminationPolicies")  # moto ignores them on update (a custom policy's ARN)
+    if termination:
+        group = self.autoscaling_backend.autoscaling_groups[self._get_param("AutoScalingGroupName")]
+        group.termination_policies = list(termination)
     return response
 
 

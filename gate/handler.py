@@ -13,6 +13,7 @@ from gate.adapters import logs
 from gate.adapters.logs import DecisionLog, Record
 from gate.domain.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
 from gate.domain.model import Outcome
+from gate.domain.selection import fallback, parse_request
 from gate.service.triggers import Gate
 
 
@@ -74,3 +75,24 @@ def handle(event: Any, context: Any = None) -> dict[str, Any]:
         bootstrap.heartbeats_only(context)
         raise
     return summary(dispatch(gate, event, invocation_deadline(gate, context)))
+
+
+def select_instances(event: Any, context: Any = None) -> dict[str, list[str]]:
+    """Lambda handler of the optional custom termination policy (idle-first selection, gate.service.selection):
+    Auto Scaling sends the capacity to remove and the instances it offers; the answer is `{"InstanceIDs": [...]}`.
+    Never raises: an error would make Auto Scaling wait and retry, so misconfiguration answers every instance offered
+    (the group's next policies choose; the hook gates whatever they choose)."""
+    logs.bind_invocation(context)
+    try:
+        chooser = bootstrap.selector(context)
+    except Exception as exc:
+        logs.configure()
+        DecisionLog().error("gate_misconfigured", outcome="error", reason=str(exc))
+        request = parse_request(event)
+        return fallback(None if isinstance(request, str) else request, "misconfigured").answer()
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    try:
+        left = float(remaining()) / 1000 if callable(remaining) else None
+    except (TypeError, ValueError):
+        left = None
+    return chooser.select(event, left).answer()
