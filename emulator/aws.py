@@ -30,6 +30,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -227,6 +228,9 @@ class AwsEmulator:
         self.targets = eventbridge.Targets()  # function ARN -> local function, for rules' Lambda targets
         # A Lambda ARN in a group's TerminationPolicies: invoked (from `targets`) to choose scale-in victims.
         self.policies = termination_policy.CustomPolicies(self.targets)
+        # Told (group, instance id) whenever an instance of a group ends: the sandbox tells the fake agent system
+        # that the instance's agent is gone (a build running there then fails as on the service; `gate audit`).
+        self.on_terminated: list[Callable[[str, str], None]] = []
         self.guard = Guard(log)  # unknown regions refused, a failing request answered (AWS-shaped), logged once
         self.tick_errors = OnceLog(log, "the AWS emulator's lifecycle timer")
 
@@ -555,6 +559,19 @@ class AwsEmulator:
                 "by": by,
             }
         )
+        if what == "terminated":
+            for listener in self.on_terminated:
+                listener(group, instance_id)
+
+    def _ended_without_hook(self, group: FakeAutoScalingGroup, before: set[str], cause: str) -> None:
+        """Instances a group without a terminating hook ended at once: a `Successful` terminate activity each (as
+        AWS lists them) and a `terminated` record. Caller holds the lock."""
+        now = self.clock.now()
+        for iid in sorted(before - {s.instance.id for s in group.instance_states}):
+            self._begin_activity(group, iid, now)
+            self._activities[-1]["Cause"] = cause.format(at=_iso(now))
+            self._end_activity(group.name, iid, "Successful")
+            self._record(group.name, iid, None, "terminated", None, "scale-in")
 
 
 # -- moto patches --------------------------------------------------------------------------------------------------
@@ -571,8 +588,14 @@ def _set_desired_capacity(group: FakeAutoScalingGroup, new_capacity: int | None)
     """Scale-in through the hook: only InService instances count toward desired capacity (Terminating:* ones are
     neither re-picked nor replaced); if every candidate is protected, nothing happens and desired stays as set."""
     emu, hooks = _hooked(group)
-    if emu is None or not hooks:
+    if emu is None:
         _orig["set_desired_capacity"](group, new_capacity)
+        return
+    if not hooks:  # moto terminates at once; the emulator keeps the activity and tells who listens
+        with emu._lock:
+            before = {s.instance.id for s in group.instance_states}
+            _orig["set_desired_capacity"](group, new_capacity)
+            emu._ended_without_hook(group, before, _SHRINK)
         return
     with emu._lock:
         group.desired_capacity = group.min_size if new_capacity is None else new_capacity
@@ -581,6 +604,12 @@ def _set_desired_capacity(group: FakeAutoScalingGroup, new_capacity: int | None)
             emu._scale_in(group, excess, hooks)
         elif excess < 0:
             _orig["set_desired_capacity"](group, group.desired_capacity)  # moto launches the missing ones
+
+
+_SHRINK = (
+    "At {at} an instance was taken out of service in response to a difference between desired and actual capacity, "
+    "shrinking the capacity."
+)
 
 
 def _update(group: FakeAutoScalingGroup, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ Lambda. The e2e tests, `gate simulate` and `gate bench` all build on this, so th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -209,6 +210,21 @@ class Sandbox:
                     pool, f"agent-{iid}", capabilities={"AWS_INSTANCE_ID": iid}, computer_name=f"ip-{iid[2:10]}"
                 )
         return group
+
+    def agents_die_with_instances(self) -> None:
+        """From now on a terminated instance takes its agent with it: the fake Azure DevOps sees the agent vanish and
+        fails a build it was running with the agent-lost message (what `gate audit` reads). Off by default: other
+        worlds keep the agent system unaware of AWS, as their accounting expects."""
+        assert self.emulator is not None and self.ado is not None
+        ado = self.ado
+
+        def gone(group: str, instance_id: str) -> None:
+            agent = self.groups[group].agents.get(instance_id) if group in self.groups else None
+            if agent is not None:
+                with contextlib.suppress(KeyError):  # the gate deleted the registration before the instance went
+                    ado.lose_agent(agent)
+
+        self.emulator.on_terminated.append(gone)
 
     def ado_state(self) -> dict[str, Any]:
         import requests

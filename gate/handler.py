@@ -11,6 +11,7 @@ from typing import Any
 from gate import bootstrap
 from gate.adapters import logs
 from gate.adapters.logs import DecisionLog, Record
+from gate.domain.audit import audit_request
 from gate.domain.events import LifecycleEvent, ScheduledEvent, Skipped, SpotInterruptionEvent, parse_event
 from gate.domain.model import Outcome
 from gate.domain.selection import fallback, parse_request
@@ -74,7 +75,38 @@ def handle(event: Any, context: Any = None) -> dict[str, Any]:
         DecisionLog().error("gate_misconfigured", outcome="error", reason=str(exc))
         bootstrap.heartbeats_only(context)
         raise
+    window = audit_request(event)
+    if window is not None:  # the optional scheduled audit (Terraform `audit`), not a round
+        return scheduled_audit(gate, window, invocation_deadline(gate, context))
     return summary(dispatch(gate, event, invocation_deadline(gate, context)))
+
+
+def scheduled_audit(gate: Gate, window: float, deadline: float | None = None) -> dict[str, Any]:
+    """Builds killed by scale-in over the last `window` seconds, published as a metric (gate.adapters.audit)."""
+    from gate.adapters.audit import scheduled
+    from gate.service.lazy import LazySource
+
+    try:
+        source = gate.source.get() if isinstance(gate.source, LazySource) else gate.source
+    except Exception as exc:  # the credential unreadable: this run has no count (no metric: the alarm stays quiet)
+        gate.log.error("audit_failed", reason=f"{type(exc).__name__}: {exc}")
+        return {"audit": "failed"}
+    set_deadline = getattr(source, "set_deadline", None)
+    if callable(set_deadline):
+        set_deadline(deadline)
+    s = gate.settings
+    return scheduled(
+        bootstrap.aws_of(gate),
+        source,
+        gate.log,
+        groups=s.groups,
+        pools=s.pools,
+        mapping=str(s.mapping),
+        capability_name=s.capability_name,
+        namespace=s.metrics_namespace,
+        window=window,
+        now=gate.clock.now(),
+    )
 
 
 def select_instances(event: Any, context: Any = None) -> dict[str, list[str]]:
