@@ -165,6 +165,8 @@ class FakeGitLab(LocalServer):
         self.hidden: set[int] = set()
         # The largest page a list answers, whatever `per_page` asks (GitLab's is 100): small pages force pagination.
         self.max_per_page = 100
+        # Every page names itself as the next one (a broken proxy or cache): pagination that never ends.
+        self.endless_pages = False
 
     def _on_started(self, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -532,18 +534,19 @@ class FakeGitLab(LocalServer):
         def link(p: int, rel: str) -> str:
             return f'<{base}?{urlencode({**query, "page": p, "per_page": per_page})}>; rel="{rel}"'
 
+        following = page if self.endless_pages else (page + 1 if page < pages else None)
         links = []
         if page > 1:
             links.append(link(page - 1, "prev"))
-        if page < pages:
-            links.append(link(page + 1, "next"))
+        if following is not None:
+            links.append(link(following, "next"))
         links += [link(1, "first"), link(pages, "last")]
         headers = {
             "X-Page": str(page),
             "X-Per-Page": str(per_page),
             "X-Total": str(len(items)),
             "X-Total-Pages": str(pages),
-            "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Next-Page": str(following) if following is not None else "",
             "X-Prev-Page": str(page - 1) if page > 1 else "",
             "Link": ", ".join(links),
         }
