@@ -32,9 +32,11 @@ demo: $(DEMO_STAMP)
 	$(VENV)/bin/gate simulate --build-minutes 5 --speed 40
 
 # pytest exit code 5 (no tests collected) must fail, not pass silently. Two workers: most tests wait on servers
-# and scaled clocks, so two run side by side on a 2-core machine. `make soak` runs the long soak (marked slow).
+# and scaled clocks, so two run side by side on a 2-core machine. --dist loadscope keeps a module's tests on one
+# worker, so a module-scoped fixture (a terraform apply, a zip build, an emulator process) is set up once, not once
+# per worker. `make soak` runs the long soak (marked slow).
 test: $(STAMP) infra-tools
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not slow"; rc=$$?; \
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadscope -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 # The unit layer only (tests/unit: pure, no servers), under a minute; `make test` runs every layer.
