@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{summary['errors']} seed(s) could not run (harness errors above)")
         systems = ", ".join(f"{n} {k}" for k, n in sorted(summary["by_agent_system"].items()))
         print(f"worlds: {systems}")
+        notes = summary["notes"]
+        print(
+            f"notes: {notes.get('held_at_end', 0)} instance(s) still held when a seed ended (safe, but stuck), "
+            f"{notes.get('gate_hook_timeouts', 0)} gate hook timeout(s) without a build"
+        )
         print(f"{summary['wall_seconds']} s, {summary['seeds_per_minute']} seeds/min")
         print(f"{summary['seeds']} seeds, {summary['violations']} violations")
     if summary["violations"]:

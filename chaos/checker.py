@@ -190,8 +190,12 @@ def _dedupe(items: list[Violation]) -> list[Violation]:
 
 
 def notes(rec: RunRecords) -> dict[str, int]:
-    """Not violations, but worth a count: gate hook timeouts without a build, instances still held at the end."""
+    """Not violations, but worth a count: gate hook timeouts without a build, instances still held at the end (a
+    hold the simulation's 30 minutes did not see end: safe, but the instance is stuck until the hook gives up)."""
     idle_timeouts = sum(
         1 for h in rec.history if h["what"] == "timeout" and h["hook"] == HOOK and h["group"] in rec.configured
     )
-    return {"gate_hook_timeouts": idle_timeouts}
+    waited = {h["instance_id"] for h in rec.history if h["what"] == "wait" and h["hook"] == HOOK}
+    ended = {h["instance_id"] for h in rec.history if h["what"] == "terminated"}
+    held = {i for i in waited - ended if rec.instance_group.get(i) in rec.configured}
+    return {"gate_hook_timeouts": idle_timeouts, "held_at_end": len(held)}

@@ -35,7 +35,8 @@ GITLAB: dict[str, str] = {
     "ado_errors": "GitLab 5xx (500, 502, 503) for minutes",
     "ado_throttling": "429 with Retry-After (1-40 s), or a per-minute limit of 3-12 requests: RateLimit-Remaining 0,"
     " then 429 until RateLimit-Reset",
-    "pagination": "runner and job lists of 1-3 per page (Link and X-Next-Page), and windows of pages of one",
+    "pagination": "130-210 other machines' runners in the list (2-3 pages of 100: Link and X-Next-Page; a runner"
+    " per instance), and windows of pages that name themselves as the next one",
     "lagging_flags": "a job is picked up between the gate's last look and its pause (a runner per instance); jobs"
     " that name no runner manager (a shared runner)",
     "missing_fields": "runner lists shortened (one runner left out) or emptied, jobs without runner_manager, HTML"

@@ -60,6 +60,7 @@ class GitLabRun(SeedRun):
         self.race_until = 0.0  # a job lands between the gate's last look and its pause, until then
         self.short_until = 0.0  # each step's lists leave out one runner (a different draw each step), until then
         self.emptied: set[int] = set()  # runners left out of every list during an emptied-list window
+        self.others: list[int] = []  # runners of other machines (no instance) in the token's list
 
     @property
     def gl(self) -> FakeGitLab:
@@ -74,8 +75,9 @@ class GitLabRun(SeedRun):
         self._reset_servers()
         clock = SkewedClock(self.clock, plan.skew) if plan.skew else self.clock
         self.fake = FakeGitLab(clock=clock, token=self.pat).start()
-        self.gl.max_per_page = min(100, plan.page_size)
         self.gl.before_pause = self._race
+        if plan.page_size < 1000 and not plan.shared:  # pagination: other machines' runners, lists of 2-3 pages
+            self.others = [self.gl.add_runner(f"laptop-{n}", tags=["laptop"]) for n in range(90 + 40 * plan.page_size)]
         if plan.shared:
             self.fleet[False] = self.gl.add_runner("autoscaled-fleet", tags=["docker"])
             if plan.foreign is not None:
@@ -247,7 +249,7 @@ class GitLabRun(SeedRun):
         gl.hidden = set()
         gl.rate_limit = RATE_LIMIT
         gl.job_manager = True
-        gl.max_per_page = min(100, self.plan.page_size)
+        gl.endless_pages = False
         self.race_until = 0.0
 
     # -- acting -----------------------------------------------------------------------------------------------------
@@ -327,8 +329,8 @@ class GitLabRun(SeedRun):
         elif fault == "slow_down":  # a low limit: RateLimit-Remaining 0, then 429 until the minute's reset
             gl.rate_limit = self.grng.randint(3, 12)
             self.pending.append((ends, "gl_end", {"what": "rate"}))
-        elif fault == "endless_pages":  # pages of one
-            gl.max_per_page = 1
+        elif fault == "endless_pages":  # every page names itself as the next one
+            gl.endless_pages = True
             self.pending.append((ends, "gl_end", {"what": "pages"}))
         elif fault == "assignment_lag":
             if self.plan.shared:  # jobs name no runner manager (GitLab before 17.1): each counts for every manager
@@ -342,7 +344,7 @@ class GitLabRun(SeedRun):
         elif fault == "count_mismatch":  # shortened runner lists
             self.short_until = max(self.short_until, now + seconds)
         elif fault == "empty_list":  # emptied runner lists: every runner registered now is left out
-            live = self._live_runners()
+            live = self._live_runners() + self.others
             self.emptied.update(live)
             self.pending.append((ends, "gl_end", {"what": "hidden", "runners": live}))
         elif fault == "malformed":
@@ -359,7 +361,7 @@ class GitLabRun(SeedRun):
         if what == "rate":
             gl.rate_limit = RATE_LIMIT
         elif what == "pages":
-            gl.max_per_page = min(100, self.plan.page_size)
+            gl.endless_pages = False
         elif what == "job_manager":
             gl.job_manager = True
         elif what == "hidden":

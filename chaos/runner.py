@@ -163,6 +163,10 @@ def summarize(results: list[SeedResult]) -> dict[str, Any]:
         "violating_seeds": sum(1 for r in results if r.violations),
         "violations": sum(len(r.violations) for r in results),
         "errors": sum(1 for r in results if r.error),
+        "notes": dict(sum((Counter(r.notes) for r in results), Counter())),
+        "held_at_end_by_agent_system": dict(
+            sum((Counter({r.agent_system: r.notes.get("held_at_end", 0)}) for r in results), Counter())
+        ),
         "by_agent_system": dict(Counter(r.agent_system for r in results)),
         "violating_by_agent_system": dict(Counter(r.agent_system for r in results if r.violations)),
         "by_kind": dict(by_kind),
