@@ -192,14 +192,16 @@ def check_aws(settings: Settings, session: Any, endpoint: str | None, where: str
 
 def _foreign_finding(settings: Settings, group: str, hooks: list[dict[str, Any]]) -> Finding | None:
     """The group's other terminating hooks, judged by the gate's own reading (gate.service.hooks): one that ends the
-    wait before the gate's max hold is a problem; None when the gate's hook itself is unusable (reported already)."""
+    wait before the gate's longest hold (GATE_MAX_HOLD_SECONDS or a priority tier's, whichever is longer, capped by
+    the hook, as the tick judges it) is a problem; None when the gate's hook itself is unusable (reported already)."""
     from gate.service.hooks import Hook, foreign_hook_problem, read_foreign, read_hook
 
     mine = read_hook(group, settings.hook_name, hooks)
     if not isinstance(mine, Hook):
         return None
     foreign = read_foreign(settings.hook_name, hooks)
-    problem = foreign_hook_problem(group, foreign, mine.max_hold(settings.max_hold_seconds))
+    longest = max([settings.max_hold_seconds, *(t.max_hold_seconds for t in settings.tiers)])
+    problem = foreign_hook_problem(group, foreign, mine.max_hold(longest))
     subject = f"{FOREIGN_SUBJECT}{group}"
     if problem is not None:
         detail, _, fix = problem.partition(". Fix: ")
