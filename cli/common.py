@@ -296,12 +296,10 @@ def reachable(url: str | None, what: str, timeout: float = 3.0) -> str | None:
     try:
         with socket.create_connection((parsed.hostname, port), timeout=timeout):
             pass
-    except socket.gaierror:
-        return f"cannot reach {what} {url}: the host name {parsed.hostname} does not resolve (DNS)"
-    except TimeoutError:
-        return f"cannot reach {what} {url}: no connection within {timeout:.0f} s (a firewall, the wrong host?)"
     except OSError as exc:
-        return f"cannot reach {what} {url}: {exc.strerror or exc}"
+        from gate.adapters.neterrors import network_words  # one wording for every network failure
+
+        return f"cannot reach {what} {url}: {network_words(exc, url, timeout)}"
     return None
 
 

@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from gate.domain.events import TERMINATING
 from gate.settings import AgentSystem, Settings
@@ -54,48 +53,6 @@ def _names(names: Iterable[str], wanted: str = "") -> str:
     from cli.common import names_line
 
     return names_line(list(names), wanted)
-
-
-def network_words(exc: BaseException, url: str, timeout: float) -> str:
-    """A failed HTTP call (requests) in words: which host, and what went wrong, instead of `ConnectionError`."""
-    import requests
-
-    parsed = urlparse(url)
-    host = parsed.hostname or url
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    text = str(exc)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return (
-            f"{host}:{port} did not accept a connection within {timeout:.0f} s (a firewall, a proxy, the wrong host?)"
-        )
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"{host}:{port} accepted the connection but did not answer within {timeout:.0f} s"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"the TLS handshake with {host}:{port} failed (certificate not trusted or wrong host?)"
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return f"the HTTP(S) proxy refused or failed the connection to {host}:{port} (check HTTPS_PROXY)"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        if any(
-            s in text
-            for s in (
-                "Name or service not known",
-                "nodename nor servname",
-                "getaddrinfo failed",
-                "Temporary failure in name resolution",
-                "No address associated",
-            )
-        ):
-            return f"the host name {host} does not resolve (DNS): check the URL"
-        if "Connection refused" in text:
-            return f"{host}:{port} refused the connection (nothing listens there)"
-        if "Network is unreachable" in text or "No route to host" in text:
-            return f"no network route to {host}:{port}"
-        if "Connection reset" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
-            return f"{host}:{port} closed the connection without answering"
-        return f"could not connect to {host}:{port}"
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return f"{host} redirected too many times"
-    return f"the request to {host}:{port} failed ({type(exc).__name__})"
 
 
 # -- AWS ----------------------------------------------------------------------------------------------------------
@@ -307,6 +264,8 @@ def check_azure_devops(settings: Settings, pat: str) -> list[Finding]:
             allow_redirects=False,
         )
     except requests.RequestException as exc:
+        from gate.adapters.neterrors import network_words  # the gate's wording: the CLI and the records agree
+
         words = network_words(exc, url, min(settings.http_timeout_seconds, 10))
         raise Unreachable(f"cannot reach Azure DevOps at {org}: {words}") from None
     status = resp.status_code

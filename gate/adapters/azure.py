@@ -18,6 +18,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from requests.adapters import HTTPAdapter
 
+from gate.adapters.neterrors import network_words
 from gate.adapters.secrets import Rotation, SecretCredential
 from gate.domain.model import Agent, JobMeta, JobRequest, ServiceTime
 from gate.domain.redact import redact, register_secret
@@ -291,6 +292,7 @@ class AzureDevOps:
         while True:
             self._pace(what)
             limit = self.deadline.timeout(self.timeout, what)
+            timeout = (min(3.05, limit), limit)  # (connect, read), named in a network error
             api_version = version() if version else self.api_version
             headers = {"Authorization": self.credential.authorization()}
             with self._lock:
@@ -302,17 +304,16 @@ class AzureDevOps:
                     params={"api-version": api_version, **(params or {})},
                     json=json,
                     headers=headers,
-                    timeout=(min(3.05, limit), limit),
+                    timeout=timeout,
                     allow_redirects=False,
                 )
-            except requests.ConnectionError as exc:
-                if attempt < self.retries and not isinstance(exc, requests.ConnectTimeout | requests.ReadTimeout):
+            except requests.RequestException as exc:  # retried: a connection error, not a timeout
+                retried = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
+                if retried and attempt < self.retries:
                     self._wait(self.backoff * 2**attempt, what, None)
                     attempt += 1
                     continue
-                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
-            except requests.RequestException as exc:
-                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+                raise AgentSourceError(f"{what}: {redact(network_words(exc, url, timeout))}") from None
             retry_after = self._note_pacing(resp)
             self._service_time(resp)  # the skew, measured on every response (reported with the records)
             if self._refused(resp):

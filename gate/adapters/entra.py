@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from gate.adapters.neterrors import network_words
 from gate.adapters.secrets import Rotation
 from gate.domain.redact import register_secret
 from gate.service.sources import AuthError, Deadline
@@ -160,7 +161,12 @@ class EntraCredential:
                         continue
                     raise exc from None
                 except (ValueError, OSError) as exc:  # unreachable authority, bad discovery document
-                    raise AuthError(f"Microsoft Entra sign-in failed: {type(exc).__name__}: {exc}") from None
+                    why = (
+                        network_words(exc)
+                        if isinstance(exc, requests.RequestException)
+                        else f"{type(exc).__name__}: {exc}"
+                    )
+                    raise AuthError(f"Microsoft Entra sign-in failed: {why}") from None
                 token = result.get("access_token") if isinstance(result, dict) else None
                 if token:
                     if result.get("token_source") != "cache":

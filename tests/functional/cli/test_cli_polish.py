@@ -140,7 +140,10 @@ def test_doctor_checks_aws_when_the_agent_settings_are_wrong_and_the_other_way_r
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     result = gate("doctor", width=200)
     assert result.exit_code == 2, result
-    assert fixes(result) == ["FIX cannot reach the AWS endpoint http://127.0.0.1:1: Connection refused"], result
+    assert fixes(result) == [
+        "FIX cannot reach the AWS endpoint http://127.0.0.1:1: "
+        "127.0.0.1:1 refused the connection (nothing listens there)"
+    ], result
     assert "ok  agent pool linux-agents found" in result.stdout  # the agent side still checked
     assert "skip groups and hooks not checked: AWS did not answer" in result.stdout
 

@@ -21,7 +21,7 @@ def held_then_released(world: World, records: list[dict], iid: str) -> None:
         ("rate_limit", {"retry_after": 60}, "rate limited"),
         ("malformed", {}, "not JSON"),
         ("signin", {}, "sign-in page"),
-        ("down", {}, "ConnectionError"),
+        ("down", {}, "the connection without answering"),
     ],
 )
 def test_fault_holds_with_heartbeats_then_releases(world: World, kind: str, kwargs: dict, reason: str) -> None:
