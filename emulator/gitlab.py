@@ -74,6 +74,14 @@ class _Job:
     duration: float
     status: str = "running"
     finished_at: float | None = None
+    # What the job says of itself (the gate's priority tiers read it): its ref, stage, name, project path, its
+    # pipeline's source, and its tags (served as tag_list only when given: GitLab's runner job list leaves them out)
+    ref: str = "main"
+    stage: str = "test"
+    name: str | None = None
+    project: str = "acme/app"
+    source: str = "push"
+    tags: list[str] | None = None
 
     @property
     def ends_at(self) -> float:
@@ -205,9 +213,22 @@ class FakeGitLab(LocalServer):
         with self._lock:
             return next(m.system_id for r in self._runners.values() for m in r.managers if m.id == manager_id)
 
-    def start_job(self, runner_id: int, duration: float, manager_id: int | None = None) -> int:
+    def start_job(
+        self,
+        runner_id: int,
+        duration: float,
+        manager_id: int | None = None,
+        *,
+        ref: str = "main",
+        stage: str = "test",
+        name: str | None = None,
+        project: str = "acme/app",
+        source: str = "push",
+        tags: list[str] | None = None,
+    ) -> int:
         """The runner (through `manager_id`, or its first manager) picks up a job now; ValueError if the runner is
-        paused or deleted: GitLab gives a paused runner no job."""
+        paused or deleted: GitLab gives a paused runner no job. The rest is what the job says of itself (by default
+        a push pipeline's `test` job on main of acme/app; `tags` listed as tag_list only when given)."""
         with self._lock:
             self._advance()
             runner = self._runners[runner_id]
@@ -218,6 +239,7 @@ class FakeGitLab(LocalServer):
             now = self.clock.now()
             self._ids["job"] += 1
             job = _Job(self._ids["job"], runner_id, manager_id, now, now, duration)
+            job.ref, job.stage, job.name, job.project, job.source, job.tags = ref, stage, name, project, source, tags
             self._jobs[job.id] = job
             return job.id
 
@@ -359,18 +381,20 @@ class FakeGitLab(LocalServer):
         body: Json = {
             "id": j.id,
             "status": j.status,
-            "stage": "test",
-            "name": f"job-{j.id}",
-            "ref": "main",
+            "stage": j.stage,
+            "name": j.name or f"job-{j.id}",
+            "ref": j.ref,
             "tag": False,
             "coverage": None,
             "created_at": _iso(j.created_at),
             "started_at": _iso(j.started_at),
             "finished_at": _iso(j.finished_at),
             "duration": (j.finished_at or self.clock.now()) - j.started_at,
-            "project": {"id": 1, "name": "app", "path_with_namespace": "acme/app"},
-            "pipeline": {"id": 100 + j.id, "project_id": 1, "ref": "main", "status": j.status},
+            "project": {"id": 1, "name": j.project.rpartition("/")[2], "path_with_namespace": j.project},
+            "pipeline": {"id": 100 + j.id, "project_id": 1, "ref": j.ref, "status": j.status, "source": j.source},
         }
+        if j.tags is not None:
+            body["tag_list"] = list(j.tags)
         if self.job_manager:
             runner = self._runners[j.runner_id]
             manager = next((m for m in runner.managers if m.id == j.manager_id), None)

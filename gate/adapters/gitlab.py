@@ -4,7 +4,9 @@ REST v4 (GitLab.com and self-managed): `GET /runners` (the runners the token's u
 (administrator) -> [{"id", "description", "paused", "active", "is_shared", "runner_type", "online", "status"}],
 paginated (`per_page`, `page`; `X-Next-Page` and `Link: <...>; rel="next"`); `GET /runners/:id` (adds `tag_list`);
 `GET /runners/:id/managers` -> [{"id", "system_id", "ip_address", "status", "version", ...}];
-`GET /runners/:id/jobs?status=running` -> [{"id", "status", "finished_at", "runner_manager": {"id", ...}}];
+`GET /runners/:id/jobs?status=running` -> [{"id", "status", "finished_at", "runner_manager": {"id", ...}, and what the
+priority tiers read: "ref", "stage", "name", "project": {"path_with_namespace"}, "pipeline": {"source"}, "tag_list"
+where given}];
 `PUT /runners/:id` (`paused=true`); `DELETE /runners/:id`. Auth: `PRIVATE-TOKEN` (a personal, group or project
 access token with the `manage_runner` scope where the instance offers it, else `api`, of a user with the Owner role
 on the runners' group or project, or an administrator for `/runners/all`).
@@ -45,7 +47,7 @@ from requests.adapters import HTTPAdapter
 from gate.adapters import secrets
 from gate.adapters.secrets import Rotation, SecretCredential
 from gate.domain.mapping import Mapping
-from gate.domain.model import Agent, JobRequest
+from gate.domain.model import Agent, JobMeta, JobRequest
 from gate.domain.redact import redact, register_secret
 from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
@@ -99,6 +101,32 @@ class JobPayload(_Payload):
     status: str
     finished_at: str | None = None
     runner_manager: JobManager | None = None
+    # What the priority tiers read (gate.domain.tiers), typed loosely on purpose: a field of an unexpected shape is
+    # unknown metadata (the strictest tier it may be in), never a malformed answer (a failed look).
+    ref: Any = None
+    stage: Any = None
+    name: Any = None
+    project: Any = None
+    pipeline: Any = None
+    tag_list: Any = None
+
+    def meta(self) -> JobMeta:
+        """pipeline: the project's path (its .gitlab-ci.yml is the pipeline); plan_type: the pipeline's source
+        (push, merge_request_event, schedule, web...); branch: the job's ref as GitLab gives it (a branch or tag name;
+        a merge request pipeline's refs/merge-requests/<iid>/head); stage; job: its name; labels: its tags, where the
+        answer lists them (tag_list). Anything absent or of another shape: unknown (None)."""
+        project = self.project.get("path_with_namespace") if isinstance(self.project, dict) else None
+        source = self.pipeline.get("source") if isinstance(self.pipeline, dict) else None
+        tags = self.tag_list
+        labels = tuple(tags) if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None
+        return JobMeta(
+            pipeline=_text(project),
+            plan_type=_text(source),
+            branch=_text(self.ref),
+            stage=_text(self.stage),
+            job=_text(self.name),
+            labels=labels,
+        )
 
 
 def _manager_pool(runner_id: int) -> str:
@@ -455,7 +483,7 @@ class GitLabRunners:
         for job in running:
             if self._is_manager(agent) and job.runner_manager is not None and job.runner_manager.id != agent.id:
                 continue
-            out[job.id] = JobRequest(job.id, agent.id, finished=False)
+            out[job.id] = JobRequest(job.id, agent.id, finished=False, meta=job.meta())
         for job in recent:
             if job.id in out or job.status not in FINISHED:
                 continue
@@ -463,7 +491,9 @@ class GitLabRunners:
             # the runner runs, none of this manager's does.
             if self._is_manager(agent) and job.runner_manager is not None and job.runner_manager.id != agent.id:
                 continue
-            out[job.id] = JobRequest(job.id, agent.id, finished=True, finished_at=_epoch(job.finished_at))
+            out[job.id] = JobRequest(
+                job.id, agent.id, finished=True, finished_at=_epoch(job.finished_at), meta=job.meta()
+            )
         return list(out.values())
 
     def disable(self, agent: Agent) -> None:
@@ -517,6 +547,10 @@ def _private(address: str) -> bool:
         return ipaddress.ip_address(address.strip()).is_private
     except ValueError:
         return False
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _json_or_none(resp: requests.Response) -> dict[str, Any]:

@@ -596,7 +596,10 @@ def _tier(policy: Policy, obs: Observation, seen: frozenset[AgentKey]) -> Tier:
     complete = complete and all(k in direct for k in missing)
     present += [a for k in missing if (a := direct.get(k)) is not None]
     requests = obs.job_requests or {}
-    jobs: list[JobMeta | None] = [a.job for a in present if a.busy]
+    # A busy flag that names no job (GitLab's job_execution_status) is a job that said nothing, unless the agent's
+    # running jobs were looked at: then those are its jobs, with their metadata (below).
+    running = {i for i, js in requests.items() if any(not j.finished for j in js)}
+    jobs: list[JobMeta | None] = [a.job for a in present if a.busy and (a.job is not None or a.id not in running)]
     jobs += [j.meta for js in requests.values() for j in js if not j.finished]
     complete = complete and all(a.assigned_known or a.id in requests for a in present)
     return resolve(policy.tiers, policy.default_tier, jobs, complete)

@@ -247,6 +247,21 @@ def test_unfinished_job_requests_count_as_running_jobs() -> None:
     assert (d.outcome, d.tier) == (Outcome.FORCED, "pr")
 
 
+def test_a_busy_flag_naming_no_job_takes_the_tier_of_the_running_jobs_seen() -> None:
+    """GitLab: the runner list says busy (job_execution_status active) but names no job; its running jobs, looked at,
+    carry the metadata (gate.adapters.gitlab: ref, stage, name, project, pipeline source). Until they are looked at,
+    or when none is running any more, the busy flag is a job that said nothing (the strictest tier it may be in)."""
+    gitlab_pr = JobMeta(pipeline="acme/app", plan_type="merge_request_event", branch="refs/pull/7/head", job="unit")
+    agent = dataclasses.replace(busy_agent(None), assigned_request=0, assigned_known=False)
+    running = {1: [JobRequest(101, 1, finished=False, meta=gitlab_pr), JobRequest(99, 1, finished=True)]}
+    d = decide(held(), Observation(agents=[agent], job_requests=running), POLICY, T0 + 1800, proven=True)
+    assert (d.outcome, d.tier) == (Outcome.FORCED, "pr")
+    ended = {1: [JobRequest(101, 1, finished=True, meta=gitlab_pr)]}
+    for jobs in (None, ended):
+        d = decide(held(), Observation(agents=[agent], job_requests=jobs), POLICY, T0 + 1800, proven=True)
+        assert d.outcome is not Outcome.FORCED and d.tier != "pr", d
+
+
 def test_without_tiers_every_decision_names_the_default() -> None:
     policy = Policy(max_hold_seconds=3600)
     d = decide(held(), Observation(agents=[busy_agent(PR_JOB)]), policy, T0 + 1800, proven=True)
