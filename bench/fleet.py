@@ -68,19 +68,20 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from types import FrameType
 from typing import Any, Literal, TypeVar
 
-from bench.common import gate_settings, instance_details
+from bench.common import gate_settings
 from bench.faults import FAIR, Faults
+from bench.memory_aws import MemoryAws
 from bench.stats import mean, percentile, rounded
 from bench.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
-from gate.adapters.aws import RETRY_CONFIG, ActionGone, Aws, AwsError
-from gate.adapters.logs import DecisionLog, Record
+from gate.adapters.aws import RETRY_CONFIG, AwsError
+from gate.adapters.logs import DecisionLog
 from gate.domain.actions import Result
-from gate.domain.model import Agent, JobRequest, ServiceTime, Waiting
+from gate.domain.model import Agent, JobRequest, ServiceTime
 from gate.domain.timestamps import format_ts
 from gate.handler import dispatch
 from gate.service.protection import Protector
@@ -351,6 +352,10 @@ class _Instance:
     @property
     def busy(self) -> bool:
         return any(a.build is not None for a in self.agents)
+
+    @property
+    def group(self) -> str:
+        return GROUP
 
 
 # Integrated quantities: alive, busy, held, held and idle, protected and idle (instance-seconds).
@@ -708,7 +713,7 @@ class _World:
             "body": json.dumps(payload),
         }
         sent: list[int] = []
-        receiver = Receiver(SecretCache(lambda: [_HOOK_SECRET], 300), sent.append, _Tally(self), clock=lambda: self.now)
+        receiver = Receiver(SecretCache(lambda: [_HOOK_SECRET], 300), sent.append, self.log(), clock=lambda: self.now)
         if receiver(event)["statusCode"] != 202 or len(sent) != 1:
             raise RuntimeError("the service hook receiver refused the simulated call")
         if sent[0] in self._queue_buckets:  # the FIFO queue's deduplication
@@ -877,7 +882,7 @@ class _World:
             return []
         if self._selector is None:
             self._selector = Selector(
-                self._settings, _SelectionAzure(self), _SimAws(self), self.clock, _Tally(self), threaded=False
+                self._settings, _SelectionAzure(self), self.edge(), self.clock, self.log(), threaded=False
             )
         selection = self._selector.select(event)
         self.result.selection_fallbacks += int(selection.fallback)
@@ -1132,7 +1137,7 @@ class _World:
 
     def _new_gate(self) -> Gate:
         """One Lambda container's Gate, wired like `gate.bootstrap.build_gate` but onto the simulated edges."""
-        aws, log = _SimAws(self), _Tally(self)
+        aws, log = self.edge(), self.log()
         protector = None
         if self._settings.protect_busy:
             protector = Protector(aws, self._settings.groups, self._settings.hook_name, clock=self.clock, log=log)
@@ -1186,6 +1191,45 @@ class _World:
                 after()
 
         self.lockstep.start(body)
+
+    # -- the gate's AWS edge (bench.memory_aws.World) and its log ------------------------------------------------
+    def members(self) -> Iterable[_Instance]:
+        return self.instances
+
+    def aws(self, op: str, n: int = 1) -> None:
+        """One Auto Scaling or EC2 call the real client would make: counted, or throttled (AwsError)."""
+        if n > 0 and not self.aws_call(op, n):
+            raise AwsError(f"{op}: An error occurred (Throttling): Rate exceeded")
+
+    def _protect(self, inst: _Instance, protected: bool) -> None:
+        if inst.state == IN_SERVICE:
+            inst.protected = protected
+            self._touch(inst)
+
+    def edge(self) -> MemoryAws[_Instance]:
+        """The gate's AWS port onto this group (one per Lambda container: it keeps the groups it listed)."""
+        return MemoryAws(
+            self,
+            HOOK,
+            self.cfg.heartbeat_timeout,
+            default_result=self.cfg.default_result,
+            private_dns=lambda i: i.private_dns,
+            lookup=self.by_id,
+            action_id=lambda i: f"activity-{i.hook.token}" if i.hook is not None else None,
+            token=lambda i: i.hook.token if i.hook is not None else None,
+            protect=self._protect,
+            terminate=self.terminate_retained,
+            launched=lambda i: i.launched,
+        )
+
+    def log(self) -> DecisionLog:
+        """Decision outcomes and error lines counted, nothing printed (thousands of decisions per simulated day)."""
+
+        def count(level: str, event: str, fields: dict[str, Any]) -> None:
+            if level == "error":
+                self.decisions[f"log:{event}"] += 1
+
+        return DecisionLog(echo=False, keep=0, sink=lambda r: self.decisions.update([str(r["outcome"])]), events=count)
 
     def waiting(self) -> Iterable[_Instance]:
         return (i for i in self.instances if i.state == WAIT and i.hook is not None)
@@ -1255,227 +1299,6 @@ class _World:
 
 
 # -- the gate's edges, onto the simulated world --------------------------------------------------------------
-
-
-class _Tally(DecisionLog):
-    """Counts decision outcomes instead of printing a JSON line per decision (thousands per simulated day)."""
-
-    def __init__(self, world: _World) -> None:
-        super().__init__()
-        self._world = world
-
-    def decision(self, record: Record, now: float) -> None:
-        self._world.decisions[str(record["outcome"])] += 1
-
-    def info(self, event: str, **fields: Any) -> None:
-        pass
-
-    def error(self, event: str, **fields: Any) -> None:
-        self._world.decisions[f"log:{event}"] += 1
-
-
-class _SimAws(Aws):
-    """`gate.adapters.aws.Aws` answered by the simulated group; counts the calls the real client would make."""
-
-    def __init__(self, world: _World) -> None:  # no boto3 clients: nothing leaves the process
-        self.world = world
-        self.calls = {}
-        # What `gate.service.protection.Protector` calls on the boto3 clients, answered by the world.
-        self.autoscaling = _SimAutoScalingClient(self)
-        self.ec2 = _SimEc2Client(self)
-
-    def _op(self, name: str, n: int = 1) -> None:
-        if n > 0:
-            before = self.world.aws_calls[name]
-            ok = self.world.aws_call(name, n)
-            self.calls[name] = self.calls.get(name, 0) + self.world.aws_calls[name] - before
-            if not ok:
-                raise AwsError(f"{name}: An error occurred (Throttling): Rate exceeded")
-
-    def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        """Auto Scaling only, as the real edge: EC2 details come from `describe_instances` when the gate asks."""
-        self._op("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
-        found = [i for i in self.world.waiting()] if GROUP in groups else []
-        return [Waiting(GROUP, i.id, hook, WAIT) for i in found]
-
-    def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
-        self._op("DescribeLifecycleHooks")
-        cfg = self.world.cfg
-        if group != GROUP:
-            return []
-        return [
-            {
-                "LifecycleHookName": HOOK,
-                "AutoScalingGroupName": GROUP,
-                "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-                "HeartbeatTimeout": cfg.heartbeat_timeout,
-                "GlobalTimeout": min(MAX_GLOBAL_TIMEOUT, 100 * cfg.heartbeat_timeout),
-                "DefaultResult": cfg.default_result,
-            }
-        ]
-
-    def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
-        """The identity of each waiting instance's lifecycle action: its terminate activity (one per hold)."""
-        self._op("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
-        out: dict[str, str] = {}
-        for group, ids in wanted.items():
-            for iid in ids:
-                inst = self.world.by_id(iid)
-                if group == GROUP and inst is not None and inst.hook is not None:
-                    out[iid] = f"activity-{inst.hook.token}"
-        return out
-
-    def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
-        self._op("DescribeAutoScalingInstances")
-        inst = self.world.by_id(instance_id)
-        return (GROUP, inst.state) if inst is not None else (None, None)
-
-    def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        ids = sorted(set(instance_ids))
-        self._op("DescribeInstances", math.ceil(len(ids) / 200))
-        out: dict[str, dict[str, Any]] = {}
-        for iid in ids:
-            inst = self.world.by_id(iid)
-            if inst is not None:
-                out[iid] = instance_details(inst.private_dns, inst.tags)
-        return out
-
-    def launch_details(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """What the termination policy asks EC2 (hostname mapping, or candidates without an agent)."""
-        ids = sorted(set(instance_ids))
-        self._op("DescribeInstances", math.ceil(len(ids) / 200))
-        out: dict[str, dict[str, Any]] = {}
-        for iid in ids:
-            inst = self.world.by_id(iid)
-            if inst is not None:
-                out[iid] = {"private_dns": inst.private_dns, "private_ip": None, "launched_at": inst.launched}
-        return out
-
-    def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
-        raise NotImplementedError  # heartbeat and complete are overridden below
-
-    def _active(self, waiting: Waiting) -> _Instance:
-        inst = self.world.by_id(waiting.instance_id)
-        hook = inst.hook if inst is not None else None
-        if inst is None or hook is None or waiting.group != GROUP or waiting.hook != HOOK:
-            raise ActionGone(f"No active Lifecycle Action found with instance ID {waiting.instance_id}")
-        if waiting.token and waiting.token != hook.token:
-            raise ActionGone(f"No active Lifecycle Action found with token {waiting.token}")
-        return inst
-
-    def heartbeat(self, waiting: Waiting) -> None:
-        self._op("RecordLifecycleActionHeartbeat")
-        self.world.heartbeat(self._active(waiting))
-
-    def complete(self, waiting: Waiting, result: Result) -> None:
-        self._op("CompleteLifecycleAction")
-        self.world.complete(self._active(waiting), result)
-
-    def tag(self, instance_id: str, key: str, value: str) -> None:
-        self._op("CreateTags")
-        inst = self.world.by_id(instance_id)
-        if inst is not None:
-            inst.tags[key] = value
-
-
-class _SimPaginator:
-    def __init__(self, client: _SimAutoScalingClient) -> None:
-        self._client = client
-
-    def paginate(self, AutoScalingGroupNames: Sequence[str]) -> Iterator[dict[str, Any]]:
-        self._client.aws._op("DescribeAutoScalingGroups")
-        world = self._client.aws.world
-        instances = [
-            {"InstanceId": i.id, "LifecycleState": i.state, "ProtectedFromScaleIn": i.protected}
-            for i in world.instances
-        ]
-        groups = [{"AutoScalingGroupName": GROUP, "Instances": instances}] if GROUP in AutoScalingGroupNames else []
-        yield {"AutoScalingGroups": groups}
-
-
-class _SimAutoScalingClient:
-    """The slice of the boto3 Auto Scaling client that scale-in protection uses."""
-
-    def __init__(self, aws: _SimAws) -> None:
-        self.aws = aws
-
-    def describe_lifecycle_hooks(self, AutoScalingGroupName: str) -> dict[str, Any]:
-        """The simulated group's one terminating hook (LIVENESS: the gate reads its hook, gate/service/hooks.py)."""
-        self.aws._op("DescribeLifecycleHooks")
-        cfg = self.aws.world.cfg
-        hook = {
-            "LifecycleHookName": HOOK,
-            "AutoScalingGroupName": GROUP,
-            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-            "HeartbeatTimeout": cfg.heartbeat_timeout,
-            "GlobalTimeout": min(MAX_GLOBAL_TIMEOUT, 100 * cfg.heartbeat_timeout),
-            "DefaultResult": cfg.default_result,
-        }
-        return {"LifecycleHooks": [hook] if AutoScalingGroupName == GROUP else []}
-
-    def get_paginator(self, name: str) -> _SimPaginator:
-        if name != "describe_auto_scaling_groups":
-            raise NotImplementedError(name)
-        return _SimPaginator(self)
-
-    def set_instance_protection(
-        self,
-        AutoScalingGroupName: str,
-        InstanceIds: Sequence[str],
-        ProtectedFromScaleIn: bool,
-    ) -> dict[str, Any]:
-        self.aws._op("SetInstanceProtection")
-        world = self.aws.world
-        for iid in InstanceIds:
-            inst = world.by_id(iid)
-            if inst is not None and inst.state == IN_SERVICE:
-                inst.protected = ProtectedFromScaleIn
-                world._touch(inst)
-        return {}
-
-
-class _SimEc2Client:
-    """The slice of the boto3 EC2 client that scale-in protection and the retained clean-up use."""
-
-    def __init__(self, aws: _SimAws) -> None:
-        self.aws = aws
-
-    def describe_instances(self, Filters: Sequence[dict[str, Any]], NextToken: str | None = None) -> dict[str, Any]:
-        """By instance id, or by tag key (every alive instance carrying one of the keys, non-empty or not)."""
-        self.aws._op("DescribeInstances")
-        world = self.aws.world
-        ids = [v for f in Filters if f["Name"] == "instance-id" for v in f["Values"]]
-        keys = {v for f in Filters if f["Name"] == "tag-key" for v in f["Values"]}
-        if keys:
-            found = [i for i in world.instances if keys & set(i.tags)]
-        else:
-            found = [i for i in (world.by_id(iid) for iid in ids) if i is not None]
-        instances = [
-            {
-                "InstanceId": i.id,
-                "PrivateDnsName": i.private_dns,
-                "Tags": [{"Key": k, "Value": v} for k, v in i.tags.items()],
-            }
-            for i in found
-        ]
-        return {"Reservations": [{"Instances": instances}]}
-
-    def terminate_instances(self, InstanceIds: Sequence[str]) -> dict[str, Any]:
-        """EC2 TerminateInstances: here only ever for a retained instance (the gate's clean-up)."""
-        self.aws._op("TerminateInstances")
-        for iid in InstanceIds:
-            inst = self.aws.world.by_id(iid)
-            if inst is not None:
-                self.aws.world.terminate_retained(inst)
-        return {}
-
-    def create_tags(self, Resources: Sequence[str], Tags: Sequence[dict[str, str]]) -> dict[str, Any]:
-        self.aws._op("CreateTags")
-        for iid in Resources:
-            inst = self.aws.world.by_id(iid)
-            if inst is not None:
-                inst.tags.update({t["Key"]: t["Value"] for t in Tags})
-        return {}
 
 
 class _SimAzure:

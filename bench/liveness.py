@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.common import gate_settings
-from bench.memory_aws import Member, MemoryAws
+from bench.memory_aws import GONE, WAIT, MemoryAws
 from gate.adapters.logs import DecisionLog
 from gate.domain.actions import Result
 from gate.domain.clock import ScaledClock
@@ -66,6 +66,10 @@ class _Instance:
     ended_at: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
     group: str = GROUP
+
+    @property
+    def state(self) -> str:
+        return WAIT if self.waiting else GONE
 
 
 @dataclass
@@ -126,16 +130,16 @@ class _World:
     def members(self) -> Iterable[_Instance]:
         return list(self.instances.values())
 
-    def heartbeat(self, member: Member) -> None:
+    def heartbeat(self, member: _Instance) -> None:
         with self.lock:
             inst = self.instances[member.id]
             inst.hb_deadline = min(self.clock.now() + self.cfg.heartbeat_timeout, inst.global_deadline)
 
-    def complete(self, member: Member, result: Result) -> None:
+    def complete(self, member: _Instance, result: Result) -> None:
         with self.lock:
             self.end(self.instances[member.id], "released", self.clock.now())
 
-    def before_action(self, member: Member) -> None:
+    def before_action(self, member: _Instance) -> None:
         self.expire(self.instances[member.id])
 
     def azure(self, kind: str) -> None:
@@ -214,7 +218,7 @@ def liveness_benchmark(cfg: LivenessConfig | None = None, *, echo: bool = False)
     clock = ScaledClock(cfg.speed)
     world = _World(cfg, clock)
     settings = gate_settings(azure_org_url="https://dev.azure.com/bench", pools=[POOL], groups=[GROUP], hook_name=HOOK)
-    aws = MemoryAws(world, HOOK, cfg.heartbeat_timeout, private_dns=lambda iid: None, before_action=world.before_action)
+    aws = MemoryAws(world, HOOK, cfg.heartbeat_timeout, private_dns=lambda m: None, before_action=world.before_action)
     gate = Gate(settings, aws, _Azure(world), clock, DecisionLog(echo=False, keep=0))  # one warm container
     end = world.started + cfg.minutes * 60
     durations: list[float] = []

@@ -36,7 +36,7 @@ from bench.common import (
     gate_settings,
     quiet_logs,
 )
-from bench.memory_aws import Member, MemoryAws
+from bench.memory_aws import GONE, WAIT, MemoryAws
 from bench.stats import median, percentile, rounded
 from gate.adapters.aws import Aws
 from gate.adapters.azure import AzureDevOps
@@ -105,6 +105,10 @@ class _Member:
     waiting: bool = True
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def state(self) -> str:
+        return WAIT if self.waiting else GONE
+
 
 class _CountingWorld:
     """N waiting instances for `bench.memory_aws.MemoryAws`; counts calls like `Aws.calls` (one
@@ -122,10 +126,10 @@ class _CountingWorld:
         if n:
             self.calls[op] = self.calls.get(op, 0) + n
 
-    def heartbeat(self, member: Member) -> None:
+    def heartbeat(self, member: _Member) -> None:
         pass
 
-    def complete(self, member: Member, result: Result) -> None:
+    def complete(self, member: _Member, result: Result) -> None:
         member.waiting = False
         self.completed[member.id] = result
 
@@ -208,7 +212,7 @@ def tick_sequence(instances: int = 1000) -> dict[str, Any]:
         _seed_agents(ado, ids, short=45, long=3600)
         settings = gate_settings(azure_org_url=ado.url, pools=[POOL], groups=[GROUP], hook_name=HOOK)
         world = _CountingWorld(ids)
-        aws = MemoryAws(world, HOOK, 180, private_dns=lambda iid: f"ip-{iid[2:10]}")
+        aws = MemoryAws(world, HOOK, 180, private_dns=lambda m: f"ip-{m.id[2:10]}")
         source = AzureDevOps(settings.azure_org_url, BENCH_PAT, settings.pools, clock=clock)
         gate = Gate(settings, aws, source, clock, DecisionLog(echo=False))
         probe = AzureDevOps(settings.azure_org_url, BENCH_PAT, settings.pools, clock=clock)

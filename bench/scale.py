@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.common import gate_settings, quiet_logs
 from bench.fleet import FleetConfig, simulate
-from bench.memory_aws import Member, MemoryAws
+from bench.memory_aws import GONE, WAIT, MemoryAws
 from gate.adapters.logs import DecisionLog
 from gate.domain.actions import Result
 from gate.domain.clock import Clock, ManualClock
@@ -86,6 +86,10 @@ class _Instance:
     tags: dict[str, str] = field(default_factory=dict)
     heartbeat_deadline: float = 0.0
 
+    @property
+    def state(self) -> str:
+        return WAIT if self.waiting else GONE
+
 
 class _Fleet:
     """The world both stand-ins answer from, thread-safe (the gate's pools call from many threads)."""
@@ -120,7 +124,7 @@ class _Fleet:
     def members(self) -> Iterable[_Instance]:
         return list(self.instances.values())
 
-    def heartbeat(self, member: Member) -> None:
+    def heartbeat(self, member: _Instance) -> None:
         now = self.clock.now()
         with self.lock:
             inst = self.instances[member.id]
@@ -131,10 +135,10 @@ class _Fleet:
             if threading.current_thread().name.startswith("heartbeat"):
                 self.pass_at.append(now)
 
-    def complete(self, member: Member, result: Result) -> None:
+    def complete(self, member: _Instance, result: Result) -> None:
         self.instances[member.id].waiting = False
 
-    def edge(self) -> MemoryAws:
+    def edge(self) -> MemoryAws[_Instance]:
         """The gate's AWS port on this fleet (one per gate: it keeps the groups it listed)."""
         return MemoryAws(self, HOOK, self.cfg.heartbeat_timeout)
 
@@ -197,7 +201,7 @@ class _ScaleAzure:
 def _collecting_log() -> DecisionLog:
     """Every decision record, and every info or error line as a record (`log:<event>`), kept and not written."""
     log = DecisionLog(echo=False, keep=10**9)
-    log.events = lambda event, fields: log.records.append({"outcome": f"log:{event}", **fields})
+    log.events = lambda _level, event, fields: log.records.append({"outcome": f"log:{event}", **fields})
     return log
 
 

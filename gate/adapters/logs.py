@@ -121,8 +121,9 @@ def failsafe_emf(holds: Mapping[str, str], namespace: str, timestamp_ms: int) ->
 class DecisionLog:
     """Writes decision records; also keeps them in memory (the simulator's table and the tests read them).
 
-    `sink` sees every decision record, `events` every info and error line; `echo=False` writes no line at all (the
-    benchmarks count thousands of decisions a simulated day: a JSON line each would time the terminal)."""
+    `sink` sees every decision record, `events` every info and error line (level, event, fields); `echo=False`
+    writes no line at all (the benchmarks count thousands of decisions a simulated day: a line each would time the
+    terminal)."""
 
     def __init__(
         self,
@@ -131,7 +132,7 @@ class DecisionLog:
         keep: int = 10_000,
         *,
         echo: bool = True,
-        events: Callable[[str, dict[str, Any]], None] | None = None,
+        events: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.namespace = namespace
         self.sink = sink
@@ -168,12 +169,12 @@ class DecisionLog:
 
     def info(self, event: str, **fields: Any) -> None:
         if self.events is not None:
-            self.events(event, fields)
+            self.events("info", event, fields)
         if self.echo:
             self._log.info(event, **fields)
 
     def error(self, event: str, **fields: Any) -> None:
         if self.events is not None:
-            self.events(event, fields)
+            self.events("error", event, fields)
         if self.echo:
             self._log.error(event, **fields)

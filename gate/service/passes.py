@@ -14,12 +14,11 @@ from gate.domain.clock import Clock
 from gate.domain.holdstate import AgentKey, load
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
-from gate.service.execute import describe
+from gate.service.execute import LifecycleEdge, describe
 from gate.service.heartbeats import HeartbeatEdge, Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, HookSource, foreign_hook_problem
 from gate.service.judgment import Judged, Judgment, RoundAgents, worth_logging
 from gate.service.records import Recorder
-from gate.service.retained import RetainedEdge
 from gate.service.sources import AgentSource, AgentSourceError, Listing, ListingMemory, audited, list_pools
 from gate.service.workers import Workers
 from gate.settings import Settings
@@ -29,10 +28,12 @@ if TYPE_CHECKING:
     from gate.service.rounds import Run
 
 
-class RoundEdge(HeartbeatEdge, HookSource, RetainedEdge, Protocol):
+class RoundEdge(HeartbeatEdge, HookSource, LifecycleEdge, Protocol):
     """What a round asks of Auto Scaling and EC2 (gate.adapters.aws.Aws implements it; bench/memory_aws.py is the
     in-memory one): the passes' own calls, and those of the parts it drives (heartbeats, hooks, executor, clean-up).
-    Every call is bounded by `set_deadline`. Errors: ActionGone, AwsError."""
+    Every call is bounded by `set_deadline`. Errors: ActionGone, AwsError. The clean-up's calls are listed here
+    rather than inherited from gate.service.retained.RetainedEdge: the handler imports the clean-up only when a tick
+    runs it (cold start)."""
 
     listed_groups: frozenset[str] | None  # the groups the last DescribeAutoScalingGroups listed (None: not yet)
 
@@ -43,6 +44,12 @@ class RoundEdge(HeartbeatEdge, HookSource, RetainedEdge, Protocol):
     def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
 
     def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]: ...
+
+    def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def tagged(self, keys: Sequence[str], max_pages: int = 100) -> dict[str, list[str]]: ...
+
+    def tag_many(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> None: ...
 
 
 class Passes:
