@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from requests.adapters import HTTPAdapter
 
 from gate.adapters import secrets
+from gate.adapters.neterrors import network_words
 from gate.adapters.secrets import Rotation, SecretCredential
 from gate.domain.mapping import Mapping
 from gate.domain.model import Agent, JobMeta, JobRequest
@@ -197,6 +198,7 @@ class GitLabRunners:
         attempt = refreshes = waited = 0
         while True:
             limit = self.deadline.timeout(self.timeout, what)
+            timeout = (min(3.05, limit), limit)  # (connect, read), named in a network error
             header = self.credential.authorization()  # AuthError when the token cannot be read or was refused
             with self._lock:
                 self.calls += 1
@@ -207,17 +209,16 @@ class GitLabRunners:
                     params=params,
                     data=data,
                     headers={"PRIVATE-TOKEN": header.partition(" ")[2]},
-                    timeout=(min(3.05, limit), limit),
+                    timeout=timeout,
                     allow_redirects=False,
                 )
-            except requests.ConnectionError as exc:
-                if attempt < self.retries and not isinstance(exc, requests.ConnectTimeout):
+            except requests.RequestException as exc:  # retried: a connection error, not a timeout
+                retried = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
+                if retried and attempt < self.retries:
                     self._retry_wait(self.backoff * 2**attempt, what)
                     attempt += 1
                     continue
-                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
-            except requests.RequestException as exc:
-                raise AgentSourceError(f"{what}: {type(exc).__name__}: {redact(str(exc))}") from None
+                raise AgentSourceError(f"{what}: {redact(network_words(exc, url, timeout))}") from None
             if resp.status_code == 401:  # bad credentials: re-read the token (bounded); another version, one try
                 if refreshes < 2 and self.credential.refresh(header):
                     refreshes += 1

@@ -21,6 +21,8 @@ import requests
 
 from cli.common import reachable
 from gate.adapters.azure import AzureDevOps
+from gate.adapters.github import GitHubRunners
+from gate.adapters.gitlab import GitLabRunners
 from gate.adapters.neterrors import network_words
 from gate.domain.clock import ManualClock
 from gate.service.sources import AgentSourceError
@@ -192,12 +194,18 @@ def test_only_host_and_port_are_named_never_the_path_query_or_userinfo() -> None
     assert words == f"127.0.0.1:{port} refused the connection (nothing listens there)"
 
 
-def test_the_azure_devops_client_reports_it_in_words() -> None:
+@pytest.mark.parametrize("system", ["azure-devops", "github", "gitlab"])
+def test_every_agent_source_reports_it_in_words(system: str) -> None:
     port = closed_port()
-    org = f"http://127.0.0.1:{port}/org"
-    client = AzureDevOps(org, "pat-for-words-0123456789", ["linux"], clock=ManualClock(), retries=1, backoff=0.01)
+    base, secret = f"http://127.0.0.1:{port}", "token-for-words-0123456789"
+    clients: dict[str, Callable[[], object]] = {
+        "azure-devops": lambda: AzureDevOps(f"{base}/org", secret, ["linux"], clock=ManualClock(), backoff=0.01),
+        "github": lambda: GitHubRunners(base, secret, org="acme", clock=ManualClock()),
+        "gitlab": lambda: GitLabRunners(base, secret, clock=ManualClock()),
+    }
+    client = clients[system]()
     with pytest.raises(AgentSourceError) as caught:
-        client.list_agents()
+        client.list_agents()  # type: ignore[attr-defined]
     message = str(caught.value)
     assert message.endswith(f"127.0.0.1:{port} refused the connection (nothing listens there)"), message
-    assert "ConnectionError" not in message and "pat-for-words" not in message
+    assert "ConnectionError" not in message and secret not in message
