@@ -55,6 +55,12 @@ the gate outage through the scheduled functions (the gate, the pool manager), Au
 Auto Scaling call (attempts retried up to the SDK's `max_attempts`, back-off time not modelled). With
 `retain_on_abandon`, ABANDON keeps the instance in `Terminating:Retained`. With `service_hook`, every build end is
 delivered to the real receiver (gate/servicehook.py), which runs one round of the tick.
+
+Priority tiers (`BENCH_TIERS`, `with_tiers`): every build says what it is (bench.workload: a release pipeline's job, a
+pull-request validation or a CI build); the agent list and the job requests carry it as the job's metadata
+(`JobMeta`: pipeline, plan type), so a run with `GATE_TIERS` set holds each kind under its own tier. A run counts,
+per kind of build, the builds killed, the gate's forced completions (a completion while a build still ran: it
+kills that build on CONTINUE, keeps the instance on ABANDON with retention) and the instance-hours held for it.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ import random
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from types import FrameType
@@ -77,11 +83,11 @@ from bench.common import gate_settings
 from bench.faults import FAIR, Faults
 from bench.memory_aws import MemoryAws
 from bench.stats import mean, percentile, rounded
-from bench.workload import EPOCH, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
+from bench.workload import EPOCH, KINDS, BuildSpec, WorkloadConfig, generate, mean_duration, peak_rate
 from gate.adapters.aws import RETRY_CONFIG, AwsError
 from gate.adapters.logs import DecisionLog
 from gate.domain.actions import Result
-from gate.domain.model import Agent, JobRequest, ServiceTime
+from gate.domain.model import Agent, JobMeta, JobRequest, ServiceTime
 from gate.domain.timestamps import format_ts
 from gate.handler import dispatch
 from gate.service.protection import Protector
@@ -101,6 +107,15 @@ STRATEGIES: tuple[Strategy, ...] = (
 )
 GATED: frozenset[str] = frozenset({"gate", "gate+protect", "idle-first"})  # the real gate runs
 HOOKED: frozenset[str] = GATED | {"drain-on-signal"}  # a terminating lifecycle hook holds the victim
+# Priority tiers as the bench configures them (GATE_TIERS, docs/judgment.md): a release pipeline's job is held up to
+# 8 hours (under the hook's 30,000 s global timeout) and then retained (ABANDON on a retaining group: never forced
+# CONTINUE); a pull-request validation is held 30 minutes, then released (CONTINUE: its build is given up).
+BENCH_TIERS: tuple[dict[str, Any], ...] = (
+    {"name": "release", "max_hold_seconds": 28_800, "forced_result": "ABANDON", "plan_type": ["Release"]},
+    {"name": "pr", "max_hold_seconds": 1_800, "forced_result": "CONTINUE", "pipeline": ["*-pr"]},
+)
+TIERED: tuple[Strategy, ...] = ("gate", "idle-first")  # the strategies the bench also runs with BENCH_TIERS
+_STRICTNESS = {kind: i for i, kind in enumerate(KINDS)}  # release first: the kind a hold is counted for
 
 GROUP = "ci-agents"
 HOOK = "termination-gate"
@@ -261,6 +276,10 @@ class StrategyResult:
     cpu_seconds: float = 0.0
     series: dict[str, list[float]] = field(default_factory=dict)
     kill_times_h: list[float] = field(default_factory=list)
+    tier_config: str = "default"  # "tiers": run with BENCH_TIERS (with_tiers)
+    # Per kind of build (bench.workload.KINDS, and "idle" for holds of an instance that ran none): builds, builds
+    # killed, forced completions, held instance-hours (Terminating:Wait and Retained, for the build it was held for)
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the time series (the table and the JSON's headline)."""
@@ -277,6 +296,11 @@ class _Build:
     end: float | None = None
     agent: _Agent | None = None
     killed: bool = False
+
+    @property
+    def meta(self) -> JobMeta:
+        """What the job request says of itself (Azure DevOps: definition.name, planType)."""
+        return JobMeta(pipeline=self.spec.pipeline, plan_type="Release" if self.spec.kind == "release" else "Build")
 
 
 @dataclass(eq=False)
@@ -317,6 +341,7 @@ class _Agent:
                 online=self.online,
                 assigned_request=key[2],
                 computer_name=self.instance.private_dns,
+                job=visible.meta if visible else None,
             )
         return self._snap
 
@@ -562,6 +587,10 @@ class _World:
         self._pool_idle_since: dict[int, float] = {}  # pool-manager: instance index -> first sample seen idle
         self._pool_draining: set[int] = set()  # pool-manager: disabled, termination not yet accepted
         self._selector: Selector | None = None  # idle-first: the termination policy's warm container
+        # Per kind of build: forced completions and held instance-seconds; retained instances' (start, kind).
+        self._forced: Counter[str] = Counter()
+        self._held_s: defaultdict[str, float] = defaultdict(float)
+        self._retained_since: dict[int, tuple[float, str]] = {}
 
     # -- event loop ---------------------------------------------------------------------------------------
     def at(self, t: float, fn: Callable[[], None]) -> None:
@@ -926,6 +955,9 @@ class _World:
     def _terminate(self, inst: _Instance) -> None:
         if inst.state == TERMINATED:
             return
+        retained = self._retained_since.pop(inst.index, None)
+        if retained is not None:
+            self._held_s[retained[1]] += self.now - retained[0]
         for agent in inst.agents:
             if agent.build is not None:
                 self.kill(agent)
@@ -1102,7 +1134,7 @@ class _World:
             return
         if self.now >= hook.heartbeat_deadline:
             self.result.hooks_timed_out += 1
-            self.complete(inst, self.cfg.default_result)
+            self.complete(inst, self.cfg.default_result, timed_out=True)
         else:
             self.at(hook.heartbeat_deadline, lambda: self._check_timeout(inst, hook))
 
@@ -1111,17 +1143,28 @@ class _World:
         assert hook is not None
         hook.heartbeat_deadline = min(self.now + self.cfg.heartbeat_timeout, hook.global_deadline)
 
-    def complete(self, inst: _Instance, result: Result) -> None:
+    def complete(self, inst: _Instance, result: Result, *, timed_out: bool = False) -> None:
         """Both results terminate, except ABANDON on a retaining group: the instance stays, Terminating:Retained,
         outside the desired capacity, its agents running (and taking jobs while enabled) until someone ends it."""
         hook = inst.hook
         assert hook is not None
         ends = [a.last_build.end for a in inst.agents if a.last_build and a.last_build.end is not None]
         since = max([hook.started, *[e for e in ends if e >= hook.started]])
+        # The kind of build the hold was for: one still running (the gate completing then is a forced completion),
+        # else one that ended during the hold, else none ("idle").
+        running = [a.build.spec.kind for a in inst.agents if a.build is not None]
+        ended = [
+            a.last_build.spec.kind for a in inst.agents if a.last_build and (a.last_build.end or 0) >= hook.started
+        ]
+        kind = min(running or ended or ["idle"], key=lambda k: _STRICTNESS.get(k, len(KINDS)))
+        if running and not timed_out and self.strategy in GATED:
+            self._forced[kind] += 1
+        self._held_s[kind] += self.now - hook.started
         lag = float(getattr(self._settings, "assignment_lag_seconds", 0.0))
         self.holds.append((hook.started, self.now, self.now - since, since > hook.started, since >= hook.started + lag))
         if result == "ABANDON" and self.cfg.retain_on_abandon:
             inst.state, inst.hook = RETAINED, None
+            self._retained_since[inst.index] = (self.now, kind)
             self.result.retained += 1
             self._touch(inst)
             for agent in inst.agents:
@@ -1296,6 +1339,23 @@ class _World:
         r.decisions = dict(sorted(self.decisions.items()))
         r.wall_seconds, r.cpu_seconds = round(wall, 2), round(cpu, 2)
         r.series = self.series
+        for since, kind in self._retained_since.values():  # still retained at the end of the day
+            self._held_s[kind] += self.end - since
+        for inst in self.waiting():  # still held at the end of the day
+            kinds = [a.build.spec.kind for a in inst.agents if a.build is not None]
+            started = inst.hook.started if inst.hook is not None else self.end
+            self._held_s[min(kinds or ["idle"], key=lambda k: _STRICTNESS.get(k, len(KINDS)))] += self.end - started
+        built = Counter(b.spec.kind for b in self.builds)
+        killed = Counter(b.spec.kind for b in self.builds if b.killed)
+        r.by_kind = {
+            kind: {
+                "builds": built[kind],
+                "builds_killed": killed[kind],
+                "forced": self._forced[kind],
+                "held_instance_hours": round(self._held_s[kind] / 3600, 2),
+            }
+            for kind in (*KINDS, "idle")
+        }
 
 
 # -- the gate's edges, onto the simulated world --------------------------------------------------------------
@@ -1357,9 +1417,10 @@ class _SimAzure:
         out: list[JobRequest] = []
         if sim is not None:
             running = sim.visible_build(self.world.now, self.world.faults.busy_lag_s)
-            out = [JobRequest(running.spec.id, sim.id, finished=False)] if running else []
+            out = [JobRequest(running.spec.id, sim.id, finished=False, meta=running.meta)] if running else []
             if sim.last_build is not None:
-                out.append(JobRequest(sim.last_build.spec.id, sim.id, finished=True, finished_at=sim.last_build.end))
+                last = sim.last_build
+                out.append(JobRequest(last.spec.id, sim.id, finished=True, finished_at=last.end, meta=last.meta))
         self._answer()
         return out
 
@@ -1455,11 +1516,21 @@ def _busiest_minute(calls: Sequence[tuple[float, str, int]]) -> dict[str, int]:
     return out
 
 
+def with_tiers(cfg: FleetConfig) -> FleetConfig:
+    """The same day with BENCH_TIERS on a retaining group (TerminateHookAbandon = retain: a release job's ABANDON
+    keeps its instance; the gate's retained clean-up terminates it once idle)."""
+    return replace(
+        cfg, gate_settings={**cfg.gate_settings, "tiers": json.dumps(list(BENCH_TIERS))}, retain_on_abandon=True
+    )
+
+
 def simulate(cfg: FleetConfig, strategy: Strategy, builds: Sequence[BuildSpec] | None = None) -> StrategyResult:
     """One strategy over the configured day; `builds` defaults to the seeded workload (pass it to share)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}")
-    return _World(cfg, strategy, generate(cfg.workload()) if builds is None else builds).run()
+    result = _World(cfg, strategy, generate(cfg.workload()) if builds is None else builds).run()
+    result.tier_config = "tiers" if cfg.gate_settings.get("tiers") else "default"
+    return result
 
 
 def run_fleet(
@@ -1532,6 +1603,30 @@ def fleet_benchmark(
                     "instance_hours": r.instance_hours,
                 }
             )
+    doc["tiers"] = tiers_comparison(cfg, results, builds)
     doc["series"] = {s: {**r.series, "kill_times_h": r.kill_times_h} for s, r in results.items()}
     doc["wall_seconds"] = round(time.perf_counter() - start, 2)
     return results, doc
+
+
+def tier_row(r: StrategyResult) -> dict[str, Any]:
+    """One run of the tiers comparison: its totals and its per-kind counts."""
+    fields = ("strategy", "tier_config", "builds_killed", "instance_hours", "held_instance_hours", "hooks_timed_out")
+    return {**{k: getattr(r, k) for k in fields}, "retained": r.retained, "by_kind": r.by_kind}
+
+
+def tiers_comparison(
+    cfg: FleetConfig,
+    default: Mapping[str, StrategyResult],
+    builds: Sequence[BuildSpec],
+    strategies: Sequence[Strategy] = TIERED,
+) -> dict[str, Any]:
+    """The TIERED strategies with BENCH_TIERS beside their default-tier runs of the same day (`default`, already
+    simulated; a strategy missing there is simulated here): per kind of build, builds killed, forced completions
+    and held instance-hours."""
+    tiered = with_tiers(cfg)
+    runs = []
+    for s in strategies:
+        runs.append(tier_row(default[s] if s in default else simulate(cfg, s, builds)))
+        runs.append(tier_row(simulate(tiered, s, builds)))
+    return {"tiers": [dict(t) for t in BENCH_TIERS], "retain_on_abandon": True, "runs": runs}

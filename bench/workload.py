@@ -4,6 +4,10 @@ Arrivals are a non-homogeneous Poisson process (thinning) with a working-day pro
 `night_fraction` of the peak rate, a morning and an afternoon peak. Durations are log-normal (median
 `median_build_minutes`, shape `build_sigma`) clipped to [2 min, 2 h], the long-tailed shape of CI job times.
 The peak rate is derived from the group size, so a 20-instance test fleet is as busy as a 200-instance one.
+
+Each build also says what it is (its pipeline, for the priority tiers): a release pipeline's job (`release_share`), a
+pull-request validation (`pr_share`) or a main-branch CI build (the rest), drawn from a stream of its own so the
+arrivals and durations are the same whatever the shares.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ class WorkloadConfig:
     build_sigma: float = 0.85
     min_build_minutes: float = 2.0
     max_build_minutes: float = 120.0
+    release_share: float = 0.1  # builds of a release pipeline
+    pr_share: float = 0.4  # pull-request validations
+
+
+# What a build is, and the pipeline it runs in (the job metadata a priority tier matches, gate.domain.tiers).
+KINDS = ("release", "pr", "ci")
+PIPELINES = {"release": "app-release", "pr": "app-pr", "ci": "app-ci"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,11 @@ class BuildSpec:
     id: int
     arrival: float  # absolute simulated time
     duration: float  # seconds
+    kind: str = "ci"  # one of KINDS
+
+    @property
+    def pipeline(self) -> str:
+        return PIPELINES[self.kind]
 
 
 def profile(hour_of_day: float, night_fraction: float) -> float:
@@ -65,6 +81,7 @@ def peak_rate(cfg: WorkloadConfig) -> float:
 
 def generate(cfg: WorkloadConfig) -> list[BuildSpec]:
     rng = random.Random(f"workload:{cfg.seed}")
+    kinds = random.Random(f"kinds:{cfg.seed}")  # its own stream: the shares change nothing else about the day
     start = EPOCH + cfg.start_hour * 3600
     end = start + cfg.hours * 3600
     lam = peak_rate(cfg)
@@ -79,4 +96,10 @@ def generate(cfg: WorkloadConfig) -> list[BuildSpec]:
         accept = rng.random() < profile((t - EPOCH) / 3600, cfg.night_fraction)
         duration = min(hi, max(lo, rng.lognormvariate(mu, s)))  # drawn either way: streams stay aligned
         if accept:
-            builds.append(BuildSpec(len(builds) + 1, t, duration))
+            builds.append(BuildSpec(len(builds) + 1, t, duration, _kind(kinds.random(), cfg)))
+
+
+def _kind(draw: float, cfg: WorkloadConfig) -> str:
+    if draw < cfg.release_share:
+        return "release"
+    return "pr" if draw < cfg.release_share + cfg.pr_share else "ci"

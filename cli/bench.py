@@ -162,7 +162,70 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
                 _fmt(row["idle_kept_alive_hours"]),
             )
         console.print(poll)
+    if "tiers" in doc:
+        _tiers(doc["tiers"], cfg.instances, cfg.hours, seed)
     return doc
+
+
+def _hold(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
+
+
+_TIER_OF = {"release": "release", "pr": "pr", "ci": "default", "idle": "default"}  # under bench.fleet.BENCH_TIERS
+
+
+def _tiers(t: dict[str, Any], instances: int, hours: float, seed: int) -> None:
+    """The same day under the default tier and under BENCH_TIERS, side by side, per kind of build."""
+    rules = "; ".join(
+        f"{x['name']}: {' '.join(f'{k}={v}' for k, v in x.items() if isinstance(v, list))}, held "
+        f"{_hold(x['max_hold_seconds'])} then {x['forced_result']}"
+        for x in t["tiers"]
+    )
+    table = Table(
+        title=f"Priority tiers: the same day ({instances} instances, {hours:.0f} h, seed {seed}), default tier -> "
+        f"GATE_TIERS ({rules}; a retaining group)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("strategy", "kind", "tier", "builds", "builds killed", "forced completions", "held inst-h", "inst-h"):
+        table.add_column(col, justify="left" if col in ("strategy", "kind", "tier") else "right")
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    for run in t["runs"]:
+        runs.setdefault(run["strategy"], {})[run["tier_config"]] = run
+    for strategy, pair in runs.items():
+        base, tiered = pair.get("default"), pair.get("tiers")
+        if base is None or tiered is None:
+            continue
+        for kind, numbers in base["by_kind"].items():
+            other = tiered["by_kind"][kind]
+            table.add_row(
+                strategy,
+                "no build (idle)" if kind == "idle" else kind,
+                _TIER_OF.get(kind, "default"),
+                _fmt(numbers["builds"]) if kind != "idle" else "-",
+                f"{numbers['builds_killed']} -> {other['builds_killed']}",
+                f"{numbers['forced']} -> {other['forced']}",
+                f"{numbers['held_instance_hours']:.1f} -> {other['held_instance_hours']:.1f}",
+                "",
+            )
+        table.add_row(
+            strategy,
+            "all",
+            "",
+            "",
+            f"{base['builds_killed']} -> {tiered['builds_killed']}",
+            f"{sum(k['forced'] for k in base['by_kind'].values())} -> "
+            f"{sum(k['forced'] for k in tiered['by_kind'].values())}",
+            f"{base['held_instance_hours']:.1f} -> {tiered['held_instance_hours']:.1f}",
+            f"{base['instance_hours']:,.0f} -> {tiered['instance_hours']:,.0f}",
+            end_section=True,
+        )
+    console.print(table)
+    console.print(
+        "[dim]forced completions: the gate completed a hold while a build still ran (CONTINUE kills it, ABANDON on a "
+        "retaining group keeps the instance); held inst-h: Terminating:Wait and Retained, counted for the build the "
+        "hold was for.[/]"
+    )
 
 
 # -- faults ----------------------------------------------------------------------------------------------------------
