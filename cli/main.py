@@ -386,6 +386,10 @@ def emulator_finish_build(
         finished = finish_build(url, instance, result)
     except LookupError as exc:
         fail(str(exc))
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        from gate.adapters.neterrors import network_words
+
+        fail(f"the fake Azure DevOps at {url} did not answer: {network_words(exc)}")
     except (requests.RequestException, ValueError) as exc:
         fail(f"the fake Azure DevOps at {url} did not answer: {type(exc).__name__}: {exc}")
     console.print(f"finished job request {', '.join(map(str, finished))} on {instance} ({result})", highlight=False)

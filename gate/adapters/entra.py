@@ -163,7 +163,7 @@ class EntraCredential:
                 except (ValueError, OSError) as exc:  # unreachable authority, bad discovery document
                     why = (
                         network_words(exc)
-                        if isinstance(exc, requests.RequestException)
+                        if isinstance(exc, requests.RequestException) and not isinstance(exc, ValueError)
                         else f"{type(exc).__name__}: {exc}"
                     )
                     raise AuthError(f"Microsoft Entra sign-in failed: {why}") from None

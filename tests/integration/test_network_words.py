@@ -7,6 +7,7 @@ Here (not in tests/unit) because every case opens sockets."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 import struct
@@ -21,11 +22,12 @@ import requests
 
 from cli.common import reachable
 from gate.adapters.azure import AzureDevOps
+from gate.adapters.entra import EntraCredential
 from gate.adapters.github import GitHubRunners
 from gate.adapters.gitlab import GitLabRunners
 from gate.adapters.neterrors import network_words
 from gate.domain.clock import ManualClock
-from gate.service.sources import AgentSourceError
+from gate.service.sources import AgentSourceError, AuthError
 from tests.support.entra import self_signed
 
 
@@ -209,3 +211,15 @@ def test_every_agent_source_reports_it_in_words(system: str) -> None:
     message = str(caught.value)
     assert message.endswith(f"127.0.0.1:{port} refused the connection (nothing listens there)"), message
     assert "ConnectionError" not in message and secret not in message
+
+
+def test_an_unreachable_entra_authority_reads_in_words() -> None:
+    port = closed_port()
+    raw = json.dumps({"tenant_id": "tenant-1", "client_id": "client-1", "client_secret": "entra-secret-for-words"})
+    credential = EntraCredential(lambda force: raw, authority_host=f"https://127.0.0.1:{port}", timeout=2)
+    with pytest.raises(AuthError) as caught:
+        credential.authorization()
+    message = str(caught.value)
+    assert message == (
+        f"Microsoft Entra sign-in failed: 127.0.0.1:{port} refused the connection (nothing listens there)"
+    ), message
