@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,63 +86,3 @@ def instance_details(private_dns: str | None, tags: Mapping[str, str]) -> dict[s
         "tags": {k: v for k, v in tags.items() if k.startswith("gate:")},
     }
     return {k: v for k, v in details.items() if k in known}
-
-
-class GroupsView:
-    """The slice of boto3's Auto Scaling client that the gate's retained clean-up reads (DescribeAutoScalingGroups
-    pages), answered from `members()`: (group, instance id, lifecycle state) triples. `count(op)` counts a call."""
-
-    def __init__(self, members: Callable[[], Iterable[tuple[str, str, str]]], count: Callable[[str], None]) -> None:
-        self._members = members
-        self._count = count
-
-    def get_paginator(self, name: str) -> GroupsView:
-        if name != "describe_auto_scaling_groups":
-            raise NotImplementedError(name)
-        return self
-
-    def paginate(self, AutoScalingGroupNames: Sequence[str]) -> Iterator[dict[str, Any]]:
-        self._count("DescribeAutoScalingGroups")
-        groups: dict[str, list[dict[str, Any]]] = {g: [] for g in AutoScalingGroupNames}
-        for group, iid, state in self._members():
-            if group in groups:
-                groups[group].append({"InstanceId": iid, "LifecycleState": state})
-        yield {"AutoScalingGroups": [{"AutoScalingGroupName": g, "Instances": i} for g, i in groups.items()]}
-
-
-class TagsView:
-    """The slice of boto3's EC2 client that the retained clean-up uses: instances by tag key, CreateTags,
-    TerminateInstances; answered from `tags` (instance id -> its tags, mutated in place)."""
-
-    def __init__(
-        self,
-        tags: Callable[[], MutableMapping[str, dict[str, str]]],
-        count: Callable[[str], None],
-        terminate: Callable[[str], None] | None = None,
-    ) -> None:
-        self._tags = tags
-        self._count = count
-        self._terminate = terminate
-
-    def describe_instances(self, Filters: Sequence[dict[str, Any]], NextToken: str | None = None) -> dict[str, Any]:
-        self._count("DescribeInstances")
-        keys = {v for f in Filters if f["Name"] == "tag-key" for v in f["Values"]}
-        found = [
-            {"InstanceId": iid, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            for iid, tags in self._tags().items()
-            if keys & set(tags)
-        ]
-        return {"Reservations": [{"Instances": found}]}
-
-    def create_tags(self, Resources: Sequence[str], Tags: Sequence[dict[str, str]]) -> dict[str, Any]:
-        self._count("CreateTags")
-        for iid in Resources:
-            self._tags().setdefault(iid, {}).update({t["Key"]: t["Value"] for t in Tags})
-        return {}
-
-    def terminate_instances(self, InstanceIds: Sequence[str]) -> dict[str, Any]:
-        self._count("TerminateInstances")
-        for iid in InstanceIds:
-            if self._terminate is not None:
-                self._terminate(iid)
-        return {}

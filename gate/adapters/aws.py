@@ -66,15 +66,16 @@ __all__ = ["ActionGone", "Aws", "AwsError", "BotoDeadlineExceeded", "chunks", "m
 
 
 class Aws:
-    # Class-level defaults: in-process stand-ins (the benchmarks) subclass Aws without calling __init__.
-    _deadline: float | None = None
-    _wall_now: Any = staticmethod(time.time)
-    _count_lock = threading.Lock()
-    # The groups the last DescribeAutoScalingGroups listed (None: not asked yet): a configured group missing from it
-    # is reported as not found (deleted), not as a group without the hook.
-    listed_groups: frozenset[str] | None = None
+    """Auto Scaling and EC2 through boto3: implements the service's AWS ports (gate.service.triggers.GateEdge and the
+    Protocols it gathers); the benchmarks' stand-in is bench/memory_aws.py, not a subclass."""
 
     def __init__(self, session: Any = None, endpoint_url: str | None = None) -> None:
+        self._deadline: float | None = None
+        self._wall_now: Callable[[], float] = time.time
+        self._count_lock = threading.Lock()
+        # The groups the last DescribeAutoScalingGroups listed (None: not asked yet): a configured group missing from
+        # it is reported as not found (deleted), not as a group without the hook.
+        self.listed_groups: frozenset[str] | None = None
         session = session or make_session()
         kwargs: dict[str, Any] = {"config": RETRY_CONFIG}
         if endpoint_url:
