@@ -3,8 +3,9 @@ world (chaos.world draws them), served by the fake GitLab (emulator.gitlab) inst
 
 Two set-ups, as docs/gitlab.md describes them: a runner per instance whose description names it (`ci-<instance>`,
 GATE_MAPPING=name), paused on drain and deleted on release; or (`Plan.shared`) one runner for the fleet with a
-manager per instance at its private IP (GATE_MAPPING=ip), never paused by the gate. Jobs are queued on the world's
-side and picked up at each step by a free runner (or manager) that is not paused and still takes jobs. The
+manager per instance, never paused by the gate, mapped by its private IP (GATE_MAPPING=ip) or (`Plan.system_id`) by
+the system_id the instance tags itself with (`gate:gitlab-system-id`, GATE_MAPPING=system-id). Jobs are queued on
+the world's side and picked up at each step by a free runner (or manager) that is not paused and still takes jobs. The
 instance-side guard (examples/instance-guard) refuses a registration on an instance that is leaving; with a shared
 runner its watch unit also stops gitlab-runner from taking new jobs there (SIGQUIT: the gate never pauses a shared
 runner, so nothing else drains it). `--unguarded` turns both off.
@@ -28,6 +29,7 @@ from chaos.vclock import SkewedClock
 from chaos.world import _RUNNING, FOREIGN_GROUP, Plan, RunRecords, SeedRun
 from emulator.gitlab import FakeGitLab
 from emulator.sandbox import Sandbox
+from gate.domain.mapping import SYSTEM_ID_TAG
 
 RATE_LIMIT = 2000  # the fake's normal requests per minute
 _RUNNER_PATH = re.compile(r"^/api/v4/runners/(\d+)$")
@@ -94,7 +96,7 @@ class GitLabRun(SeedRun):
             agent_system="gitlab",
             gitlab_url=self.gl.url,
             gitlab_token_secret_arn=self.secret_arn,
-            mapping="ip" if plan.shared else "name",
+            mapping=("system-id" if plan.system_id else "ip") if plan.shared else "name",
         )
 
     def run(self) -> RunRecords:
@@ -127,15 +129,27 @@ class GitLabRun(SeedRun):
             self.stats["guard_refusals"] = self.stats.get("guard_refusals", 0) + 1
             return None
         if self.plan.shared:
-            runner = self.fleet[self.instance_group[iid] == FOREIGN_GROUP]
-            key = self.gl.add_manager(runner, self._ip(iid))
+            foreign = self.instance_group[iid] == FOREIGN_GROUP
+            runner = self.fleet[foreign]
+            sid = f"s_{iid[2:]}{len(self.agents):04x}"  # gitlab-runner's .runner_system_id: one per process start
+            key = self.gl.add_manager(runner, self._ip(iid), system_id=sid)
             name = f"manager {key} of runner {runner}"
+            if self.plan.system_id and not foreign:
+                self._tag_system_id(iid, sid)
         else:  # GitLab takes a second runner of the same description: no name is ever "taken"
             key = runner = self.gl.add_runner(name, tags=["docker"])
             self.gl.add_manager(runner, self._ip(iid))
         self.agents[key] = _Agent(key, runner, iid, name)
         self.registered[iid].append(key)
         return key
+
+    def _tag_system_id(self, iid: str, sid: str) -> None:
+        """The instance tags itself with its manager's system_id at boot (docs/gitlab.md), through the backend: the
+        world's own calls must not meet the AWS faults meant for the gate."""
+        emu = self.sb.emulator
+        assert emu is not None
+        with emu._lock:
+            ec2_backends[emu.account_id][emu.region].create_tags([iid], {SYSTEM_ID_TAG: sid})
 
     def _remove_agent(self, aid: int) -> None:
         agent = self.agents.get(aid)

@@ -28,7 +28,7 @@ def seed_run(sb: Sandbox, plan: Plan, image_id: str | None, *, gate: bool = True
 class SeedResult:
     seed: int
     classes: list[str]
-    agent_system: str = "azure-devops"  # "gitlab" or "gitlab+shared" (one runner, managers mapped by IP)
+    agent_system: str = "azure-devops"  # or gitlab, gitlab+shared (managers by IP), gitlab+system-id (Plan.world)
     violations: list[dict[str, str]] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
@@ -76,8 +76,7 @@ class Worker:
         plan = draw(seed, enabled, mix, agent_system)
         plan.overrides = dict(overrides or {})
         plan.guarded = guarded
-        system = plan.agent_system + ("+shared" if plan.shared else "")
-        result = SeedResult(seed, list(plan.classes), system)
+        result = SeedResult(seed, list(plan.classes), plan.world)
         try:
             run = seed_run(self._start(), plan, self.image_id, gate=gate)
             records = run.run()

@@ -149,14 +149,24 @@ class Plan:
     guarded: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)  # gate settings changed by hand (never drawn)
     # The CI service of the world: "azure-devops" (the fake Azure DevOps) or "gitlab" (the fake GitLab: a runner
-    # per instance named after it, or with `shared` one runner whose managers map by IP: GATE_MAPPING=ip).
+    # per instance named after it, or with `shared` one runner whose managers map by IP: GATE_MAPPING=ip, or by
+    # the system_id each instance tags itself with, GATE_MAPPING=system-id, when `system_id`).
     agent_system: str = "azure-devops"
     shared: bool = False
+    system_id: bool = False
+
+    @property
+    def world(self) -> str:
+        """azure-devops, gitlab (a runner per instance), gitlab+shared (managers by IP), gitlab+system-id."""
+        if not self.shared:
+            return self.agent_system
+        return f"{self.agent_system}+{'system-id' if self.system_id else 'shared'}"
 
     def describe(self) -> dict[str, Any]:
         return {
             "agent_system": self.agent_system,
             "shared_runner": self.shared,
+            "mapping": ("system-id" if self.system_id else "ip") if self.shared else "name",
             "classes": list(self.classes),
             "groups": [g.__dict__ for g in self.groups],
             "foreign_group": self.foreign.__dict__ if self.foreign else None,
@@ -173,12 +183,14 @@ def _hex(rng: random.Random, n: int) -> str:
 
 AGENT_SYSTEMS = ("azure-devops", "gitlab", "mix")
 GITLAB_SHARE = 1 / 3  # under `mix`, this share of seeds draws a GitLab world
-SHARED_SHARE = 1 / 3  # of GitLab worlds, this share runs one shared runner (managers mapped by IP)
+SHARED_SHARE = 1 / 3  # of GitLab worlds, this share runs one shared runner (managers mapped by IP or system_id)
+SYSTEM_ID_SHARE = 1 / 2  # of shared-runner worlds, this share maps managers by system_id instead of IP
 
 
 def draw_agent_system(seed: int, agent_system: str = "mix") -> tuple[str, bool]:
     """(system, shared runner) for a seed, from a generator of its own: the rest of the plan (groups, builds,
-    faults) is the same draw whichever system a seed runs, and Azure DevOps seeds keep their worlds."""
+    faults) is the same draw whichever system a seed runs, and Azure DevOps seeds keep their worlds. (The mapping of
+    a shared runner is the generator's next draw: `_draw_system_id`.)"""
     if agent_system not in AGENT_SYSTEMS:
         raise ValueError(f"agent system must be one of {', '.join(AGENT_SYSTEMS)}")
     rng = random.Random(seed * 1_000_003 + 21)
@@ -194,9 +206,17 @@ def draw(seed: int, enabled: tuple[str, ...], mix: int | None = 3, agent_system:
     system, shared = draw_agent_system(seed, agent_system)
     plan = _draw(seed, enabled, mix)
     plan.agent_system, plan.shared = system, shared
+    plan.system_id = shared and _draw_system_id(seed)
     if system == "gitlab":
         plan.pools = ["runners"]  # one runner list (a second pool's faults become one runner's failing calls)
     return plan
+
+
+def _draw_system_id(seed: int) -> bool:
+    rng = random.Random(seed * 1_000_003 + 21)
+    rng.random()
+    rng.random()  # the system's and the shared runner's draws come first
+    return rng.random() < SYSTEM_ID_SHARE
 
 
 def _draw(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:

@@ -18,8 +18,14 @@ from chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, draw, d
 # (its seeds must then stay clean), e.g. "clock_skew", "tag_failures", "reregistration".
 CLEAN_CLASSES: tuple[str, ...] = CLEAN_TODAY
 CLEAN_SEEDS = (3, 11)
-# GitLab worlds (issue 21): seed 2 runs a runner per instance, seed 1 a shared runner whose managers map by IP.
-GITLAB_CLEAN_SEEDS = (1, 2)
+# GitLab worlds (issue 21): seed 2 runs a runner per instance, seed 3 a shared runner whose managers map by IP, seed
+# 1 one whose managers map by the system_id each instance is tagged with.
+GITLAB_CLEAN_SEEDS = (1, 2, 3)
+GITLAB_WORLDS = pytest.mark.parametrize(
+    ("shared", "system_id"),
+    [(False, False), (True, False), (True, True)],
+    ids=["runner-per-instance", "shared-runner-by-ip", "shared-runner-by-system-id"],
+)
 
 # Seeds that broke the invariant, with the classes they ran under (`python -m chaos --seed S --faults ...`; the
 # class list decides the draw, so it is spelled out), and whether the instances run the instance-side guard (False:
@@ -106,9 +112,13 @@ def test_the_same_world_with_the_gate_is_clean(worker: Worker) -> None:
     assert '"Outcome": "released"' in records.output, "the gate's JSON lines are captured for the secret check"
 
 
-@pytest.mark.parametrize("shared", [False, True], ids=["runner-per-instance", "shared-runner"])
-def test_a_gitlab_world_without_a_gate_shows_the_killed_job(worker: Worker, shared: bool) -> None:
-    found = check(_run(worker, _plan(agent_system="gitlab", shared=shared, pools=["runners"]), gate=False))
+def _gitlab_plan(shared: bool, system_id: bool) -> Plan:
+    return _plan(agent_system="gitlab", shared=shared, system_id=system_id, pools=["runners"])
+
+
+@GITLAB_WORLDS
+def test_a_gitlab_world_without_a_gate_shows_the_killed_job(worker: Worker, shared: bool, system_id: bool) -> None:
+    found = check(_run(worker, _gitlab_plan(shared, system_id), gate=False))
     kinds = [v.kind for v in found]
     assert kinds.count("build_killed") == 1, found
     assert kinds.count("timeout_during_build") == 1, found
@@ -116,12 +126,13 @@ def test_a_gitlab_world_without_a_gate_shows_the_killed_job(worker: Worker, shar
     assert kinds.count("agent_left_behind") == (0 if shared else 2), found
 
 
-@pytest.mark.parametrize("shared", [False, True], ids=["runner-per-instance", "shared-runner"])
-def test_the_same_gitlab_world_with_the_gate_is_clean(worker: Worker, shared: bool) -> None:
-    records = _run(worker, _plan(agent_system="gitlab", shared=shared, pools=["runners"]))
+@GITLAB_WORLDS
+def test_the_same_gitlab_world_with_the_gate_is_clean(worker: Worker, shared: bool, system_id: bool) -> None:
+    records = _run(worker, _gitlab_plan(shared, system_id))
     assert check(records) == []
     assert records.agent_system == "gitlab"
-    assert [h for h in records.history if h["what"] == "terminated"], "the scale-in completed"
+    ended = {h["instance_id"] for h in records.history if h["what"] == "terminated"}
+    assert ended == set(records.instance_group), "the scale-in completed: the gate released both instances"
     assert [b["finished_at"] for b in records.ado["builds"]] and all(
         b["result"] == "success" for b in records.ado["builds"]
     )
