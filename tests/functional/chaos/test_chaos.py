@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chaos.checker import check
+from chaos.checker import check, notes
 from chaos.classes import CLASSES, CLEAN_TODAY, GITLAB, parse
 from chaos.runner import Worker, seed_run
 from chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, draw, draw_agent_system
@@ -143,6 +143,25 @@ def test_the_same_gitlab_world_with_the_gate_is_clean(worker: Worker, shared: bo
     else:
         assert all(a["deleted_by"] == "api" for a in records.ado["agents"]), "the gate deleted both runners"
         assert all(a["history"] for a in records.ado["agents"]), "and paused them first"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known (issue 21, found by the chaos GitLab worlds): a runner seen busy that unregisters as its job ends "
+    "(gitlab-runner unregister on stop) is 404 with its jobs, so no finished job is ever seen and the instance is "
+    "held, safely, until the hook gives up; remove this marker once the gate finds the job's end another way",
+)
+def test_a_runner_that_unregisters_as_its_job_ends_does_not_hold_its_instance_forever(worker: Worker) -> None:
+    actions = [
+        (5.0, "start_build", {"pick": 0.0, "duration": 100.0}),
+        (30.0, "scale_in", {"group": 0.0, "how": "desired", "count": 2, "pick": 0.0}),
+        (95.0, "ado_fault", {"fault": "server_error", "seconds": 40.0, "status": 503}),  # no look as the job ends
+        (115.0, "reregister", {"pick": 0.0}),  # with the guard: unregistered, never registered again
+        (115.0, "reregister", {"pick": 1.0}),
+    ]
+    records = _run(worker, _plan(agent_system="gitlab", pools=["runners"], actions=actions))
+    assert check(records) == []
+    assert notes(records)["held_at_end"] == 0
 
 
 @pytest.mark.parametrize("seed", GITLAB_CLEAN_SEEDS)
