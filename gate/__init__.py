@@ -1,3 +1,3 @@
 """asg-termination-gate: hold Auto Scaling scale-in until the instance's CI agents are idle."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

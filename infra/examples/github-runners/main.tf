@@ -4,8 +4,8 @@
 
 module "termination_gate" {
   source = "../../modules/termination-gate"
-  # From a release instead of this checkout (one after v0.1, which took one variable per setting):
-  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=vX.Y.Z"
+  # From a release instead of this checkout (v0.2.0 or later; v0.1 took one variable per setting):
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.2.0"
 
   name                    = "github-runners-gate"
   autoscaling_group_names = [var.autoscaling_group_name]

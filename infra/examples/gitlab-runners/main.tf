@@ -9,7 +9,7 @@
 module "termination_gate" {
   source = "../../modules/termination-gate"
   # From a release instead of this checkout:
-  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=vX.Y.Z"
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.2.0"
 
   name                    = "gitlab-runners-gate"
   autoscaling_group_names = [var.autoscaling_group_name]

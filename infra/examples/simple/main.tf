@@ -3,8 +3,8 @@
 
 module "termination_gate" {
   source = "../../modules/termination-gate"
-  # From a release instead of this checkout (one after v0.1, which took one variable per setting):
-  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=vX.Y.Z"
+  # From a release instead of this checkout (v0.2.0 or later; v0.1 took one variable per setting):
+  # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.2.0"
 
   autoscaling_group_names = [var.autoscaling_group_name]
   lambda_zip_path         = var.lambda_zip_path # scripts/package_lambda.py (make package)
