@@ -39,6 +39,7 @@ class Finding:
     detail: str
     fix: str = ""
     skipped: bool = False  # not checked: it depends on a check that failed (reported on its own line)
+    warning: bool = False  # works as configured, but likely not as meant (with ok=True: does not fail doctor)
 
     def line(self) -> str:
         return f"{self.detail} ({self.fix})" if self.fix and not self.ok else self.detail
@@ -354,6 +355,66 @@ def check_job_requests(settings: Settings, session: Any, endpoint: str | None) -
     return findings
 
 
+def check_mode(settings: Settings) -> Finding:
+    """Whether the gate acts or only plans (GATE_DRY_RUN): the same checks pass either way, so doctor says which."""
+    if settings.dry_run:
+        return Finding(
+            True,
+            "mode",
+            "GATE_DRY_RUN=true: the gate only plans; it logs each decision as skipped with what it would do, and "
+            "sends nothing (no heartbeat, tag, disable or completion): victims wait out the hook's heartbeat timeout",
+        )
+    return Finding(True, "mode", "GATE_DRY_RUN=false: the gate acts (heartbeats, tags, disables, completes)")
+
+
+MAPPING_HINT = (
+    "name each agent after its instance, or set the capability or host name GATE_MAPPING reads "
+    "(docs/deployment.md, step 1); an instance that booted moments ago may not have registered yet"
+)
+
+
+def check_mapping(settings: Settings, session: Any, endpoint: str | None) -> list[Finding]:
+    """For each group, how many in-service instances have no agent the mapping finds: the likeliest mistake of a
+    first deployment (agents not named after their instance), which every other check passes. Such an instance is
+    held up to GATE_UNREGISTERED_GRACE_SECONDS when it leaves. A warning, never a failure: an instance without an
+    agent may be legitimate (just booted), and an empty group is fine. Reads through the gate's own view (`gate
+    status`). Raises Unreachable."""
+    from gate.bootstrap import build_gate
+    from gate.service.views import status
+
+    try:
+        rows, error = status(build_gate(settings, aws_endpoint=endpoint, session=session))
+    except Exception as exc:  # the views name their own failures
+        raise Unreachable(f"the agents of the groups' instances could not be listed: {exc}") from None
+    if error is not None:
+        raise Unreachable(f"the agents of the groups' instances could not be listed: {error}")
+    how = f"GATE_MAPPING={settings.mapping}"
+    findings: list[Finding] = []
+    for group in settings.groups:
+        serving = [r for r in rows if r["group"] == group and r["state"] == "InService"]
+        subject = f"agents of {group}"
+        if not serving:
+            findings.append(Finding(True, subject, f"group {group} has no instance in service: mapping not checked"))
+            continue
+        lost = sorted(r["instance"] for r in serving if not r["agents"])
+        if not lost:
+            findings.append(
+                Finding(True, subject, f"{how}: every in-service instance of {group} ({len(serving)}) has an agent")
+            )
+            continue
+        shown = ", ".join(lost[:12]) + (f" and {len(lost) - 12} more" if len(lost) > 12 else "")
+        findings.append(
+            Finding(
+                True,
+                subject,
+                f"{how}: {len(lost)} of {len(serving)} in-service instances of {group} have no agent the mapping "
+                f"finds ({shown}): each would be held for want of agents when it leaves ({MAPPING_HINT})",
+                warning=True,
+            )
+        )
+    return findings
+
+
 # -- together -----------------------------------------------------------------------------------------------------
 
 
@@ -509,14 +570,36 @@ def run_doctor(function: str | None, endpoint: str | None, json_out: bool) -> No
                     findings.append(Finding(False, "reachability", str(exc)))
             else:
                 findings.append(_skipped("job requests", "the agent system or its pools failed (above)"))
+    if settings is not None and aws_up and agents_ok:
+        try:
+            findings += check_mapping(settings, session, endpoint)
+        except Unreachable as exc:
+            findings.append(Finding(False, "reachability", str(exc)))
+    elif settings is not None:
+        findings.append(_skipped("agents of the groups' instances", "AWS or the agent system failed (above)"))
+    if settings is not None:
+        findings.append(check_mode(settings))
     bad = [f for f in findings if not f.ok and not f.skipped]
     if json_out:
         emit_json({"ok": not bad, "findings": [f.__dict__ for f in findings]})
     else:
         for f in findings:
-            mark = "[yellow]skip[/]" if f.skipped else "[green]ok[/] " if f.ok else "[bold red]FIX[/]"
+            mark = (
+                "[yellow]skip[/]"
+                if f.skipped
+                else "[yellow]warn[/]"
+                if f.warning
+                else "[green]ok[/] "
+                if f.ok
+                else "[bold red]FIX[/]"
+            )
             say(f"{mark} {escape(f.line())}")
+        warned = sum(f.warning for f in findings)
         verdict = "all checks passed" if not bad else f"{len(bad)} problem(s): the gate cannot work as configured"
+        if not bad and warned:
+            verdict += f", {warned} warning(s) above (warn)"
+        if settings is not None:
+            verdict += "; dry run (GATE_DRY_RUN=true): the gate only plans" if settings.dry_run else "; the gate acts"
         say(verdict)
     if bad:
         raise typer.Exit(2)
