@@ -435,8 +435,10 @@ def gitlab_records(
             )
         out_agents.append(row)
     builds = []
-    for j in fake.jobs():
-        key = job_agent.get(j["id"])
+    for j in fake.jobs():  # the fake's own record of who ran it: the manager (shared) or the runner
+        manager = j.get("runner_manager")
+        recorded = (manager or {}).get("id") if shared else j["runner_id"]
+        key = recorded if recorded is not None else job_agent.get(j["id"])
         agent = agents.get(key) if key is not None else None
         result = j["status"]
         gone = deletes.get(agent.runner) if agent is not None and not shared else None
