@@ -262,6 +262,19 @@ def test_a_busy_flag_naming_no_job_takes_the_tier_of_the_running_jobs_seen() -> 
         assert d.outcome is not Outcome.FORCED and d.tier != "pr", d
 
 
+def test_a_busy_flag_naming_no_job_has_its_jobs_looked_at_only_when_tiers_are_set() -> None:
+    """Busy is already proven (hold); the jobs are asked for only to place them in a tier."""
+    agent = dataclasses.replace(busy_agent(None), assigned_request=0, assigned_known=False)
+    d = decide(held(), Observation(agents=[agent]), POLICY, T0 + 60, proven=True)
+    assert d.outcome is Outcome.HELD and d.needs_job_requests == (agent,), d
+    untiered = dataclasses.replace(POLICY, tiers=())
+    d = decide(held(), Observation(agents=[agent]), untiered, T0 + 60, proven=True)
+    assert d.outcome is Outcome.HELD and d.needs_job_requests == (), d
+    said = busy_agent(PR_JOB)  # Azure DevOps: the assigned request names its job
+    d = decide(held(), Observation(agents=[said]), POLICY, T0 + 60, proven=True)
+    assert d.needs_job_requests == (), d
+
+
 def test_without_tiers_every_decision_names_the_default() -> None:
     policy = Policy(max_hold_seconds=3600)
     d = decide(held(), Observation(agents=[busy_agent(PR_JOB)]), policy, T0 + 1800, proven=True)
