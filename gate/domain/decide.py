@@ -142,6 +142,14 @@ class Decision:
         return any(isinstance(a, Complete) for a in self.actions)
 
 
+def stopped(agents: Sequence[Agent]) -> str:
+    """`disabled a, b` in each agent's own words: GitLab runners are `paused` (Agent.stop_verb)."""
+    verbs: dict[str, list[str]] = {}
+    for a in agents:
+        verbs.setdefault(f"{a.stop_verb}d", []).append(a.label())
+    return "; ".join(f"{verb} {', '.join(labels)}" for verb, labels in verbs.items())
+
+
 def _busy_reason(agents: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]] | None) -> str | None:
     for agent in agents:
         if agent.busy:
@@ -216,9 +224,7 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
         enabled = [a for a in observation.agents or () if not a.drained] if proven else []
         if enabled:  # ours (a heartbeat under our hook succeeded): still the safe action, with nothing to bind it to
             hold.actions.extend(DisableAgent(a) for a in enabled)
-            reason = "no identity for this lifecycle action yet: holding; disabled " + ", ".join(
-                a.label() for a in enabled
-            )
+            reason = "no identity for this lifecycle action yet: holding; " + stopped(enabled)
             return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
         reason = "no identity for this lifecycle action yet: holding, touching nothing"
         return hold.decision(Outcome.HELD, reason, failsafe="action_identity")
@@ -263,7 +269,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         # has no job to end after it (its stamp would only cost a CreateTags and 27 characters of the tag).
         if any(a.busy for a in enabled):
             hold.actions.append(ConfirmDisables(disabled, policy.clock_skew_seconds))
-        reason = "draining: disabled " + ", ".join(a.label() for a in enabled)
+        reason = "draining: " + stopped(enabled)
         if obs.error is not None:
             return hold.decision(Outcome.HELD, f"{reason}; {obs.error}: fail safe", failsafe="agent_system")
         if disabled.overflow:
@@ -394,7 +400,7 @@ def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[
     parts = [f"agent pool {b} failing: the instance may have agents there" for b in blind]
     parts += [f"hands off: {a}" for a in obs.ambiguous]
     if enabled:
-        parts.append("disabled " + ", ".join(a.label() for a in enabled))
+        parts.append(stopped(enabled))
     return hold.decision(Outcome.HELD, "; ".join(parts), failsafe="agent_pool" if blind else "ambiguous_agent")
 
 

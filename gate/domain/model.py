@@ -79,6 +79,12 @@ class Agent:
     def label(self) -> str:
         return f"{self.pool}/{self.name}#{self.id}"
 
+    @property
+    def stop_verb(self) -> str:
+        """What taking it out of scheduling is called in its own system, so the words match its UI and docs: GitLab
+        pauses a runner (`paused: true`); Azure DevOps (and the rest) disable an agent."""
+        return "pause" if self.source == "gitlab" else "disable"
+
 
 @dataclass(frozen=True, slots=True)
 class JobRequest:

@@ -110,7 +110,7 @@ def describe(action: Action) -> str:
         case SetTag(key, value):
             return f"tag {key}={value or '(clear)'}"
         case DisableAgent(agent):
-            return f"disable {agent.label()}"
+            return f"{agent.stop_verb} {agent.label()}"  # GitLab: pause
         case ConfirmDisables():
             return f"tag {HOLD_TAG} with the disables' acknowledgement"
         case Heartbeat():
@@ -286,7 +286,7 @@ def _confirm(
     """Only when every disable went through (a failed one is in `problems`), and never an error: without the stamp
     the hold simply waits the lag bound. The stamp is the service's own time of the last acknowledgement (never the
     gate's clock); it is kept as the gate's memory (`result.tags`) even when the tag write fails."""
-    if any(p.startswith("disable ") for p in result.problems):
+    if any(p.startswith(("disable ", "pause ")) for p in result.problems):
         return
     ack, why = acknowledgement(acks, max_skew)
     if ack is None:
