@@ -23,7 +23,9 @@ def _agents(agents: list[Agent] | None) -> str:
         return "(agent system unavailable)"
     if not agents:
         return "none found"
-    return ", ".join(f"{a.label()} {'busy' if a.busy else 'idle'}{'' if a.enabled else ' disabled'}" for a in agents)
+    return ", ".join(
+        f"{a.label()} {'busy' if a.busy else 'idle'}{'' if a.enabled else f' {a.stop_verb}d'}" for a in agents
+    )
 
 
 def _agents_cell(agents: list[Agent] | None, instance_id: str, compact: bool, single_pool: bool) -> str:
