@@ -512,6 +512,12 @@ class Run:
                         detail=f"build {b['id']}, {b['result']}",
                     )
                 )
+        # A release is logged once its CompleteLifecycleAction has returned, after the termination it caused: it is
+        # shown at the completion's own time (the emulator's record), so "released" never follows "terminated".
+        completed: dict[str, list[float]] = {}
+        for h in history:
+            if h["what"] == "complete" and h.get("by") in ("token", "instance"):  # the gate's own call
+                completed.setdefault(str(h.get("instance_id")), []).append(h["time"] - t0)
         previous: dict[str, str] = {}
         for at, rec in records:
             iid, outcome = str(rec.get("instance") or ""), str(rec.get("outcome"))
@@ -519,8 +525,11 @@ class Run:
                 continue
             previous[iid] = outcome
             what = f"forced {_forced_result(rec)}" if outcome == "forced" else outcome
+            if outcome in FINAL:
+                at = max([c for c in completed.get(iid, ()) if at - 60 <= c <= at] or [at])
             moments.append(Moment(t=round(at, 1), instance=iid, what=what, detail=str(rec.get("reason") or "")))
-        return sorted(moments, key=lambda m: m.t)
+        consequences = ("terminated", "retained")  # at the same second, after the decision that caused them
+        return sorted(moments, key=lambda m: (m.t, m.what in consequences))
 
     def _account(self, t0: float, wall: float) -> None:
         """Judge from the servers' own records: when did each instance die, and was a build still running?"""

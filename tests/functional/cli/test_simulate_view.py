@@ -136,3 +136,22 @@ def test_the_timeline_shows_changes_and_forced_results_and_prints_within_the_wid
     text = timeline(Result(timeline=moments), run, width=80).plain
     assert all(len(line) <= 80 for line in text.splitlines()), text
     assert "forced ABANDON  max hold" in text and "draining: disabled agent…" in text
+
+
+def test_a_release_comes_before_the_termination_it_caused() -> None:
+    """The gate logs `released` once its CompleteLifecycleAction has returned, after the emulator terminated the
+    instance: the timeline shows the release at the completion's time, before `terminated` (it read one second
+    after it in `make demo`)."""
+    run = Run(Scenario(instances=1))
+    run.instances = ["i-0123456789abcdef0"]
+    iid = run.instances[0]
+    records: list[tuple[float, dict[str, Any]]] = [
+        (45.0, {"instance": iid, "outcome": "held", "reason": "draining"}),
+        (106.0, {"instance": iid, "outcome": "released", "reason": "idle and drained past the lag bound"}),
+    ]
+    history = [
+        {"time": 1105.0, "instance_id": iid, "what": "complete", "result": "CONTINUE", "by": "instance"},
+        {"time": 1105.0, "instance_id": iid, "what": "terminated", "result": "CONTINUE", "by": "instance"},
+    ]
+    steps = [(m.t, m.what) for m in run._timeline(1000.0, history, [], records)]
+    assert steps == [(45, "held"), (105, "released"), (105, "terminated")]
