@@ -6,7 +6,7 @@ module "termination_gate" {
   # From a release instead of this checkout (v0.2.0 or later; v0.1 took one variable per setting):
   # source = "git::https://github.com/OWNER/asg-termination-gate.git//infra/modules/termination-gate?ref=v0.2.0"
 
-  autoscaling_group_names = [var.autoscaling_group_name]
+  autoscaling_group_names = concat([var.autoscaling_group_name], var.more_autoscaling_group_names)
   lambda_zip_path         = var.lambda_zip_path # scripts/package_lambda.py (make package)
 
   azure_devops = {

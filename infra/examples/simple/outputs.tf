@@ -12,3 +12,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the gate."
   value       = module.termination_gate.dashboard_name
 }
+
+output "alarm_names" {
+  description = "The gate's CloudWatch alarms (each should be OK: docs/operations.md says what each means)."
+  value       = module.termination_gate.alarm_names
+}

@@ -9,6 +9,12 @@ variable "autoscaling_group_name" {
   type        = string
 }
 
+variable "more_autoscaling_group_names" {
+  description = "Other groups to gate with the same function, once the first one is live (docs/deployment.md, step 10)."
+  type        = list(string)
+  default     = []
+}
+
 variable "azure_org_url" {
   description = "Azure DevOps organisation URL, e.g. https://dev.azure.com/contoso."
   type        = string
