@@ -164,6 +164,25 @@ def test_a_runner_that_unregisters_as_its_job_ends_does_not_hold_its_instance_fo
     assert notes(records)["held_at_end"] == 0
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known (issue 21, chaos seed 103 --agent-system gitlab): while jobs name no runner manager (GitLab before "
+    "17.1), a shared runner's running job counts for every manager; a manager so seen busy then needs a finished job "
+    "naming it, which never comes, so its idle instance is held, safely, until the hook gives up",
+)
+def test_a_manager_seen_busy_by_an_unattributed_job_is_released_once_the_jobs_name_their_managers(
+    worker: Worker,
+) -> None:
+    actions = [
+        (5.0, "start_build", {"pick": 0.0, "duration": 300.0}),  # on the first instance's manager
+        (20.0, "ado_fault", {"fault": "no_assigned_request", "seconds": 120.0}),  # jobs name no manager for a while
+        (30.0, "scale_in", {"group": 0.0, "how": "desired", "count": 2, "pick": 0.0}),
+    ]
+    records = _run(worker, _plan(agent_system="gitlab", shared=True, pools=["runners"], actions=actions))
+    assert check(records) == []
+    assert notes(records)["held_at_end"] == 0
+
+
 @pytest.mark.parametrize("seed", GITLAB_CLEAN_SEEDS)
 def test_gitlab_seeds_of_the_classes_handled_today_are_clean(worker: Worker, seed: int) -> None:
     result = worker.run(seed, parse(",".join(CLEAN_CLASSES), None), 3, agent_system="gitlab")
