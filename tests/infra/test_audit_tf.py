@@ -29,7 +29,7 @@ def test_the_rule_invokes_the_function_with_the_audit_input() -> None:
     permission = resources("aws_lambda_permission")["audit"]
     assert rule["count"] == target["count"] == permission["count"] == ENABLED
     assert rule["schedule_expression"] == "${module.core.audit.schedule}"
-    assert target["arn"] == "${aws_lambda_function.gate.arn}" and target["input"] == "${module.core.audit.input}"
+    assert target["arn"] == "${module.gate_function.arn}" and target["input"] == "${module.core.audit.input}"
     assert target["rule"] == "${aws_cloudwatch_event_rule.audit[0].name}"
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.audit[0].arn}"
@@ -46,7 +46,7 @@ def test_the_alarm_fires_on_a_build_killed_by_scale_in() -> None:
         "${var.monitoring.metrics_namespace}",
         "${module.core.audit.metric_name}",
     )
-    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
+    assert alarm["dimensions"] == {"FunctionName": "${module.gate_function.function_name}"}
     assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
         "Maximum",
         "GreaterThanThreshold",

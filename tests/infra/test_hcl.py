@@ -13,6 +13,8 @@ import pytest
 
 from tests.infra.conftest import CORE, EXAMPLE, EXAMPLE_NAMES, EXAMPLES, MODULE
 
+FUNCTION = MODULE / "modules" / "function"
+
 OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 READ_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$")
 
@@ -146,12 +148,12 @@ def test_event_patterns() -> None:
 def test_every_rule_targets_the_lambda_and_may_invoke_it(rule: str) -> None:
     index = "[0]" if rule == "spot" else ""
     target = resources("aws_cloudwatch_event_target")[rule]
-    assert target["arn"] == "${aws_lambda_function.gate.arn}"
+    assert target["arn"] == "${module.gate_function.arn}"
     assert target["rule"] == f"${{aws_cloudwatch_event_rule.{rule}{index}.name}}"
     permission = resources("aws_lambda_permission")[rule]
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "events.amazonaws.com"
-    assert permission["function_name"] == "${aws_lambda_function.gate.function_name}"
+    assert permission["function_name"] == "${module.gate_function.function_name}"
     assert permission["source_arn"] == f"${{aws_cloudwatch_event_rule.{rule}{index}.arn}}"
     if rule == "spot":
         assert target["count"] == permission["count"] == "${var.handle_spot_interruptions ? 1 : 0}"
@@ -160,29 +162,110 @@ def test_every_rule_targets_the_lambda_and_may_invoke_it(rule: str) -> None:
 # --- Lambda --------------------------------------------------------------------------------------------------
 
 
+def function_calls() -> dict[str, Any]:
+    """The module's calls of modules/function: one per Lambda function of the gate's zip."""
+    return {k: v for k, v in load_dir(MODULE)["module"].items() if v["source"] == "./modules/function"}
+
+
+def test_every_function_of_the_zip_is_one_call_of_the_function_module() -> None:
+    """The four functions share modules/function and local.function_common (code, runtime, architecture, memory,
+    KMS key, VPC, tags, alarm actions); each call sets only what differs."""
+    assert set(function_calls()) == {"gate_function", "selection_function", "service_hook_function", "recheck_function"}
+    assert not resources("aws_lambda_function") and not resources("aws_cloudwatch_log_group")
+    for name, call in function_calls().items():
+        assert call["common"] == "${local.function_common}", name
+        assert set(call) - {"source", "count", "depends_on", "alarms", "reserved_concurrent_executions"} == {
+            "function_name",
+            "description",
+            "role",
+            "handler",
+            "timeout",
+            "environment",
+            "common",
+            "log_group",
+        }, name
+    common = load_dir(MODULE)["locals"]["function_common"]
+    assert (common["runtime"], common["architecture"], common["memory_size"]) == (
+        "${var.lambda.runtime}",
+        "${var.lambda.architecture}",
+        "${var.lambda.memory_mb}",
+    )
+    assert common["code"] == {
+        "zip_path": "${var.lambda_zip_path}",
+        "s3_bucket": "${var.s3_bucket}",
+        "s3_key": "${var.s3_key}",
+        "s3_object_version": "${var.s3_object_version}",
+        "source_code_hash": (
+            "${var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash}"
+        ),
+    }
+    assert common["vpc"] == {
+        "subnet_ids": "${var.vpc_subnet_ids}",
+        "security_group_ids": "${var.vpc_security_group_ids}",
+    }
+    assert (common["kms_key_arn"], common["tags"], common["alarm_actions"]) == (
+        "${var.kms_key_arn}",
+        "${var.tags}",
+        "${local.alarm_actions}",
+    )
+    fn = load_dir(FUNCTION)["resource"]["aws_lambda_function"]["this"]
+    assert fn["runtime"] == "${var.common.runtime}" and fn["architectures"] == ["${var.common.architecture}"]
+    assert fn["memory_size"] == "${var.common.memory_size}" and fn["kms_key_arn"] == "${var.common.kms_key_arn}"
+    assert (fn["filename"], fn["s3_bucket"], fn["s3_key"], fn["s3_object_version"], fn["source_code_hash"]) == (
+        "${var.common.code.zip_path}",
+        "${var.common.code.s3_bucket}",
+        "${var.common.code.s3_key}",
+        "${var.common.code.s3_object_version}",
+        "${var.common.code.source_code_hash}",
+    )
+    assert first(fn, "environment")["variables"] == "${var.environment}"
+    assert first(fn, "tracing_config")["mode"] == "PassThrough" and fn["tags"] == "${var.common.tags}"
+    assert fn["depends_on"] == ["${aws_cloudwatch_log_group.this}"]
+
+
+def test_moved_blocks_carry_every_old_address_to_its_new_one() -> None:
+    """A deployment made before modules/function updates in place: each old function, log group and Lambda alarm
+    has its moved block, to the new address of the same resource."""
+    with (MODULE / "moved.tf").open() as f:
+        moved = {b["from"]: b["to"] for b in hcl2.load(f, serialization_options=OPTIONS)["moved"]}
+    assert moved == {
+        "${aws_lambda_function.gate}": "${module.gate_function.aws_lambda_function.this}",
+        "${aws_cloudwatch_log_group.gate}": "${module.gate_function.aws_cloudwatch_log_group.this[0]}",
+        "${aws_cloudwatch_metric_alarm.lambda_errors[0]}": (
+            '${module.gate_function.aws_cloudwatch_metric_alarm.this["Errors"]}'
+        ),
+        "${aws_lambda_function.selection[0]}": "${module.selection_function[0].aws_lambda_function.this}",
+        "${aws_lambda_function.service_hook[0]}": "${module.service_hook_function[0].aws_lambda_function.this}",
+        "${aws_cloudwatch_log_group.service_hook[0]}": (
+            "${module.service_hook_function[0].aws_cloudwatch_log_group.this[0]}"
+        ),
+        "${aws_cloudwatch_metric_alarm.service_hook_errors[0]}": (
+            '${module.service_hook_function[0].aws_cloudwatch_metric_alarm.this["Errors"]}'
+        ),
+        "${aws_cloudwatch_metric_alarm.service_hook_throttles[0]}": (
+            '${module.service_hook_function[0].aws_cloudwatch_metric_alarm.this["Throttles"]}'
+        ),
+        "${aws_lambda_function.recheck[0]}": "${module.recheck_function[0].aws_lambda_function.this}",
+        "${aws_cloudwatch_log_group.recheck[0]}": "${module.recheck_function[0].aws_cloudwatch_log_group.this[0]}",
+        "${aws_cloudwatch_metric_alarm.recheck_errors[0]}": (
+            '${module.recheck_function[0].aws_cloudwatch_metric_alarm.this["Errors"]}'
+        ),
+    }
+
+
 def test_lambda_function() -> None:
-    fn = resources("aws_lambda_function")["gate"]
+    fn = function_calls()["gate_function"]
     variables = load_dir(MODULE)["variable"]
     lambda_defaults = optional_defaults(MODULE, "lambda")
-    assert fn["runtime"] == "${var.lambda.runtime}" and lambda_defaults["runtime"] == "python3.12"
+    assert lambda_defaults["runtime"] == "python3.12"
     assert fn["handler"] == "gate.handler.handle"
-    assert fn["architectures"] == ["${var.lambda.architecture}"]
     assert lambda_defaults["architecture"] == "x86_64" and "lambda_zip_path" in variables
     assert fn["role"] == "${local.role_arn}"
     assert fn["timeout"] == "${module.core.lambda_timeout_seconds}"
     assert optional_defaults(CORE, "lambda")["timeout_seconds"] == 70
-    assert fn["filename"] == "${var.lambda_zip_path}"
-    assert (fn["s3_bucket"], fn["s3_key"], fn["s3_object_version"]) == (
-        "${var.s3_bucket}",
-        "${var.s3_key}",
-        "${var.s3_object_version}",
-    )
-    assert fn["source_code_hash"] == (
-        "${var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash}"
-    )
-    assert first(fn, "environment")["variables"] == "${module.core.environment}"
+    assert fn["environment"] == "${module.core.environment}"
     assert fn["reserved_concurrent_executions"] == "${var.lambda.reserved_concurrent_executions}"
-    assert fn["memory_size"] == "${var.lambda.memory_mb}"
+    assert fn["depends_on"] == ["${aws_iam_role_policy.gate}", "${aws_iam_role_policy_attachment.vpc}"]
 
     invoke = resources("aws_lambda_function_event_invoke_config")["gate"]
     [dynamic] = invoke["dynamic"]
@@ -377,9 +460,14 @@ def test_core_is_provider_free() -> None:
 
 
 def test_log_group_retention() -> None:
-    group = resources("aws_cloudwatch_log_group")["gate"]
-    assert group["name"] == "${module.core.names.log_group}"
-    assert group["retention_in_days"] == "${var.monitoring.log_retention_days}"
+    for name in ("gate_function", "service_hook_function", "recheck_function"):
+        group = function_calls()[name]["log_group"]
+        assert group["create"] is True and group["retention_in_days"] == "${var.monitoring.log_retention_days}", name
+    assert function_calls()["gate_function"]["log_group"]["name"] == "${module.core.names.log_group}"
+    resource = load_dir(FUNCTION)["resource"]["aws_cloudwatch_log_group"]["this"]
+    assert resource["count"] == "${var.log_group.create ? 1 : 0}"
+    assert resource["retention_in_days"] == "${var.log_group.retention_in_days}"
+    assert resource["kms_key_id"] == "${var.common.kms_key_arn}"
     assert optional_defaults(MODULE, "monitoring")["log_retention_days"] == 30
 
 
@@ -391,22 +479,28 @@ def test_dlq_encrypted() -> None:
 
 def test_alarms() -> None:
     alarms = resources("aws_cloudwatch_metric_alarm")
-    receiver = {  # servicehook.tf (issue 19): the receiver's errors and throttles, the re-check function's decisions
-        "service_hook_errors",
-        "service_hook_throttles",
-        "recheck_errors",
-        "recheck_forced_releases",
-        "recheck_error_decisions",
-    }
+    receiver = {"recheck_forced_releases", "recheck_error_decisions"}  # servicehook.tf: the re-check's decisions
     audit = {"builds_killed_by_scale_in"}  # audit.tf (issue 22): tests/infra/test_audit_tf.py
-    assert (
-        set(alarms)
-        == {"lambda_errors", "dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"} | receiver | audit
-    )
-    errors, dlq, forced = alarms["lambda_errors"], alarms["dlq_not_empty"], alarms["forced_releases"]
+    assert set(alarms) == {"dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"} | receiver | audit
+    # Lambda's Errors (and the receiver's Throttles) of each function: modules/function, one alarm per metric named
+    lambda_alarm = load_dir(FUNCTION)["resource"]["aws_cloudwatch_metric_alarm"]["this"]
+    assert (lambda_alarm["namespace"], lambda_alarm["metric_name"]) == ("AWS/Lambda", "${each.key}")
+    assert lambda_alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.this.function_name}"}
+    assert lambda_alarm["alarm_actions"] == lambda_alarm["ok_actions"] == "${var.common.alarm_actions}"
+    assert (lambda_alarm["comparison_operator"], lambda_alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert lambda_alarm["treat_missing_data"] == "notBreaching"
+    calls = function_calls()
+    for name, metrics in {
+        "gate_function": ["Errors"],
+        "service_hook_function": ["Errors", "Throttles"],
+        "recheck_function": ["Errors"],
+    }.items():
+        alarms_arg = calls[name]["alarms"]
+        assert alarms_arg.startswith("${var.monitoring.create_alarms ? {") and alarms_arg.endswith("} : {}}"), name
+        assert [m for m in ("Errors", "Throttles") if f"{m} = {{" in alarms_arg] == metrics, name
+    assert "alarms" not in calls["selection_function"]
+    dlq, forced = alarms["dlq_not_empty"], alarms["forced_releases"]
     error_decisions = alarms["error_decisions"]
-    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
-    assert errors["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
     assert (dlq["namespace"], dlq["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq[0].name}"}
     assert (forced["namespace"], forced["metric_name"]) == ("${var.monitoring.metrics_namespace}", "Decisions")
@@ -423,7 +517,7 @@ def test_alarms() -> None:
         "${var.monitoring.metrics_namespace}",
         "${module.core.failsafe_alarm.metric_name}",
     )
-    assert failsafe["dimensions"] == {"FunctionName": "${aws_lambda_function.gate.function_name}"}
+    assert failsafe["dimensions"] == {"FunctionName": "${module.gate_function.function_name}"}
     assert failsafe["evaluation_periods"] == failsafe["datapoints_to_alarm"]
     assert failsafe["evaluation_periods"] == "${module.core.failsafe_alarm.evaluation_periods}"
     assert optional_defaults(MODULE, "monitoring")["failsafe_hold_alarm_minutes"] == 15

@@ -44,10 +44,10 @@ run "a_released_zip_file_as_it_is" {{
 
   assert {{
     condition = (
-      aws_lambda_function.gate.filename == "{zip}" &&
-      aws_lambda_function.gate.source_code_hash == "{hash}" &&
-      aws_lambda_function.gate.runtime == "{runtime}" &&
-      aws_lambda_function.gate.architectures == tolist(["x86_64"])
+      module.gate_function.function.filename == "{zip}" &&
+      module.gate_function.function.source_code_hash == "{hash}" &&
+      module.gate_function.function.runtime == "{runtime}" &&
+      module.gate_function.function.architectures == tolist(["x86_64"])
     )
     error_message = "The released file is deployed as it is, its hash redeploying the function."
   }}

@@ -6,23 +6,28 @@ example opts in."""
 from __future__ import annotations
 
 from tests.infra.conftest import EXAMPLE, MODULE
-from tests.infra.test_hcl import first, load_dir, optional_defaults, resources
+from tests.infra.test_hcl import FUNCTION, first, load_dir, optional_defaults, resources
 
 
 def test_the_function_is_off_by_default_and_shares_the_gates_code_and_role() -> None:
     assert optional_defaults(MODULE, "selection") == {"enabled": False, "invoker_role_arns": [], "concurrency": None}
     assert load_dir(MODULE)["locals"]["selection"] == "${var.selection.enabled ? 1 : 0}"
-    fn, gate = resources("aws_lambda_function")["selection"], resources("aws_lambda_function")["gate"]
+    calls = load_dir(MODULE)["module"]
+    fn, gate = calls["selection_function"], calls["gate_function"]
+    assert fn["source"] == gate["source"] == "./modules/function"
     assert fn["count"] == "${local.selection}"
     assert fn["handler"] == "gate.handler.select_instances"
     assert fn["timeout"] == 2  # Auto Scaling waits two seconds for a custom termination policy
     assert fn["reserved_concurrent_executions"] == "${var.selection.concurrency}"
-    for key in ("role", "runtime", "architectures", "memory_size", "filename", "s3_bucket", "s3_key"):
+    for key in ("role", "common", "environment"):  # the gate's code (runtime, architecture, zip), role and settings
         assert fn[key] == gate[key], key
-    assert fn["source_code_hash"] == gate["source_code_hash"]
-    assert first(fn, "environment")["variables"] == "${module.core.environment}"
+    assert fn["environment"] == "${module.core.environment}"
     # its lines go to the gate's log group, the only one the shared role may write to
-    assert first(fn, "logging_config")["log_group"] == "${aws_cloudwatch_log_group.gate.name}"
+    assert fn["log_group"] == {"name": "${module.gate_function.log_group_name}", "create": False}
+    dynamic = load_dir(FUNCTION)["resource"]["aws_lambda_function"]["this"]["dynamic"]
+    [logging] = [block["logging_config"] for block in dynamic if "logging_config" in block]
+    assert logging["for_each"] == "${var.log_group.create ? [] : [1]}"
+    assert first(logging, "content")["log_group"] == "${var.log_group.name}"
 
 
 def test_only_the_auto_scaling_service_linked_role_may_invoke_it() -> None:
@@ -30,7 +35,7 @@ def test_only_the_auto_scaling_service_linked_role_may_invoke_it() -> None:
     assert permission["for_each"] == "${local.selection_invokers}"
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "${each.value}"
-    assert permission["function_name"] == "${aws_lambda_function.selection[0].function_name}"
+    assert permission["function_name"] == "${module.selection_function[0].function_name}"
     invokers = load_dir(MODULE)["locals"]["selection_invokers"]
     assert "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling" in invokers
     assert "var.selection.invoker_role_arns" in invokers

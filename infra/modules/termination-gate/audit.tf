@@ -31,7 +31,7 @@ resource "aws_cloudwatch_event_target" "audit" {
 
   rule      = aws_cloudwatch_event_rule.audit[0].name
   target_id = "gate"
-  arn       = aws_lambda_function.gate.arn
+  arn       = module.gate_function.arn
   input     = module.core.audit.input
 
   # A run that could not be delivered within the hour is superseded by the next one.
@@ -46,7 +46,7 @@ resource "aws_lambda_permission" "audit" {
 
   statement_id  = "AllowAuditRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.gate.function_name
+  function_name = module.gate_function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.audit[0].arn
 }
@@ -58,7 +58,7 @@ resource "aws_cloudwatch_metric_alarm" "builds_killed_by_scale_in" {
   alarm_description   = "${var.name}: the scheduled audit found a build killed by scale-in (its agent's instance terminated while it ran). Run `gate audit` for the jobs and instances."
   namespace           = var.monitoring.metrics_namespace
   metric_name         = module.core.audit.metric_name
-  dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
+  dimensions          = { FunctionName = module.gate_function.function_name }
   statistic           = "Maximum"
   period              = module.core.audit.alarm_period_seconds
   evaluation_periods  = 1

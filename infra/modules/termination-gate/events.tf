@@ -10,13 +10,13 @@ resource "aws_cloudwatch_event_rule" "lifecycle" {
 resource "aws_cloudwatch_event_target" "lifecycle" {
   rule      = aws_cloudwatch_event_rule.lifecycle.name
   target_id = "gate"
-  arn       = aws_lambda_function.gate.arn
+  arn       = module.gate_function.arn
 }
 
 resource "aws_lambda_permission" "lifecycle" {
   statement_id  = "AllowLifecycleRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.gate.function_name
+  function_name = module.gate_function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.lifecycle.arn
 }
@@ -33,7 +33,7 @@ resource "aws_cloudwatch_event_rule" "tick" {
 resource "aws_cloudwatch_event_target" "tick" {
   rule      = aws_cloudwatch_event_rule.tick.name
   target_id = "gate"
-  arn       = aws_lambda_function.gate.arn
+  arn       = module.gate_function.arn
 
   # A tick that could not be delivered within a minute is superseded by the next one.
   retry_policy {
@@ -45,7 +45,7 @@ resource "aws_cloudwatch_event_target" "tick" {
 resource "aws_lambda_permission" "tick" {
   statement_id  = "AllowTickRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.gate.function_name
+  function_name = module.gate_function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.tick.arn
 }
@@ -66,7 +66,7 @@ resource "aws_cloudwatch_event_target" "spot" {
 
   rule      = aws_cloudwatch_event_rule.spot[0].name
   target_id = "gate"
-  arn       = aws_lambda_function.gate.arn
+  arn       = module.gate_function.arn
 }
 
 resource "aws_lambda_permission" "spot" {
@@ -74,7 +74,7 @@ resource "aws_lambda_permission" "spot" {
 
   statement_id  = "AllowSpotRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.gate.function_name
+  function_name = module.gate_function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.spot[0].arn
 }

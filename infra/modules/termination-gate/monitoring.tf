@@ -1,10 +1,3 @@
-resource "aws_cloudwatch_log_group" "gate" {
-  name              = module.core.names.log_group
-  retention_in_days = var.monitoring.log_retention_days
-  kms_key_id        = var.kms_key_arn
-  tags              = var.tags
-}
-
 # Failed asynchronous invocations (after lambda.maximum_retry_attempts) land here, with the error and the event.
 resource "aws_sqs_queue" "dlq" {
   count = var.create_dlq ? 1 : 0
@@ -35,25 +28,7 @@ locals {
   )
 }
 
-# Any unhandled error of the gate (its own failures, not Azure DevOps outages it holds through).
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  count = var.monitoring.create_alarms ? 1 : 0
-
-  alarm_name          = module.core.names.errors_alarm
-  alarm_description   = "${var.name}: the gate Lambda raised errors. Held instances keep waiting only until the hook's heartbeat timeout."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
+# The Lambda Errors alarms of the gate and of the receiver's functions: in modules/function (lambda.tf, servicehook.tf).
 
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   count = var.monitoring.create_alarms && var.create_dlq ? 1 : 0
@@ -129,7 +104,7 @@ resource "aws_cloudwatch_metric_alarm" "failsafe_holds" {
   alarm_description   = "${var.name}: an error has kept instances waiting for ${var.monitoring.failsafe_hold_alarm_minutes} minutes (fail-safe holds: no release until it is fixed, then max hold). The failsafe_holds log lines name the instances and causes; run gate doctor."
   namespace           = var.monitoring.metrics_namespace
   metric_name         = module.core.failsafe_alarm.metric_name
-  dimensions          = { FunctionName = aws_lambda_function.gate.function_name }
+  dimensions          = { FunctionName = module.gate_function.function_name }
   statistic           = module.core.failsafe_alarm.statistic
   period              = module.core.failsafe_alarm.period
   evaluation_periods  = module.core.failsafe_alarm.evaluation_periods
@@ -156,6 +131,6 @@ resource "aws_cloudwatch_query_definition" "gate" {
 
   name = each.key
   # With the service hook (servicehook.tf), its re-check function's decisions and the receiver's lines too.
-  log_group_names = concat([aws_cloudwatch_log_group.gate.name], aws_cloudwatch_log_group.recheck[*].name, aws_cloudwatch_log_group.service_hook[*].name)
+  log_group_names = concat([module.gate_function.log_group_name], module.recheck_function[*].log_group_name, module.service_hook_function[*].log_group_name)
   query_string    = each.value
 }

@@ -1,11 +1,11 @@
 output "lambda_function_arn" {
   description = "ARN of the gate Lambda."
-  value       = aws_lambda_function.gate.arn
+  value       = module.gate_function.arn
 }
 
 output "lambda_function_name" {
   description = "Name of the gate Lambda."
-  value       = aws_lambda_function.gate.function_name
+  value       = module.gate_function.function_name
 }
 
 output "role_arn" {
@@ -45,12 +45,12 @@ output "dlq_arn" {
 
 output "log_group_name" {
   description = "CloudWatch log group of the gate (one JSON line per decision; `gate outcomes` reads it)."
-  value       = aws_cloudwatch_log_group.gate.name
+  value       = module.gate_function.log_group_name
 }
 
 output "log_group_arn" {
   description = "ARN of the log group."
-  value       = aws_cloudwatch_log_group.gate.arn
+  value       = module.gate_function.log_group_arn
 }
 
 output "alarm_topic_arn" {
@@ -61,7 +61,7 @@ output "alarm_topic_arn" {
 output "alarm_names" {
   description = "Names of the CloudWatch alarms ([] unless monitoring.create_alarms)."
   value = concat(
-    aws_cloudwatch_metric_alarm.lambda_errors[*].alarm_name,
+    module.gate_function.alarm_names,
     aws_cloudwatch_metric_alarm.dlq_not_empty[*].alarm_name,
     aws_cloudwatch_metric_alarm.forced_releases[*].alarm_name,
     aws_cloudwatch_metric_alarm.error_decisions[*].alarm_name,

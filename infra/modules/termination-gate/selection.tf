@@ -23,56 +23,23 @@ locals {
   ) : toset([])
 }
 
-resource "aws_lambda_function" "selection" {
-  count = local.selection
+module "selection_function" {
+  source = "./modules/function"
+  count  = local.selection
 
-  function_name = local.selection_function
-  description   = "Termination gate: idle-first custom termination policy (answers Auto Scaling within 2 s)."
-  role          = local.role_arn
-
-  runtime       = var.lambda.runtime
-  handler       = "gate.handler.select_instances"
-  architectures = [var.lambda.architecture]
-  timeout       = 2 # Auto Scaling's limit for a custom termination policy; the code answers after 1.2 s at most
-  memory_size   = var.lambda.memory_mb
-
+  function_name                  = local.selection_function
+  description                    = "Termination gate: idle-first custom termination policy (answers Auto Scaling within 2 s)."
+  role                           = local.role_arn
+  handler                        = "gate.handler.select_instances"
+  timeout                        = 2 # Auto Scaling's limit for a custom termination policy; the code answers after 1.2 s at most
   reserved_concurrent_executions = var.selection.concurrency
+  environment                    = module.core.environment
+  common                         = local.function_common
 
-  filename          = var.lambda_zip_path
-  s3_bucket         = var.s3_bucket
-  s3_key            = var.s3_key
-  s3_object_version = var.s3_object_version
-  source_code_hash  = var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash
+  # the gate's: its role may write there, and nowhere else
+  log_group = { name = module.gate_function.log_group_name, create = false }
 
-  kms_key_arn = var.kms_key_arn
-
-  environment {
-    variables = module.core.environment
-  }
-
-  dynamic "vpc_config" {
-    for_each = length(var.vpc_subnet_ids) > 0 ? [1] : []
-    content {
-      subnet_ids         = var.vpc_subnet_ids
-      security_group_ids = var.vpc_security_group_ids
-    }
-  }
-
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.gate.name # the gate's: its role may write there, and nowhere else
-  }
-
-  tracing_config {
-    mode = "PassThrough"
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    aws_cloudwatch_log_group.gate,
-    aws_iam_role_policy.gate,
-  ]
+  depends_on = [aws_iam_role_policy.gate]
 }
 
 resource "aws_lambda_permission" "selection" {
@@ -80,6 +47,6 @@ resource "aws_lambda_permission" "selection" {
 
   statement_id  = "AllowAutoScalingTerminationPolicy-${substr(sha256(each.value), 0, 8)}"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.selection[0].function_name
+  function_name = module.selection_function[0].function_name
   principal     = each.value
 }

@@ -19,24 +19,6 @@ locals {
   )
 }
 
-resource "aws_cloudwatch_log_group" "service_hook" {
-  count = local.service_hook
-
-  name              = module.core.service_hook.log_group
-  retention_in_days = var.monitoring.log_retention_days
-  kms_key_id        = var.kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_cloudwatch_log_group" "recheck" {
-  count = local.service_hook
-
-  name              = module.core.service_hook.recheck_log_group
-  retention_in_days = var.monitoring.log_retention_days
-  kms_key_id        = var.kms_key_arn
-  tags              = var.tags
-}
-
 # The receiver's own role: the gate's role (CompleteLifecycleAction, TerminateInstances, the PAT) never faces the
 # internet, and the gate's role does not read the hook secret.
 resource "aws_iam_role" "service_hook" {
@@ -77,56 +59,10 @@ resource "aws_sqs_queue" "recheck" {
   sqs_managed_sse_enabled     = var.kms_key_arn == null ? true : null
   kms_master_key_id           = var.kms_key_arn
   tags                        = var.tags
-}
-
-resource "aws_lambda_function" "service_hook" {
-  count = local.service_hook
-
-  function_name = module.core.service_hook.function_name
-  description   = "Azure DevOps service hooks: authenticate, validate, hand a coalesced re-check to the queue, answer 202."
-  role          = local.service_hook_role_arn
-
-  runtime       = var.lambda.runtime
-  handler       = "gate.servicehook.handle"
-  architectures = [var.lambda.architecture]
-  timeout       = local.service_hook_timeout
-  memory_size   = var.lambda.memory_mb
-
-  reserved_concurrent_executions = module.core.service_hook.concurrency
-
-  filename          = var.lambda_zip_path
-  s3_bucket         = var.s3_bucket
-  s3_key            = var.s3_key
-  s3_object_version = var.s3_object_version
-  source_code_hash  = var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash
-
-  kms_key_arn = var.kms_key_arn
-
-  environment {
-    variables = merge(module.core.service_hook.environment, { GATE_SERVICE_HOOK_QUEUE_URL = aws_sqs_queue.recheck[0].url })
-  }
-
-  dynamic "vpc_config" {
-    for_each = length(var.vpc_subnet_ids) > 0 ? [1] : []
-    content {
-      subnet_ids         = var.vpc_subnet_ids
-      security_group_ids = var.vpc_security_group_ids
-    }
-  }
-
-  tracing_config {
-    mode = "PassThrough"
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    aws_cloudwatch_log_group.service_hook,
-    aws_iam_role_policy.service_hook,
-  ]
 
   lifecycle {
-    # Inputs are validated in modules/core; this one needs create_role, which core does not see.
+    # Inputs are validated in modules/core; this one needs create_role, which core does not see. (Checked here, the
+    # first resource of the receiver, which both functions wait on.)
     precondition {
       condition     = var.create_role == (var.service_hook.role_arn == null)
       error_message = "With service_hook.enabled: set service_hook.role_arn (the receiver's own role) exactly when create_role = false."
@@ -134,67 +70,81 @@ resource "aws_lambda_function" "service_hook" {
   }
 }
 
+module "service_hook_function" {
+  source = "./modules/function"
+  count  = local.service_hook
+
+  function_name                  = module.core.service_hook.function_name
+  description                    = "Azure DevOps service hooks: authenticate, validate, hand a coalesced re-check to the queue, answer 202."
+  role                           = local.service_hook_role_arn
+  handler                        = "gate.servicehook.handle"
+  timeout                        = local.service_hook_timeout
+  reserved_concurrent_executions = module.core.service_hook.concurrency
+  environment                    = merge(module.core.service_hook.environment, { GATE_SERVICE_HOOK_QUEUE_URL = aws_sqs_queue.recheck[0].url })
+  common                         = local.function_common
+
+  log_group = {
+    name              = module.core.service_hook.log_group
+    create            = true
+    retention_in_days = var.monitoring.log_retention_days
+  }
+  # The receiver's own failures and throttles (bad input is answered 4xx and never counts as an error).
+  alarms = var.monitoring.create_alarms ? {
+    Errors = {
+      name        = module.core.service_hook.alarms.errors
+      description = "${var.name}: the service hook receiver raised errors (function errors; bad input is answered 4xx and never counts here)."
+    }
+    Throttles = {
+      name        = module.core.service_hook.alarms.throttles
+      description = "${var.name}: the service hook receiver was throttled (reserved concurrency ${var.service_hook.concurrency}): Azure DevOps deliveries got 429. A flood of calls, or raise service_hook.concurrency."
+    }
+  } : {}
+
+  depends_on = [aws_iam_role_policy.service_hook]
+}
+
 # The re-check function: the gate's code, role and settings; one container at a time (reserved concurrency 1), so
 # the coalescer's "last round started at" is the function's.
-resource "aws_lambda_function" "recheck" {
-  count = local.service_hook
+module "recheck_function" {
+  source = "./modules/function"
+  count  = local.service_hook
 
-  function_name = module.core.service_hook.recheck_function
-  description   = "Termination gate: coalesced re-check rounds asked for by Azure DevOps service hooks."
-  role          = local.role_arn
-
-  runtime       = var.lambda.runtime
-  handler       = "gate.servicehook.consume"
-  architectures = [var.lambda.architecture]
-  timeout       = module.core.lambda_timeout_seconds
-  memory_size   = var.lambda.memory_mb
-
+  function_name                  = module.core.service_hook.recheck_function
+  description                    = "Termination gate: coalesced re-check rounds asked for by Azure DevOps service hooks."
+  role                           = local.role_arn
+  handler                        = "gate.servicehook.consume"
+  timeout                        = module.core.lambda_timeout_seconds
   reserved_concurrent_executions = 1
+  environment                    = merge(module.core.environment, module.core.service_hook.recheck_environment)
+  common                         = local.function_common
 
-  filename          = var.lambda_zip_path
-  s3_bucket         = var.s3_bucket
-  s3_key            = var.s3_key
-  s3_object_version = var.s3_object_version
-  source_code_hash  = var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.source_code_hash
-
-  kms_key_arn = var.kms_key_arn
-
-  environment {
-    variables = merge(module.core.environment, module.core.service_hook.recheck_environment)
+  log_group = {
+    name              = module.core.service_hook.recheck_log_group
+    create            = true
+    retention_in_days = var.monitoring.log_retention_days
   }
-
-  dynamic "vpc_config" {
-    for_each = length(var.vpc_subnet_ids) > 0 ? [1] : []
-    content {
-      subnet_ids         = var.vpc_subnet_ids
-      security_group_ids = var.vpc_security_group_ids
+  alarms = var.monitoring.create_alarms ? {
+    Errors = {
+      name        = module.core.service_hook.alarms.recheck_errors
+      description = "${var.name}: the re-check function raised errors; the tick still re-checks every minute."
     }
-  }
+  } : {}
 
-  tracing_config {
-    mode = "PassThrough"
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    aws_cloudwatch_log_group.recheck,
-    aws_iam_role_policy.gate,
-  ]
+  depends_on = [aws_iam_role_policy.gate]
 }
 
 resource "aws_lambda_event_source_mapping" "recheck" {
   count = local.service_hook
 
   event_source_arn = aws_sqs_queue.recheck[0].arn
-  function_name    = aws_lambda_function.recheck[0].arn
+  function_name    = module.recheck_function[0].arn
   batch_size       = 10
 }
 
 resource "aws_lambda_function_url" "service_hook" {
   count = local.service_hook
 
-  function_name = aws_lambda_function.service_hook[0].function_name
+  function_name = module.service_hook_function[0].function_name
   # Azure DevOps cannot sign AWS requests: the function checks the shared secret itself, in constant time.
   #checkov:skip=CKV_AWS_258:Azure DevOps web hooks cannot send SigV4; gate/servicehook.py checks a shared secret
   authorization_type = "NONE"
@@ -207,69 +157,12 @@ resource "aws_lambda_permission" "service_hook_url" {
   #checkov:skip=CKV_AWS_301:The web hook's URL must be public (auth type NONE): Azure DevOps cannot sign requests; the function checks a shared secret
   statement_id           = "ServiceHookInvokeFunctionUrl"
   action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.service_hook[0].function_name
+  function_name          = module.service_hook_function[0].function_name
   principal              = "*"
   function_url_auth_type = "NONE"
 }
 
-# --- alarms: the receiver's own failures and throttles, and the re-check function's like the gate's -----------------
-
-resource "aws_cloudwatch_metric_alarm" "service_hook_errors" {
-  count = local.service_hook_alarms
-
-  alarm_name          = module.core.service_hook.alarms.errors
-  alarm_description   = "${var.name}: the service hook receiver raised errors (function errors; bad input is answered 4xx and never counts here)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.service_hook[0].function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "service_hook_throttles" {
-  count = local.service_hook_alarms
-
-  alarm_name          = module.core.service_hook.alarms.throttles
-  alarm_description   = "${var.name}: the service hook receiver was throttled (reserved concurrency ${var.service_hook.concurrency}): Azure DevOps deliveries got 429. A flood of calls, or raise service_hook.concurrency."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.service_hook[0].function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "recheck_errors" {
-  count = local.service_hook_alarms
-
-  alarm_name          = module.core.service_hook.alarms.recheck_errors
-  alarm_description   = "${var.name}: the re-check function raised errors; the tick still re-checks every minute."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.recheck[0].function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
+# --- alarms: the re-check function's decisions like the gate's (its and the receiver's Errors and Throttles: above) ---
 
 # The re-check function writes the same EMF decision lines as the gate, with its own FunctionName: its forced and
 # error decisions alarm like the tick's.
@@ -280,7 +173,7 @@ resource "aws_cloudwatch_metric_alarm" "recheck_forced_releases" {
   alarm_description   = "${var.name}: a re-check round released an instance at max hold (${var.hold.max_seconds} s) with its agents possibly still busy."
   namespace           = var.monitoring.metrics_namespace
   metric_name         = "Decisions"
-  dimensions          = { FunctionName = aws_lambda_function.recheck[0].function_name, Outcome = "forced" }
+  dimensions          = { FunctionName = module.recheck_function[0].function_name, Outcome = "forced" }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -299,7 +192,7 @@ resource "aws_cloudwatch_metric_alarm" "recheck_error_decisions" {
   alarm_description   = "${var.name}: a re-check round logged error decisions (Outcome=error)."
   namespace           = var.monitoring.metrics_namespace
   metric_name         = "Decisions"
-  dimensions          = { FunctionName = aws_lambda_function.recheck[0].function_name, Outcome = "error" }
+  dimensions          = { FunctionName = module.recheck_function[0].function_name, Outcome = "error" }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

@@ -59,19 +59,19 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_lambda_function.gate.runtime == "python3.12" &&
-      aws_lambda_function.gate.handler == "gate.handler.handle" &&
-      aws_lambda_function.gate.architectures == tolist(["x86_64"]) &&
-      aws_lambda_function.gate.timeout == 70 &&
-      aws_lambda_function.gate.environment[0].variables["GATE_GROUPS"] == "agents-a,agents-b"
+      module.gate_function.function.runtime == "python3.12" &&
+      module.gate_function.function.handler == "gate.handler.handle" &&
+      module.gate_function.function.architectures == tolist(["x86_64"]) &&
+      module.gate_function.function.timeout == 70 &&
+      module.gate_function.function.environment[0].variables["GATE_GROUPS"] == "agents-a,agents-b"
     )
     error_message = "Lambda settings wrong."
   }
 
   assert {
     condition = (
-      aws_cloudwatch_event_target.lifecycle.arn == aws_lambda_function.gate.arn &&
-      aws_cloudwatch_event_target.tick.arn == aws_lambda_function.gate.arn &&
+      aws_cloudwatch_event_target.lifecycle.arn == module.gate_function.function.arn &&
+      aws_cloudwatch_event_target.tick.arn == module.gate_function.function.arn &&
       aws_lambda_permission.lifecycle.source_arn == aws_cloudwatch_event_rule.lifecycle.arn &&
       aws_lambda_permission.tick.source_arn == aws_cloudwatch_event_rule.tick.arn &&
       aws_cloudwatch_event_rule.tick.schedule_expression == "rate(1 minute)"
@@ -98,7 +98,7 @@ run "wiring" {
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.gate.retention_in_days == 30 && aws_cloudwatch_log_group.gate.name == "/aws/lambda/gate"
+    condition     = module.gate_function.log_group.retention_in_days == 30 && module.gate_function.log_group.name == "/aws/lambda/gate"
     error_message = "Log group retention wrong."
   }
 
@@ -112,7 +112,7 @@ run "wiring" {
       aws_cloudwatch_metric_alarm.error_decisions[0].threshold == 0 &&
       length(aws_cloudwatch_query_definition.gate) == 4 &&
       aws_cloudwatch_dashboard.gate[0].dashboard_name == "gate" &&
-      length(aws_cloudwatch_metric_alarm.lambda_errors[0].alarm_actions) == 0
+      length(module.gate_function.alarms["Errors"].alarm_actions) == 0
     )
     error_message = "Forced-release alarm must watch the gate's EMF metric."
   }
@@ -136,7 +136,7 @@ run "spot_and_alarm_topic" {
   assert {
     condition = (
       length(aws_cloudwatch_event_rule.spot) == 1 &&
-      aws_cloudwatch_event_target.spot[0].arn == aws_lambda_function.gate.arn &&
+      aws_cloudwatch_event_target.spot[0].arn == module.gate_function.function.arn &&
       aws_lambda_permission.spot[0].source_arn == aws_cloudwatch_event_rule.spot[0].arn
     )
     error_message = "Spot rule must target the Lambda with its own permission."
@@ -166,20 +166,20 @@ run "code_from_s3_arm64_in_a_vpc_with_its_own_role" {
 
   assert {
     condition = (
-      aws_lambda_function.gate.s3_bucket == "artifacts" &&
-      aws_lambda_function.gate.s3_key == "gate/gate-lambda-arm64.zip" &&
-      aws_lambda_function.gate.s3_object_version == "3" &&
-      aws_lambda_function.gate.filename == null &&
-      aws_lambda_function.gate.runtime == "python3.13" &&
-      aws_lambda_function.gate.architectures == tolist(["arm64"])
+      module.gate_function.function.s3_bucket == "artifacts" &&
+      module.gate_function.function.s3_key == "gate/gate-lambda-arm64.zip" &&
+      module.gate_function.function.s3_object_version == "3" &&
+      module.gate_function.function.filename == null &&
+      module.gate_function.function.runtime == "python3.13" &&
+      module.gate_function.function.architectures == tolist(["arm64"])
     )
     error_message = "Code from S3 with the chosen runtime and architecture."
   }
 
   assert {
     condition = (
-      aws_lambda_function.gate.vpc_config[0].subnet_ids == toset(["subnet-0123456789abcdef0"]) &&
-      aws_lambda_function.gate.vpc_config[0].security_group_ids == toset(["sg-0123456789abcdef0"]) &&
+      module.gate_function.function.vpc_config[0].subnet_ids == toset(["subnet-0123456789abcdef0"]) &&
+      module.gate_function.function.vpc_config[0].security_group_ids == toset(["sg-0123456789abcdef0"]) &&
       endswith(aws_iam_role_policy_attachment.vpc[0].policy_arn, ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
     )
     error_message = "In a VPC the function gets the subnets, security groups and ENI permissions."
@@ -203,7 +203,7 @@ run "bring_your_own_role_and_nothing_optional" {
   assert {
     condition = (
       length(aws_iam_role.gate) == 0 && length(aws_iam_role_policy.gate) == 0 &&
-      aws_lambda_function.gate.role == "arn:aws:iam::123456789012:role/platform/gate" &&
+      module.gate_function.function.role == "arn:aws:iam::123456789012:role/platform/gate" &&
       output.role_arn == "arn:aws:iam::123456789012:role/platform/gate" &&
       strcontains(output.policy_json, "autoscaling:CompleteLifecycleAction")
     )
@@ -274,11 +274,11 @@ run "released_package_from_s3" {
 
   assert {
     condition = (
-      aws_lambda_function.gate.s3_key == "asg-termination-gate/v0.1.0/gate-lambda-0.1.0-python3.13-arm64.zip" &&
-      aws_lambda_function.gate.s3_object_version == "7" &&
-      aws_lambda_function.gate.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" &&
-      aws_lambda_function.gate.runtime == "python3.13" &&
-      aws_lambda_function.gate.architectures == tolist(["arm64"])
+      module.gate_function.function.s3_key == "asg-termination-gate/v0.1.0/gate-lambda-0.1.0-python3.13-arm64.zip" &&
+      module.gate_function.function.s3_object_version == "7" &&
+      module.gate_function.function.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" &&
+      module.gate_function.function.runtime == "python3.13" &&
+      module.gate_function.function.architectures == tolist(["arm64"])
     )
     error_message = "A released zip from S3, with its hash, for the runtime and architecture it names."
   }
@@ -318,12 +318,12 @@ run "service_hook_receiver" {
 
   assert {
     condition = (
-      aws_lambda_function.service_hook[0].function_name == "gate-service-hook" &&
-      aws_lambda_function.service_hook[0].handler == "gate.servicehook.handle" &&
-      aws_lambda_function.service_hook[0].reserved_concurrent_executions == 2 &&
-      aws_lambda_function.service_hook[0].environment[0].variables["GATE_SERVICE_HOOK_SECRET_ARN"] == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" &&
-      !contains(keys(aws_lambda_function.service_hook[0].environment[0].variables), "GATE_PAT_SECRET_ARN") &&
-      aws_cloudwatch_log_group.service_hook[0].name == "/aws/lambda/gate-service-hook" &&
+      module.service_hook_function[0].function.function_name == "gate-service-hook" &&
+      module.service_hook_function[0].function.handler == "gate.servicehook.handle" &&
+      module.service_hook_function[0].function.reserved_concurrent_executions == 2 &&
+      module.service_hook_function[0].function.environment[0].variables["GATE_SERVICE_HOOK_SECRET_ARN"] == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123" &&
+      !contains(keys(module.service_hook_function[0].function.environment[0].variables), "GATE_PAT_SECRET_ARN") &&
+      module.service_hook_function[0].log_group.name == "/aws/lambda/gate-service-hook" &&
       aws_lambda_function_url.service_hook[0].authorization_type == "NONE"
     )
     error_message = "The receiver: its own function and log group, the shared secret's ARN in its environment, none of the gate's credentials."
@@ -331,13 +331,13 @@ run "service_hook_receiver" {
 
   assert {
     condition = (
-      aws_lambda_function.service_hook[0].role == aws_iam_role.service_hook[0].arn &&
+      module.service_hook_function[0].function.role == aws_iam_role.service_hook[0].arn &&
       aws_iam_role.service_hook[0].name == "gate-service-hook" &&
       aws_iam_role_policy.service_hook[0].role == aws_iam_role.service_hook[0].id &&
-      aws_lambda_function.recheck[0].role == aws_iam_role.gate[0].arn &&
-      aws_lambda_function.recheck[0].handler == "gate.servicehook.consume" &&
-      aws_lambda_function.recheck[0].reserved_concurrent_executions == 1 &&
-      aws_lambda_function.recheck[0].environment[0].variables["GATE_SERVICE_HOOK_WINDOW_SECONDS"] == "5" &&
+      module.recheck_function[0].function.role == aws_iam_role.gate[0].arn &&
+      module.recheck_function[0].function.handler == "gate.servicehook.consume" &&
+      module.recheck_function[0].function.reserved_concurrent_executions == 1 &&
+      module.recheck_function[0].function.environment[0].variables["GATE_SERVICE_HOOK_WINDOW_SECONDS"] == "5" &&
       aws_sqs_queue.recheck[0].fifo_queue &&
       !aws_sqs_queue.recheck[0].content_based_deduplication &&
       aws_lambda_event_source_mapping.recheck[0].batch_size == 10
@@ -357,9 +357,9 @@ run "service_hook_receiver" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.service_hook_errors[0].metric_name == "Errors" &&
-      aws_cloudwatch_metric_alarm.service_hook_throttles[0].metric_name == "Throttles" &&
-      aws_cloudwatch_metric_alarm.service_hook_throttles[0].dimensions.FunctionName == "gate-service-hook" &&
+      module.service_hook_function[0].alarms["Errors"].metric_name == "Errors" &&
+      module.service_hook_function[0].alarms["Throttles"].metric_name == "Throttles" &&
+      module.service_hook_function[0].alarms["Throttles"].dimensions.FunctionName == "gate-service-hook" &&
       aws_cloudwatch_metric_alarm.recheck_forced_releases[0].dimensions.FunctionName == "gate-recheck" &&
       aws_cloudwatch_metric_alarm.recheck_forced_releases[0].dimensions.Outcome == "forced" &&
       aws_cloudwatch_metric_alarm.recheck_error_decisions[0].dimensions.FunctionName == "gate-recheck" &&
@@ -396,8 +396,8 @@ run "service_hook_bring_your_own_roles" {
 
   assert {
     condition = (
-      aws_lambda_function.service_hook[0].role == "arn:aws:iam::123456789012:role/my-hook" &&
-      aws_lambda_function.recheck[0].role == "arn:aws:iam::123456789012:role/my-gate" &&
+      module.service_hook_function[0].function.role == "arn:aws:iam::123456789012:role/my-hook" &&
+      module.recheck_function[0].function.role == "arn:aws:iam::123456789012:role/my-gate" &&
       length(aws_iam_role.service_hook) == 0 &&
       strcontains(output.policy_json, "TakeServiceHookRechecks") &&
       strcontains(output.service_hook_policy_json, "ServiceHookQueue")
@@ -418,5 +418,5 @@ run "service_hook_needs_its_own_role_without_create_role" {
     }
   }
 
-  expect_failures = [aws_lambda_function.service_hook]
+  expect_failures = [aws_sqs_queue.recheck]
 }
