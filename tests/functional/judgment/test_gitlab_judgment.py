@@ -58,9 +58,9 @@ def test_a_job_ending_after_the_pause_waits_the_lag_bound_whatever_gitlabs_clock
 
 def test_a_runner_registering_again_under_a_new_id_is_paused_and_restarts_the_lag_bound(glworld: GitLabWorld) -> None:
     """Clean-workspace runners unregister after a job and register again under a new id. Here the victim's idle
-    runner, paused, unregisters inside the lag bound and is back under a new id with a job: the old registration's
-    absence is no release, the new one is paused, its job holds the instance, and the lag bound restarts from its
-    pause; both registrations are gone at the end. (A runner seen busy in the hold that then unregisters is held until
+    runner, paused, unregisters; while its absence is being confirmed it is back under a new id with a job: the
+    old registration's absence is no release, the new one is paused, its job holds the instance, and the release
+    waits a whole lag bound from the new pause; both registrations are gone at the end. (A runner seen busy in the hold that then unregisters is held until
     the max hold: GitLab answers 404 for a deleted runner's jobs, so none of them is seen finished again.)"""
     world = glworld
     [victim] = world.scale_in(2)
@@ -70,14 +70,18 @@ def test_a_runner_registering_again_under_a_new_id_is_paused_and_restarts_the_la
     records = gate.tick(budget=20)  # idle and paused: inside the lag bound, held
     assert "released" not in outcomes(records, victim) and old in paused
     world.gitlab.remove_runner(old)  # it unregisters ...
+    records = gate.tick(budget=80)  # past the first lag bound; its absence is confirmed over another one
+    assert "released" not in outcomes(records, victim), "released on the old registration's absence"
     new = world.gitlab.add_runner(f"ci-{victim}", tags=["docker"])  # ... and is back under a new id, taking a job
-    second = world.gitlab.start_job(new, 90)
+    second = world.gitlab.start_job(new, 5)
     records = gate.tick(budget=400)
     assert outcomes(records, victim)[-1] == "released"
     released = released_at(world, victim)
     jobs = {j["id"]: j for j in world.gitlab.jobs()}
     assert jobs[second]["status"] == "success" and jobs[second]["finished_at"] <= released  # not killed
-    assert new in paused and released >= paused[new] + LAG  # the lag bound restarted with the new registration
+    assert (
+        new in paused and released >= paused[new] + LAG
+    )  # the lag bound (and the absence confirmation) restarted with the new registration
     assert world.gitlab.runner(new)["deleted"]  # not left behind
 
 
