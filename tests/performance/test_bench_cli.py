@@ -12,6 +12,21 @@ import pytest
 pytestmark = pytest.mark.network  # network: the package build runs pip
 
 
+@pytest.mark.timeout(120)
+def test_the_bench_command_writes_a_part_and_its_picture(tmp_path: Path) -> None:
+    """The command's plumbing, within `make test`: one part (the fleet day's seven strategies) to JSON and PNG. Every
+    part at once is the slow test below (`make soak`): two minutes of a 10-minute suite."""
+    from cli.bench import run_bench
+
+    run_bench(tmp_path, quick=True, parts=("fleet",))
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    assert fleet["quick"] is True and fleet["strategies"]["gate"]["builds_killed"] == 0
+    assert fleet["strategies"]["none"]["builds_killed"] > 0
+    assert (tmp_path / "fleet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.json", "fleet.png"]  # that part only
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_quick_bench_writes_its_results(tmp_path: Path) -> None:
     from cli.bench import run_bench
