@@ -7,7 +7,7 @@ from tests.infra.conftest import CORE
 from tests.infra.test_hcl import load_dir
 
 # Secrets in plain environment variables: for local use only.
-LOCAL_ONLY = {"GATE_PAT", "GATE_GITHUB_TOKEN", "GATE_SERVICE_HOOK_SECRET"}
+LOCAL_ONLY = {"GATE_PAT", "GATE_GITHUB_TOKEN", "GATE_GITLAB_TOKEN", "GATE_SERVICE_HOOK_SECRET"}
 # Set only on the optional service hook receiver (servicehook.tf merges it into the core environment).
 RECEIVER_ONLY = {"GATE_SERVICE_HOOK_SECRET_ARN"}
 

@@ -302,7 +302,7 @@ def test_fleet_settings_default_off_and_validate() -> None:
         ({"webhook_url": "http://hooks.example/sekrit"}, "GATE_WEBHOOK_URL: .*plain http"),
         ({"webhook_format": "xml"}, "GATE_WEBHOOK_FORMAT"),
         ({"webhook_timeout_seconds": 60}, "GATE_WEBHOOK_TIMEOUT_SECONDS"),
-        ({"agent_system": "gitlab"}, "GATE_AGENT_SYSTEM"),
+        ({"agent_system": "jenkins"}, "GATE_AGENT_SYSTEM"),
     ],
 )
 def test_bad_fleet_settings_name_the_variable(overrides: dict[str, Any], message: str) -> None:
