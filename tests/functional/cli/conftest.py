@@ -45,7 +45,12 @@ class Invoked:
 def gate(*args: Any, env: dict[str, str] | None = None, width: int = 80) -> Invoked:
     """Run `gate ARGS` in process. The terminal is `width` columns (80 unless told: CI logs, small terminals)."""
     console.width = err_console.width = width  # rich reads COLUMNS once, at import: set the width per call
-    result = CliRunner().invoke(app, [str(a) for a in args], env=env, prog_name="gate")
+    saved = dict(os.environ)
+    try:
+        result = CliRunner().invoke(app, [str(a) for a in args], env=env, prog_name="gate")
+    finally:  # --region/--profile set the process's AWS_* variables, as a real `gate` process would for itself
+        os.environ.clear()
+        os.environ.update(saved)
     out = Invoked(result.exit_code, result.stdout, result.stderr, result.exception)
     check_output(out.output)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
