@@ -96,6 +96,12 @@ class MemoryAws(Generic[M]):
         self.before_action = before_action
         self.deadline: float | None = None
         self.listed_groups: frozenset[str] | None = None
+        self.calls: dict[str, int] = {}  # per operation, as gate.adapters.aws.Aws counts them (throttled ones too)
+
+    def _call(self, op: str, n: int = 1) -> None:
+        if n > 0:
+            self.calls[op] = self.calls.get(op, 0) + n
+        self.world.aws(op, n)
 
     def member(self, instance_id: str) -> M | None:
         if self._lookup is not None:
@@ -113,11 +119,11 @@ class MemoryAws(Generic[M]):
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
         """Auto Scaling only, as the real edge: EC2 details come from `describe_instances` when the gate asks."""
-        self.world.aws("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
+        self._call("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
         return [Waiting(m.group, m.id, hook, WAIT) for m in self._in(groups) if m.state == WAIT]
 
     def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:
-        self.world.aws("DescribeLifecycleHooks")
+        self._call("DescribeLifecycleHooks")
         timeout = int(self.heartbeat_timeout)
         return [
             {
@@ -132,7 +138,7 @@ class MemoryAws(Generic[M]):
 
     def action_ids(self, wanted: dict[str, list[str]]) -> dict[str, str]:
         """The identity of each waiting instance's lifecycle action (gate.domain.holdstate)."""
-        self.world.aws("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
+        self._call("DescribeScalingActivities", sum(1 for ids in wanted.values() if ids))
         out: dict[str, str] = {}
         for group, ids in wanted.items():
             for iid in ids:
@@ -143,20 +149,20 @@ class MemoryAws(Generic[M]):
         return out
 
     def instance_state(self, instance_id: str) -> tuple[str | None, str | None]:
-        self.world.aws("DescribeAutoScalingInstances")
+        self._call("DescribeAutoScalingInstances")
         m = self.member(instance_id)
         return (m.group, m.state) if m is not None and m.state != GONE else (None, None)
 
     def describe_instances(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = sorted(set(instance_ids))
-        self.world.aws("DescribeInstances", math.ceil(len(ids) / 200))
+        self._call("DescribeInstances", math.ceil(len(ids) / 200))
         found = ((iid, self.member(iid)) for iid in ids)
         return {iid: instance_details(self.private_dns(m), m.tags) for iid, m in found if m is not None}
 
     def launch_details(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """What the termination policy asks EC2 (hostname mapping, or candidates without an agent)."""
         ids = sorted(set(instance_ids))
-        self.world.aws("DescribeInstances", math.ceil(len(ids) / 200))
+        self._call("DescribeInstances", math.ceil(len(ids) / 200))
         out: dict[str, dict[str, Any]] = {}
         for iid in ids:
             m = self.member(iid)
@@ -177,29 +183,29 @@ class MemoryAws(Generic[M]):
         return m
 
     def heartbeat(self, waiting: Waiting) -> None:
-        self.world.aws("RecordLifecycleActionHeartbeat")
+        self._call("RecordLifecycleActionHeartbeat")
         self.world.heartbeat(self._active(waiting))
 
     def complete(self, waiting: Waiting, result: Result) -> None:
-        self.world.aws("CompleteLifecycleAction")
+        self._call("CompleteLifecycleAction")
         self.world.complete(self._active(waiting), result)
 
     def tag(self, instance_id: str, key: str, value: str) -> None:
-        self.world.aws("CreateTags")
+        self._call("CreateTags")
         m = self.member(instance_id)
         if m is not None:
             m.tags[key] = value
 
     def terminate(self, instance_id: str) -> None:
         """EC2 TerminateInstances: only ever for a retained instance (the gate's clean-up)."""
-        self.world.aws("TerminateInstances")
+        self._call("TerminateInstances")
         m = self.member(instance_id)
         if m is not None and self.on_terminate is not None:
             self.on_terminate(m)
 
     # -- the tick's clean-up and protection -------------------------------------------------------------------------
     def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
-        self.world.aws("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
+        self._call("DescribeAutoScalingGroups", math.ceil(len(groups) / 50))
         return [
             (
                 m.group,
@@ -209,25 +215,25 @@ class MemoryAws(Generic[M]):
         ]
 
     def tags_and_dns(self, instance_ids: Sequence[str]) -> dict[str, tuple[dict[str, str], str | None]]:
-        self.world.aws("DescribeInstances", math.ceil(len(instance_ids) / 200))
+        self._call("DescribeInstances", math.ceil(len(instance_ids) / 200))
         found = ((iid, self.member(iid)) for iid in instance_ids)
         return {iid: (dict(m.tags), self.private_dns(m)) for iid, m in found if m is not None}
 
     def tagged(self, keys: Sequence[str], max_pages: int = 100) -> dict[str, list[str]]:
         """Instances carrying any of these tag keys with a value -> those keys (as the real client reads them)."""
-        self.world.aws("DescribeInstances")
+        self._call("DescribeInstances")
         found = ((m.id, [k for k in keys if m.tags.get(k)]) for m in self.world.members() if m.state != GONE)
         return {iid: have for iid, have in found if have}
 
     def tag_many(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> None:
-        self.world.aws("CreateTags")
+        self._call("CreateTags")
         for iid in instance_ids:
             m = self.member(iid)
             if m is not None:
                 m.tags.update(tags)
 
     def set_protection(self, group: str, instance_ids: Sequence[str], protected: bool) -> None:
-        self.world.aws("SetInstanceProtection")
+        self._call("SetInstanceProtection")
         for iid in instance_ids:
             m = self.member(iid)
             if m is not None and self.protect is not None:
