@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from gate.adapters import secrets
 from gate.adapters.neterrors import network_words
-from gate.adapters.secrets import Rotation, SecretCredential
+from gate.adapters.secrets import SecretCredential
 from gate.domain.model import Agent, JobMeta, JobRequest
 from gate.domain.redact import redact, register_secret
 from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
@@ -305,34 +305,29 @@ def _to_agent(r: RunnerPayload, pool_id: int, scope: str) -> Agent:
 
 
 # -- the token ------------------------------------------------------------------------------------------------
-class _StaticToken(SecretCredential):
-    def refresh(self, refused: str | None = None) -> bool:
-        return False  # nothing to re-read
+def _bearer(token: str) -> str:
+    return f"Bearer {token}"
 
 
 def _static(token: str) -> SecretCredential:
-    return _StaticToken(Rotation(lambda _force: token, what="the GitHub token", max_age=None), _bearer)
-
-
-def _bearer(token: str) -> str:
-    return f"Bearer {token}"
+    return secrets.static_credential(token, "the GitHub token", _bearer)
 
 
 def token_credential(
     settings: Any, session: Any = None, endpoint_url: str | None = None, now: Callable[[], float] | None = None
 ) -> SecretCredential:
-    """GATE_GITHUB_TOKEN (local use) or the secret GATE_GITHUB_TOKEN_SECRET_ARN names (AWSCURRENT and AWSPREVIOUS),
-    read at the first request, never at start-up; re-read after a TTL and whenever GitHub refuses it (bounded)."""
-    if settings.github_token is not None:
-        return _static(secrets.inline(settings.github_token))
-    arn = settings.github_token_secret_arn
-    if not arn:
-        raise AgentSourceError("no GitHub token configured")
-    what = "the GitHub token"
-    read = secrets.versions_reader(
-        arn, what=what, keys=("token", "github_token", "GITHUB_TOKEN"), session=session, endpoint_url=endpoint_url
+    """GATE_GITHUB_TOKEN (local use) or the secret GATE_GITHUB_TOKEN_SECRET_ARN names (secrets.token_credential)."""
+    return secrets.token_credential(
+        settings.github_token,
+        settings.github_token_secret_arn,
+        what="the GitHub token",
+        keys=("token", "github_token", "GITHUB_TOKEN"),
+        header=_bearer,
+        max_age=settings.secret_cache_seconds,
+        session=session,
+        endpoint_url=endpoint_url,
+        now=now,
     )
-    return SecretCredential(Rotation(read, what=what, now=now, max_age=settings.secret_cache_seconds), _bearer)
 
 
 def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitHubRunners:

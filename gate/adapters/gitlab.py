@@ -46,7 +46,7 @@ from requests.adapters import HTTPAdapter
 
 from gate.adapters import secrets
 from gate.adapters.neterrors import network_words
-from gate.adapters.secrets import Rotation, SecretCredential
+from gate.adapters.secrets import SecretCredential
 from gate.domain.mapping import Mapping
 from gate.domain.model import Agent, JobMeta, JobRequest
 from gate.domain.redact import redact, register_secret
@@ -572,34 +572,29 @@ def _epoch(stamp: str | None) -> float | None:
 
 
 # -- the token ------------------------------------------------------------------------------------------------
-class _StaticToken(SecretCredential):
-    def refresh(self, refused: str | None = None) -> bool:
-        return False  # nothing to re-read
-
-
 def _header(token: str) -> str:
     return f"PRIVATE-TOKEN {token}"  # the request sends the part after the space as the PRIVATE-TOKEN header
 
 
 def _static(token: str) -> SecretCredential:
-    return _StaticToken(Rotation(lambda _force: token, what="the GitLab token", max_age=None), _header)
+    return secrets.static_credential(token, "the GitLab token", _header)
 
 
 def token_credential(
     settings: Any, session: Any = None, endpoint_url: str | None = None, now: Callable[[], float] | None = None
 ) -> SecretCredential:
-    """GATE_GITLAB_TOKEN (local use) or the secret GATE_GITLAB_TOKEN_SECRET_ARN names (AWSCURRENT and AWSPREVIOUS),
-    read at the first request, never at start-up; re-read after a TTL and whenever GitLab refuses it (bounded)."""
-    if settings.gitlab_token is not None:
-        return _static(secrets.inline(settings.gitlab_token))
-    arn = settings.gitlab_token_secret_arn
-    if not arn:
-        raise AgentSourceError("no GitLab token configured")
-    what = "the GitLab token"
-    read = secrets.versions_reader(
-        arn, what=what, keys=("token", "gitlab_token", "GITLAB_TOKEN"), session=session, endpoint_url=endpoint_url
+    """GATE_GITLAB_TOKEN (local use) or the secret GATE_GITLAB_TOKEN_SECRET_ARN names (secrets.token_credential)."""
+    return secrets.token_credential(
+        settings.gitlab_token,
+        settings.gitlab_token_secret_arn,
+        what="the GitLab token",
+        keys=("token", "gitlab_token", "GITLAB_TOKEN"),
+        header=_header,
+        max_age=settings.secret_cache_seconds,
+        session=session,
+        endpoint_url=endpoint_url,
+        now=now,
     )
-    return SecretCredential(Rotation(read, what=what, now=now, max_age=settings.secret_cache_seconds), _header)
 
 
 def build(settings: Any, session: Any, aws_endpoint: str | None, clock: Any) -> GitLabRunners:

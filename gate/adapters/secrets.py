@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from gate.domain.errors import Unavailable
 from gate.domain.redact import register_secret
-from gate.service.sources import AuthError, Deadline
+from gate.service.sources import AgentSourceError, AuthError, Deadline
 from gate.settings import Settings
 
 _cache: dict[str, tuple[str, float]] = {}  # ARN -> (value, monotonic time read)
@@ -367,3 +367,37 @@ def load_pat(settings: Settings, session: Any = None, endpoint_url: str | None =
         endpoint_url=endpoint_url,
         max_age=settings.secret_cache_seconds,
     )
+
+
+class StaticCredential(SecretCredential):
+    """A token given inline (local use): nothing to re-read when the service refuses it."""
+
+    def refresh(self, refused: str | None = None) -> bool:
+        return False
+
+
+def static_credential(token: str, what: str, header: Callable[[str], str]) -> SecretCredential:
+    return StaticCredential(Rotation(lambda _force: token, what=what, max_age=None), header)
+
+
+def token_credential(
+    given: SecretStr | None,
+    arn: str | None,
+    *,
+    what: str,
+    keys: tuple[str, ...],
+    header: Callable[[str], str],
+    max_age: float,
+    session: Any = None,
+    endpoint_url: str | None = None,
+    now: Callable[[], float] | None = None,
+) -> SecretCredential:
+    """A service token (GitHub, GitLab): the inline value (local use), else the secret `arn` names (AWSCURRENT and
+    AWSPREVIOUS), read at the first request, never at start-up; re-read after `max_age` and whenever the service
+    refuses it (bounded). `keys`: the JSON keys the secret's value may hold it under."""
+    if given is not None:
+        return static_credential(inline(given), what, header)
+    if not arn:
+        raise AgentSourceError(f"no {what.removeprefix('the ')} configured")
+    read = versions_reader(arn, what=what, keys=keys, session=session, endpoint_url=endpoint_url)
+    return SecretCredential(Rotation(read, what=what, now=now, max_age=max_age), header)
