@@ -15,28 +15,23 @@ idle check and the termination) is explained in the README ("Fleet features").
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from requests.adapters import HTTPAdapter
 
 from gate.adapters import secrets
-from gate.adapters.neterrors import network_words
+from gate.adapters.rest import RestClient
 from gate.adapters.secrets import SecretCredential
 from gate.domain.model import Agent, JobMeta, JobRequest
-from gate.domain.redact import redact, register_secret
-from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
+from gate.domain.redact import register_secret
+from gate.service.sources import AgentSourceError, Listing
 
 SOURCE = "github"
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 BUSY = 0  # runners report `busy`, not the job: assigned_request is a marker
-RETRY_STATUSES = frozenset({500, 502, 503, 504})  # 403/429 rate limits are not retried here: the gate holds instead
 
 
 class _Payload(BaseModel):
@@ -67,8 +62,11 @@ def scope_path(scope: str) -> str:
     return f"orgs/{name}" if kind == "org" else f"repos/{name}"
 
 
-class GitHubRunners:
+class GitHubRunners(RestClient):
     """Runners of one organisation and/or some repositories; `pool` is `org:NAME` or `repo:OWNER/REPO`."""
+
+    SERVICE = "GitHub"
+    AUTH_HINT = "the token is invalid or lacks the self-hosted runners permission"
 
     def __init__(
         self,
@@ -80,107 +78,30 @@ class GitHubRunners:
         timeout: float = 10.0,
         clock: Any = None,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
         self.scopes = ([f"org:{org}"] if org else []) + [f"repo:{r}" for r in repos or []]
         if not self.scopes:
             raise ValueError("GitHubRunners needs an organisation or at least one repository")
-        self.timeout = timeout
-        self.retries = 2
-        self.backoff = 0.5
-        self.calls = 0
-        self._now: Callable[[], float] = clock.now if clock is not None else time.time
-        self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
-        self.deadline = Deadline(self._now)
-        self._backoff_until = 0.0
-        self._lock = threading.Lock()
         if isinstance(token, str):
             register_secret(token)
             token = _static(token)
-        self.credential = token  # the header per request: re-read (bounded) when GitHub refuses it
-        token.use_deadline(self.deadline)
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": "asg-termination-gate",
-            }
-        )
-        adapter = HTTPAdapter(max_retries=0)  # retries are ours: on the injected clock, within the deadline
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self._host = urlparse(self.api_url).netloc
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "asg-termination-gate",
+        }
+        super().__init__(api_url.rstrip("/"), token, headers, timeout=timeout, clock=clock)
 
-    # -- HTTP -------------------------------------------------------------------------------------------------
-    def _request(self, method: str, url: str, params: dict[str, Any] | None = None) -> requests.Response:
-        now = self._now()
-        if now < self._backoff_until:
-            raise AgentSourceError(
-                f"rate limited by GitHub: backing off for {self._backoff_until - now:.0f}s more",
-                status=429,
-                retry_after=self._backoff_until - now,
-            )
-        if urlparse(url).netloc != self._host:  # a Link header must never send the token to another host
-            raise AgentSourceError(f"{method}: refusing to follow a link to another host ({urlparse(url).netloc})")
-        what = f"{method} {url.removeprefix(self.api_url)}"
-        attempt = refreshes = 0
-        while True:
-            limit = self.deadline.timeout(self.timeout, what)
-            timeout = (min(3.05, limit), limit)  # (connect, read), named in a network error
-            header = self.credential.authorization()  # AuthError when the token cannot be read or was refused
-            with self._lock:
-                self.calls += 1
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    headers={"Authorization": header},
-                    timeout=timeout,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:  # retried: a connection error, not a timeout
-                retried = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
-                if retried and attempt < self.retries:
-                    self._retry_wait(attempt, what)
-                    attempt += 1
-                    continue
-                raise AgentSourceError(f"{what}: {redact(network_words(exc, url, timeout))}") from None
-            if resp.status_code == 401:  # bad credentials: re-read the token (bounded); another version, one try
-                if refreshes < 2 and self.credential.refresh(header):
-                    refreshes += 1
-                    continue
-            else:
-                self.credential.accepted(header)
-            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
-                self._retry_wait(attempt, what)
-                attempt += 1
-                continue
-            return self._check(resp, what)
-
-    def _retry_wait(self, attempt: int, what: str) -> None:
-        wait = self.backoff * 2**attempt
-        if not self.deadline.allows_wait(wait):
-            raise DeadlineExceeded(f"{what}: no time left before the invocation's deadline to retry")
-        self._sleep(wait)
-
+    # -- HTTP (gate.adapters.rest: retries, back-off, the refused token) ----------------------------------------
     def _check(self, resp: requests.Response, what: str) -> requests.Response:
+        """A 403 or 429 naming a rate limit (Retry-After, or no request left): no call before it ends; the gate
+        holds meanwhile (they are not retried)."""
         if resp.status_code in (403, 429) and (
             resp.headers.get("Retry-After") or resp.headers.get("x-ratelimit-remaining") == "0"
         ):
             wait = self._rate_limit_wait(resp)
             self._backoff_until = self._now() + wait
             raise AgentSourceError(f"{what}: rate limited (HTTP {resp.status_code})", status=429, retry_after=wait)
-        if resp.status_code in (401, 403):
-            raise AuthError(
-                f"{what}: HTTP {resp.status_code}: the token is invalid or lacks the self-hosted runners permission",
-                status=resp.status_code,
-            )
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise AgentSourceError(f"{what}: HTTP {resp.status_code} after retries", status=resp.status_code)
-        if 300 <= resp.status_code < 400:
-            raise AgentSourceError(f"{what}: unexpected redirect (HTTP {resp.status_code})", status=resp.status_code)
-        return resp
+        return super()._check(resp, what)
 
     def _rate_limit_wait(self, resp: requests.Response) -> float:
         try:
@@ -220,9 +141,6 @@ class GitHubRunners:
         raise AgentSourceError(f"runners of {scope}: pagination did not end")
 
     # -- AgentSource ------------------------------------------------------------------------------------------
-    def set_deadline(self, at: float | None) -> None:
-        self.deadline.set(at)
-
     def list_agents(self) -> list[Agent]:
         """Every runner of every configured scope: one paginated call per scope; any scope failing fails it all."""
         agents: list[Agent] = []

@@ -33,24 +33,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
-from requests.adapters import HTTPAdapter
 
 from gate.adapters import secrets
-from gate.adapters.neterrors import network_words
+from gate.adapters.rest import RestClient
 from gate.adapters.secrets import SecretCredential
 from gate.domain.mapping import Mapping
 from gate.domain.model import Agent, JobMeta, JobRequest
-from gate.domain.redact import redact, register_secret
-from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
+from gate.domain.redact import register_secret
+from gate.service.sources import AgentSourceError, Listing
 
 SOURCE = "gitlab"
 PER_PAGE = 100
@@ -58,7 +54,6 @@ RECENT = 20  # finished jobs looked at per agent: evidence that a job seen runni
 RUNNERS_POOL = 1  # the pool id of a runner-per-instance listing
 BUSY = 0  # a manager reporting job_execution_status "active": assigned_request is a marker
 POOL_NAME = "runners"  # the configured name of the runner list (GATE_GROUP_POOLS)
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
 FINISHED = frozenset({"success", "failed", "canceled", "skipped"})
 _INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{17}|[0-9a-f]{8})", re.IGNORECASE)
 
@@ -134,9 +129,12 @@ def _manager_pool(runner_id: int) -> str:
     return f"runner:{runner_id}"
 
 
-class GitLabRunners:
+class GitLabRunners(RestClient):
     """The runners one token sees (`/runners`, or `/runners/all` with `all_runners`), one agent per runner or per
     runner manager as the mapping says (see the module docstring)."""
+
+    SERVICE = "GitLab"
+    AUTH_HINT = "the token is invalid, expired or lacks the rights on these runners"
 
     def __init__(
         self,
@@ -152,99 +150,34 @@ class GitLabRunners:
         clock: Any = None,
     ) -> None:
         self.base_url = url.rstrip("/")
-        self.api_url = f"{self.base_url}/api/v4"
         self.mapping = mapping
         self.per_manager = mapping in (Mapping.IP, Mapping.SYSTEM_ID)
         self.capability_name = capability_name
         self.list_path = "/runners/all" if all_runners else "/runners"
         self.tag_list = list(tag_list)
-        self.timeout = timeout
         self.max_retry_after = max_retry_after
-        self.retries = 2
-        self.backoff = 0.5
-        self.calls = 0
-        self._now: Callable[[], float] = clock.now if clock is not None else time.time
-        self._sleep: Callable[[float], None] = clock.sleep if clock is not None else time.sleep
-        self.deadline = Deadline(self._now)
-        self._backoff_until = 0.0
-        self._lock = threading.Lock()
         self._version: tuple[int, int] | None = None
         if isinstance(token, str):
             register_secret(token)
             token = _static(token)
-        self.credential = token
-        token.use_deadline(self.deadline)
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "asg-termination-gate"})
-        adapter = HTTPAdapter(max_retries=0)  # retries are ours: on the injected clock, within the deadline
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self._host = urlparse(self.api_url).netloc
+        headers = {"Accept": "application/json", "User-Agent": "asg-termination-gate"}
+        super().__init__(f"{self.base_url}/api/v4", token, headers, timeout=timeout, clock=clock)
 
-    # -- HTTP -------------------------------------------------------------------------------------------------
-    def _request(
-        self, method: str, url: str, params: dict[str, Any] | None = None, data: dict[str, Any] | None = None
-    ) -> requests.Response:
-        now = self._now()
-        if now < self._backoff_until:
-            raise AgentSourceError(
-                f"rate limited by GitLab: backing off for {self._backoff_until - now:.0f}s more",
-                status=429,
-                retry_after=self._backoff_until - now,
-            )
-        if urlparse(url).netloc != self._host:  # a Link header must never send the token to another host
-            raise AgentSourceError(f"{method}: refusing to follow a link to another host ({urlparse(url).netloc})")
-        what = f"{method} {url.removeprefix(self.api_url)}"
-        attempt = refreshes = waited = 0
-        while True:
-            limit = self.deadline.timeout(self.timeout, what)
-            timeout = (min(3.05, limit), limit)  # (connect, read), named in a network error
-            header = self.credential.authorization()  # AuthError when the token cannot be read or was refused
-            with self._lock:
-                self.calls += 1
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers={"PRIVATE-TOKEN": header.partition(" ")[2]},
-                    timeout=timeout,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:  # retried: a connection error, not a timeout
-                retried = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
-                if retried and attempt < self.retries:
-                    self._retry_wait(self.backoff * 2**attempt, what)
-                    attempt += 1
-                    continue
-                raise AgentSourceError(f"{what}: {redact(network_words(exc, url, timeout))}") from None
-            if resp.status_code == 401:  # bad credentials: re-read the token (bounded); another version, one try
-                if refreshes < 2 and self.credential.refresh(header):
-                    refreshes += 1
-                    continue
-            else:
-                self.credential.accepted(header)
-            if resp.status_code == 429:
-                wait = self._rate_limit_wait(resp)
-                # A short wait GitLab asks for is slept on (the injected clock), once, if the deadline allows it.
-                if not waited and wait <= self.max_retry_after and self.deadline.allows_wait(wait):
-                    self._sleep(wait)
-                    waited += 1
-                    continue
-                self._backoff_until = self._now() + wait
-                raise AgentSourceError(f"{what}: rate limited (HTTP 429)", status=429, retry_after=wait)
-            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
-                self._retry_wait(self.backoff * 2**attempt, what)
-                attempt += 1
-                continue
-            self._note_remaining(resp)
-            return self._check(resp, what)
+    # -- HTTP (gate.adapters.rest: retries, back-off, the refused token) ----------------------------------------
+    def _auth_headers(self, header: str) -> dict[str, str]:
+        return {"PRIVATE-TOKEN": header.partition(" ")[2]}
 
-    def _retry_wait(self, wait: float, what: str) -> None:
-        if not self.deadline.allows_wait(wait):
-            raise DeadlineExceeded(f"{what}: no time left before the invocation's deadline to retry")
-        self._sleep(wait)
+    def _rate_limited(self, resp: requests.Response, what: str, waited: int) -> bool:
+        """A 429: a short wait GitLab asks for is slept on (the injected clock), once, if the deadline allows it;
+        else no call before it ends, and the gate holds."""
+        if resp.status_code != 429:
+            return False
+        wait = self._rate_limit_wait(resp)
+        if not waited and wait <= self.max_retry_after and self.deadline.allows_wait(wait):
+            self._sleep(wait)
+            return True
+        self._backoff_until = self._now() + wait
+        raise AgentSourceError(f"{what}: rate limited (HTTP 429)", status=429, retry_after=wait)
 
     def _note_remaining(self, resp: requests.Response) -> None:
         """`RateLimit-Remaining: 0` on an answer: the next call would be refused, so none starts before the reset."""
@@ -252,16 +185,8 @@ class GitLabRunners:
             self._backoff_until = self._now() + self._rate_limit_wait(resp)
 
     def _check(self, resp: requests.Response, what: str) -> requests.Response:
-        if resp.status_code in (401, 403):
-            raise AuthError(
-                f"{what}: HTTP {resp.status_code}: the token is invalid, expired or lacks the rights on these runners",
-                status=resp.status_code,
-            )
-        if resp.status_code >= 500:
-            raise AgentSourceError(f"{what}: HTTP {resp.status_code} after retries", status=resp.status_code)
-        if 300 <= resp.status_code < 400:
-            raise AgentSourceError(f"{what}: unexpected redirect (HTTP {resp.status_code})", status=resp.status_code)
-        return resp
+        self._note_remaining(resp)
+        return super()._check(resp, what)
 
     def _rate_limit_wait(self, resp: requests.Response) -> float:
         """Retry-After (seconds), else RateLimit-Reset (epoch seconds, on the clock: wall time in AWS), else 60 s."""
@@ -433,9 +358,6 @@ class GitLabRunners:
         return [_manager_agent(runner_id, m) for m in managers]
 
     # -- AgentSource ------------------------------------------------------------------------------------------
-    def set_deadline(self, at: float | None) -> None:
-        self.deadline.set(at)
-
     def get_agents(self, pool_id: int, agent_ids: Sequence[int]) -> dict[int, Agent | None]:
         """Runners: GET /runners/:id each, None on 404. Managers: the runner's manager list, every one None when the
         runner is 404; a manager its runner no longer lists is no evidence (an error: hold)."""
