@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from requests.adapters import HTTPAdapter
 
+from gate.adapters import rest
 from gate.adapters.neterrors import network_words
 from gate.adapters.secrets import Rotation, SecretCredential
 from gate.domain.model import Agent, JobMeta, JobRequest, ServiceTime
@@ -218,8 +218,7 @@ class AzureDevOps:
         self._pool_ids: dict[str, int] = {}
         self._records: dict[tuple[int, int], dict[str, Any]] = {}  # (pool, agent) -> last record the service sent
         self._lock = threading.Lock()
-        self.session = requests.Session()
-        self.session.headers.update(
+        self.session = rest.session(  # retries are ours: on the clock, within the deadline
             {
                 "Accept": "application/json",
                 "User-Agent": "asg-termination-gate",
@@ -228,9 +227,6 @@ class AzureDevOps:
                 "X-VSS-ForceMsaPassThrough": "true",
             }
         )
-        adapter = HTTPAdapter(max_retries=0)  # retries are ours: on the clock, within the deadline
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
 
     def set_deadline(self, at: float | None) -> None:
         self.deadline.set(at)
