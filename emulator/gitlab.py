@@ -32,17 +32,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from emulator.faults import Faults
 from emulator.httpserver import LocalServer
 from gate.domain.clock import Clock, SystemClock
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 Json = dict[str, Any]
 RUNNER_TYPES = ("instance_type", "group_type", "project_type")
@@ -101,18 +99,6 @@ class _Runner:
     managers: list[_Manager] = field(default_factory=list)
 
 
-@dataclass
-class _Fault:
-    kind: str
-    count: int | None
-    until: float | None
-    method: str | None
-    status: int
-    retry_after: int
-    delay: float = 0.0  # `latency`: seconds of the fake's clock before the answer
-    path: str | None = None  # only requests whose path contains this
-
-
 _URLS = Map(
     [
         Rule("/api/v4/version", endpoint="version", methods=["GET"]),
@@ -163,7 +149,7 @@ class FakeGitLab(LocalServer):
         self._lock = threading.RLock()
         self._runners: dict[int, _Runner] = {}
         self._jobs: dict[int, _Job] = {}
-        self._faults: list[_Fault] = []
+        self._faults = Faults(lambda: self.clock.now())
         self._ids = {"runner": 0, "manager": 0, "job": 0}
         self._window = (0, 0)  # (minute, requests in it)
         # Called with the runner id just before a pause is applied: lets a test land a job between the gate's last
@@ -266,13 +252,19 @@ class FakeGitLab(LocalServer):
         answer normally), `malformed` (200 with an HTML body). `path_contains`: only requests whose path contains it."""
         if kind not in ("rate_limit", "server_error", "unauthorized", "forbidden", "not_found", "latency", "malformed"):
             raise ValueError(f"unknown fault {kind!r}")
-        until = self.clock.now() + seconds if seconds is not None else None
-        with self._lock:
-            self._faults.append(_Fault(kind, count, until, method, status, retry_after, delay, path_contains))
+        self._faults.add(
+            kind,
+            count=count,
+            seconds=seconds,
+            method=method,
+            status=status,
+            retry_after=retry_after,
+            delay=delay,
+            path=path_contains,
+        )
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._faults.clear()
 
     def set_online(self, runner_id: int, online: bool, manager_id: int | None = None) -> None:
         """The runner's managers (or one of them) stop or resume contacting GitLab: connectivity only, a running
@@ -402,12 +394,6 @@ class FakeGitLab(LocalServer):
         return body
 
     # -- HTTP -------------------------------------------------------------------------------------------------
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self._serve(request)
-        self.record_call(request.method, request.path, request.args.to_dict(), response.status_code)
-        return response(environ, start_response)
-
     def _rate_headers(self) -> tuple[dict[str, str], bool]:
         """GitLab's RateLimit-* headers for a per-minute window on the clock, and whether this request is over."""
         now = self.clock.now()
@@ -424,22 +410,6 @@ class FakeGitLab(LocalServer):
             "RateLimit-ResetTime": formatdate(reset, usegmt=True),
         }
         return headers, seen > self.rate_limit
-
-    def _fault(self, request: Request) -> _Fault | None:
-        with self._lock:
-            now = self.clock.now()
-            self._faults = [f for f in self._faults if f.count != 0 and (f.until is None or now < f.until)]
-            fault = next(
-                (
-                    f
-                    for f in self._faults
-                    if f.method in (None, request.method) and (f.path is None or f.path in request.path)
-                ),
-                None,
-            )
-            if fault is not None and fault.count is not None:
-                fault.count -= 1
-            return fault
 
     def _authorized(self, request: Request) -> bool:
         if self.token is None:
@@ -459,7 +429,7 @@ class FakeGitLab(LocalServer):
         return response
 
     def _answer(self, request: Request, over: bool, limits: dict[str, str]) -> Response:
-        fault = self._fault(request)
+        fault = self._faults.take(request.method, request.path)
         if fault is not None and fault.kind == "latency":
             self.clock.sleep(fault.delay)  # a slow answer: on the fake's clock, outside the lock
             fault = None

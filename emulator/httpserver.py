@@ -8,6 +8,7 @@ import threading
 from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 from emulator.guard import OnceLog
 
@@ -47,7 +48,17 @@ class LocalServer:
     _thread: threading.Thread | None = None
     errors: OnceLog | None = None  # this fake's own failures, each distinct one logged once
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:  # pragma: no cover - subclass's
+    record_query = True  # the call log keeps each request's query (IMDS and Entra keep none)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Each request answered by `_serve` and recorded (a fake that routes otherwise overrides this)."""
+        request = Request(environ)
+        response = self._serve(request)
+        query = request.args.to_dict() if self.record_query else {}
+        self.record_call(request.method, request.path, query, response.status_code)
+        return response(environ, start_response)
+
+    def _serve(self, request: Request) -> Response:  # pragma: no cover - subclass's
         raise NotImplementedError
 
     def _on_started(self, port: int) -> None:

@@ -21,8 +21,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -31,9 +30,6 @@ from werkzeug.wrappers import Request, Response
 
 from emulator.httpserver import LocalServer
 from gate.domain.clock import Clock, SystemClock
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = ["FakeImds", "target_lifecycle_state"]
 
@@ -75,6 +71,7 @@ class FakeImds(LocalServer):
     """The metadata service of `instance_id`, reading its Auto Scaling state from `aws_endpoint`."""
 
     thread_name = "fake-imds"
+    record_query = False  # the call log keeps no query
 
     def __init__(
         self,
@@ -116,12 +113,6 @@ class FakeImds(LocalServer):
         return target_lifecycle_state(state, pool)
 
     # -- HTTP -------------------------------------------------------------------------------------------------
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self._serve(request)
-        self.record_call(request.method, request.path, {}, response.status_code)
-        return response(environ, start_response)
-
     def _serve(self, request: Request) -> Response:
         if request.path == TOKEN_PATH:
             return self._token(request) if request.method == "PUT" else _text("", 405)

@@ -17,20 +17,18 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from emulator.faults import Faults
 from emulator.httpserver import LocalServer
 from gate.domain.clock import Clock, SystemClock
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 Json = dict[str, Any]
 DOCS = "https://docs.github.com/rest/actions/self-hosted-runners"
@@ -75,16 +73,6 @@ class _Runner:
     history: list[Json] = field(default_factory=list)
 
 
-@dataclass
-class _Fault:
-    kind: str
-    count: int | None
-    until: float | None
-    method: str | None
-    status: int
-    retry_after: int
-
-
 _URLS = Map(
     [
         Rule("/orgs/<org>/actions/runners", endpoint="list", methods=["GET"]),
@@ -126,7 +114,7 @@ class FakeGitHub(LocalServer):
         self._lock = threading.RLock()
         self._runners: dict[int, _Runner] = {}
         self._jobs: dict[int, _Job] = {}
-        self._faults: list[_Fault] = []
+        self._faults = Faults(lambda: self.clock.now())
         self._scopes: set[str] = set()  # organisations and repositories that exist (others answer 404)
         self._ids = {"runner": 0, "job": 0}
         # Called with the runner id just before a DELETE is judged: lets a test land a job in the gap between the
@@ -210,13 +198,10 @@ class FakeGitHub(LocalServer):
     ) -> None:
         if kind not in ("rate_limit", "secondary_rate_limit", "server_error", "unauthorized"):
             raise ValueError(f"unknown fault {kind!r}")
-        until = self.clock.now() + seconds if seconds is not None else None
-        with self._lock:
-            self._faults.append(_Fault(kind, count, until, method, status, retry_after))
+        self._faults.add(kind, count=count, seconds=seconds, method=method, status=status, retry_after=retry_after)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._faults.clear()
 
     # -- inspection -------------------------------------------------------------------------------------------
     def runner(self, runner_id: int) -> Json:
@@ -271,21 +256,10 @@ class FakeGitHub(LocalServer):
         }
 
     # -- HTTP -------------------------------------------------------------------------------------------------
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self._serve(request)
-        self.record_call(request.method, request.path, request.args.to_dict(), response.status_code)
-        return response(environ, start_response)
-
     def _fault(self, request: Request) -> Response | None:
-        with self._lock:
-            now = self.clock.now()
-            self._faults = [f for f in self._faults if f.count != 0 and (f.until is None or now < f.until)]
-            fault = next((f for f in self._faults if f.method in (None, request.method)), None)
-            if fault is None:
-                return None
-            if fault.count is not None:
-                fault.count -= 1
+        fault = self._faults.take(request.method, request.path)
+        if fault is None:
+            return None
         if fault.kind == "rate_limit":
             headers = {
                 "x-ratelimit-limit": "5000",
