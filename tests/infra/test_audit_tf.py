@@ -7,7 +7,7 @@ import json
 
 from gate.domain.audit import AUDIT_EVENT_KEY, audit_request
 from tests.infra.conftest import CORE, MODULE
-from tests.infra.test_hcl import load_dir, optional_defaults, resources
+from tests.infra.test_hcl import alarm_specs, load_dir, optional_defaults, resources
 
 ENABLED = "${module.core.audit.enabled ? 1 : 0}"
 
@@ -40,16 +40,18 @@ def test_the_rule_invokes_the_function_with_the_audit_input() -> None:
 
 
 def test_the_alarm_fires_on_a_build_killed_by_scale_in() -> None:
-    alarm = resources("aws_cloudwatch_metric_alarm")["builds_killed_by_scale_in"]
-    assert alarm["count"] == "${module.core.audit.enabled && var.monitoring.create_alarms ? 1 : 0}"
+    alarm = alarm_specs()["builds_killed_by_scale_in"]  # an instance of monitoring.tf's alarm resource (test_hcl)
+    assert alarm["enabled"] == "${module.core.audit.enabled}"  # and monitoring.create_alarms, for every alarm
     assert (alarm["namespace"], alarm["metric_name"]) == (
         "${var.monitoring.metrics_namespace}",
         "${module.core.audit.metric_name}",
     )
     assert alarm["dimensions"] == {"FunctionName": "${module.gate_function.function_name}"}
-    assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
+    assert (alarm["statistic"], alarm["period"], alarm["evaluation_periods"]) == (
         "Maximum",
-        "GreaterThanThreshold",
-        0,
+        "${module.core.audit.alarm_period_seconds}",
+        1,
     )
-    assert alarm["treat_missing_data"] == "notBreaching" and alarm["alarm_actions"] == "${local.alarm_actions}"
+    [resource] = resources("aws_cloudwatch_metric_alarm").values()
+    assert (resource["comparison_operator"], resource["threshold"]) == ("GreaterThanThreshold", 0)
+    assert resource["treat_missing_data"] == "notBreaching" and resource["alarm_actions"] == "${local.alarm_actions}"

@@ -224,8 +224,8 @@ def test_every_function_of_the_zip_is_one_call_of_the_function_module() -> None:
 
 
 def test_moved_blocks_carry_every_old_address_to_its_new_one() -> None:
-    """A deployment made before modules/function updates in place: each old function, log group and Lambda alarm
-    has its moved block, to the new address of the same resource."""
+    """A deployment made before modules/function (or before the alarms became one resource) updates in place: each
+    old function, log group and alarm has its moved block, to the new address of the same resource."""
     with (MODULE / "moved.tf").open() as f:
         moved = {b["from"]: b["to"] for b in hcl2.load(f, serialization_options=OPTIONS)["moved"]}
     assert moved == {
@@ -250,6 +250,19 @@ def test_moved_blocks_carry_every_old_address_to_its_new_one() -> None:
         "${aws_cloudwatch_metric_alarm.recheck_errors[0]}": (
             '${module.recheck_function[0].aws_cloudwatch_metric_alarm.this["Errors"]}'
         ),
+        # the module's own alarms: one resource, an instance per alarm keyed by its old name (monitoring.tf)
+        **{
+            f"${{aws_cloudwatch_metric_alarm.{key}[0]}}": f'${{aws_cloudwatch_metric_alarm.gate["{key}"]}}'
+            for key in (
+                "dlq_not_empty",
+                "forced_releases",
+                "error_decisions",
+                "failsafe_holds",
+                "recheck_forced_releases",
+                "recheck_error_decisions",
+                "builds_killed_by_scale_in",
+            )
+        },
     }
 
 
@@ -477,8 +490,28 @@ def test_dlq_encrypted() -> None:
     assert queue["kms_master_key_id"] == "${var.kms_key_arn}"
 
 
+def alarm_specs() -> dict[str, Any]:
+    """The module's own alarms (monitoring.tf's aws_cloudwatch_metric_alarm.gate): key -> the defaults merged with
+    its entry of local.alarms, as the resource's for_each does."""
+    locals_ = load_dir(MODULE)["locals"]
+    assert locals_["alarms"] == "${merge(local.gate_alarms, local.recheck_alarms, local.audit_alarms)}"
+    specs = {**locals_["gate_alarms"], **locals_["recheck_alarms"], **locals_["audit_alarms"]}
+    return {key: {**locals_["alarm_defaults"], **spec} for key, spec in specs.items()}
+
+
 def test_alarms() -> None:
-    alarms = resources("aws_cloudwatch_metric_alarm")
+    [alarm] = resources("aws_cloudwatch_metric_alarm").values()  # one resource, an instance per entry
+    assert alarm["for_each"] == (
+        "${var.monitoring.create_alarms ? {for key, alarm in local.alarms : "
+        "key => merge(local.alarm_defaults, alarm) if alarm.enabled} : {}}"
+    )
+    for attribute in ("namespace", "metric_name", "dimensions", "statistic", "period", "evaluation_periods"):
+        assert alarm[attribute] == f"${{each.value.{attribute}}}", attribute
+    assert alarm["datapoints_to_alarm"] == "${each.value.datapoints_to_alarm}"
+    assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["alarm_actions"] == alarm["ok_actions"] == "${local.alarm_actions}"
+    assert alarm["treat_missing_data"] == "notBreaching"
+    alarms = alarm_specs()
     receiver = {"recheck_forced_releases", "recheck_error_decisions"}  # servicehook.tf: the re-check's decisions
     audit = {"builds_killed_by_scale_in"}  # audit.tf (issue 22): tests/infra/test_audit_tf.py
     assert set(alarms) == {"dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"} | receiver | audit
@@ -501,8 +534,13 @@ def test_alarms() -> None:
     assert "alarms" not in calls["selection_function"]
     dlq, forced = alarms["dlq_not_empty"], alarms["forced_releases"]
     error_decisions = alarms["error_decisions"]
-    assert (dlq["namespace"], dlq["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq[0].name}"}
+    assert dlq["enabled"] == "${var.create_dlq}" and forced["enabled"] is error_decisions["enabled"] is True
+    assert (dlq["namespace"], dlq["metric_name"], dlq["statistic"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+    )
+    assert dlq["dimensions"] == {"QueueName": "${one(aws_sqs_queue.dlq[*].name)}"}
     assert (forced["namespace"], forced["metric_name"]) == ("${var.monitoring.metrics_namespace}", "Decisions")
     assert forced["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "forced"})}'
     assert (error_decisions["namespace"], error_decisions["metric_name"]) == (
@@ -510,6 +548,9 @@ def test_alarms() -> None:
         "Decisions",
     )
     assert error_decisions["dimensions"] == '${merge(module.core.metric_dimensions, {Outcome = "error"})}'
+    for decisions in (forced, error_decisions):
+        assert (decisions["statistic"], decisions["period"], decisions["evaluation_periods"]) == ("Sum", 300, 1)
+        assert decisions["datapoints_to_alarm"] is None
     assert optional_defaults(MODULE, "monitoring")["metrics_namespace"] == "AsgTerminationGate"
     # A fail-safe hold that persists (issue 18): FailsafeHolds above 0 in every period of failsafe_hold_alarm_minutes.
     failsafe = alarms["failsafe_holds"]
@@ -522,10 +563,19 @@ def test_alarms() -> None:
     assert failsafe["evaluation_periods"] == "${module.core.failsafe_alarm.evaluation_periods}"
     assert optional_defaults(MODULE, "monitoring")["failsafe_hold_alarm_minutes"] == 15
     assert "failsafe_hold_alarm_minutes" in json.dumps(load_dir(CORE)["variable"]["monitoring"]["validation"])
-    for alarm in alarms.values():
-        assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0
-        assert alarm["alarm_actions"] == "${local.alarm_actions}"
-        assert alarm["treat_missing_data"] == "notBreaching"
+    # the re-check function's decisions alarm like the gate's, on its own FunctionName
+    for key, outcome in (("recheck_forced_releases", "forced"), ("recheck_error_decisions", "error")):
+        recheck = alarms[key]
+        assert recheck["enabled"] == "${var.service_hook.enabled}", key
+        assert (recheck["namespace"], recheck["metric_name"], recheck["statistic"]) == (
+            "${var.monitoring.metrics_namespace}",
+            "Decisions",
+            "Sum",
+        )
+        assert recheck["dimensions"] == {
+            "FunctionName": "${one(module.recheck_function[*].function_name)}",
+            "Outcome": outcome,
+        }
 
 
 # --- example -------------------------------------------------------------------------------------------------

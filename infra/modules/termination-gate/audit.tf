@@ -51,21 +51,17 @@ resource "aws_lambda_permission" "audit" {
   source_arn    = aws_cloudwatch_event_rule.audit[0].arn
 }
 
-resource "aws_cloudwatch_metric_alarm" "builds_killed_by_scale_in" {
-  count = module.core.audit.enabled && var.monitoring.create_alarms ? 1 : 0
-
-  alarm_name          = module.core.audit.alarm
-  alarm_description   = "${var.name}: the scheduled audit found a build killed by scale-in (its agent's instance terminated while it ran). Run `gate audit` for the jobs and instances."
-  namespace           = var.monitoring.metrics_namespace
-  metric_name         = module.core.audit.metric_name
-  dimensions          = { FunctionName = module.gate_function.function_name }
-  statistic           = "Maximum"
-  period              = module.core.audit.alarm_period_seconds
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
+# Its alarm: aws_cloudwatch_metric_alarm.gate (monitoring.tf) with the entry below.
+locals {
+  audit_alarms = {
+    builds_killed_by_scale_in = {
+      enabled     = module.core.audit.enabled
+      name        = module.core.audit.alarm
+      description = "${var.name}: the scheduled audit found a build killed by scale-in (its agent's instance terminated while it ran). Run `gate audit` for the jobs and instances."
+      metric_name = module.core.audit.metric_name
+      dimensions  = { FunctionName = module.gate_function.function_name }
+      statistic   = "Maximum"
+      period      = module.core.audit.alarm_period_seconds
+    }
+  }
 }

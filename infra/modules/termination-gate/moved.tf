@@ -57,3 +57,41 @@ moved {
   from = aws_cloudwatch_metric_alarm.recheck_errors[0]
   to   = module.recheck_function[0].aws_cloudwatch_metric_alarm.this["Errors"]
 }
+
+# The module's own alarms (monitoring.tf, servicehook.tf, audit.tf) became the instances of one resource,
+# aws_cloudwatch_metric_alarm.gate, keyed by their old names.
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_not_empty[0]
+  to   = aws_cloudwatch_metric_alarm.gate["dlq_not_empty"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.forced_releases[0]
+  to   = aws_cloudwatch_metric_alarm.gate["forced_releases"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.error_decisions[0]
+  to   = aws_cloudwatch_metric_alarm.gate["error_decisions"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.failsafe_holds[0]
+  to   = aws_cloudwatch_metric_alarm.gate["failsafe_holds"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.recheck_forced_releases[0]
+  to   = aws_cloudwatch_metric_alarm.gate["recheck_forced_releases"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.recheck_error_decisions[0]
+  to   = aws_cloudwatch_metric_alarm.gate["recheck_error_decisions"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.builds_killed_by_scale_in[0]
+  to   = aws_cloudwatch_metric_alarm.gate["builds_killed_by_scale_in"]
+}

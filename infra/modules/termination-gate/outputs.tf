@@ -62,10 +62,10 @@ output "alarm_names" {
   description = "Names of the CloudWatch alarms ([] unless monitoring.create_alarms)."
   value = concat(
     module.gate_function.alarm_names,
-    aws_cloudwatch_metric_alarm.dlq_not_empty[*].alarm_name,
-    aws_cloudwatch_metric_alarm.forced_releases[*].alarm_name,
-    aws_cloudwatch_metric_alarm.error_decisions[*].alarm_name,
-    aws_cloudwatch_metric_alarm.failsafe_holds[*].alarm_name,
+    [
+      for key in ["dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"] :
+      aws_cloudwatch_metric_alarm.gate[key].alarm_name if contains(keys(aws_cloudwatch_metric_alarm.gate), key)
+    ],
   )
 }
 

@@ -12,7 +12,6 @@
 locals {
   service_hook         = var.service_hook.enabled ? 1 : 0
   service_hook_role    = var.service_hook.enabled && var.create_role ? 1 : 0
-  service_hook_alarms  = var.service_hook.enabled && var.monitoring.create_alarms ? 1 : 0
   service_hook_timeout = 10 # the receiver reads a secret (cached) and sends one message
   service_hook_role_arn = (
     var.service_hook.enabled ? (var.create_role ? aws_iam_role.service_hook[0].arn : var.service_hook.role_arn) : null
@@ -165,43 +164,24 @@ resource "aws_lambda_permission" "service_hook_url" {
 # --- alarms: the re-check function's decisions like the gate's (its and the receiver's Errors and Throttles: above) ---
 
 # The re-check function writes the same EMF decision lines as the gate, with its own FunctionName: its forced and
-# error decisions alarm like the tick's.
-resource "aws_cloudwatch_metric_alarm" "recheck_forced_releases" {
-  count = local.service_hook_alarms
-
-  alarm_name          = module.core.service_hook.alarms.recheck_forced
-  alarm_description   = "${var.name}: a re-check round released an instance at max hold (${var.hold.max_seconds} s) with its agents possibly still busy."
-  namespace           = var.monitoring.metrics_namespace
-  metric_name         = "Decisions"
-  dimensions          = { FunctionName = module.recheck_function[0].function_name, Outcome = "forced" }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "recheck_error_decisions" {
-  count = local.service_hook_alarms
-
-  alarm_name          = module.core.service_hook.alarms.recheck_decision
-  alarm_description   = "${var.name}: a re-check round logged error decisions (Outcome=error)."
-  namespace           = var.monitoring.metrics_namespace
-  metric_name         = "Decisions"
-  dimensions          = { FunctionName = module.recheck_function[0].function_name, Outcome = "error" }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
+# error decisions alarm like the tick's (aws_cloudwatch_metric_alarm.gate, monitoring.tf).
+locals {
+  recheck_alarms = {
+    recheck_forced_releases = {
+      enabled     = var.service_hook.enabled
+      name        = module.core.service_hook.alarms.recheck_forced
+      description = "${var.name}: a re-check round released an instance at max hold (${var.hold.max_seconds} s) with its agents possibly still busy."
+      metric_name = "Decisions"
+      dimensions  = { FunctionName = one(module.recheck_function[*].function_name), Outcome = "forced" }
+    }
+    recheck_error_decisions = {
+      enabled     = var.service_hook.enabled
+      name        = module.core.service_hook.alarms.recheck_decision
+      description = "${var.name}: a re-check round logged error decisions (Outcome=error)."
+      metric_name = "Decisions"
+      dimensions  = { FunctionName = one(module.recheck_function[*].function_name), Outcome = "error" }
+    }
+  }
 }
 
 output "service_hook_url" {

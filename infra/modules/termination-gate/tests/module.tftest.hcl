@@ -104,12 +104,12 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.forced_releases[0].namespace == "AsgTerminationGate" &&
-      aws_cloudwatch_metric_alarm.forced_releases[0].metric_name == "Decisions" &&
-      aws_cloudwatch_metric_alarm.forced_releases[0].dimensions == tomap({ FunctionName = "gate", Outcome = "forced" }) &&
-      aws_cloudwatch_metric_alarm.error_decisions[0].dimensions == tomap({ FunctionName = "gate", Outcome = "error" }) &&
-      aws_cloudwatch_metric_alarm.error_decisions[0].metric_name == "Decisions" &&
-      aws_cloudwatch_metric_alarm.error_decisions[0].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.gate["forced_releases"].namespace == "AsgTerminationGate" &&
+      aws_cloudwatch_metric_alarm.gate["forced_releases"].metric_name == "Decisions" &&
+      aws_cloudwatch_metric_alarm.gate["forced_releases"].dimensions == tomap({ FunctionName = "gate", Outcome = "forced" }) &&
+      aws_cloudwatch_metric_alarm.gate["error_decisions"].dimensions == tomap({ FunctionName = "gate", Outcome = "error" }) &&
+      aws_cloudwatch_metric_alarm.gate["error_decisions"].metric_name == "Decisions" &&
+      aws_cloudwatch_metric_alarm.gate["error_decisions"].threshold == 0 &&
       length(aws_cloudwatch_query_definition.gate) == 4 &&
       aws_cloudwatch_dashboard.gate[0].dashboard_name == "gate" &&
       length(module.gate_function.alarms["Errors"].alarm_actions) == 0
@@ -143,7 +143,7 @@ run "spot_and_alarm_topic" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.dlq_not_empty[0].alarm_actions == toset([aws_sns_topic.alarms[0].arn])
+    condition     = aws_cloudwatch_metric_alarm.gate["dlq_not_empty"].alarm_actions == toset([aws_sns_topic.alarms[0].arn])
     error_message = "Alarms must notify the created topic."
   }
 }
@@ -360,10 +360,10 @@ run "service_hook_receiver" {
       module.service_hook_function[0].alarms["Errors"].metric_name == "Errors" &&
       module.service_hook_function[0].alarms["Throttles"].metric_name == "Throttles" &&
       module.service_hook_function[0].alarms["Throttles"].dimensions.FunctionName == "gate-service-hook" &&
-      aws_cloudwatch_metric_alarm.recheck_forced_releases[0].dimensions.FunctionName == "gate-recheck" &&
-      aws_cloudwatch_metric_alarm.recheck_forced_releases[0].dimensions.Outcome == "forced" &&
-      aws_cloudwatch_metric_alarm.recheck_error_decisions[0].dimensions.FunctionName == "gate-recheck" &&
-      aws_cloudwatch_metric_alarm.recheck_error_decisions[0].dimensions.Outcome == "error"
+      aws_cloudwatch_metric_alarm.gate["recheck_forced_releases"].dimensions.FunctionName == "gate-recheck" &&
+      aws_cloudwatch_metric_alarm.gate["recheck_forced_releases"].dimensions.Outcome == "forced" &&
+      aws_cloudwatch_metric_alarm.gate["recheck_error_decisions"].dimensions.FunctionName == "gate-recheck" &&
+      aws_cloudwatch_metric_alarm.gate["recheck_error_decisions"].dimensions.Outcome == "error"
     )
     error_message = "The receiver's errors and throttles alarm; the re-check function's forced and error decisions alarm like the tick's."
   }
