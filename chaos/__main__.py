@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from chaos.classes import CLASSES, GITLAB, parse
+from chaos.classes import CLASSES, EXTRA, GITLAB, parse
 from chaos.runner import SeedResult, first_line, replay_command, run_seeds, summarize
 from chaos.world import AGENT_SYSTEMS, GITLAB_SHARE
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.list:
-        for name, what in CLASSES.items():
+        for name, what in {**CLASSES, **EXTRA}.items():
             print(f"{name:22} {what}")
             if name in GITLAB:
                 print(f"{'':22} GitLab: {GITLAB[name]}")

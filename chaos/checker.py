@@ -10,7 +10,8 @@ deletion of a shared runner is a foreign action (it would stop the whole fleet).
 1. `build_killed`: an instance of a gate group ended (terminated by AWS after a completion or a timeout, or by EC2
    TerminateInstances) while a job assigned to one of its agents was still running; or the gate deleted an agent
    while it ran a job.
-2. `timeout_during_build`: the gate's hook timed out (AWS applied its DefaultResult) while a job ran on the instance.
+2. `timeout_during_build`: the gate's hook timed out (AWS applied its DefaultResult) while a job ran on the instance;
+   except, with gate_outage, an ABANDON on a retaining group while the gate was down or not yet back for a tick.
 3. `agent_left_behind`: at the end, after the world quiesced, an agent is still registered for a terminated instance
    of a gate group (except an ambiguous one, whose name mentions more than one instance: the gate must not touch it).
 4. `foreign_action`: the gate disabled or deleted an agent whose instance was not waiting on the gate's hook at
@@ -31,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.world import FOREIGN_GROUP, HOOK, RunRecords
+from chaos.world import FOREIGN_GROUP, HOOK, START, STEP, TICK_EVERY, RunRecords
 
 _INSTANCE = re.compile(r"(?<![0-9a-z])i-[0-9a-f]{8,17}(?![0-9a-z])", re.IGNORECASE)
 EPS = 1e-6
@@ -109,6 +110,8 @@ def check(rec: RunRecords) -> list[Violation]:
                 )
     for h in history:
         if h["what"] == "timeout" and h["hook"] == HOOK and ours(h["instance_id"]):
+            if _outage_timeout(rec, h):
+                continue
             jobs = running_at(h["instance_id"], h["time"])
             if jobs:
                 out.append(
@@ -182,6 +185,16 @@ def check(rec: RunRecords) -> list[Violation]:
                 out.append(Violation("secret_in_output", key, "found in the gate's output"))
                 break
     return _dedupe(out)
+
+
+def _outage_timeout(rec: RunRecords, h: dict[str, Any]) -> bool:
+    """A timeout the gate could not prevent (gate_outage): it was down, or not yet back for a tick, when the hook ran
+    out, and the group retains on abandon (the instance is kept, its build runs on: clause 1 still judges its end)."""
+    group = next((g for g in rec.plan.groups if g.name == h["group"]), None)
+    if group is None or not group.retain or h.get("result") != "ABANDON":
+        return False
+    grace = TICK_EVERY + STEP  # the first tick after the outage sends the due heartbeats
+    return any(START + s <= h["time"] <= START + e + grace for s, e in rec.plan.outages)
 
 
 def _dedupe(items: list[Violation]) -> list[Violation]:

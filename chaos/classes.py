@@ -28,6 +28,14 @@ CLASSES: dict[str, str] = {
     "agent_churn": "agents go offline and online; new instances register late, some never",
 }
 
+# Opt-in classes: named only (`--faults all,gate_outage`), never part of `all`, and drawn from a generator of their
+# own on top of the seed's world, so every seed keeps the world and schedule it always had without them.
+EXTRA: dict[str, str] = {
+    "gate_outage": "the gate is down (no invocation runs: ticks and events are lost) for 1-15 minutes, once or"
+    " twice, then comes back cold; every gate group retains on abandon (the posture for outages), so a hook that"
+    " times out meanwhile leaves its instance Terminating:Retained for the gate's clean-up",
+}
+
 # What a class does in a GitLab world (chaos.gitlab_world), where it differs from the Azure DevOps wording above.
 # Every class not listed acts on AWS or on the world the same way for both services.
 GITLAB: dict[str, str] = {
@@ -83,12 +91,13 @@ def parse(faults: str | None, without: str | None) -> tuple[str, ...]:
                 out.extend(CLASSES)
             elif part == "today":
                 out.extend(CLEAN_TODAY)
-            elif part in CLASSES:
+            elif part in CLASSES or part in EXTRA:
                 out.append(part)
             else:
-                raise ValueError(f"unknown fault class {part!r}; choose from all, today, {', '.join(CLASSES)}")
+                known = ", ".join([*CLASSES, *EXTRA])
+                raise ValueError(f"unknown fault class {part!r}; choose from all, today, {known}")
         return out
 
     chosen = names(faults) if faults else list(CLASSES)
     removed = set(names(without))
-    return tuple(c for c in CLASSES if c in chosen and c not in removed)
+    return tuple(c for c in [*CLASSES, *EXTRA] if c in chosen and c not in removed)

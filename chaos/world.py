@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 from moto.autoscaling.models import autoscaling_backends
 
+from chaos.classes import EXTRA
 from chaos.vclock import SkewedClock, VirtualClock
 from emulator.sandbox import Sandbox
 from gate.adapters import logs as gate_logs
@@ -154,6 +155,8 @@ class Plan:
     agent_system: str = "azure-devops"
     shared: bool = False
     system_id: bool = False
+    # gate_outage (chaos.classes.EXTRA): (start, end) offsets in which no invocation runs at all
+    outages: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def world(self) -> str:
@@ -174,6 +177,7 @@ class Plan:
             "skew": self.skew,
             "page_size": self.page_size,
             "actions": len(self.actions),
+            **({"outages": self.outages} if self.outages else {}),
         }
 
 
@@ -220,6 +224,29 @@ def _draw_system_id(seed: int) -> bool:
 
 
 def _draw(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
+    plan = _draw_base(seed, tuple(c for c in enabled if c not in EXTRA), mix)
+    extras = tuple(c for c in enabled if c in EXTRA)
+    if extras:
+        plan.classes = (*plan.classes, *extras)
+        _draw_extras(plan, extras)
+    return plan
+
+
+def _draw_extras(plan: Plan, extras: tuple[str, ...]) -> None:
+    """The opt-in classes (chaos.classes.EXTRA), from a generator of their own: the seed's world stays as it was."""
+    rng = random.Random(plan.seed * 1_000_003 + 18)
+    if "gate_outage" in extras:
+        # The documented posture for outages: DefaultResult ABANDON on a group that retains on abandon, so a hook
+        # that times out while the gate is down keeps its instance (Terminating:Retained) for the gate's clean-up.
+        for g in plan.groups:
+            g.default_result, g.retain = "ABANDON", True
+        for _ in range(rng.randint(1, 2)):
+            start = rng.uniform(30, ACTIVE - 100)
+            plan.outages.append((start, start + rng.uniform(60, 900)))
+        plan.outages.sort()
+
+
+def _draw_base(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
     rng = random.Random(seed)
     pool_classes = list(enabled)
     if mix is None or mix >= len(pool_classes):
@@ -426,6 +453,7 @@ class SeedRun:
         self.seen_events = 0
         self.record_skew = 0.0
         self._clients: dict[str, Any] = {}
+        self.was_down = False
 
     def client(self, service: str) -> Any:
         """The world's own AWS clients, made once per seed (making one costs ~40 ms)."""
@@ -613,8 +641,22 @@ class SeedRun:
 
     # -- invocations ------------------------------------------------------------------------------------------------
 
+    def down(self) -> bool:
+        """In a gate outage (gate_outage): no invocation runs; the first one after it starts cold (a new deploy)."""
+        at = self.clock.now() - self.t0
+        if any(start <= at < end for start, end in self.plan.outages):
+            self.was_down = True
+            return True
+        if self.was_down:
+            self.was_down = False
+            self.recycle()
+        return False
+
     def invoke(self, event: dict[str, Any]) -> None:
         if not self.gate_enabled:
+            return
+        if self.down():
+            self.stats["outage_dropped"] = self.stats.get("outage_dropped", 0) + 1
             return
         with self.lock:
             free = [c for c in self.containers if not c.busy and not c.doomed]

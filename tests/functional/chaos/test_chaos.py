@@ -145,13 +145,9 @@ def test_the_same_gitlab_world_with_the_gate_is_clean(worker: Worker, shared: bo
         assert all(a["history"] for a in records.ado["agents"]), "and paused them first"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known (issue 21, found by the chaos GitLab worlds): a runner seen busy that unregisters as its job ends "
-    "(gitlab-runner unregister on stop) is 404 with its jobs, so no finished job is ever seen and the instance is "
-    "held, safely, until the hook gives up; remove this marker once the gate finds the job's end another way",
-)
 def test_a_runner_that_unregisters_as_its_job_ends_does_not_hold_its_instance_forever(worker: Worker) -> None:
+    """Issue 21 (found by the chaos GitLab worlds): a runner seen busy that unregisters as its job ends (gitlab-runner
+    unregister on stop) is 404 with its jobs; the job it was seen running, read back by id, shows its end."""
     actions = [
         (5.0, "start_build", {"pick": 0.0, "duration": 100.0}),
         (30.0, "scale_in", {"group": 0.0, "how": "desired", "count": 2, "pick": 0.0}),
@@ -164,15 +160,12 @@ def test_a_runner_that_unregisters_as_its_job_ends_does_not_hold_its_instance_fo
     assert notes(records)["held_at_end"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known (issue 21, chaos seed 103 --agent-system gitlab): while jobs name no runner manager (GitLab before "
-    "17.1), a shared runner's running job counts for every manager; a manager so seen busy then needs a finished job "
-    "naming it, which never comes, so its idle instance is held, safely, until the hook gives up",
-)
 def test_a_manager_seen_busy_by_an_unattributed_job_is_released_once_the_jobs_name_their_managers(
     worker: Worker,
 ) -> None:
+    """Issue 21 (chaos seed 103 --agent-system gitlab): while jobs name no runner manager (GitLab before 17.1), a
+    shared runner's running job counts for every manager; read back by id once jobs name their managers, it names
+    another manager, so the manager seen busy only through it is idle."""
     actions = [
         (5.0, "start_build", {"pick": 0.0, "duration": 300.0}),  # on the first instance's manager
         (20.0, "ado_fault", {"fault": "no_assigned_request", "seconds": 120.0}),  # jobs name no manager for a while
@@ -302,3 +295,38 @@ def test_every_class_is_drawn_and_a_plan_is_the_same_for_a_seed() -> None:
     assert set(draw(5, every, None).classes) == set(CLASSES)
     assert draw(7, every).describe() == draw(7, every).describe()
     assert draw(7, every).actions == draw(7, every).actions
+
+
+def test_checker_excuses_only_an_outage_timeout_on_a_retaining_group() -> None:
+    """gate_outage: an ABANDON timeout on a retaining group while the gate was down (or not back for a tick) is the
+    retain posture at work, not a hook timed out unnoticed; any other timeout under a build still is one."""
+    ours = "i-0123456789abcdef0"
+    start = 1_800_000_000.0
+    retaining = _plan(groups=[GroupPlan("ci-0", 2, 180, "ABANDON", True, 1)], outages=[(100.0, 400.0)])
+    agents = [_agent(1, ours)]
+    builds = [{"id": 1, "agent_id": 1, "assigned_at": start, "finished_at": None, "result": None}]
+
+    def timeout(at: float, result: str = "ABANDON") -> dict[str, Any]:
+        return {"what": "timeout", "hook": HOOK, "instance_id": ours, "group": "ci-0", "time": start + at,
+                "by": "timeout", "result": result}  # fmt: skip
+
+    def kinds(plan: Plan, at: float, result: str = "ABANDON") -> list[str]:
+        rec = _records(plan=plan, history=[timeout(at, result)], ado={"agents": agents, "builds": builds})
+        return [v.kind for v in check(rec)]
+
+    assert kinds(retaining, 300.0) == []  # while down
+    assert kinds(retaining, 450.0) == []  # back, but no tick yet
+    assert kinds(retaining, 900.0) == ["timeout_during_build"]  # back for minutes: the gate's own failure
+    assert kinds(_plan(groups=retaining.groups), 300.0) == ["timeout_during_build"]  # no outage
+    continuing = _plan(groups=[GroupPlan("ci-0", 2, 180, "CONTINUE", False, 1)], outages=[(100.0, 400.0)])
+    assert kinds(continuing, 300.0, "CONTINUE") == ["timeout_during_build"]  # no retention: the build dies
+
+
+def test_an_opt_in_class_keeps_the_seeds_world() -> None:
+    every = tuple(CLASSES)
+    for seed in (1, 120, 1110):
+        base, outage = draw(seed, every, 3), draw(seed, (*every, "gate_outage"), 3)
+        assert outage.actions == base.actions and outage.classes == (*base.classes, "gate_outage")
+        assert outage.outages and not base.outages
+        assert all(g.retain and g.default_result == "ABANDON" for g in outage.groups)
+    assert "gate_outage" not in parse("all", None) and "gate_outage" in parse("all,gate_outage", None)
