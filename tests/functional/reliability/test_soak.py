@@ -32,7 +32,7 @@ def check(res: SoakResult, name: str) -> None:
 
 @pytest.mark.timeout(600)
 def test_soak_short() -> None:
-    check(run_soak(instances=12, minutes=20, speed=40, seed=3, max_build=600, track_memory=False), "soak-short")
+    check(run_soak(instances=12, minutes=10, speed=40, seed=3, max_build=420, track_memory=False), "soak-short")
 
 
 @pytest.mark.slow
