@@ -7,10 +7,13 @@ shows up: the PAT must never reach the terminal, whatever the command or error p
 from __future__ import annotations
 
 import os
+import selectors
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from typer.testing import CliRunner
 
 from cli.common import console, err_console
 from cli.main import app
-from emulator.sandbox import PAT
+from emulator.sandbox import PAT, Group, Sandbox
 from gate.adapters import logs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -86,6 +89,63 @@ def run_process(*args: Any, timeout: float = 90, env: dict[str, str] | None = No
     )
     check_output(proc.stdout + proc.stderr)
     return proc
+
+
+def use_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, group: Group) -> None:
+    """Point the gate at a sandbox group: its settings, and AWS variables naming the emulator (a developer's own
+    AWS_PROFILE or AWS_REGION cleared, so that nothing points elsewhere)."""
+    for key, value in {
+        "GATE_AZURE_ORG_URL": sandbox.azure_url,
+        "GATE_PAT": PAT,
+        "GATE_POOLS": group.pool,
+        "GATE_GROUPS": group.name,
+        "GATE_HOOK_NAME": group.hook,
+        "AWS_ENDPOINT_URL": sandbox.aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_REGION"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def read_banner(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    """What a `gate emulator` process printed up to its `scripting:` line (or its end, or `timeout` seconds)."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    text, deadline = "", time.monotonic() + timeout
+    while "scripting:" not in text and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if sel.select(timeout=0.2):
+            text += proc.stdout.readline()
+    return text
+
+
+@contextmanager
+def emulator_process(*args: str, ready: bool = True) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`gate emulator ARGS` as a real process and its banner: up to `scripting:`, and on to `ready` when asked (a
+    seeded world is built after the URLs are printed). Killed at the end."""
+    proc = subprocess.Popen(
+        [*gate_command(), "emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        banner = read_banner(proc)
+        while ready and "ready" not in banner and proc.poll() is None:
+            assert proc.stdout is not None
+            banner += proc.stdout.readline()
+        yield proc, banner
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -6,35 +6,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from emulator.seed import INSTANCE_IDS
-from tests.functional.cli.conftest import ROOT, gate_command, run_process
-from tests.functional.cli.test_emulator_process import _read_banner
+from tests.functional.cli.conftest import emulator_process, run_process
 
 
 @pytest.fixture(scope="module")
 def banner() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [*gate_command(), "emulator", "--seed", "--aws-port", "0", "--azure-port", "0", "--gitlab-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        text = _read_banner(proc)
-        while "ready" not in text and proc.poll() is None:
-            assert proc.stdout is not None
-            text += proc.stdout.readline()
+    with emulator_process("--seed", "--aws-port", "0", "--azure-port", "0", "--gitlab-port", "0") as (_, text):
         yield text
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_the_seeded_instances_have_runners_and_the_exports_reach_them(banner: str) -> None:

@@ -5,12 +5,9 @@ fake's control API, then by a second process, `gate simulate --aws-endpoint ... 
 from __future__ import annotations
 
 import json
-import os
 import re
-import selectors
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,7 +15,7 @@ import boto3
 import pytest
 import requests
 
-from tests.functional.cli.conftest import ROOT, check_output, gate, gate_command, one_line_error, run_process
+from tests.functional.cli.conftest import check_output, emulator_process, gate, one_line_error, run_process
 
 SPEED = 40
 
@@ -31,39 +28,14 @@ class Emulator:
     banner: str
 
 
-def _read_banner(proc: subprocess.Popen[str], timeout: float = 30) -> str:
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    text, deadline = "", time.monotonic() + timeout
-    while "scripting:" not in text and time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        if sel.select(timeout=0.2):
-            text += proc.stdout.readline()
-    return text
-
-
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    proc = subprocess.Popen(
-        [*gate_command(), "emulator", "--aws-port", "0", "--azure-port", "0", "--speed", str(SPEED)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        banner = _read_banner(proc)
+    with emulator_process("--aws-port", "0", "--azure-port", "0", "--speed", str(SPEED), ready=False) as started:
+        proc, banner = started
         aws = re.search(r"AWS emulator:\s+(http://127\.0\.0\.1:\d+)", banner)
         azure = re.search(r"fake Azure DevOps:\s+(http://127\.0\.0\.1:\d+/\w+)", banner)
         assert aws and azure, banner
         yield Emulator(proc, aws.group(1), azure.group(1), banner)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def test_emulator_serves_aws_and_the_fake_azure_devops(emulator: Emulator) -> None:
@@ -160,19 +132,7 @@ def test_finish_build_ends_the_job_on_an_instances_agent(emulator: Emulator) -> 
 def test_seed_unhooked_builds_the_world_terraform_applies_to() -> None:
     """`gate emulator --seed-unhooked`: a group without the hook (the module adds it), agents, one busy, and the PAT
     secret; the export block names what `terraform apply` and `gate status` need."""
-    proc = subprocess.Popen(
-        [*gate_command(), "emulator", "--aws-port", "0", "--azure-port", "0", "--seed-unhooked"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        banner = ""
-        while "ready" not in banner and proc.poll() is None:
-            banner += proc.stdout.readline()
+    with emulator_process("--aws-port", "0", "--azure-port", "0", "--seed-unhooked") as (proc, banner):
         aws = re.search(r"^  export AWS_ENDPOINT_URL=(\S+)", banner, re.MULTILINE)
         secret = re.search(r"TF_VAR_pat_secret_arn=(\S+)", banner)
         assert aws and secret and "TF_VAR_autoscaling_group_name=ci-agents" in banner, banner
@@ -182,7 +142,6 @@ def test_seed_unhooked_builds_the_world_terraform_applies_to() -> None:
         assert asg.describe_lifecycle_hooks(AutoScalingGroupName="ci-agents")["LifecycleHooks"] == []
         value = session.client("secretsmanager", endpoint_url=aws.group(1)).get_secret_value(SecretId=secret.group(1))
         assert json.loads(value["SecretString"]) == {"pat": "local-pat"}
-    finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     check_output(out + err)

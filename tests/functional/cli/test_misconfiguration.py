@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from emulator.sandbox import PAT, Group, Sandbox
-from tests.functional.cli.conftest import gate, one_line_error
+from tests.functional.cli.conftest import gate, one_line_error, use_sandbox
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +31,7 @@ def world() -> Iterator[tuple[Sandbox, Group]]:
 
 @pytest.fixture
 def env(world: tuple[Sandbox, Group], monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, Group]:
-    sandbox, group = world
-    for key, value in {
-        "GATE_AZURE_ORG_URL": sandbox.azure_url,
-        "GATE_PAT": PAT,
-        "GATE_POOLS": group.pool,
-        "GATE_GROUPS": group.name,
-        "GATE_HOOK_NAME": group.hook,
-        "AWS_ENDPOINT_URL": sandbox.aws_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
+    use_sandbox(monkeypatch, *world)
     return world
 
 

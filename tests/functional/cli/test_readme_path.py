@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.cli.conftest import ROOT, check_output, gate_command
-from tests.functional.cli.test_emulator_process import _read_banner
+from tests.functional.cli.conftest import ROOT, check_output, emulator_process, gate_command
 
 README = (ROOT / "README.md").read_text()
 FAST = {"GATE_IDLE_CONFIRM_SECONDS": "2", "GATE_RECHECK_INTERVAL_SECONDS": "1", "GATE_ASSIGNMENT_LAG_SECONDS": "2"}
@@ -34,26 +33,11 @@ def readme_blocks() -> list[list[str]]:
 def seeded() -> Iterator[tuple[str, str, str]]:
     [start], _ = readme_blocks()
     assert start == ".venv/bin/gate emulator --seed"
-    proc = subprocess.Popen(
-        [*gate_command(), "emulator", "--seed", "--aws-port", "0", "--azure-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        banner = _read_banner(proc)
-        while "ready" not in banner and proc.poll() is None:
-            assert proc.stdout is not None
-            banner += proc.stdout.readline()
+    with emulator_process("--seed", "--aws-port", "0", "--azure-port", "0") as (_, banner):
         aws = re.search(r"AWS emulator:\s+(http://127\.0\.0\.1:\d+)", banner)
         azure = re.search(r"fake Azure DevOps:\s+(http://127\.0\.0\.1:\d+)/", banner)
         assert aws and azure, banner
         yield aws.group(1), azure.group(1), banner
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_the_seeded_world_prints_the_readmes_export_block(seeded: tuple[str, str, str]) -> None:
