@@ -43,7 +43,7 @@ test:
 
 # The unit layer only (tests/unit: pure, no servers), under a minute; `make test` runs every layer.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -x -p no:cacheprovider -m unit; rc=$$?; \
+	$(PY) -m pytest -q -x -p no:cacheprovider -m unit tests/unit; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
