@@ -287,8 +287,7 @@ class AzureDevOps:
         attempt, refreshes, negotiated = 0, 0, False
         while True:
             self._pace(what)
-            limit = self.deadline.timeout(self.timeout, what)
-            timeout = (min(3.05, limit), limit)  # (connect, read), named in a network error
+            timeout = rest.timeouts(self.deadline, self.timeout, what)
             api_version = version() if version else self.api_version
             headers = {"Authorization": self.credential.authorization()}
             with self._lock:
@@ -303,9 +302,8 @@ class AzureDevOps:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except requests.RequestException as exc:  # retried: a connection error, not a timeout
-                retried = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
-                if retried and attempt < self.retries:
+            except requests.RequestException as exc:
+                if rest.retried(exc) and attempt < self.retries:
                     self._wait(self.backoff * 2**attempt, what, None)
                     attempt += 1
                     continue

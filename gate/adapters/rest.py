@@ -3,7 +3,9 @@
 Every call is bounded by the invocation's deadline, every wait goes through the injected clock (a simulator's
 scaled clock, a Lambda's remaining time), and a rate limit the service announced stops the next calls until it
 ends. Retries are done here rather than by urllib3, whose Retry sleeps in wall time and knows no deadline. What the
-two services do differently stays in their adapters: the auth header, the rate-limit headers, pagination.
+two services do differently stays in their adapters: the auth header, the rate-limit headers, pagination. Azure
+DevOps, which paces itself otherwise (it sleeps a short Retry-After), uses the session, the timeouts and the rule of
+which network error is retried.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ def session(headers: Mapping[str, str]) -> requests.Session:
     out.mount("https://", adapter)
     out.mount("http://", adapter)
     return out
+
+
+def timeouts(deadline: Deadline, timeout: float, what: str) -> tuple[float, float]:
+    """(connect, read) for one request, the read bounded by the deadline's time left (DeadlineExceeded when there is
+    none); both are named in a network error."""
+    limit = deadline.timeout(timeout, what)
+    return (min(3.05, limit), limit)
+
+
+def retried(exc: requests.RequestException) -> bool:
+    """A connection error is worth another try; a timeout is not (it has spent its time)."""
+    return isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
 
 
 class RestClient:
@@ -88,8 +102,7 @@ class RestClient:
         what = f"{method} {url.removeprefix(self.api_url)}"
         attempt = refreshes = waited = 0
         while True:
-            limit = self.deadline.timeout(self.timeout, what)
-            timeout = (min(3.05, limit), limit)  # (connect, read), named in a network error
+            timeout = timeouts(self.deadline, self.timeout, what)
             header = self.credential.authorization()  # AuthError when the token cannot be read or was refused
             with self._lock:
                 self.calls += 1
@@ -103,9 +116,8 @@ class RestClient:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except requests.RequestException as exc:  # retried: a connection error, not a timeout
-                retried = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
-                if retried and attempt < self.retries:
+            except requests.RequestException as exc:
+                if retried(exc) and attempt < self.retries:
                     self._retry_wait(attempt, what)
                     attempt += 1
                     continue
