@@ -292,7 +292,7 @@ class GitLabRun(SeedRun):
         elif kind == "online":
             self._online(p["agent"], True)
         elif kind == "reregister":
-            waiting = [i for g in ours for i in self.order[g] if states.get(i) == "Terminating:Wait"]
+            waiting = [i for g in ours for i in self.order[g] if states.get(i) in self.re_registering()]
             iid = self._pick(waiting, p["pick"])
             if iid is None:
                 return

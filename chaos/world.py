@@ -244,6 +244,12 @@ def _draw_extras(plan: Plan, extras: tuple[str, ...]) -> None:
             start = rng.uniform(30, ACTIVE - 100)
             plan.outages.append((start, start + rng.uniform(60, 900)))
         plan.outages.sort()
+        if "reregistration" in plan.classes:  # agents restarting on retained instances too (`re_registering`)
+            for _ in range(rng.randint(1, 3)):
+                plan.actions.append(
+                    (rng.uniform(plan.outages[0][0], ACTIVE - 10), "reregister", {"pick": rng.random()})
+                )
+            plan.actions.sort(key=lambda a: a[0])
 
 
 def _draw_base(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
@@ -641,6 +647,11 @@ class SeedRun:
 
     # -- invocations ------------------------------------------------------------------------------------------------
 
+    def re_registering(self) -> tuple[str, ...]:
+        """The states in which a `reregister` action picks an instance: waiting on the hook, and with gate_outage
+        also retained (its agent restarts while the gate's clean-up judges it; only `--unguarded` lets it register)."""
+        return ("Terminating:Wait", "Terminating:Retained") if "gate_outage" in self.on else ("Terminating:Wait",)
+
     def down(self) -> bool:
         """In a gate outage (gate_outage): no invocation runs; the first one after it starts cold (a new deploy)."""
         at = self.clock.now() - self.t0
@@ -920,7 +931,7 @@ class SeedRun:
             with contextlib.suppress(KeyError):
                 ado.set_online(p["agent"], True)
         elif kind == "reregister":
-            waiting = [i for g in ours for i in self.order[g] if states.get(i) == "Terminating:Wait"]
+            waiting = [i for g in ours for i in self.order[g] if states.get(i) in self.re_registering()]
             iid = self._pick(waiting, p["pick"])
             if iid is None:
                 return

@@ -110,8 +110,16 @@ class RetainedCleanup:
             self.aws.tag_many([iid], dict.fromkeys(keys, ""))
         return sorted(tagged)
 
-    def run(self, observe: Callable[[], RoundAgents], now: float) -> list[Cleaned]:
-        """One pass. `observe` lists the agents (called only when a retained instance exists)."""
+    def run(
+        self,
+        observe: Callable[[], RoundAgents],
+        now: float,
+        look: Callable[[Sequence[Waiting]], RoundAgents] | None = None,
+    ) -> list[Cleaned]:
+        """One pass. `observe` lists the agents (called only when a retained instance exists). `look`: a fresh list
+        of the given instances' agents, for the final look before a termination (gate.service.evidence), as a hold's
+        release has: an agent that registers again between the list and the termination would take a job as the
+        instance ends (chaos gate_outage --unguarded). None skips it (views and tests that hold no release)."""
         retained, in_service = self.members()
         if in_service:
             self.clear_in_service(in_service)
@@ -122,20 +130,22 @@ class RetainedCleanup:
         out: list[Cleaned] = []
         for group, iid in retained:
             w = Waiting(group, iid, self.hook, RETAINED, **details.get(iid, {}))
-            out.append(self._one(dataclasses.replace(w, action_id=retained_identity(iid)), observed, now))
+            out.append(self._one(dataclasses.replace(w, action_id=retained_identity(iid)), observed, now, look))
         return out
 
-    def _one(self, w: Waiting, observed: RoundAgents, now: float) -> Cleaned:
+    def _one(
+        self,
+        w: Waiting,
+        observed: RoundAgents,
+        now: float,
+        look: Callable[[Sequence[Waiting]], RoundAgents] | None = None,
+    ) -> Cleaned:
         agents = observed.agents_for(w) if observed.index is not None else []
-        obs = Observation(agents=agents) if observed.index is not None else Observation(None, observed.error)
-        observation = getattr(
-            observed, "observation", None
-        )  # failing pools and ambiguous agents (gate.service.judgment)
-        if callable(observation):
-            obs = observation(w)
+        obs = _observation(observed, w)
         # No max hold: a retained instance costs money, not builds; it goes when its agents are idle.
         policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"), tiers=())
-        decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs)
+        final_look = None if look is None or self.dry_run else (lambda: _observation(look([w]), w))
+        decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs, look=final_look)
         # No acknowledgement stamp: a retained instance costs money, not builds, so it simply waits the lag bound.
         kept = tuple(a for a in decision.actions if not isinstance(a, ConfirmDisables))
         decision = dataclasses.replace(decision, actions=kept)
@@ -159,6 +169,18 @@ class RetainedCleanup:
         if done.outcome is Outcome.HELD and "holding to retry" in done.reason:
             return Outcome.HELD, f"{reason}: retrying next tick"
         return done.outcome, reason
+
+
+def _observation(observed: RoundAgents, w: Waiting) -> Observation:
+    """What `decide` sees of the instance: with the round's failing pools and ambiguous agents when the list
+    carries them (gate.service.judgment.RoundAgents.observation), else its agents alone."""
+    observation = getattr(observed, "observation", None)
+    if callable(observation):
+        found: Observation = observation(w)
+        return found
+    if observed.index is None:
+        return Observation(None, observed.error)
+    return Observation(agents=observed.agents_for(w))
 
 
 def describe_actions(decision: Decision) -> list[str]:

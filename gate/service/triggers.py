@@ -141,7 +141,7 @@ class Gate:
         )
         self.passes.bound_calls(deadline)
         try:
-            cleaned = cleanup.run(self.observe, self.clock.now())
+            cleaned = cleanup.run(self.observe, self.clock.now(), look=self.passes.final_look)
         except Exception as exc:  # a tick must log, not crash
             return [self.recorder.plain(Outcome.ERROR, f"retained clean-up failed: {type(exc).__name__}: {exc}")]
         finally:

@@ -59,3 +59,51 @@ def test_idle_retained_instance_is_terminated_after_the_lag_bound(retaining: Wor
     gate.tick(budget=0)
     assert victim not in world.sb.lifecycle_states(world.group.name) and ec2_state(world, victim) == "terminated"
     assert world.ado.agent(world.group.agents[victim])["deleted"]
+
+
+def test_a_registration_between_the_cleanups_list_and_its_termination_is_seen_by_the_final_look(
+    retaining: World,
+) -> None:
+    """The retained clean-up releases by the same evidence as a hold, so it must look once more too (chaos
+    gate_outage --unguarded): here an agent registers again under a new id on the retained instance and takes a queued
+    job right after the gate asked for the idle agent's job requests past the lag bound. The final look sees it,
+    disables it and keeps the instance until its job ends; without it the instance was terminated with the job
+    running and the new registration was left behind."""
+    world = retaining
+    victim, other = world.group.instances
+    world.ado.set_enabled(world.group.agents[other], False)  # a queued job can only land on the victim's agents
+    [iid] = world.scale_in(1, protect=[1])
+    assert iid == victim
+    world.sb.client("autoscaling").complete_lifecycle_action(
+        AutoScalingGroupName=world.group.name,
+        LifecycleHookName=world.group.hook,
+        InstanceId=victim,
+        LifecycleActionResult="ABANDON",
+    )
+    assert world.sb.lifecycle_states(world.group.name)[victim] == "Terminating:Retained"
+    gate = world.gate()
+    gate.tick(budget=0)  # first sight: disabled, the lag bound starts
+    assert not world.ado.agent(world.group.agents[victim])["enabled"]
+    world.clock.advance(LAG + 1)
+    late: dict[str, int] = {}
+
+    def register_and_take_a_job() -> None:
+        late["agent"] = world.ado.add_agent(world.group.pool, f"agent-{victim}-2")
+        late["build"] = world.ado.queue_build(world.group.pool, 90)
+
+    world.ado.after("jobrequests", register_and_take_a_job)
+    gate.tick(budget=0)
+    assert late, "the clean-up never asked for job requests before terminating"
+    assert world.ado.build(late["build"])["agent_id"] == late["agent"]
+    for _ in range(10):
+        if victim not in world.sb.lifecycle_states(world.group.name):
+            break
+        world.clock.advance(60)
+        gate.tick(budget=0)
+    assert victim not in world.sb.lifecycle_states(world.group.name), "terminated once the new job ended"
+    build = world.ado.build(late["build"])
+    assert build["result"] == "succeeded" and build["finished_at"] is not None  # not killed
+    terminated = float(world.history("terminated")[victim][0]["time"])
+    assert build["finished_at"] <= terminated
+    snapshot = world.ado.agent(late["agent"])
+    assert snapshot is not None and snapshot["deleted"]  # not left behind
