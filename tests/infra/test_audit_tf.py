@@ -7,9 +7,7 @@ import json
 
 from gate.domain.audit import AUDIT_EVENT_KEY, audit_request
 from tests.infra.conftest import CORE, MODULE
-from tests.infra.test_hcl import alarm_specs, load_dir, optional_defaults, resources
-
-ENABLED = "${module.core.audit.enabled ? 1 : 0}"
+from tests.infra.test_hcl import alarm_specs, event_rules, load_dir, optional_defaults, resources
 
 
 def test_the_audit_is_opt_in_and_validated_in_core() -> None:
@@ -24,15 +22,16 @@ def test_the_audit_is_opt_in_and_validated_in_core() -> None:
 
 
 def test_the_rule_invokes_the_function_with_the_audit_input() -> None:
-    rule = resources("aws_cloudwatch_event_rule")["audit"]
-    target = resources("aws_cloudwatch_event_target")["audit"]
-    permission = resources("aws_lambda_permission")["audit"]
-    assert rule["count"] == target["count"] == permission["count"] == ENABLED
-    assert rule["schedule_expression"] == "${module.core.audit.schedule}"
-    assert target["arn"] == "${module.gate_function.arn}" and target["input"] == "${module.core.audit.input}"
-    assert target["rule"] == "${aws_cloudwatch_event_rule.audit[0].name}"
+    rule = event_rules()["audit"]  # an instance of events.tf's rule, target and permission (test_hcl)
+    assert rule["enabled"] == "${module.core.audit.enabled}"
+    assert rule["schedule_expression"] == "${module.core.audit.schedule}" and rule["event_pattern"] is None
+    assert rule["input"] == "${module.core.audit.input}"
+    assert (rule["statement_id"], rule["max_event_age_seconds"]) == ("AllowAuditRule", 3600)
+    target = resources("aws_cloudwatch_event_target")["gate"]
+    assert target["arn"] == "${module.gate_function.arn}" and target["input"] == "${each.value.input}"
+    permission = resources("aws_lambda_permission")["gate"]
     assert permission["principal"] == "events.amazonaws.com"
-    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.audit[0].arn}"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.gate[each.key].arn}"
     # the input core builds is the event the handler recognises (checked against core's expression)
     core_input = load_dir(CORE)["locals"]["audit"]["input"]
     assert f'"{AUDIT_EVENT_KEY}"' in core_input and "window_seconds" in core_input

@@ -103,7 +103,8 @@ def test_one_terminating_hook_per_group_with_explicit_default_result() -> None:
     assert hook["heartbeat_timeout"] == "${module.core.hook.heartbeat_timeout}"
     assert hook["name"] == "${module.core.hook.name}"
     assert "notification_target_arn" not in hook, "events must go to EventBridge, not SNS/SQS"
-    for dependency in ("aws_lambda_permission.lifecycle", "aws_cloudwatch_event_target.lifecycle"):
+    # the lifecycle and tick rules' targets and permissions are instances of these (events.tf)
+    for dependency in ("aws_lambda_permission.gate", "aws_cloudwatch_event_target.gate"):
         assert f"${{{dependency}}}" in hook["depends_on"], "the hook must only exist once the gate can receive events"
 
 
@@ -136,27 +137,59 @@ def test_event_patterns() -> None:
         '"rate(1 minute)" : "rate(${var.tick.interval_seconds / 60} minutes)"}'
     )
 
-    rules = resources("aws_cloudwatch_event_rule")
+    rules = event_rules()
+    assert set(rules) == {"lifecycle", "tick", "spot", "audit"}  # audit: audit.tf, tests/infra/test_audit_tf.py
     assert rules["lifecycle"]["event_pattern"] == "${module.core.lifecycle_event_pattern}"
     assert rules["tick"]["schedule_expression"] == "${module.core.schedule_expression}"
     assert rules["spot"]["event_pattern"] == "${module.core.spot_event_pattern}"
-    assert rules["spot"]["count"] == "${var.handle_spot_interruptions ? 1 : 0}"
+    assert (rules["lifecycle"]["enabled"], rules["tick"]["enabled"]) == (True, True)
+    assert rules["spot"]["enabled"] == "${var.handle_spot_interruptions}"
     assert load_dir(MODULE)["variable"]["handle_spot_interruptions"]["default"] is False
+    # a pattern or a schedule, never both; no input but the audit's
+    for key, rule in rules.items():
+        assert (rule["event_pattern"] is None) != (rule["schedule_expression"] is None), key
+        assert (rule["input"] is None) == (key != "audit"), key
+    # a tick superseded by the next one: no retry, dropped after a minute; lifecycle and Spot events keep the default
+    assert [rules[k]["max_event_age_seconds"] for k in ("lifecycle", "tick", "spot")] == [None, 60, None]
 
 
-@pytest.mark.parametrize("rule", ["lifecycle", "tick", "spot"])
-def test_every_rule_targets_the_lambda_and_may_invoke_it(rule: str) -> None:
-    index = "[0]" if rule == "spot" else ""
-    target = resources("aws_cloudwatch_event_target")[rule]
-    assert target["arn"] == "${module.gate_function.arn}"
-    assert target["rule"] == f"${{aws_cloudwatch_event_rule.{rule}{index}.name}}"
-    permission = resources("aws_lambda_permission")[rule]
+def event_rules() -> dict[str, Any]:
+    """The EventBridge rules (events.tf's resources, an instance per rule): key -> the defaults merged with its entry
+    of local.event_rules or audit.tf's local.audit_event_rules, as the resources' for_each does."""
+    locals_ = load_dir(MODULE)["locals"]
+    assert locals_["gate_event_rules"] == (
+        "${{for key, rule in merge(local.event_rules, local.audit_event_rules) : "
+        "key => merge(local.event_rule_defaults, rule) if rule.enabled}}"
+    )
+    specs = {**locals_["event_rules"], **locals_["audit_event_rules"]}
+    return {key: {**locals_["event_rule_defaults"], **spec} for key, spec in specs.items()}
+
+
+def test_every_rule_targets_the_lambda_and_may_invoke_it() -> None:
+    rule = resources("aws_cloudwatch_event_rule")["gate"]
+    target = resources("aws_cloudwatch_event_target")["gate"]
+    permission = resources("aws_lambda_permission")["gate"]
+    assert list(resources("aws_cloudwatch_event_rule")) == ["gate"]
+    assert rule["for_each"] == target["for_each"] == permission["for_each"] == "${local.gate_event_rules}"
+    assert rule["event_pattern"] == "${each.value.event_pattern}"
+    assert rule["schedule_expression"] == "${each.value.schedule_expression}"
+    assert rule["state"] == "ENABLED"
+    assert target["arn"] == "${module.gate_function.arn}" and target["input"] == "${each.value.input}"
+    assert target["rule"] == "${aws_cloudwatch_event_rule.gate[each.key].name}"
+    retry = target["dynamic"][0]["retry_policy"]
+    assert retry["for_each"] == "${each.value.max_event_age_seconds == null ? [] : [each.value.max_event_age_seconds]}"
+    assert retry["content"][0] == {"maximum_event_age_in_seconds": "${retry_policy.value}", "maximum_retry_attempts": 0}
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["function_name"] == "${module.gate_function.function_name}"
-    assert permission["source_arn"] == f"${{aws_cloudwatch_event_rule.{rule}{index}.arn}}"
-    if rule == "spot":
-        assert target["count"] == permission["count"] == "${var.handle_spot_interruptions ? 1 : 0}"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.gate[each.key].arn}"
+    assert permission["statement_id"] == "${each.value.statement_id}"
+    assert {k: r["statement_id"] for k, r in event_rules().items()} == {
+        "lifecycle": "AllowLifecycleRule",
+        "tick": "AllowTickRule",
+        "spot": "AllowSpotRule",
+        "audit": "AllowAuditRule",
+    }
 
 
 # --- Lambda --------------------------------------------------------------------------------------------------
@@ -262,6 +295,12 @@ def test_moved_blocks_carry_every_old_address_to_its_new_one() -> None:
                 "recheck_error_decisions",
                 "builds_killed_by_scale_in",
             )
+        },
+        # the EventBridge rules, targets and permissions: one resource each, keyed by the old names (events.tf)
+        **{
+            f"${{{rtype}.{key}{index}}}": f'${{{rtype}.gate["{key}"]}}'
+            for key, index in (("lifecycle", ""), ("tick", ""), ("spot", "[0]"), ("audit", "[0]"))
+            for rtype in ("aws_cloudwatch_event_rule", "aws_cloudwatch_event_target", "aws_lambda_permission")
         },
     }
 

@@ -16,39 +16,20 @@ variable "audit" {
   nullable = false
 }
 
-resource "aws_cloudwatch_event_rule" "audit" {
-  count = module.core.audit.enabled ? 1 : 0
-
-  name                = module.core.audit.rule
-  description         = "Scheduled kill-rate audit of ${var.name}"
-  schedule_expression = module.core.audit.schedule
-  state               = "ENABLED"
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "audit" {
-  count = module.core.audit.enabled ? 1 : 0
-
-  rule      = aws_cloudwatch_event_rule.audit[0].name
-  target_id = "gate"
-  arn       = module.gate_function.arn
-  input     = module.core.audit.input
-
-  # A run that could not be delivered within the hour is superseded by the next one.
-  retry_policy {
-    maximum_event_age_in_seconds = 3600
-    maximum_retry_attempts       = 0
+# Its rule, target and permission: events.tf's, with this entry. A run that could not be delivered within the hour is
+# superseded by the next one.
+locals {
+  audit_event_rules = {
+    audit = {
+      enabled               = module.core.audit.enabled
+      name                  = module.core.audit.rule
+      description           = "Scheduled kill-rate audit of ${var.name}"
+      schedule_expression   = module.core.audit.schedule
+      input                 = module.core.audit.input
+      statement_id          = "AllowAuditRule"
+      max_event_age_seconds = 3600
+    }
   }
-}
-
-resource "aws_lambda_permission" "audit" {
-  count = module.core.audit.enabled ? 1 : 0
-
-  statement_id  = "AllowAuditRule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.gate_function.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.audit[0].arn
 }
 
 # Its alarm: aws_cloudwatch_metric_alarm.gate (monitoring.tf) with the entry below.

@@ -10,10 +10,10 @@ resource "aws_autoscaling_lifecycle_hook" "gate" {
   # Explicit: AWS's default is ABANDON. Applied when heartbeats stop (gate down) or at the global timeout.
   default_result = module.core.hook.default_result
 
+  # The lifecycle and tick rules' targets and permissions (events.tf; depends_on names a resource, not an instance,
+  # so the other rules' come too).
   depends_on = [
-    aws_cloudwatch_event_target.lifecycle,
-    aws_cloudwatch_event_target.tick,
-    aws_lambda_permission.lifecycle,
-    aws_lambda_permission.tick,
+    aws_cloudwatch_event_target.gate,
+    aws_lambda_permission.gate,
   ]
 }

@@ -95,3 +95,66 @@ moved {
   from = aws_cloudwatch_metric_alarm.builds_killed_by_scale_in[0]
   to   = aws_cloudwatch_metric_alarm.gate["builds_killed_by_scale_in"]
 }
+
+# The EventBridge rules, their targets and permissions (events.tf, audit.tf) became the instances of one resource
+# each, keyed by their old names.
+
+moved {
+  from = aws_cloudwatch_event_rule.lifecycle
+  to   = aws_cloudwatch_event_rule.gate["lifecycle"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.lifecycle
+  to   = aws_cloudwatch_event_target.gate["lifecycle"]
+}
+
+moved {
+  from = aws_lambda_permission.lifecycle
+  to   = aws_lambda_permission.gate["lifecycle"]
+}
+
+moved {
+  from = aws_cloudwatch_event_rule.tick
+  to   = aws_cloudwatch_event_rule.gate["tick"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.tick
+  to   = aws_cloudwatch_event_target.gate["tick"]
+}
+
+moved {
+  from = aws_lambda_permission.tick
+  to   = aws_lambda_permission.gate["tick"]
+}
+
+moved {
+  from = aws_cloudwatch_event_rule.spot[0]
+  to   = aws_cloudwatch_event_rule.gate["spot"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.spot[0]
+  to   = aws_cloudwatch_event_target.gate["spot"]
+}
+
+moved {
+  from = aws_lambda_permission.spot[0]
+  to   = aws_lambda_permission.gate["spot"]
+}
+
+moved {
+  from = aws_cloudwatch_event_rule.audit[0]
+  to   = aws_cloudwatch_event_rule.gate["audit"]
+}
+
+moved {
+  from = aws_cloudwatch_event_target.audit[0]
+  to   = aws_cloudwatch_event_target.gate["audit"]
+}
+
+moved {
+  from = aws_lambda_permission.audit[0]
+  to   = aws_lambda_permission.gate["audit"]
+}

@@ -20,17 +20,17 @@ output "lifecycle_hook_names" {
 
 output "lifecycle_rule_arn" {
   description = "ARN of the EventBridge rule for the groups' terminate lifecycle actions."
-  value       = aws_cloudwatch_event_rule.lifecycle.arn
+  value       = aws_cloudwatch_event_rule.gate["lifecycle"].arn
 }
 
 output "tick_rule_arn" {
   description = "ARN of the EventBridge schedule rule of the reconciler tick."
-  value       = aws_cloudwatch_event_rule.tick.arn
+  value       = aws_cloudwatch_event_rule.gate["tick"].arn
 }
 
 output "spot_rule_arn" {
   description = "ARN of the Spot interruption rule; null unless handle_spot_interruptions."
-  value       = one(aws_cloudwatch_event_rule.spot[*].arn)
+  value       = var.handle_spot_interruptions ? aws_cloudwatch_event_rule.gate["spot"].arn : null
 }
 
 output "dlq_url" {

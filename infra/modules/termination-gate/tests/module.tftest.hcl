@@ -70,22 +70,29 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_cloudwatch_event_target.lifecycle.arn == module.gate_function.function.arn &&
-      aws_cloudwatch_event_target.tick.arn == module.gate_function.function.arn &&
-      aws_lambda_permission.lifecycle.source_arn == aws_cloudwatch_event_rule.lifecycle.arn &&
-      aws_lambda_permission.tick.source_arn == aws_cloudwatch_event_rule.tick.arn &&
-      aws_cloudwatch_event_rule.tick.schedule_expression == "rate(1 minute)"
+      keys(aws_cloudwatch_event_rule.gate) == ["lifecycle", "tick"] &&
+      aws_cloudwatch_event_target.gate["lifecycle"].arn == module.gate_function.function.arn &&
+      aws_cloudwatch_event_target.gate["tick"].arn == module.gate_function.function.arn &&
+      aws_lambda_permission.gate["lifecycle"].source_arn == aws_cloudwatch_event_rule.gate["lifecycle"].arn &&
+      aws_lambda_permission.gate["tick"].source_arn == aws_cloudwatch_event_rule.gate["tick"].arn &&
+      aws_lambda_permission.gate["lifecycle"].statement_id == "AllowLifecycleRule" &&
+      aws_lambda_permission.gate["tick"].statement_id == "AllowTickRule" &&
+      aws_cloudwatch_event_rule.gate["tick"].schedule_expression == "rate(1 minute)" &&
+      aws_cloudwatch_event_rule.gate["tick"].event_pattern == null &&
+      length(aws_cloudwatch_event_target.gate["lifecycle"].retry_policy) == 0 &&
+      aws_cloudwatch_event_target.gate["tick"].retry_policy[0].maximum_event_age_in_seconds == 60 &&
+      aws_cloudwatch_event_target.gate["tick"].retry_policy[0].maximum_retry_attempts == 0
     )
     error_message = "Rules must target the Lambda, each with its own permission."
   }
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.lifecycle.event_pattern)["detail-type"] == ["EC2 Instance-terminate Lifecycle Action"]
+    condition     = jsondecode(aws_cloudwatch_event_rule.gate["lifecycle"].event_pattern)["detail-type"] == ["EC2 Instance-terminate Lifecycle Action"]
     error_message = "Lifecycle rule pattern wrong."
   }
 
   assert {
-    condition     = length(aws_cloudwatch_event_rule.spot) == 0 && length(aws_lambda_permission.spot) == 0
+    condition     = !contains(keys(aws_cloudwatch_event_rule.gate), "spot") && !contains(keys(aws_lambda_permission.gate), "spot")
     error_message = "No Spot rule by default."
   }
 
@@ -135,9 +142,10 @@ run "spot_and_alarm_topic" {
 
   assert {
     condition = (
-      length(aws_cloudwatch_event_rule.spot) == 1 &&
-      aws_cloudwatch_event_target.spot[0].arn == module.gate_function.function.arn &&
-      aws_lambda_permission.spot[0].source_arn == aws_cloudwatch_event_rule.spot[0].arn
+      keys(aws_cloudwatch_event_rule.gate) == ["lifecycle", "spot", "tick"] &&
+      aws_cloudwatch_event_target.gate["spot"].arn == module.gate_function.function.arn &&
+      aws_lambda_permission.gate["spot"].source_arn == aws_cloudwatch_event_rule.gate["spot"].arn &&
+      output.spot_rule_arn == aws_cloudwatch_event_rule.gate["spot"].arn
     )
     error_message = "Spot rule must target the Lambda with its own permission."
   }
