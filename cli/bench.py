@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,14 @@ def _timed(name: str, fn: Callable[[], dict[str, Any]], errors: list[str]) -> di
     return result
 
 
+def _table(title: str, columns: Sequence[str], left: Collection[str] = (), no_wrap: Collection[str] = ()) -> Table:
+    """One results table: the title on the left, a simple head; names (`left`) left-justified, numbers right."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right", no_wrap=col in no_wrap)
+    return table
+
+
 # -- fleet -----------------------------------------------------------------------------------------------------------
 
 
@@ -91,28 +99,27 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
         if any(k == "error" or k.startswith("log:") for k in r.decisions):
             errors.append(f"fleet: the simulated gate logged errors: {r.decisions}")
 
-    table = Table(
-        title=f"Fleet simulation: {cfg.instances} instances, {cfg.hours:.0f} h, {doc['workload']['builds']:,} builds "
+    table = _table(
+        f"Fleet simulation: {cfg.instances} instances, {cfg.hours:.0f} h, {doc['workload']['builds']:,} builds "
         f"(seed {seed}; {len(results)} strategies simulated in {sum(r.wall_seconds for r in results.values()):.1f} s)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+        (
+            "strategy",
+            "builds killed",
+            "instance-h",
+            "vs none",
+            "idle inst-h",
+            "idle kept alive",
+            "hold mean",
+            "hold p95",
+            "release p95",
+            "Azure calls",
+            "AWS calls",
+            "Auto Scaling",
+            "agents left",
+        ),
+        left={"strategy"},
+        no_wrap={"strategy"},
     )
-    for col in (
-        "strategy",
-        "builds killed",
-        "instance-h",
-        "vs none",
-        "idle inst-h",
-        "idle kept alive",
-        "hold mean",
-        "hold p95",
-        "release p95",
-        "Azure calls",
-        "AWS calls",
-        "Auto Scaling",
-        "agents left",
-    ):
-        table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=col == "strategy")
     base = results["none"].instance_hours if "none" in results else 0.0
     for name, r in results.items():
         table.add_row(
@@ -132,13 +139,11 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
         )
     console.print(table)
     if "seed_sweep" in doc:
-        sweep = Table(
-            title=f"Other seeds {doc['seed_sweep']['seeds']}: min / median / max",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
+        sweep = _table(
+            f"Other seeds {doc['seed_sweep']['seeds']}: min / median / max",
+            ("strategy", "builds killed", "instance-h"),
+            left={"strategy"},
         )
-        for col in ("strategy", "builds killed", "instance-h"):
-            sweep.add_column(col, justify="left" if col == "strategy" else "right")
         for name, m in doc["seed_sweep"]["strategies"].items():
             k, h = m["builds_killed"], m["instance_hours"]
             sweep.add_row(
@@ -148,11 +153,10 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
             )
         console.print(sweep)
     if "protection_poll_sweep" in doc:
-        poll = Table(
-            title="protection: sidecar poll interval (seed as above)", title_justify="left", box=box.SIMPLE_HEAD
+        poll = _table(
+            "protection: sidecar poll interval (seed as above)",
+            ("poll", "builds killed", "Azure calls", "AWS calls", "idle kept alive h"),
         )
-        for col in ("poll", "builds killed", "Azure calls", "AWS calls", "idle kept alive h"):
-            poll.add_column(col, justify="right")
         for row in doc["protection_poll_sweep"]:
             poll.add_row(
                 f"{row['poll_seconds']:.0f} s",
@@ -181,14 +185,12 @@ def _tiers(t: dict[str, Any], instances: int, hours: float, seed: int) -> None:
         f"{_hold(x['max_hold_seconds'])} then {x['forced_result']}"
         for x in t["tiers"]
     )
-    table = Table(
-        title=f"Priority tiers: the same day ({instances} instances, {hours:.0f} h, seed {seed}), default tier -> "
+    table = _table(
+        f"Priority tiers: the same day ({instances} instances, {hours:.0f} h, seed {seed}), default tier -> "
         f"GATE_TIERS ({rules}; a retaining group)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+        ("strategy", "kind", "tier", "builds", "builds killed", "forced completions", "held inst-h", "inst-h"),
+        left={"strategy", "kind", "tier"},
     )
-    for col in ("strategy", "kind", "tier", "builds", "builds killed", "forced completions", "held inst-h", "inst-h"):
-        table.add_column(col, justify="left" if col in ("strategy", "kind", "tier") else "right")
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     for run in t["runs"]:
         runs.setdefault(run["strategy"], {})[run["tier_config"]] = run
@@ -233,10 +235,7 @@ def _tiers(t: dict[str, Any], instances: int, hours: float, seed: int) -> None:
 
 def _matrix(doc: dict[str, Any], title: str, cell: Callable[[dict[str, Any]], str]) -> None:
     names = [s["name"] for s in doc["scenarios"]]
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    t.add_column("strategy", no_wrap=True)
-    for name in names:
-        t.add_column(name, justify="right")
+    t = _table(title, ("strategy", *names), left={"strategy"}, no_wrap={"strategy"})
     for strategy in doc["strategies"]:
         t.add_row(strategy, *(cell(doc["cells"][n][strategy]) for n in names))
     console.print(t)
@@ -284,9 +283,11 @@ def _faults(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, A
         lambda c: f"{_fmt(c['release_latency_p95_s'], ' s', 0)} / {c['agents_left_registered']}",
     )
     posture = doc["posture"]
-    t = Table(title=f"Fail-safe posture: gate strategy, {posture['faults']}", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("hook posture", "builds killed", "hooks timed out", "retained", "retained at end", "instance-h"):
-        t.add_column(col, justify="left" if col == "hook posture" else "right")
+    t = _table(
+        f"Fail-safe posture: gate strategy, {posture['faults']}",
+        ("hook posture", "builds killed", "hooks timed out", "retained", "retained at end", "instance-h"),
+        left={"hook posture"},
+    )
     for row in posture["rows"]:
         t.add_row(
             row["posture"],
@@ -325,15 +326,13 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
     _write(out / "scale.json", doc)
     tick = doc["tick"]
     if "error" not in tick:
-        t = Table(
-            title=f"(d) One tick at scale: {cfg.instances:,} instances waiting in {cfg.groups} groups, {cfg.pools} "
+        t = _table(
+            f"(d) One tick at scale: {cfg.instances:,} instances waiting in {cfg.groups} groups, {cfg.pools} "
             f"pools; AWS {cfg.aws_latency_s * 1000:.0f} ms and Azure DevOps {cfg.azure_latency_s * 1000:.0f} ms per "
             f"call; HeartbeatTimeout {cfg.heartbeat_timeout:.0f} s",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
+            ("round", "Azure calls", "AWS calls", "heartbeats", "late", "pass done", "wall", "CPU"),
+            left={"round", "Azure calls", "AWS calls"},
         )
-        for col in ("round", "Azure calls", "AWS calls", "heartbeats", "late", "pass done", "wall", "CPU"):
-            t.add_column(col, justify="left" if col in ("round", "Azure calls", "AWS calls") else "right")
         for r in tick["rounds"]:
             t.add_row(
                 r["round"],
@@ -359,15 +358,12 @@ def _scale(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
             errors.append(f"scale: {tick['late_heartbeats']} heartbeats late, {tick['overdue_at_end']} overdue")
     held = doc["per_held_hour"]
     if "error" not in held:
-        t = Table(
-            title=f"(e) AWS calls per held instance-hour, gate strategy, fleet day ({held['instances']} instances, "
-            f"{held['hours']:.0f} h); goal <= 4 with a 1 h HeartbeatTimeout",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-        )
         cols = ("HeartbeatTimeout", "held inst-h", "heartbeats", "per-instance calls", "all AWS", "Auto Scaling")
-        for col in (*cols, "per hold", "2 h hold: 5 min / next h / all"):
-            t.add_column(col, justify="right")
+        t = _table(
+            f"(e) AWS calls per held instance-hour, gate strategy, fleet day ({held['instances']} instances, "
+            f"{held['hours']:.0f} h); goal <= 4 with a 1 h HeartbeatTimeout",
+            (*cols, "per hold", "2 h hold: 5 min / next h / all"),
+        )
         for r in held["rows"]:
             t.add_row(
                 f"{r['heartbeat_timeout_s']:,} s",
@@ -395,24 +391,20 @@ def _liveness(out: Path, quick: bool, errors: list[str]) -> dict[str, Any]:
     cfg = LivenessConfig(instances=100, minutes=10) if quick else LivenessConfig()
     doc = liveness_benchmark(cfg)
     _write(out / "liveness.json", doc)
-    t = Table(
-        title=f"(g) {doc['instances']:,} busy instances waiting at once, Azure DevOps at {doc['azure_latency_s']:g} s "
+    t = _table(
+        f"(g) {doc['instances']:,} busy instances waiting at once, Azure DevOps at {doc['azure_latency_s']:g} s "
         f"per call, HeartbeatTimeout {doc['heartbeat_timeout_s']:g} s, {doc['simulated_minutes']:g} simulated minutes",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+        (
+            "hooks timed out",
+            "builds killed",
+            "heartbeats per held inst-h",
+            "longest invocation",
+            "function timeout",
+            "disabled",
+            "released",
+            "still waiting",
+        ),
     )
-    cols = (
-        "hooks timed out",
-        "builds killed",
-        "heartbeats per held inst-h",
-        "longest invocation",
-        "function timeout",
-        "disabled",
-        "released",
-        "still waiting",
-    )
-    for col in cols:
-        t.add_column(col, justify="right")
     t.add_row(
         _fmt(doc["hooks_timed_out"]),
         _fmt(doc["builds_killed"]),
@@ -438,27 +430,25 @@ def _hook(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, Any
     cfg = _fleet_config(quick, seed)
     doc = release_with_and_without_hook(cfg)
     _write(out / "hook.json", doc)
-    t = Table(
-        title=f"(f) Release latency, fleet day ({doc['instances']} instances, {doc['hours']:.0f} h): polling alone vs "
+    t = _table(
+        f"(f) Release latency, fleet day ({doc['instances']} instances, {doc['hours']:.0f} h): polling alone vs "
         f"the Azure DevOps service hook (delivered {doc['delivery_delay_s']:g} s after the build ends)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+        (
+            "strategy",
+            "release by",
+            "holds",
+            "build end p50",
+            "build end p95",
+            "after lag p50",
+            "after lag p95",
+            "target",
+            "idle victim p95",
+            "hook calls",
+            "Azure calls",
+            "Auto Scaling",
+        ),
+        left={"strategy", "release by"},
     )
-    for col in (
-        "strategy",
-        "release by",
-        "holds",
-        "build end p50",
-        "build end p95",
-        "after lag p50",
-        "after lag p95",
-        "target",
-        "idle victim p95",
-        "hook calls",
-        "Azure calls",
-        "Auto Scaling",
-    ):
-        t.add_column(col, justify="left" if col in ("strategy", "release by") else "right")
     for r in doc["rows"]:
         t.add_row(
             r["strategy"],
@@ -508,13 +498,10 @@ def _storm(s: dict[str, Any], window: float, errors: list[str]) -> None:
 def _show_release(r: dict[str, Any]) -> None:
     if "error" in r:
         return
-    t = Table(
-        title="(a) Release latency, build end -> CompleteLifecycleAction (emulator + fake Azure DevOps over HTTP)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+    t = _table(
+        "(a) Release latency, build end -> CompleteLifecycleAction (emulator + fake Azure DevOps over HTTP)",
+        ("holds", "p50", "p95", "max", "builds killed", "errors", "clock speed", "wall"),
     )
-    for col in ("holds", "p50", "p95", "max", "builds killed", "errors", "clock speed", "wall"):
-        t.add_column(col, justify="right")
     t.add_row(
         _fmt(r["holds"]),
         _fmt(r["p50_s"], " s"),
@@ -556,13 +543,11 @@ def _show_tick(r: dict[str, Any]) -> None:
     if "error" in r:
         return
     seq, http = r["sequence"], r["http"]
-    t = Table(
-        title=f"(b) One tick, {seq['instances']:,} instances in Terminating:Wait, one pool",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+    t = _table(
+        f"(b) One tick, {seq['instances']:,} instances in Terminating:Wait, one pool",
+        ("tick", "Azure calls", "AWS calls", "wall", "CPU", "decision CPU"),
+        left={"tick", "Azure calls", "AWS calls"},
     )
-    for col in ("tick", "Azure calls", "AWS calls", "wall", "CPU", "decision CPU"):
-        t.add_column(col, justify="left" if col in ("tick", "Azure calls", "AWS calls") else "right")
     rows = [*seq["ticks"], http] if "error" not in http else seq["ticks"]
     for tick in rows:
         t.add_row(
@@ -582,20 +567,20 @@ def _show_tick(r: dict[str, Any]) -> None:
 
 
 def _show_package(p: dict[str, Any], imp: dict[str, Any]) -> None:
-    t = Table(title="(c) Lambda package and cold import of gate.handler", title_justify="left", box=box.SIMPLE_HEAD)
-    cols = (
-        "zip",
-        "unpacked",
-        "files (.pyc)",
-        "import (shipped zip)",
-        "shipped CPU",
-        "import (cached .pyc)",
-        "import (no .pyc in zip)",
-        "no .pyc in zip CPU",
-        "no .pyc at all",
+    t = _table(
+        "(c) Lambda package and cold import of gate.handler",
+        (
+            "zip",
+            "unpacked",
+            "files (.pyc)",
+            "import (shipped zip)",
+            "shipped CPU",
+            "import (cached .pyc)",
+            "import (no .pyc in zip)",
+            "no .pyc in zip CPU",
+            "no .pyc at all",
+        ),
     )
-    for col in cols:
-        t.add_column(col, justify="right")
     t.add_row(
         _fmt(p.get("mb"), " MB", 2),
         _fmt(p.get("unpacked_mb"), " MB", 2),
