@@ -48,30 +48,28 @@ locals {
 
   metric_dimensions = ["FunctionName", local.names.function]
 
+  # What every chart of the dashboard shares (the log widget has no period). jsonencode writes an object's keys in
+  # sorted order, so the body does not depend on where a key comes from.
+  chart = { region = var.region, view = "timeSeries", period = 300 }
+
   service_hook_widgets = [
     # The service hook (servicehook.tf): the re-check function's decisions as the gate's, and the receiver.
     {
       type = "metric", x = 0, y = 18, width = 12, height = 6
-      properties = {
+      properties = merge(local.chart, {
         title   = "Service hook: re-check decisions by outcome"
-        region  = var.region
         stat    = "Sum"
-        period  = 300
-        view    = "timeSeries"
         stacked = true
         metrics = [
           for o in local.outcomes : [var.monitoring.metrics_namespace, "Decisions", "FunctionName", local.names.recheck_function, "Outcome", o]
         ]
-      }
+      })
     },
     {
       type = "metric", x = 12, y = 18, width = 12, height = 6
-      properties = {
-        title  = "Service hook: receiver calls, errors, throttles; queue"
-        region = var.region
-        stat   = "Sum"
-        period = 300
-        view   = "timeSeries"
+      properties = merge(local.chart, {
+        title = "Service hook: receiver calls, errors, throttles; queue"
+        stat  = "Sum"
         metrics = [
           ["AWS/Lambda", "Invocations", "FunctionName", local.names.service_hook_function],
           ["AWS/Lambda", "Errors", "FunctionName", local.names.service_hook_function],
@@ -79,7 +77,7 @@ locals {
           ["AWS/Lambda", "Errors", "FunctionName", local.names.recheck_function, { label = "re-check errors" }],
           ["AWS/SQS", "NumberOfMessagesSent", "QueueName", local.names.service_hook_queue, { label = "re-checks queued" }],
         ]
-      }
+      })
     },
   ]
 
@@ -87,31 +85,25 @@ locals {
     widgets = concat([
       {
         type = "metric", x = 0, y = 0, width = 12, height = 6
-        properties = {
+        properties = merge(local.chart, {
           title   = "Decisions by outcome"
-          region  = var.region
           stat    = "Sum"
-          period  = 300
-          view    = "timeSeries"
           stacked = true
           metrics = [
             for o in local.outcomes : concat([var.monitoring.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", o])
           ]
-        }
+        })
       },
       {
         type = "metric", x = 12, y = 0, width = 12, height = 6
-        properties = {
-          title  = "Hold durations (seconds held when the hold ended)"
-          region = var.region
-          period = 300
-          view   = "timeSeries"
+        properties = merge(local.chart, {
+          title = "Hold durations (seconds held when the hold ended)"
           metrics = [
             concat([var.monitoring.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Maximum", label = "released, max" }]),
             concat([var.monitoring.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "released", { stat = "Average", label = "released, average" }]),
             concat([var.monitoring.metrics_namespace, "HeldSeconds"], local.metric_dimensions, ["Outcome", "forced", { stat = "Maximum", label = "forced, max" }]),
           ]
-        }
+        })
       },
       {
         type = "log", x = 0, y = 6, width = 12, height = 6
@@ -124,27 +116,21 @@ locals {
       },
       {
         type = "metric", x = 12, y = 6, width = 12, height = 6
-        properties = {
-          title  = "Errors"
-          region = var.region
-          stat   = "Sum"
-          period = 300
-          view   = "timeSeries"
+        properties = merge(local.chart, {
+          title = "Errors"
+          stat  = "Sum"
           metrics = concat([
             concat([var.monitoring.metrics_namespace, "Decisions"], local.metric_dimensions, ["Outcome", "error", { label = "error decisions" }]),
             ["AWS/Lambda", "Errors", "FunctionName", local.names.function, { label = "Lambda errors" }],
             ], var.create_dlq ? [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.names.dlq, { stat = "Maximum", label = "DLQ messages" }],
           ] : [])
-        }
+        })
       },
       {
         type = "metric", x = 0, y = 12, width = 12, height = 6
-        properties = {
-          title  = "Lambda duration (ms)"
-          region = var.region
-          period = 300
-          view   = "timeSeries"
+        properties = merge(local.chart, {
+          title = "Lambda duration (ms)"
           metrics = [
             ["AWS/Lambda", "Duration", "FunctionName", local.names.function, { stat = "Average", label = "average" }],
             ["AWS/Lambda", "Duration", "FunctionName", local.names.function, { stat = "Maximum", label = "max" }],
@@ -152,21 +138,18 @@ locals {
           annotations = {
             horizontal = [{ label = "timeout", value = var.lambda.timeout_seconds * 1000 }]
           }
-        }
+        })
       },
       {
         type = "metric", x = 12, y = 12, width = 12, height = 6
-        properties = {
-          title  = "Lambda invocations and throttles"
-          region = var.region
-          stat   = "Sum"
-          period = 300
-          view   = "timeSeries"
+        properties = merge(local.chart, {
+          title = "Lambda invocations and throttles"
+          stat  = "Sum"
           metrics = [
             ["AWS/Lambda", "Invocations", "FunctionName", local.names.function],
             ["AWS/Lambda", "Throttles", "FunctionName", local.names.function],
           ]
-        }
+        })
       },
     ], [for w in local.service_hook_widgets : w if var.service_hook.enabled])
   }
