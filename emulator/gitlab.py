@@ -9,6 +9,8 @@ by `scope`, `type`, `status`, `paused` and `tag_list`, each item {"id", "descrip
 "contacted_at", "ip_address", "status", "job_execution_status"}]; `GET /runners/:id/jobs` (`status`, `order_by`,
 `sort`) [{"id", "status", "name", "stage", "created_at", "started_at", "finished_at", "duration", "project",
 "pipeline", "runner_manager"}] (`runner_manager` from GitLab 17.1: leave it out with `job_manager=False`);
+`GET /projects/:id/jobs/:job_id` (the job entity: the list's fields plus "allow_failure", "commit", "runner" (null
+once its runner is deleted), "web_url"...; 404 {"message": "404 Project Not Found"} or {"message": "404 Not found"});
 `GET /version`. Lists paginate (`per_page` default 20, max 100; `page`) with `X-Page`, `X-Per-Page`, `X-Total`,
 `X-Total-Pages`, `X-Next-Page`, `X-Prev-Page` and `Link` (`prev`, `next`, `first`, `last`). Every answer carries
 `RateLimit-Limit`, `-Observed`, `-Remaining`, `-Reset` and `-ResetTime` (a per-minute window on the clock); past the
@@ -80,6 +82,7 @@ class _Job:
     project: str = "acme/app"
     source: str = "push"
     tags: list[str] | None = None
+    project_id: int = 1
 
     @property
     def ends_at(self) -> float:
@@ -107,6 +110,7 @@ _URLS = Map(
         Rule("/api/v4/runners/<int:runner_id>", endpoint="runner", methods=["GET", "PUT", "DELETE"]),
         Rule("/api/v4/runners/<int:runner_id>/managers", endpoint="managers", methods=["GET"]),
         Rule("/api/v4/runners/<int:runner_id>/jobs", endpoint="jobs", methods=["GET"]),
+        Rule("/api/v4/projects/<int:project_id>/jobs/<int:job_id>", endpoint="project_job", methods=["GET"]),
     ],
     strict_slashes=False,
 )
@@ -151,6 +155,7 @@ class FakeGitLab(LocalServer):
         self._jobs: dict[int, _Job] = {}
         self._faults = Faults(lambda: self.clock.now())
         self._ids = {"runner": 0, "manager": 0, "job": 0}
+        self._projects: dict[str, int] = {}  # project path -> id, as jobs name them
         self._window = (0, 0)  # (minute, requests in it)
         # Called with the runner id just before a pause is applied: lets a test land a job between the gate's last
         # look and its pause (GitLab hands out the job a runner asked for before the pause).
@@ -226,6 +231,7 @@ class FakeGitLab(LocalServer):
             self._ids["job"] += 1
             job = _Job(self._ids["job"], runner_id, manager_id, now, now, duration)
             job.ref, job.stage, job.name, job.project, job.source, job.tags = ref, stage, name, project, source, tags
+            job.project_id = self._projects.setdefault(project, len(self._projects) + 1)
             self._jobs[job.id] = job
             return job.id
 
@@ -252,7 +258,16 @@ class FakeGitLab(LocalServer):
         answer normally), `malformed` (200 with an HTML body). `path_contains`: only requests whose path contains it."""
         if kind not in ("rate_limit", "server_error", "unauthorized", "forbidden", "not_found", "latency", "malformed"):
             raise ValueError(f"unknown fault {kind!r}")
-        self._faults.add(kind, count, seconds, method, status, retry_after, delay, path_contains)
+        self._faults.add(
+            kind,
+            count=count,
+            seconds=seconds,
+            method=method,
+            status=status,
+            retry_after=retry_after,
+            delay=delay,
+            path=path_contains,
+        )
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -373,8 +388,14 @@ class FakeGitLab(LocalServer):
             "started_at": _iso(j.started_at),
             "finished_at": _iso(j.finished_at),
             "duration": (j.finished_at or self.clock.now()) - j.started_at,
-            "project": {"id": 1, "name": j.project.rpartition("/")[2], "path_with_namespace": j.project},
-            "pipeline": {"id": 100 + j.id, "project_id": 1, "ref": j.ref, "status": j.status, "source": j.source},
+            "project": {"id": j.project_id, "name": j.project.rpartition("/")[2], "path_with_namespace": j.project},
+            "pipeline": {
+                "id": 100 + j.id,
+                "project_id": j.project_id,
+                "ref": j.ref,
+                "status": j.status,
+                "source": j.source,
+            },
         }
         if j.tags is not None:
             body["tag_list"] = list(j.tags)
@@ -450,6 +471,8 @@ class FakeGitLab(LocalServer):
                 return _json({"version": self.version, "revision": "6b1fb2ed0c2", "kas": {"enabled": False}})
             if endpoint in ("owned", "all"):
                 return self._list(request, endpoint == "all")
+            if endpoint == "project_job":
+                return self._project_job(int(values["project_id"]), int(values["job_id"]))
             runner = self._runners.get(int(values["runner_id"]))
             if runner is None or runner.deleted_at is not None:
                 return _json({"message": "404 Runner Not Found"}, 404)
@@ -463,6 +486,37 @@ class FakeGitLab(LocalServer):
                 runner.deleted_at = self.clock.now()
                 return Response(status=204)
             return _json(self._detail(runner))
+
+    def _project_job(self, project_id: int, job_id: int) -> Response:
+        """`GET /projects/:id/jobs/:job_id`: the job entity. Its runner stays named while the runner exists; a
+        deleted runner's jobs keep their status and times, with `runner` null."""
+        if project_id not in self._projects.values():
+            return _json({"message": "404 Project Not Found"}, 404)
+        job = self._jobs.get(job_id)
+        if job is None or job.project_id != project_id:
+            return _json({"message": "404 Not found"}, 404)
+        body = self._job_json(job)
+        runner = self._runners[job.runner_id]
+        path = f"{self.url}/{job.project}"
+        body.update(
+            {
+                "allow_failure": False,
+                "archived": False,
+                "erased_at": None,
+                "queued_duration": 0.5,
+                "commit": {"id": f"{job.id:040x}", "short_id": f"{job.id:08x}", "title": "Update"},
+                "user": {"id": 1, "username": "ci-bot", "name": "CI bot", "state": "active"},
+                "artifacts": [],
+                "artifacts_expire_at": None,
+                "web_url": f"{path}/-/jobs/{job.id}",
+                "project": {"ci_job_token_scope_enabled": False},
+                "runner": None if runner.deleted_at is not None else self._summary(runner),
+                "tag_list": list(job.tags or ()),
+            }
+        )
+        if job.status == "failed":
+            body["failure_reason"] = "script_failure"
+        return _json(body)
 
     def _update(self, request: Request, runner: _Runner) -> Response:
         form = dict(request.form)

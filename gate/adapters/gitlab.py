@@ -7,9 +7,10 @@ paginated (`per_page`, `page`; `X-Next-Page` and `Link: <...>; rel="next"`); `GE
 `GET /runners/:id/jobs?status=running` -> [{"id", "status", "finished_at", "runner_manager": {"id", ...}, and what the
 priority tiers read: "ref", "stage", "name", "project": {"path_with_namespace"}, "pipeline": {"source"}, "tag_list"
 where given}];
-`PUT /runners/:id` (`paused=true`); `DELETE /runners/:id`. Auth: `PRIVATE-TOKEN` (a personal, group or project
-access token with the `manage_runner` scope where the instance offers it, else `api`, of a user with the Owner role
-on the runners' group or project, or an administrator for `/runners/all`).
+`GET /projects/:id/jobs/:job_id` (a job seen running in the hold, read back by id: its `status`, `finished_at`,
+`runner_manager`); `PUT /runners/:id` (`paused=true`); `DELETE /runners/:id`. Auth: `PRIVATE-TOKEN` (a personal,
+group or project access token with the `manage_runner` scope where the instance offers it, else `api`, of a user
+with the Owner role on the runners' group or project, or an administrator for `/runners/all`).
 
 Two set-ups, told apart by GATE_MAPPING (docs/gitlab.md):
 
@@ -26,7 +27,8 @@ Two set-ups, told apart by GATE_MAPPING (docs/gitlab.md):
 
 Neither list carries busyness: every agent comes with `assigned_known=False`, so the decision core asks for its jobs
 (`job_requests`) and releases only on that positive evidence (a running job holds; an agent seen busy needs a job of
-it seen finished). An ask for a runner answers None only on 404.
+it seen finished, or every job it was seen running read back by id ended: `read_jobs`). An ask for a runner
+answers None only on 404.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ from gate.adapters import secrets
 from gate.adapters.rest import RestClient
 from gate.adapters.secrets import SecretCredential
 from gate.domain.mapping import Mapping
-from gate.domain.model import Agent, JobMeta, JobRequest
+from gate.domain.model import Agent, JobMeta, JobRef, JobRequest
 from gate.domain.redact import register_secret
-from gate.service.sources import AgentSourceError, Listing
+from gate.service.sources import AgentSourceError, AuthError, Listing
 
 SOURCE = "gitlab"
 PER_PAGE = 100
@@ -55,6 +57,9 @@ RUNNERS_POOL = 1  # the pool id of a runner-per-instance listing
 BUSY = 0  # a manager reporting job_execution_status "active": assigned_request is a marker
 POOL_NAME = "runners"  # the configured name of the runner list (GATE_GROUP_POOLS)
 FINISHED = frozenset({"success", "failed", "canceled", "skipped"})
+# A job read back by id has ended when its status is one of these and it has `finished_at` (a `manual` job that ran
+# and a `canceled` one keep their finished_at; `canceling` is still stopping).
+READ_BACK_FINISHED = frozenset({"success", "failed", "canceled", "skipped", "manual"})
 _INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{17}|[0-9a-f]{8})", re.IGNORECASE)
 
 
@@ -105,6 +110,15 @@ class JobPayload(_Payload):
     project: Any = None
     pipeline: Any = None
     tag_list: Any = None
+
+    def project_id(self) -> int:
+        """Where the job can be read back (`project.id`, else `pipeline.project_id`); 0 when the answer does not
+        say: no project 0 exists, so such a job is never read back ended and its agent holds."""
+        for holder, key in ((self.project, "id"), (self.pipeline, "project_id")):
+            value = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+        return 0
 
     def meta(self) -> JobMeta:
         """pipeline: the project's path (its .gitlab-ci.yml is the pipeline); plan_type: the pipeline's source
@@ -306,6 +320,7 @@ class GitLabRunners(RestClient):
             capabilities=caps,
             disableable=True,
             assigned_known=False,  # the runner record says nothing of jobs: its jobs are the evidence
+            readable_jobs=True,  # a job seen running is read back by id when the runner's job list cannot show it
         )
 
     def list_agents(self) -> list[Agent]:
@@ -406,7 +421,14 @@ class GitLabRunners(RestClient):
         for job in running:
             if self._is_manager(agent) and job.runner_manager is not None and job.runner_manager.id != agent.id:
                 continue
-            out[job.id] = JobRequest(job.id, agent.id, finished=False, meta=job.meta())
+            out[job.id] = JobRequest(
+                job.id,
+                agent.id,
+                finished=False,
+                meta=job.meta(),
+                project_id=job.project_id(),
+                attributed=not self._is_manager(agent) or job.runner_manager is not None,
+            )
         for job in recent:
             if job.id in out or job.status not in FINISHED:
                 continue
@@ -415,9 +437,56 @@ class GitLabRunners(RestClient):
             if self._is_manager(agent) and job.runner_manager is not None and job.runner_manager.id != agent.id:
                 continue
             out[job.id] = JobRequest(
-                job.id, agent.id, finished=True, finished_at=_epoch(job.finished_at), meta=job.meta()
+                job.id,
+                agent.id,
+                finished=True,
+                finished_at=_epoch(job.finished_at),
+                meta=job.meta(),
+                project_id=job.project_id(),
+                attributed=not self._is_manager(agent) or job.runner_manager is not None,
             )
         return list(out.values())
+
+    def read_jobs(self, agent: Agent, refs: Sequence[JobRef]) -> list[JobRequest]:
+        """Jobs the hold saw running on the agent, read back one by one (`GET /projects/:id/jobs/:job_id`): the
+        evidence of their end when the agent's own job list cannot show it (a runner deleted as its job ended answers
+        404 with its jobs; a job that named no manager names its manager later). A job is finished only with a
+        finished status and `finished_at`; `agent_id` is the manager it names now (None: none, or a runner's job).
+        A job or project not found (404) or not readable with the token (403) is left out: no evidence, the
+        instance holds. Other failures raise, as every look does."""
+        out: list[JobRequest] = []
+        for ref in refs:
+            what = f"job {ref.job_id} of project {ref.project_id}"
+            try:
+                resp = self._request("GET", f"{self.api_url}/projects/{ref.project_id}/jobs/{ref.job_id}")
+            except AuthError as exc:
+                if exc.status == 403:
+                    continue  # the token's user cannot read that project's jobs: no evidence
+                raise
+            if resp.status_code == 404:
+                continue
+            if resp.status_code >= 400:
+                raise AgentSourceError(f"{what}: HTTP {resp.status_code}", status=resp.status_code)
+            try:
+                job = JobPayload.model_validate(resp.json())
+            except (ValueError, ValidationError):
+                raise AgentSourceError(f"{what}: unexpected response shape") from None
+            if job.id != ref.job_id:
+                raise AgentSourceError(f"{what}: the answer is about job {job.id}")
+            named = job.runner_manager.id if self._is_manager(agent) and job.runner_manager is not None else None
+            ended = job.status in READ_BACK_FINISHED and job.finished_at is not None
+            out.append(
+                JobRequest(
+                    job.id,
+                    named,
+                    finished=ended,
+                    finished_at=_epoch(job.finished_at) if ended else None,
+                    meta=job.meta(),
+                    project_id=ref.project_id,
+                    attributed=named is not None,
+                )
+            )
+        return out
 
     def disable(self, agent: Agent) -> None:
         """Pause a runner of its own instance (`paused=true`; `active=false` before GitLab 14.8). A manager of a
@@ -462,6 +531,7 @@ def _manager_agent(runner_id: int, m: ManagerPayload) -> Agent:
         capabilities=caps,
         disableable=False,  # pausing a shared runner would stop the fleet: the instance guard drains
         assigned_known=False,
+        readable_jobs=True,
     )
 
 

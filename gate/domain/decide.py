@@ -35,11 +35,13 @@ from gate.domain.holdstate import (
     HOLD_TAG,
     AgentKey,
     HoldState,
+    JobRef,
     action_hash,
     action_started,
     encode,
-    fits,
     load,
+    remembered,
+    shrink,
     stale_keys,
 )
 from gate.domain.model import Agent, JobMeta, JobRequest, Outcome, ServiceTime, Waiting
@@ -97,6 +99,9 @@ class Observation:
     direct: Mapping[AgentKey, Agent | None] | None = None
     # Job requests per agent id, fetched only when a release is about to happen (None = not fetched).
     job_requests: Mapping[int, Sequence[JobRequest]] | None = None
+    # Per agent id, the jobs remembered for it in this hold (Decision.remembered_jobs) that its job requests did not
+    # show, read back one by one by id (GitLab); a job the service did not find (404) is left out: no evidence.
+    read_back: Mapping[int, Sequence[JobRequest]] | None = None
     # The ECS container instance, fetched only when a release is about to happen with ecs_drain (None = not fetched).
     ecs: EcsFacts | None = None
     # Failure isolation (`_isolated`): the pools that could not be listed this round (pool id, or the configured name
@@ -129,6 +134,9 @@ class Decision:
     needs_agents: tuple[AgentKey, ...] = ()
     # The decision would release, but wants the job requests of these agents looked at first.
     needs_job_requests: tuple[Agent, ...] = ()
+    # With needs_job_requests: per agent id, the jobs this hold remembers it running, for the edge to read back by
+    # id where its job requests do not show them (Observation.read_back).
+    remembered_jobs: Mapping[int, tuple[JobRef, ...]] = field(default_factory=dict)
     # The decision would release, but ECS draining is on: it wants the container instance looked at first.
     needs_ecs: bool = False
     # Why a hold is a fail-safe one (an error keeps it, not the agents): "agent_system", "ecs", "action_identity";
@@ -202,6 +210,10 @@ class _Hold:
     def decision(self, outcome: Outcome, reason: str, **kw: object) -> Decision:
         held = self.state.held_since if self.state else None
         kw.setdefault("tier", self.tier.name)
+        asked = kw.get("needs_job_requests")
+        if isinstance(asked, tuple) and asked and self.state is not None:
+            jobs = {a.id: remembered(self.state, (a.pool_id, a.id)) for a in asked}
+            kw["remembered_jobs"] = {k: v for k, v in jobs.items() if v}
         return Decision(outcome, reason, tuple(self.actions), held, dict(self.tags), **kw)  # type: ignore[arg-type]
 
 
@@ -239,13 +251,11 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
 def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> Decision:
     now, held = hold.now, max(0.0, hold.now - state.held_since)
     listed = list(obs.agents or ())
-    if state.released_at is not None and listed:  # an agent present again: judged afresh, no release carried over
-        state = replace(state, released_at=None)
-        hold.write(state)
 
     if held >= hold.tier.max_hold_seconds:
         return _forced(hold, listed, obs, policy, held)
     if obs.agents is None:
+        _doubt_absence(hold, state)
         reason = f"agent system unavailable ({obs.error or 'unknown error'}): fail safe"
         return hold.decision(Outcome.HELD, reason, failsafe="agent_system")
     isolated = _isolated(hold, state, obs, listed)
@@ -257,11 +267,9 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     missing = tuple(sorted(state.seen - {(a.pool_id, a.id) for a in listed}))
     asking = bool(missing) and obs.direct is None and obs.error is None
     state, present, gone = _account(state, listed, missing, obs.direct, now)
-    if state.released_at is not None and present:  # found by a direct look-up: the same
-        state = replace(state, released_at=None)
-        hold.write(state)
     state = replace(state, confirmed_at=_plausible_ack(state, now, policy))
     state = _note_busy(state, present, obs.job_requests)
+    state = _note_jobs(state, present, obs.job_requests)
     if state.seen and state.listed_since is not None:  # the grace is over for good: free the tag's 27 characters
         state = replace(state, listed_since=None)
 
@@ -289,8 +297,6 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if asking:
         reason = f"{len(missing)} agent(s) seen earlier in this hold missing from the list: asking for them"
         return hold.decision(Outcome.HELD, reason, needs_agents=missing)
-    if state.released_at is not None and gone and not present:
-        return _complete_again(hold, state, obs, policy, gone)
 
     busy = _busy_reason(present + gone, obs.job_requests)
     if busy:
@@ -300,7 +306,14 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         # Priority tiers: a busy flag that names no job (GitLab's job_execution_status) says nothing of the job's
         # tier; its running jobs do (their metadata), so they are looked at (gate.domain.tiers).
         unsaid = tuple(a for a in present if a.busy and a.job is None and not a.assigned_known)
-        if policy.tiers and unsaid and obs.job_requests is None:
+        # And to remember which jobs they run (GitLab): should the agent's job list never show those jobs' end (a
+        # runner that unregisters as its job ends is 404 with its jobs), they are read back by id. Once for a paused
+        # runner (it takes no new job); on every look for an agent that cannot be paused (a shared runner's manager).
+        unremembered = any(
+            a.readable_jobs and (not a.disableable or not remembered(state, (a.pool_id, a.id))) for a in unsaid
+        )
+        remembering = unremembered and not state.jobs_lost and not state.overflow
+        if (policy.tiers or remembering) and unsaid and obs.job_requests is None:
             return hold.decision(Outcome.HELD, f"busy: {busy}", needs_job_requests=unsaid)
         return hold.decision(Outcome.HELD, f"busy: {busy}")
     unknown = tuple(a for a in present if not a.assigned_known)
@@ -309,7 +322,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         reason = f"agent {unknown[0].label()} reported without its busy field: checking its job requests"
         # The absent agents' too: the edge gathers job requests once per round, and a release needs theirs.
         return hold.decision(Outcome.HELD, reason, needs_job_requests=unknown + tuple(gone))
-    unproven = _unproven_idle(state, unknown, listed, obs.job_requests or {})
+    unproven = _unproven_idle(state, unknown, listed, obs.job_requests or {}, obs.read_back or {})
     if unproven:
         return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
 
@@ -355,6 +368,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         # under a new id (clean-workspace re-registration) and take a job before its record shows; a new
         # registration seen meanwhile restarts the confirmation (`_account`). A 404 alone proves nothing runs.
         wait = max(policy.idle_confirm_seconds, policy.assignment_lag_seconds)
+        if _reads_back(state):  # its job's end read back by id, what is left is whether it registered again
+            wait = max(wait, policy.unregistered_grace_seconds)
         due = state.absent_since + wait
         if state.absent_since >= now or now < due:
             reason = f"{len(gone)} agent(s) seen earlier now absent: confirming for {wait:.0f}s"
@@ -369,36 +384,10 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         reason = "idle and drained; every agent's last job ended after the disable was acknowledged (no lag bound)"
     if gone:
         reason += f"; {len(gone)} agent(s) confirmed absent"
-        unproven = _unproven_gone(state, gone, obs.job_requests or {})
+        unproven = _unproven_gone(state, gone, obs.job_requests or {}, obs.read_back or {}, obs.listed_any)
         if unproven:
             return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
-    return _release(hold, obs, policy, reason, present, gone, state)
-
-
-def _complete_again(hold: _Hold, state: HoldState, obs: Observation, policy: Policy, gone: Sequence[Agent]) -> Decision:
-    """This action's release was decided by the gate (`r=`: every agent disabled and proven idle, then deleted) and
-    its completion has not gone through (throttled, failed, the process killed after the deletes). The decision is
-    the evidence, bound to this action; what may have changed since is a new registration, so it is carried out
-    only while every agent seen in the hold is confirmed absent (404) and none is present (any agent present voids
-    `r=`: `_judge`), on an agent list that can be believed, and no earlier than the absence rule's wait after the
-    deletes (a re-registration right after them shows meanwhile). No new idle evidence is asked for: the deleted
-    agents' job requests may never show their last job finished, which held such an instance to max hold."""
-    assert state.released_at is not None
-    if not obs.listed_any:
-        reason = "release decided earlier, agents deleted; the agent lists came back empty unexplained: holding"
-        return hold.decision(Outcome.HELD, reason, failsafe="agent_pool")
-    wait = max(policy.idle_confirm_seconds, policy.assignment_lag_seconds)
-    due = state.released_at + wait
-    if hold.now < due:
-        reason = f"release decided, {len(gone)} agent(s) deleted; confirming that none registers again for {wait:.0f}s"
-        return hold.decision(Outcome.HELD, reason, recheck_at=max(due, hold.now + 0.001))
-    hold.actions.append(Complete("CONTINUE"))
-    hold.clear()
-    reason = (
-        f"release decided earlier for this action ({len(gone)} agent(s) disabled, proven idle and deleted); "
-        "completing it again: no agent of the instance is registered"
-    )
-    return hold.decision(Outcome.RELEASED, reason)
+    return _release(hold, obs, policy, reason, present, gone)
 
 
 def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[Agent]) -> Decision | None:
@@ -425,8 +414,9 @@ def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[
     enabled = [a for a in listed if not a.drained]
     if enabled or keys - state.seen:
         state = state.with_seen(keys - state.seen).disabled(hold.now)
-        if not fits(state):
-            state = replace(state, overflow=True)
+        state = shrink(state)
+    if blind and state.absent_since is not None and _reads_back(state):  # no look at a new registration: over again
+        state = replace(state, absent_since=None)
     hold.write(state)
     hold.actions.extend(DisableAgent(a) for a in enabled)
     if any(a.busy or not a.assigned_known for a in enabled):
@@ -449,7 +439,74 @@ def _note_busy(
     if not new or state.overflow:
         return state
     state = replace(state, busy=state.busy | new)
-    return state if fits(state) else replace(state, overflow=True)
+    return shrink(state)
+
+
+def _note_jobs(
+    state: HoldState, present: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]] | None
+) -> HoldState:
+    """Remember the jobs seen running on the hold's agents in this look that can be read back by id (a project id:
+    GitLab), whether each named the agent or no agent: the evidence of their end when the agent's own job list
+    cannot show it (`_read_back_idle`). Only a whole memory counts: once lost (`shrink`), never noted again."""
+    if state.jobs_lost or state.overflow or not job_requests:
+        return state
+    new = {
+        ((a.pool_id, a.id), JobRef(j.project_id, j.request_id, j.attributed))
+        for a in present
+        if (a.pool_id, a.id) in state.seen
+        for j in job_requests.get(a.id, ())
+        if not j.finished and j.project_id is not None
+    }
+    if not new - state.jobs:
+        return state
+    return shrink(replace(state, jobs=state.jobs | frozenset(new)))
+
+
+def _reads_back(state: HoldState) -> bool:
+    """Whether an agent confirmed absent may be shown idle only by its jobs read back by id: seen busy, with jobs
+    remembered (GitLab: a deleted runner's job list answers 404). The job's end is then known, but not whether the
+    runner registered again under a new id that the lists do not show yet (no instance guard, a shortened list): its
+    absence is confirmed for the unregistered grace too, and only over looks that could see the lists
+    (`_doubt_absence`)."""
+    return not state.jobs_lost and any(k in state.busy and remembered(state, k) for k in state.absent)
+
+
+def _doubt_absence(hold: _Hold, state: HoldState) -> HoldState:
+    """A look that could not see the instance's agents (the list failed, or was caught leaving out an agent that
+    exists) shows no new registration either: an absence that only read-back evidence will end starts over."""
+    if state.absent_since is None or not _reads_back(state):
+        return state
+    state = replace(state, absent_since=None)
+    hold.write(state)
+    return state
+
+
+def _read_back_idle(
+    state: HoldState,
+    agent: Agent,
+    jobs: Sequence[JobRequest],
+    read_back: Mapping[int, Sequence[JobRequest]],
+) -> bool:
+    """Positive evidence that an agent seen busy in this hold runs none of the jobs it was seen running, when its own
+    job list shows no finished job of it (a runner that unregistered: 404 with its jobs; a manager seen busy only
+    through jobs that named no manager, which now name another). Every job remembered for it in this hold, read back
+    by id (or shown by its job list), is finished (`finished_at`: GitLab's own word that it ended), or, if it named
+    no agent when seen, now names another agent. A job not found (404), still running, or named by no one yet is no
+    evidence: hold. Nothing here compares the gate's clock with the service's. Running jobs of its own job list are
+    `_busy_reason`'s, before this."""
+    refs = remembered(state, (agent.pool_id, agent.id))
+    if not refs:
+        return False
+    answers = {j.request_id: j for j in (*jobs, *read_back.get(agent.id, ()))}
+    for ref in refs:
+        job = answers.get(ref.job_id)
+        if job is None:
+            return False
+        ended = job.finished and job.finished_at is not None
+        elsewhere = not ref.attributed and job.agent_id is not None and job.agent_id != agent.id
+        if not (ended or elsewhere):
+            return False
+    return True
 
 
 def _unproven_idle(
@@ -457,13 +514,15 @@ def _unproven_idle(
     unknown: Sequence[Agent],
     listed: Sequence[Agent],
     job_requests: Mapping[int, Sequence[JobRequest]],
+    read_back: Mapping[int, Sequence[JobRequest]],
 ) -> str | None:
     """Positive evidence for an agent whose record lacks the busy field (docs/judgment.md, "a missing field is not
     idleness"): its job requests must be a real answer that shows it idle. Why an agent is not shown idle, or None.
 
     * Seen busy during this hold: a job request of it seen finished (finishTime). The request seen unfinished or
       assigned merely missing from a list is not finished (a list can come back emptied); an absent agent (404 twice)
-      is judged by the absence rule instead.
+      is judged by the absence rule instead. Or, where its jobs can be read back by id (GitLab), every job it was
+      seen running in this hold ended or, having named no agent, names another now (`_read_back_idle`).
     * Never seen busy: an empty answer counts only when this look's agent list itself listed the agent (a list that
       came back whole). An agent known only from a direct look-up, because the list lacked it, has its empty
       job-request answer count for nothing: the lists of this look are not to be trusted.
@@ -476,7 +535,7 @@ def _unproven_idle(
         if jobs is None:
             return f"agent {agent.label()}: its job requests were not looked at"
         if key in state.busy:
-            if not any(j.finished for j in jobs):  # its finishTime or result: when it ended need not be known
+            if not any(j.finished for j in jobs) and not _read_back_idle(state, agent, jobs, read_back):
                 return (
                     f"agent {agent.label()} was seen busy in this hold and its record lacks the busy field; no job "
                     "request of it is seen finished (finishTime) yet"
@@ -490,20 +549,27 @@ def _unproven_idle(
 
 
 def _unproven_gone(
-    state: HoldState, gone: Sequence[Agent], job_requests: Mapping[int, Sequence[JobRequest]]
+    state: HoldState,
+    gone: Sequence[Agent],
+    job_requests: Mapping[int, Sequence[JobRequest]],
+    read_back: Mapping[int, Sequence[JobRequest]],
+    listed_any: bool = True,
 ) -> str | None:
     """An agent confirmed absent (404) that was seen busy in this hold needs a job request of it seen finished
     (finishTime), like a present one lacking its busy field: the job it ran stays in its job requests after its
     registration goes. An answer without one is an emptied list, and the agent lists of the same looks, which
     confirmed that no new registration took its place, may be emptied too (chaos seed 120: the agent re-registered
-    under a new id and took a job while every list came back empty). Why not, or None."""
+    under a new id and took a job while every list came back empty). Where jobs can be read back by id (GitLab, whose
+    deleted runner answers 404 with its jobs), every job it was seen running in this hold, read back ended, is that
+    evidence (`_read_back_idle`); a new registration seen meanwhile still restarts the absence (`_account`). Why
+    not, or None."""
     for agent in gone:
         if (agent.pool_id, agent.id) not in state.busy:
             continue
         jobs = job_requests.get(agent.id)
         if jobs is None:
             return f"agent {agent.label()} is absent: its job requests were not looked at"
-        if not any(j.finished for j in jobs):  # its finishTime or result: when it ended need not be known
+        if not any(j.finished for j in jobs) and not (listed_any and _read_back_idle(state, agent, jobs, read_back)):
             return (
                 f"agent {agent.label()} was seen busy in this hold and is now absent; no job request of it is seen "
                 "finished (finishTime): its job requests and the agent lists may have come back emptied"
@@ -582,8 +648,7 @@ def _account(
         absent = frozenset(k for k in missing if k in found and found[k] is None)
         if absent != state.absent:
             state = replace(state, absent=absent, absent_since=None)
-    if not fits(state):
-        state = replace(state, overflow=True)
+    state = shrink(state)
     source = present[0].source if present else (listed[0].source if listed else "azure-devops")
     known = direct is not None or not missing
     return state, present, [_absent_agent(k, source) for k in sorted(absent)] if known else []
@@ -651,22 +716,11 @@ def _tier(policy: Policy, obs: Observation, seen: frozenset[AgentKey]) -> Tier:
 
 
 def _release(
-    hold: _Hold,
-    obs: Observation,
-    policy: Policy,
-    reason: str,
-    agents: Sequence[Agent],
-    gone: Sequence[Agent],
-    state: HoldState | None = None,
+    hold: _Hold, obs: Observation, policy: Policy, reason: str, agents: Sequence[Agent], gone: Sequence[Agent]
 ) -> Decision:
     """Complete CONTINUE after deleting the agents (a failed delete holds and is retried: nothing left behind), and
     after draining the ECS container instance when that is configured. Agents already absent are deleted after the
-    completion (a formality: their records are gone; a failure must not hold the instance).
-
-    Record, delete, complete: the decision is written first (`r=`, `state`), so a completion that fails after the
-    deletes is retried later on that decision (`_complete_again`) instead of on idle evidence the deleted agents can
-    no longer give. Killed after the record, the agents are still present and void it; a record that could not be
-    written (or does not fit the tag) leaves today's hold."""
+    completion (a formality: their records are gone; a failure must not hold the instance)."""
     # Not for an instance going into a warm pool: it comes back, and a DRAINING container instance stays DRAINING.
     if policy.ecs_drain and not hold.lifecycle_state.startswith("Warmed:"):
         ecs = obs.ecs
@@ -687,24 +741,9 @@ def _release(
                 )
             reason = f"{reason}; container instance {ecs.status}"
     if policy.delete_agent_on_release:
-        marked = _marked(state, hold.now) if agents else None
-        if marked is not None:
-            hold.write(marked)
         hold.actions.extend(DeleteAgent(a) for a in agents)
     hold.actions.append(Complete("CONTINUE"))
     if policy.delete_agent_on_release:
         hold.actions.extend(DeleteAgent(a) for a in gone)
     hold.clear()
     return hold.decision(Outcome.RELEASED, reason)
-
-
-def _marked(state: HoldState | None, now: float) -> HoldState | None:
-    """The hold state with the release decision recorded (`r=`), or None when it cannot be recorded in the tag
-    without losing something (the acknowledgement `k=` is dropped first: it no longer matters)."""
-    if state is None or state.overflow:
-        return None
-    marked = replace(state, released_at=now)
-    if fits(marked):
-        return marked
-    marked = replace(marked, confirmed_at=None)
-    return marked if fits(marked) else None

@@ -11,8 +11,8 @@ lifecycle action token is not (the tick never sees the token). The tag keeps a s
 The value, space-separated `key=value` fields (only characters EC2 tag values allow everywhere):
   v=2 a=<hash of the action> h=<held since> d=<lag bound start> k=<disables acknowledged at> x=<absent since>
   l=<first complete agent list with no agent (the unregistered grace's start)>
-  r=<when the gate decided to release this action, just before deleting its agents>
   s=<pool:id+pool:id...> g=<absent pool:id+...> b=<indexes into s of the agents seen busy, e.g. 0.3>
+  j=<index into s>.<project>.<job>[u]+... (jobs seen running, to read back by id; `u`: named no agent) or j=- (lost)
 Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now. Every timestamp is
 on the gate's clock except `k=`, which is on the agent system's clock (see HoldState.confirmed_at).
 
@@ -48,6 +48,20 @@ def instance_ids_in(text: str) -> list[str]:
 
 
 AgentKey = tuple[int, int]  # (pool id, agent id)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class JobRef:
+    """A job seen running on an agent during a hold, remembered so that its end can be read back by id when the
+    agent's own job list cannot show it (GitLab: a runner that unregistered answers 404 with its jobs; a job that
+    named no manager names its manager later). `attributed`: it named the agent when it was seen."""
+
+    project_id: int
+    job_id: int
+    attributed: bool = True
+
+
+RememberedJob = tuple[AgentKey, JobRef]
 
 
 def action_hash(action_id: str) -> str:
@@ -102,11 +116,12 @@ class HoldState:
     # The first look of this hold at a complete agent list (no error, every pool answered) without any agent of the
     # instance: the unregistered grace runs from here, not from the hold's start (time spent blind does not count).
     listed_since: float | None = None
-    # When the gate itself decided to release this action (every agent disabled and proven idle) and went on to
-    # delete the agents' registrations: written before the deletes, so a completion that then fails (throttled) is
-    # retried on a later look without new idle evidence, while no agent of the instance is present (decide's
-    # `_complete_again`). Any agent seen present again voids it: a re-registration is judged afresh.
-    released_at: float | None = None
+    # Jobs seen running on the hold's agents (GitLab), to read back by id (`GET /projects/:id/jobs/:job_id`) when the
+    # agent's own job list cannot show their end. Optional evidence: when they do not fit in the tag they are all
+    # dropped and `jobs_lost` set for the rest of the hold (a partial memory would let the jobs it forgot pass as
+    # ended); then only the agents' own job lists count, as before. Always for agents in `seen`.
+    jobs: frozenset[RememberedJob] = frozenset()
+    jobs_lost: bool = False
 
     def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
         return replace(self, seen=self.seen | frozenset(keys))
@@ -139,8 +154,6 @@ def _fields(state: HoldState) -> tuple[list[str], list[str]]:
         head.append(f"x={format_ts(state.absent_since)}")
     if state.listed_since is not None:
         head.append(f"l={format_ts(state.listed_since)}")
-    if state.released_at is not None:
-        head.append(f"r={format_ts(state.released_at)}")
     tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
     if state.absent:
         tail.append(f"g={_fmt_keys(state.absent)}")
@@ -148,12 +161,55 @@ def _fields(state: HoldState) -> tuple[list[str], list[str]]:
     busy = [str(i) for i, key in enumerate(order) if key in state.busy]
     if busy:
         tail.append(f"b={'.'.join(busy)}")
+    index = {key: i for i, key in enumerate(order)}
+    if state.jobs_lost or any(key not in index for key, _ in state.jobs):  # never a partial memory
+        tail.append("j=-")
+    elif state.jobs:
+        refs = sorted((index[key], ref) for key, ref in state.jobs)
+        tail.append("j=" + "+".join(f"{i}.{r.project_id}.{r.job_id}{'' if r.attributed else 'u'}" for i, r in refs))
     return head, tail
 
 
 def _busy_keys(text: str, seen: frozenset[AgentKey]) -> frozenset[AgentKey]:
     order = sorted(seen)
     return frozenset(order[int(i)] for i in text.split(".") if i.isdigit() and int(i) < len(order))
+
+
+def _job_keys(text: str, seen: frozenset[AgentKey]) -> tuple[frozenset[RememberedJob], bool]:
+    """The remembered jobs, and whether they are lost (`j=-`, or a part that does not parse: never a partial set)."""
+    if not text:
+        return frozenset(), False
+    order = sorted(seen)
+    out: set[RememberedJob] = set()
+    for part in text.split("+"):
+        index, _, rest = part.partition(".")
+        project, _, job = rest.partition(".")
+        attributed = not job.endswith("u")
+        job = job.removesuffix("u")
+        if not (index.isdigit() and project.isdigit() and job.isdigit()) or int(index) >= len(order):
+            return frozenset(), True
+        out.add((order[int(index)], JobRef(int(project), int(job), attributed)))
+    return frozenset(out), False
+
+
+def remembered(state: HoldState | None, key: AgentKey) -> tuple[JobRef, ...]:
+    """The jobs remembered for one agent of the hold (none when they were lost)."""
+    if state is None or state.jobs_lost:
+        return ()
+    return tuple(sorted(ref for k, ref in state.jobs if k == key))
+
+
+def shrink(state: HoldState) -> HoldState:
+    """The state as it can be kept in one tag: whole; else with its remembered jobs dropped (`j=-`: optional
+    evidence, lost for the rest of the hold); else overflowed (never released on evidence, only by max hold)."""
+    if fits(state):
+        return state
+    if state.jobs:
+        lost = replace(state, jobs=frozenset(), jobs_lost=True)
+        if fits(lost):
+            return lost
+        state = lost
+    return replace(state, overflow=True)
 
 
 def fits(state: HoldState) -> bool:
@@ -170,6 +226,10 @@ def encode(state: HoldState) -> str:
         return " ".join(head + tail)
     if state.confirmed_at is not None and fits(_without_stamp(state)):
         return encode(_without_stamp(state))
+    if state.jobs and not state.overflow:  # remembered jobs next: optional evidence too (`shrink`)
+        lost = shrink(_without_stamp(state))
+        if not lost.overflow:
+            return encode(lost)
     return " ".join([*head, "o=1"])
 
 
@@ -182,6 +242,7 @@ def decode(value: str | None) -> HoldState | None:
     if fields.get("v") != VERSION or not fields.get("a") or held is None:
         return None
     seen = _keys(fields.get("s", ""))
+    jobs, jobs_lost = _job_keys(fields.get("j", ""), seen)
     return HoldState(
         action=fields["a"],
         held_since=held,
@@ -192,8 +253,9 @@ def decode(value: str | None) -> HoldState | None:
         absent_since=parse_ts(fields.get("x")),
         overflow=fields.get("o") == "1",
         busy=_busy_keys(fields.get("b", ""), seen),
+        jobs=jobs,
+        jobs_lost=jobs_lost,
         listed_since=parse_ts(fields.get("l")),
-        released_at=parse_ts(fields.get("r")),
     )
 
 
@@ -220,7 +282,6 @@ def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldStat
         disabled_at=_not_future(state.disabled_at, now),
         absent_since=_not_future(state.absent_since, now),
         listed_since=_not_future(state.listed_since, now),
-        released_at=_not_future(state.released_at, now),
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gate.domain.holdstate import JobRef as JobRef
 from gate.domain.holdstate import bound_held_since
 
 HELD_SINCE_TAG = "gate:held-since"
@@ -67,6 +68,9 @@ class Agent:
     # it: absence of the field is not evidence of idleness (AZURE, issue 12; set by gate/adapters/azure.py).
     assigned_known: bool = True
     job: JobMeta | None = None  # its running job's metadata (priority tiers); None: not running one, or not said
+    # Its jobs can be read back by id later (GitLab: `GET /projects/:id/jobs/:job_id`): the jobs it is seen running
+    # are remembered in the hold, and asked for even while a busy flag already holds it (gate.domain.decide).
+    readable_jobs: bool = False
 
     @property
     def busy(self) -> bool:
@@ -93,6 +97,12 @@ class JobRequest:
     finished: bool
     finished_at: float | None = None  # finishTime, on the agent system's clock (evidence against the lag bound)
     meta: JobMeta | None = None  # pipeline, stage, job, demands... (priority tiers, gate.domain.tiers)
+    # Where the job can be read back by id later (GitLab: its project; 0 when the answer did not say, which no
+    # read-back finds). None: the source cannot read a job back (Azure DevOps, GitHub): it is not remembered.
+    project_id: int | None = None
+    # False: the job names no agent of its runner (GitLab before 17.1: a shared runner's job names no manager) and
+    # counts for this agent only because it may be its.
+    attributed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from gate.domain.decide import Decision, EcsFacts, Observation, Policy, decide
-from gate.domain.holdstate import AgentKey
+from gate.domain.holdstate import AgentKey, JobRef
 from gate.domain.model import Agent, JobRequest, Outcome, Waiting
 from gate.service.sources import AgentSource, AgentSourceError
 
@@ -40,6 +40,18 @@ def _direct(
     return found
 
 
+def _read_back(
+    source: AgentSource, agent: Agent, shown: Sequence[JobRequest], remembered: Mapping[int, Sequence[JobRef]]
+) -> list[JobRequest]:
+    """The jobs this hold remembers the agent running that its job requests no longer show, read back by id, where
+    the source can (GitLab's `read_jobs`; the others remember none). One call per job, only for those jobs."""
+    wanted = [ref for ref in remembered.get(agent.id, ()) if ref.job_id not in {j.request_id for j in shown}]
+    read = getattr(source, "read_jobs", None)
+    if not wanted or read is None:
+        return []
+    return list(read(agent, wanted))
+
+
 def decide_with_evidence(
     waiting: Waiting,
     observation: Observation,
@@ -63,12 +75,14 @@ def decide_with_evidence(
         decision = decide(waiting, obs, policy, now, proven=proven)
     if decision.needs_job_requests:
         jobs: dict[int, list[JobRequest]] = {}
+        read_back: dict[int, list[JobRequest]] = {}
         try:
             for agent in decision.needs_job_requests:
                 jobs[agent.id] = source.job_requests(agent)
-            obs = dataclasses.replace(obs, job_requests=jobs)
+                read_back[agent.id] = _read_back(source, agent, jobs[agent.id], decision.remembered_jobs)
+            obs = dataclasses.replace(obs, job_requests=jobs, read_back=read_back)
         except AgentSourceError as exc:
-            obs = dataclasses.replace(obs, job_requests=None, error=f"job requests: {exc}")
+            obs = dataclasses.replace(obs, job_requests=None, read_back=None, error=f"job requests: {exc}")
         decision = decide(waiting, obs, policy, now, proven=proven)
     if decision.needs_ecs:
         if ecs is not None:
@@ -100,7 +114,9 @@ def _final_look(
     same = _state(fresh.agents) == _state(obs.agents) and set(fresh.failed_pools) == set(obs.failed_pools)
     if same and fresh.error is None and fresh.ambiguous == obs.ambiguous:
         return decision
-    carried = dataclasses.replace(fresh, direct=obs.direct, job_requests=obs.job_requests, ecs=obs.ecs)
+    carried = dataclasses.replace(
+        fresh, direct=obs.direct, job_requests=obs.job_requests, read_back=obs.read_back, ecs=obs.ecs
+    )
     again = decide(waiting, carried, policy, now, proven=proven)
     if not again.final and not (again.needs_agents or again.needs_job_requests or again.needs_ecs):
         return again  # a hold on the fresh list, with its safe actions (disable a new agent)

@@ -61,8 +61,7 @@ def test_a_runner_registering_again_under_a_new_id_is_paused_and_restarts_the_la
     runner, paused, unregisters; while its absence is being confirmed it is back under a new id with a job: the
     old registration's absence is no release, the new one is paused, its job holds the instance, and the release
     waits a whole lag bound from the new pause; both registrations are gone at the end. (A runner seen busy in the
-    hold that then unregisters is held until the max hold: GitLab answers 404 for a deleted runner's jobs, so none of
-    them is seen finished again.)"""
+    hold that then unregisters answers 404 for its jobs too: its job is read back by id, test_gitlab_readback.py.)"""
     world = glworld
     [victim] = world.scale_in(2)
     old = world.runners[victim]

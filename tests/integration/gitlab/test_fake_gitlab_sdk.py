@@ -59,6 +59,32 @@ def test_pause_stops_new_jobs_and_delete_removes_the_registration(gitlab: FakeGi
     assert err.value.response_code == 404
 
 
+def test_a_single_job_is_read_back_by_project_and_id(gitlab: FakeGitLab, clock: ManualClock) -> None:
+    """`GET /projects/:id/jobs/:job_id`: how the gate reads back a job it saw running (issue 21). It keeps its status,
+    finished_at and runner_manager after its runner is deleted (`runner` null then); a wrong project or id is 404."""
+    rid = gitlab.add_runner("ci-i-0123456789abcdef0")
+    mid = gitlab.add_manager(rid, "10.0.1.5", system_id="s_0123456789ab")
+    job = gitlab.start_job(rid, 120, project="acme/api")
+    gl = client(gitlab)
+    [listed] = gl.runners.get(rid).jobs.list(status="running", get_all=True)
+    project = gl.projects.get(listed.project["id"], lazy=True)  # lazy: the job route only, no project lookup
+    read = project.jobs.get(job)
+    assert (read.id, read.status, read.finished_at) == (job, "running", None)
+    assert read.runner["id"] == rid and read.runner_manager["id"] == mid and read.pipeline["project_id"] == project.id
+    clock.advance(121)
+    gitlab.remove_runner(rid)  # gitlab-runner unregister as the job ends: the runner and its job list are 404 ...
+    with pytest.raises(python_gitlab.GitlabListError) as gone:
+        gl.runners.get(rid, lazy=True).jobs.list(get_all=True)
+    assert gone.value.response_code == 404
+    done = project.jobs.get(job)  # ... the job is not
+    assert done.status == "success" and done.finished_at is not None and done.runner is None
+    assert done.runner_manager["id"] == mid
+    for project_id, job_id in ((project.id, job + 1), (project.id + 7, job)):
+        with pytest.raises(python_gitlab.GitlabGetError) as err:
+            gl.projects.get(project_id, lazy=True).jobs.get(job_id)
+        assert err.value.response_code == 404
+
+
 def test_pagination_headers_are_followed(gitlab: FakeGitLab) -> None:
     ids = [gitlab.add_runner(f"ci-{n}") for n in range(45)]
     gl = client(gitlab)
