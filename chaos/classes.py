@@ -34,6 +34,8 @@ EXTRA: dict[str, str] = {
     "gate_outage": "the gate is down (no invocation runs: ticks and events are lost) for 1-15 minutes, once or"
     " twice, then comes back cold; every gate group retains on abandon (the posture for outages), so a hook that"
     " times out meanwhile leaves its instance Terminating:Retained for the gate's clean-up",
+    "clock_step": "the Azure DevOps service's clock steps 5-300 s forward or back, once to three times (every time"
+    " it shows, and its Date, move with it); no effect in GitLab worlds",
 }
 
 # What a class does in a GitLab world (chaos.gitlab_world), where it differs from the Azure DevOps wording above.

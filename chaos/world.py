@@ -229,6 +229,8 @@ def _draw(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
     if extras:
         plan.classes = (*plan.classes, *extras)
         _draw_extras(plan, extras)
+    if "clock_step" in extras:
+        _draw_clock_steps(plan)
     return plan
 
 
@@ -250,6 +252,15 @@ def _draw_extras(plan: Plan, extras: tuple[str, ...]) -> None:
                     (rng.uniform(plan.outages[0][0], ACTIVE - 10), "reregister", {"pick": rng.random()})
                 )
             plan.actions.sort(key=lambda a: a[0])
+
+
+def _draw_clock_steps(plan: Plan) -> None:
+    """clock_step: the service clock's offset moves (from the seed's skew) at 1-3 times, a generator of its own."""
+    rng = random.Random(plan.seed * 1_000_003 + 19)
+    for _ in range(rng.randint(1, 3)):
+        step = rng.choice([-1, 1]) * rng.choice([rng.uniform(5, 15), rng.uniform(15, 300)])
+        plan.actions.append((rng.uniform(30, ACTIVE - 30), "clock_step", {"offset": plan.skew + step}))
+    plan.actions.sort(key=lambda a: a[0])
 
 
 def _draw_base(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
@@ -958,6 +969,10 @@ class SeedRun:
                 self.recycle()
         elif kind == "recycle":
             self.recycle()
+        elif kind == "clock_step":  # the fake keeps world times and shows them on its clock: all of them move
+            setter = getattr(ado, "set_service_clock", None)
+            if setter is not None and self.plan.agent_system == "azure-devops" and not self.record_skew:
+                setter(p["offset"])
         elif kind == "rotate":
             new = self.plan.secrets["pat2"]
             first, second = ("put_secret", "set_pat") if p["order"] == "store_first" else ("set_pat", "put_secret")

@@ -38,7 +38,6 @@ class Faults:
     def add(
         self,
         kind: str,
-        *,
         count: int | None = None,
         seconds: float | None = None,
         method: str | None = None,
@@ -47,6 +46,7 @@ class Faults:
         delay: float = 0.0,
         path: str | None = None,
     ) -> None:
+        """A fault, in the order of the fakes' `inject` (which names each argument)."""
         until = self._now() + seconds if seconds is not None else None
         with self._lock:
             self._faults.append(Fault(kind, count, until, method, status, retry_after, delay, path))

@@ -258,16 +258,7 @@ class FakeGitLab(LocalServer):
         answer normally), `malformed` (200 with an HTML body). `path_contains`: only requests whose path contains it."""
         if kind not in ("rate_limit", "server_error", "unauthorized", "forbidden", "not_found", "latency", "malformed"):
             raise ValueError(f"unknown fault {kind!r}")
-        self._faults.add(
-            kind,
-            count=count,
-            seconds=seconds,
-            method=method,
-            status=status,
-            retry_after=retry_after,
-            delay=delay,
-            path=path_contains,
-        )
+        self._faults.add(kind, count, seconds, method, status, retry_after, delay, path_contains)
 
     def clear_faults(self) -> None:
         self._faults.clear()

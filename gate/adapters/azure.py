@@ -20,11 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gate.adapters import rest
 from gate.adapters.neterrors import network_words
 from gate.adapters.secrets import Rotation, SecretCredential
+from gate.domain.decide import Policy
 from gate.domain.model import Agent, JobMeta, JobRequest, ServiceTime
 from gate.domain.redact import redact, register_secret
 from gate.domain.timestamps import parse_http_date
 from gate.service.sources import AgentSourceError, AuthError, Deadline, DeadlineExceeded, Listing
 
+# The skew (Policy.clock_skew_seconds) over which finishTime is no evidence against the lag bound (`job_requests`).
+MAX_CLOCK_SKEW = Policy().clock_skew_seconds
 API_VERSION = "7.1"  # Azure DevOps Services; Server 2022 speaks 7.0, Server 2020 6.0 (negotiated on "out of range")
 # The job-requests route is in no published spec; Microsoft's Node client (getAgentRequestsForAgent) asks for it
 # with this version, and the gate falls back to "<negotiated>-preview.1" when the server says it is out of range.
@@ -506,6 +509,12 @@ class AzureDevOps:
             version=lambda: self.job_requests_version,
             on_out_of_range=self._negotiate_job_requests,
         )
+        # finishTime is compared with the disables' acknowledgement (gate.domain.decide), stamped only while the
+        # measured skew was within the bound. A skew now over it, or unknown, means the service's clock moved since:
+        # a job that ended before the disable may read as ended after it. Then no finish time (the lag bound applies);
+        # the job still counts as finished.
+        skew = self.clock_skew
+        steady = skew is not None and abs(skew) <= MAX_CLOCK_SKEW
         out: list[JobRequest] = []
         for raw in raws:
             try:
@@ -516,7 +525,7 @@ class AzureDevOps:
             mine = reserved == agent.id if reserved is not None else job.assign_time is not None
             if mine:
                 finished = job.finish_time is not None or job.result is not None
-                at = _epoch(job.finish_time) if job.finish_time is not None else None
+                at = _epoch(job.finish_time) if job.finish_time is not None and steady else None
                 out.append(JobRequest(job.request_id, agent.id, finished=finished, finished_at=at, meta=job.meta()))
         return out
 

@@ -39,6 +39,7 @@ from gate.domain.holdstate import (
     action_hash,
     action_started,
     encode,
+    fits,
     load,
     remembered,
     shrink,
@@ -251,6 +252,9 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
 def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> Decision:
     now, held = hold.now, max(0.0, hold.now - state.held_since)
     listed = list(obs.agents or ())
+    if state.released_at is not None and listed:  # an agent present again: judged afresh, no release carried over
+        state = replace(state, released_at=None)
+        hold.write(state)
 
     if held >= hold.tier.max_hold_seconds:
         return _forced(hold, listed, obs, policy, held)
@@ -267,6 +271,9 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     missing = tuple(sorted(state.seen - {(a.pool_id, a.id) for a in listed}))
     asking = bool(missing) and obs.direct is None and obs.error is None
     state, present, gone = _account(state, listed, missing, obs.direct, now)
+    if state.released_at is not None and present:  # found by a direct look-up: the same
+        state = replace(state, released_at=None)
+        hold.write(state)
     state = replace(state, confirmed_at=_plausible_ack(state, now, policy))
     state = _note_busy(state, present, obs.job_requests)
     state = _note_jobs(state, present, obs.job_requests)
@@ -297,6 +304,8 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if asking:
         reason = f"{len(missing)} agent(s) seen earlier in this hold missing from the list: asking for them"
         return hold.decision(Outcome.HELD, reason, needs_agents=missing)
+    if state.released_at is not None and gone and not present:
+        return _complete_again(hold, state, obs, policy, gone)
 
     busy = _busy_reason(present + gone, obs.job_requests)
     if busy:
@@ -387,7 +396,33 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         unproven = _unproven_gone(state, gone, obs.job_requests or {}, obs.read_back or {}, obs.listed_any)
         if unproven:
             return hold.decision(Outcome.HELD, f"not proven idle: {unproven}")
-    return _release(hold, obs, policy, reason, present, gone)
+    return _release(hold, obs, policy, reason, present, gone, state)
+
+
+def _complete_again(hold: _Hold, state: HoldState, obs: Observation, policy: Policy, gone: Sequence[Agent]) -> Decision:
+    """This action's release was decided by the gate (`r=`: every agent disabled and proven idle, then deleted) and
+    its completion has not gone through (throttled, failed, the process killed after the deletes). The decision is
+    the evidence, bound to this action; what may have changed since is a new registration, so it is carried out
+    only while every agent seen in the hold is confirmed absent (404) and none is present (any agent present voids
+    `r=`: `_judge`), on an agent list that can be believed, and no earlier than the absence rule's wait after the
+    deletes (a re-registration right after them shows meanwhile). No new idle evidence is asked for: the deleted
+    agents' job requests may never show their last job finished, which held such an instance to max hold."""
+    assert state.released_at is not None
+    if not obs.listed_any:
+        reason = "release decided earlier, agents deleted; the agent lists came back empty unexplained: holding"
+        return hold.decision(Outcome.HELD, reason, failsafe="agent_pool")
+    wait = max(policy.idle_confirm_seconds, policy.assignment_lag_seconds)
+    due = state.released_at + wait
+    if hold.now < due:
+        reason = f"release decided, {len(gone)} agent(s) deleted; confirming that none registers again for {wait:.0f}s"
+        return hold.decision(Outcome.HELD, reason, recheck_at=max(due, hold.now + 0.001))
+    hold.actions.append(Complete("CONTINUE"))
+    hold.clear()
+    reason = (
+        f"release decided earlier for this action ({len(gone)} agent(s) disabled, proven idle and deleted); "
+        "completing it again: no agent of the instance is registered"
+    )
+    return hold.decision(Outcome.RELEASED, reason)
 
 
 def _isolated(hold: _Hold, state: HoldState, obs: Observation, listed: Sequence[Agent]) -> Decision | None:
@@ -716,11 +751,22 @@ def _tier(policy: Policy, obs: Observation, seen: frozenset[AgentKey]) -> Tier:
 
 
 def _release(
-    hold: _Hold, obs: Observation, policy: Policy, reason: str, agents: Sequence[Agent], gone: Sequence[Agent]
+    hold: _Hold,
+    obs: Observation,
+    policy: Policy,
+    reason: str,
+    agents: Sequence[Agent],
+    gone: Sequence[Agent],
+    state: HoldState | None = None,
 ) -> Decision:
     """Complete CONTINUE after deleting the agents (a failed delete holds and is retried: nothing left behind), and
     after draining the ECS container instance when that is configured. Agents already absent are deleted after the
-    completion (a formality: their records are gone; a failure must not hold the instance)."""
+    completion (a formality: their records are gone; a failure must not hold the instance).
+
+    Record, delete, complete: the decision is written first (`r=`, `state`), so a completion that fails after the
+    deletes is retried later on that decision (`_complete_again`) instead of on idle evidence the deleted agents can
+    no longer give. Killed after the record, the agents are still present and void it; a record that could not be
+    written (or does not fit the tag) leaves today's hold."""
     # Not for an instance going into a warm pool: it comes back, and a DRAINING container instance stays DRAINING.
     if policy.ecs_drain and not hold.lifecycle_state.startswith("Warmed:"):
         ecs = obs.ecs
@@ -741,9 +787,24 @@ def _release(
                 )
             reason = f"{reason}; container instance {ecs.status}"
     if policy.delete_agent_on_release:
+        marked = _marked(state, hold.now) if agents else None
+        if marked is not None:
+            hold.write(marked)
         hold.actions.extend(DeleteAgent(a) for a in agents)
     hold.actions.append(Complete("CONTINUE"))
     if policy.delete_agent_on_release:
         hold.actions.extend(DeleteAgent(a) for a in gone)
     hold.clear()
     return hold.decision(Outcome.RELEASED, reason)
+
+
+def _marked(state: HoldState | None, now: float) -> HoldState | None:
+    """The hold state with the release decision recorded (`r=`), or None when it cannot be recorded in the tag
+    without losing something (the acknowledgement `k=` is dropped first: it no longer matters)."""
+    if state is None or state.overflow:
+        return None
+    marked = replace(state, released_at=now)
+    if fits(marked):
+        return marked
+    marked = replace(marked, confirmed_at=None)
+    return marked if fits(marked) else None

@@ -11,6 +11,7 @@ lifecycle action token is not (the tick never sees the token). The tag keeps a s
 The value, space-separated `key=value` fields (only characters EC2 tag values allow everywhere):
   v=2 a=<hash of the action> h=<held since> d=<lag bound start> k=<disables acknowledged at> x=<absent since>
   l=<first complete agent list with no agent (the unregistered grace's start)>
+  r=<when the gate decided to release this action, just before deleting its agents>
   s=<pool:id+pool:id...> g=<absent pool:id+...> b=<indexes into s of the agents seen busy, e.g. 0.3>
   j=<index into s>.<project>.<job>[u]+... (jobs seen running, to read back by id; `u`: named no agent) or j=- (lost)
 Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now. Every timestamp is
@@ -122,6 +123,11 @@ class HoldState:
     # ended); then only the agents' own job lists count, as before. Always for agents in `seen`.
     jobs: frozenset[RememberedJob] = frozenset()
     jobs_lost: bool = False
+    # When the gate itself decided to release this action (every agent disabled and proven idle) and went on to
+    # delete the agents' registrations: written before the deletes, so a completion that then fails (throttled) is
+    # retried on a later look without new idle evidence, while no agent of the instance is present (decide's
+    # `_complete_again`). Any agent seen present again voids it: a re-registration is judged afresh.
+    released_at: float | None = None
 
     def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
         return replace(self, seen=self.seen | frozenset(keys))
@@ -154,6 +160,8 @@ def _fields(state: HoldState) -> tuple[list[str], list[str]]:
         head.append(f"x={format_ts(state.absent_since)}")
     if state.listed_since is not None:
         head.append(f"l={format_ts(state.listed_since)}")
+    if state.released_at is not None:
+        head.append(f"r={format_ts(state.released_at)}")
     tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
     if state.absent:
         tail.append(f"g={_fmt_keys(state.absent)}")
@@ -256,6 +264,7 @@ def decode(value: str | None) -> HoldState | None:
         jobs=jobs,
         jobs_lost=jobs_lost,
         listed_since=parse_ts(fields.get("l")),
+        released_at=parse_ts(fields.get("r")),
     )
 
 
@@ -282,6 +291,7 @@ def load(tags: Mapping[str, str], action_id: str | None, now: float) -> HoldStat
         disabled_at=_not_future(state.disabled_at, now),
         absent_since=_not_future(state.absent_since, now),
         listed_since=_not_future(state.listed_since, now),
+        released_at=_not_future(state.released_at, now),
     )
 
 

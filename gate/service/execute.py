@@ -205,10 +205,16 @@ def _execute(
     completed = False
     acks: list[ServiceTime | None] = []  # when the agent system acknowledged each disable, on its clock
     tag_failed: str | None = None
+    # The gate:* tags as this decision has set them so far (written, or kept in memory after a failed write): what the
+    # gate knows when the completion fails, e.g. the release it decided (`r=`), which the decision's own tags, already
+    # cleared for after the completion, no longer hold.
+    written = {k: v for k, v in waiting.tags.items() if v}
     for action in actions:
         try:
             match action:
                 case SetTag(key, value):
+                    if not completed:
+                        written = {k: v for k, v in {**written, key: value}.items() if v}
                     try:
                         aws.tag(waiting.instance_id, key, value)
                     except ActionGone:
@@ -255,6 +261,7 @@ def _execute(
                 result.heartbeat_sent,
                 done=completed,
                 problems=result.problems,
+                tags=written if decision.final and not completed else None,
             )
         except AgentSourceError as exc:
             result.problems.append(f"{describe(action)} failed: {exc}")
@@ -263,7 +270,9 @@ def _execute(
                 result.reason = f"{decision.reason}; {describe(action)} failed: {exc}"
             elif isinstance(action, DeleteAgent) and not completed:
                 # Release deletes before it completes: hold, heartbeat, and try the whole release again next round.
-                return _hold_instead(decision, waiting, aws, f"{describe(action)} failed: {exc}")
+                held = _hold_instead(decision, waiting, aws, f"{describe(action)} failed: {exc}")
+                held.tags = written
+                return held
     if tag_failed is not None and result.outcome is Outcome.HELD:
         # Still an error record (alarmed: a hold whose memory lives in one container), with every action carried out.
         result.outcome = Outcome.ERROR

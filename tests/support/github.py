@@ -198,7 +198,7 @@ class FakeGitHub(LocalServer):
     ) -> None:
         if kind not in ("rate_limit", "secondary_rate_limit", "server_error", "unauthorized"):
             raise ValueError(f"unknown fault {kind!r}")
-        self._faults.add(kind, count=count, seconds=seconds, method=method, status=status, retry_after=retry_after)
+        self._faults.add(kind, count, seconds, method, status, retry_after)
 
     def clear_faults(self) -> None:
         self._faults.clear()

@@ -143,7 +143,11 @@ def test_idle_victim_waits_the_lag_bound_then_releases_on_one_look() -> None:
     ask = decide(w, Observation([agent()]), POLICY, T0 + LAG)
     assert ask.needs_job_requests == (agent(),) and not ask.final
     done = release_after_lag(w, Observation([agent()]), T0 + LAG)
-    assert done.outcome is Outcome.RELEASED and kinds(done) == [DeleteAgent, Complete, SetTag]
+    assert done.outcome is Outcome.RELEASED and kinds(done) == [SetTag, DeleteAgent, Complete, SetTag]
+    record = done.actions[0]  # the release decision, written before the delete (docs/judgment.md)
+    before = decode(w.tags[HOLD_TAG])
+    assert before is not None and isinstance(record, SetTag)
+    assert decode(record.value) == dataclasses.replace(before, released_at=T0 + LAG)
     assert done.actions[-1] == SetTag(HOLD_TAG, "") and HOLD_TAG not in done.tags
 
 
@@ -184,7 +188,7 @@ def ended_at(finished_at: float | None, now: float, w: Waiting | None = None) ->
 def test_a_build_ending_after_the_acknowledged_disable_is_released_inside_the_lag_bound() -> None:
     d = ended_at(T0 + 1 + SKEW + 2, now=T0 + 10)
     assert d.outcome is Outcome.RELEASED and "after the disable was acknowledged" in d.reason
-    assert kinds(d) == [DeleteAgent, Complete, SetTag]
+    assert kinds(d) == [SetTag, DeleteAgent, Complete, SetTag]
 
 
 @pytest.mark.parametrize(

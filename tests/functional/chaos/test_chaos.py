@@ -332,4 +332,9 @@ def test_an_opt_in_class_keeps_the_seeds_world() -> None:
         assert outage.classes == (*base.classes, "gate_outage")
         assert outage.outages and not base.outages
         assert all(g.retain and g.default_result == "ABANDON" for g in outage.groups)
+    for seed in (1, 120):
+        base, stepped = draw(seed, every, 3), draw(seed, (*every, "clock_step"), 3)
+        extra = [a for a in stepped.actions if a not in base.actions]
+        assert [a for a in stepped.actions if a not in extra] == base.actions and extra
+        assert all(kind == "clock_step" for _, kind, _ in extra) and stepped.groups == base.groups
     assert "gate_outage" not in parse("all", None) and "gate_outage" in parse("all,gate_outage", None)

@@ -40,6 +40,7 @@ def test_a_dry_run_plans_the_retained_cleanup_and_does_nothing(retaining: World)
     steps = [s.split("=")[0] for s in then["actions"]]  # a tag's value aside
     pool = world.group.pool
     assert steps == [
+        "tag gate:hold",  # the release decision recorded first (`r=`): record, delete, end
         f"delete {pool}/agent-{victim}#{agent_id}",
         "terminate the retained instance",
         "tag gate:hold",

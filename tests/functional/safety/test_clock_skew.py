@@ -84,3 +84,39 @@ def test_zone_less_timestamps_leave_only_the_lag_bound(world: World) -> None:
     records = world.gate(assignment_lag_seconds=LAG).tick(budget=200)
     assert outcomes(records, iid)[-1] == "released" and not killed(world)
     assert completed_at(world, iid) >= disabled_at(world, iid) + LAG
+
+
+def test_a_service_clock_that_steps_forward_after_the_acknowledgement_releases_nothing_early(world: World) -> None:
+    """The acknowledged-disable rule compares finishTime with the disable's acknowledgement, both on the service's
+    clock. The victim is seen running a short job; between the round's list and the disable, that job ends and the
+    next one lands on it (invisible for 30 s); the disable is acknowledged. Then the service's clock steps 120 s
+    forward: the first job's finishTime now reads later than the acknowledgement, as if it had ended after the
+    disable. The skew measured when the job requests are read says the clock moved: no early release."""
+    world.ado.inject("assignment_lag", count=None, delay=30)
+    victim = world.group.instances[0]
+    for other in world.group.instances[1:]:
+        world.ado.set_enabled(world.group.agents[other], False)  # the queued job can only land on the victim
+    first = world.ado.start_build(world.group.agents[victim], 600)
+    world.clock.advance(40)  # seen busy, visibly (past the assignment lag)
+    [iid] = world.scale_in(2)
+    assert iid == victim
+    second: dict[str, int] = {}
+
+    def next_job() -> None:  # right after the round's list: the first job ends, the next lands on the victim
+        world.ado.finish_build(first)
+        second["build"] = world.ado.queue_build(world.group.pool, 120)
+
+    world.ado.after("/agents", next_job)
+    gate = world.gate(assignment_lag_seconds=LAG)
+    records = gate.tick(budget=0)
+    assert second and world.ado.build(second["build"])["agent_id"] == world.group.agents[victim]
+    assert not world.agent(victim)["enabled"]
+    world.ado.set_service_clock(120.0)  # the step
+    for _ in range(30):
+        world.clock.advance(5)
+        records += gate.tick(budget=0)
+        if iid in world.history("complete"):
+            break
+    assert outcomes(records, iid)[-1] == "released" and not killed(world)
+    build = world.ado.build(second["build"])
+    assert build["result"] == "succeeded" and build["finished_at"] <= completed_at(world, iid)
