@@ -6,6 +6,10 @@ with no finished job of it to be seen, and the instance was held to max hold (do
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from gate.adapters.aws import AwsError
 from gate.domain.actions import Complete, DeleteAgent, DisableAgent, SetTag
@@ -13,7 +17,19 @@ from gate.domain.decide import Decision, Observation, decide
 from gate.domain.holdstate import HOLD_TAG, HoldState, action_hash, decode, encode, load
 from gate.domain.model import Agent, JobRequest, Outcome, ServiceTime, Waiting
 from gate.service.execute import execute
-from tests.unit.test_decide import LAG, POLICY, T0, agent, kinds, release_after_lag, state_of, step, tags, waiting
+from tests.unit.test_decide import (
+    LAG,
+    POLICY,
+    T0,
+    TrueAgent,
+    agent,
+    kinds,
+    release_after_lag,
+    state_of,
+    step,
+    tags,
+    waiting,
+)
 
 SEEN = frozenset({(7, 1)})
 GONE = Observation([], direct={(7, 1): None})  # the agent list lacks it, and asked for directly: 404
@@ -177,3 +193,79 @@ def test_the_record_round_trips_and_a_future_one_counts_as_now() -> None:
     w = dataclasses.replace(waiting(), action_id="a")
     future = load({HOLD_TAG: encode(dataclasses.replace(state, released_at=T0 + 9999))}, w.action_id, T0 + 10)
     assert future is not None and future.released_at == T0 + 10
+
+
+# -- property: no failed completion, crash point or re-registration completes while a job runs --------------------
+retry_step = st.fixed_dictionaries(
+    {
+        "dt": st.floats(min_value=0, max_value=90),
+        "down": st.integers(0, 9),  # 0: the agent system is down
+        "shown": st.booleans(),  # a seen agent is in the list this time (a new one always is, at first sight)
+        "complete_fails": st.integers(0, 2),  # 0 or 1: CompleteLifecycleAction fails after the deletes
+        "killed_at": st.integers(0, 3),  # 0: killed after the record; 1: after the deletes (never completes)
+        "register": st.integers(0, 6),  # 0: a new registration for the instance (new id), enabled
+        "job": st.one_of(st.just(1.0), st.floats(min_value=0, max_value=1)),  # a job lands on an idle enabled agent
+        "duration": st.floats(min_value=1, max_value=600),
+        "shows_after": st.floats(min_value=0, max_value=LAG),
+    }
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(steps=st.lists(retry_step, min_size=1, max_size=40))
+def test_a_completion_retried_on_the_record_never_ends_a_running_job(steps: list[dict[str, Any]]) -> None:
+    """The world's truth against the gate: a busy agent, releases whose completion fails or whose process dies after
+    the record or after the deletes, agents registering again under new ids (taking jobs at once, invisible for up
+    to the lag bound), lists that leave seen agents out, an agent system down. A deleted agent's job requests show
+    nothing (the case that held such instances to max hold). No completion may happen while a registered agent, or
+    one being deleted, runs a job."""
+    world = {1: TrueAgent(1)}
+    world[1].assign(T0, 120, 0)
+    w, now, noticed = waiting(tags={}), T0, set[int]()
+    for s in steps:
+        before, now = now, now + s["dt"]
+        if s["register"] == 0:
+            new = max(world) + 1
+            world[new] = TrueAgent(new)
+        for a in world.values():
+            t = before + s["job"] * s["dt"]
+            if s["job"] < 1 and s["dt"] > 0 and a.assignable(t) and not a.running(t):
+                a.assign(t, s["duration"], s["shows_after"])
+        registered = [a for a in world.values() if a.registered]
+        listed = [a.view(True, now) for a in registered if s["shown"] or a.id not in noticed]
+        listed = [dataclasses.replace(v, assigned_request=101 if world[v.id].visible(now) else None) for v in listed]
+        obs = Observation(None, error="down") if s["down"] == 0 else Observation(listed)
+        d = decide(w, obs, POLICY, now, proven=True)
+        if d.needs_agents:
+            direct = {k: (world[k[1]].view(True, now) if world[k[1]].registered else None) for k in d.needs_agents}
+            obs = dataclasses.replace(obs, direct=direct)
+            d = decide(w, obs, POLICY, now, proven=True)
+        if d.needs_job_requests:
+            jobs = {
+                a.id: world[a.id].job_requests(now, 0.0) if world[a.id].registered else [] for a in d.needs_job_requests
+            }
+            d = decide(w, dataclasses.replace(obs, job_requests=jobs), POLICY, now, proven=True)
+        for act in d.actions:
+            if isinstance(act, DisableAgent):
+                world[act.agent.id].disabled_from = now
+        if obs.agents is not None:
+            noticed |= {a.id for a in listed}
+        edge = _Edge(complete_fails=s["complete_fails"] < 2)
+        done = execute(d, w, edge, edge, dry_run=False)  # type: ignore[arg-type]
+        if d.final and s["killed_at"] < 2:  # killed after the record (0) or after the deletes (1): never completed
+            record = next((a.value for a in d.actions if isinstance(a, SetTag) and a.value), None)
+            gone = [act.agent.id for act in d.actions if isinstance(act, DeleteAgent)] if s["killed_at"] else []
+            assert not any(world[k].running(now) for k in gone), f"deleted an agent running a job ({d.reason})"
+            for k in gone:
+                world[k].registered = False
+            w = dataclasses.replace(w, tags={HOLD_TAG: record}) if record else w
+            continue
+        deleted = [act.agent.id for act in d.actions if isinstance(act, DeleteAgent)]
+        assert not any(world[k].running(now) for k in deleted), f"deleted an agent running a job ({d.reason})"
+        for k in deleted:
+            world[k].registered = False
+        if done.done and any(isinstance(a, Complete) for a in d.actions):
+            event(d.reason.split(" (")[0].split(";")[0])
+            assert not any(a.running(now) for a in world.values() if a.registered), f"completed: {d.reason}"
+            return
+        w = dataclasses.replace(w, tags=dict(done.tags if done.tags is not None else d.tags))
