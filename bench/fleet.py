@@ -15,7 +15,10 @@ Discrete-event, simulated clock, seeded; nothing touches the network. The world 
 * **Agents and jobs**: one queue; a job goes to the enabled, registered, idle agent that has been idle longest
   (what the fake Azure DevOps does). A disabled agent gets no job; an agent on an instance already in
   `Terminating:Wait` but not yet disabled does (the race the gate must survive). A build is **killed** when its
-  instance terminates while it runs; killed builds are not retried. API latency and Azure's lagging busy flag
+  instance terminates while it runs; killed builds are not retried, unless `rerun_killed` is on: then what a CI
+  user does with a failed job (Azure DevOps does not retry a job whose agent was lost): it is queued again at the
+  moment it is killed (at the back of the queue), with its full duration (the work done before the kill is lost)
+  and the same metadata; a re-run can be killed and re-run again. API latency and Azure's lagging busy flag
   are fault knobs (below), off in fair weather.
 * **none**: no hook, no protection: the victim terminates at once.
 * **protection**: a sidecar per instance polls its agent every `protection_poll_seconds` (random phase) and calls
@@ -200,6 +203,9 @@ class FleetConfig:
     service_hook_window_seconds: float = 5.0
     # A storm: (start second from the day's start, minutes, authenticated calls a minute), on top of the build ends.
     service_hook_storm: tuple[float, float, int] | None = None
+    # A killed build is queued again at once, with its full duration and metadata (a user re-running a failed job);
+    # off: killed builds are lost (the tables' baseline). Re-runs are counted apart (StrategyResult.builds_rerun).
+    rerun_killed: bool = False
 
     def workload(self) -> WorkloadConfig:
         return WorkloadConfig(
@@ -225,6 +231,11 @@ class StrategyResult:
     builds_completed: int = 0
     builds_killed: int = 0
     builds_started_on_victims: int = 0  # jobs that landed on an instance already chosen for termination
+    # rerun_killed: the re-runs queued (one per kill), and the kills and completions among them. `builds` counts
+    # the day's builds only; builds_started, builds_completed and builds_killed count re-runs too.
+    builds_rerun: int = 0
+    reruns_killed: int = 0
+    reruns_completed: int = 0
     queue_wait_mean_s: float | None = None
     queue_wait_p95_s: float | None = None
     instance_hours: float = 0.0
@@ -296,6 +307,7 @@ class _Build:
     end: float | None = None
     agent: _Agent | None = None
     killed: bool = False
+    attempt: int = 0  # 0: the day's build; n: its n-th re-run (rerun_killed)
 
     @property
     def meta(self) -> JobMeta:
@@ -554,6 +566,7 @@ class _World:
         self.desired = cfg.min_size
         self.needed: deque[tuple[float, int]] = deque()
         self.builds = [_Build(spec) for spec in builds]
+        self.reruns: list[_Build] = []  # rerun_killed: the killed builds queued again
         self.result = StrategyResult(strategy)
         # (wait start, complete, release latency, a build ended during the hold, ... after the lag bound)
         self.holds: list[tuple[float, float, float, bool, bool]] = []
@@ -711,6 +724,8 @@ class _World:
         agent.build, agent.last_build, agent.free_since = None, build, self.now
         self.running -= 1
         self.result.builds_completed += 1
+        if build.attempt:
+            self.result.reruns_completed += 1
         self._touch(agent.instance)
         self.refresh(agent)
         self._assign()
@@ -951,6 +966,20 @@ class _World:
         self.result.builds_killed += 1
         self.result.kill_times_h.append(round((self.now - EPOCH) / 3600, 4))
         self._touch(agent.instance)
+        if build.attempt:
+            self.result.reruns_killed += 1
+        if self.cfg.rerun_killed:
+            # Queued as the kill's own event ends (same simulated time): the instance being terminated has let go
+            # of all its agents by then, so the re-run cannot land on one of them.
+            self.at(self.now, lambda b=build: self._rerun(b))  # type: ignore[misc]
+
+    def _rerun(self, killed: _Build) -> None:
+        """The user re-runs the killed job: the same job (metadata, full duration), queued now."""
+        build = _Build(replace(killed.spec, arrival=self.now), attempt=killed.attempt + 1)
+        self.reruns.append(build)
+        self.result.builds_rerun += 1
+        self.queue.append(build)
+        self._assign()
 
     def _terminate(self, inst: _Instance) -> None:
         if inst.state == TERMINATED:
@@ -1346,7 +1375,7 @@ class _World:
             started = inst.hook.started if inst.hook is not None else self.end
             self._held_s[min(kinds or ["idle"], key=lambda k: _STRICTNESS.get(k, len(KINDS)))] += self.end - started
         built = Counter(b.spec.kind for b in self.builds)
-        killed = Counter(b.spec.kind for b in self.builds if b.killed)
+        killed = Counter(b.spec.kind for b in (*self.builds, *self.reruns) if b.killed)
         r.by_kind = {
             kind: {
                 "builds": built[kind],
