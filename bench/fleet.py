@@ -1545,6 +1545,10 @@ def _busiest_minute(calls: Sequence[tuple[float, str, int]]) -> dict[str, int]:
     return out
 
 
+# fleet.json's added baseline: the no-gate strategy with FleetConfig.rerun_killed (users re-run the killed builds).
+RERUN_BASELINE = "none (re-run killed)"
+
+
 def with_tiers(cfg: FleetConfig) -> FleetConfig:
     """The same day with BENCH_TIERS on a retaining group (TerminateHookAbandon = retain: a release job's ABANDON
     keeps its instance; the gate's retained clean-up terminates it once idle)."""
@@ -1604,6 +1608,9 @@ def fleet_benchmark(
             "median_build_minutes": round(percentile([b.duration / 60 for b in builds], 50) or 0.0, 1),
         },
         "strategies": {s: r.summary() for s, r in results.items()},
+        # An added baseline (issue 22): no gate, its killed builds re-run by their users (FleetConfig.rerun_killed).
+        # The gated strategies kill nothing here, so the option changes nothing for them.
+        "baselines": {RERUN_BASELINE: simulate(replace(cfg, rerun_killed=True), "none", builds).summary()},
     }
     if sweep_seeds:
         per: dict[str, dict[str, list[float]]] = {s: {"builds_killed": [], "instance_hours": []} for s in STRATEGIES}

@@ -137,6 +137,7 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
             _fmt(r.autoscaling_calls),
             _fmt(r.agents_left_registered),
         )
+    _rerun_baseline(table, doc, base)
     console.print(table)
     if "seed_sweep" in doc:
         sweep = _table(
@@ -169,6 +170,42 @@ def _fleet(out: Path, quick: bool, seed: int, errors: list[str]) -> dict[str, An
     if "tiers" in doc:
         _tiers(doc["tiers"], cfg.instances, cfg.hours, seed)
     return doc
+
+
+def _rerun_baseline(table: Table, doc: dict[str, Any], base: float) -> None:
+    """The added no-gate row whose killed builds are re-run by their users (issue 22); its "vs none" is against the
+    no-gate row above, and a caption gives the gated strategies against it (they kill nothing, so re-run nothing)."""
+    from bench.fleet import RERUN_BASELINE
+
+    r = doc.get("baselines", {}).get(RERUN_BASELINE)
+    if not r:
+        return
+    h = r["instance_hours"]
+    table.add_row(
+        RERUN_BASELINE,
+        _fmt(r["builds_killed"]),
+        _fmt(h, digits=0),
+        f"{(h / base - 1) * 100:+.1f} %" if base else "-",
+        _fmt(r["idle_instance_hours"], digits=0),
+        _fmt(r["idle_kept_alive_hours"], " h"),
+        _minutes(r["hold_mean_s"]),
+        _minutes(r["hold_p95_s"]),
+        _fmt(r["release_latency_p95_s"], " s"),
+        _fmt(r["azure_calls"]),
+        _fmt(r["aws_calls"]),
+        _fmt(r["autoscaling_calls"]),
+        _fmt(r["agents_left_registered"]),
+    )
+    against = ", ".join(
+        f"{name} {(s['instance_hours'] / h - 1) * 100:+.1f} %"
+        for name, s in doc["strategies"].items()
+        if s["builds_killed"] == 0 and h
+    )
+    table.caption = (
+        f"{RERUN_BASELINE}: {r['builds_killed']:,} killed ({r['reruns_killed']:,} of them re-runs), "
+        f"{r['builds_rerun']:,} re-runs; instance-hours against it: {against}"
+    )
+    table.caption_justify = "left"
 
 
 def _hold(seconds: float) -> str:

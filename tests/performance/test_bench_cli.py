@@ -22,6 +22,8 @@ def test_the_bench_command_writes_a_part_and_its_picture(tmp_path: Path) -> None
     fleet = json.loads((tmp_path / "fleet.json").read_text())
     assert fleet["quick"] is True and fleet["strategies"]["gate"]["builds_killed"] == 0
     assert fleet["strategies"]["none"]["builds_killed"] > 0
+    rerun = fleet["baselines"]["none (re-run killed)"]  # the added baseline: every kill re-run (issue 22)
+    assert rerun["builds_rerun"] == rerun["builds_killed"] > 0
     assert (tmp_path / "fleet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.json", "fleet.png"]  # that part only
 
