@@ -551,16 +551,14 @@ class SeedRun:
 
     def _load(self, **ci: Any) -> Settings:
         """The gate's settings: the world's groups and hook, the CI service's `ci` settings, the overrides."""
-        return load_settings(
-            groups=[g.name for g in self.plan.groups],
-            hook_name=HOOK,
-            heartbeat_concurrency=1,
-            agent_concurrency=1,
-            unregistered_grace_seconds=120,
-            recheck_interval_seconds=self.plan.recheck,
-            **ci,
-            **self.plan.overrides,
-        )
+        drawn: dict[str, Any] = {  # one thread per pass unless an override asks for more (--set agent_concurrency=8)
+            "heartbeat_concurrency": 1,
+            "agent_concurrency": 1,
+            "unregistered_grace_seconds": 120,
+            "recheck_interval_seconds": self.plan.recheck,
+        }
+        settings = drawn | self.plan.overrides
+        return load_settings(groups=[g.name for g in self.plan.groups], hook_name=HOOK, **ci, **settings)
 
     def _create_group(self, g: GroupPlan) -> list[str]:
         """As Sandbox.create_group, on the world's cached clients and without the SQS event pipe (the world reads the
