@@ -176,6 +176,17 @@ def test_a_manager_seen_busy_by_an_unattributed_job_is_released_once_the_jobs_na
     assert notes(records)["held_at_end"] == 0
 
 
+def test_a_runner_registering_again_unseen_is_not_released_on_the_old_runners_job_read_back(worker: Worker) -> None:
+    """GitLab, unguarded (seed 203): a runner seen busy unregisters as its job ends and registers again under a new
+    id, taking a job, while every list leaves out one runner (the new one, or another that the audit catches). The old
+    runner's job read back ended, but its absence only counts over the grace and over looks that saw the lists: the
+    first version of the read-back released the instance and killed the new runner's job."""
+    faults = "ado_errors,lagging_flags,missing_fields,reregistration"
+    result = worker.run(203, parse(faults, None), None, guarded=False, agent_system="gitlab")
+    assert result.error is None and result.agent_system == "gitlab"
+    assert result.violations == [], f"replay: python -m chaos --seed 203 --faults {faults} --mix all --unguarded"
+
+
 @pytest.mark.parametrize("seed", GITLAB_CLEAN_SEEDS)
 def test_gitlab_seeds_of_the_classes_handled_today_are_clean(worker: Worker, seed: int) -> None:
     result = worker.run(seed, parse(",".join(CLEAN_CLASSES), None), 3, agent_system="gitlab")
