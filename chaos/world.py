@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 from moto.autoscaling.models import autoscaling_backends
+from moto.ec2.models import ec2_backends
 
 from chaos.classes import EXTRA
 from chaos.vclock import SkewedClock, VirtualClock
@@ -625,13 +626,20 @@ class SeedRun:
             return None  # gate-guard: the target lifecycle state is not InService, so the agent does not register
         try:
             aid = self.sb.ado.add_agent(
-                pool, name, capabilities={"AWS_INSTANCE_ID": iid}, computer_name=f"ip-{iid[2:10]}.ec2.internal"
+                pool, name, capabilities={"AWS_INSTANCE_ID": iid}, computer_name=self._private_dns(iid)
             )
         except ValueError:
             return None  # the name is taken (a registration that was not deleted)
         self.registered.setdefault(iid, []).append(aid)
         self.agent_pool[aid] = pool
         return aid
+
+    def _private_dns(self, iid: str) -> str:
+        """The instance's private DNS name, as its agent reports it (Agent.ComputerName: GATE_MAPPING=hostname)."""
+        emu = self.sb.emulator
+        assert emu is not None
+        with emu._lock:
+            return str(ec2_backends[emu.account_id][emu.region].get_instance(iid).private_dns_name)
 
     # -- observing (the world's view, from the servers) ------------------------------------------------------------
 
