@@ -800,11 +800,15 @@ def _release(
 
 def _marked(state: HoldState | None, now: float) -> HoldState | None:
     """The hold state with the release decision recorded (`r=`), or None when it cannot be recorded in the tag
-    without losing something (the acknowledgement `k=` is dropped first: it no longer matters)."""
+    without losing something (the acknowledgement `k=` is dropped first: it no longer matters; then the remembered
+    GitLab jobs, marked lost (`j=-`): should the record be voided, the hold goes on without read-back evidence)."""
     if state is None or state.overflow:
         return None
     marked = replace(state, released_at=now)
     if fits(marked):
         return marked
     marked = replace(marked, confirmed_at=None)
+    if fits(marked) or not marked.jobs:
+        return marked if fits(marked) else None
+    marked = replace(marked, jobs=frozenset(), jobs_lost=True)
     return marked if fits(marked) else None

@@ -7,11 +7,22 @@ not found, still running, or a memory that was lost is no evidence."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Any
 
 from gate.domain.actions import Complete, DeleteAgent
 from gate.domain.decide import Decision, Observation, Policy, decide
-from gate.domain.holdstate import HOLD_TAG, HoldState, JobRef, action_hash, decode, encode, remembered, shrink
+from gate.domain.holdstate import (
+    HOLD_TAG,
+    HoldState,
+    JobRef,
+    action_hash,
+    decode,
+    encode,
+    fits,
+    remembered,
+    shrink,
+)
 from gate.domain.model import Agent, JobRequest, Outcome, Waiting
 
 T0 = 1_800_000_000.0
@@ -215,3 +226,25 @@ def test_a_job_that_named_the_manager_never_passes_for_another_managers() -> Non
     elsewhere = {22: [JobRequest(340, 21, False, project_id=12, attributed=True)]}
     d = decide(w, Observation([manager(22)], job_requests={22: []}, read_back=elsewhere), POLICY, T0 + 600 + LAG)
     assert d.outcome is Outcome.HELD and "not proven idle" in d.reason
+
+
+def test_a_release_record_that_does_not_fit_beside_the_jobs_drops_them_as_lost() -> None:
+    """The release records its decision (`r=`) before deleting; the remembered jobs give way to it, marked lost (a
+    voided record then leaves a hold without read-back evidence, never with a partial memory)."""
+    seen = frozenset({RUNNER, (1, 6), (1, 7)})
+
+    def remembering(n: int) -> HoldState:
+        many = frozenset((RUNNER, JobRef(12345678, 1234567890 + k)) for k in range(n))
+        return HoldState(action_hash(ACTION), held_since=T0, disabled_at=T0, seen=seen, jobs=many)
+
+    n = max(k for k in range(1, 12) if fits(remembering(k)))  # as many as fit: no room left for `r=`
+    assert not fits(replace(remembering(n), released_at=T0 + 600))
+    w = Waiting("g", "i-0123456789abcdef0", "hook", action_id=ACTION, tags={HOLD_TAG: encode(remembering(n))})
+    listed = [runner(), runner(id=6), runner(id=7)]
+    jobs = {5: [JobRequest(1234567890 + k, 5, True, finished_at=T0, project_id=12345678) for k in range(n)]}
+    jobs |= {6: [], 7: []}
+    d = decide(w, Observation(listed, job_requests=jobs), POLICY, T0 + 600, proven=True)
+    assert d.outcome is Outcome.RELEASED, d.reason
+    [record] = [a.value for a in d.actions if getattr(a, "key", None) == HOLD_TAG and a.value]
+    marked = decode(record)
+    assert marked is not None and marked.released_at == T0 + 600 and marked.jobs_lost and not marked.jobs
