@@ -51,6 +51,10 @@ class Heartbeats:
         # instance id -> the `held` reason last proven by a heartbeat sent after its decision (gate.service.judgment)
         self.proven_reason: dict[str, str] = {}
         self.unsent = 0  # heartbeats the last pass had due but could not send before its deadline
+        # The last pass's failed (throttled, unreachable: not gone) and unsent heartbeats, and when it started: the
+        # round's second chance (`second_chance`) sends them once more after judgment.
+        self.missed: list[Waiting] = []
+        self.pass_started = 0.0
 
     def due(self, waiting: Waiting, every: float, now: float) -> bool:
         last = self.last_sent.get(waiting.instance_id)
@@ -63,7 +67,27 @@ class Heartbeats:
         due = [w for w, every in waiting if self.due(w, every, now)]
         beats = [beat for _, beat in self.workers.map(self.beat, due, deadline)]
         self.unsent = len(due) - len(beats)  # due but not sent by the deadline: the caller alarms
+        tried = {b.waiting.instance_id for b in beats}
+        self.missed = [b.waiting for b in beats if b.error is not None] + [w for w in due if w.instance_id not in tried]
+        self.pass_started = now
         return beats
+
+    def second_chance(self, deadline: float) -> list[Beat]:
+        """The last pass's failed and unsent heartbeats once more, by the deadline (once: `missed` is emptied).
+        Throttling fails about a third of calls; a failed heartbeat left to the next round (or the next tick, when
+        the invocation ends) could miss three times in a row and time a busy instance's hook out. Skipped: an
+        action gone or ended since, a heartbeat sent since (the judgment's proof), and one still running (hung)."""
+        missed, self.missed = self.missed, []
+        retry = [
+            w
+            for w in missed
+            if w.instance_id not in self.gone
+            and self.last_sent.get(w.instance_id, float("-inf")) < self.pass_started
+            and (w.instance_id in self.failing or self.last_tried.get(w.instance_id, float("-inf")) < self.pass_started)
+        ]
+        if not retry or self.clock.now() >= deadline:
+            return []
+        return [beat for _, beat in self.workers.map(self.beat, retry, deadline)]
 
     def beat(self, waiting: Waiting) -> Beat:
         """One heartbeat (by token when the event gave one, else by instance id); never raises."""

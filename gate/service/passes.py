@@ -15,7 +15,7 @@ from gate.domain.holdstate import AgentKey, load
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.execute import LifecycleEdge, describe
-from gate.service.heartbeats import HeartbeatEdge, Heartbeats
+from gate.service.heartbeats import Beat, HeartbeatEdge, Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, HookSource, foreign_hook_problem
 from gate.service.judgment import Judged, Judgment, RoundAgents, worth_logging
 from gate.service.records import Recorder
@@ -131,7 +131,28 @@ class Passes:
 
     def heartbeat_pass(self, run: Run, waiting: list[Waiting]) -> None:
         pairs = [(w, self.hooks.heartbeat_every(w.group)) for w in waiting]
-        for beat in self.heartbeats.run(pairs, run.hard):
+        self.report_beats(run, self.heartbeats.run(pairs, run.hard))
+        if self.heartbeats.unsent:  # the one thing that must never be cut short: alarm
+            unsent = self.heartbeats.unsent
+            reason = f"heartbeat pass cut short by the invocation deadline: {unsent} due heartbeat(s) not sent"
+            self.once(run, "heartbeat-deadline", Outcome.ERROR, reason)
+
+    def heartbeat_second_chance(self, run: Run) -> None:
+        """At the round's end (after judgment and its actions), the heartbeats this round's pass could not send
+        (failed, or cut short by the deadline) once more, by the same deadline: throttling must not time a hook out.
+        Counted in `run.second_chances` and one `heartbeat_second_chance` log line."""
+        beats = self.heartbeats.second_chance(run.hard)
+        if not beats:
+            return
+        self.report_beats(run, beats)
+        sent = sum(1 for b in beats if b.sent)
+        run.second_chances += len(beats)
+        run.second_chances_sent += sent
+        self.log.info("heartbeat_second_chance", tried=len(beats), sent=sent)
+
+    def report_beats(self, run: Run, beats: list[Beat]) -> None:
+        """A `gone` once per instance per container; a failed heartbeat one `error` per instance per invocation."""
+        for beat in beats:
             w = beat.waiting
             where = {"group": w.group, "instance": w.instance_id, "hook": w.hook}
             if beat.gone is not None and w.instance_id not in self.reported_gone:
@@ -142,10 +163,6 @@ class Passes:
                 )
             elif beat.error is not None:
                 self.once(run, f"heartbeat:{w.instance_id}", Outcome.ERROR, f"heartbeat failed: {beat.error}", **where)
-        if self.heartbeats.unsent:  # the one thing that must never be cut short: alarm
-            unsent = self.heartbeats.unsent
-            reason = f"heartbeat pass cut short by the invocation deadline: {unsent} due heartbeat(s) not sent"
-            self.once(run, "heartbeat-deadline", Outcome.ERROR, reason)
 
     def with_details(self, run: Run, live: list[Waiting]) -> list[Waiting]:
         """EC2 details (tags, private DNS) for instances first seen this invocation. When EC2 fails they are not

@@ -38,6 +38,8 @@ class Run:
     failsafe: dict[str, str] = field(default_factory=dict)  # instance -> why an error keeps it waiting (latest round)
     # False for the service hook's re-check rounds (gate/servicehook.py): judgment only, the tick keeps the hooks alive
     heartbeats: bool = True
+    second_chances: int = 0  # heartbeats sent again at a round's end (Passes.heartbeat_second_chance), and sent then
+    second_chances_sent: int = 0
 
 
 class Rounds:
@@ -79,7 +81,17 @@ class Rounds:
         return Run(follow, min(soft, hard), hard, leave_busy)
 
     def round(self, run: Run, first: bool) -> None:
+        """One round, then its heartbeat second chance: what the pass failed (or could not send) goes out once more
+        after judgment, so the next round (or tick) is not the only retry."""
+        self.p.heartbeats.missed = []
+        self._steps(run, first)
+        if run.heartbeats and not self.p.settings.dry_run:
+            self.p.heartbeat_second_chance(run)
+
+    def _steps(self, run: Run, first: bool) -> None:
         found = self.p.find(run)
+        if found is None and run.follow is None and not self.p.last_found and self.p.clock.now() < run.hard:
+            found = self.p.find(run)  # a cold container has nothing else to heartbeat: DescribeAutoScalingGroups again
         if found is None:
             run.pending = []
             if self.p.last_found and not self.p.settings.dry_run and run.heartbeats:  # liveness without judgment
