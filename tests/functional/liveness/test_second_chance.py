@@ -92,3 +92,17 @@ def test_no_second_chance_past_the_deadline(world: World) -> None:
     beats = [c["status"] for c in _calls(world, seen) if c["action"] == HEARTBEAT]
     assert beats == [400] * ONE_CALL
     assert run.second_chances == 0
+
+
+def test_a_cold_container_asks_describe_groups_once_more(world: World) -> None:
+    """Its first DescribeAutoScalingGroups throttled, a cold container has no last answer to heartbeat: asks again."""
+    iid = _busy(world)
+    gate = world.gate()
+    seen = len(world.emu.faults.calls)
+    world.emu.faults.inject("DescribeAutoScalingGroups", count=ONE_CALL)
+    run = gate.rounds.run(None, 0)
+    calls = _calls(world, seen)
+    describes = [c["status"] for c in calls if c["action"] == "DescribeAutoScalingGroups"]
+    assert describes[: ONE_CALL + 1] == [400] * ONE_CALL + [200]
+    assert [c["status"] for c in calls if c["action"] == HEARTBEAT] == [200]  # heartbeated in this invocation
+    assert iid in gate.heartbeats.last_sent and "held" in [r["outcome"] for r in run.records if r["instance"] == iid]
