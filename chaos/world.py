@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.autoscaling.models import autoscaling_backends
 from moto.ec2.models import ec2_backends
 
@@ -925,9 +926,13 @@ class SeedRun:
             running = [i for i in self.order[group] if states.get(i) == "InService"]
             asg = self.client("autoscaling")
             if p["how"] == "terminate" and running:
-                asg.terminate_instance_in_auto_scaling_group(
-                    InstanceId=self._pick(running, p["pick"]), ShouldDecrementDesiredCapacity=True
-                )
+                try:
+                    asg.terminate_instance_in_auto_scaling_group(
+                        InstanceId=self._pick(running, p["pick"]), ShouldDecrementDesiredCapacity=True
+                    )
+                except ClientError as exc:  # desired already at the minimum (protected instances kept running)
+                    if exc.response["Error"]["Code"] != "ValidationError":
+                        raise
             elif running:
                 self._desired(group, max(0, len(running) - p["count"]))
         elif kind == "scale_out":
