@@ -143,9 +143,12 @@ class _Faults:
         status: int = 400,
         message: str = "Rate exceeded",
         count: int | None = 1,
+        skip: int = 0,
     ) -> None:
+        """Fail the next `count` calls of `action` (None: every one), after letting the first `skip` of them pass."""
+        rule = {"action": action, "code": code, "status": status, "message": message, "count": count, "skip": skip}
         with self._lock:
-            self._rules.append({"action": action, "code": code, "status": status, "message": message, "count": count})
+            self._rules.append(rule)
 
     def clear(self) -> None:
         with self._lock:
@@ -182,6 +185,9 @@ class _Faults:
         with self._lock:
             for rule in self._rules:
                 if rule["action"] in (action, "*"):
+                    if rule.get("skip", 0) > 0:
+                        rule["skip"] -= 1
+                        return None
                     if rule["count"] is not None:
                         rule["count"] -= 1
                         if rule["count"] <= 0:

@@ -325,6 +325,14 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
         if (policy.tiers or remembering) and unsaid and obs.job_requests is None:
             return hold.decision(Outcome.HELD, f"busy: {busy}", needs_job_requests=unsaid)
         return hold.decision(Outcome.HELD, f"busy: {busy}")
+    if state.pending:
+        # Disables whose return was never recorded (a lost write, a crash, another container, or still in flight):
+        # the lag bound cannot run from their decision. This look shows every agent of the hold disabled or gone,
+        # so they have taken effect by now: the bound starts over from here.
+        state = replace(state, disabled_at=now, confirmed_at=None, pending=False)
+        hold.write(state)
+        reason = "drained; when the disables took effect was not recorded: the lag bound starts over now"
+        return hold.decision(Outcome.HELD, reason, recheck_at=now + policy.assignment_lag_seconds)
     unknown = tuple(a for a in present if not a.assigned_known)
     hold.write(state)
     if unknown and obs.job_requests is None:

@@ -12,6 +12,7 @@ The value, space-separated `key=value` fields (only characters EC2 tag values al
   v=2 a=<hash of the action> h=<held since> d=<lag bound start> k=<disables acknowledged at> x=<absent since>
   l=<first complete agent list with no agent (the unregistered grace's start)>
   r=<when the gate decided to release this action, just before deleting its agents>
+  p=1 (disables sent whose return is not recorded yet: read back so, the lag bound restarts at that look)
   s=<pool:id+pool:id...> g=<absent pool:id+...> b=<indexes into s of the agents seen busy, e.g. 0.3>
   j=<index into s>.<project>.<job>[u]+... (jobs seen running, to read back by id; `u`: named no agent) or j=- (lost)
 Timestamps are ISO 8601 UTC (readable in the console); a timestamp in the future counts as now. Every timestamp is
@@ -128,13 +129,24 @@ class HoldState:
     # retried on a later look without new idle evidence, while no agent of the instance is present (decide's
     # `_complete_again`). Any agent seen present again voids it: a re-registration is judged afresh.
     released_at: float | None = None
+    # Disables decided at `disabled_at` whose end is not recorded yet: a disable takes effect at the latest when its
+    # PATCH returns, which may be long after the decision (a slow agent system), and a job assigned until then may
+    # stay invisible for the whole lag bound. The executor clears it, moving `disabled_at` to when the disables
+    # returned (the gate's clock); a hold read back still pending (a lost write, a crash) restarts the bound then.
+    pending: bool = False
 
     def with_seen(self, keys: Iterable[AgentKey]) -> HoldState:
         return replace(self, seen=self.seen | frozenset(keys))
 
     def disabled(self, now: float) -> HoldState:
-        """A new disable (or a new agent) at `now`: the lag bound restarts and any acknowledgement is void."""
-        return replace(self, disabled_at=now, confirmed_at=None)
+        """A new disable (or a new agent) at `now`: the lag bound restarts, any acknowledgement is void, and the
+        disables are pending until the executor records when they returned."""
+        return replace(self, disabled_at=now, confirmed_at=None, pending=True)
+
+    def settled(self, returned: float) -> HoldState:
+        """The disables returned at `returned` (the gate's clock): the lag bound runs from then."""
+        disabled_at = returned if self.disabled_at is None else max(self.disabled_at, returned)
+        return replace(self, disabled_at=disabled_at, pending=False)
 
 
 def _keys(text: str) -> frozenset[AgentKey]:
@@ -162,6 +174,8 @@ def _fields(state: HoldState) -> tuple[list[str], list[str]]:
         head.append(f"l={format_ts(state.listed_since)}")
     if state.released_at is not None:
         head.append(f"r={format_ts(state.released_at)}")
+    if state.pending:
+        head.append("p=1")
     tail = [f"s={_fmt_keys(state.seen)}"] if state.seen else []
     if state.absent:
         tail.append(f"g={_fmt_keys(state.absent)}")
@@ -265,6 +279,7 @@ def decode(value: str | None) -> HoldState | None:
         jobs_lost=jobs_lost,
         listed_since=parse_ts(fields.get("l")),
         released_at=parse_ts(fields.get("r")),
+        pending=fields.get("p") == "1",
     )
 
 

@@ -28,7 +28,7 @@ from gate.domain.actions import (
 )
 from gate.domain.decide import Decision, acknowledgement
 from gate.domain.errors import ActionGone, AwsError
-from gate.domain.holdstate import HOLD_TAG, HoldState, encode, fits
+from gate.domain.holdstate import HOLD_TAG, HoldState, decode, encode, fits
 from gate.domain.model import RETAINED, Agent, Outcome, ServiceTime, Waiting
 from gate.service.sources import AgentSourceError
 
@@ -152,7 +152,7 @@ def execute(
         would = ", ".join(steps) or "nothing"
         reason = f"dry run: would {would} ({decision.outcome}: {planned.reason})"
         return Executed(Outcome.SKIPPED, reason, done=True, planned=steps)
-    return _run(decision, waiting, aws, source, ecs)
+    return _run(decision, waiting, aws, source, ecs, now=now)
 
 
 def _then(decision: Decision) -> list[str]:
@@ -174,10 +174,12 @@ def _run(
     ecs: ContainerEdge | None,
     *,
     plan: Plan | None = None,
+    now: Callable[[], float] = time.time,
 ) -> Executed:
     drains = [a for a in decision.actions if isinstance(a, DrainContainerInstance)]
     notes = [note for note in (_drain(ecs, d) for d in drains) if note]
-    result = _execute(decision, waiting, aws, source, [a for a in decision.actions if a not in drains], plan)
+    rest = [a for a in decision.actions if a not in drains]
+    result = _execute(decision, waiting, aws, source, rest, plan, now)
     if notes:
         result.reason += "; " + "; ".join(notes)
     return result
@@ -200,6 +202,7 @@ def _execute(
     source: AgentEdge,
     actions: list[Action],
     plan: Plan | None = None,
+    now: Callable[[], float] = time.time,
 ) -> Executed:
     result = Executed(decision.outcome, decision.reason)
     completed = False
@@ -233,7 +236,8 @@ def _execute(
                     if plan is not None:  # stamped only from a real acknowledgement: the plan names the step
                         plan.steps.append(f"{describe(action)} (once the agent system acknowledges the disables)")
                     else:
-                        _confirm(result, decision, waiting, aws, state, acks, max_skew)
+                        settled = state.settled(now()) if state.pending else state
+                        _confirm(result, decision, waiting, aws, settled, acks, max_skew)
                 case Heartbeat():
                     aws.heartbeat(waiting)
                     result.heartbeat_sent = True
@@ -273,6 +277,8 @@ def _execute(
                 held = _hold_instead(decision, waiting, aws, f"{describe(action)} failed: {exc}")
                 held.tags = written
                 return held
+    if plan is None and not completed:
+        _settle(result, decision, waiting, aws, now)
     if tag_failed is not None and result.outcome is Outcome.HELD:
         # Still an error record (alarmed: a hold whose memory lives in one container), with every action carried out.
         result.outcome = Outcome.ERROR
@@ -312,6 +318,28 @@ def _confirm(
         problem = f"tag {HOLD_TAG} with the disables' acknowledgement failed: {exc} (kept in this container's memory)"
         result.problems.append(problem)
         result.reason += f"; {problem}"
+
+
+def _settle(
+    result: Executed, decision: Decision, waiting: Waiting, aws: LifecycleEdge, now: Callable[[], float]
+) -> None:
+    """The decision's disables have returned: the lag bound runs from now (the gate's clock), not from the decision,
+    since a disable takes effect at the latest when its PATCH returns. Not after a failed disable (the next round
+    disables again, restarting the bound) and never an error: a lost write leaves the hold pending, and the next
+    look restarts the bound (gate.domain.decide)."""
+    if any(p.startswith(("disable ", "pause ")) for p in result.problems):
+        return
+    tags = result.tags if result.tags is not None else decision.tags
+    state = decode(tags.get(HOLD_TAG))
+    if state is None or not state.pending:
+        return
+    value = encode(state.settled(now()))
+    result.tags = {**tags, HOLD_TAG: value}
+    try:
+        aws.tag(waiting.instance_id, HOLD_TAG, value)
+    except AwsError as exc:
+        problem = f"tag {HOLD_TAG} with the disables' return failed: {exc} (kept in this container's memory)"
+        result.problems.append(problem)
 
 
 def _hold_instead(decision: Decision, waiting: Waiting, aws: LifecycleEdge, why: str) -> Executed:
