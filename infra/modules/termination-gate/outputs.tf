@@ -58,14 +58,25 @@ output "alarm_topic_arn" {
   value       = one(local.alarm_actions)
 }
 
+# Every alarm the module creates: the gate function's and the four gate alarms first (their order since v0.1), then
+# the other keys of aws_cloudwatch_metric_alarm.gate (audit, re-check decisions) in key order, then the other
+# functions' Lambda alarms (selection, re-check, service hook receiver).
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms ([] unless monitoring.create_alarms)."
+  description = "Names of every CloudWatch alarm the module creates ([] unless monitoring.create_alarms)."
   value = concat(
     module.gate_function.alarm_names,
     [
       for key in ["dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"] :
       aws_cloudwatch_metric_alarm.gate[key].alarm_name if contains(keys(aws_cloudwatch_metric_alarm.gate), key)
     ],
+    [
+      for key in sort(keys(aws_cloudwatch_metric_alarm.gate)) :
+      aws_cloudwatch_metric_alarm.gate[key].alarm_name
+      if !contains(["dlq_not_empty", "forced_releases", "error_decisions", "failsafe_holds"], key)
+    ],
+    flatten(module.selection_function[*].alarm_names),
+    flatten(module.recheck_function[*].alarm_names),
+    flatten(module.service_hook_function[*].alarm_names),
   )
 }
 

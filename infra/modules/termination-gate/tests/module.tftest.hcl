@@ -128,6 +128,38 @@ run "wiring" {
     condition     = output.spot_rule_arn == null && output.alarm_topic_arn == null
     error_message = "Optional outputs must be null when off."
   }
+
+  assert {
+    condition     = output.alarm_names == ["gate-lambda-errors", "gate-dlq-not-empty", "gate-forced-releases", "gate-error-decisions", "gate-failsafe-holds"]
+    error_message = "alarm_names lists the default alarms in their v0.1 order."
+  }
+}
+
+run "alarm_names_lists_every_alarm" {
+  command = plan
+
+  variables {
+    service_hook = {
+      enabled    = true
+      secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado/hook-AbC123"
+    }
+    audit     = { enabled = true }
+    selection = { enabled = true }
+  }
+
+  assert {
+    condition = output.alarm_names == [
+      "gate-lambda-errors", "gate-dlq-not-empty", "gate-forced-releases", "gate-error-decisions", "gate-failsafe-holds",
+      "gate-builds-killed-by-scale-in", "gate-recheck-error-decisions", "gate-recheck-forced-releases",
+      "gate-recheck-errors", "gate-service-hook-errors", "gate-service-hook-throttles",
+    ]
+    error_message = "alarm_names lists every alarm the module creates, the v0.1 ones first."
+  }
+
+  assert {
+    condition     = length(output.alarm_names) == length(aws_cloudwatch_metric_alarm.gate) + 1 + 1 + 2
+    error_message = "alarm_names leaves no alarm out (the gate's, the re-check function's, the receiver's two)."
+  }
 }
 
 run "spot_and_alarm_topic" {
