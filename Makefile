@@ -41,9 +41,11 @@ test:
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadscope -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-# The unit layer only (tests/unit: pure, no servers), under a minute; `make test` runs every layer.
+# The unit layer and the functional modules that start no server (marked serverless), under a minute: only those
+# files are collected. `make test` runs every layer.
+SERVERLESS = $(shell grep -rl "pytest.mark.serverless" tests/functional)
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -x -p no:cacheprovider -m unit tests/unit; rc=$$?; \
+	$(PY) -m pytest -q -x -p no:cacheprovider -m "unit or serverless" tests/unit $(SERVERLESS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)

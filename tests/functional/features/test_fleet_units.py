@@ -27,6 +27,8 @@ from gate.domain.redact import register_secret
 from gate.service.protection import Member, plan
 from gate.settings import AgentSystem, SettingsError, load_settings
 
+pytestmark = pytest.mark.serverless  # no server: part of make test-fast
+
 T0 = 1_800_000_000.0
 ECS_POLICY = Policy(idle_confirm_seconds=15, unregistered_grace_seconds=120, ecs_drain=True, ecs_wait_tasks=True)
 ARN = "arn:aws:ecs:us-east-1:123456789012:container-instance/agents/0f1e"

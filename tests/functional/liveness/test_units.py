@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gate.adapters.aws import AwsError
 from gate.domain.actions import Complete, SetTag
 from gate.domain.clock import ManualClock
@@ -13,6 +15,8 @@ from gate.service.execute import execute
 from gate.service.heartbeats import Heartbeats
 from gate.service.hooks import Hook
 from gate.service.workers import Workers
+
+pytestmark = pytest.mark.serverless  # no server: part of make test-fast
 
 W = Waiting("g", "i-0123456789abcdef0", "hook")
 

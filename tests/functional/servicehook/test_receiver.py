@@ -28,6 +28,8 @@ from gate.servicehook import (
     covers_until,
 )
 
+pytestmark = pytest.mark.serverless  # no server: part of make test-fast
+
 SECRET = "s" * MIN_SECRET_LENGTH
 OLD = "o" * MIN_SECRET_LENGTH
 BUILD = json.dumps({"eventType": "build.complete", "resource": {"id": 7}})

@@ -3,6 +3,8 @@ targets of issue 19, with the real receiver and the real consumer on simulated t
 
 from __future__ import annotations
 
+import pytest
+
 from bench.fleet import FleetConfig
 from bench.hookbench import (
     STORM_PER_MINUTE,
@@ -11,6 +13,8 @@ from bench.hookbench import (
     TARGET_STORM_DESCRIBE_GROUPS,
     release_with_and_without_hook,
 )
+
+pytestmark = pytest.mark.serverless  # no server: part of make test-fast
 
 SMALL = FleetConfig(instances=20, hours=3, start_hour=14, seed=7)
 
