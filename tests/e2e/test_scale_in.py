@@ -92,7 +92,7 @@ def test_busy_instance_is_held_until_its_build_ends_and_idle_one_goes_at_once() 
 
 
 def test_lost_events_are_caught_by_the_tick() -> None:
-    r = run(drop_events=True)
+    r = run(drop_events=True, builds=[BuildSpec(instance=0, start=0, duration=200)])  # held past its lost event
     busy, idle, _ = r.instances
     waits, completes = history(r, "wait"), history(r, "complete")
     assert r.sandbox.emulator is not None and len(r.sandbox.emulator.events) == 2  # emitted, never delivered
@@ -102,7 +102,7 @@ def test_lost_events_are_caught_by_the_tick() -> None:
 
 
 def test_duplicate_events_complete_each_hook_once_without_errors() -> None:
-    r = run(duplicate_events=True)
+    r = run(duplicate_events=True, builds=[BuildSpec(instance=0, start=0, duration=200)])
     completes = history(r, "complete")
     assert r.result.builds_killed == 0 and r.result.hooks_timed_out == 0
     assert all(len(completes[iid]) == 1 for iid in r.instances[:2])
