@@ -105,29 +105,7 @@ def test_killed_between_disable_and_complete_then_the_tick_finishes() -> None:
         assert sb.emulator is not None and sb.ado is not None
         [event] = sb.receive_events()
         iid = event["detail"]["EC2InstanceId"]
-        env = dict(
-            os.environ,
-            GATE_AZURE_ORG_URL=sb.azure_url,
-            GATE_PAT=PAT,
-            GATE_POOLS=group.pool,
-            GATE_GROUPS=group.name,
-            GATE_HOOK_NAME=group.hook,
-            AWS_ENDPOINT_URL=sb.aws_endpoint,
-            AWS_REGION="us-east-1",
-            PYTHONPATH=str(ROOT),
-            **FAST,
-        )
-        code = "import json, sys; from gate.handler import handle; handle(json.load(sys.stdin))"
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(event).encode())
-        proc.stdin.close()
+        proc = _handler(sb, group, event)
         deadline = time.monotonic() + 30
         while (sb.ado.agent(group.agents[iid]) or {}).get("enabled", True):
             assert time.monotonic() < deadline and proc.poll() is None, "the handler never disabled the agent"
