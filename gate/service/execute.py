@@ -301,7 +301,7 @@ def _confirm(
     """Only when every disable went through (a failed one is in `problems`), and never an error: without the stamp
     the hold simply waits the lag bound. The stamp is the service's own time of the last acknowledgement (never the
     gate's clock); it is kept as the gate's memory (`result.tags`) even when the tag write fails."""
-    if any(p.startswith(("disable ", "pause ")) for p in result.problems):
+    if _a_disable_failed(result):
         return
     ack, why = acknowledgement(acks, max_skew)
     if ack is None:
@@ -320,6 +320,11 @@ def _confirm(
         result.reason += f"; {problem}"
 
 
+def _a_disable_failed(result: Executed) -> bool:
+    """A disable (GitLab: pause) of this decision failed: the next round disables again and restarts the bound."""
+    return any(p.startswith(("disable ", "pause ")) for p in result.problems)
+
+
 def _settle(
     result: Executed, decision: Decision, waiting: Waiting, aws: LifecycleEdge, now: Callable[[], float]
 ) -> None:
@@ -327,7 +332,7 @@ def _settle(
     since a disable takes effect at the latest when its PATCH returns. Not after a failed disable (the next round
     disables again, restarting the bound) and never an error: a lost write leaves the hold pending, and the next
     look restarts the bound (gate.domain.decide)."""
-    if any(p.startswith(("disable ", "pause ")) for p in result.problems):
+    if _a_disable_failed(result):
         return
     tags = result.tags if result.tags is not None else decision.tags
     state = decode(tags.get(HOLD_TAG))
