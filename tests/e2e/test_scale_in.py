@@ -54,15 +54,19 @@ def test_busy_instance_is_held_until_its_build_ends_and_idle_one_goes_at_once() 
 
     assert r.result.builds_killed == 0 and build["result"] == "succeeded"
     assert r.result.hooks_timed_out == 0 and not history(r, "timeout")
-    # idle victim: released at the assignment lag bound (60 s after its disable; docs/judgment.md), never before, and
-    # by the first tick after it at the latest (the event invocation's 50 s budget ends before the bound)
-    assert 60 <= completes[idle][0]["time"] - waits[idle][0]["time"] <= 60 + 60
+    # idle victim: released at the assignment lag bound (60 s after its disable on the fake's own clock;
+    # docs/judgment.md), never before, and by the first tick after it at the latest (the event invocation's 50 s
+    # budget ends before the bound)
+    idle_agent = r.sandbox.ado.agent(r.agents[idle])
+    assert idle_agent is not None
+    idle_disabled = min(h["time"] for h in idle_agent["history"] if h["enabled"] is False)
+    assert 60 <= completes[idle][0]["time"] - idle_disabled <= 60 + 60
     assert completes[idle][0]["result"] == "CONTINUE"
     # busy victim: held with heartbeats for the whole build, released soon after it ended
     done = completes[busy][0]["time"]
     assert done >= build["finished_at"]
     latency = done - build["finished_at"]
-    assert latency <= 45
+    assert latency <= 60  # the next look: within a tick's period
     beats = [h["time"] for h in history(r, "heartbeat")[busy]]
     assert len(beats) >= 3 and all(
         b2 - b1 < 300 for b1, b2 in zip([waits[busy][0]["time"], *beats], beats, strict=False)
