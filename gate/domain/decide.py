@@ -2,7 +2,7 @@
 
 No I/O and no clock: every input is passed in, so the rules are tested exhaustively without servers. Heartbeats are
 not judgement: the round's heartbeat pass sends them before anything here runs. The rules (docs/judgment.md), in order:
-  leaving a warm pool -> release at once; no identity for the lifecycle action -> hold, touch nothing; not proven
+  no identity for the lifecycle action -> hold, touch nothing (leaving a warm pool is judged like any other); not proven
   ours (no heartbeat under our hook succeeded) and no hold of ours yet -> hold, touch nothing; max hold reached ->
   forced (the max hold and forced result of the instance's priority tier, gate.domain.tiers; by default the
   policy's); agent system unreachable -> hold (fail safe); an agent seen during this hold missing from the list -> ask
@@ -12,7 +12,7 @@ not judgement: the round's heartbeat pass sends them before anything here runs. 
   no job can have been assigned before the disable: an agent runs one job at a time); seen agents now absent ->
   hold until absent twice idle_confirm apart; then, after a look at the job requests, release: delete the agents,
   complete CONTINUE, clear the hold's tags.
-With ECS draining on, every release except from a warm pool first sets the container instance DRAINING (only now:
+With ECS draining on, every release except into a warm pool first sets the container instance DRAINING (only now:
 DRAINING stops service tasks), holds one round, and with `ecs_wait_tasks` holds until no watched task runs.
 """
 
@@ -229,10 +229,6 @@ def decide(waiting: Waiting, observation: Observation, policy: Policy, now: floa
             state = replace(state, held_since=started)
     hold = _Hold(waiting, state, now, _tier(policy, observation, state.seen if state is not None else frozenset()))
 
-    if waiting.leaves_warm_pool:
-        hold.actions.append(Complete("CONTINUE"))
-        hold.clear()
-        return hold.decision(Outcome.RELEASED, "leaving the warm pool: a warmed instance runs no build")
     if waiting.action_id is None:
         enabled = [a for a in observation.agents or () if not a.drained] if proven else []
         if enabled:  # ours (a heartbeat under our hook succeeded): still the safe action, with nothing to bind it to
@@ -776,7 +772,7 @@ def _release(
     no longer give. Killed after the record, the agents are still present and void it; a record that could not be
     written (or does not fit the tag) leaves today's hold."""
     # Not for an instance going into a warm pool: it comes back, and a DRAINING container instance stays DRAINING.
-    if policy.ecs_drain and not hold.lifecycle_state.startswith("Warmed:"):
+    if policy.ecs_drain and hold.lifecycle_state != "Warmed:Pending:Wait":
         ecs = obs.ecs
         if ecs is None:
             return hold.decision(Outcome.HELD, f"{reason}; checking the ECS container instance", needs_ecs=True)

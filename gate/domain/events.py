@@ -32,11 +32,6 @@ class LifecycleDetail(_Model):
     origin: Literal["EC2", "AutoScalingGroup", "WarmPool"] | None = Field(default=None, alias="Origin")
     destination: Literal["EC2", "AutoScalingGroup", "WarmPool"] | None = Field(default=None, alias="Destination")
 
-    @property
-    def leaves_warm_pool(self) -> bool:
-        """An instance coming out of a warm pool runs no build: nothing to wait for."""
-        return self.origin == "WarmPool"
-
 
 class _Envelope(_Model):
     id: str = ""

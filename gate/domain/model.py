@@ -12,11 +12,10 @@ from gate.domain.holdstate import bound_held_since
 HELD_SINCE_TAG = "gate:held-since"
 IDLE_SINCE_TAG = "gate:idle-since"
 
-# Lifecycle states in which an instance waits for our terminating hook.
-HOLD_STATES = frozenset({"Terminating:Wait", "Warmed:Pending:Wait"})
-# Leaving a warm pool to be terminated: a stopped, warmed instance runs no build.
-RELEASE_AT_ONCE_STATES = frozenset({"Warmed:Terminating:Wait"})
-WAIT_STATES = HOLD_STATES | RELEASE_AT_ONCE_STATES
+# Lifecycle states in which an instance waits for our terminating hook: chosen by a scale-in, scaled in *into* a warm
+# pool, or leaving a warm pool to be terminated. All three are judged alike: a warm pool whose state is Running runs
+# its user data, so an agent may have registered there and taken a job (only the agent system can say it has not).
+WAIT_STATES = frozenset({"Terminating:Wait", "Warmed:Pending:Wait", "Warmed:Terminating:Wait"})
 
 
 # A forced ABANDON on a group that retains instances (TerminateHookAbandon = retain): no lifecycle action is left, the
@@ -120,10 +119,6 @@ class Waiting:
     # the terminate activity, gate.domain.holdstate): tags are only believed when they name this action.
     tags: Mapping[str, str] = field(default_factory=dict)
     action_id: str | None = None
-
-    @property
-    def leaves_warm_pool(self) -> bool:
-        return self.lifecycle_state in RELEASE_AT_ONCE_STATES
 
     @property
     def held_since(self) -> float | None:

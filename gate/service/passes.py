@@ -190,7 +190,7 @@ class Passes:
         invocation; without one an instance is held untouched (no tags, no disables). One `error` per invocation."""
         wanted: dict[str, list[str]] = {}
         for w in known:
-            if w.action_id is None and not w.leaves_warm_pool:
+            if w.action_id is None:
                 wanted.setdefault(w.group, []).append(w.instance_id)
         if not wanted or self.clock.now() >= run.hard:
             return

@@ -174,8 +174,6 @@ class Gate:
         if group != d.group or state not in WAIT_STATES:
             found = f"in {group}, {state}" if group else "in no group"
             return [self.recorder.plain(Outcome.SKIPPED, f"instance is not waiting in {d.group} ({found})", **where)]
-        if d.leaves_warm_pool:
-            state = "Warmed:Terminating:Wait"
         waiting = Waiting(d.group, d.instance_id, d.hook, state, d.lifecycle_action_token)
         return self.run([waiting], budget, leave_busy_to_tick=True, deadline=deadline)
 

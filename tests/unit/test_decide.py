@@ -474,9 +474,15 @@ def test_max_hold_wins_even_when_azure_is_down() -> None:
     assert decide(waiting(), Observation(None, error="timeout"), POLICY, T0 + 4000).outcome is Outcome.FORCED
 
 
-def test_leaving_warm_pool_releases_at_once() -> None:
-    d = decide(waiting(lifecycle_state="Warmed:Terminating:Wait"), Observation([agent(busy=True)]), POLICY, T0)
-    assert d.outcome is Outcome.RELEASED and d.actions == (Complete("CONTINUE"), SetTag(HOLD_TAG, ""))
+def test_leaving_a_warm_pool_is_judged_like_any_other_hold() -> None:
+    """A warm pool kept Running runs its user data: an agent registered there may have taken a job."""
+    leaving = waiting(tags={}, lifecycle_state="Warmed:Terminating:Wait")
+    busy = decide(leaving, Observation([agent(enabled=True, busy=True)]), POLICY, T0, proven=True)
+    assert busy.outcome is Outcome.HELD and kinds(busy) == [SetTag, DisableAgent, ConfirmDisables]
+    unproven = decide(leaving, Observation([agent(enabled=True, busy=True)]), POLICY, T0)
+    assert unproven.outcome is Outcome.HELD and Complete not in kinds(unproven)
+    nobody = decide(leaving, Observation([]), POLICY, T0, proven=True)
+    assert nobody.outcome is Outcome.HELD and Complete not in kinds(nobody)  # the unregistered grace, as for any
 
 
 def test_github_runner_cannot_be_disabled_but_is_still_waited_for() -> None:

@@ -44,7 +44,7 @@ def test_lifecycle_event_parses_every_detail_field() -> None:
         "autoscaling:EC2_INSTANCE_TERMINATING",
     )
     assert d.lifecycle_action_token.startswith("8765") and d.notification_metadata == "extra"
-    assert (d.origin, d.destination, d.leaves_warm_pool) == ("AutoScalingGroup", "EC2", False)
+    assert (d.origin, d.destination) == ("AutoScalingGroup", "EC2")
     assert ev.account == "123456789012" and ev.region == "us-east-1"
 
 
@@ -53,7 +53,7 @@ def test_optional_fields_may_be_absent_and_warm_pool_origin_is_seen() -> None:
     del raw["detail"]["NotificationMetadata"], raw["detail"]["Destination"]
     raw["detail"]["Origin"] = "WarmPool"
     ev = parse_event(json.dumps(raw))
-    assert isinstance(ev, LifecycleEvent) and ev.detail.leaves_warm_pool
+    assert isinstance(ev, LifecycleEvent) and ev.detail.origin == "WarmPool"
 
 
 def test_scheduled_spot_and_test_notification() -> None:

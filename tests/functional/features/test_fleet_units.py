@@ -81,9 +81,10 @@ def test_unregistered_instance_releases_and_ecs_errors_hold() -> None:
     assert d.outcome is Outcome.HELD and "fail safe" in d.reason and not d.actions
 
 
-def test_warm_pool_and_max_hold_skip_the_ecs_stage() -> None:
-    warm = dataclasses.replace(confirmed(), lifecycle_state="Warmed:Terminating:Wait")
-    assert decide(warm, Observation([idle_agent()]), ECS_POLICY, T0 + 60).final
+def test_leaving_a_warm_pool_drains_and_max_hold_skips_the_ecs_stage() -> None:
+    warm = dataclasses.replace(confirmed(), lifecycle_state="Warmed:Terminating:Wait")  # a Running pool runs tasks
+    leaving = decide(warm, Observation([idle_agent()], job_requests={1: []}), ECS_POLICY, T0 + 60)
+    assert leaving.needs_ecs and not leaving.final
     busy = dataclasses.replace(idle_agent(), assigned_request=5)
     forced = decide(confirmed(), Observation([busy]), ECS_POLICY, T0 + 14_400)
     assert forced.outcome is Outcome.FORCED and not forced.needs_ecs
