@@ -96,6 +96,7 @@ class MemoryAws(Generic[M]):
         self.before_action = before_action
         self.deadline: float | None = None
         self.listed_groups: frozenset[str] | None = None
+        self.warm_pool_errors: dict[str, str] = {}  # the simulated fleet has no warm pools
         self.calls: dict[str, int] = {}  # per operation, as gate.adapters.aws.Aws counts them (throttled ones too)
 
     def _call(self, op: str, n: int = 1) -> None:

@@ -76,6 +76,10 @@ class Aws:
         # The groups the last DescribeAutoScalingGroups listed (None: not asked yet): a configured group missing from
         # it is reported as not found (deleted), not as a group without the hook.
         self.listed_groups: frozenset[str] | None = None
+        # The groups with a warm pool (DescribeAutoScalingGroups says so), and those whose DescribeWarmPool failed in
+        # the last `find_waiting` ({group: error}): one failing pool must not stop the other groups' heartbeats.
+        self.warm_pool_groups: frozenset[str] = frozenset()
+        self.warm_pool_errors: dict[str, str] = {}
         session = session or make_session()
         kwargs: dict[str, Any] = {"config": RETRY_CONFIG}
         if endpoint_url:
@@ -114,30 +118,52 @@ class Aws:
             context["read_timeout"] = max(0.05, min(READ_TIMEOUT, left))
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        """All instances of the groups in a wait state: one paginated DescribeAutoScalingGroups per 50 groups and
-        nothing else (no EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come
-        later from `describe_instances`, for the judgment pass."""
+        """All instances of the groups in a wait state: one paginated DescribeAutoScalingGroups per 50 groups, and
+        one paginated DescribeWarmPool per group that has a warm pool (its instances are not in the group's list),
+        and nothing else (no EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come
+        later from `describe_instances`, for the judgment pass. A failing DescribeWarmPool is kept in
+        `warm_pool_errors` for the caller to report; the other groups are listed as usual."""
+        listed = self.group_instances(groups)
+        self.warm_pool_errors = {}
+        for group in sorted(self.warm_pool_groups):
+            try:
+                listed.extend((group, inst) for inst in self._warm_pool(group))
+            except AwsError as exc:
+                self.warm_pool_errors[group] = str(exc)
         return [
             Waiting(group=g, instance_id=inst["InstanceId"], hook=hook, lifecycle_state=inst["LifecycleState"])
-            for g, inst in self.group_instances(groups)
-            if inst["LifecycleState"] in WAIT_STATES
+            for g, inst in listed
+            if inst.get("LifecycleState") in WAIT_STATES
         ]
+
+    def _warm_pool(self, group: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        try:
+            for page in self.autoscaling.get_paginator("describe_warm_pool").paginate(AutoScalingGroupName=group):
+                found.extend(page.get("Instances", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"DescribeWarmPool: {exc}") from None
+        return found
 
     def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
         """(group name, the instance as DescribeAutoScalingGroups lists it) for every instance of the groups: one
         paginated call per 50 groups. The round, the retained clean-up and protection all read the groups this way."""
         found: list[tuple[str, dict[str, Any]]] = []
         listed: set[str] = set()
+        warm: set[str] = set()
         paginator = self.autoscaling.get_paginator("describe_auto_scaling_groups")
         try:
             for chunk in chunks(list(groups), 50):
                 for page in paginator.paginate(AutoScalingGroupNames=chunk):
                     for group in page["AutoScalingGroups"]:
                         listed.add(group["AutoScalingGroupName"])
+                        if group.get("WarmPoolConfiguration"):
+                            warm.add(group["AutoScalingGroupName"])
                         found.extend((group["AutoScalingGroupName"], inst) for inst in group.get("Instances", []))
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
         self.listed_groups = frozenset(listed)
+        self.warm_pool_groups = frozenset(warm)
         return found
 
     def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:

@@ -37,6 +37,10 @@ class RoundEdge(HeartbeatEdge, HookSource, LifecycleEdge, Protocol):
 
     listed_groups: frozenset[str] | None  # the groups the last DescribeAutoScalingGroups listed (None: not yet)
 
+    @property
+    def warm_pool_errors(self) -> Mapping[str, str]:  # {group: error} of the last find_waiting's DescribeWarmPool calls
+        ...
+
     def set_deadline(self, deadline: float | None, now: Callable[[], float] | None = None) -> None: ...
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]: ...
@@ -93,6 +97,14 @@ class Passes:
         except Exception as exc:  # a tick must log, not crash
             self.once(run, "describe", Outcome.ERROR, f"describe groups failed: {exc}")
             return None
+        for group, error in sorted(self.aws.warm_pool_errors.items()):
+            # Still heartbeat (and judge) what the pool last listed waiting: a wrong guess is only a `gone`.
+            kept = [w for w in self.last_found if w.group == group and w.lifecycle_state.startswith("Warmed:")]
+            found.extend(kept)
+            for w in kept:
+                run.failsafe[w.instance_id] = "autoscaling"
+            reason = f"describe warm pool of {group} failed: {error}; heartbeating the {len(kept)} it last listed"
+            self.once(run, f"warm:{group}", Outcome.ERROR, reason, group=group)
         self.last_found = list(found)
         ids = {w.instance_id for w in found}
         self.heartbeats.prune(ids)
