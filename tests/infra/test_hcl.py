@@ -409,6 +409,7 @@ EXPECTED_ACTIONS = {
         "autoscaling:DescribeAutoScalingInstances",
         "autoscaling:DescribeLifecycleHooks",
         "autoscaling:DescribeScalingActivities",
+        "autoscaling:DescribeWarmPool",
     ],
     "ReadInstances": ["ec2:DescribeInstances"],
     "TagOwnInstancesGateKeysOnly": ["ec2:CreateTags"],

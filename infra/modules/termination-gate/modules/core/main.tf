@@ -169,6 +169,7 @@ locals {
         "autoscaling:DescribeAutoScalingInstances",
         "autoscaling:DescribeLifecycleHooks",
         "autoscaling:DescribeScalingActivities", # the lifecycle action's identity (gate/domain/holdstate.py)
+        "autoscaling:DescribeWarmPool",          # instances leaving a warm pool wait on the hook too
       ]
       Resource = "*"
     }

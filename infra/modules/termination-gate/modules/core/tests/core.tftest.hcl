@@ -179,7 +179,7 @@ run "policy_default_exact" {
         {
           Sid      = "ReadAutoScaling"
           Effect   = "Allow"
-          Action   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks", "autoscaling:DescribeScalingActivities"]
+          Action   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeWarmPool"]
           Resource = "*"
         },
         {
