@@ -24,13 +24,13 @@ def test_no_call_starts_past_the_deadline(fake: FakeAzureDevOps, clock: ManualCl
 
 
 def test_each_call_waits_at_most_the_time_left(fake: FakeAzureDevOps, clock: ManualClock) -> None:
-    fake.inject("slow", count=None, delay=1.0)  # wall seconds; the ManualClock does not move
+    # 1 wall second of delay, well within the client's own 30 s timeout: only a timeout cut to the 0.3 s left (the
+    # ManualClock does not move) makes the call fail, so the failure itself is the proof (no wall-time bound)
+    fake.inject("slow", count=None, delay=1.0)
     client = make_client(fake, clock, timeout=30.0, retries=0)
     client.set_deadline(clock.now() + 0.3)
-    started = time.monotonic()
     with pytest.raises(AgentSourceError, match="accepted the connection but did not answer within"):
         client.list_agents()
-    assert time.monotonic() - started < 0.9  # the 30 s own timeout was cut to the 0.3 s left
 
 
 def test_latency_runs_the_deadline_out_between_pages(fake: FakeAzureDevOps, clock: ManualClock) -> None:
@@ -105,7 +105,7 @@ def test_retries_sleep_on_a_scaled_clock_not_wall_time() -> None:
         fake.inject("rate_limit", count=1, retry_after=15)  # 15 s of simulated time = 0.25 s of wall time
         started = time.monotonic()
         assert make_client(fake, clock, backoff=0.5).list_agents() == []  # type: ignore[arg-type]
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # 15 s of wall time if it slept on the wall clock; loaded: still < 10
 
 
 def test_server_errors_back_off_on_the_clock(fake: FakeAzureDevOps, clock: ManualClock) -> None:
