@@ -17,10 +17,20 @@ lifecycle action", "Control instance retention with instance lifecycle policies"
   the other hooks at once; timeouts apply the hook's DefaultResult; DeleteLifecycleHook completes with CONTINUE;
 * `InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon = retain`: ABANDON -> `Terminating:Retained`;
 * a Lambda function ARN first in a group's TerminationPolicies (a custom termination policy) is invoked to choose the
-  scale-in victims, with its documented payload, answer and two seconds (emulator/termination_policy.py).
+  scale-in victims, with its documented payload, answer and two seconds (emulator/termination_policy.py);
+* a minimal warm pool ("Warm pools for Amazon EC2 Auto Scaling"): PutWarmPool (moto) then `warm_instances` puts real
+  EC2 instances in it (`Warmed:Running`, or `Warmed:Stopped` with the EC2 instance stopped); DescribeWarmPool lists
+  them (MaxRecords <= 50, NextToken), DescribeAutoScalingGroups reports `WarmPoolSize`, DescribeAutoScalingInstances
+  reports them too (DescribeAutoScalingGroups' `Instances` does not). `terminate_from_warm_pool`, and DeleteWarmPool
+  (without ForceDelete: the pool is `PendingDelete` until its instances are gone), take an instance out through the
+  terminating hooks: `Warmed:Terminating:Wait`, the same event with `Origin: WarmPool`, an activity
+  "Terminating EC2 instance from warm pool: i-...", heartbeats, completion and timeouts as for a group's instance
+  (either result terminates it: no retention from the pool).
 
-Not emulated: launching hooks (`Pending:Wait`), warm pools, SNS/SQS notification targets and the test notification,
-instance refresh / health replacement / rebalancing, the ELB deregistration delay, and parameter range validation.
+Not emulated: launching hooks (`Pending:Wait`), keeping a warm pool at its size (no launches into it, no shrink on
+PutWarmPool), scale-in into a warm pool and scale-out from it (`Warmed:Pending:Wait`), SNS/SQS notification targets
+and the test notification, instance refresh / health replacement / rebalancing, the ELB deregistration delay, and
+parameter range validation.
 All time comes from an injected `gate.domain.clock.Clock`, so a `ScaledClock` or `ManualClock` drives every timeout.
 """
 
@@ -64,6 +74,9 @@ log = logging.getLogger(__name__)
 from gate.domain.events import TERMINATING  # noqa: E402
 
 WAIT = "Terminating:Wait"
+WARM_WAIT = "Warmed:Terminating:Wait"  # leaving the warm pool to be terminated, on the terminating hooks
+WARM_POOL_STATES = ("Running", "Stopped", "Hibernated")
+MAX_WARM_POOL_RECORDS = 50  # DescribeWarmPool's MaxRecords: "The maximum value is 50"
 RETAINED = "Terminating:Retained"
 DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
 MAX_GLOBAL_TIMEOUT = 172_800  # 48 h; the global timeout is min(48 h, 100 x HeartbeatTimeout)
@@ -91,6 +104,7 @@ class _Action:
     heartbeat_deadline: float
     global_deadline: float
     heartbeats: int = 0
+    state: str = WAIT  # the lifecycle state the instance waits in: Terminating:Wait or Warmed:Terminating:Wait
 
     @property
     def instance_key(self) -> tuple[str, str, str, str]:
@@ -144,9 +158,12 @@ class _Faults:
         message: str = "Rate exceeded",
         count: int | None = 1,
         skip: int = 0,
+        params: dict[str, str] | None = None,
     ) -> None:
-        """Fail the next `count` calls of `action` (None: every one), after letting the first `skip` of them pass."""
+        """Fail the next `count` calls of `action` (None: every one), after letting the first `skip` of them pass.
+        `params`: only calls whose (Query protocol) parameters have these values, e.g. one AutoScalingGroupName."""
         rule = {"action": action, "code": code, "status": status, "message": message, "count": count, "skip": skip}
+        rule["params"] = dict(params or {})
         with self._lock:
             self._rules.append(rule)
 
@@ -162,10 +179,11 @@ class _Faults:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
-            action = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
+            form = parse_qs(body.decode("utf-8", "replace"))
+            action = (form.get("Action") or [""])[0]
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             action = action or target.rsplit(".", 1)[-1]
-            rule = self._take(action)
+            rule = self._take(action, {k: v[0] for k, v in form.items() if v})
             with self._lock:
                 self.calls.append({"action": action, "status": rule["status"] if rule else 200})
             if rule is None:
@@ -181,10 +199,11 @@ class _Faults:
 
         return middleware
 
-    def _take(self, action: str) -> dict[str, Any] | None:
+    def _take(self, action: str, params: dict[str, str]) -> dict[str, Any] | None:
         with self._lock:
             for rule in self._rules:
-                if rule["action"] in (action, "*"):
+                wanted = rule.get("params") or {}
+                if rule["action"] in (action, "*") and all(params.get(k) == v for k, v in wanted.items()):
                     if rule.get("skip", 0) > 0:
                         rule["skip"] -= 1
                         return None
@@ -317,7 +336,7 @@ class AwsEmulator:
                     "instance_id": a.instance_id,
                     "hook": a.hook,
                     "token": a.token,
-                    "state": WAIT,
+                    "state": a.state,
                     "started_at": a.started_at,
                     "heartbeat_deadline": a.heartbeat_deadline,
                     "global_deadline": a.global_deadline,
@@ -335,6 +354,74 @@ class AwsEmulator:
         instance; `result` is then the lifecycle state it had, e.g. Terminating:Retained)."""
         with self._lock:
             return [dict(h) for h in self._history]
+
+    # -- warm pools (moto stores the configuration and answers DescribeWarmPool with no instances) --------------------
+
+    def _group(self, name: str, account_id: str | None, region: str | None) -> FakeAutoScalingGroup:
+        backend = autoscaling_backends[account_id or self.account_id][region or self.region]
+        group = backend.autoscaling_groups.get(name)
+        if group is None:
+            raise ValueError(f"no Auto Scaling group {name!r}")
+        return group
+
+    def warm_instances(
+        self,
+        group_name: str,
+        count: int,
+        pool_state: str = "Running",
+        *,
+        account_id: str | None = None,
+        region: str | None = None,
+    ) -> list[str]:
+        """Launch `count` instances of the group into its warm pool (PutWarmPool first), as Auto Scaling does when
+        the pool is below its size: real EC2 instances from the group's launch template and tags, in
+        `Warmed:<pool_state>`, stopped for Stopped and Hibernated. Returns their ids."""
+        if pool_state not in WARM_POOL_STATES:
+            raise ValueError(f"pool_state must be one of {WARM_POOL_STATES}")
+        with self._lock:
+            group = self._group(group_name, account_id, region)
+            if group.warm_pool is None:
+                raise ValueError(f"{group_name} has no warm pool: PutWarmPool first")
+            kept = group.instance_states
+            group.instance_states = []
+            try:
+                group.replace_autoscaling_group_instances(count, group.get_propagated_tags())
+                launched = group.instance_states
+            finally:
+                group.instance_states = kept
+            ids = [s.instance.id for s in launched]
+            if pool_state != "Running":
+                group.ec2_backend.stop_instances(ids)
+            for state in launched:
+                state.lifecycle_state = f"Warmed:{pool_state}"
+            _warm(group).extend(launched)
+            return ids
+
+    def terminate_from_warm_pool(
+        self, group_name: str, instance_id: str, *, account_id: str | None = None, region: str | None = None
+    ) -> None:
+        """The instance leaves the warm pool to be terminated (the pool shrank): with a terminating hook it waits in
+        `Warmed:Terminating:Wait` (event with `Origin: WarmPool`, activity, lifecycle actions as for any instance);
+        without one it is terminated at once."""
+        with self._lock:
+            group = self._group(group_name, account_id, region)
+            state = next((s for s in _warm(group) if s.instance.id == instance_id), None)
+            if state is None or not state.lifecycle_state.startswith("Warmed:") or state.lifecycle_state == WARM_WAIT:
+                raise ValueError(f"{instance_id} is not waiting in the warm pool of {group_name}")
+            self._leave_warm_pool(group, state)
+
+    def _leave_warm_pool(self, group: FakeAutoScalingGroup, state: InstanceState) -> None:
+        hooks = self._hooks(group)
+        if hooks:
+            self._begin_wait(group, state, hooks, warm=True)
+            return
+        self._begin_activity(group, state.instance.id, self.clock.now(), warm=True)
+        self._terminate_now(group, state, None, None, "warm-pool")
+
+    def warm_pool(self, group_name: str, *, account_id: str | None = None, region: str | None = None) -> dict[str, str]:
+        """{instance id: lifecycle state} of the group's warm pool."""
+        with self._lock:
+            return {s.instance.id: s.lifecycle_state for s in _warm(self._group(group_name, account_id, region))}
 
     # -- timers ----------------------------------------------------------------------------------------------------
 
@@ -354,7 +441,7 @@ class AwsEmulator:
             if action not in self._actions:  # an ABANDON earlier in this loop ended it
                 continue
             group, state = self._locate(action)
-            if group is None or state is None or state.lifecycle_state != WAIT:
+            if group is None or state is None or state.lifecycle_state != action.state:
                 self._actions.remove(action)
                 self._record(action.group, action.instance_id, action.hook, "terminated", None, "external")
             elif now >= action.heartbeat_deadline:
@@ -402,10 +489,12 @@ class AwsEmulator:
         if group.name in group.autoscaling_backend.autoscaling_groups:
             group.autoscaling_backend.update_attached_elbs(group.name)
 
-    def _begin_wait(self, group: FakeAutoScalingGroup, state: InstanceState, hooks: list[LifecycleHook]) -> None:
+    def _begin_wait(
+        self, group: FakeAutoScalingGroup, state: InstanceState, hooks: list[LifecycleHook], *, warm: bool = False
+    ) -> None:
         now = self.clock.now()
-        state.lifecycle_state = WAIT
-        self._begin_activity(group, state.instance.id, now)
+        state.lifecycle_state = WARM_WAIT if warm else WAIT
+        self._begin_activity(group, state.instance.id, now, warm=warm)
         for hook in hooks:
             timeout = int(hook.heartbeat_timeout)
             global_deadline = now + min(MAX_GLOBAL_TIMEOUT, 100 * timeout)
@@ -421,14 +510,16 @@ class AwsEmulator:
                 started_at=now,
                 heartbeat_deadline=min(now + timeout, global_deadline),
                 global_deadline=global_deadline,
+                state=state.lifecycle_state,
             )
             self._actions.append(action)
             self._record(group.name, action.instance_id, hook.name, "wait", None, None)
-            self._emit(group, hook, action, now)
+            self._emit(group, hook, action, now, origin="WarmPool" if warm else "AutoScalingGroup")
 
-    def _emit(self, group: FakeAutoScalingGroup, hook: LifecycleHook, action: _Action, now: float) -> None:
+    def _emit(self, group: FakeAutoScalingGroup, hook: LifecycleHook, action: _Action, now: float, origin: str) -> None:
         """Publish the event as Auto Scaling does (EC2 Auto Scaling User Guide, "Terminate lifecycle action" event
-        reference): NotificationMetadata only when the hook has it. Delivered straight to the default bus's rules so
+        reference, and "Warm pool instance lifecycle" for `Origin: WarmPool`): NotificationMetadata only when the
+        hook has it. Delivered straight to the default bus's rules so
         that `id`, `time` and `account` survive (moto's PutEvents and default target template would drop them)."""
         detail: dict[str, Any] = {
             "LifecycleActionToken": action.token,
@@ -440,7 +531,7 @@ class AwsEmulator:
         metadata = getattr(hook, "notification_metadata", None)
         if metadata:
             detail["NotificationMetadata"] = metadata
-        detail.update({"Origin": "AutoScalingGroup", "Destination": "EC2"})
+        detail.update({"Origin": origin, "Destination": "EC2"})
         event: dict[str, Any] = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -461,15 +552,21 @@ class AwsEmulator:
     # its hooks, `Successful` once terminated (or retained: AWS documents no status for that; assumed ended). The gate
     # uses the ActivityId as the identity of the lifecycle action (gate.domain.holdstate).
 
-    def _begin_activity(self, group: FakeAutoScalingGroup, instance_id: str, now: float) -> None:
+    def _begin_activity(self, group: FakeAutoScalingGroup, instance_id: str, now: float, *, warm: bool = False) -> None:
+        where = " from warm pool" if warm else ""
+        cause = (
+            f"At {_iso(now)} an instance was taken out of the warm pool in response to a change in its size."
+            if warm
+            else f"At {_iso(now)} an instance was taken out of service in response to a difference between "
+            "desired and actual capacity, shrinking the capacity."
+        )
         self._activities.append(
             {
                 "ActivityId": str(uuid.uuid4()),
                 "AutoScalingGroupName": group.name,
                 "AutoScalingGroupARN": group.arn,
-                "Description": f"Terminating EC2 instance: {instance_id}",
-                "Cause": f"At {_iso(now)} an instance was taken out of service in response to a difference between "
-                "desired and actual capacity, shrinking the capacity.",
+                "Description": f"Terminating EC2 instance{where}: {instance_id}",
+                "Cause": cause,
                 "StartTime": datetime.fromtimestamp(now, tz=UTC),
                 "StatusCode": "MidLifecycleAction",
                 "Progress": 50,
@@ -498,7 +595,8 @@ class AwsEmulator:
         group = autoscaling_backends[action.account_id][action.region].autoscaling_groups.get(action.group)
         if group is None:
             return None, None
-        state = next((s for s in group.instance_states if s.instance.id == action.instance_id), None)
+        states = [*group.instance_states, *_warm(group)]
+        state = next((s for s in states if s.instance.id == action.instance_id), None)
         return group, state
 
     def _find(
@@ -536,7 +634,7 @@ class AwsEmulator:
         elif siblings:
             return
         retain = (getattr(group, "instance_lifecycle_policy", None) or {}).get("RetentionTriggers", {})
-        if result == "ABANDON" and retain.get("TerminateHookAbandon") == "retain":
+        if result == "ABANDON" and retain.get("TerminateHookAbandon") == "retain" and state.lifecycle_state == WAIT:
             state.lifecycle_state = RETAINED  # outside desired capacity until TerminateInstanceInAutoScalingGroup
             self._end_activity(group.name, state.instance.id, "Successful", "Instance retained (TerminateHookAbandon)")
             self._record(group.name, state.instance.id, action.hook, "retained", result, by)
@@ -547,6 +645,12 @@ class AwsEmulator:
         self, group: FakeAutoScalingGroup, state: InstanceState, hook: str | None, result: str | None, by: str
     ) -> None:
         group.instance_states = [s for s in group.instance_states if s is not state]
+        warm = _warm(group)
+        if state in warm:
+            warm.remove(state)
+            pool = group.warm_pool
+            if not warm and pool is not None and getattr(pool, "status", None) == "PendingDelete":
+                group.warm_pool = None  # DeleteWarmPool completes once its last instance is gone
         group.ec2_backend.terminate_instances([state.instance.id])
         self._end_activity(group.name, state.instance.id, "Successful")
         self._record(group.name, state.instance.id, hook, "terminated", result, by)
@@ -583,6 +687,15 @@ class AwsEmulator:
 # -- moto patches --------------------------------------------------------------------------------------------------
 # Each takes the running emulator's lock and falls back to moto's original when no emulator runs or the group has no
 # terminating hook, so groups without hooks (and plain `mock_aws` use) behave exactly as in moto.
+
+
+def _warm(group: FakeAutoScalingGroup) -> list[InstanceState]:
+    """The group's warm-pool instances (kept on moto's group object, so a reset or a deleted group drops them)."""
+    found: list[InstanceState] | None = getattr(group, "emulated_warm_instances", None)
+    if found is None:
+        found = []
+        setattr(group, "emulated_warm_instances", found)  # noqa: B010 - not a moto attribute
+    return found
 
 
 def _hooked(group: FakeAutoScalingGroup) -> tuple[AwsEmulator | None, list[LifecycleHook]]:
@@ -681,6 +794,8 @@ def _delete_auto_scaling_group(backend: AutoScalingBackend, group_name: str) -> 
             ]
             for state in [s for s in group.instance_states if s.lifecycle_state.startswith("Terminating")]:
                 emu._terminate_now(group, state, None, None, "delete-group")
+            for state in list(_warm(group)):  # ForceDelete: the warm pool goes with the group
+                emu._terminate_now(group, state, None, None, "delete-group")
             for key in [k for k, h in backend.lifecycle_hooks.items() if h.auto_scaling_group_name == group_name]:
                 del backend.lifecycle_hooks[key]
     _orig["delete_auto_scaling_group"](backend, group_name)
@@ -709,6 +824,10 @@ def _notify_terminate_instances(backend: AutoScalingBackend, instance_ids: list[
             for state in group.instance_states:
                 if state.instance.id in instance_ids:
                     emu._record(group.name, state.instance.id, None, "terminated", state.lifecycle_state, "ec2")
+            warm = _warm(group)
+            for state in [s for s in warm if s.instance.id in instance_ids]:  # a warm instance is not replaced here
+                warm.remove(state)
+                emu._record(group.name, state.instance.id, None, "terminated", state.lifecycle_state, "ec2")
         _orig["notify_terminate_instances"](backend, instance_ids)
 
 
@@ -834,6 +953,73 @@ def _describe_scaling_activities(self: AutoScalingResponse) -> Any:
     return ActionResult(result)
 
 
+def _describe_warm_pool(self: AutoScalingResponse) -> Any:
+    """The pool's configuration and instances (moto answers none), MaxRecords (<= 50) per page, as AWS pages them."""
+    from moto.core.responses import ActionResult
+
+    emu = _current
+    if emu is None:
+        return _orig["describe_warm_pool"](self)
+    name = self._get_param("AutoScalingGroupName")
+    group = self.autoscaling_backend.autoscaling_groups.get(name)
+    if group is None:
+        raise ValidationError(f"AutoScalingGroup name not found - AutoScalingGroup {name} not found")
+    size = int(self._get_param("MaxRecords") or MAX_WARM_POOL_RECORDS)
+    if not 1 <= size <= MAX_WARM_POOL_RECORDS:
+        raise ValidationError(f"MaxRecords must be between 1 and {MAX_WARM_POOL_RECORDS}")
+    token = self._get_param("NextToken")
+    if token is not None and not str(token).isdigit():
+        raise ValidationError(f"Invalid NextToken {token!r}")  # AWS: InvalidNextToken
+    start = int(token or 0)
+    found = _warm(group) if group.warm_pool is not None else []
+    result: dict[str, Any] = {"Instances": found[start : start + size]}
+    if group.warm_pool is not None:
+        result["WarmPoolConfiguration"] = group.warm_pool
+    if start + size < len(found):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
+
+
+def _delete_warm_pool(self: AutoScalingResponse) -> Any:
+    """ForceDelete terminates the pool's instances at once (their lifecycle actions dropped); without it they leave
+    through the terminating hooks and the pool is `PendingDelete` until the last one is gone."""
+    emu = _current
+    if emu is None:
+        return _orig["delete_warm_pool"](self)
+    name = self._get_param("AutoScalingGroupName")
+    group = self.autoscaling_backend.autoscaling_groups.get(name)
+    if group is None or not _warm(group):
+        return _orig["delete_warm_pool"](self)
+    force = str(self._get_param("ForceDelete")).lower() == "true"
+    with emu._lock:
+        if force:
+            ids = {s.instance.id for s in _warm(group)}
+            emu._actions = [a for a in emu._actions if not (a.group == name and a.instance_id in ids)]
+            for state in list(_warm(group)):
+                emu._terminate_now(group, state, None, None, "delete-warm-pool")
+            group.warm_pool = None
+        else:
+            setattr(group.warm_pool, "status", "PendingDelete")  # noqa: B010 - WarmPoolConfiguration.Status
+            for state in [s for s in _warm(group) if s.lifecycle_state != WARM_WAIT]:
+                emu._leave_warm_pool(group, state)
+    return EmptyResult()
+
+
+def _describe_auto_scaling_instances(backend: AutoScalingBackend, instance_ids: list[str]) -> list[InstanceState]:
+    """Warm-pool instances are Auto Scaling instances too (with their Warmed:* state)."""
+    found: list[InstanceState] = _orig["describe_auto_scaling_instances"](backend, instance_ids)
+    if _current is None:
+        return found
+    for group in backend.autoscaling_groups.values():
+        found.extend(s for s in _warm(group) if not instance_ids or s.instance.id in instance_ids)
+    return found
+
+
+def _warm_pool_size(group: FakeAutoScalingGroup) -> int | None:
+    """DescribeAutoScalingGroups' WarmPoolSize: only for a group with a warm pool."""
+    return len(_warm(group)) if group.warm_pool is not None else None
+
+
 _PATCHES: list[tuple[type, str, Any]] = [
     (FakeAutoScalingGroup, "set_desired_capacity", _set_desired_capacity),
     (FakeAutoScalingGroup, "update", _update),
@@ -848,6 +1034,10 @@ _PATCHES: list[tuple[type, str, Any]] = [
     (AutoScalingResponse, "complete_lifecycle_action", _complete_lifecycle_action),
     (AutoScalingResponse, "record_lifecycle_action_heartbeat", _record_lifecycle_action_heartbeat),
     (AutoScalingResponse, "describe_scaling_activities", _describe_scaling_activities),
+    (AutoScalingResponse, "describe_warm_pool", _describe_warm_pool),
+    (AutoScalingResponse, "delete_warm_pool", _delete_warm_pool),
+    (AutoScalingBackend, "describe_auto_scaling_instances", _describe_auto_scaling_instances),
+    (FakeAutoScalingGroup, "warm_pool_size", property(_warm_pool_size)),
 ]
 
 

@@ -263,6 +263,34 @@ class Sandbox:
     def scale_to(self, group: str, desired: int) -> None:
         self.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
 
+    # -- warm pools (emulator.aws keeps the instances; AWS calls over HTTP where they exist) ---------------------
+    def warm_instances(self, group: str, n: int, pool_state: str = "Running", *, agents: bool = False) -> list[str]:
+        """`n` instances in the group's warm pool (PutWarmPool with `pool_state` first when it has none), with an
+        agent registered for each when `agents` (a Running pool runs its user data). Returns their ids."""
+        assert self.emulator is not None, "warm pools need the in-process AWS emulator"
+        asg = self.client("autoscaling")
+        listed = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+        if not listed or not listed[0].get("WarmPoolConfiguration"):
+            asg.put_warm_pool(AutoScalingGroupName=group, PoolState=pool_state)
+        ids = self.emulator.warm_instances(group, n, pool_state)
+        known = self.groups.get(group)
+        if agents and known is not None and self.ado is not None:
+            for iid in ids:
+                known.agents[iid] = self.ado.add_agent(
+                    known.pool, f"agent-{iid}", capabilities={"AWS_INSTANCE_ID": iid}, computer_name=f"ip-{iid[2:10]}"
+                )
+        return ids
+
+    def terminate_from_warm_pool(self, group: str, instance_id: str) -> None:
+        """The instance leaves the warm pool to be terminated (through the group's terminating hooks)."""
+        assert self.emulator is not None, "warm pools need the in-process AWS emulator"
+        self.emulator.terminate_from_warm_pool(group, instance_id)
+
+    def warm_pool(self, group: str) -> dict[str, str]:
+        """{instance id: lifecycle state} as DescribeWarmPool lists them (all pages)."""
+        pages = self.client("autoscaling").get_paginator("describe_warm_pool").paginate(AutoScalingGroupName=group)
+        return {i["InstanceId"]: i["LifecycleState"] for page in pages for i in page.get("Instances", [])}
+
     # -- ECS (emulator.ecs adds what moto lacks) ---------------------------------------------------
     def create_ecs_cluster(self, cluster: str = "agents", group: str | None = None) -> dict[str, str]:
         """A cluster with a container instance registered for every instance of the group (EC2 id from the
