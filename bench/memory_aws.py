@@ -62,9 +62,10 @@ class World(Protocol[M]):
 
 class MemoryAws(Generic[M]):
     """The gate's AWS edge answered from a `World`. The keyword hooks are what only some worlds model: `lookup` (an
-    instance by id, faster than scanning), `action_id` (the lifecycle action's identity), `token` (a token that
-    must match the event's), `protect` and `terminate` (scale-in protection, TerminateInstances), `launched` (launch
-    time), `before_action` (expire a timer before an action is checked: a hook that timed out is gone)."""
+    instance by id, faster than scanning), `action_id` (the lifecycle action's identity), `token` (unused: the gate
+    acts by instance id, never by an event's token), `protect` and `terminate` (scale-in protection,
+    TerminateInstances), `launched` (launch time), `before_action` (expire a timer before an action is checked: a
+    hook that timed out is gone)."""
 
     def __init__(
         self,
@@ -179,8 +180,6 @@ class MemoryAws(Generic[M]):
             self.before_action(m)
         if m is None or m.state != WAIT or m.group != waiting.group or waiting.hook != self.hook:
             raise ActionGone(f"No active Lifecycle Action found with instance ID {waiting.instance_id}")
-        if self.token is not None and waiting.token and waiting.token != self.token(m):
-            raise ActionGone(f"No active Lifecycle Action found with token {waiting.token}")
         return m
 
     def heartbeat(self, waiting: Waiting) -> None:

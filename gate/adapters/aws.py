@@ -215,15 +215,14 @@ class Aws:
         return out
 
     def _action(self, op: str, waiting: Waiting, extra: dict[str, Any]) -> None:
+        """By instance id under the hook, never by a lifecycle action token: the action is the one Auto Scaling
+        records for this instance, not one an event's token names (gate.service.triggers.Gate.on_lifecycle)."""
         params: dict[str, Any] = {
             "AutoScalingGroupName": waiting.group,
             "LifecycleHookName": waiting.hook,
+            "InstanceId": waiting.instance_id,
             **extra,
         }
-        if waiting.token:
-            params["LifecycleActionToken"] = waiting.token
-        else:
-            params["InstanceId"] = waiting.instance_id
         try:
             getattr(self.autoscaling, op)(**params)
         except ClientError as exc:

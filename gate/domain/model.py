@@ -112,7 +112,6 @@ class Waiting:
     instance_id: str
     hook: str
     lifecycle_state: str = "Terminating:Wait"
-    token: str | None = None
     private_dns: str | None = None
     private_ip: str | None = None  # hostname mapping: the IP-derived DNS name (gate.domain.mapping.host_keys)
     # The gate's own tags as EC2 reports them (gate:*), and the identity of the lifecycle action (the ActivityId of

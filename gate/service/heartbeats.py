@@ -90,7 +90,7 @@ class Heartbeats:
         return [beat for _, beat in self.workers.map(self.beat, retry, deadline)]
 
     def beat(self, waiting: Waiting) -> Beat:
-        """One heartbeat (by token when the event gave one, else by instance id); never raises."""
+        """One heartbeat, by instance id under our hook (never an event's token); never raises."""
         iid = waiting.instance_id
         self.last_tried[iid] = self.clock.now()
         try:

@@ -165,7 +165,7 @@ class Gate:
             return [self.recorder.plain(Outcome.SKIPPED, reason, **where)]
         try:
             # A forged, stale or duplicate event must not disable anyone's agents: check the instance really
-            # waits in that group (the token itself is checked by AWS on heartbeat/complete).
+            # waits in that group.
             group, state = self.aws.instance_state(d.instance_id)
         except Exception as exc:  # AwsError, or the deadline: the tick retries
             return [
@@ -174,7 +174,11 @@ class Gate:
         if group != d.group or state not in WAIT_STATES:
             found = f"in {group}, {state}" if group else "in no group"
             return [self.recorder.plain(Outcome.SKIPPED, f"instance is not waiting in {d.group} ({found})", **where)]
-        waiting = Waiting(d.group, d.instance_id, d.hook, state, d.lifecycle_action_token)
+        # The event is a trigger, never evidence: not even its token is used. A token names *an* action, not the
+        # instance the event names (another instance's token completed that instance, busy, on this one's judgment),
+        # and a token AWS refuses (forged, stale) is not Auto Scaling saying that this instance's action is gone.
+        # Heartbeats and the completion go by instance id under the gate's hook: Auto Scaling's record decides.
+        waiting = Waiting(d.group, d.instance_id, self.settings.hook_name, state)
         return self.run([waiting], budget, leave_busy_to_tick=True, deadline=deadline)
 
     def on_spot(self, event: SpotInterruptionEvent) -> list[Record]:

@@ -1,0 +1,83 @@
+"""A claim in an input is never believed over a server's own record (the class of the `Origin: WarmPool` release).
+
+A lifecycle event is a trigger, never evidence. Its `LifecycleActionToken` is such a claim: the gate heartbeated and
+completed by it, so a token belonging to another instance's action (forged, or copied from that instance's own event)
+completed *that* instance, busy or not, on the judgment of the instance the event named; and a token AWS rejects
+(forged, or stale: an earlier action of an instance that came back from a warm pool) made the gate believe the
+action gone and stop heartbeating it, until the hook timed out under a running build. The gate acts by instance id
+under its own hook: Auto Scaling's record of which action waits decides, whatever the event says.
+
+On the AWS emulator and the fake Azure DevOps, over HTTP, on a ManualClock."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+from emulator.sandbox import Sandbox
+from gate.domain.clock import ManualClock
+from gate.handler import dispatch
+from tests.functional.features.conftest import clock, history, make_group, protect, sandbox
+
+__all__ = ["clock", "sandbox"]  # the fleet features' fixtures: a Sandbox on a ManualClock
+
+GROUP = "ci-agents"
+
+
+def test_a_token_of_another_instance_never_completes_that_instance(sandbox: Sandbox, clock: ManualClock) -> None:
+    """The event names an idle instance and carries the busy one's token: the idle one is judged and released, by its
+    own action; the busy one is never completed, its build runs on and its agent stays registered."""
+    group = make_group(sandbox, size=3)
+    idle, busy, kept = group.instances
+    assert sandbox.ado is not None
+    build = sandbox.ado.start_build(group.agents[busy], 3600)
+    protect(sandbox, GROUP, [kept])
+    sandbox.scale_to(GROUP, 1)
+    events = {e["detail"]["EC2InstanceId"]: e for e in sandbox.receive_events()}
+    assert set(events) == {idle, busy}
+    crossed = copy.deepcopy(events[idle])
+    crossed["detail"]["LifecycleActionToken"] = events[busy]["detail"]["LifecycleActionToken"]
+
+    gate = sandbox.gate()
+    for _ in range(3):  # past the assignment lag bound of the idle instance's disable
+        dispatch(gate, crossed)
+        clock.advance(61)
+
+    assert busy not in history(sandbox, "complete"), "the busy instance was completed on another instance's judgment"
+    assert sandbox.lifecycle_states(GROUP)[busy] == "Terminating:Wait"
+    assert sandbox.ado.build(build)["finished_at"] is None  # not killed
+    agent = sandbox.ado.agent(group.agents[busy])
+    assert agent is not None and not agent["deleted"]  # its registration is not another instance's to clean up
+    [done] = history(sandbox, "complete")[idle]  # the instance the event named is the one released
+    assert done["result"] == "CONTINUE"
+    idle_agent = sandbox.ado.agent(group.agents[idle])
+    assert idle_agent is not None and idle_agent["deleted"]
+
+
+def test_a_token_aws_rejects_never_stops_the_heartbeats(sandbox: Sandbox, clock: ManualClock) -> None:
+    """A lifecycle event for a busy waiting instance, with a token AWS does not know (forged, or stale), delivered
+    again and again between the ticks: the hook is heartbeated all along and never times out under the build."""
+    group = make_group(sandbox, size=2)  # HeartbeatTimeout 300 s: the gate heartbeats every 100 s
+    busy, kept = group.instances
+    assert sandbox.ado is not None
+    build = sandbox.ado.start_build(group.agents[busy], 3600)
+    protect(sandbox, GROUP, [kept])
+    sandbox.scale_to(GROUP, 1)
+    [event] = sandbox.receive_events()
+    forged = copy.deepcopy(event)
+    forged["detail"]["LifecycleActionToken"] = str(uuid.uuid4())
+
+    gate = sandbox.gate()
+    gate.tick(0)  # one round: heartbeat, disable the busy agent
+    outcomes: set[str] = set()
+    for _ in range(12):  # 12 x 70 s = 840 s, almost three heartbeat timeouts
+        clock.advance(70)
+        outcomes |= {r["outcome"] for r in dispatch(gate, forged)}
+        gate.tick(0)
+
+    assert not history(sandbox, "timeout"), "the hook timed out under a running build"
+    assert outcomes == {"held"}  # never `gone`: AWS refusing the event's token says nothing of the action
+    assert sandbox.lifecycle_states(GROUP)[busy] == "Terminating:Wait"
+    assert sandbox.ado.build(build)["finished_at"] is None
+    beats = history(sandbox, "heartbeat")[busy]
+    assert len(beats) >= 3 and {b["by"] for b in beats} == {"instance"}  # never by the event's token
