@@ -345,6 +345,9 @@ class FakeAzureDevOps(LocalServer):
         # writes timestamps without their `Z` (an on-premises server's local time).
         self.clock_offset = 0.0
         self.zoneless = False
+        # Clock steps (`step_service_clock`): (world time of the step, the offset in force up to it), in time order.
+        # A stamp keeps the clock it was written with; `set_service_clock` rewrites the whole history.
+        self._clock_steps: list[tuple[float, float]] = []
         self._after: list[tuple[str, str, Callable[[], None]]] = []  # (method, path part, action): `after`
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -553,13 +556,29 @@ class FakeAzureDevOps(LocalServer):
         """The clock fault: the service's timestamps and `Date` header `offset` s off the world's clock."""
         with self._lock:
             self.clock_offset, self.zoneless = offset, zoneless
+            self._clock_steps.clear()
+
+    def step_service_clock(self, offset: float) -> None:
+        """A step of the service's clock (an NTP correction) now: from here on its `Date` header and the stamps it
+        writes are `offset` s off the world's clock, while the stamps it wrote up to now (a job's finishTime) keep
+        the clock they were written with, as a real service's stored timestamps do."""
+        with self._lock:
+            self._clock_steps.append((self.clock.now(), self.clock_offset))
+            self.clock_offset = offset
+
+    def _offset_at(self, t: float) -> float:
+        """The offset the stamp of world time `t` was written with (a stamp at a step's instant predates it)."""
+        for at, before in self._clock_steps:
+            if t <= at:
+                return before
+        return self.clock_offset
 
     def service_now(self) -> float:
         """The service's own clock (the `Date` header: emulator.httpserver.QuietHandler)."""
         return self.clock.now() + self.clock_offset
 
     def _svc_iso(self, t: float) -> str:
-        text = iso(t + self.clock_offset)
+        text = iso(t + self._offset_at(t))
         return text.removesuffix("Z") if self.zoneless else text
 
     def clear_faults(self) -> None:
@@ -590,6 +609,7 @@ class FakeAzureDevOps(LocalServer):
             self._running.clear()
             self._faults.clear()
             self._after.clear()
+            self._clock_steps.clear()
             self.calls.clear()
             self._ids = {"pool": 0, "agent": 0, "build": 0}
             self._pat = pat
@@ -900,8 +920,13 @@ class FakeAzureDevOps(LocalServer):
         def fresh(request: Any) -> bool:
             if not isinstance(request, dict) or request.get("finishTime") or not request.get("assignTime"):
                 return False
-            at = datetime.fromisoformat(str(request["assignTime"]).replace("Z", "+00:00"))
-            assigned = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() - self.clock_offset
+            rid = request.get("requestId")
+            build = self._builds.get(rid) if isinstance(rid, int) else None
+            if build is not None and build.assigned_at is not None:
+                assigned = build.assigned_at  # the world's time, whatever clock stamped it
+            else:
+                at = datetime.fromisoformat(str(request["assignTime"]).replace("Z", "+00:00"))
+                assigned = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() - self.clock_offset
             return self.clock.now() - assigned < lag
 
         value = body.get("value")
