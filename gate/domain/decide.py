@@ -77,6 +77,20 @@ class Policy:
     def default_tier(self) -> Tier:
         return default_tier(self.max_hold_seconds, self.forced_result)
 
+    @property
+    def ack_margin_seconds(self) -> float:
+        """How much later than the disables' acknowledgement a job's finishTime must be to end the lag bound early
+        (`_last_jobs_ended_after`): twice clock_skew_seconds plus 1 s. Both stamps are on the agent service's clock, but
+        that clock may step between them (an NTP correction) without the skew check seeing it, as long as it stays
+        within clock_skew_seconds (S) of the gate's on both sides. A job that ended at gate time t_f, before the
+        disable answered at t_d, reads finishTime = t_f + s_f with s_f <= S, and the stamp k >= t_d + s_d with
+        s_d >= -S (k is the response's `Date` rounded up: never earlier than the service's time at the answer), so
+        finishTime - k < 2S: a step back of up to 2S (4 s ahead corrected to 4 s behind) cannot pass it off as a job
+        that ended after the disable. The extra second covers the skew measure itself: it compares a one-second
+        `Date` with the gate's clock read after the answer arrived, so a true skew can exceed the measured one by the
+        answer's travel. The cost: a job that truly ended within the margin after the disable waits the bound."""
+        return 2 * self.clock_skew_seconds + 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class EcsFacts:
@@ -365,7 +379,7 @@ def _judge(hold: _Hold, state: HoldState, obs: Observation, policy: Policy) -> D
     if ack is not None and obs.job_requests is None:
         reason = "idle and drained inside the lag bound: checking whether its last job ended after the disable"
         return hold.decision(Outcome.HELD, reason, needs_job_requests=tuple(present), recheck_at=lag_end)
-    ended = ack is not None and _last_jobs_ended_after(ack, present, obs.job_requests or {})
+    ended = ack is not None and _last_jobs_ended_after(ack + policy.ack_margin_seconds, present, obs.job_requests or {})
     if now < lag_end and not ended:
         reason = (
             f"idle and drained; a job assigned just before the disable may not show yet: waiting {lag_end - now:.0f}s"
@@ -654,7 +668,8 @@ def _last_jobs_ended_after(
     every agent's newest job finished (finishTime) after the disable was acknowledged. An agent runs one job at a
     time, so nothing was assigned to it between that job's start and the disable, and nothing can be after.
     An agent whose last job ended before the disable (an idle victim) proves nothing: it waits the bound.
-    `after`: the acknowledgement, on the agent system's clock like finishTime (one clock per comparison)."""
+    `after`: the acknowledgement plus Policy.ack_margin_seconds, on the agent system's clock like finishTime (one
+    clock per comparison; the margin covers a step of that clock the skew check cannot see)."""
     for agent in present:
         jobs = job_requests.get(agent.id)
         if not jobs or any(not j.finished for j in jobs):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -181,6 +182,7 @@ def test_a_build_ending_after_the_lag_bound_is_released_at_the_next_look() -> No
 # -- a job that ended after the acknowledged disable ends the lag bound early -------------------------------------
 SEEN = frozenset({(7, 1)})
 SKEW = POLICY.clock_skew_seconds
+MARGIN = POLICY.ack_margin_seconds  # finishTime must pass the acknowledgement by this much (an unseen clock step)
 
 
 def acked(ack: float | None = T0 + 1, seen: frozenset[tuple[int, int]] = SEEN) -> Waiting:
@@ -198,7 +200,7 @@ def ended_at(finished_at: float | None, now: float, w: Waiting | None = None) ->
 
 
 def test_a_build_ending_after_the_acknowledged_disable_is_released_inside_the_lag_bound() -> None:
-    d = ended_at(T0 + 1 + SKEW + 2, now=T0 + 10)
+    d = ended_at(T0 + 1 + MARGIN + 2, now=T0 + 20)
     assert d.outcome is Outcome.RELEASED and "after the disable was acknowledged" in d.reason
     assert kinds(d) == [SetTag, DeleteAgent, Complete, SetTag]
 
@@ -208,6 +210,7 @@ def test_a_build_ending_after_the_acknowledged_disable_is_released_inside_the_la
     [
         (T0 - 5, "the last job ended before the disable: a job may have been assigned since, invisible"),
         (T0 + 0.5, "before the acknowledgement, both on the service's clock"),
+        (T0 + 1 + MARGIN - 0.5, "inside the margin: a step of the service's clock the skew check cannot see"),
         (None, "a finished request without its finishTime proves nothing"),
     ],
 )
@@ -216,6 +219,29 @@ def test_a_job_that_did_not_provably_end_after_the_acknowledgement_waits_the_lag
 ) -> None:
     d = ended_at(finished_at, now=T0 + 10)
     assert d.outcome is Outcome.HELD and "lag bound" in d.reason and d.recheck_at == T0 + LAG, why
+
+
+@pytest.mark.parametrize(("before", "after"), [(0.0, -3.0), (4.0, -4.0), (SKEW, -SKEW)])
+def test_a_backward_clock_step_within_the_skew_allowance_never_passes_an_earlier_finish_as_evidence(
+    before: float, after: float
+) -> None:
+    """The service's clock steps back between a job's end and the disable's answer, staying within the skew
+    allowance on both sides (an NTP correction the skew check cannot see). The job ended 0.1 s before the disable
+    answered (gate time T0); its finishTime, written before the step, reads later than the acknowledgement, which
+    is the answer's `Date` rounded up. Without the margin it ended the bound, and the job assigned in between,
+    still invisible, was released."""
+    finish = T0 - 0.1 + before
+    ack = math.floor(T0 + after) + 1.0
+    assert finish > ack  # the old rule's evidence
+    d = ended_at(finish, now=T0 + 10, w=acked(ack=ack))
+    assert d.outcome is Outcome.HELD and "lag bound" in d.reason and d.recheck_at == T0 + LAG
+    assert MARGIN == 2 * SKEW + 1
+
+
+def test_a_finish_the_margin_after_the_acknowledgement_ends_the_bound() -> None:
+    """The margin's edge, inclusive: a job that ended that much after the acknowledgement ended after the disable."""
+    assert ended_at(T0 + 1 + MARGIN, now=T0 + 20).outcome is Outcome.RELEASED
+    assert ended_at(T0 + 1 + MARGIN - 0.001, now=T0 + 20).outcome is Outcome.HELD
 
 
 def test_without_an_acknowledgement_only_the_lag_bound_releases() -> None:
@@ -239,7 +265,7 @@ def test_a_new_disable_or_a_new_agent_voids_the_acknowledgement() -> None:
 
 def test_every_agent_needs_its_own_job_ended_after_the_acknowledgement() -> None:
     w = acked(seen=frozenset({(7, 1), (7, 2)}))
-    late = T0 + 1 + SKEW + 1
+    late = T0 + 1 + MARGIN + 1
     one = {1: [JobRequest(9, 1, True, late)], 2: [JobRequest(8, 2, True, T0 - 100)]}
     d = decide(w, Observation([agent(1), agent(2)], job_requests=one), POLICY, T0 + 20)
     assert d.outcome is Outcome.HELD and d.recheck_at == T0 + LAG
@@ -525,13 +551,14 @@ class TrueAgent:
     def running(self, now: float) -> bool:
         return self.job_from is not None and self.job_from <= now < self.job_to
 
-    def job_requests(self, now: float, skew: float) -> list[JobRequest]:
+    def job_requests(self, now: float, skew: Callable[[float], float]) -> list[JobRequest]:
         """Running and visible -> unfinished; else the newest finished job, its finishTime on the service's clock
-        (`skew` ahead of or behind the gate's). A running job still invisible shows the one before it."""
+        (`skew(t)` ahead of or behind the gate's when it was written). A running job still invisible shows the one
+        before it."""
         if self.running(now) and self.visible(now):
             return [JobRequest(9, self.id, finished=False)]
         last = self.job_to if self.job_from is not None and self.job_to <= now else self.ended
-        return [] if last is None else [JobRequest(8, self.id, finished=True, finished_at=last + skew)]
+        return [] if last is None else [JobRequest(8, self.id, finished=True, finished_at=last + skew(last))]
 
     def visible(self, now: float) -> bool:
         return self.running(now) and now >= self.job_from + self.shows_after  # type: ignore[operator]
@@ -556,7 +583,8 @@ world_step = st.fixed_dictionaries(
         "reenable": st.integers(0, 8),  # 0: someone re-enables agent 0
         "ack_delay": st.floats(min_value=0, max_value=30),  # the disable takes effect, then is acknowledged
         "stamp_fails": st.integers(0, 4),  # 0: writing the acknowledgement fails
-        # the service's clock minus the gate's: small, or an on-premises server's bad clock (either direction)
+        # the service's clock minus the gate's: small, or an on-premises server's bad clock (either direction); a
+        # small one may step from one step to the next (an NTP correction the skew check cannot see)
         "skew": st.one_of(
             st.floats(min_value=-6, max_value=6), st.sampled_from([-120.0, -60.0, -30.0, 10.0, 30.0, 120.0])
         ),
@@ -597,6 +625,15 @@ WITHIN_THE_CLOCK_SKEW = [
     _step(10, assign=[0.1] * 3, duration=11, ack_delay=4.5, skew=4.9),
     _step(10, again=0.1, duration2=600, shows_after=50, skew=4.9),
     _step(10, skew=4.9),
+]
+# The same, the service's clock stepped back from 4.9 s ahead to 4.9 s behind between the first job's end and the
+# disable's answer (each side within the skew allowance: the skew check cannot see it). The job ended 3 s before the
+# answer; its finishTime, written before the step, reads 6.8 s later than the acknowledgement.
+STEPPED_BACK = [
+    _step(10, skew=4.9),
+    _step(10, assign=[0.1] * 3, duration=11, ack_delay=5, skew=-4.9),  # the answer, at T0 + 25, after the step
+    _step(10, again=0.1, duration2=600, shows_after=50, skew=4.9),  # the first job's end, T0 + 22, before it
+    _step(10, skew=-4.9),
 ]
 
 # Found by this test: the first disable's PATCH takes 27 s to take effect and return, and its record of that return
@@ -657,6 +694,7 @@ LARGE_SKEW_ALLOWED = dataclasses.replace(POLICY, clock_skew_seconds=1000)  # the
 @example(steps=JUST_BEFORE_THE_DISABLE, n=1, policy_ix=0, kind="none")
 @example(steps=SLOW_DISABLE_LOST_RETURN, n=2, policy_ix=0, kind="legacy")
 @example(steps=WITHIN_THE_CLOCK_SKEW, n=1, policy_ix=0, kind="none")
+@example(steps=STEPPED_BACK, n=1, policy_ix=0, kind="none")
 @example(steps=skewed(10), n=1, policy_ix=0, kind="none")
 @example(steps=skewed(30), n=1, policy_ix=0, kind="none")
 @example(steps=skewed(120), n=1, policy_ix=0, kind="none")
@@ -679,7 +717,15 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
         LARGE_SKEW_ALLOWED,
     ][policy_ix]
     world = [TrueAgent(i) for i in range(n)]
-    skew = steps[0]["skew"]  # one service clock for the whole run (its skew against the gate's does not jump)
+    # The service's clock against the gate's: a bad clock (over 6 s off) stays as it is for the whole run; a small
+    # one may step from one step to the next, staying small (an NTP correction the skew check cannot see). A stamp
+    # (a job's finishTime, a disable's acknowledgement) is written with the skew of the step it falls in.
+    stepping = abs(steps[0]["skew"]) <= 6
+    clock: list[tuple[float, float]] = []  # (from, skew), in time order
+
+    def skew(t: float) -> float:
+        return next((k for since, k in reversed(clock) if since <= t), clock[0][1])
+
     w = waiting(tags=initial_tags(kind))
     now = T0
     noticed: set[int] = set()  # an agent is listed at least until the gate has looked at it once
@@ -689,6 +735,8 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
 
     for i, s in enumerate(steps):
         before, now = now, now + s["dt"]
+        small = stepping and abs(s["skew"]) <= 6
+        clock.append((before, s["skew"] if small or not clock else clock[-1][1]))
         if world and s["reenable"] == 0:
             world[0].enabled, world[0].disabled_from = True, None  # jobs may land until the gate disables it again
         for a, at in zip(world, s["assign"], strict=False):
@@ -735,7 +783,7 @@ def test_never_completes_while_a_job_runs(steps: list[dict[str, Any]], n: int, p
         if obs.agents is not None and HOLD_TAG in d.tags:
             noticed |= {a.id for a in listed}
         # The real edge carries the decision out, stamping the acknowledgement (ConfirmDisables) as it does.
-        edge = _Edge(ack, skew, fail_tags=False)
+        edge = _Edge(ack, skew(ack), fail_tags=False)
         done = execute(d, w, edge, edge, dry_run=False, now=edge.gate_clock)  # type: ignore[arg-type]
         gone = s["stamp_fails"] == 0  # the stamp did not reach the tag, and this container is not the next one
         w = lost(w, d) if gone or done.tags is None else dataclasses.replace(w, tags=dict(done.tags))
