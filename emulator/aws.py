@@ -25,7 +25,8 @@ lifecycle action", "Control instance retention with instance lifecycle policies"
   (without ForceDelete: the pool is `PendingDelete` until its instances are gone), take an instance out through the
   terminating hooks: `Warmed:Terminating:Wait`, the same event with `Origin: WarmPool`, an activity
   "Terminating EC2 instance from warm pool: i-...", heartbeats, completion and timeouts as for a group's instance
-  (either result terminates it: no retention from the pool).
+  ("Manage retained instances": an ABANDON with retention leaves it `Warmed:Terminating:Retained`, still listed by
+  DescribeWarmPool, until TerminateInstanceInAutoScalingGroup or EC2 TerminateInstances).
 
 Not emulated: launching hooks (`Pending:Wait`), keeping a warm pool at its size (no launches into it, no shrink on
 PutWarmPool), scale-in into a warm pool and scale-out from it (`Warmed:Pending:Wait`), SNS/SQS notification targets
@@ -75,6 +76,7 @@ from gate.domain.events import TERMINATING  # noqa: E402
 
 WAIT = "Terminating:Wait"
 WARM_WAIT = "Warmed:Terminating:Wait"  # leaving the warm pool to be terminated, on the terminating hooks
+WARM_RETAINED = "Warmed:Terminating:Retained"  # ABANDON with TerminateHookAbandon = retain, from the warm pool
 WARM_POOL_STATES = ("Running", "Stopped", "Hibernated")
 MAX_WARM_POOL_RECORDS = 50  # DescribeWarmPool's MaxRecords: "The maximum value is 50"
 RETAINED = "Terminating:Retained"
@@ -351,7 +353,8 @@ class AwsEmulator:
         """Transitions in order. `what`: wait|heartbeat|complete|timeout|terminated|retained; `by`: token|instance|
         timeout, or delete-hook / delete-group / api (TerminateInstanceInAutoScalingGroup on a retained instance) /
         external (instance or group vanished behind the emulator's back), or ec2 (EC2 TerminateInstances of a group's
-        instance; `result` is then the lifecycle state it had, e.g. Terminating:Retained)."""
+        instance; `result` is then the lifecycle state it had, e.g. Terminating:Retained), or warm-pool (left the
+        warm pool of a group without a terminating hook) / delete-warm-pool (DeleteWarmPool with ForceDelete)."""
         with self._lock:
             return [dict(h) for h in self._history]
 
@@ -406,7 +409,7 @@ class AwsEmulator:
         with self._lock:
             group = self._group(group_name, account_id, region)
             state = next((s for s in _warm(group) if s.instance.id == instance_id), None)
-            if state is None or not state.lifecycle_state.startswith("Warmed:") or state.lifecycle_state == WARM_WAIT:
+            if state is None or not _resting(state):
                 raise ValueError(f"{instance_id} is not waiting in the warm pool of {group_name}")
             self._leave_warm_pool(group, state)
 
@@ -634,8 +637,9 @@ class AwsEmulator:
         elif siblings:
             return
         retain = (getattr(group, "instance_lifecycle_policy", None) or {}).get("RetentionTriggers", {})
-        if result == "ABANDON" and retain.get("TerminateHookAbandon") == "retain" and state.lifecycle_state == WAIT:
-            state.lifecycle_state = RETAINED  # outside desired capacity until TerminateInstanceInAutoScalingGroup
+        if result == "ABANDON" and retain.get("TerminateHookAbandon") == "retain":
+            # outside desired capacity until TerminateInstanceInAutoScalingGroup
+            state.lifecycle_state = WARM_RETAINED if state.lifecycle_state == WARM_WAIT else RETAINED
             self._end_activity(group.name, state.instance.id, "Successful", "Instance retained (TerminateHookAbandon)")
             self._record(group.name, state.instance.id, action.hook, "retained", result, by)
         else:
@@ -698,6 +702,11 @@ def _warm(group: FakeAutoScalingGroup) -> list[InstanceState]:
     return found
 
 
+def _resting(state: InstanceState) -> bool:
+    """In the warm pool and going nowhere (Warmed:Running, Warmed:Stopped, Warmed:Hibernated)."""
+    return state.lifecycle_state in {f"Warmed:{pool}" for pool in WARM_POOL_STATES}
+
+
 def _hooked(group: FakeAutoScalingGroup) -> tuple[AwsEmulator | None, list[LifecycleHook]]:
     emu = _current
     return (emu, AwsEmulator._hooks(group)) if emu is not None else (None, [])
@@ -754,12 +763,20 @@ def _terminate_instance(
         (
             (g, s)
             for g in backend.autoscaling_groups.values()
-            for s in g.instance_states
+            for s in [*g.instance_states, *_warm(g)]
             if s.instance.id == instance_id
         ),
         None,
     )
     emu, hooks = _hooked(found[0]) if found else (None, [])
+    if emu is not None and found is not None and found[1] in _warm(found[0]):
+        group, state = found
+        with emu._lock:  # a warm-pool instance: retained ones go now, the others leave the pool (through the hooks)
+            if state.lifecycle_state == WARM_RETAINED:
+                emu._terminate_now(group, state, None, None, "api")
+            elif _resting(state):
+                emu._leave_warm_pool(group, state)
+            return TerminateInstanceActivity(state.instance, group.desired_capacity or 0)
     if emu is None or found is None or not hooks:
         return _orig["terminate_instance"](backend, instance_id, should_decrement)  # type: ignore[no-any-return]
     group, state = found
@@ -1000,7 +1017,7 @@ def _delete_warm_pool(self: AutoScalingResponse) -> Any:
             group.warm_pool = None
         else:
             setattr(group.warm_pool, "status", "PendingDelete")  # noqa: B010 - WarmPoolConfiguration.Status
-            for state in [s for s in _warm(group) if s.lifecycle_state != WARM_WAIT]:
+            for state in [s for s in _warm(group) if _resting(s)]:
                 emu._leave_warm_pool(group, state)
     return EmptyResult()
 

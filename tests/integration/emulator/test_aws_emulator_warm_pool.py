@@ -108,10 +108,28 @@ def test_leaving_the_pool_waits_on_the_hook_with_its_event_and_activity(sandbox:
         ("wait", None, None),
         ("heartbeat", None, "instance"),
         ("complete", "ABANDON", "token"),
-        ("terminated", "ABANDON", "token"),  # no retention from the pool
+        ("retained", "ABANDON", "token"),  # "Manage retained instances": the warm pool's path
     ]
-    assert sandbox.warm_pool(GROUP) == {} and activity(asg, warm)["StatusCode"] == "Successful"
+    assert sandbox.warm_pool(GROUP) == {warm: "Warmed:Terminating:Retained"}
+    assert activity(asg, warm)["StatusCode"] == "Successful"
+    assert sandbox.emulator is not None and not sandbox.emulator.lifecycle_actions()
+
+    asg.terminate_instance_in_auto_scaling_group(InstanceId=warm, ShouldDecrementDesiredCapacity=False)
+    assert what(sandbox, warm)[-1] == ("terminated", None, "api") and sandbox.warm_pool(GROUP) == {}
     assert not asg.describe_auto_scaling_instances(InstanceIds=[warm])["AutoScalingInstances"]
+
+
+def test_without_retention_either_result_terminates(sandbox: Sandbox) -> None:
+    asg = world(sandbox)
+    warm = sandbox.warm_instances(GROUP, 2, "Stopped")
+    hook = sandbox.groups[GROUP].hook
+    for iid, result in zip(warm, ("CONTINUE", "ABANDON"), strict=True):
+        sandbox.terminate_from_warm_pool(GROUP, iid)
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName=GROUP, LifecycleHookName=hook, InstanceId=iid, LifecycleActionResult=result
+        )
+        assert what(sandbox, iid)[-1] == ("terminated", result, "instance")
+    assert sandbox.warm_pool(GROUP) == {}
 
 
 def test_a_silent_hook_times_out_on_a_warm_instance(sandbox: Sandbox, clock: ManualClock) -> None:
