@@ -47,7 +47,8 @@ class RunnerPayload(_Payload):
     name: str
     os: str = ""
     status: str = "offline"
-    busy: bool = False
+    # None: the record leaves `busy` out (or null). That is not `busy: false`: the runner may run a job (`_to_agent`).
+    busy: bool | None = None
     labels: list[LabelPayload] = Field(default_factory=list)
 
 
@@ -212,7 +213,9 @@ def _to_agent(r: RunnerPayload, pool_id: int, scope: str) -> Agent:
         name=r.name,
         enabled=True,
         online=r.status.lower() == "online",
-        assigned_request=BUSY if r.busy else None,
+        # Only GitHub's own `busy: false` is an idle runner; a record that does not say may run a job, and holds.
+        assigned_request=BUSY if r.busy is not False else None,
+        assigned_known=r.busy is not None,
         computer_name=r.name,  # a runner is named after its host unless told otherwise
         capabilities=caps,
         disableable=False,

@@ -7,17 +7,22 @@ completed *that* instance, busy or not, on the judgment of the instance the even
 action gone and stop heartbeating it, until the hook timed out under a running build. The gate acts by instance id
 under its own hook: Auto Scaling's record of which action waits decides, whatever the event says.
 
+A default the gate fills in is a claim too: a GitHub runner record without `busy` was read as `busy: false`, and the
+instance released under its running job (GitHub's refusal to delete a runner mid-job was all that stopped it).
+
 On the AWS emulator and the fake Azure DevOps, over HTTP, on a ManualClock."""
 
 from __future__ import annotations
 
 import copy
 import uuid
+from typing import Any
 
 from emulator.sandbox import Sandbox
 from gate.domain.clock import ManualClock
 from gate.handler import dispatch
 from tests.functional.features.conftest import clock, history, make_group, protect, sandbox
+from tests.support.github import FakeGitHub
 
 __all__ = ["clock", "sandbox"]  # the fleet features' fixtures: a Sandbox on a ManualClock
 
@@ -81,3 +86,44 @@ def test_a_token_aws_rejects_never_stops_the_heartbeats(sandbox: Sandbox, clock:
     assert sandbox.ado.build(build)["finished_at"] is None
     beats = history(sandbox, "heartbeat")[busy]
     assert len(beats) >= 3 and {b["by"] for b in beats} == {"instance"}  # never by the event's token
+
+
+class GitHubWithoutBusy(FakeGitHub):
+    """A runners API whose records leave out `busy` (an older GitHub Enterprise Server, a proxy that strips what it
+    does not know): the service says nothing about whether a runner runs a job."""
+
+    def _runner_json(self, r: Any) -> dict[str, Any]:
+        record = super()._runner_json(r)
+        del record["busy"]
+        return record
+
+
+def test_a_runner_record_without_busy_is_not_an_idle_runner(sandbox: Sandbox, clock: ManualClock) -> None:
+    """No `busy` field is not `busy: false`: the instance whose runner runs a job is held. Without the registration's
+    delete before the completion (GATE_DELETE_AGENT_ON_RELEASE=false), nothing else would refuse the release: GitHub
+    refuses to delete a runner mid-job, which is all that stopped it with the default."""
+    token = "ghs_fakeinstallationtoken0123456789"
+    with GitHubWithoutBusy(clock=clock, token=token) as github:
+        group = make_group(sandbox, size=2, agents=False)
+        victim, kept = group.instances
+        runner = github.add_runner(f"ci-{victim}", org="acme")
+        github.add_runner(f"ci-{kept}", org="acme")
+        job = github.start_job(runner, 3600)
+        protect(sandbox, GROUP, [kept])
+        settings = sandbox.settings(
+            agent_system="github",
+            github_api_url=github.url,
+            github_org="acme",
+            github_token=token,
+            delete_agent_on_release=False,
+        )
+        gate = sandbox.gate(settings)
+        sandbox.scale_to(GROUP, 1)
+        for _ in range(5):  # past the unregistered grace, the lag bound and idle confirmation
+            gate.tick()
+            clock.advance(120)
+
+        assert victim not in history(sandbox, "complete"), "released on a runner record that did not say busy"
+        reasons = {r["reason"] for r in sandbox.log.records if r["instance"] == victim}
+        assert not any("idle" in r for r in reasons), reasons
+        assert next(j for j in github.jobs() if j["id"] == job)["finished_at"] is None
