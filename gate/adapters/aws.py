@@ -118,21 +118,12 @@ class Aws:
             context["read_timeout"] = max(0.05, min(READ_TIMEOUT, left))
 
     def find_waiting(self, groups: Sequence[str], hook: str) -> list[Waiting]:
-        """All instances of the groups in a wait state: one paginated DescribeAutoScalingGroups per 50 groups, and
-        one paginated DescribeWarmPool per group that has a warm pool (its instances are not in the group's list),
-        and nothing else (no EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come
-        later from `describe_instances`, for the judgment pass. A failing DescribeWarmPool is kept in
-        `warm_pool_errors` for the caller to report; the other groups are listed as usual."""
-        listed = self.group_instances(groups)
-        self.warm_pool_errors = {}
-        for group in sorted(self.warm_pool_groups):
-            try:
-                listed.extend((group, inst) for inst in self._warm_pool(group))
-            except AwsError as exc:
-                self.warm_pool_errors[group] = str(exc)
+        """All instances of the groups in a wait state (`group_instances`, warm pools included) and nothing else (no
+        EC2), so the heartbeat pass depends on Auto Scaling alone. Tags and private DNS come later from
+        `describe_instances`, for the judgment pass."""
         return [
             Waiting(group=g, instance_id=inst["InstanceId"], hook=hook, lifecycle_state=inst["LifecycleState"])
-            for g, inst in listed
+            for g, inst in self.group_instances(groups)
             if inst.get("LifecycleState") in WAIT_STATES
         ]
 
@@ -146,8 +137,11 @@ class Aws:
         return found
 
     def group_instances(self, groups: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
-        """(group name, the instance as DescribeAutoScalingGroups lists it) for every instance of the groups: one
-        paginated call per 50 groups. The round, the retained clean-up and protection all read the groups this way."""
+        """(group name, the instance as Auto Scaling lists it) for every instance of the groups: one paginated
+        DescribeAutoScalingGroups per 50 groups, and one paginated DescribeWarmPool per group that has a warm pool
+        (instances in, entering or leaving the pool, `Warmed:*`, are not in the group's list). The round, the
+        retained clean-up and protection all read the groups this way. A failing DescribeWarmPool is kept in
+        `warm_pool_errors` ({group: error}) for the caller to report; the other groups are listed as usual."""
         found: list[tuple[str, dict[str, Any]]] = []
         listed: set[str] = set()
         warm: set[str] = set()
@@ -164,6 +158,13 @@ class Aws:
             raise AwsError(f"DescribeAutoScalingGroups: {exc}") from None
         self.listed_groups = frozenset(listed)
         self.warm_pool_groups = frozenset(warm)
+        self.warm_pool_errors = {}
+        seen = {inst["InstanceId"] for _, inst in found}
+        for name in sorted(warm):
+            try:
+                found.extend((name, inst) for inst in self._warm_pool(name) if inst["InstanceId"] not in seen)
+            except AwsError as exc:
+                self.warm_pool_errors[name] = str(exc)
         return found
 
     def lifecycle_hooks(self, group: str) -> list[dict[str, Any]]:

@@ -21,6 +21,8 @@ WAIT_STATES = frozenset({"Terminating:Wait", "Warmed:Pending:Wait", "Warmed:Term
 # A forced ABANDON on a group that retains instances (TerminateHookAbandon = retain): no lifecycle action is left, the
 # instance runs until someone terminates it (gate.service.retained).
 RETAINED = "Terminating:Retained"
+# ... and its warm-pool twin: an instance leaving a warm pool, retained the same way (listed by DescribeWarmPool).
+RETAINED_STATES = frozenset({RETAINED, "Warmed:Terminating:Retained"})
 
 
 class Outcome(StrEnum):

@@ -1,15 +1,16 @@
 """The tick's clean-up of instances that left the hold: retained ones and ones back in service.
 
 * `Terminating:Retained` (a forced ABANDON on a group with `TerminateHookAbandon = retain`, or AWS's DefaultResult
-  ABANDON after a gate outage): no lifecycle action is left, and AWS keeps the instance forever. The gate judges it
+  ABANDON after a gate outage; `Warmed:Terminating:Retained` for an instance leaving a warm pool): no lifecycle action
+  is left, and AWS keeps the instance forever. The gate judges it
   by the same rules as a hold (disable, lag bound, positive evidence, job requests; no max hold: the point of
   retaining is not to kill the build), then deletes its agents and terminates it (EC2 TerminateInstances).
   Its hold state is bound to the identity `retained:<instance id>`.
 * `InService` with hold tags (put back in service, or tagged by an earlier version): the tags are cleared, so
   they can never be mistaken for a later hold.
 
-Cost per tick: one DescribeAutoScalingGroups per 50 groups, one DescribeInstances filtered on the hold tag keys,
-and DescribeInstances for the retained instances only.
+Cost per tick: one DescribeAutoScalingGroups per 50 groups (and DescribeWarmPool per warm pool), one
+DescribeInstances filtered on the hold tag keys, and DescribeInstances for the retained instances only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gate.domain.actions import Complete, ConfirmDisables, Terminate
 from gate.domain.decide import Decision, Observation, Policy
 from gate.domain.holdstate import HOLD_TAGS
-from gate.domain.model import RETAINED, Agent, Outcome, Waiting
+from gate.domain.model import RETAINED, RETAINED_STATES, Agent, Outcome, Waiting
 from gate.service.evidence import decide_with_evidence
 from gate.service.execute import LifecycleEdge, describe, execute
 from gate.service.sources import AgentSource
@@ -97,7 +98,7 @@ class RetainedCleanup:
     def members(self) -> tuple[list[tuple[str, str]], set[str]]:
         """([(group, instance id)] retained, {instance id} in service) of the configured groups."""
         members = self.aws.group_instances(self.groups)
-        retained = [(group, inst["InstanceId"]) for group, inst in members if inst["LifecycleState"] == RETAINED]
+        retained = [(group, inst["InstanceId"]) for group, inst in members if inst["LifecycleState"] in RETAINED_STATES]
         in_service = {inst["InstanceId"] for _, inst in members if inst["LifecycleState"] == "InService"}
         return retained, in_service
 

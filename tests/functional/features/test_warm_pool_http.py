@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from emulator.sandbox import Sandbox
 from gate.adapters.logs import Record
 from gate.domain.clock import ManualClock
@@ -191,12 +189,6 @@ def test_the_tick_reads_every_page_of_the_warm_pool(sandbox: Sandbox, clock: Man
     assert {r.get("instance") for r in first} <= {pool[-1], None}  # the pool's other instances are not waiting
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gate gap: the retained clean-up (gate/service/retained.py) reads only DescribeAutoScalingGroups and the "
-    "state Terminating:Retained; a warm-pool instance retained on ABANDON is Warmed:Terminating:Retained and listed "
-    "by DescribeWarmPool only, so its agent registration and the instance are left behind for ever",
-)
 def test_a_warm_instance_retained_after_a_gate_outage_is_cleaned_up(sandbox: Sandbox, clock: ManualClock) -> None:
     """As for `Terminating:Retained` (the hook's DefaultResult ABANDON after a gate outage, with retention): once
     the build ends, the tick deletes the agent and terminates the instance."""
