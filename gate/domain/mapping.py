@@ -88,6 +88,7 @@ class AgentIndex:
     ):
         """`instances`: the round's instances (hostname mapping): a host name two of them answer to is ambiguous."""
         self.mapping = mapping
+        self.capability_name = capability_name
         self._by_key: dict[str, list[Agent]] = defaultdict(list)
         self._ambiguous_by_key: dict[str, list[Ambiguous]] = defaultdict(list)
         self.ambiguous: list[Ambiguous] = []
@@ -157,6 +158,13 @@ class AgentIndex:
             for agent in self._by_key.get(key, ()):
                 found[(agent.pool_id, agent.id)] = agent
         return list(found.values())
+
+    def owns(self, waiting: Waiting, agent: Agent) -> bool:
+        """Whether the agent's own record (one asked for by id, outside the round's list) maps it to this instance,
+        unambiguously. A registration replaced from another machine keeps its id and takes that machine's name,
+        capabilities and host: the hold that saw the id earlier must not take it for its own."""
+        keys, why = self._keys(agent, self.capability_name)
+        return not why and bool(keys & self._lookup_keys(waiting))
 
     def ambiguous_for(self, waiting: Waiting) -> list[Ambiguous]:
         """The ambiguous agents that may be this instance's: it must not be released for want of agents."""

@@ -40,6 +40,28 @@ def _direct(
     return found
 
 
+def _owned(
+    found: Mapping[AgentKey, Agent | None], owns: Callable[[Agent], bool] | None
+) -> tuple[dict[AgentKey, Agent | None], tuple[str, ...]]:
+    """The agents asked for by id whose record still maps them to this instance (and the 404s), and a description of
+    each one whose record now maps it to another instance or to none: the agent system's record, not the hold's
+    memory of the id (its tag's `s=`), says whose agent it is. Such an agent is left out (never disabled or deleted
+    here) and the instance holds, hands off, as for an ambiguous agent."""
+    if owns is None:
+        return dict(found), ()
+    kept: dict[AgentKey, Agent | None] = {}
+    foreign: list[str] = []
+    for key, agent in found.items():
+        if agent is not None and not owns(agent):
+            foreign.append(
+                f"agent {agent.label()}, seen earlier in this hold, now maps to another instance or to none: "
+                "never disabled or deleted"
+            )
+        else:
+            kept[key] = agent
+    return kept, tuple(foreign)
+
+
 def _read_back(
     source: AgentSource, agent: Agent, shown: Sequence[JobRequest], remembered: Mapping[int, Sequence[JobRef]]
 ) -> list[JobRequest]:
@@ -63,13 +85,17 @@ def decide_with_evidence(
     ecs: Ecs | None = None,
     look: Callable[[], Observation] | None = None,
     asked: Mapping[AgentKey, Agent | None] | None = None,
+    owns: Callable[[Agent], bool] | None = None,
 ) -> Decision:
-    """`look`: this instance's agents as the agent system shows them now (a fresh list); None skips the final look."""
+    """`look`: this instance's agents as the agent system shows them now (a fresh list); None skips the final look.
+    `owns`: whether an agent's own record maps it to this instance (gate.domain.mapping.AgentIndex.owns); None
+    believes every agent asked for by id to be the instance's."""
     obs = observation
     decision = decide(waiting, obs, policy, now, proven=proven)
     if decision.needs_agents:
         try:
-            obs = dataclasses.replace(obs, direct=_direct(source, decision.needs_agents, asked or {}))
+            direct, foreign = _owned(_direct(source, decision.needs_agents, asked or {}), owns)
+            obs = dataclasses.replace(obs, direct=direct, ambiguous=obs.ambiguous + foreign)
         except AgentSourceError as exc:  # the list stays: its enabled agents are still disabled (no hold skips it)
             obs = dataclasses.replace(obs, direct=None, error=f"asking for agents seen earlier: {exc}")
         decision = decide(waiting, obs, policy, now, proven=proven)

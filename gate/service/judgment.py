@@ -198,8 +198,19 @@ class Judgment:
         proven = iid in self.heartbeats.last_sent and iid not in self.heartbeats.gone
         obs = observed.observation(waiting)
         final_look = None if look is None or self.dry_run else (lambda: look().observation(waiting))
+        index = observed.index
+        owns = None if index is None else (lambda agent: index.owns(waiting, agent))
         return decide_with_evidence(
-            waiting, obs, policy, now, self.source, proven=proven, ecs=self.ecs, look=final_look, asked=observed.asked
+            waiting,
+            obs,
+            policy,
+            now,
+            self.source,
+            proven=proven,
+            ecs=self.ecs,
+            look=final_look,
+            asked=observed.asked,
+            owns=owns,
         )
 
     def carry_out(self, decision: Decision, waiting: Waiting) -> Executed:

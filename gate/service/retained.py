@@ -146,7 +146,11 @@ class RetainedCleanup:
         # No max hold: a retained instance costs money, not builds; it goes when its agents are idle.
         policy = dataclasses.replace(self.policy_for(w.group), max_hold_seconds=float("inf"), tiers=())
         final_look = None if look is None or self.dry_run else (lambda: _observation(look([w]), w))
-        decision = decide_with_evidence(w, obs, policy, now, self.source, proven=True, ecs=self.ecs, look=final_look)
+        mapped = getattr(observed.index, "owns", None)  # gate.domain.mapping.AgentIndex.owns
+        owns = None if mapped is None else (lambda agent: bool(mapped(w, agent)))
+        decision = decide_with_evidence(
+            w, obs, policy, now, self.source, proven=True, ecs=self.ecs, look=final_look, owns=owns
+        )
         # No acknowledgement stamp: a retained instance costs money, not builds, so it simply waits the lag bound.
         kept = tuple(a for a in decision.actions if not isinstance(a, ConfirmDisables))
         decision = dataclasses.replace(decision, actions=kept)

@@ -10,6 +10,10 @@ under its own hook: Auto Scaling's record of which action waits decides, whateve
 A default the gate fills in is a claim too: a GitHub runner record without `busy` was read as `busy: false`, and the
 instance released under its running job (GitHub's refusal to delete a runner mid-job was all that stopped it).
 
+So is the hold's own memory of an agent id (`s=` in its tag): an agent seen earlier and missing from the list was
+asked for by id and taken for the instance's whatever its record said, so a registration replaced from an in-service
+instance (same id) was disabled and then deleted with the victim's release. The agent's record decides whose it is.
+
 On the AWS emulator and the fake Azure DevOps, over HTTP, on a ManualClock."""
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import copy
 import uuid
 from typing import Any
 
+from emulator.azure_devops import FakeAzureDevOps
 from emulator.sandbox import Sandbox
 from gate.domain.clock import ManualClock
 from gate.handler import dispatch
@@ -127,3 +132,45 @@ def test_a_runner_record_without_busy_is_not_an_idle_runner(sandbox: Sandbox, cl
         reasons = {r["reason"] for r in sandbox.log.records if r["instance"] == victim}
         assert not any("idle" in r for r in reasons), reasons
         assert next(j for j in github.jobs() if j["id"] == job)["finished_at"] is None
+
+
+def replace_registration(ado: FakeAzureDevOps, agent_id: int, instance_id: str) -> None:
+    """`config.sh --replace` on another machine: Azure DevOps keeps the agent's id (ReplaceAgent) and takes the new
+    machine's capabilities and name, enabled and online. The fake has no route for it: its record is edited."""
+    with ado._lock:
+        agent = ado._agents[agent_id]
+        agent.capabilities = {**agent.capabilities, "AWS_INSTANCE_ID": instance_id}
+        agent.computer_name = f"ip-{instance_id[2:10]}"
+        agent.enabled = agent.online = True
+
+
+def test_an_agent_seen_in_the_hold_that_now_names_another_instance_is_not_touched(
+    sandbox: Sandbox, clock: ManualClock
+) -> None:
+    """The hold remembers agent N as the victim's (its tag's `s=`); N's registration is then replaced from an
+    in-service instance (same id, that instance's capabilities). The agent system's record says whose N is now: the
+    victim's hold never disables or deletes it, and holds (hands off) instead of releasing on a guess."""
+    group = make_group(sandbox, size=2)
+    victim, other = group.instances
+    ado = sandbox.ado
+    assert ado is not None
+    protect(sandbox, GROUP, [other])
+    sandbox.scale_to(GROUP, 1)
+    gate = sandbox.gate(sandbox.settings(mapping="capability"))
+    gate.tick(0)  # the victim's agent is disabled: seen in its hold
+    moved = group.agents[victim]
+    first = ado.agent(moved)
+    assert first is not None and first["enabled"] is False
+    ado.remove_agent(group.agents[other])
+    replace_registration(ado, moved, other)
+    build = ado.start_build(moved, 20)  # the other instance runs a short job on it: its job requests show it ended
+
+    for _ in range(8):  # past the lag bound and the absence confirmation
+        clock.advance(30)
+        gate.tick(0)
+
+    agent = ado.agent(moved)
+    assert agent is not None and not agent["deleted"], "another instance's agent registration was deleted"
+    assert agent["enabled"], "another instance's agent was disabled"
+    assert ado.build(build)["finished_at"] is not None
+    assert victim not in history(sandbox, "complete")
