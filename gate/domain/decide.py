@@ -233,7 +233,7 @@ class _Hold:
 
 
 def decide(waiting: Waiting, observation: Observation, policy: Policy, now: float, *, proven: bool = False) -> Decision:
-    """`proven`: a heartbeat by token or instance id under our hook succeeded for this action (the heartbeat pass):
+    """`proven`: a heartbeat by instance id under our hook succeeded for this action (the heartbeat pass):
     the action is ours. Needed before the first tag or disable; a hold tag of this action is proof enough later."""
     state = load(waiting.tags, waiting.action_id, now)
     started = action_started(waiting.action_id)  # a fact AWS keeps: the hold's clock never rests on our tag alone
