@@ -17,8 +17,11 @@ deletion of a shared runner is a foreign action (it would stop the whole fleet).
 4. `foreign_action`: the gate disabled or deleted an agent whose instance was not waiting on the gate's hook at
    that moment (in service, in an unconfigured group), or an agent whose name mentions more than one instance
    (ambiguous: hands off); heartbeated or completed a hook that is not the gate's hook of a configured group;
-   terminated (EC2) an instance that was not `Terminating:Retained` in a gate group; or left `gate:*` tags on an
-   instance of an unconfigured group.
+   terminated (EC2) an instance that was not `Terminating:Retained` (or `Warmed:Terminating:Retained`: retained on
+   its way out of a warm pool) in a gate group; or left `gate:*` tags on an instance of an unconfigured group.
+
+Warm-pool instances (warm_pool) are instances of their group like any other: their hooks, terminations and agents
+are judged by the same clauses (the emulator's history records them with their group).
 5. `secret_in_output`: a secret value (PATs, the service hook secret), or its Basic-auth encoding, appears in
    anything the gate wrote (JSON lines, log records of its threads, decision records, failed invocations).
 
@@ -169,7 +172,7 @@ def check(rec: RunRecords) -> list[Violation]:
         if acted and (h["hook"] != HOOK or h["group"] not in configured):
             out.append(Violation("foreign_action", h["instance_id"], f"{h['what']} on {h['group']}/{h['hook']}"))
         ec2_ended = h["what"] == "terminated" and h["by"] == "ec2" and ours(h["instance_id"])
-        if ec2_ended and h["result"] != "Terminating:Retained":
+        if ec2_ended and h["result"] not in ("Terminating:Retained", "Warmed:Terminating:Retained"):
             out.append(Violation("foreign_action", h["instance_id"], f"EC2 terminated it in state {h['result']}"))
     for act in rec.ado.get("shared_runner_actions", []):
         what = "paused" if act["what"] == "PUT" else "deleted"

@@ -36,6 +36,9 @@ EXTRA: dict[str, str] = {
     " times out meanwhile leaves its instance Terminating:Retained for the gate's clean-up",
     "clock_step": "the Azure DevOps service's clock steps 5-300 s forward or back, once to three times (every time"
     " it shows, and its Date, move with it); no effect in GitLab worlds",
+    "warm_pool": "warm pools on the gate's groups (Running, whose instances' agents register and take jobs where no"
+    " guard refuses them, or Stopped): instances leave them through the terminating hooks at random times (sometimes"
+    " DeleteWarmPool), more are put in, and DescribeWarmPool is throttled or fails (up to 150 s) for one group",
 }
 
 # What a class does in a GitLab world (chaos.gitlab_world), where it differs from the Azure DevOps wording above.

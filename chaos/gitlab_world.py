@@ -26,7 +26,7 @@ from typing import Any
 from moto.ec2.models import ec2_backends
 
 from chaos.vclock import SkewedClock
-from chaos.world import _RUNNING, FOREIGN_GROUP, Plan, RunRecords, SeedRun
+from chaos.world import _LEAVING, _SERVING, FOREIGN_GROUP, Plan, RunRecords, SeedRun
 from emulator.gitlab import FakeGitLab
 from emulator.sandbox import Sandbox
 from gate.domain.mapping import SYSTEM_ID_TAG
@@ -123,7 +123,7 @@ class GitLabRun(SeedRun):
     def _add_agent(self, iid: str, name: str, pool: str) -> int | None:
         self.registered.setdefault(iid, [])
         state = dict(self._group_states(self.instance_group[iid])).get(iid)
-        if state not in _RUNNING:
+        if not self.runs(iid, state):
             return None
         if self.plan.guarded and state != "InService":
             self.stats["guard_refusals"] = self.stats.get("guard_refusals", 0) + 1
@@ -190,7 +190,7 @@ class GitLabRun(SeedRun):
         pauses it, as an Azure DevOps agent does until it is disabled."""
         state = states.get(iid)
         watched = self.plan.guarded and self.plan.shared
-        return state in _RUNNING and (not watched or state == "InService")
+        return self.runs(iid, state) and (not watched or state == "InService")
 
     def _start(self, key: int, duration: float) -> int | None:
         agent = self.agents[key]
@@ -243,7 +243,7 @@ class GitLabRun(SeedRun):
         if self.late_events or self.queue or any(j["finished_at"] is None for j in self.gl.jobs()):
             return False
         ours = {g.name for g in self.plan.groups}
-        return not any(self.instance_group.get(i) in ours and s.startswith("Terminating") for i, s in states.items())
+        return not any(self.instance_group.get(i) in ours and s.startswith(_LEAVING) for i, s in states.items())
 
     def _quiesce(self) -> None:
         assert self.sb.emulator is not None
@@ -279,7 +279,7 @@ class GitLabRun(SeedRun):
             idle = [
                 r
                 for r in self.rows()
-                if r["enabled"] and r["online"] and not r["busy"] and states.get(r["instance"]) == "InService"
+                if r["enabled"] and r["online"] and not r["busy"] and states.get(r["instance"]) in _SERVING
             ]
             row = self._pick(idle, p["pick"])
             if row is not None:

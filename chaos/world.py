@@ -34,6 +34,7 @@ from moto.ec2.models import ec2_backends
 
 from chaos.classes import EXTRA
 from chaos.vclock import SkewedClock, VirtualClock
+from emulator.aws import _warm as warm_states
 from emulator.sandbox import Sandbox
 from gate.adapters import logs as gate_logs
 from gate.adapters import secrets as gate_secrets
@@ -126,10 +127,25 @@ class GroupPlan:
     foreign_hook: bool = False
 
 
-# Lifecycle states in which an instance runs (an agent on it can start and register).
+# Lifecycle states in which an instance runs (an agent on it can start and register): a warm-pool instance's too,
+# unless its pool keeps it stopped (SeedRun.stopped).
 _RUNNING = frozenset(
-    {"Pending", "Pending:Wait", "Pending:Proceed", "InService", "Terminating:Wait", "Terminating:Retained"}
+    {
+        "Pending",
+        "Pending:Wait",
+        "Pending:Proceed",
+        "InService",
+        "Terminating:Wait",
+        "Terminating:Retained",
+        "Warmed:Running",
+        "Warmed:Terminating:Wait",
+        "Warmed:Terminating:Retained",
+    }
 )
+# States in which an agent takes new work the world hands it (start_build) and a new instance's agent boots.
+_SERVING = ("InService", "Warmed:Running")
+# States of an instance on its way out (the world is not settled while one of the gate's groups has one).
+_LEAVING = ("Terminating", "Warmed:Terminating")
 
 
 @dataclass
@@ -159,6 +175,8 @@ class Plan:
     system_id: bool = False
     # gate_outage (chaos.classes.EXTRA): (start, end) offsets in which no invocation runs at all
     outages: list[tuple[float, float]] = field(default_factory=list)
+    # warm_pool (chaos.classes.EXTRA): group -> (PoolState Running or Stopped, instances put in the pool at the start)
+    warm: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def world(self) -> str:
@@ -180,6 +198,7 @@ class Plan:
             "page_size": self.page_size,
             "actions": len(self.actions),
             **({"outages": self.outages} if self.outages else {}),
+            **({"warm_pools": self.warm} if self.warm else {}),
         }
 
 
@@ -233,6 +252,8 @@ def _draw(seed: int, enabled: tuple[str, ...], mix: int | None) -> Plan:
         _draw_extras(plan, extras)
     if "clock_step" in extras:
         _draw_clock_steps(plan)
+    if "warm_pool" in extras:
+        _draw_warm_pools(plan)
     return plan
 
 
@@ -262,6 +283,34 @@ def _draw_clock_steps(plan: Plan) -> None:
     for _ in range(rng.randint(1, 3)):
         step = rng.choice([-1, 1]) * rng.choice([rng.uniform(5, 15), rng.uniform(15, 300)])
         plan.actions.append((rng.uniform(30, ACTIVE - 30), "clock_step", {"offset": plan.skew + step}))
+    plan.actions.sort(key=lambda a: a[0])
+
+
+def _draw_warm_pools(plan: Plan) -> None:
+    """warm_pool: warm pools on the first group and maybe others (Running, sometimes Stopped), instances leaving them
+    at random times, more put in, sometimes DeleteWarmPool, and DescribeWarmPool failing for one group at a time;
+    a generator of its own (seed*1_000_003 + 21 is the agent system's)."""
+    rng = random.Random(plan.seed * 1_000_003 + 22)
+    for i, g in enumerate(plan.groups):
+        if i == 0 or rng.random() < 0.6:
+            plan.warm[g.name] = (rng.choice(["Running", "Running", "Stopped"]), rng.randint(1, 3))
+    names = list(plan.warm)
+
+    def at(lo: float, hi: float, kind: str, **params: Any) -> None:
+        plan.actions.append((rng.uniform(lo, hi), kind, {"group": rng.choice(names), **params}))
+
+    for _ in range(rng.randint(2, 5)):
+        at(20, ACTIVE - 60, "warm_leave", pick=rng.random())
+    for _ in range(rng.randint(0, 2)):
+        at(30, ACTIVE - 200, "warm_add", count=rng.randint(1, 2))
+    if rng.random() < 0.3:
+        at(150, ACTIVE - 60, "warm_delete")
+    for _ in range(rng.randint(1, 3)):
+        # Throttling and contention (botocore retries them), or every call failing for 30-150 s (less than the
+        # shortest HeartbeatTimeout, 180 s: the gate must heartbeat what it last listed meanwhile)
+        code = rng.choice(["Throttling", "Contention", "Unavailable"])
+        seconds = rng.uniform(30, 150) if code == "Unavailable" else rng.uniform(30, 240)
+        at(0, ACTIVE - 60, "aws_fault", action="DescribeWarmPool", code=code, seconds=seconds)
     plan.actions.sort(key=lambda a: a[0])
 
 
@@ -473,6 +522,8 @@ class SeedRun:
         self.record_skew = 0.0
         self._clients: dict[str, Any] = {}
         self.was_down = False
+        self.stopped: set[str] = set()  # warm-pool instances kept stopped: no agent ever starts on them
+        self.warm: set[str] = set()  # every instance launched into a warm pool
 
     def client(self, service: str) -> Any:
         """The world's own AWS clients, made once per seed (making one costs ~40 ms)."""
@@ -500,6 +551,10 @@ class SeedRun:
         for pool in plan.pools:
             sb.ado.add_pool(pool)
         self._create_groups()
+        for name, (pool_state, count) in plan.warm.items():
+            self.client("autoscaling").put_warm_pool(AutoScalingGroupName=name, PoolState=pool_state)
+            for iid in self._warm_up(name, count):
+                self._register(iid)  # booted before the seed starts (the guard, where installed, refuses it)
         if "ambiguous_names" in self.on:
             first = self.order[plan.groups[0].name]
             if len(first) >= 2:
@@ -593,11 +648,34 @@ class SeedRun:
         return [iid for iid, _ in self._group_states(g.name)]
 
     def _group_states(self, name: str) -> list[tuple[str, str]]:
+        """The group's instances and its warm pool's (warm_pool), with their lifecycle states."""
         emu = self.sb.emulator
         assert emu is not None
         with emu._lock:
             group = autoscaling_backends[emu.account_id][emu.region].autoscaling_groups.get(name)
-            return [(s.instance.id, s.lifecycle_state) for s in (group.instance_states if group is not None else [])]
+            if group is None:
+                return []
+            return [(s.instance.id, s.lifecycle_state) for s in [*group.instance_states, *warm_states(group)]]
+
+    def _warm_up(self, group: str, count: int) -> list[str]:
+        """`count` instances launched into the group's warm pool (warm_pool), discovered; [] when the pool is gone."""
+        emu = self.sb.emulator
+        assert emu is not None
+        pool_state = self.plan.warm[group][0]
+        try:
+            ids = emu.warm_instances(group, count, pool_state)
+        except ValueError:  # DeleteWarmPool came first
+            return []
+        for iid in ids:
+            self._discover(group, iid)
+            self.warm.add(iid)
+            if pool_state != "Running":
+                self.stopped.add(iid)
+        return ids
+
+    def runs(self, iid: str, state: str | None) -> bool:
+        """The instance's machine runs: an agent on it can start, register and take work."""
+        return state in _RUNNING and iid not in self.stopped
 
     def _discover(self, group: str, iid: str) -> None:
         if iid not in self.instance_group:
@@ -620,7 +698,7 @@ class SeedRun:
         assert self.sb.ado is not None
         self.registered.setdefault(iid, [])
         state = dict(self._group_states(self.instance_group[iid])).get(iid)
-        if state not in _RUNNING:
+        if not self.runs(iid, state):
             return None  # the instance no longer runs (terminated after the step's states were read): no agent
         if self.plan.guarded and state != "InService":
             self.stats["guard_refusals"] = self.stats.get("guard_refusals", 0) + 1
@@ -668,7 +746,10 @@ class SeedRun:
     def re_registering(self) -> tuple[str, ...]:
         """The states in which a `reregister` action picks an instance: waiting on the hook, and with gate_outage
         also retained (its agent restarts while the gate's clean-up judges it; only `--unguarded` lets it register)."""
-        return ("Terminating:Wait", "Terminating:Retained") if "gate_outage" in self.on else ("Terminating:Wait",)
+        found = ("Terminating:Wait", "Terminating:Retained") if "gate_outage" in self.on else ("Terminating:Wait",)
+        if "warm_pool" in self.on:  # an instance leaving the warm pool (or retained from it) alike
+            found = (*found, *(f"Warmed:{s}" for s in found))
+        return found
 
     def down(self) -> bool:
         """In a gate outage (gate_outage): no invocation runs; the first one after it starts cold (a new deploy)."""
@@ -819,7 +900,7 @@ class SeedRun:
         if self.late_events or any(b["finished_at"] is None for b in self.sb.ado.builds()):
             return False
         ours = {g.name for g in self.plan.groups}
-        return not any(self.instance_group.get(i) in ours and s.startswith("Terminating") for i, s in states.items())
+        return not any(self.instance_group.get(i) in ours and s.startswith(_LEAVING) for i, s in states.items())
 
     def _quiesce(self) -> None:
         """No more faults, churn or new work; a half-done rotation completes; offline agents come back."""
@@ -846,7 +927,7 @@ class SeedRun:
 
     def _boot_agents(self, states: dict[str, str], now: float) -> None:
         for iid, state in states.items():
-            if iid not in self.registered and state == "InService" and all(i != iid for _, i in self.pending_agents):
+            if iid not in self.registered and state in _SERVING and all(i != iid for _, i in self.pending_agents):
                 delay = next(self.boots, 30.0)
                 if delay < 0:
                     self.registered[iid] = []  # this instance's agent never registers
@@ -885,9 +966,11 @@ class SeedRun:
         self.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
 
     def _aws_rule(self, spec: dict[str, Any]) -> None:
+        """One step's fault rule; `group`: only the calls naming that AutoScalingGroupName (warm_pool)."""
         faults = self.sb.emulator.faults  # type: ignore[union-attr]
+        only = {"AutoScalingGroupName": spec["group"]} if spec.get("group") else None
         if spec["code"] == "Throttling":
-            faults.inject(spec["action"], code="Throttling", status=400, message="Rate exceeded", count=2)
+            faults.inject(spec["action"], code="Throttling", status=400, message="Rate exceeded", count=2, params=only)
         elif spec["code"] == "Contention":
             faults.inject(
                 spec["action"],
@@ -895,10 +978,18 @@ class SeedRun:
                 status=500,
                 message="You already have a pending update",
                 count=1,
+                params=only,
+            )
+        elif spec["code"] == "Unavailable":
+            message = "Service Unavailable"
+            faults.inject(
+                spec["action"], code="ServiceUnavailable", status=503, message=message, count=None, params=only
             )
         else:
             message = "You are not authorized to perform this operation."
-            faults.inject(spec["action"], code="UnauthorizedOperation", status=403, message=message, count=None)
+            faults.inject(
+                spec["action"], code="UnauthorizedOperation", status=403, message=message, count=None, params=only
+            )
 
     def _act(
         self, kind: str, p: dict[str, Any], states: dict[str, str], aws_windows: list[tuple[float, dict[str, Any]]]
@@ -916,7 +1007,7 @@ class SeedRun:
                 if a["enabled"]
                 and a["online"]
                 and not a["busy"]
-                and states.get(a["capabilities"].get("AWS_INSTANCE_ID", "")) == "InService"
+                and states.get(a["capabilities"].get("AWS_INSTANCE_ID", "")) in _SERVING
             ]
             agent = self._pick(sorted(idle, key=lambda a: a["id"]), p["pick"])
             if agent is not None:
@@ -975,11 +1066,25 @@ class SeedRun:
                 opts["path_contains"] = f"/pools/{pool['id']}/"
             ado.inject(p["fault"], **opts)
         elif kind == "aws_fault":
-            aws_windows.append((now + p["seconds"], {"action": p["action"], "code": p["code"]}))
+            spec = {"action": p["action"], "code": p["code"], **({"group": p["group"]} if "group" in p else {})}
+            aws_windows.append((now + p["seconds"], spec))
             if p.get("recycle"):
                 self.recycle()
         elif kind == "recycle":
             self.recycle()
+        elif kind == "warm_leave":  # the warm pool shrinks: one instance leaves it through the terminating hooks
+            resting = [i for i in self.order[p["group"]] if states.get(i) in ("Warmed:Running", "Warmed:Stopped")]
+            iid = self._pick(resting, p["pick"])
+            if iid is not None:
+                with contextlib.suppress(ValueError):  # left since the step's states were read
+                    self.sb.emulator.terminate_from_warm_pool(p["group"], iid)  # type: ignore[union-attr]
+                    self.stats["warm_left"] = self.stats.get("warm_left", 0) + 1
+        elif kind == "warm_add":
+            self._warm_up(p["group"], p["count"])  # their agents boot like a new instance's (_boot_agents)
+        elif kind == "warm_delete":  # DeleteWarmPool (no ForceDelete): every resting instance leaves through the hooks
+            with contextlib.suppress(ClientError):
+                self.client("autoscaling").delete_warm_pool(AutoScalingGroupName=p["group"])
+                self.stats["warm_pools_deleted"] = self.stats.get("warm_pools_deleted", 0) + 1
         elif kind == "clock_step":  # the fake keeps world times and shows them on its clock: all of them move
             setter = getattr(ado, "set_service_clock", None)
             if setter is not None and self.plan.agent_system == "azure-devops" and not self.record_skew:
@@ -1011,6 +1116,8 @@ class SeedRun:
                 if found:
                     tags[inst["InstanceId"]] = found
         self.stats["decisions"] = len(self.log.records)
+        if self.warm:
+            self._warm_stats()
         self.stats["simulated_minutes"] = round((self.clock.now() - self.t0) / 60, 1)
         return RunRecords(
             plan=self.plan,
@@ -1024,6 +1131,31 @@ class SeedRun:
             stats=dict(self.stats),
             agent_system=self.plan.agent_system,
         )
+
+    def _warm_stats(self) -> None:
+        """How much of the seed the warm pools were: instances, those that waited on the gate's hook, their agents
+        and the builds those agents ran (a class that never puts a build on a warm instance tests little)."""
+        assert self.sb.emulator is not None
+        ci = self._ci_records()
+        host = {a["id"]: a["capabilities"].get("AWS_INSTANCE_ID", "") for a in ci["agents"]}
+        waits = {h["instance_id"]: h["time"] for h in self.sb.emulator.history() if h["what"] == "wait"}
+        waited = {i for i in waits if i in self.warm}
+
+        def busy_at_wait(b: dict[str, Any]) -> bool:
+            at = waits.get(host.get(b["agent_id"], ""))
+            start, stop = b["assigned_at"], b["finished_at"]
+            return (
+                at is not None
+                and start is not None
+                and start - self.record_skew < at
+                and (stop is None or stop - self.record_skew > at)
+            )
+
+        self.stats["warm_instances"] = len(self.warm)
+        self.stats["warm_waited"] = len(waited)
+        self.stats["warm_agents"] = sum(1 for i in host.values() if i in self.warm)
+        self.stats["warm_builds"] = sum(1 for b in ci["builds"] if host.get(b["agent_id"]) in self.warm)
+        self.stats["warm_busy_waits"] = len({host[b["agent_id"]] for b in ci["builds"] if busy_at_wait(b)} & waited)
 
     def _ci_records(self) -> dict[str, Any]:
         """The CI service's records: agents (with their enable/delete history) and builds."""
