@@ -36,6 +36,10 @@ GONE = Observation([], direct={(7, 1): None})  # the agent list lacks it, and as
 WAIT = max(POLICY.idle_confirm_seconds, LAG)
 
 
+def no_skew(_t: float) -> float:  # the service clock is the gate's
+    return 0.0
+
+
 class _Edge:
     """AWS and the agent system: CompleteLifecycleAction throttled (after botocore's retries), tags optional."""
 
@@ -242,7 +246,8 @@ def test_a_completion_retried_on_the_record_never_ends_a_running_job(steps: list
             d = decide(w, obs, POLICY, now, proven=True)
         if d.needs_job_requests:
             jobs = {
-                a.id: world[a.id].job_requests(now, 0.0) if world[a.id].registered else [] for a in d.needs_job_requests
+                a.id: world[a.id].job_requests(now, no_skew) if world[a.id].registered else []
+                for a in d.needs_job_requests
             }
             d = decide(w, dataclasses.replace(obs, job_requests=jobs), POLICY, now, proven=True)
         for act in d.actions:
