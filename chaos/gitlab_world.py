@@ -85,6 +85,7 @@ class GitLabRun(SeedRun):
             if plan.foreign is not None:
                 self.fleet[True] = self.gl.add_runner("other-team-fleet", tags=["docker"])
         self._create_groups()
+        self._create_warm_pools()
         if "ambiguous_names" in self.on and not plan.shared:
             first = self.order[plan.groups[0].name]
             if len(first) >= 2:
@@ -183,6 +184,9 @@ class GitLabRun(SeedRun):
                 }
             )
         return sorted(out, key=lambda x: x["id"])
+
+    def busy_instances(self) -> set[str]:
+        return {r["instance"] for r in self.rows() if r["busy"]}
 
     def _takes_jobs(self, iid: str, states: dict[str, str]) -> bool:
         """Its machine runs; with a shared runner and the guard, the instance is not leaving (the watch unit's

@@ -300,7 +300,7 @@ def _draw_warm_pools(plan: Plan) -> None:
         plan.actions.append((rng.uniform(lo, hi), kind, {"group": rng.choice(names), **params}))
 
     for _ in range(rng.randint(2, 5)):
-        at(20, ACTIVE - 60, "warm_leave", pick=rng.random())
+        at(20, ACTIVE - 60, "warm_leave", pick=rng.random(), busy=rng.random() < 0.5)  # busy: one running a build
     for _ in range(rng.randint(0, 2)):
         at(30, ACTIVE - 200, "warm_add", count=rng.randint(1, 2))
     if rng.random() < 0.3:
@@ -551,10 +551,7 @@ class SeedRun:
         for pool in plan.pools:
             sb.ado.add_pool(pool)
         self._create_groups()
-        for name, (pool_state, count) in plan.warm.items():
-            self.client("autoscaling").put_warm_pool(AutoScalingGroupName=name, PoolState=pool_state)
-            for iid in self._warm_up(name, count):
-                self._register(iid)  # booted before the seed starts (the guard, where installed, refuses it)
+        self._create_warm_pools()
         if "ambiguous_names" in self.on:
             first = self.order[plan.groups[0].name]
             if len(first) >= 2:
@@ -657,6 +654,14 @@ class SeedRun:
                 return []
             return [(s.instance.id, s.lifecycle_state) for s in [*group.instance_states, *warm_states(group)]]
 
+    def _create_warm_pools(self) -> None:
+        """warm_pool: each drawn pool with its instances, their agents registered (booted before the seed starts;
+        the guard, where installed, refuses them)."""
+        for name, (pool_state, count) in self.plan.warm.items():
+            self.client("autoscaling").put_warm_pool(AutoScalingGroupName=name, PoolState=pool_state)
+            for iid in self._warm_up(name, count):
+                self._register(iid)
+
     def _warm_up(self, group: str, count: int) -> list[str]:
         """`count` instances launched into the group's warm pool (warm_pool), discovered; [] when the pool is gone."""
         emu = self.sb.emulator
@@ -733,6 +738,10 @@ class SeedRun:
                 self._discover(name, iid)
                 out[iid] = state
         return out
+
+    def busy_instances(self) -> set[str]:
+        """Instances whose agent runs a build now."""
+        return {a["capabilities"].get("AWS_INSTANCE_ID", "") for a in self.live_agents() if a["busy"]}
 
     def live_agents(self) -> list[dict[str, Any]]:
         assert self.sb.ado is not None
@@ -1074,7 +1083,8 @@ class SeedRun:
             self.recycle()
         elif kind == "warm_leave":  # the warm pool shrinks: one instance leaves it through the terminating hooks
             resting = [i for i in self.order[p["group"]] if states.get(i) in ("Warmed:Running", "Warmed:Stopped")]
-            iid = self._pick(resting, p["pick"])
+            busy = self.busy_instances() if p.get("busy") else set()
+            iid = self._pick([i for i in resting if i in busy] or resting, p["pick"])
             if iid is not None:
                 with contextlib.suppress(ValueError):  # left since the step's states were read
                     self.sb.emulator.terminate_from_warm_pool(p["group"], iid)  # type: ignore[union-attr]
@@ -1083,6 +1093,10 @@ class SeedRun:
             self._warm_up(p["group"], p["count"])  # their agents boot like a new instance's (_boot_agents)
         elif kind == "warm_delete":  # DeleteWarmPool (no ForceDelete): every resting instance leaves through the hooks
             with contextlib.suppress(ClientError):
+                if not any(
+                    self.instance_group.get(i) == p["group"] and s.startswith("Warmed:") for i, s in states.items()
+                ):
+                    return  # deleted already (it went with its last instance)
                 self.client("autoscaling").delete_warm_pool(AutoScalingGroupName=p["group"])
                 self.stats["warm_pools_deleted"] = self.stats.get("warm_pools_deleted", 0) + 1
         elif kind == "clock_step":  # the fake keeps world times and shows them on its clock: all of them move
