@@ -15,6 +15,7 @@ from gate.domain.holdstate import AgentKey, load
 from gate.domain.mapping import AgentIndex
 from gate.domain.model import Agent, Outcome, Waiting
 from gate.service.execute import LifecycleEdge, describe
+from gate.service.freshcall import FreshCall
 from gate.service.heartbeats import Beat, HeartbeatEdge, Heartbeats
 from gate.service.hooks import Hook, HookProblem, Hooks, HookSource, foreign_hook_problem
 from gate.service.judgment import Judged, Judgment, RoundAgents, worth_logging
@@ -87,6 +88,7 @@ class Passes:
         # still heartbeats what was waiting then. A heartbeat for an instance no longer waiting is only a `gone`.
         self.last_found: list[Waiting] = []
         self.listed = ListingMemory()  # what each pool listed: when an empty answer is evidence (gate.service.sources)
+        self._fresh_list = FreshCall(lambda: list_pools(self.source))  # the final looks' shared list
 
     def find(self, run: Run) -> list[Waiting] | None:
         """The round's one DescribeAutoScalingGroups (Auto Scaling only), or the followed instance."""
@@ -284,9 +286,10 @@ class Passes:
     def final_look(self, instances: Sequence[Waiting]) -> RoundAgents:
         """The list once more, just before a release (gate.service.evidence): the round's `observe` already audited
         it and updated this container's memory, so this look does neither. It runs on the judgment pass's threads,
-        one per release, and only a change from the round's list matters (a change means no release this round)."""
+        and only a change from the round's list matters (a change means no release this round). Releases deciding
+        together share one list, but only one that started after each asked (gate.service.freshcall)."""
         try:
-            listing = list_pools(self.source)
+            listing = self._fresh_list.get()
         except AgentSourceError as exc:
             return RoundAgents(None, str(exc))
         return self._observed(listing, instances, {}, frozenset(a.pool_id for a in listing.agents))
