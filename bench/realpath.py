@@ -281,12 +281,14 @@ def _pool_id(ado: Any) -> int:
 
 def _hold_tags(aws: Aws, ec2: Any, agents: dict[str, int], pool_id: int, clock: Clock) -> None:
     """Each instance's `gate:hold` tag as the gate writes it once it has disabled the agent of this lifecycle action
-    (gate.domain.holdstate): held and disabled now, the agent seen."""
+    (gate.domain.holdstate): held and disabled now, the agent seen, and seen busy (its build runs): a steady hold's
+    tag, which the measured tick has no reason to rewrite."""
     now = clock.now()
     ids = aws.action_ids({GROUP: list(agents)})
     for iid, agent_id in agents.items():
         if iid in ids:
-            state = HoldState(action_hash(ids[iid]), now, disabled_at=now, seen=frozenset({(pool_id, agent_id)}))
+            key = frozenset({(pool_id, agent_id)})
+            state = HoldState(action_hash(ids[iid]), now, disabled_at=now, seen=key, busy=key)
             ec2.create_tags(Resources=[iid], Tags=[{"Key": HOLD_TAG, "Value": encode(state)}])
 
 
