@@ -81,6 +81,21 @@ class World:
         return not acted and all(a is not None and a["enabled"] and not a["deleted"] for a in agents)
 
 
+def outcomes(records: list[dict[str, Any]], iid: str) -> list[str]:
+    """The outcomes of one instance's decision records, in order."""
+    return [r["outcome"] for r in records if r.get("instance") == iid]
+
+
+def completed_at(world: World, iid: str) -> float:
+    """When the AWS emulator recorded the instance's first CompleteLifecycleAction."""
+    return float(world.history("complete")[iid][0]["time"])
+
+
+def disabled_at(world: World, iid: str) -> float:
+    """When the fake Azure DevOps first recorded the instance's agent disabled (its own clock)."""
+    return float(next(h["time"] for h in world.agent(iid)["history"] if h["enabled"] is False))
+
+
 def killed(world: World) -> list[dict[str, Any]]:
     """Builds that ended abandoned or whose instance completed while they ran."""
     completes = {iid: h[0]["time"] for iid, h in world.history("complete").items()}

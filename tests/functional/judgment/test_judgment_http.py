@@ -3,17 +3,11 @@ driven through the real gate, the AWS emulator and the fake Azure DevOps on a Ma
 
 from __future__ import annotations
 
-from typing import Any
-
 from gate.domain.holdstate import HOLD_TAG
 from gate.domain.model import HELD_SINCE_TAG
 from gate.domain.timestamps import format_ts
 from tests.functional.judgment.conftest import LAG
-from tests.support.world import World, killed
-
-
-def outcomes(records: list[dict[str, Any]], iid: str) -> list[str]:
-    return [r["outcome"] for r in records if r["instance"] == iid]
+from tests.support.world import World, killed, outcomes
 
 
 def tags(world: World, iid: str) -> dict[str, str]:

@@ -11,25 +11,11 @@ verdicts come from its build records and the AWS emulator's lifecycle history.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.support.world import World, killed
+from tests.support.world import World, completed_at, disabled_at, killed, outcomes
 
 LAG = 60.0  # the default lag bound: the rule under test ends it early
-
-
-def outcomes(records: list[dict[str, Any]], iid: str) -> list[str]:
-    return [r["outcome"] for r in records if r["instance"] == iid]
-
-
-def completed_at(world: World, iid: str) -> float:
-    return float(world.history("complete")[iid][0]["time"])
-
-
-def disabled_at(world: World, iid: str) -> float:
-    return float(next(h["time"] for h in world.agent(iid)["history"] if h["enabled"] is False))
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,7 @@ Verdicts come from the fake's builds and agent records and the AWS emulator's li
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.support.world import World
-
-
-def outcomes(records: list[dict[str, Any]], iid: str) -> list[str]:
-    return [r["outcome"] for r in records if r["instance"] == iid]
+from tests.support.world import World, outcomes
 
 
 def test_a_busy_agent_behind_a_missing_busy_field_and_emptied_lists_is_not_taken_as_idle(world: World) -> None:

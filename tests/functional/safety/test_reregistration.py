@@ -10,15 +10,9 @@ history.
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.support.world import World
+from tests.support.world import World, outcomes
 
 LAG = 60.0
-
-
-def outcomes(records: list[dict[str, Any]], iid: str) -> list[str]:
-    return [r["outcome"] for r in records if r["instance"] == iid]
 
 
 def test_an_agent_registering_again_under_a_new_id_is_disabled_and_its_job_is_not_killed(world: World) -> None:
