@@ -4,15 +4,15 @@ damage when no gate runs, and violating seeds found by `make chaos` stay fixed (
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chaos.checker import check, notes
 from chaos.classes import CLASSES, CLEAN_TODAY, GITLAB, parse
-from chaos.runner import Worker, seed_run
+from chaos.runner import Worker
 from chaos.world import FOREIGN_HOOK, HOOK, GroupPlan, Plan, RunRecords, draw, draw_agent_system
+from tests.functional.chaos.plans import run_plan, two_instances
 
 # Fault classes the gate handles today: the clean-seed test draws from these. Add a class once its fix has landed
 # (its seeds must then stay clean), e.g. "clock_skew", "tag_failures", "reregistration".
@@ -61,43 +61,8 @@ REGRESSION_SEEDS: list[Any] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def worker() -> Iterator[Worker]:
-    w = Worker()
-    try:
-        yield w
-    finally:
-        w.stop()
-
-
-def _plan(**overrides: Any) -> Plan:
-    """Two busy-or-idle instances scaled in to nothing at 30 s: one runs a 900 s job, the other is idle."""
-    values: dict[str, Any] = {
-        "seed": 0,
-        "classes": (),
-        "groups": [GroupPlan("ci-0", 2, 180, "CONTINUE", False, 1)],
-        "foreign": None,
-        "pools": ["linux-agents"],
-        "skew": 0.0,
-        "page_size": 1000,
-        "actions": [
-            (5.0, "start_build", {"pick": 0.0, "duration": 900.0}),
-            (30.0, "scale_in", {"group": 0.0, "how": "desired", "count": 2, "pick": 0.0}),
-        ],
-        "delays": [60.0] * 8,
-        "boots": [30.0] * 8,
-        "secrets": {"pat": "chaos-test-pat-0123456789abcdef", "hook_secret": "chaos-test-hook-0123456789abcdef"},
-    }
-    values.update(overrides)
-    return Plan(**values)
-
-
-def _run(worker: Worker, plan: Plan, *, gate: bool = True) -> RunRecords:
-    return seed_run(worker._start(), plan, worker.image_id, gate=gate).run()
-
-
 def test_without_a_gate_the_checker_sees_the_killed_build_and_the_agents_left_behind(worker: Worker) -> None:
-    found = check(_run(worker, _plan(), gate=False))
+    found = check(run_plan(worker, two_instances(), gate=False))
     kinds = [v.kind for v in found]
     assert kinds.count("build_killed") == 1, found
     assert kinds.count("timeout_during_build") == 1, found
@@ -105,7 +70,7 @@ def test_without_a_gate_the_checker_sees_the_killed_build_and_the_agents_left_be
 
 
 def test_the_same_world_with_the_gate_is_clean(worker: Worker) -> None:
-    records = _run(worker, _plan())
+    records = run_plan(worker, two_instances())
     assert check(records) == []
     assert [h for h in records.history if h["what"] == "terminated"], "the scale-in completed"
     assert all(a["deleted"] for a in records.ado["agents"]), "the gate deleted both registrations"
@@ -113,12 +78,12 @@ def test_the_same_world_with_the_gate_is_clean(worker: Worker) -> None:
 
 
 def _gitlab_plan(shared: bool, system_id: bool) -> Plan:
-    return _plan(agent_system="gitlab", shared=shared, system_id=system_id, pools=["runners"])
+    return two_instances(agent_system="gitlab", shared=shared, system_id=system_id, pools=["runners"])
 
 
 @GITLAB_WORLDS
 def test_a_gitlab_world_without_a_gate_shows_the_killed_job(worker: Worker, shared: bool, system_id: bool) -> None:
-    found = check(_run(worker, _gitlab_plan(shared, system_id), gate=False))
+    found = check(run_plan(worker, _gitlab_plan(shared, system_id), gate=False))
     kinds = [v.kind for v in found]
     assert kinds.count("build_killed") == 1, found
     assert kinds.count("timeout_during_build") == 1, found
@@ -128,7 +93,7 @@ def test_a_gitlab_world_without_a_gate_shows_the_killed_job(worker: Worker, shar
 
 @GITLAB_WORLDS
 def test_the_same_gitlab_world_with_the_gate_is_clean(worker: Worker, shared: bool, system_id: bool) -> None:
-    records = _run(worker, _gitlab_plan(shared, system_id))
+    records = run_plan(worker, _gitlab_plan(shared, system_id))
     assert check(records) == []
     assert records.agent_system == "gitlab"
     ended = {h["instance_id"] for h in records.history if h["what"] == "terminated"}
@@ -155,7 +120,7 @@ def test_a_runner_that_unregisters_as_its_job_ends_does_not_hold_its_instance_fo
         (115.0, "reregister", {"pick": 0.0}),  # with the guard: unregistered, never registered again
         (115.0, "reregister", {"pick": 1.0}),
     ]
-    records = _run(worker, _plan(agent_system="gitlab", pools=["runners"], actions=actions))
+    records = run_plan(worker, two_instances(agent_system="gitlab", pools=["runners"], actions=actions))
     assert check(records) == []
     assert notes(records)["held_at_end"] == 0
 
@@ -171,7 +136,7 @@ def test_a_manager_seen_busy_by_an_unattributed_job_is_released_once_the_jobs_na
         (20.0, "ado_fault", {"fault": "no_assigned_request", "seconds": 120.0}),  # jobs name no manager for a while
         (30.0, "scale_in", {"group": 0.0, "how": "desired", "count": 2, "pick": 0.0}),
     ]
-    records = _run(worker, _plan(agent_system="gitlab", shared=True, pools=["runners"], actions=actions))
+    records = run_plan(worker, two_instances(agent_system="gitlab", shared=True, pools=["runners"], actions=actions))
     assert check(records) == []
     assert notes(records)["held_at_end"] == 0
 
@@ -215,7 +180,7 @@ def test_regression_seeds_stay_clean(worker: Worker, seed: int, faults: str, gua
 
 def _records(**overrides: Any) -> RunRecords:
     values: dict[str, Any] = {
-        "plan": _plan(),
+        "plan": two_instances(),
         "history": [],
         "ado": {"agents": [], "builds": []},
         "instance_group": {"i-0123456789abcdef0": "ci-0", "i-0fedcba9876543210": "other-team"},
@@ -243,7 +208,7 @@ def _agent(
 
 
 def test_checker_finds_a_secret_in_any_encoding() -> None:
-    pat = _plan().secrets["pat"]
+    pat = two_instances().secrets["pat"]
     assert [v.kind for v in check(_records(output=f"refused {pat}"))] == ["secret_in_output"]
     basic = base64.b64encode(f":{pat}".encode()).decode()
     assert [v.kind for v in check(_records(output=f"Authorization: Basic {basic}"))] == ["secret_in_output"]
@@ -313,7 +278,7 @@ def test_checker_excuses_only_an_outage_timeout_on_a_retaining_group() -> None:
     retain posture at work, not a hook timed out unnoticed; any other timeout under a build still is one."""
     ours = "i-0123456789abcdef0"
     start = 1_800_000_000.0
-    retaining = _plan(groups=[GroupPlan("ci-0", 2, 180, "ABANDON", True, 1)], outages=[(100.0, 400.0)])
+    retaining = two_instances(groups=[GroupPlan("ci-0", 2, 180, "ABANDON", True, 1)], outages=[(100.0, 400.0)])
     agents = [_agent(1, ours)]
     builds = [{"id": 1, "agent_id": 1, "assigned_at": start, "finished_at": None, "result": None}]
 
@@ -328,8 +293,8 @@ def test_checker_excuses_only_an_outage_timeout_on_a_retaining_group() -> None:
     assert kinds(retaining, 300.0) == []  # while down
     assert kinds(retaining, 450.0) == []  # back, but no tick yet
     assert kinds(retaining, 900.0) == ["timeout_during_build"]  # back for minutes: the gate's own failure
-    assert kinds(_plan(groups=retaining.groups), 300.0) == ["timeout_during_build"]  # no outage
-    continuing = _plan(groups=[GroupPlan("ci-0", 2, 180, "CONTINUE", False, 1)], outages=[(100.0, 400.0)])
+    assert kinds(two_instances(groups=retaining.groups), 300.0) == ["timeout_during_build"]  # no outage
+    continuing = two_instances(groups=[GroupPlan("ci-0", 2, 180, "CONTINUE", False, 1)], outages=[(100.0, 400.0)])
     assert kinds(continuing, 300.0, "CONTINUE") == ["timeout_during_build"]  # no retention: the build dies
 
 

@@ -4,57 +4,35 @@ no gate runs, the class keeps every seed's world, and seeds of it stay clean."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chaos.checker import check
 from chaos.classes import CLASSES, parse
-from chaos.runner import Worker, seed_run
-from chaos.world import GroupPlan, Plan, RunRecords, draw
+from chaos.runner import Worker
+from chaos.world import Plan, RunRecords, draw
+from tests.functional.chaos.plans import run_plan, two_instances
 
 WARM_ACTIONS = ("warm_leave", "warm_add", "warm_delete")
 
 
-@pytest.fixture(scope="module")
-def worker() -> Iterator[Worker]:
-    w = Worker()
-    try:
-        yield w
-    finally:
-        w.stop()
-
-
-def _plan(**overrides: Any) -> Plan:
+def warm_plan(**overrides: Any) -> Plan:
     """Two instances in service and two in a Running warm pool, each with its agent; a 900 s build starts at 5 s on
     the last idle agent (a warm instance's: agents are registered group first), and both warm instances leave the pool
     at 30 and 45 s. Nothing scales in: only the warm instances go."""
     values: dict[str, Any] = {
-        "seed": 0,
         "classes": ("warm_pool",),
-        "groups": [GroupPlan("ci-0", 2, 180, "CONTINUE", False, 1)],
-        "foreign": None,
-        "pools": ["linux-agents"],
-        "skew": 0.0,
-        "page_size": 1000,
         "actions": [
             (5.0, "start_build", {"pick": 0.99, "duration": 900.0}),
             (30.0, "warm_leave", {"group": "ci-0", "pick": 0.0}),
             (45.0, "warm_leave", {"group": "ci-0", "pick": 0.0}),
         ],
-        "delays": [60.0] * 8,
-        "boots": [30.0] * 8,
-        "secrets": {"pat": "chaos-test-pat-0123456789abcdef", "hook_secret": "chaos-test-hook-0123456789abcdef"},
         "guarded": False,  # the guard refuses an agent on a Warmed:* instance
         "warm": {"ci-0": ("Running", 2)},
     }
     values.update(overrides)
-    return Plan(**values)
-
-
-def _run(worker: Worker, plan: Plan, *, gate: bool = True) -> RunRecords:
-    return seed_run(worker._start(), plan, worker.image_id, gate=gate).run()
+    return two_instances(**values)
 
 
 def _warm_ended(records: RunRecords) -> set[str]:
@@ -64,7 +42,7 @@ def _warm_ended(records: RunRecords) -> set[str]:
 
 
 def test_without_a_gate_the_checker_sees_the_build_killed_on_a_warm_instance(worker: Worker) -> None:
-    records = _run(worker, _plan(), gate=False)
+    records = run_plan(worker, warm_plan(), gate=False)
     assert len(_warm_ended(records)) == 2, "both warm instances left the pool through the hook and ended"
     kinds = [v.kind for v in check(records)]
     assert kinds.count("build_killed") == 1, kinds
@@ -73,7 +51,7 @@ def test_without_a_gate_the_checker_sees_the_build_killed_on_a_warm_instance(wor
 
 
 def test_the_same_warm_world_with_the_gate_is_clean(worker: Worker) -> None:
-    records = _run(worker, _plan())
+    records = run_plan(worker, warm_plan())
     assert check(records) == []
     gone = _warm_ended(records)
     assert len(gone) == 2
@@ -83,8 +61,8 @@ def test_the_same_warm_world_with_the_gate_is_clean(worker: Worker) -> None:
 
 
 def test_a_stopped_warm_pool_runs_no_agent_and_its_instances_are_released(worker: Worker) -> None:
-    plan = _plan(warm={"ci-0": ("Stopped", 2)}, actions=[(30.0, "warm_delete", {"group": "ci-0"})])
-    records = _run(worker, plan)
+    plan = warm_plan(warm={"ci-0": ("Stopped", 2)}, actions=[(30.0, "warm_delete", {"group": "ci-0"})])
+    records = run_plan(worker, plan)
     assert check(records) == []
     assert len(_warm_ended(records)) == 2, "DeleteWarmPool took both through the hook; the gate released them"
     assert len(records.ado["agents"]) == 2, "only the in-service instances have agents"
@@ -96,7 +74,7 @@ def test_checker_accepts_the_ec2_end_of_a_retained_warm_instance_only() -> None:
     def kinds(state: str) -> list[str]:
         ended = {"what": "terminated", "hook": None, "instance_id": iid, "group": "ci-0", "time": 1_800_000_100.0,
                  "by": "ec2", "result": state}  # fmt: skip
-        records = RunRecords(_plan(), [ended], {"agents": [], "builds": []}, {iid: "ci-0"}, ["ci-0"], {}, 0.0, "")
+        records = RunRecords(warm_plan(), [ended], {"agents": [], "builds": []}, {iid: "ci-0"}, ["ci-0"], {}, 0.0, "")
         return [v.kind for v in check(records)]
 
     assert kinds("Warmed:Terminating:Retained") == []
