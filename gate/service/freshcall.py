@@ -26,7 +26,7 @@ class FreshCall(Generic[T]):
         self._running = False
         self._done: dict[int, tuple[T | None, BaseException | None]] = {}
         self._waiting: dict[int, int] = {}  # callers of each call that have not taken its answer yet
-        self.calls = 0  # calls of `fetch` (for the benchmarks)
+        self.calls = 0  # calls of `fetch` made (the tests count them)
 
     def get(self) -> T:
         with self._cond:

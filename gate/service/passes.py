@@ -101,7 +101,12 @@ class Passes:
             return None
         for group, error in sorted(self.aws.warm_pool_errors.items()):
             # Still heartbeat (and judge) what the pool last listed waiting: a wrong guess is only a `gone`.
-            kept = [w for w in self.last_found if w.group == group and w.lifecycle_state.startswith("Warmed:")]
+            listed = {w.instance_id for w in found}  # a Warmed:* instance the group's own list has is not carried twice
+            kept = [
+                w
+                for w in self.last_found
+                if w.group == group and w.lifecycle_state.startswith("Warmed:") and w.instance_id not in listed
+            ]
             found.extend(kept)
             for w in kept:
                 run.failsafe[w.instance_id] = "autoscaling"
